@@ -67,7 +67,11 @@ impl PackConfig {
             "cell_count",
             "must be between 1 and 32",
         )?;
-        rule(self.capacity_mah > 0, "capacity_mah", "must be greater than 0")?;
+        rule(
+            self.capacity_mah > 0,
+            "capacity_mah",
+            "must be greater than 0",
+        )?;
         rule(
             self.cell_ov_trip_mv < self.cell_voltage_max_mv,
             "cell_ov_trip_mv",

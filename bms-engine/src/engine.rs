@@ -67,7 +67,10 @@ impl Engine {
             let (kind, value) = if plausible {
                 (EventKind::Cleared, 0)
             } else {
-                (EventKind::Tripped, i32::try_from(measurement.cell_voltages_mv.len()).unwrap_or(i32::MAX))
+                (
+                    EventKind::Tripped,
+                    i32::try_from(measurement.cell_voltages_mv.len()).unwrap_or(i32::MAX),
+                )
             };
             // Capacity is RULE_COUNT + 1, so this push cannot fail.
             let _ = events.push(Event {

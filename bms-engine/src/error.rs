@@ -57,10 +57,9 @@ impl fmt::Display for Error {
                 "measurement has {given} cells, one engine supports at most {}",
                 crate::MAX_CELLS
             ),
-            Error::FrameTooShort { len } => write!(
-                f,
-                "frame of {len} bytes is shorter than header + checksum"
-            ),
+            Error::FrameTooShort { len } => {
+                write!(f, "frame of {len} bytes is shorter than header + checksum")
+            }
             Error::FrameEncoding => write!(f, "frame is not valid COBS"),
             Error::FrameTooLong => write!(f, "frame exceeds the decoder buffer"),
             Error::Checksum { received, computed } => write!(

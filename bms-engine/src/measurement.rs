@@ -4,7 +4,8 @@ use crate::{Error, MAX_CELLS};
 use heapless::Vec;
 
 /// One snapshot of the module. Current is positive when charging (flowing into the pack).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default snapshot has no cells, which the engine treats as implausible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Measurement {
     /// Cell voltages in mV, cell 1 first.
     pub cell_voltages_mv: Vec<u16, MAX_CELLS>,
@@ -15,9 +16,10 @@ pub struct Measurement {
 impl Measurement {
     /// Builds a snapshot; fails if more than [`MAX_CELLS`] voltages are given.
     pub fn new(cell_voltages_mv: &[u16], current_ma: i32) -> Result<Self, Error> {
-        let cell_voltages_mv = Vec::from_slice(cell_voltages_mv).map_err(|_| Error::TooManyCells {
-            given: cell_voltages_mv.len(),
-        })?;
+        let cell_voltages_mv =
+            Vec::from_slice(cell_voltages_mv).map_err(|_| Error::TooManyCells {
+                given: cell_voltages_mv.len(),
+            })?;
         Ok(Measurement {
             cell_voltages_mv,
             current_ma,

@@ -35,11 +35,14 @@ const MAX_BODY_LEN: usize = MAX_FRAME_LEN - 1 - cobs::max_encoding_overhead(MAX_
 
 const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_3740);
 
+/// Firmware name text as carried by [`DeviceInfo`].
+pub type FirmwareName = String<32>;
+
 /// Who the device is and what it has; sent on connect and on request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     /// Firmware name and version, e.g. `cellsight-emulator 0.1.0`.
-    pub firmware: String<32>,
+    pub firmware: FirmwareName,
     /// Whether the device is the emulator rather than a real battery.
     pub emulated: bool,
     /// Number of series cells monitored.
@@ -272,9 +275,7 @@ mod tests {
     fn overlong_input_is_rejected_then_decoding_resumes() {
         let mut decoder = FrameDecoder::new();
         let mut results: heapless::Vec<Result<Message, Error>, 4> = heapless::Vec::new();
-        decoder.feed(&[0x55; MAX_FRAME_LEN + 10], |r| {
-            results.push(r).unwrap()
-        });
+        decoder.feed(&[0x55; MAX_FRAME_LEN + 10], |r| results.push(r).unwrap());
         decoder.feed(&[0], |r| results.push(r).unwrap());
         let mut out = [0; MAX_FRAME_LEN];
         let n = encode_frame(&telemetry(), &mut out).unwrap();

@@ -1,5 +1,12 @@
 //! Whole-engine protection behaviour: trip delays, release hysteresis, switch commands.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use bms_engine::{Engine, EventKind, Fault, Measurement, Outputs, PackConfig};
 use proptest::prelude::*;
 
@@ -34,8 +41,14 @@ fn over_voltage_trips_after_its_delay_and_not_before() {
     assert!(out.charge_switch_on);
     let out = e.step(&high, 100);
     assert!(out.faults.contains(Fault::CellOverVoltage));
-    assert!(!out.charge_switch_on, "over-voltage must open the charge switch");
-    assert!(out.discharge_switch_on, "discharge stays allowed after over-voltage");
+    assert!(
+        !out.charge_switch_on,
+        "over-voltage must open the charge switch"
+    );
+    assert!(
+        out.discharge_switch_on,
+        "discharge stays allowed after over-voltage"
+    );
     let event = out.events[0];
     assert_eq!(event.kind, EventKind::Tripped);
     assert_eq!(event.fault, Fault::CellOverVoltage);
@@ -68,10 +81,16 @@ fn under_voltage_opens_discharge_and_keeps_charge() {
     let out = run(&mut e, &with_cell(15, 2_400), 21, 100);
     assert!(out.faults.contains(Fault::CellUnderVoltage));
     assert!(!out.discharge_switch_on);
-    assert!(out.charge_switch_on, "charging must stay possible to recover");
+    assert!(
+        out.charge_switch_on,
+        "charging must stay possible to recover"
+    );
     assert_eq!(out.events.len(), 0, "the trip event came one step earlier");
     let out = run(&mut e, &with_cell(15, 3_000), 100, 100);
-    assert!(out.faults.contains(Fault::CellUnderVoltage), "3.0 V is inside the band");
+    assert!(
+        out.faults.contains(Fault::CellUnderVoltage),
+        "3.0 V is inside the band"
+    );
 }
 
 #[test]

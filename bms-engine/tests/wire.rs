@@ -1,9 +1,16 @@
 //! The wire format, frozen: golden bytes for every message, and the stream decoder's promises.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use bms_engine::Error;
 use bms_engine::protocol::{
     DeviceInfo, FrameDecoder, MAX_FRAME_LEN, Message, Telemetry, decode_frame, encode_frame,
 };
-use bms_engine::Error;
 use heapless::{String, Vec};
 use proptest::prelude::*;
 
@@ -39,7 +46,11 @@ fn encode(message: &Message) -> std::vec::Vec<u8> {
 fn device_info_golden_bytes() {
     // version 01 | variant 00 | len 0d "cellsight 0.1" | true | 4 | varint(280000) | crc
     let golden: &[u8] = include_bytes!("golden/device_info_v1.bin");
-    assert_eq!(encode(&device_info()), golden, "DeviceInfo wire bytes changed");
+    assert_eq!(
+        encode(&device_info()),
+        golden,
+        "DeviceInfo wire bytes changed"
+    );
     assert_eq!(decode_frame(&golden[..golden.len() - 1]), Ok(device_info()));
 }
 
@@ -61,7 +72,11 @@ fn golden_body_layout_is_as_documented() {
     assert_eq!(body[1], 1, "variant index of Telemetry");
     assert_eq!(&body[2..5], &[0xE0, 0xD4, 0x03], "uptime 60000 as varint");
     assert_eq!(&body[5..7], &[0x90, 0x67], "pack voltage 13200 as varint");
-    assert_eq!(&body[7..9], &[0xB7, 0x17], "current -1500 zig-zag (2999) varint");
+    assert_eq!(
+        &body[7..9],
+        &[0xB7, 0x17],
+        "current -1500 zig-zag (2999) varint"
+    );
 }
 
 /// Minimal COBS decoder for the layout test, written independently of the crate under test.
@@ -130,7 +145,10 @@ fn corrupt_frames_report_what_is_wrong() {
     let mut got = vec![];
     decoder.feed(&frame, |r| got.push(r));
     assert!(
-        matches!(got[..], [Err(Error::Checksum { .. } | Error::FrameEncoding)]),
+        matches!(
+            got[..],
+            [Err(Error::Checksum { .. } | Error::FrameEncoding)]
+        ),
         "{got:?}"
     );
 }

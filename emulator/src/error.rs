@@ -1,0 +1,50 @@
+//! The emulator's error type: invalid set-up, never a battery fault (those are engine outputs).
+
+use std::fmt;
+
+/// What can be wrong with a simulation's set-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No scenario has this name.
+    UnknownScenario {
+        /// The name asked for.
+        name: String,
+    },
+    /// The pack size is outside what one engine instance monitors.
+    CellCount {
+        /// The count asked for.
+        given: usize,
+    },
+    /// The engine refused the configuration derived from the set-up.
+    Engine(bms_engine::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownScenario { name } => {
+                let names: Vec<&str> = crate::Scenario::ALL.iter().map(|s| s.name()).collect();
+                write!(
+                    f,
+                    "unknown scenario `{name}`; known scenarios: {}",
+                    names.join(", ")
+                )
+            }
+            Error::CellCount { given } => write!(
+                f,
+                "a pack of {given} cells is not supported: use 1 to {} series cells",
+                bms_engine::MAX_CELLS
+            ),
+            Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<bms_engine::Error> for Error {
+    fn from(e: bms_engine::Error) -> Self {
+        Error::Engine(e)
+    }
+}

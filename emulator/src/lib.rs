@@ -1,0 +1,26 @@
+//! A LiFePO4 pack and the solar home around it, in closed loop with the Cellsight engine.
+//!
+//! Everything is deterministic from an explicit seed: the same seed, scenario and pack size give
+//! the same run, bit for bit, natively and in the browser.
+//!
+//! The loop, once per simulated second ([`Simulation::step`]):
+//! scenario (PV, load, charger) → [`Pack`] (true state) → [`Sensors`] → [`bms_engine::Measurement`]
+//! → [`bms_engine::Engine::step`] → switch commands → back to the pack.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cell;
+mod device;
+mod error;
+mod pack;
+mod scenario;
+mod sensors;
+mod simulation;
+
+pub use cell::{Cell, CellParams, ocv_v};
+pub use device::EmulatedDevice;
+pub use error::Error;
+pub use pack::Pack;
+pub use scenario::Scenario;
+pub use sensors::{SensorParams, Sensors};
+pub use simulation::{Simulation, SimulationConfig, Summary, Trip};

@@ -1,0 +1,157 @@
+//! `emulator`: run the emulated pack and its BMS from the command line.
+
+use emulator::{Scenario, Simulation, SimulationConfig};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "\
+usage:
+  emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--json]
+      Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
+      seed S (default 1) and N series cells (default 16), then print a summary
+      (one JSON object with --json).
+  emulator scenarios
+      List the scenarios with their purpose.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<String, String> {
+    match args.split_first() {
+        Some((cmd, rest)) if cmd == "run" => run_scenario(rest),
+        Some((cmd, [])) if cmd == "scenarios" => Ok(Scenario::ALL
+            .iter()
+            .map(|s| format!("{:<16} {}", s.name(), s.purpose()))
+            .collect::<Vec<_>>()
+            .join("\n")),
+        Some((cmd, _)) if cmd == "-h" || cmd == "--help" || cmd == "help" => Ok(USAGE.into()),
+        Some((cmd, _)) => Err(format!("unknown command `{cmd}`")),
+        None => Err("no command given".into()),
+    }
+}
+
+struct RunArgs {
+    scenario: Scenario,
+    days: f64,
+    seed: u64,
+    cells: usize,
+    json: bool,
+}
+
+fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
+    let mut parsed = RunArgs {
+        scenario: Scenario::SolarDay,
+        days: 1.0,
+        seed: 1,
+        cells: 16,
+        json: false,
+    };
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        let mut value = |name: &str| {
+            iter.next()
+                .ok_or_else(|| format!("`{name}` needs a value"))
+                .cloned()
+        };
+        match flag.as_str() {
+            "--scenario" => {
+                parsed.scenario =
+                    Scenario::from_name(&value("--scenario")?).map_err(|e| e.to_string())?;
+            }
+            "--days" => {
+                let v = value("--days")?;
+                parsed.days = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|d| d.is_finite() && *d > 0.0 && *d <= 3_650.0)
+                    .ok_or_else(|| {
+                        format!("`--days {v}`: expected a number of days above 0, at most 3650")
+                    })?;
+            }
+            "--seed" => {
+                let v = value("--seed")?;
+                parsed.seed = v
+                    .parse()
+                    .map_err(|_| format!("`--seed {v}`: expected a whole number 0..2^64"))?;
+            }
+            "--cells" => {
+                let v = value("--cells")?;
+                parsed.cells = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "`--cells {v}`: expected 1 to {} series cells",
+                            bms_engine::MAX_CELLS
+                        )
+                    })?;
+            }
+            "--json" => parsed.json = true,
+            other => return Err(format!("unknown option `{other}` for `run`")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn run_scenario(args: &[String]) -> Result<String, String> {
+    let args = parse_run_args(args)?;
+    let started = Instant::now();
+    let mut sim = Simulation::new(SimulationConfig {
+        scenario: args.scenario,
+        seed: args.seed,
+        cell_count: args.cells,
+    })
+    .map_err(|e| e.to_string())?;
+    sim.run_for((args.days * 86_400.0).round() as u64);
+    let mut summary = sim.summary();
+    summary.wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if args.json {
+        return serde_json::to_string(&summary).map_err(|e| e.to_string());
+    }
+    let trips = if summary.trips.is_empty() {
+        "none".to_owned()
+    } else {
+        summary
+            .trips
+            .iter()
+            .map(|t| match t.cell {
+                Some(cell) => format!("{} on cell {cell} at {} s", t.fault, t.time_s),
+                None => format!("{} at {} s", t.fault, t.time_s),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Ok(format!(
+        "scenario {} · seed {} · {} cells · {:.2} days ({} steps in {} ms)\n\
+         true cell voltage   {:.3} V … {:.3} V\n\
+         protection trips    {trips}\n\
+         SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
+         energy              in {:.2} kWh, out {:.2} kWh",
+        summary.scenario,
+        summary.seed,
+        summary.cells,
+        summary.days,
+        summary.steps,
+        summary.wall_ms,
+        summary.true_min_cell_v,
+        summary.true_max_cell_v,
+        summary.soc_rmse_pct,
+        summary.soc_max_err_pct,
+        summary.final_soc_pct,
+        summary.final_true_soc_pct,
+        summary.energy_in_kwh,
+        summary.energy_out_kwh,
+    ))
+}

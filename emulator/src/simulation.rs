@@ -1,0 +1,277 @@
+//! The closed loop: scenario → pack → sensors → engine → switches, one simulated second a step,
+//! with the statistics the CLI reports.
+
+use crate::scenario::Home;
+use crate::{CellParams, Error, Pack, Scenario, SensorParams, Sensors};
+use bms_engine::protocol::Telemetry;
+use bms_engine::{Engine, EventKind, Measurement, Outputs, PackConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// Simulated time per step, ms.
+pub const STEP_MILLIS: u32 = 1_000;
+
+/// What to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimulationConfig {
+    /// The situation.
+    pub scenario: Scenario,
+    /// Seed of every random process (cell spread, noise, clouds, appliances).
+    pub seed: u64,
+    /// Series cells, 1 ..= 32.
+    pub cell_count: usize,
+}
+
+/// A protection trip as users see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trip {
+    /// Simulated seconds since the start.
+    pub time_s: u64,
+    /// Fault name, e.g. `cell-over-voltage`.
+    pub fault: &'static str,
+    /// Cell number from 1, `None` for pack-level faults.
+    pub cell: Option<u8>,
+}
+
+/// The result of a run (the JSON the CLI prints).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated days.
+    pub days: f64,
+    /// Series cells.
+    pub cells: usize,
+    /// Steps simulated.
+    pub steps: u64,
+    /// Wall-clock time the run took, ms (filled in by the caller that measured it).
+    pub wall_ms: u64,
+    /// Lowest true cell voltage seen, V.
+    pub true_min_cell_v: f64,
+    /// Highest true cell voltage seen, V.
+    pub true_max_cell_v: f64,
+    /// Every protection trip, in order.
+    pub trips: Vec<Trip>,
+    /// RMS of (engine SOC − true SOC) over the run, percentage points.
+    pub soc_rmse_pct: f64,
+    /// Largest |engine SOC − true SOC|, percentage points.
+    pub soc_max_err_pct: f64,
+    /// Energy charged into the pack, kWh.
+    pub energy_in_kwh: f64,
+    /// Energy discharged from the pack, kWh.
+    pub energy_out_kwh: f64,
+    /// True pack SOC at the end, %.
+    pub final_true_soc_pct: f64,
+    /// Engine SOC at the end, %.
+    pub final_soc_pct: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Stats {
+    steps: u64,
+    min_cell_v: f64,
+    max_cell_v: f64,
+    trips: Vec<Trip>,
+    soc_sq_err_sum: f64,
+    soc_max_err: f64,
+    energy_in_wh: f64,
+    energy_out_wh: f64,
+}
+
+/// The emulated pack in its home, closed-loop with a BMS engine.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    config: SimulationConfig,
+    rng: ChaCha8Rng,
+    pack: Pack,
+    sensors: Sensors,
+    home: Home,
+    engine: Engine,
+    time_s: u64,
+    current_a: f64,
+    measurement: Measurement,
+    outputs: Outputs,
+    stats: Stats,
+}
+
+impl Simulation {
+    /// Sets up a run; fails for an unsupported cell count.
+    pub fn new(config: SimulationConfig) -> Result<Self, Error> {
+        if config.cell_count == 0 || config.cell_count > bms_engine::MAX_CELLS {
+            return Err(Error::CellCount {
+                given: config.cell_count,
+            });
+        }
+        let cell_count = u8::try_from(config.cell_count).map_err(|_| Error::CellCount {
+            given: config.cell_count,
+        })?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let soc = config.scenario.initial_soc();
+        let pack = Pack::new(
+            config.cell_count,
+            CellParams::default(),
+            soc,
+            0.005,
+            &mut rng,
+        );
+        let initial_soc_permille = (pack.soc() * 1000.0).round() as u16;
+        let mut engine = Engine::new(PackConfig::lfp_280ah(cell_count), initial_soc_permille)?;
+        let sensors = Sensors::new(SensorParams::default());
+        let measurement = sensors.measure(&pack, 0.0, &mut rng);
+        let outputs = engine.step(&measurement, 0);
+        let true_v: Vec<f64> = pack.cells.iter().map(|c| c.voltage_v()).collect();
+        let stats = Stats {
+            min_cell_v: true_v.iter().copied().fold(f64::INFINITY, f64::min),
+            max_cell_v: true_v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ..Stats::default()
+        };
+        Ok(Simulation {
+            home: Home::new(config.scenario),
+            config,
+            rng,
+            pack,
+            sensors,
+            engine,
+            time_s: 0,
+            current_a: 0.0,
+            measurement,
+            outputs,
+            stats,
+        })
+    }
+
+    /// The set-up.
+    pub fn config(&self) -> &SimulationConfig {
+        &self.config
+    }
+
+    /// The configuration the engine protects the pack with.
+    pub fn engine_config(&self) -> &PackConfig {
+        self.engine.config()
+    }
+
+    /// The true pack.
+    pub fn pack(&self) -> &Pack {
+        &self.pack
+    }
+
+    /// The engine's latest decisions.
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
+    }
+
+    /// The latest snapshot the engine saw.
+    pub fn measurement(&self) -> &Measurement {
+        &self.measurement
+    }
+
+    /// Simulated seconds since the start.
+    pub fn time_s(&self) -> u64 {
+        self.time_s
+    }
+
+    /// Time of day, seconds after midnight.
+    pub fn time_of_day_secs(&self) -> u64 {
+        (self.config.scenario.start_time_of_day_secs() + self.time_s) % 86_400
+    }
+
+    /// Advances the loop by one second.
+    pub fn step(&mut self) {
+        let dt_secs = f64::from(STEP_MILLIS) / 1000.0;
+        let requested_a = self.home.step(
+            self.time_of_day_secs(),
+            f64::from(self.measurement.pack_voltage_mv()),
+            self.config.cell_count,
+            &mut self.rng,
+        );
+        self.current_a = self.pack.step(requested_a, dt_secs);
+        self.time_s += 1;
+
+        self.measurement = self
+            .sensors
+            .measure(&self.pack, self.current_a, &mut self.rng);
+        self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
+        self.pack.charge_switch_on = self.outputs.charge_switch_on;
+        self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
+        self.record(dt_secs);
+    }
+
+    /// Advances by `secs` seconds.
+    pub fn run_for(&mut self, secs: u64) {
+        for _ in 0..secs {
+            self.step();
+        }
+    }
+
+    fn record(&mut self, dt_secs: f64) {
+        let stats = &mut self.stats;
+        stats.steps += 1;
+        for cell in &self.pack.cells {
+            let v = cell.voltage_v();
+            stats.min_cell_v = stats.min_cell_v.min(v);
+            stats.max_cell_v = stats.max_cell_v.max(v);
+        }
+        let err_pct = f64::from(self.outputs.soc_permille) / 10.0 - self.pack.soc() * 100.0;
+        stats.soc_sq_err_sum += err_pct * err_pct;
+        stats.soc_max_err = stats.soc_max_err.max(err_pct.abs());
+        let energy_wh = self.pack.voltage_v() * self.current_a * dt_secs / 3600.0;
+        if energy_wh > 0.0 {
+            stats.energy_in_wh += energy_wh;
+        } else {
+            stats.energy_out_wh -= energy_wh;
+        }
+        for event in &self.outputs.events {
+            if event.kind == EventKind::Tripped {
+                stats.trips.push(Trip {
+                    time_s: self.time_s,
+                    fault: event.fault.name(),
+                    cell: event.cell_index.map(|i| i.saturating_add(1)),
+                });
+            }
+        }
+    }
+
+    /// What the run has shown so far; `wall_ms` is left at 0 for the caller to fill in.
+    pub fn summary(&self) -> Summary {
+        let s = &self.stats;
+        let rmse = if s.steps == 0 {
+            0.0
+        } else {
+            (s.soc_sq_err_sum / s.steps as f64).sqrt()
+        };
+        Summary {
+            scenario: self.config.scenario.name(),
+            seed: self.config.seed,
+            days: self.time_s as f64 / 86_400.0,
+            cells: self.config.cell_count,
+            steps: s.steps,
+            wall_ms: 0,
+            true_min_cell_v: s.min_cell_v,
+            true_max_cell_v: s.max_cell_v,
+            trips: s.trips.clone(),
+            soc_rmse_pct: rmse,
+            soc_max_err_pct: s.soc_max_err,
+            energy_in_kwh: s.energy_in_wh / 1000.0,
+            energy_out_kwh: s.energy_out_wh / 1000.0,
+            final_true_soc_pct: self.pack.soc() * 100.0,
+            final_soc_pct: f64::from(self.outputs.soc_permille) / 10.0,
+        }
+    }
+
+    /// The telemetry a Cellsight device would send now.
+    pub fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            uptime_ms: self.time_s.saturating_mul(1000),
+            pack_voltage_mv: self.measurement.pack_voltage_mv(),
+            current_ma: self.measurement.current_ma,
+            soc_permille: self.outputs.soc_permille,
+            cell_voltages_mv: self.measurement.cell_voltages_mv.clone(),
+            charge_switch_on: self.outputs.charge_switch_on,
+            discharge_switch_on: self.outputs.discharge_switch_on,
+            fault_bits: self.outputs.faults.bits(),
+        }
+    }
+}

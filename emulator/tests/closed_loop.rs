@@ -1,0 +1,126 @@
+//! The closed loop pack → measurement → engine → switches → pack, judged on the true pack.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use bms_engine::protocol::{FrameDecoder, Message};
+use bms_engine::{Fault, PackConfig};
+use emulator::{EmulatedDevice, Scenario, Simulation, SimulationConfig};
+
+fn sim(scenario: Scenario, seed: u64) -> Simulation {
+    Simulation::new(SimulationConfig {
+        scenario,
+        seed,
+        cell_count: 16,
+    })
+    .unwrap()
+}
+
+#[test]
+fn charging_a_full_pack_trips_over_voltage_below_the_hard_limit() {
+    let limits = PackConfig::lfp_280ah(16);
+    for seed in [1, 2, 3, 42] {
+        let mut s = sim(Scenario::Overcharge, seed);
+        s.run_for(2 * 3600);
+        let summary = s.summary();
+        let first = summary.trips.first().expect("over-voltage must trip");
+        assert_eq!(first.fault, Fault::CellOverVoltage.name());
+        assert!(first.cell.is_some_and(|c| (1..=16).contains(&c)));
+        let hard_limit_v = f64::from(limits.cell_voltage_max_mv) / 1000.0;
+        assert!(
+            summary.true_max_cell_v < hard_limit_v,
+            "seed {seed}: true max {:.3} V reached the {hard_limit_v} V limit",
+            summary.true_max_cell_v
+        );
+        assert!(!s.outputs().charge_switch_on, "charge switch stays open");
+        assert!(s.outputs().discharge_switch_on);
+        // The charger keeps pushing; the open switch keeps current out of the pack.
+        let soc = s.pack().soc();
+        s.run_for(600);
+        assert!((s.pack().soc() - soc).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn draining_an_empty_pack_trips_under_voltage_above_the_hard_limit() {
+    let limits = PackConfig::lfp_280ah(16);
+    let mut s = sim(Scenario::DeepDischarge, 5);
+    s.run_for(3600);
+    let summary = s.summary();
+    assert_eq!(summary.trips.len(), 1);
+    assert_eq!(summary.trips[0].fault, Fault::CellUnderVoltage.name());
+    assert!(summary.true_min_cell_v > f64::from(limits.cell_voltage_min_mv) / 1000.0);
+    assert!(!s.outputs().discharge_switch_on);
+    assert!(s.outputs().charge_switch_on);
+}
+
+#[test]
+fn a_solar_day_runs_without_trips_and_tracks_soc() {
+    let mut s = sim(Scenario::SolarDay, 7);
+    s.run_for(86_400);
+    let summary = s.summary();
+    assert!(summary.trips.is_empty(), "{:?}", summary.trips);
+    assert!(summary.soc_rmse_pct < 2.0, "rmse {}", summary.soc_rmse_pct);
+    assert!(summary.energy_in_kwh > 5.0 && summary.energy_out_kwh > 5.0);
+    assert!(summary.true_max_cell_v < 3.65 && summary.true_min_cell_v > 3.0);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
+    let run = |seed| {
+        let mut s = sim(Scenario::SolarDay, seed);
+        s.run_for(20_000);
+        serde_json::to_string(&s.summary()).unwrap()
+    };
+    assert_eq!(run(11), run(11));
+    assert_ne!(run(11), run(12));
+}
+
+#[test]
+fn the_emulated_device_speaks_the_wire_protocol() {
+    let mut device = EmulatedDevice::new(SimulationConfig {
+        scenario: Scenario::SolarDay,
+        seed: 3,
+        cell_count: 8,
+    })
+    .unwrap();
+    let mut bytes = device.hello();
+    bytes.extend(device.advance(60));
+    bytes.extend(device.advance(60));
+    let mut decoder = FrameDecoder::new();
+    let mut messages = vec![];
+    decoder.feed(&bytes, |r| messages.push(r.unwrap()));
+    assert_eq!(messages.len(), 3);
+    let Message::DeviceInfo(info) = &messages[0] else {
+        panic!("first frame must be DeviceInfo")
+    };
+    assert!(info.emulated);
+    assert_eq!(info.cell_count, 8);
+    assert_eq!(info.capacity_mah, 280_000);
+    let Message::Telemetry(t) = &messages[2] else {
+        panic!("then telemetry")
+    };
+    assert_eq!(t.uptime_ms, 120_000);
+    assert_eq!(t.cell_voltages_mv.len(), 8);
+    let truth = device.simulation().pack();
+    for (mv, cell) in t.cell_voltages_mv.iter().zip(&truth.cells) {
+        assert!((f64::from(*mv) / 1000.0 - cell.voltage_v()).abs() < 0.01);
+    }
+}
+
+#[test]
+fn unsupported_pack_sizes_are_rejected_with_a_reason() {
+    for cells in [0, 33] {
+        let err = Simulation::new(SimulationConfig {
+            scenario: Scenario::SolarDay,
+            seed: 1,
+            cell_count: cells,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("1 to 32"), "{err}");
+    }
+}
