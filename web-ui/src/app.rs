@@ -1,0 +1,317 @@
+//! The views. They read the [`Session`] through signals and never touch the engine.
+
+use crate::chart::{self, CELL_CHART_ID};
+use crate::link::{EMULATED_SECS_PER_TICK, EmulatedLink, TICK_MILLIS};
+use crate::session::{LinkState, Reading, Session};
+use leptos::prelude::*;
+
+/// Text shown where a value is not (yet) available.
+const UNAVAILABLE: &str = "—";
+
+/// The whole dashboard.
+#[component]
+pub fn App() -> impl IntoView {
+    let session = RwSignal::new(Session::default());
+    let now_ms = RwSignal::new(js_sys::Date::now());
+    let emulator = RwSignal::new(None::<EmulatorInfo>);
+    let startup_error = RwSignal::new(None::<String>);
+
+    match EmulatedLink::demo() {
+        Ok(mut link) => {
+            let scenario = link.scenario();
+            let tick = move || {
+                let bytes = link.poll();
+                let now = js_sys::Date::now();
+                session.update(|s| s.ingest(&bytes, now));
+                now_ms.set(now);
+                emulator.set(Some(EmulatorInfo {
+                    scenario: scenario.name(),
+                    purpose: scenario.purpose(),
+                    time_of_day_secs: link.time_of_day_secs(),
+                }));
+            };
+            start_ticking(tick);
+        }
+        Err(e) => startup_error.set(Some(e.to_string())),
+    }
+
+    let reading = Memo::new(move |_| session.with(|s| s.latest.clone()));
+    let field = move |f: fn(&Reading) -> String| {
+        Signal::derive(move || {
+            reading.with(|r| r.as_ref().map_or_else(|| UNAVAILABLE.to_owned(), f))
+        })
+    };
+
+    view! {
+        <header class="top">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">"▮▮▮"</span>
+                <h1>"Cellsight"</h1>
+            </div>
+            <ConnectionStatus session=session now_ms=now_ms/>
+        </header>
+        <main>
+            {move || startup_error.get().map(|e| view! {
+                <p class="error" role="alert">"The emulated pack could not start: " {e}</p>
+            })}
+            <EmulatorBanner info=emulator/>
+            <section class="cards" aria-label="Pack">
+                <Metric label="Pack voltage" unit="V" testid="pack-voltage"
+                    value=field(|r| format!("{:.2}", r.pack_voltage_v))/>
+                <Metric label="Current" unit="A" testid="pack-current"
+                    value=field(|r| format!("{:+.1}", r.current_a))
+                    note=field(|r| direction(r.current_a).to_owned())/>
+                <Metric label="Power" unit="W" testid="pack-power"
+                    value=field(|r| format!("{:+.0}", r.power_w()))/>
+                <SocCard reading=reading/>
+                <SwitchesCard reading=reading/>
+                <AlarmsCard reading=reading/>
+            </section>
+            <CellsPanel reading=reading/>
+        </main>
+        <footer>
+            <LinkCounters session=session/>
+        </footer>
+    }
+}
+
+/// What the emulator console shows about the running simulation.
+#[derive(Debug, Clone, PartialEq)]
+struct EmulatorInfo {
+    scenario: &'static str,
+    purpose: &'static str,
+    time_of_day_secs: u64,
+}
+
+#[cfg(target_family = "wasm")]
+fn start_ticking(mut tick: impl FnMut() + 'static) {
+    tick();
+    gloo::timers::callback::Interval::new(TICK_MILLIS, tick).forget();
+}
+
+/// Native builds (unit tests) have no timers; the views are exercised in the browser tests.
+#[cfg(not(target_family = "wasm"))]
+fn start_ticking(_tick: impl FnMut() + 'static) {}
+
+fn direction(current_a: f64) -> &'static str {
+    if current_a > 0.5 {
+        "charging"
+    } else if current_a < -0.5 {
+        "discharging"
+    } else {
+        "idle"
+    }
+}
+
+#[component]
+fn ConnectionStatus(session: RwSignal<Session>, now_ms: RwSignal<f64>) -> impl IntoView {
+    let state = move || session.with(|s| s.link_state(now_ms.get()));
+    let device = move || {
+        session.with(|s| {
+            s.device.as_ref().map(|d| {
+                let kind = if d.emulated {
+                    "emulated pack"
+                } else {
+                    "device"
+                };
+                format!("{kind} · {}", d.firmware)
+            })
+        })
+    };
+    let text = move || match state() {
+        LinkState::Waiting => "Connecting…".to_owned(),
+        LinkState::Live => match device() {
+            Some(d) => format!("Connected — {d}"),
+            None => "Connected".to_owned(),
+        },
+        LinkState::Silent { secs } => format!("No data for {secs:.0} s"),
+    };
+    let class = move || match state() {
+        LinkState::Waiting => "status waiting",
+        LinkState::Live => "status live",
+        LinkState::Silent { .. } => "status silent",
+    };
+    view! {
+        <span class=class data-testid="connection-status" role="status">{text}</span>
+    }
+}
+
+#[component]
+fn EmulatorBanner(info: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
+    move || {
+        info.get().map(|i| {
+            let hh = i.time_of_day_secs / 3600;
+            let mm = i.time_of_day_secs % 3600 / 60;
+            let speed = u64::from(1000 / TICK_MILLIS) * EMULATED_SECS_PER_TICK;
+            view! {
+                <section class="emulator" aria-label="Emulator">
+                    <span class="badge">"Emulator"</span>
+                    <span class="scenario" data-testid="scenario">{i.scenario}</span>
+                    <span class="purpose">{i.purpose}</span>
+                    <span class="clock" data-testid="emulated-time">
+                        {format!("{hh:02}:{mm:02}")}
+                    </span>
+                    <span class="speed">{format!("{speed}× real time")}</span>
+                </section>
+            }
+        })
+    }
+}
+
+#[component]
+fn Metric(
+    label: &'static str,
+    unit: &'static str,
+    testid: &'static str,
+    value: Signal<String>,
+    #[prop(optional)] note: Option<Signal<String>>,
+) -> impl IntoView {
+    view! {
+        <div class="card metric">
+            <span class="label">{label}</span>
+            <span class="value">
+                <span data-testid=testid>{value}</span>
+                <span class="unit">{unit}</span>
+            </span>
+            {note.map(|n| view! { <span class="note">{n}</span> })}
+        </div>
+    }
+}
+
+#[component]
+fn SocCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+    let soc = move || reading.with(|r| r.as_ref().map(|r| r.soc_pct));
+    view! {
+        <div class="card metric">
+            <span class="label">"State of charge"</span>
+            <span class="value">
+                <span data-testid="soc">
+                    {move || soc().map_or_else(|| UNAVAILABLE.to_owned(), |s| format!("{s:.1}"))}
+                </span>
+                <span class="unit">"%"</span>
+            </span>
+            <div class="soc-bar" role="meter" aria-label="State of charge"
+                aria-valuemin="0" aria-valuemax="100"
+                aria-valuenow=move || soc().map(|s| format!("{s:.1}"))>
+                <div class="fill" style:width=move || format!("{:.1}%", soc().unwrap_or(0.0))></div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+    let switch = move |get: fn(&Reading) -> bool| move || reading.with(|r| r.as_ref().map(get));
+    let charge = switch(|r| r.charge_switch_on);
+    let discharge = switch(|r| r.discharge_switch_on);
+    let text = |on: Option<bool>| match on {
+        Some(true) => "ON",
+        Some(false) => "OFF",
+        None => UNAVAILABLE,
+    };
+    let class = |on: Option<bool>| match on {
+        Some(true) => "switch on",
+        Some(false) => "switch off",
+        None => "switch",
+    };
+    view! {
+        <div class="card switches">
+            <span class="label">"Switches"</span>
+            <div class="switch-row">
+                <span>"Charge"</span>
+                <span class=move || class(charge()) data-testid="charge-switch">{move || text(charge())}</span>
+            </div>
+            <div class="switch-row">
+                <span>"Discharge"</span>
+                <span class=move || class(discharge()) data-testid="discharge-switch">{move || text(discharge())}</span>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+    let faults = move || reading.with(|r| r.as_ref().map(|r| r.faults.clone()));
+    view! {
+        <div class="card alarms" data-testid="alarms">
+            <span class="label">"Active alarms"</span>
+            {move || match faults() {
+                None => view! { <p class="quiet">{UNAVAILABLE}</p> }.into_any(),
+                Some(f) if f.is_empty() => view! { <p class="quiet">"None"</p> }.into_any(),
+                Some(f) => view! {
+                    <ul>
+                        {f.into_iter().map(|fault| view! { <li class="alarm">{fault.name()}</li> }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
+    let cell_count =
+        Memo::new(move |_| reading.with(|r| r.as_ref().map_or(0, |r| r.cell_voltages_v.len())));
+    let chart_missing = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(cells) = reading.with(|r| r.as_ref().map(|r| r.cell_voltages_v.clone())) {
+            chart_missing.set(!chart::draw(&cells));
+        }
+    });
+    let stats = move || {
+        reading.with(|r| {
+            let r = r.as_ref()?;
+            let (lo_n, lo) = r.min_cell()?;
+            let (hi_n, hi) = r.max_cell()?;
+            Some(format!(
+                "min {lo:.3} V (cell {lo_n}) · max {hi:.3} V (cell {hi_n}) · Δ {:.0} mV",
+                (hi - lo) * 1000.0
+            ))
+        })
+    };
+    let cell_v = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.cell_voltages_v.get(i))
+                .map_or_else(|| UNAVAILABLE.to_owned(), |v| format!("{v:.3}"))
+        })
+    };
+    view! {
+        <section class="cells card" aria-label="Cells">
+            <div class="cells-head">
+                <h2>"Cells"</h2>
+                <span class="cell-stats" data-testid="cell-stats">{stats}</span>
+            </div>
+            <div id=CELL_CHART_ID class="chart"></div>
+            {move || chart_missing.get().then(|| view! {
+                <p class="quiet">"Chart unavailable: plotly.js did not load. The numbers below are live."</p>
+            })}
+            <ol class="cell-grid">
+                <For each=move || 0..cell_count.get() key=|i| *i children=move |i| view! {
+                    <li class="cell">
+                        <span class="cell-no">{i + 1}</span>
+                        <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
+                        <span class="unit">"V"</span>
+                    </li>
+                }/>
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn LinkCounters(session: RwSignal<Session>) -> impl IntoView {
+    let counts = move || {
+        session.with(|s| {
+            let mut text = format!(
+                "{} frames received · {} rejected",
+                s.frames_ok, s.frames_rejected
+            );
+            if let Some(e) = s.last_error {
+                text.push_str(&format!(" (last: {e})"));
+            }
+            text
+        })
+    };
+    view! { <span class="link-counters" data-testid="link-counters">{counts}</span> }
+}

@@ -1,0 +1,112 @@
+//! The plotly chart of cell voltages. plotly.js is bundled into the page by trunk from the npm
+//! package (no CDN); if it failed to load, the chart says so and the numbers still show.
+
+use plotly::common::Marker;
+use plotly::layout::{Axis, Margin};
+use plotly::{Bar, Configuration, Layout, Plot};
+
+/// DOM id of the chart's container.
+pub const CELL_CHART_ID: &str = "cell-chart";
+
+/// Colour of the highest cell's bar.
+const HIGH: &str = "#d9480f";
+/// Colour of the lowest cell's bar.
+const LOW: &str = "#1c7ed6";
+/// Colour of every other bar.
+const NORMAL: &str = "#2f9e44";
+
+/// Builds the bar chart for `cells` (volts, cell 1 first).
+pub fn cell_plot(cells: &[f64]) -> Plot {
+    let labels: Vec<String> = (1..=cells.len()).map(|i| i.to_string()).collect();
+    let (lo, hi) = cells
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo_i, hi_i) = (position(cells, lo), position(cells, hi));
+    let colors: Vec<&'static str> = (0..cells.len())
+        .map(|i| match i {
+            i if Some(i) == hi_i && lo < hi => HIGH,
+            i if Some(i) == lo_i && lo < hi => LOW,
+            _ => NORMAL,
+        })
+        .collect();
+    // Zoom the axis onto the cells so millivolt differences are visible, but never closer than
+    // a 40 mV window so noise does not look like imbalance.
+    let mid = (lo + hi) / 2.0;
+    let half = ((hi - lo) / 2.0 + 0.01).max(0.02);
+    let trace = Bar::new(labels, cells.to_vec())
+        .marker(Marker::new().color_array(colors))
+        .hover_template("Cell %{x}: %{y:.3f} V<extra></extra>");
+    let mut plot = Plot::new();
+    plot.add_trace(trace);
+    plot.set_layout(
+        Layout::new()
+            .height(260)
+            .margin(Margin::new().left(56).right(12).top(12).bottom(40))
+            .x_axis(Axis::new().title("Cell").dtick(1.0).fixed_range(true))
+            .y_axis(
+                Axis::new()
+                    .title("Voltage (V)")
+                    .range(vec![mid - half, mid + half])
+                    .tick_format(".3f")
+                    .fixed_range(true),
+            ),
+    );
+    plot.set_configuration(Configuration::new().responsive(true).static_plot(true));
+    plot
+}
+
+fn position(cells: &[f64], value: f64) -> Option<usize> {
+    cells.iter().position(|&v| v.total_cmp(&value).is_eq())
+}
+
+/// Draws `cells` into the chart container, if plotly.js is on the page. Returns whether it drew.
+#[cfg(target_family = "wasm")]
+pub fn draw(cells: &[f64]) -> bool {
+    let loaded = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
+        .is_some_and(|p| !p.is_undefined());
+    if loaded {
+        let plot = cell_plot(cells);
+        leptos::task::spawn_local(async move {
+            plotly::bindings::react(CELL_CHART_ID, &plot).await;
+        });
+    }
+    loaded
+}
+
+/// Native builds (unit tests) have no page to draw on.
+#[cfg(not(target_family = "wasm"))]
+pub fn draw(_cells: &[f64]) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extremes_are_coloured_and_the_axis_frames_the_cells() {
+        let plot = cell_plot(&[3.30, 3.35, 3.28, 3.31]);
+        let json: serde_json::Value = serde_json::from_str(&plot.to_json()).unwrap();
+        let colors = &json["data"][0]["marker"]["color"];
+        assert_eq!(*colors, serde_json::json!([NORMAL, HIGH, LOW, NORMAL]));
+        let range = &json["layout"]["yaxis"]["range"];
+        let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
+        assert!(lo < 3.28 && hi > 3.35 && hi - lo < 0.2, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn equal_cells_are_all_normal_and_the_window_stays_40_mv_or_more() {
+        let plot = cell_plot(&[3.3; 4]);
+        let json: serde_json::Value = serde_json::from_str(&plot.to_json()).unwrap();
+        assert_eq!(
+            json["data"][0]["marker"]["color"],
+            serde_json::json!([NORMAL, NORMAL, NORMAL, NORMAL])
+        );
+        let range = &json["layout"]["yaxis"]["range"];
+        let width = range[1].as_f64().unwrap() - range[0].as_f64().unwrap();
+        assert!(width >= 0.04 - 1e-9, "{width}");
+    }
+}

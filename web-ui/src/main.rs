@@ -1,0 +1,5 @@
+//! Entry point trunk builds into the page.
+
+fn main() {
+    web_ui::start();
+}
