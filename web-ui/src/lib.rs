@@ -8,7 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
-mod chart;
+pub mod chart;
 pub mod link;
 pub mod session;
 

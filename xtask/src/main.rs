@@ -1,0 +1,385 @@
+//! Cellsight's task runner: the two commands a fresh machine needs.
+//!
+//! * `cargo xtask serve` installs what is missing, builds the dashboard and serves it on
+//!   http://127.0.0.1:8080 with the emulated pack running.
+//! * `cargo xtask test` installs what is missing and runs every check, stopping at the first
+//!   failure.
+//!
+//! Every install step is idempotent: a tool already present at the right version is left alone.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// trunk 0.22 needs a newer rustc than this machine kind has (TOOLCHAIN.md).
+const TRUNK_VERSION: &str = "0.21.14";
+/// Targets the engine and the dashboard are built for.
+const RUST_TARGETS: [&str; 2] = ["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
+/// Crates that must never reach the engine's dependency graph (UI, std-only, randomness).
+const ENGINE_DENIED_CRATES: [&str; 9] = [
+    "leptos",
+    "web-sys",
+    "js-sys",
+    "wasm-bindgen",
+    "gloo",
+    "plotly",
+    "serde_json",
+    "rand",
+    "emulator",
+];
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+const USAGE: &str = "usage: cargo xtask <serve|test>
+  serve   install what is missing, build the dashboard and serve it on http://127.0.0.1:8080
+  test    install what is missing and run every check (fmt, clippy, tests, no_std builds,
+          browser tests, release build, end-to-end tests)";
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("serve") => serve(),
+        Some("test") => test(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n{USAGE}")),
+        None => Err(format!("no task given\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask/ sits directly under the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn serve() -> Result {
+    install_build_tools()?;
+    println!("xtask: serving the dashboard on http://127.0.0.1:8080 (Ctrl-C stops)");
+    run(
+        "trunk serve",
+        cmd("trunk").args(["serve", "--release", "--cargo-profile", "wasm-release"]),
+    )
+}
+
+fn test() -> Result {
+    let started = Instant::now();
+    install_build_tools()?;
+    install_browser()?;
+
+    step(
+        "cargo fmt --check",
+        cmd("cargo").args(["fmt", "--all", "--check"]),
+    )?;
+    step(
+        "clippy (host, warnings denied)",
+        cmd("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "clippy (web-ui on wasm32, warnings denied)",
+        cmd("cargo").args([
+            "clippy",
+            "-p",
+            "web-ui",
+            "--all-targets",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "cargo test --workspace",
+        cmd("cargo").args(["test", "--workspace"]),
+    )?;
+    for target in RUST_TARGETS {
+        step(
+            &format!("bms-engine builds for {target} (no_std, no allocator)"),
+            cmd("cargo").args(["build", "-p", "bms-engine", "--target", target]),
+        )?;
+    }
+    banner("bms-engine dependency check");
+    check_engine_dependencies()?;
+    step(
+        "browser tests (wasm-bindgen-test in headless Chromium)",
+        cmd("cargo")
+            .args(["test", "-p", "web-ui", "--target", "wasm32-unknown-unknown"])
+            .env("CHROMEDRIVER", CHROMEDRIVER),
+    )?;
+    step(
+        "trunk build --release",
+        cmd("trunk").args(["build", "--release", "--cargo-profile", "wasm-release"]),
+    )?;
+    step(
+        "end-to-end tests (Playwright, headless Chromium, dist served on loopback)",
+        cmd("node")
+            .args(["--test", "--test-reporter=spec"])
+            .args(e2e_specs()?)
+            .env("CHROMIUM", CHROMIUM),
+    )?;
+    println!(
+        "\nxtask: all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The engine must stay free of std, alloc and UI crates: read its resolved graph for the MCU
+/// target (proc-macros excluded, they run on the host) and reject any denied crate or feature.
+fn check_engine_dependencies() -> Result {
+    let tree = capture(cmd("cargo").args([
+        "tree",
+        "-p",
+        "bms-engine",
+        "-e",
+        "normal,features,no-proc-macro",
+        "--target",
+        "thumbv7em-none-eabihf",
+        "--prefix",
+        "none",
+    ]))?;
+    let mut problems = Vec::new();
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        if ENGINE_DENIED_CRATES.contains(&name) {
+            problems.push(format!("denied crate: {line}"));
+        }
+        if line.contains("feature \"std\"") || line.contains("feature \"alloc\"") {
+            problems.push(format!("std/alloc feature enabled: {line}"));
+        }
+    }
+    if problems.is_empty() {
+        println!("bms-engine depends on no std, alloc or UI crate");
+        Ok(())
+    } else {
+        Err(format!(
+            "bms-engine dependency check:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// The Playwright specs, `e2e/*.test.mjs`, in name order.
+fn e2e_specs() -> Result<Vec<String>> {
+    let dir = root().join("e2e");
+    let entries = fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    let mut specs: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("e2e/{name}"))
+        .collect();
+    specs.sort();
+    if specs.is_empty() {
+        return Err(format!("no e2e/*.test.mjs specs in {}", dir.display()));
+    }
+    Ok(specs)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installs
+
+fn install_build_tools() -> Result {
+    install_rust_targets()?;
+    install_trunk()?;
+    install_wasm_bindgen()?;
+    install_npm_packages()
+}
+
+fn install_rust_targets() -> Result {
+    let installed = capture(cmd("rustup").args(["target", "list", "--installed"]))?;
+    let missing: Vec<&str> = RUST_TARGETS
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: installing rustup targets {}", missing.join(", "));
+    run(
+        "rustup target add",
+        cmd("rustup").args(["target", "add"]).args(&missing),
+    )
+}
+
+fn install_trunk() -> Result {
+    if tool_version("trunk").is_some_and(|v| v.contains(TRUNK_VERSION)) {
+        return Ok(());
+    }
+    println!("xtask: installing trunk {TRUNK_VERSION} (cargo install, about 9 minutes once)");
+    run(
+        "cargo install trunk",
+        cmd("cargo").args([
+            "install",
+            "--locked",
+            "--force",
+            "trunk",
+            "--version",
+            TRUNK_VERSION,
+        ]),
+    )
+}
+
+fn install_wasm_bindgen() -> Result {
+    let wanted = locked_version("wasm-bindgen")?;
+    if tool_version("wasm-bindgen").is_some_and(|v| v.split_whitespace().any(|w| w == wanted)) {
+        return Ok(());
+    }
+    // Without --locked: one of its locked dependencies is gone from the registry (TOOLCHAIN.md).
+    println!(
+        "xtask: installing wasm-bindgen-cli {wanted} (the version in Cargo.lock; about 2 minutes)"
+    );
+    run(
+        "cargo install wasm-bindgen-cli",
+        cmd("cargo").args([
+            "install",
+            "--force",
+            "wasm-bindgen-cli",
+            "--version",
+            &wanted,
+        ]),
+    )
+}
+
+fn install_npm_packages() -> Result {
+    let root = root();
+    if tool_version("npm").is_none() {
+        install_apt(&["nodejs", "npm"])?;
+    }
+    let lock = root.join("package-lock.json");
+    let installed = root.join("node_modules/.package-lock.json");
+    let fresh = match (fs::metadata(&lock), fs::metadata(&installed)) {
+        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
+            (Ok(l), Ok(i)) => i >= l,
+            _ => false,
+        },
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    println!("xtask: installing npm packages from package-lock.json (npm ci)");
+    run("npm ci", cmd("npm").args(["ci", "--no-audit", "--no-fund"]))
+}
+
+fn install_browser() -> Result {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    println!("xtask: installing Debian's chromium and chromium-driver (about 2 minutes)");
+    install_apt(&["chromium", "chromium-driver"])
+}
+
+fn install_apt(packages: &[&str]) -> Result {
+    let sudo = !capture(cmd("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if sudo { cmd("sudo") } else { cmd("apt-get") };
+        if sudo {
+            c.arg("apt-get");
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run("apt-get update", &mut apt(&["update"]))?;
+    let mut install = apt(&["install", "-y", "--no-install-recommends"]);
+    install.args(packages);
+    run(
+        &format!("apt-get install {}", packages.join(" ")),
+        &mut install,
+    )
+}
+
+/// The exact version of `package` recorded in Cargo.lock.
+fn locked_version(package: &str) -> Result<String> {
+    let path = root().join("Cargo.lock");
+    let lock = fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{package}\"")
+            && let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+        {
+            return Ok(version.to_owned());
+        }
+    }
+    Err(format!("{package} is not in Cargo.lock"))
+}
+
+fn tool_version(tool: &str) -> Option<String> {
+    let out = Command::new(tool).arg("--version").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands
+
+fn cmd(program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(root());
+    c
+}
+
+fn banner(title: &str) {
+    println!("\n==> {title}");
+}
+
+fn step(title: &str, command: &mut Command) -> Result {
+    banner(title);
+    let started = Instant::now();
+    run(title, command)?;
+    println!("--> {title}: ok ({:.0} s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn run(title: &str, command: &mut Command) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("{title}: could not start {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{title}: exited with {status}"))
+    }
+}
+
+fn capture(command: &mut Command) -> Result<String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("could not start {:?}: {e}", command.get_program()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{:?} exited with {}: {}",
+            command.get_program(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
