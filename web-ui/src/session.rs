@@ -51,24 +51,21 @@ impl Reading {
         self.pack_voltage_v * self.current_a
     }
 
-    /// Lowest cell: (cell number from 1, volts).
+    /// Lowest cell: (cell number from 1, volts); on a tie, the first such cell.
     pub fn min_cell(&self) -> Option<(usize, f64)> {
-        self.cell_voltages_v
-            .iter()
-            .copied()
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, v)| (i + 1, v))
+        self.extreme(|candidate, best| candidate < best)
     }
 
-    /// Highest cell: (cell number from 1, volts).
+    /// Highest cell: (cell number from 1, volts); on a tie, the first such cell.
     pub fn max_cell(&self) -> Option<(usize, f64)> {
-        self.cell_voltages_v
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, v)| (i + 1, v))
+        self.extreme(|candidate, best| candidate > best)
+    }
+
+    fn extreme(&self, better: fn(f64, f64) -> bool) -> Option<(usize, f64)> {
+        let mut cells = self.cell_voltages_v.iter().copied().enumerate();
+        let first = cells.next()?;
+        let (i, v) = cells.fold(first, |best, c| if better(c.1, best.1) { c } else { best });
+        Some((i + 1, v))
     }
 }
 
@@ -202,6 +199,13 @@ mod tests {
         };
         assert_eq!(r.min_cell(), Some((2, 3.2)));
         assert_eq!(r.max_cell(), Some((3, 3.4)));
+        let ties = Reading {
+            cell_voltages_v: vec![3.3, 3.4, 3.2, 3.4, 3.2],
+            ..r.clone()
+        };
+        // The same cell the chart highlights: the first of equal extremes.
+        assert_eq!(ties.max_cell(), Some((2, 3.4)));
+        assert_eq!(ties.min_cell(), Some((3, 3.2)));
         assert!((r.power_w() + 19.8).abs() < 1e-9);
     }
 }
