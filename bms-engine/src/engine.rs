@@ -1,38 +1,148 @@
-//! The engine: configuration, protection state and estimators, advanced by [`Engine::step`].
+//! The engine: configuration, protection state, switches, balancing, thermal, limits and the SOC
+//! estimate, advanced by [`Engine::step`].
 
-use crate::protection::{self, Debouncer, RULE_COUNT, Rule};
+use crate::balancing::{Balancer, Balancing};
+use crate::event_log::EventLog;
+use crate::limits::{LimitInputs, LimitState, Limits};
+use crate::protection::{self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext};
 use crate::soc::CoulombCounter;
-use crate::{Error, Event, EventKind, Fault, FaultSet, Measurement, PackConfig};
+use crate::switches::{ContactorState, SwitchCommands, Switches};
+use crate::thermal::Thermal;
+use crate::{
+    Error, Event, EventKind, Fault, FaultSet, MAX_CELLS, MAX_TEMPERATURES, Measurement, PackConfig,
+};
 use heapless::Vec;
 
-/// Most events one step can report (each rule trips or clears at most once per step).
-pub const MAX_EVENTS_PER_STEP: usize = RULE_COUNT + 1;
+/// Most events one step reports in its outputs (all of them go to the event log).
+pub const MAX_EVENTS_PER_STEP: usize = 16;
 
 /// What the engine decided in one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outputs {
-    /// Whether the charge switch (FET) must be closed, letting current into the pack.
+    /// Current may flow into the pack: the charge FET is on, or the contactor is closed and
+    /// charging is allowed.
     pub charge_switch_on: bool,
-    /// Whether the discharge switch (FET) must be closed, letting current out of the pack.
+    /// Current may flow out of the pack (as above, for discharge).
     pub discharge_switch_on: bool,
-    /// Faults active after this step.
-    pub faults: FaultSet,
-    /// Faults that tripped or cleared during this step.
+    /// Commands for each switch of the configured hardware.
+    pub switches: SwitchCommands,
+    /// The contactor sequence, for contactor hardware.
+    pub contactor: Option<ContactorState>,
+    /// Faults active at trip level (the switches act on these).
+    pub trips: FaultSet,
+    /// Faults active at derate level (current limits reduced).
+    pub derates: FaultSet,
+    /// Faults active at warning level.
+    pub warnings: FaultSet,
+    /// Faults latched until a person resets them.
+    pub latched: FaultSet,
+    /// What happened during this step (also in the event log).
     pub events: Vec<Event, MAX_EVENTS_PER_STEP>,
-    /// State of charge in per mille.
+    /// State of charge, per mille.
     pub soc_permille: u16,
-    /// Remaining charge in mAh.
+    /// Remaining charge, mAh.
     pub remaining_mah: u32,
+    /// Limits for the charger and inverter.
+    pub limits: Limits,
+    /// Balancing decision.
+    pub balancing: Balancing,
+    /// Heater on.
+    pub heater_on: bool,
+    /// Fan on.
+    pub fan_on: bool,
+}
+
+/// Tracks how long each reading has not moved (stuck-sensor detection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StuckTracker {
+    cells: [(u16, u32); MAX_CELLS],
+    temperatures: [(Option<i16>, u32); MAX_TEMPERATURES],
+}
+
+impl Default for StuckTracker {
+    fn default() -> Self {
+        StuckTracker {
+            cells: [(0, 0); MAX_CELLS],
+            temperatures: [(None, 0); MAX_TEMPERATURES],
+        }
+    }
+}
+
+impl StuckTracker {
+    /// Updates the trackers and returns (number stuck, first stuck index).
+    fn update(
+        &mut self,
+        m: &Measurement,
+        stuck_after_ms: u32,
+        dt_millis: u32,
+    ) -> (i32, Option<u8>) {
+        if stuck_after_ms == 0 || !m.fresh {
+            return (0, None);
+        }
+        let mut count = 0_i32;
+        let mut first = None;
+        let mut note = |index: usize, unchanged_ms: u32| {
+            if unchanged_ms >= stuck_after_ms {
+                count += 1;
+                first = first.or(u8::try_from(index).ok());
+            }
+        };
+        for (i, (&mv, slot)) in m
+            .cell_voltages_mv
+            .iter()
+            .zip(self.cells.iter_mut())
+            .enumerate()
+        {
+            slot.1 = if slot.0 == mv {
+                slot.1.saturating_add(dt_millis)
+            } else {
+                0
+            };
+            slot.0 = mv;
+            note(i, slot.1);
+        }
+        for (i, (&t, slot)) in m
+            .temperatures_deci_c
+            .iter()
+            .zip(self.temperatures.iter_mut())
+            .enumerate()
+        {
+            slot.1 = if slot.0 == t {
+                slot.1.saturating_add(dt_millis)
+            } else {
+                0
+            };
+            slot.0 = t;
+            note(i, slot.1);
+        }
+        (count, first)
+    }
+}
+
+/// Trips of one fault inside the repeat window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RepeatCounter {
+    window_start_ms: u64,
+    count: u8,
 }
 
 /// One module's BMS.
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: PackConfig,
-    rules: [Rule; RULE_COUNT],
-    debouncers: [Debouncer; RULE_COUNT],
-    measurement_invalid: bool,
+    rules: Vec<Rule, MAX_RULES>,
+    debouncers: Vec<Debouncer, MAX_RULES>,
+    repeats: [RepeatCounter; FAULT_COUNT],
+    now_ms: u64,
+    front_end_silence_ms: u32,
+    stuck: StuckTracker,
+    switches: Switches,
+    balancer: Balancer,
+    thermal: Thermal,
+    limits: LimitState,
     soc: CoulombCounter,
+    log: EventLog,
+    forced_off: bool,
 }
 
 impl Engine {
@@ -40,11 +150,22 @@ impl Engine {
     /// configuration is invalid.
     pub fn new(config: PackConfig, initial_soc_permille: u16) -> Result<Self, Error> {
         config.validate()?;
+        let rules = protection::rules(&config);
+        let debouncers = rules.iter().map(|_| Debouncer::default()).collect();
         Ok(Engine {
-            rules: protection::rules(&config),
-            debouncers: [Debouncer::default(); RULE_COUNT],
-            measurement_invalid: false,
+            rules,
+            debouncers,
+            repeats: [RepeatCounter::default(); FAULT_COUNT],
+            now_ms: 0,
+            front_end_silence_ms: 0,
+            stuck: StuckTracker::default(),
+            switches: Switches::new(config.switches),
+            balancer: Balancer::default(),
+            thermal: Thermal::default(),
+            limits: LimitState::default(),
             soc: CoulombCounter::new(config.capacity_mah, initial_soc_permille),
+            log: EventLog::default(),
+            forced_off: false,
             config,
         })
     }
@@ -54,68 +175,221 @@ impl Engine {
         &self.config
     }
 
-    /// Advances the engine by `dt_millis` with a new snapshot and returns what to do.
-    ///
-    /// A snapshot whose cell count differs from the configuration is implausible: the engine
-    /// raises [`Fault::MeasurementInvalid`] at once, opens both switches, and holds every other
-    /// rule's timers until a plausible snapshot arrives.
-    pub fn step(&mut self, measurement: &Measurement, dt_millis: u32) -> Outputs {
-        let mut events = Vec::new();
-        let plausible = measurement.cell_voltages_mv.len() == usize::from(self.config.cell_count);
-        if plausible == self.measurement_invalid {
-            self.measurement_invalid = !plausible;
-            let (kind, value) = if plausible {
-                (EventKind::Cleared, 0)
-            } else {
-                (
-                    EventKind::Tripped,
-                    i32::try_from(measurement.cell_voltages_mv.len()).unwrap_or(i32::MAX),
-                )
-            };
-            // Capacity is RULE_COUNT + 1, so this push cannot fail.
-            let _ = events.push(Event {
-                kind,
-                fault: Fault::MeasurementInvalid,
-                cell_index: None,
-                value,
-                limit: i32::from(self.config.cell_count),
+    /// The protection table in force.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The event ring.
+    pub fn event_log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Charge balancing has removed from cell `index` (0-based), mAh.
+    pub fn balanced_mah(&self, index: usize) -> u32 {
+        self.balancer.balanced_mah(index)
+    }
+
+    /// Engine time since start, ms.
+    pub fn uptime_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Replaces the configuration. An invalid one changes nothing and the error names the
+    /// first broken rule ([`PackConfig::violations`] lists all of them). Protection state
+    /// restarts from clear (latched faults stay latched), because rows may have changed
+    /// meaning; SOC, balancing counters and the event log are kept.
+    pub fn set_config(&mut self, config: PackConfig) -> Result<(), Error> {
+        config.validate()?;
+        let latched: FaultSet = self.latched();
+        self.rules = protection::rules(&config);
+        self.debouncers = self.rules.iter().map(|_| Debouncer::default()).collect();
+        for (rule, d) in self.rules.iter().zip(self.debouncers.iter_mut()) {
+            if rule.level == Level::Trip && latched.contains(rule.fault) {
+                *d = latched_debouncer();
+            }
+        }
+        let soc = self.soc.soc_permille();
+        self.soc = CoulombCounter::new(config.capacity_mah, soc);
+        if config.switches != self.config.switches {
+            self.switches = Switches::new(config.switches);
+        }
+        self.config = config;
+        Ok(())
+    }
+
+    /// Resets latched faults (a person has looked). Each clears once its value is back inside
+    /// its release band for the release delay. Records a reset event.
+    pub fn reset_latched(&mut self) {
+        let latched = self.latched();
+        for d in self.debouncers.iter_mut() {
+            d.reset();
+        }
+        self.repeats = [RepeatCounter::default(); FAULT_COUNT];
+        self.switches.reset();
+        for fault in latched.iter() {
+            self.log.push(Event {
+                time_ms: self.now_ms,
+                kind: EventKind::Reset,
+                fault,
+                level: Level::Trip,
+                location: None,
+                value: 0,
+                limit: 0,
+                delay_ms: 0,
             });
         }
+    }
 
-        for (rule, debouncer) in self.rules.iter().zip(self.debouncers.iter_mut()) {
-            let reading = if plausible {
-                rule.signal.read(measurement)
-            } else {
-                None
+    /// Forces every switch open (`true`) or returns control to protection (`false`).
+    pub fn force_switches_off(&mut self, off: bool) {
+        self.forced_off = off;
+    }
+
+    fn latched(&self) -> FaultSet {
+        let mut set = FaultSet::EMPTY;
+        for (rule, d) in self.rules.iter().zip(self.debouncers.iter()) {
+            if d.latched() {
+                set.set(rule.fault, true);
+            }
+        }
+        set
+    }
+
+    /// Advances the engine by `dt_millis` with a new snapshot and returns what to do. Never
+    /// fails and never panics: every input, however implausible, yields outputs.
+    pub fn step(&mut self, m: &Measurement, dt_millis: u32) -> Outputs {
+        self.now_ms = self.now_ms.saturating_add(u64::from(dt_millis));
+        self.front_end_silence_ms = if m.fresh {
+            0
+        } else {
+            self.front_end_silence_ms.saturating_add(dt_millis)
+        };
+        let shape_ok = m.cell_voltages_mv.len() == usize::from(self.config.cell_count)
+            && m.temperatures_deci_c.len() == usize::from(self.config.temperature_count);
+        let ctx = SignalContext {
+            front_end_silence_ms: self.front_end_silence_ms,
+            stuck: self.stuck.update(m, self.config.stuck_sensor_ms, dt_millis),
+            precharge_failed: self.switches.precharge_failed(),
+            shape_ok,
+        };
+
+        let mut events: Vec<Event, MAX_EVENTS_PER_STEP> = Vec::new();
+        let mut record = |log: &mut EventLog, event: Event| {
+            log.push(event);
+            let _ = events.push(event);
+        };
+        for (rule, d) in self.rules.iter().zip(self.debouncers.iter_mut()) {
+            let reading = protection::read_signal(rule.signal, m, &self.config, &ctx);
+            let Some(event) = d.update(rule, reading, dt_millis, self.now_ms) else {
+                continue;
             };
-            if let Some(event) = debouncer.update(rule, reading, dt_millis) {
-                let _ = events.push(event);
+            record(&mut self.log, event);
+            if event.kind != EventKind::Tripped || rule.level != Level::Trip {
+                continue;
+            }
+            // Repeated trips within the window latch the fault.
+            if let Some(r) = self.repeats.get_mut(event.fault as usize) {
+                let window = u64::from(self.config.repeat_window_ms);
+                if r.count == 0 || self.now_ms.saturating_sub(r.window_start_ms) > window {
+                    *r = RepeatCounter {
+                        window_start_ms: self.now_ms,
+                        count: 0,
+                    };
+                }
+                r.count = r.count.saturating_add(1);
+                if r.count >= self.config.repeat_trip_count && !d.latched() {
+                    d.latch();
+                    record(
+                        &mut self.log,
+                        Event {
+                            kind: EventKind::Latched,
+                            ..event
+                        },
+                    );
+                }
             }
         }
 
-        if plausible {
-            self.soc.integrate(measurement.current_ma, dt_millis);
+        if shape_ok && m.fresh {
+            self.soc.integrate(m.current_ma, dt_millis);
         }
 
-        let mut faults = FaultSet::EMPTY;
-        faults.set(Fault::MeasurementInvalid, self.measurement_invalid);
-        let mut charge_switch_on = !self.measurement_invalid;
-        let mut discharge_switch_on = !self.measurement_invalid;
-        for (rule, debouncer) in self.rules.iter().zip(self.debouncers.iter()) {
-            if debouncer.tripped() {
-                faults.set(rule.fault, true);
-                charge_switch_on &= !rule.blocks_charge;
-                discharge_switch_on &= !rule.blocks_discharge;
+        let mut trips = FaultSet::EMPTY;
+        let mut derates = FaultSet::EMPTY;
+        let mut warnings = FaultSet::EMPTY;
+        let mut latched = FaultSet::EMPTY;
+        let mut charge_allowed = !self.forced_off;
+        let mut discharge_allowed = !self.forced_off;
+        for (rule, d) in self.rules.iter().zip(self.debouncers.iter()) {
+            if !d.active() {
+                continue;
             }
+            match rule.level {
+                Level::Warning => warnings.set(rule.fault, true),
+                Level::Derate => derates.set(rule.fault, true),
+                Level::Trip => trips.set(rule.fault, true),
+            }
+            latched.set(rule.fault, latched.contains(rule.fault) || d.latched());
+            charge_allowed &= !rule.blocks_charge;
+            discharge_allowed &= !rule.blocks_discharge;
         }
+
+        let switches = self
+            .switches
+            .update(charge_allowed, discharge_allowed, m, dt_millis);
+        let contactor = self.switches.contactor();
+        let (charge_switch_on, discharge_switch_on) = match contactor {
+            None => (switches.charge_fet_on, switches.discharge_fet_on),
+            Some(_) => (
+                switches.main_contactor_on && charge_allowed,
+                switches.main_contactor_on && discharge_allowed,
+            ),
+        };
+        let soc_permille = self.soc.soc_permille();
+        let limits = self.limits.update(
+            &self.config,
+            m,
+            LimitInputs {
+                soc_permille,
+                charge_allowed: charge_switch_on,
+                discharge_allowed: discharge_switch_on,
+                derates,
+                trips,
+            },
+            dt_millis,
+        );
+        let balancing =
+            self.balancer
+                .update(&self.config, m, trips.is_empty() && shape_ok, dt_millis);
+        let cold_only = trips
+            .iter()
+            .all(|f| matches!(f, Fault::ChargeUnderTemperature));
+        let thermal = self.thermal.update(&self.config, m, cold_only && shape_ok);
 
         Outputs {
             charge_switch_on,
             discharge_switch_on,
-            faults,
+            switches,
+            contactor,
+            trips,
+            derates,
+            warnings,
+            latched,
             events,
-            soc_permille: self.soc.soc_permille(),
+            soc_permille,
             remaining_mah: self.soc.remaining_mah(),
+            limits,
+            balancing,
+            heater_on: thermal.heater_on,
+            fan_on: thermal.fan_on,
         }
     }
+}
+
+/// A debouncer that is active and latched (carried across a configuration change).
+fn latched_debouncer() -> Debouncer {
+    let mut d = Debouncer::default();
+    d.force_latched();
+    d
 }

@@ -19,6 +19,11 @@ pub enum Error {
         /// How many cell voltages were given.
         given: usize,
     },
+    /// A measurement holds more temperatures than one engine instance supports.
+    TooManyTemperatures {
+        /// How many temperatures were given.
+        given: usize,
+    },
     /// A frame ended before a complete header, payload and checksum were read.
     FrameTooShort {
         /// How many bytes the decoded frame held.
@@ -56,6 +61,11 @@ impl fmt::Display for Error {
                 f,
                 "measurement has {given} cells, one engine supports at most {}",
                 crate::MAX_CELLS
+            ),
+            Error::TooManyTemperatures { given } => write!(
+                f,
+                "measurement has {given} temperatures, one engine supports at most {}",
+                crate::MAX_TEMPERATURES
             ),
             Error::FrameTooShort { len } => {
                 write!(f, "frame of {len} bytes is shorter than header + checksum")

@@ -2,41 +2,53 @@
 //!
 //! The engine is a pure step function: [`Engine::step`] takes one [`Measurement`] snapshot and
 //! the time elapsed since the previous one, and returns [`Outputs`] — what the switches must do,
-//! which faults are active, what happened (events) and the state of charge. It never reads a
-//! clock, a sensor, a port or a random source, and never allocates, so the same decisions come
-//! out on a Cortex-M, on x86 and in WebAssembly.
+//! which faults are active at which level, what happened (events), the limits for the charger
+//! and inverter, balancing, heater and fan, and the state of charge. It never reads a clock, a
+//! sensor, a port or a random source, and never allocates, so the same decisions come out on a
+//! Cortex-M, on x86 and in WebAssembly.
 //!
-//! One engine instance serves one module of at most [`MAX_CELLS`] series cells; larger systems
-//! run one instance per module.
+//! One engine instance serves one module of at most [`MAX_CELLS`] series cells and
+//! [`MAX_TEMPERATURES`] temperature sensors; larger systems run one instance per module.
 //!
 //! ```
 //! use bms_engine::{Engine, Measurement, PackConfig};
 //!
 //! let config = PackConfig::lfp_280ah(16);
 //! let mut engine = Engine::new(config, 500).expect("the default configuration is valid");
-//! let cells = [3300_u16; 16];
-//! let measurement = Measurement::new(&cells, 10_000).expect("16 cells fit");
+//! let measurement = Measurement::new(&[3300_u16; 16], 10_000)
+//!     .and_then(|m| m.with_temperatures(&[Some(250), Some(252)]))
+//!     .expect("16 cells and 2 sensors fit");
 //! let outputs = engine.step(&measurement, 1_000);
 //! assert!(outputs.charge_switch_on && outputs.discharge_switch_on);
+//! assert_eq!(outputs.limits.charge_voltage_mv, 16 * 3_450);
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod config;
+pub mod balancing;
+pub mod can;
+pub mod config;
 mod engine;
 mod error;
+pub mod event_log;
+pub mod limits;
 mod measurement;
 pub mod protection;
 pub mod protocol;
 mod soc;
+pub mod switches;
+pub mod thermal;
 
-pub use config::PackConfig;
-pub use engine::{Engine, Outputs};
+pub use config::{BalancerKind, GradedLimit, PackConfig, SwitchKind, Violation};
+pub use engine::{Engine, MAX_EVENTS_PER_STEP, Outputs};
 pub use error::Error;
-pub use measurement::Measurement;
-pub use protection::{Event, EventKind, Fault, FaultSet};
+pub use measurement::{Measurement, deci_c_from_celsius};
+pub use protection::{Event, EventKind, Fault, FaultSet, Level};
 
 /// Most series cells one engine instance (one module) monitors. Fixed at compile time so that
 /// every buffer has a known size.
 pub const MAX_CELLS: usize = 32;
+
+/// Most temperature sensors one engine instance reads.
+pub const MAX_TEMPERATURES: usize = 8;

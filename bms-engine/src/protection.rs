@@ -1,34 +1,99 @@
 //! Protection as one table.
 //!
-//! Each row of [`rules`] names a fault, the signal it watches, which side of a threshold is a
-//! violation, its trip and release thresholds, its delays and which switches it opens. One
-//! routine, [`Debouncer::update`], evaluates every row the same way: a violation must persist for
-//! the trip delay before the fault trips; a tripped fault clears only after the signal has stayed
-//! inside the release band for the release delay. A missing value never counts as "within
-//! limits": the row's timers hold until a real value arrives.
+//! [`rules`] turns a [`PackConfig`] into rows. A row names a fault, a level, the signal it watches,
+//! which side of its threshold is a violation, its release threshold (the hysteresis band lies
+//! between the two), its delays, whether it latches and which switches it opens. One routine,
+//! [`Debouncer::update`], evaluates every row the same way: a violation must persist for the trip
+//! delay before the row trips; a tripped row clears only after the signal has stayed at or beyond
+//! the release threshold for the release delay, and a latched row only on reset.
+//!
+//! Quantities with a "nearly too much" (voltages, currents, temperatures, imbalance) have three
+//! rows, one per level: maximum operating limit ([`Level::Warning`]), recommended safety limit
+//! ([`Level::Derate`]) and maximum safety limit ([`Level::Trip`], the only level that opens
+//! switches). Conditions that are a flag or a count (short circuit, open wire, out-of-range
+//! readings, a lost front end…) have a trip row only: they have no "nearly".
+//!
+//! Fail-safe: a missing value never counts as "within limits". The row's timers hold — nothing
+//! trips or releases on a value that is not there — while the missing reading itself is a sensor
+//! fault with its own row.
 
+use crate::config::GradedLimit;
 use crate::{Measurement, PackConfig};
+use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 /// A fault kind. The discriminant is its bit in a [`FaultSet`] and its number on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Fault {
-    /// A cell is above the over-voltage trip threshold; charging stops.
+    /// The highest cell is above its over-voltage limit; charging stops.
     CellOverVoltage = 0,
-    /// A cell is below the under-voltage trip threshold; discharging stops.
+    /// The lowest cell is below its under-voltage limit; discharging stops.
     CellUnderVoltage = 1,
-    /// The snapshot does not match the configuration (wrong or missing cells); both switches
-    /// open until a plausible snapshot arrives.
-    MeasurementInvalid = 2,
+    /// The pack voltage is too high; charging stops.
+    PackOverVoltage = 2,
+    /// The pack voltage is too low; discharging stops.
+    PackUnderVoltage = 3,
+    /// The charge current is too high; charging stops.
+    ChargeOverCurrent = 4,
+    /// The discharge current is too high; discharging stops.
+    DischargeOverCurrent = 5,
+    /// The front end tripped on a short circuit; everything stops until reset.
+    ShortCircuit = 6,
+    /// Too hot to charge; charging stops.
+    ChargeOverTemperature = 7,
+    /// Too cold to charge; charging stops (heat first).
+    ChargeUnderTemperature = 8,
+    /// Too hot to operate; everything stops.
+    DischargeOverTemperature = 9,
+    /// Too cold to discharge; discharging stops.
+    DischargeUnderTemperature = 10,
+    /// The cells have drifted too far apart; charging stops.
+    CellImbalance = 11,
+    /// A cell reads near 0 V: a voltage-sense wire is open. Latches.
+    OpenWire = 12,
+    /// A reading is outside the sensor's range or not a number. Latches.
+    SensorOutOfRange = 13,
+    /// A reading has not moved at all for too long. Latches.
+    StuckSensor = 14,
+    /// The sum of the cells disagrees with the measured pack voltage. Latches.
+    PackVoltageMismatch = 15,
+    /// The temperature sensors disagree. Latches.
+    TemperatureDisagreement = 16,
+    /// The analog front end stopped delivering measurements.
+    FrontEndLost = 17,
+    /// The snapshot does not match the configuration (missing cells or sensors).
+    MeasurementInvalid = 18,
+    /// Pre-charge did not bring the bus up to the pack voltage in time. Latches.
+    PrechargeFailed = 19,
 }
+
+/// Number of fault kinds.
+pub const FAULT_COUNT: usize = 20;
 
 impl Fault {
     /// Every fault kind, in bit order.
-    pub const ALL: [Fault; 3] = [
+    pub const ALL: [Fault; FAULT_COUNT] = [
         Fault::CellOverVoltage,
         Fault::CellUnderVoltage,
+        Fault::PackOverVoltage,
+        Fault::PackUnderVoltage,
+        Fault::ChargeOverCurrent,
+        Fault::DischargeOverCurrent,
+        Fault::ShortCircuit,
+        Fault::ChargeOverTemperature,
+        Fault::ChargeUnderTemperature,
+        Fault::DischargeOverTemperature,
+        Fault::DischargeUnderTemperature,
+        Fault::CellImbalance,
+        Fault::OpenWire,
+        Fault::SensorOutOfRange,
+        Fault::StuckSensor,
+        Fault::PackVoltageMismatch,
+        Fault::TemperatureDisagreement,
+        Fault::FrontEndLost,
         Fault::MeasurementInvalid,
+        Fault::PrechargeFailed,
     ];
 
     /// Stable kebab-case name, as printed by the CLI and shown to users.
@@ -36,8 +101,41 @@ impl Fault {
         match self {
             Fault::CellOverVoltage => "cell-over-voltage",
             Fault::CellUnderVoltage => "cell-under-voltage",
+            Fault::PackOverVoltage => "pack-over-voltage",
+            Fault::PackUnderVoltage => "pack-under-voltage",
+            Fault::ChargeOverCurrent => "charge-over-current",
+            Fault::DischargeOverCurrent => "discharge-over-current",
+            Fault::ShortCircuit => "short-circuit",
+            Fault::ChargeOverTemperature => "charge-over-temperature",
+            Fault::ChargeUnderTemperature => "charge-under-temperature",
+            Fault::DischargeOverTemperature => "discharge-over-temperature",
+            Fault::DischargeUnderTemperature => "discharge-under-temperature",
+            Fault::CellImbalance => "cell-imbalance",
+            Fault::OpenWire => "open-wire",
+            Fault::SensorOutOfRange => "sensor-out-of-range",
+            Fault::StuckSensor => "stuck-sensor",
+            Fault::PackVoltageMismatch => "pack-voltage-mismatch",
+            Fault::TemperatureDisagreement => "temperature-disagreement",
+            Fault::FrontEndLost => "front-end-lost",
             Fault::MeasurementInvalid => "measurement-invalid",
+            Fault::PrechargeFailed => "precharge-failed",
         }
+    }
+
+    /// Whether an event's location names a cell (otherwise a temperature sensor, or nothing).
+    pub const fn located_at_cell(self) -> bool {
+        matches!(
+            self,
+            Fault::CellOverVoltage
+                | Fault::CellUnderVoltage
+                | Fault::CellImbalance
+                | Fault::OpenWire
+        )
+    }
+
+    /// The fault with wire number `n`.
+    pub fn from_index(n: u8) -> Option<Fault> {
+        Fault::ALL.get(usize::from(n)).copied()
     }
 
     const fn bit(self) -> u32 {
@@ -45,7 +143,33 @@ impl Fault {
     }
 }
 
-/// A set of active faults, one bit per [`Fault`].
+/// A fault's severity, as in foxBMS's safe operating area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Level {
+    /// Maximum operating limit: tell someone.
+    Warning = 0,
+    /// Recommended safety limit: reduce the current limits.
+    Derate = 1,
+    /// Maximum safety limit: open the switches.
+    Trip = 2,
+}
+
+impl Level {
+    /// Every level, mildest first.
+    pub const ALL: [Level; 3] = [Level::Warning, Level::Derate, Level::Trip];
+
+    /// Stable lower-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Warning => "warning",
+            Level::Derate => "derate",
+            Level::Trip => "trip",
+        }
+    }
+}
+
+/// A set of faults, one bit per [`Fault`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultSet(u32);
 
@@ -69,7 +193,7 @@ impl FaultSet {
         self.0 & fault.bit() != 0
     }
 
-    /// Whether no fault is active.
+    /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -83,62 +207,92 @@ impl FaultSet {
         }
     }
 
-    /// The active faults, in bit order.
+    /// The faults in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = Fault> {
         Fault::ALL.into_iter().filter(move |f| self.contains(*f))
     }
 }
 
-/// Whether a fault started or ended.
+/// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
-    /// The fault tripped.
+    /// A level became active.
     Tripped,
-    /// The fault cleared.
+    /// A level cleared.
     Cleared,
+    /// A level latched: it stays active until a person resets it.
+    Latched,
+    /// A person reset latched faults.
+    Reset,
 }
 
-/// Something that happened during one step, with the numbers that explain it.
+/// Something that happened, with the numbers that explain it in one sentence: "cell 7
+/// over-voltage tripped at 3.702 V, limit 3.650 V, after 2 s".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
-    /// Trip or clear.
+    /// Engine time when it happened, ms since start.
+    pub time_ms: u64,
+    /// What happened.
     pub kind: EventKind,
     /// Which fault.
     pub fault: Fault,
-    /// 0-based index of the cell concerned, `None` for pack-level faults.
-    pub cell_index: Option<u8>,
-    /// The watched value when it happened (mV for voltages).
+    /// At which level.
+    pub level: Level,
+    /// Where: 0-based cell or sensor index, `None` for pack-level signals.
+    pub location: Option<u8>,
+    /// The watched value (unit of the signal: mV, mA, 0.1 °C, ms or a count).
     pub value: i32,
-    /// The threshold it crossed (trip threshold on trip, release threshold on clear).
+    /// The threshold crossed (trip threshold on trip, release threshold on clear).
     pub limit: i32,
+    /// The delay that elapsed before it acted, ms.
+    pub delay_ms: u32,
 }
 
-/// What a rule watches.
+/// What a rule watches. Each reads a value and, where it has one, the cell or sensor it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// Highest cell voltage, mV.
+    /// Highest cell voltage, mV; location: the cell.
     MaxCellVoltage,
-    /// Lowest cell voltage, mV.
+    /// Lowest cell voltage, mV; location: the cell.
     MinCellVoltage,
-}
-
-impl Signal {
-    /// The signal's value and the 0-based cell it came from, if the snapshot has it.
-    pub fn read(self, measurement: &Measurement) -> Option<(i32, Option<u8>)> {
-        let (index, mv) = match self {
-            Signal::MaxCellVoltage => measurement.max_cell()?,
-            Signal::MinCellVoltage => measurement.min_cell()?,
-        };
-        Some((i32::from(mv), u8::try_from(index).ok()))
-    }
+    /// Pack voltage (measured, else the sum of cells), mV.
+    PackVoltage,
+    /// Charge current (0 while discharging), mA.
+    ChargeCurrent,
+    /// Discharge current as a positive number (0 while charging), mA.
+    DischargeCurrent,
+    /// Hottest sensor, 0.1 °C; location: the sensor.
+    MaxTemperature,
+    /// Coldest sensor, 0.1 °C; location: the sensor.
+    MinTemperature,
+    /// Highest minus lowest cell voltage, mV; location: the highest cell.
+    CellSpread,
+    /// 1 while the front end reports a short circuit.
+    ShortCircuitFlag,
+    /// Number of cells reading below the open-wire threshold; location: the first.
+    OpenWireCount,
+    /// Number of readings outside their sensor's range or missing; location: the first.
+    OutOfRangeCount,
+    /// Number of readings that have not moved for too long; location: the first.
+    StuckCount,
+    /// |sum of cells − measured pack voltage|, mV (absent without a pack measurement).
+    PackVoltageMismatch,
+    /// Hottest minus coldest sensor, 0.1 °C; location: the hottest.
+    TemperatureSpread,
+    /// Time since the front end last delivered, ms.
+    FrontEndSilence,
+    /// 1 while the snapshot does not match the configuration.
+    ShapeMismatch,
+    /// 1 once pre-charge has failed.
+    PrechargeFailure,
 }
 
 /// Which side of the threshold is a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
-    /// Values above `trip` violate; the fault releases at or below `release`.
+    /// Values above `threshold` violate; release at or below `release`.
     Above,
-    /// Values below `trip` violate; the fault releases at or above `release`.
+    /// Values below `threshold` violate; release at or above `release`.
     Below,
 }
 
@@ -147,29 +301,33 @@ pub enum Direction {
 pub struct Rule {
     /// The fault this row raises.
     pub fault: Fault,
+    /// At which level.
+    pub level: Level,
     /// The value it watches.
     pub signal: Signal,
-    /// Which side of `trip` is a violation.
+    /// Which side of `threshold` is a violation.
     pub direction: Direction,
     /// Trip threshold.
-    pub trip: i32,
-    /// Release threshold (the hysteresis band lies between `trip` and `release`).
+    pub threshold: i32,
+    /// Release threshold.
     pub release: i32,
-    /// How long a violation must last before the fault trips, ms.
+    /// How long a violation must last before the row trips, ms.
     pub trip_delay_ms: u32,
-    /// How long the value must stay released before the fault clears, ms.
+    /// How long the value must stay released before the row clears, ms.
     pub release_delay_ms: u32,
-    /// Whether the tripped fault opens the charge switch.
+    /// Whether the row stays active until reset once it trips.
+    pub latching: bool,
+    /// At [`Level::Trip`]: whether the row opens the charge path.
     pub blocks_charge: bool,
-    /// Whether the tripped fault opens the discharge switch.
+    /// At [`Level::Trip`]: whether the row opens the discharge path.
     pub blocks_discharge: bool,
 }
 
 impl Rule {
     fn violates(&self, value: i32) -> bool {
         match self.direction {
-            Direction::Above => value > self.trip,
-            Direction::Below => value < self.trip,
+            Direction::Above => value > self.threshold,
+            Direction::Below => value < self.threshold,
         }
     }
 
@@ -181,62 +339,377 @@ impl Rule {
     }
 }
 
-/// Number of rows in the protection table.
-pub const RULE_COUNT: usize = 2;
+/// Most rows the table can hold.
+pub const MAX_RULES: usize = 48;
 
-/// The protection table for a configuration.
-pub fn rules(config: &PackConfig) -> [Rule; RULE_COUNT] {
-    [
-        Rule {
-            fault: Fault::CellOverVoltage,
-            signal: Signal::MaxCellVoltage,
-            direction: Direction::Above,
-            trip: i32::from(config.cell_ov_trip_mv),
-            release: i32::from(config.cell_ov_release_mv),
-            trip_delay_ms: config.cell_ov_delay_ms,
-            release_delay_ms: config.release_delay_ms,
-            blocks_charge: true,
-            blocks_discharge: false,
-        },
-        Rule {
-            fault: Fault::CellUnderVoltage,
-            signal: Signal::MinCellVoltage,
-            direction: Direction::Below,
-            trip: i32::from(config.cell_uv_trip_mv),
-            release: i32::from(config.cell_uv_release_mv),
-            trip_delay_ms: config.cell_uv_delay_ms,
-            release_delay_ms: config.release_delay_ms,
-            blocks_charge: false,
-            blocks_discharge: true,
-        },
-    ]
+/// Which switches a fault opens at trip level: (charge, discharge).
+const fn blocks(fault: Fault) -> (bool, bool) {
+    match fault {
+        Fault::CellOverVoltage
+        | Fault::PackOverVoltage
+        | Fault::ChargeOverCurrent
+        | Fault::ChargeOverTemperature
+        | Fault::ChargeUnderTemperature
+        | Fault::CellImbalance => (true, false),
+        Fault::CellUnderVoltage
+        | Fault::PackUnderVoltage
+        | Fault::DischargeOverCurrent
+        | Fault::DischargeUnderTemperature => (false, true),
+        Fault::ShortCircuit
+        | Fault::DischargeOverTemperature
+        | Fault::OpenWire
+        | Fault::SensorOutOfRange
+        | Fault::StuckSensor
+        | Fault::PackVoltageMismatch
+        | Fault::TemperatureDisagreement
+        | Fault::FrontEndLost
+        | Fault::MeasurementInvalid
+        | Fault::PrechargeFailed => (true, true),
+    }
 }
 
-/// Debounce state of one rule.
+/// Whether a fault latches at trip level by its nature (a person must look before it clears).
+const fn latches(fault: Fault) -> bool {
+    matches!(
+        fault,
+        Fault::ShortCircuit
+            | Fault::OpenWire
+            | Fault::SensorOutOfRange
+            | Fault::StuckSensor
+            | Fault::PackVoltageMismatch
+            | Fault::TemperatureDisagreement
+            | Fault::PrechargeFailed
+    )
+}
+
+/// The protection table for a configuration.
+pub fn rules(config: &PackConfig) -> Vec<Rule, MAX_RULES> {
+    let mut table = Vec::new();
+    let graded: [(Fault, Signal, Direction, &GradedLimit); 11] = [
+        (
+            Fault::CellOverVoltage,
+            Signal::MaxCellVoltage,
+            Direction::Above,
+            &config.cell_over_voltage,
+        ),
+        (
+            Fault::CellUnderVoltage,
+            Signal::MinCellVoltage,
+            Direction::Below,
+            &config.cell_under_voltage,
+        ),
+        (
+            Fault::PackOverVoltage,
+            Signal::PackVoltage,
+            Direction::Above,
+            &config.pack_over_voltage,
+        ),
+        (
+            Fault::PackUnderVoltage,
+            Signal::PackVoltage,
+            Direction::Below,
+            &config.pack_under_voltage,
+        ),
+        (
+            Fault::ChargeOverCurrent,
+            Signal::ChargeCurrent,
+            Direction::Above,
+            &config.charge_over_current,
+        ),
+        (
+            Fault::DischargeOverCurrent,
+            Signal::DischargeCurrent,
+            Direction::Above,
+            &config.discharge_over_current,
+        ),
+        (
+            Fault::ChargeOverTemperature,
+            Signal::MaxTemperature,
+            Direction::Above,
+            &config.charge_over_temperature,
+        ),
+        (
+            Fault::ChargeUnderTemperature,
+            Signal::MinTemperature,
+            Direction::Below,
+            &config.charge_under_temperature,
+        ),
+        (
+            Fault::DischargeOverTemperature,
+            Signal::MaxTemperature,
+            Direction::Above,
+            &config.discharge_over_temperature,
+        ),
+        (
+            Fault::DischargeUnderTemperature,
+            Signal::MinTemperature,
+            Direction::Below,
+            &config.discharge_under_temperature,
+        ),
+        (
+            Fault::CellImbalance,
+            Signal::CellSpread,
+            Direction::Above,
+            &config.cell_imbalance,
+        ),
+    ];
+    let needs_temperatures = |signal: Signal| {
+        !matches!(signal, Signal::MaxTemperature | Signal::MinTemperature)
+            || config.temperature_count > 0
+    };
+    for (fault, signal, direction, limit) in graded {
+        if !needs_temperatures(signal) {
+            continue;
+        }
+        let (blocks_charge, blocks_discharge) = blocks(fault);
+        for level in Level::ALL {
+            let threshold = match level {
+                Level::Warning => limit.warn,
+                Level::Derate => limit.derate,
+                Level::Trip => limit.trip,
+            };
+            let release = match (level, direction) {
+                (Level::Trip, _) => limit.trip_release,
+                (_, Direction::Above) => threshold.saturating_sub(limit.hysteresis),
+                (_, Direction::Below) => threshold.saturating_add(limit.hysteresis),
+            };
+            let trip_delay_ms = if level == Level::Trip {
+                limit.trip_delay_ms
+            } else {
+                limit.warn_delay_ms
+            };
+            // The table has room for every row (MAX_RULES > 11 × 3 + 8).
+            let _ = table.push(Rule {
+                fault,
+                level,
+                signal,
+                direction,
+                threshold,
+                release,
+                trip_delay_ms,
+                release_delay_ms: limit.release_delay_ms,
+                latching: false,
+                blocks_charge: level == Level::Trip && blocks_charge,
+                blocks_discharge: level == Level::Trip && blocks_discharge,
+            });
+        }
+    }
+    let flags: [(Fault, Signal, i32, u32); 8] = [
+        (Fault::ShortCircuit, Signal::ShortCircuitFlag, 0, 0),
+        (Fault::OpenWire, Signal::OpenWireCount, 0, 500),
+        (Fault::SensorOutOfRange, Signal::OutOfRangeCount, 0, 1_000),
+        (Fault::StuckSensor, Signal::StuckCount, 0, 0),
+        (
+            Fault::PackVoltageMismatch,
+            Signal::PackVoltageMismatch,
+            i32::try_from(config.pack_voltage_mismatch_mv).unwrap_or(i32::MAX),
+            5_000,
+        ),
+        (
+            Fault::TemperatureDisagreement,
+            Signal::TemperatureSpread,
+            i32::from(config.temperature_disagreement_deci_c),
+            10_000,
+        ),
+        (
+            Fault::FrontEndLost,
+            Signal::FrontEndSilence,
+            i32::try_from(config.afe_timeout_ms).unwrap_or(i32::MAX),
+            0,
+        ),
+        (Fault::MeasurementInvalid, Signal::ShapeMismatch, 0, 0),
+    ];
+    for (fault, signal, threshold, trip_delay_ms) in flags {
+        if signal == Signal::TemperatureSpread && config.temperature_count < 2 {
+            continue;
+        }
+        let (blocks_charge, blocks_discharge) = blocks(fault);
+        let _ = table.push(Rule {
+            fault,
+            level: Level::Trip,
+            signal,
+            direction: Direction::Above,
+            threshold,
+            release: threshold,
+            trip_delay_ms,
+            release_delay_ms: 1_000,
+            latching: latches(fault),
+            blocks_charge,
+            blocks_discharge,
+        });
+    }
+    if matches!(config.switches, crate::SwitchKind::Contactor { .. }) {
+        let _ = table.push(Rule {
+            fault: Fault::PrechargeFailed,
+            level: Level::Trip,
+            signal: Signal::PrechargeFailure,
+            direction: Direction::Above,
+            threshold: 0,
+            release: 0,
+            trip_delay_ms: 0,
+            release_delay_ms: 0,
+            latching: true,
+            blocks_charge: true,
+            blocks_discharge: true,
+        });
+    }
+    table
+}
+
+/// Everything a signal may need beyond the snapshot: state the engine keeps between steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignalContext {
+    /// Time since the front end last delivered, ms.
+    pub front_end_silence_ms: u32,
+    /// Readings stuck for too long and the first one's index.
+    pub stuck: (i32, Option<u8>),
+    /// Whether pre-charge has failed.
+    pub precharge_failed: bool,
+    /// Whether the snapshot has the configured shape.
+    pub shape_ok: bool,
+}
+
+/// Reads `signal` from a snapshot: the value and where it came from, or `None` when the
+/// snapshot lacks it. `config` supplies the sensor ranges for the count signals.
+pub fn read_signal(
+    signal: Signal,
+    m: &Measurement,
+    config: &PackConfig,
+    ctx: &SignalContext,
+) -> Option<(i32, Option<u8>)> {
+    let located = |index: usize, value: i32| Some((value, u8::try_from(index).ok()));
+    // A snapshot of the wrong shape carries no trustworthy value for any measured signal.
+    let measured = ctx.shape_ok && m.fresh;
+    match signal {
+        Signal::ShortCircuitFlag => Some((i32::from(m.short_circuit), None)),
+        Signal::FrontEndSilence => Some((
+            i32::try_from(ctx.front_end_silence_ms).unwrap_or(i32::MAX),
+            None,
+        )),
+        Signal::ShapeMismatch => Some((i32::from(!ctx.shape_ok), None)),
+        Signal::PrechargeFailure => Some((i32::from(ctx.precharge_failed), None)),
+        Signal::StuckCount => Some(ctx.stuck),
+        _ if !measured => None,
+        Signal::MaxCellVoltage => m
+            .plausible_cells(config)
+            .max_by_key(|&(_, mv)| mv)
+            .and_then(|(i, mv)| located(i, i32::from(mv))),
+        Signal::MinCellVoltage => m
+            .plausible_cells(config)
+            .min_by_key(|&(_, mv)| mv)
+            .and_then(|(i, mv)| located(i, i32::from(mv))),
+        Signal::PackVoltage => {
+            let mv = m.pack_voltage_mv.unwrap_or_else(|| m.cell_sum_mv());
+            Some((i32::try_from(mv).unwrap_or(i32::MAX), None))
+        }
+        Signal::ChargeCurrent => Some((m.current_ma.max(0), None)),
+        Signal::DischargeCurrent => Some((m.current_ma.saturating_neg().max(0), None)),
+        Signal::MaxTemperature => m
+            .plausible_temperatures(config)
+            .max_by_key(|&(_, t)| t)
+            .and_then(|(i, t)| located(i, i32::from(t))),
+        Signal::MinTemperature => m
+            .plausible_temperatures(config)
+            .min_by_key(|&(_, t)| t)
+            .and_then(|(i, t)| located(i, i32::from(t))),
+        Signal::CellSpread => {
+            let (hi_i, hi) = m.plausible_cells(config).max_by_key(|&(_, mv)| mv)?;
+            let (_, lo) = m.plausible_cells(config).min_by_key(|&(_, mv)| mv)?;
+            located(hi_i, i32::from(hi) - i32::from(lo))
+        }
+        Signal::OpenWireCount => {
+            let mut open = m
+                .cell_voltages_mv
+                .iter()
+                .enumerate()
+                .filter(|&(_, &mv)| mv < config.open_wire_mv);
+            let first = open.clone().next().map(|(i, _)| i);
+            let count = i32::try_from(open.by_ref().count()).unwrap_or(i32::MAX);
+            Some((count, first.and_then(|i| u8::try_from(i).ok())))
+        }
+        Signal::OutOfRangeCount => {
+            let limit = config.temperature_reading_limit_deci_c;
+            let cells = m
+                .cell_voltages_mv
+                .iter()
+                .enumerate()
+                .filter(|&(_, &mv)| mv > config.cell_reading_max_mv)
+                .map(|(i, _)| i);
+            let temps = m
+                .temperatures_deci_c
+                .iter()
+                .enumerate()
+                .filter(|&(_, t)| t.is_none_or(|t| t.saturating_abs() > limit))
+                .map(|(i, _)| i);
+            let first = cells.clone().next().or_else(|| temps.clone().next());
+            let count = i32::try_from(cells.count() + temps.count()).unwrap_or(i32::MAX);
+            Some((count, first.and_then(|i| u8::try_from(i).ok())))
+        }
+        Signal::PackVoltageMismatch => {
+            let measured_mv = m.pack_voltage_mv?;
+            let diff = i64::from(measured_mv) - i64::from(m.cell_sum_mv());
+            Some((i32::try_from(diff.abs()).unwrap_or(i32::MAX), None))
+        }
+        Signal::TemperatureSpread => {
+            let (hi_i, hi) = m.plausible_temperatures(config).max_by_key(|&(_, t)| t)?;
+            let (_, lo) = m.plausible_temperatures(config).min_by_key(|&(_, t)| t)?;
+            located(hi_i, i32::from(hi) - i32::from(lo))
+        }
+    }
+}
+
+/// Debounce state of one row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Debouncer {
-    tripped: bool,
-    /// Time the current violation (when clear) or release (when tripped) has lasted, ms.
+    active: bool,
+    latched: bool,
+    /// Time the current violation (when clear) or release (when active) has lasted, ms.
     timer_ms: u32,
 }
 
 impl Debouncer {
-    /// Whether the rule's fault is active.
-    pub const fn tripped(&self) -> bool {
-        self.tripped
+    /// Whether the row is active.
+    pub const fn active(&self) -> bool {
+        self.active
     }
 
-    /// Advances the rule by `dt_millis` with the latest value; returns the event, if any.
-    /// `reading` is `None` when the snapshot lacks the signal: timers hold, nothing releases.
+    /// Whether the row is latched (active until reset).
+    pub const fn latched(&self) -> bool {
+        self.latched
+    }
+
+    /// Latches an active row (repeated trips).
+    pub fn latch(&mut self) {
+        if self.active {
+            self.latched = true;
+        }
+    }
+
+    /// Makes the row active and latched (restoring a latch across a configuration change).
+    pub fn force_latched(&mut self) {
+        self.active = true;
+        self.latched = true;
+        self.timer_ms = 0;
+    }
+
+    /// Unlatches the row; it then clears by the normal release rule.
+    pub fn reset(&mut self) {
+        self.latched = false;
+        self.timer_ms = 0;
+    }
+
+    /// Advances the row by `dt_millis` with the latest reading; returns the event, if any.
+    /// `reading` is `None` when the snapshot lacks the signal: timers hold, nothing changes.
     pub fn update(
         &mut self,
         rule: &Rule,
         reading: Option<(i32, Option<u8>)>,
         dt_millis: u32,
+        now_ms: u64,
     ) -> Option<Event> {
-        let (value, cell_index) = reading?;
-        let counting = if self.tripped {
-            rule.released(value)
+        let (value, location) = reading?;
+        let counting = if self.active {
+            !self.latched && rule.released(value)
         } else {
             rule.violates(value)
         };
@@ -245,27 +718,31 @@ impl Debouncer {
             return None;
         }
         self.timer_ms = self.timer_ms.saturating_add(dt_millis);
-        let delay = if self.tripped {
+        let delay_ms = if self.active {
             rule.release_delay_ms
         } else {
             rule.trip_delay_ms
         };
-        if self.timer_ms < delay {
+        if self.timer_ms < delay_ms {
             return None;
         }
-        self.tripped = !self.tripped;
+        self.active = !self.active;
         self.timer_ms = 0;
-        let (kind, limit) = if self.tripped {
-            (EventKind::Tripped, rule.trip)
+        let (kind, limit) = if self.active {
+            self.latched = rule.latching;
+            (EventKind::Tripped, rule.threshold)
         } else {
             (EventKind::Cleared, rule.release)
         };
         Some(Event {
+            time_ms: now_ms,
             kind,
             fault: rule.fault,
-            cell_index,
+            level: rule.level,
+            location,
             value,
             limit,
+            delay_ms,
         })
     }
 }
@@ -274,56 +751,135 @@ impl Debouncer {
 mod tests {
     use super::*;
 
-    fn ov_rule() -> Rule {
-        rules(&PackConfig::lfp_280ah(4))[0]
+    fn row(config: &PackConfig, fault: Fault, level: Level) -> Rule {
+        *rules(config)
+            .iter()
+            .find(|r| r.fault == fault && r.level == level)
+            .unwrap()
     }
 
     #[test]
-    fn table_matches_the_configuration() {
-        let config = PackConfig::lfp_280ah(16);
-        let [ov, uv] = rules(&config);
-        assert_eq!(ov.fault, Fault::CellOverVoltage);
-        assert_eq!(ov.trip, 3_650);
-        assert_eq!(ov.release, 3_400);
-        assert_eq!(ov.trip_delay_ms, 2_000);
+    fn every_graded_fault_has_three_rows_and_every_fault_a_trip_row() {
+        let mut config = PackConfig::lfp_280ah(16);
+        config.switches = crate::SwitchKind::Contactor {
+            voltage_match_mv: 1_000,
+            precharge_timeout_ms: 3_000,
+        };
+        let table = rules(&config);
+        for fault in Fault::ALL {
+            let levels: Vec<Level, 3> = table
+                .iter()
+                .filter(|r| r.fault == fault)
+                .map(|r| r.level)
+                .collect();
+            assert!(levels.contains(&Level::Trip), "{fault:?} has no trip row");
+        }
+        assert_eq!(table.len(), 11 * 3 + 8 + 1);
+    }
+
+    #[test]
+    fn only_trip_rows_open_switches() {
+        for r in rules(&PackConfig::lfp_280ah(16)) {
+            if r.level != Level::Trip {
+                assert!(!r.blocks_charge && !r.blocks_discharge, "{r:?}");
+            } else {
+                assert!(r.blocks_charge || r.blocks_discharge, "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn thresholds_and_releases_come_from_the_configuration() {
+        let c = PackConfig::lfp_280ah(16);
+        let ov = row(&c, Fault::CellOverVoltage, Level::Trip);
+        assert_eq!(
+            (ov.threshold, ov.release, ov.trip_delay_ms),
+            (3_650, 3_400, 2_000)
+        );
         assert!(ov.blocks_charge && !ov.blocks_discharge);
-        assert_eq!(uv.fault, Fault::CellUnderVoltage);
-        assert_eq!(uv.trip, 2_500);
-        assert_eq!(uv.release, 3_100);
+        let uv = row(&c, Fault::CellUnderVoltage, Level::Trip);
+        assert_eq!((uv.threshold, uv.release), (2_500, 3_100));
         assert!(!uv.blocks_charge && uv.blocks_discharge);
+        let warn = row(&c, Fault::CellOverVoltage, Level::Warning);
+        assert_eq!(
+            (warn.threshold, warn.release, warn.trip_delay_ms),
+            (3_550, 3_450, 1_000)
+        );
+        let uv_warn = row(&c, Fault::CellUnderVoltage, Level::Warning);
+        assert_eq!((uv_warn.threshold, uv_warn.release), (2_900, 3_000));
+        let cut = row(&c, Fault::ChargeUnderTemperature, Level::Trip);
+        assert_eq!(
+            (cut.threshold, cut.release, cut.direction),
+            (0, 30, Direction::Below)
+        );
+        let oc = row(&c, Fault::DischargeOverCurrent, Level::Trip);
+        assert_eq!((oc.threshold, oc.trip_delay_ms), (280_000, 320));
+        let sc = row(&c, Fault::ShortCircuit, Level::Trip);
+        assert!(sc.latching && sc.blocks_charge && sc.blocks_discharge);
+        let lost = row(&c, Fault::FrontEndLost, Level::Trip);
+        assert_eq!(lost.threshold, 2_000);
+        assert!(!lost.latching);
     }
 
     #[test]
     fn missing_value_holds_the_trip_timer() {
-        let rule = ov_rule();
+        let rule = row(
+            &PackConfig::lfp_280ah(4),
+            Fault::CellOverVoltage,
+            Level::Trip,
+        );
         let mut d = Debouncer::default();
-        assert_eq!(d.update(&rule, Some((3_700, Some(0))), 1_500), None);
-        assert_eq!(d.update(&rule, None, 10_000), None);
-        assert!(!d.tripped());
-        let event = d.update(&rule, Some((3_700, Some(0))), 500).unwrap();
+        assert_eq!(d.update(&rule, Some((3_700, Some(0))), 1_500, 0), None);
+        assert_eq!(d.update(&rule, None, 10_000, 0), None);
+        assert!(!d.active());
+        let event = d.update(&rule, Some((3_700, Some(0))), 500, 0).unwrap();
         assert_eq!(event.kind, EventKind::Tripped);
+        assert_eq!(event.delay_ms, 2_000);
     }
 
     #[test]
     fn a_single_sample_back_in_range_restarts_the_delay() {
-        let rule = ov_rule();
+        let rule = row(
+            &PackConfig::lfp_280ah(4),
+            Fault::CellOverVoltage,
+            Level::Trip,
+        );
         let mut d = Debouncer::default();
-        d.update(&rule, Some((3_700, Some(2))), 1_900);
-        d.update(&rule, Some((3_600, Some(2))), 100);
-        assert_eq!(d.update(&rule, Some((3_700, Some(2))), 1_900), None);
-        assert!(!d.tripped());
+        d.update(&rule, Some((3_700, Some(2))), 1_900, 0);
+        d.update(&rule, Some((3_600, Some(2))), 100, 0);
+        assert_eq!(d.update(&rule, Some((3_700, Some(2))), 1_900, 0), None);
+        assert!(!d.active());
+    }
+
+    #[test]
+    fn a_latched_row_ignores_release_until_reset() {
+        let rule = row(&PackConfig::lfp_280ah(4), Fault::ShortCircuit, Level::Trip);
+        let mut d = Debouncer::default();
+        assert!(d.update(&rule, Some((1, None)), 10, 0).is_some());
+        assert!(d.latched());
+        assert_eq!(d.update(&rule, Some((0, None)), 100_000, 0), None);
+        assert!(d.active());
+        d.reset();
+        d.update(&rule, Some((0, None)), 999, 0);
+        assert!(d.active());
+        let e = d.update(&rule, Some((0, None)), 1, 0).unwrap();
+        assert_eq!(e.kind, EventKind::Cleared);
     }
 
     #[test]
     fn fault_set_round_trips_its_bits() {
         let mut set = FaultSet::EMPTY;
         set.set(Fault::CellUnderVoltage, true);
-        set.set(Fault::MeasurementInvalid, true);
+        set.set(Fault::PrechargeFailed, true);
         assert_eq!(FaultSet::from_bits(set.bits()), set);
         assert_eq!(
-            set.iter().collect::<heapless::Vec<_, 4>>().as_slice(),
-            &[Fault::CellUnderVoltage, Fault::MeasurementInvalid]
+            set.iter().collect::<Vec<_, 4>>().as_slice(),
+            &[Fault::CellUnderVoltage, Fault::PrechargeFailed]
         );
-        assert_eq!(FaultSet::from_bits(0xFFFF_FF00), FaultSet::EMPTY);
+        assert_eq!(FaultSet::from_bits(0xFFF0_0000), FaultSet::EMPTY);
+        for (i, f) in Fault::ALL.iter().enumerate() {
+            assert_eq!(Fault::from_index(i as u8), Some(*f));
+        }
+        assert_eq!(Fault::from_index(FAULT_COUNT as u8), None);
     }
 }

@@ -12,6 +12,10 @@ pub struct SensorParams {
     pub voltage_noise_mv: f64,
     /// Current noise, σ in mA.
     pub current_noise_ma: f64,
+    /// Number of temperature sensors on the pack.
+    pub temperature_count: usize,
+    /// Temperature noise, σ in °C (quantised to 0.1 °C after noise).
+    pub temperature_noise_c: f64,
 }
 
 impl Default for SensorParams {
@@ -19,6 +23,8 @@ impl Default for SensorParams {
         SensorParams {
             voltage_noise_mv: 1.0,
             current_noise_ma: 50.0,
+            temperature_count: 2,
+            temperature_noise_c: 0.05,
         }
     }
 }
@@ -28,6 +34,8 @@ impl Default for SensorParams {
 pub struct Sensors {
     voltage_noise_mv: f64,
     current_noise_ma: f64,
+    temperature_count: usize,
+    temperature_noise_c: f64,
 }
 
 impl Sensors {
@@ -37,11 +45,19 @@ impl Sensors {
         Sensors {
             voltage_noise_mv: sigma(params.voltage_noise_mv),
             current_noise_ma: sigma(params.current_noise_ma),
+            temperature_count: params.temperature_count.min(bms_engine::MAX_TEMPERATURES),
+            temperature_noise_c: sigma(params.temperature_noise_c),
         }
     }
 
-    /// One snapshot of `pack` carrying `current_a`.
-    pub fn measure(&self, pack: &Pack, current_a: f64, rng: &mut impl Rng) -> Measurement {
+    /// One snapshot of `pack` carrying `current_a`, with the pack at `temperature_c`.
+    pub fn measure(
+        &self,
+        pack: &Pack,
+        current_a: f64,
+        temperature_c: f64,
+        rng: &mut impl Rng,
+    ) -> Measurement {
         let mut voltages = [0_u16; bms_engine::MAX_CELLS];
         let count = pack.cells.len().min(bms_engine::MAX_CELLS);
         for (slot, cell) in voltages.iter_mut().zip(&pack.cells) {
@@ -58,6 +74,13 @@ impl Sensors {
         let cells = voltages.get(..count).unwrap_or_default();
         let mut m = Measurement::new(cells, current_ma).unwrap_or_default();
         m.current_ma = current_ma;
+        for _ in 0..self.temperature_count {
+            let t = temperature_c + self.temperature_noise_c * rng.sample::<f64, _>(StandardNormal);
+            // Capacity is MAX_TEMPERATURES and the count is capped to it.
+            let _ = m
+                .temperatures_deci_c
+                .push(bms_engine::deci_c_from_celsius(t as f32));
+        }
         m
     }
 }

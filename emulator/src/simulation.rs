@@ -4,13 +4,17 @@
 use crate::scenario::Home;
 use crate::{CellParams, Error, Pack, Scenario, SensorParams, Sensors};
 use bms_engine::protocol::Telemetry;
-use bms_engine::{Engine, EventKind, Measurement, Outputs, PackConfig};
+use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 /// Simulated time per step, ms.
 pub const STEP_MILLIS: u32 = 1_000;
+
+/// Pack temperature, °C. The pack sits at a constant 25 °C ambient until the thermal model
+/// (cell heat, neighbours, ambient profiles) arrives.
+const PACK_TEMPERATURE_C: f64 = 25.0;
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +124,7 @@ impl Simulation {
         let initial_soc_permille = (pack.soc() * 1000.0).round() as u16;
         let mut engine = Engine::new(PackConfig::lfp_280ah(cell_count), initial_soc_permille)?;
         let sensors = Sensors::new(SensorParams::default());
-        let measurement = sensors.measure(&pack, 0.0, &mut rng);
+        let measurement = sensors.measure(&pack, 0.0, PACK_TEMPERATURE_C, &mut rng);
         let outputs = engine.step(&measurement, 0);
         let true_v: Vec<f64> = pack.cells.iter().map(|c| c.voltage_v()).collect();
         let stats = Stats {
@@ -190,9 +194,12 @@ impl Simulation {
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 
-        self.measurement = self
-            .sensors
-            .measure(&self.pack, self.current_a, &mut self.rng);
+        self.measurement = self.sensors.measure(
+            &self.pack,
+            self.current_a,
+            PACK_TEMPERATURE_C,
+            &mut self.rng,
+        );
         self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
         self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
@@ -224,11 +231,14 @@ impl Simulation {
             stats.energy_out_wh -= energy_wh;
         }
         for event in &self.outputs.events {
-            if event.kind == EventKind::Tripped {
+            if event.kind == EventKind::Tripped && event.level == Level::Trip {
                 stats.trips.push(Trip {
                     time_s: self.time_s,
                     fault: event.fault.name(),
-                    cell: event.cell_index.map(|i| i.saturating_add(1)),
+                    cell: event
+                        .location
+                        .filter(|_| event.fault.located_at_cell())
+                        .map(|i| i.saturating_add(1)),
                 });
             }
         }
@@ -271,7 +281,7 @@ impl Simulation {
             cell_voltages_mv: self.measurement.cell_voltages_mv.clone(),
             charge_switch_on: self.outputs.charge_switch_on,
             discharge_switch_on: self.outputs.discharge_switch_on,
-            fault_bits: self.outputs.faults.bits(),
+            fault_bits: self.outputs.trips.bits(),
         }
     }
 }

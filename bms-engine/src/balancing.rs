@@ -1,0 +1,334 @@
+//! Cell balancing: which cells to bleed (passive) or where to move charge (active), and how much
+//! charge balancing has moved per cell.
+//!
+//! Balancing runs only when the engine allows it: no trip-level fault, a plausible snapshot, the
+//! pack charging or at rest (|current| below `rest_current_ma` for `rest_time_ms`), and the
+//! hottest sensor below `balance_max_temperature_deci_c` (the board's thermal budget). A cell
+//! qualifies when it is at or above `balance_min_cell_mv` and more than `balance_start_delta_mv`
+//! above the lowest cell; once bleeding it continues until it is within `balance_stop_delta_mv`.
+//! Cells are chosen from the highest down, at most `max_channels` at once and, if configured,
+//! never two neighbours. Selection is by voltage; SOC-based selection joins when per-cell SOC
+//! estimates exist.
+
+use crate::{BalancerKind, MAX_CELLS, Measurement, PackConfig};
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+/// One charge transfer of an active balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// 0-based cell that gives charge.
+    pub from_cell: u8,
+    /// 0-based cell that receives it.
+    pub to_cell: u8,
+    /// Transfer current, mA.
+    pub current_ma: u16,
+}
+
+/// The balancing decision of one step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balancing {
+    /// Bit `i` set: cell `i` (0-based) is being discharged by the balancer.
+    pub mask: u32,
+    /// The active balancer's transfer, if any.
+    pub transfer: Option<Transfer>,
+}
+
+/// Balancer state kept between steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balancer {
+    rest_ms: u32,
+    last: Balancing,
+    /// Charge removed from each cell by balancing, mA·ms.
+    counters_ma_ms: [u64; MAX_CELLS],
+}
+
+impl Default for Balancer {
+    fn default() -> Self {
+        Balancer {
+            rest_ms: 0,
+            last: Balancing::default(),
+            counters_ma_ms: [0; MAX_CELLS],
+        }
+    }
+}
+
+impl Balancer {
+    /// Charge balancing has removed from cell `index` (0-based), mAh.
+    pub fn balanced_mah(&self, index: usize) -> u32 {
+        self.counters_ma_ms
+            .get(index)
+            .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
+    }
+
+    /// Decides this step's balancing. `permitted` is false while any trip-level fault is active
+    /// or the snapshot is implausible.
+    pub fn update(
+        &mut self,
+        config: &PackConfig,
+        m: &Measurement,
+        permitted: bool,
+        dt_millis: u32,
+    ) -> Balancing {
+        let current = m.current_ma.unsigned_abs();
+        self.rest_ms = if current < config.rest_current_ma {
+            self.rest_ms.saturating_add(dt_millis)
+        } else {
+            0
+        };
+        let charging = m.current_ma > 0 && current >= config.rest_current_ma;
+        let resting = self.rest_ms >= config.rest_time_ms;
+        let cool = m
+            .plausible_temperatures(config)
+            .all(|(_, t)| t < config.balance_max_temperature_deci_c);
+        let decision = if permitted && m.fresh && cool && (charging || resting) {
+            self.choose(config, m)
+        } else {
+            Balancing::default()
+        };
+        self.account(config, decision, dt_millis);
+        self.last = decision;
+        decision
+    }
+
+    fn choose(&self, config: &PackConfig, m: &Measurement) -> Balancing {
+        let Some((_, lowest)) = m.plausible_cells(config).min_by_key(|&(_, mv)| mv) else {
+            return Balancing::default();
+        };
+        let was_bleeding = |i: usize| self.last.mask & (1 << i) != 0;
+        let mut candidates: Vec<(u16, usize), MAX_CELLS> = m
+            .plausible_cells(config)
+            .filter(|&(i, mv)| {
+                let delta = if was_bleeding(i) {
+                    config.balance_stop_delta_mv
+                } else {
+                    config.balance_start_delta_mv
+                };
+                mv >= config.balance_min_cell_mv && mv.saturating_sub(lowest) > delta
+            })
+            .map(|(i, mv)| (mv, i))
+            .collect();
+        // Highest first; the lower index first among equals, so choices are stable.
+        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        match config.balancer {
+            BalancerKind::Passive {
+                max_channels,
+                no_adjacent,
+                ..
+            } => {
+                let mut mask = 0_u32;
+                let mut chosen = 0_u8;
+                for &(_, i) in &candidates {
+                    if chosen >= max_channels {
+                        break;
+                    }
+                    let neighbours = (if i > 0 { 1_u32 << (i - 1) } else { 0 })
+                        | 1_u32
+                            .checked_shl(u32::try_from(i + 1).unwrap_or(u32::MAX))
+                            .unwrap_or(0);
+                    if no_adjacent && mask & neighbours != 0 {
+                        continue;
+                    }
+                    mask |= 1 << i;
+                    chosen += 1;
+                }
+                Balancing {
+                    mask,
+                    transfer: None,
+                }
+            }
+            BalancerKind::Active { max_current_ma } => {
+                let low = m
+                    .plausible_cells(config)
+                    .min_by_key(|&(_, mv)| mv)
+                    .map(|(i, _)| i);
+                match (candidates.first(), low) {
+                    (Some(&(_, from)), Some(to)) if from != to => Balancing {
+                        mask: 1 << from,
+                        transfer: Some(Transfer {
+                            from_cell: u8::try_from(from).unwrap_or(0),
+                            to_cell: u8::try_from(to).unwrap_or(0),
+                            current_ma: max_current_ma,
+                        }),
+                    },
+                    _ => Balancing::default(),
+                }
+            }
+        }
+    }
+
+    fn account(&mut self, config: &PackConfig, decision: Balancing, dt_millis: u32) {
+        let current_ma = match (config.balancer, decision.transfer) {
+            (
+                BalancerKind::Passive {
+                    bleed_current_ma, ..
+                },
+                _,
+            ) => bleed_current_ma,
+            (BalancerKind::Active { .. }, Some(t)) => t.current_ma,
+            (BalancerKind::Active { .. }, None) => 0,
+        };
+        for (i, counter) in self.counters_ma_ms.iter_mut().enumerate() {
+            if decision.mask & (1 << i) != 0 {
+                *counter = counter.saturating_add(u64::from(current_ma) * u64::from(dt_millis));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charging(cells: &[u16]) -> Measurement {
+        Measurement::new(cells, 20_000)
+            .unwrap()
+            .with_temperatures(&[Some(250), Some(260)])
+            .unwrap()
+    }
+
+    #[test]
+    fn bleeds_the_high_cells_never_two_neighbours() {
+        let config = PackConfig::lfp_280ah(6);
+        let mut b = Balancer::default();
+        let d = b.update(
+            &config,
+            &charging(&[3_400, 3_420, 3_425, 3_380, 3_300, 3_415]),
+            true,
+            1_000,
+        );
+        // Candidates > 10 mV above 3.300 V, from the top: cell 2 (3.425), 1 (3.420, neighbour of
+        // 2: skipped), 5 (3.415), 0 (3.400), 3 (3.380, neighbour of 2: skipped).
+        assert_eq!(d.mask, 0b10_0101);
+        assert_eq!(d.transfer, None);
+    }
+
+    #[test]
+    fn respects_the_channel_limit_and_the_minimum_voltage() {
+        let mut config = PackConfig::lfp_280ah(6);
+        config.balancer = BalancerKind::Passive {
+            bleed_current_ma: 60,
+            max_channels: 1,
+            no_adjacent: false,
+        };
+        let mut b = Balancer::default();
+        let d = b.update(
+            &config,
+            &charging(&[3_400, 3_420, 3_425, 3_380, 3_300, 3_415]),
+            true,
+            1_000,
+        );
+        assert_eq!(d.mask, 0b00_0100);
+        let d = b.update(
+            &config,
+            &charging(&[3_250, 3_290, 3_200, 3_200, 3_200, 3_200]),
+            true,
+            1_000,
+        );
+        assert_eq!(d.mask, 0, "below 3.30 V the spread says nothing on LFP");
+    }
+
+    #[test]
+    fn nothing_while_discharging_too_hot_or_not_permitted() {
+        let config = PackConfig::lfp_280ah(4);
+        let cells = [3_400, 3_350, 3_350, 3_350];
+        let mut b = Balancer::default();
+        let mut discharging = charging(&cells);
+        discharging.current_ma = -20_000;
+        assert_eq!(b.update(&config, &discharging, true, 1_000).mask, 0);
+        let hot = charging(&cells)
+            .with_temperatures(&[Some(250), Some(510)])
+            .unwrap();
+        assert_eq!(b.update(&config, &hot, true, 1_000).mask, 0);
+        assert_eq!(b.update(&config, &charging(&cells), false, 1_000).mask, 0);
+        assert_eq!(b.update(&config, &charging(&cells), true, 1_000).mask, 1);
+    }
+
+    #[test]
+    fn balances_at_rest_only_after_the_rest_time() {
+        let config = PackConfig::lfp_280ah(4);
+        let mut b = Balancer::default();
+        let mut rest = charging(&[3_400, 3_350, 3_350, 3_350]);
+        rest.current_ma = 200;
+        let half_hour = config.rest_time_ms;
+        assert_eq!(b.update(&config, &rest, true, half_hour - 1_000).mask, 0);
+        assert_eq!(b.update(&config, &rest, true, 1_000).mask, 1);
+    }
+
+    #[test]
+    fn hysteresis_keeps_a_bleeding_cell_until_the_stop_delta() {
+        let config = PackConfig::lfp_280ah(4);
+        let mut b = Balancer::default();
+        assert_eq!(
+            b.update(
+                &config,
+                &charging(&[3_400, 3_350, 3_350, 3_350]),
+                true,
+                1_000
+            )
+            .mask,
+            1
+        );
+        // 8 mV above: below the 10 mV start, above the 5 mV stop: keeps bleeding.
+        assert_eq!(
+            b.update(
+                &config,
+                &charging(&[3_358, 3_350, 3_350, 3_350]),
+                true,
+                1_000
+            )
+            .mask,
+            1
+        );
+        assert_eq!(
+            b.update(
+                &config,
+                &charging(&[3_355, 3_350, 3_350, 3_350]),
+                true,
+                1_000
+            )
+            .mask,
+            0
+        );
+    }
+
+    #[test]
+    fn counts_the_charge_each_cell_gave() {
+        let config = PackConfig::lfp_280ah(4);
+        let mut b = Balancer::default();
+        for _ in 0..3_600 {
+            b.update(
+                &config,
+                &charging(&[3_400, 3_350, 3_350, 3_350]),
+                true,
+                1_000,
+            );
+        }
+        assert_eq!(b.balanced_mah(0), 60, "60 mA for an hour");
+        assert_eq!(b.balanced_mah(1), 0);
+    }
+
+    #[test]
+    fn active_balancer_moves_charge_from_highest_to_lowest() {
+        let mut config = PackConfig::lfp_280ah(4);
+        config.balancer = BalancerKind::Active {
+            max_current_ma: 2_000,
+        };
+        let mut b = Balancer::default();
+        let d = b.update(
+            &config,
+            &charging(&[3_350, 3_420, 3_330, 3_360]),
+            true,
+            1_000,
+        );
+        assert_eq!(
+            d.transfer,
+            Some(Transfer {
+                from_cell: 1,
+                to_cell: 2,
+                current_ma: 2_000
+            })
+        );
+        assert_eq!(d.mask, 0b0010);
+    }
+}

@@ -1,0 +1,101 @@
+//! Thermal management: the heater (heat first, then charge) and the fan, each with hysteresis.
+//! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
+//! limits is the protection table's trip rows.
+
+use crate::{Measurement, PackConfig};
+
+/// Heater and fan state kept between steps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Thermal {
+    heater_on: bool,
+    fan_on: bool,
+}
+
+/// What the thermal actuators must do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThermalCommands {
+    /// Heater on.
+    pub heater_on: bool,
+    /// Fan (cooling) on.
+    pub fan_on: bool,
+}
+
+impl Thermal {
+    /// Decides the actuators. `heating_permitted` is false while a trip-level fault other than a
+    /// cold-charge one is active (never heat a faulty pack). Without plausible temperatures the
+    /// heater stays off (never heat blind) and the fan runs (cooling blind is harmless).
+    pub fn update(
+        &mut self,
+        config: &PackConfig,
+        m: &Measurement,
+        heating_permitted: bool,
+    ) -> ThermalCommands {
+        let coldest = m.plausible_temperatures(config).map(|(_, t)| t).min();
+        let hottest = m.plausible_temperatures(config).map(|(_, t)| t).max();
+        self.heater_on = match (coldest, hottest) {
+            (Some(cold), Some(hot)) if heating_permitted && m.fresh => {
+                let too_hot_to_heat = hot >= config.heater_off_at_deci_c;
+                if self.heater_on {
+                    cold < config.heater_off_at_deci_c && !too_hot_to_heat
+                } else {
+                    cold < config.heater_on_below_deci_c && !too_hot_to_heat
+                }
+            }
+            _ => false,
+        };
+        self.fan_on = match hottest {
+            None => config.temperature_count > 0,
+            Some(hot) if self.fan_on => hot > config.fan_off_at_deci_c,
+            Some(hot) => hot > config.fan_on_above_deci_c,
+        };
+        ThermalCommands {
+            heater_on: self.heater_on,
+            fan_on: self.fan_on,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(temps: &[Option<i16>]) -> Measurement {
+        Measurement::new(&[3_300; 4], 0)
+            .unwrap()
+            .with_temperatures(temps)
+            .unwrap()
+    }
+
+    #[test]
+    fn heater_has_hysteresis() {
+        let c = PackConfig::lfp_280ah(4);
+        let mut t = Thermal::default();
+        assert!(!t.update(&c, &at(&[Some(30), Some(30)]), true).heater_on);
+        assert!(t.update(&c, &at(&[Some(10), Some(30)]), true).heater_on);
+        assert!(
+            t.update(&c, &at(&[Some(40), Some(40)]), true).heater_on,
+            "below 5 °C keeps heating"
+        );
+        assert!(!t.update(&c, &at(&[Some(50), Some(50)]), true).heater_on);
+    }
+
+    #[test]
+    fn heater_stays_off_when_blind_or_not_permitted() {
+        let c = PackConfig::lfp_280ah(4);
+        let mut t = Thermal::default();
+        assert!(!t.update(&c, &at(&[None, None]), true).heater_on);
+        assert!(!t.update(&c, &at(&[Some(-50), Some(-50)]), false).heater_on);
+        assert!(t.update(&c, &at(&[None, Some(-50)]), true).heater_on);
+    }
+
+    #[test]
+    fn fan_has_hysteresis_and_runs_when_blind() {
+        let c = PackConfig::lfp_280ah(4);
+        let mut t = Thermal::default();
+        assert!(!t.update(&c, &at(&[Some(340), Some(300)]), true).fan_on);
+        assert!(t.update(&c, &at(&[Some(360), Some(300)]), true).fan_on);
+        assert!(t.update(&c, &at(&[Some(310), Some(300)]), true).fan_on);
+        assert!(!t.update(&c, &at(&[Some(300), Some(300)]), true).fan_on);
+        assert!(t.update(&c, &at(&[None, None]), true).fan_on);
+    }
+}
