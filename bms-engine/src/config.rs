@@ -192,8 +192,9 @@ pub struct PackConfig {
     pub max_discharge_current_ma: u32,
 }
 
-/// One broken configuration rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One broken configuration rule (sent on the wire as text, see
+/// [`crate::protocol::WireViolation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Violation {
     /// The offending field (dotted for nested fields, e.g. `cell_over_voltage.trip`).
     pub field: &'static str,

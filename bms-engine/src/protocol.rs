@@ -1,34 +1,45 @@
 //! The Cellsight wire protocol: the one schema shared by firmware, emulator and dashboard.
+//! The full specification, with every message's fields, is `docs/protocol.md`.
 //!
 //! # Frame layout
 //!
 //! ```text
-//! COBS( version:u8 | postcard(Message) | crc16:u16 little-endian ) 0x00
+//! COBS( version:u8 | postcard(message) | crc16:u16 little-endian ) 0x00
 //! ```
 //!
-//! * `version` is [`PROTOCOL_VERSION`]; a decoder rejects any other with
-//!   [`Error::UnsupportedVersion`].
-//! * `postcard(Message)`: the message's variant index as a varint, then its fields in declaration
-//!   order (integers as varints, signed ones zig-zag encoded; `bool` as one byte; sequences
-//!   length-prefixed). postcard is not self-describing: both ends use these Rust types.
+//! * `version` is [`PROTOCOL_VERSION`]. A receiver rejects any other with
+//!   [`Error::UnsupportedVersion`]; a device answers such a frame with
+//!   [`DeviceMessage::VersionMismatch`] so the host can say which side to update.
+//! * `postcard(message)`: a [`DeviceMessage`] from the device or a [`HostMessage`] from the host —
+//!   the variant index as a varint, then the fields in declaration order (integers as varints,
+//!   signed ones zig-zag encoded; `bool` one byte; `Option` a 0/1 byte then the value; sequences
+//!   and strings length-prefixed). postcard is not self-describing: both ends use these types.
 //! * `crc16` is CRC-16/IBM-3740 (poly 0x1021, init 0xFFFF, a.k.a. CCITT-FALSE) over `version` and
 //!   the postcard bytes.
-//! * COBS removes every zero byte, so 0x00 marks the end of a frame and a receiver that joins
-//!   mid-stream or meets garbage resynchronises at the next 0x00.
+//! * COBS removes every zero byte, so 0x00 ends a frame and a receiver that joins mid-stream or
+//!   meets garbage resynchronises at the next 0x00.
 //!
-//! Only this module derives serde for the wire; golden-byte tests in `tests/wire_golden.rs` freeze
-//! every message. Changing a message means a new version and new golden bytes.
+//! Only this module (and the configuration and event types it carries) derives serde; golden
+//! bytes in `tests/golden/` freeze every message. Changing a message means a new version.
 
-use crate::{Error, MAX_CELLS};
+use crate::balancing::Transfer;
+use crate::config::MAX_VIOLATIONS;
+use crate::limits::ChargePhase;
+use crate::switches::ContactorState;
+use crate::{
+    BalancerKind, Engine, Error, Event, MAX_CELLS, MAX_TEMPERATURES, Measurement, Outputs,
+    PackConfig, SwitchKind,
+};
 use crc::{CRC_16_IBM_3740, Crc};
 use heapless::{String, Vec};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Longest encoded frame, including the trailing 0x00 delimiter.
-pub const MAX_FRAME_LEN: usize = 256;
+pub const MAX_FRAME_LEN: usize = 512;
 
 /// Longest message body (version + postcard + CRC) that still fits in [`MAX_FRAME_LEN`].
 const MAX_BODY_LEN: usize = MAX_FRAME_LEN - 1 - cobs::max_encoding_overhead(MAX_FRAME_LEN);
@@ -38,17 +49,57 @@ const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_3740);
 /// Firmware name text as carried by [`DeviceInfo`].
 pub type FirmwareName = String<32>;
 
-/// Who the device is and what it has; sent on connect and on request.
+/// What the device's hardware has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Switching hardware.
+    pub switches: SwitchKind,
+    /// Balancing hardware.
+    pub balancer: BalancerKind,
+    /// A heater is fitted.
+    pub heater: bool,
+    /// A fan is fitted.
+    pub fan: bool,
+    /// The device talks to an inverter over CAN.
+    pub inverter_can: bool,
+}
+
+/// Who the device is and what it has; sent on connect and in answer to [`HostMessage::Hello`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
+    /// Protocol version the device speaks.
+    pub protocol_version: u8,
     /// Firmware name and version, e.g. `cellsight-emulator 0.1.0`.
     pub firmware: FirmwareName,
     /// Whether the device is the emulator rather than a real battery.
     pub emulated: bool,
     /// Number of series cells monitored.
     pub cell_count: u8,
-    /// Nominal capacity in mAh.
+    /// Number of temperature sensors.
+    pub temperature_count: u8,
+    /// Nominal capacity, mAh.
     pub capacity_mah: u32,
+    /// Hardware capabilities.
+    pub capabilities: Capabilities,
+}
+
+/// Limits told to the charger and inverter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireLimits {
+    /// Charge voltage limit, mV.
+    pub charge_voltage_mv: u32,
+    /// Charge current limit, mA.
+    pub charge_current_ma: u32,
+    /// Discharge current limit, mA.
+    pub discharge_current_ma: u32,
+    /// Discharge voltage limit, mV.
+    pub discharge_voltage_mv: u32,
+    /// Absorption or float.
+    pub phase: ChargePhase,
+    /// Full-charge request to the inverter.
+    pub full_charge_requested: bool,
+    /// Force-charge request to the inverter.
+    pub force_charge_requested: bool,
 }
 
 /// The periodic state report.
@@ -64,28 +115,205 @@ pub struct Telemetry {
     pub soc_permille: u16,
     /// Cell voltages, mV, cell 1 first.
     pub cell_voltages_mv: Vec<u16, MAX_CELLS>,
-    /// Whether the charge switch is closed.
+    /// Temperatures, 0.1 °C, sensor 1 first; `None` where the sensor gave no valid reading.
+    pub temperatures_deci_c: Vec<Option<i16>, MAX_TEMPERATURES>,
+    /// Current may flow into the pack.
     pub charge_switch_on: bool,
-    /// Whether the discharge switch is closed.
+    /// Current may flow out of the pack.
     pub discharge_switch_on: bool,
-    /// Active faults as [`crate::FaultSet`] bits.
-    pub fault_bits: u32,
+    /// Contactor sequence, for contactor hardware.
+    pub contactor: Option<ContactorState>,
+    /// Faults at trip level, [`crate::FaultSet`] bits.
+    pub trip_bits: u32,
+    /// Faults at derate level.
+    pub derate_bits: u32,
+    /// Faults at warning level.
+    pub warning_bits: u32,
+    /// Latched faults.
+    pub latched_bits: u32,
+    /// Cells being discharged by the balancer (bit 0 = cell 1).
+    pub balance_mask: u32,
+    /// The active balancer's transfer.
+    pub transfer: Option<Transfer>,
+    /// Limits for the charger and inverter.
+    pub limits: WireLimits,
+    /// Heater on.
+    pub heater_on: bool,
+    /// Fan on.
+    pub fan_on: bool,
+    /// Events recorded since start: when it grows, ask for the new ones.
+    pub events_recorded: u64,
 }
 
-/// Every message a Cellsight device sends.
+impl Telemetry {
+    /// The report for a snapshot and the engine's decisions on it.
+    pub fn from_step(uptime_ms: u64, m: &Measurement, o: &Outputs, events_recorded: u64) -> Self {
+        Telemetry {
+            uptime_ms,
+            pack_voltage_mv: m.pack_voltage_mv(),
+            current_ma: m.current_ma,
+            soc_permille: o.soc_permille,
+            cell_voltages_mv: m.cell_voltages_mv.clone(),
+            temperatures_deci_c: m.temperatures_deci_c.clone(),
+            charge_switch_on: o.charge_switch_on,
+            discharge_switch_on: o.discharge_switch_on,
+            contactor: o.contactor,
+            trip_bits: o.trips.bits(),
+            derate_bits: o.derates.bits(),
+            warning_bits: o.warnings.bits(),
+            latched_bits: o.latched.bits(),
+            balance_mask: o.balancing.mask,
+            transfer: o.balancing.transfer,
+            limits: WireLimits {
+                charge_voltage_mv: o.limits.charge_voltage_mv,
+                charge_current_ma: o.limits.charge_current_ma,
+                discharge_current_ma: o.limits.discharge_current_ma,
+                discharge_voltage_mv: o.limits.discharge_voltage_mv,
+                phase: o.limits.phase,
+                full_charge_requested: o.limits.full_charge_requested,
+                force_charge_requested: o.limits.force_charge_requested,
+            },
+            heater_on: o.heater_on,
+            fan_on: o.fan_on,
+            events_recorded,
+        }
+    }
+}
+
+/// One broken configuration rule, as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Message {
+pub struct WireViolation {
+    /// The offending field, e.g. `cell_over_voltage.trip`.
+    pub field: String<48>,
+    /// The rule it breaks.
+    pub rule: String<64>,
+}
+
+/// What a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AckResult {
+    /// Done.
+    Ok,
+    /// The configuration was invalid and nothing changed; `count` [`DeviceMessage::ConfigViolation`]
+    /// frames follow, one per broken rule.
+    ConfigRejected {
+        /// Number of violations that follow.
+        count: u8,
+    },
+    /// The device does not support this request.
+    Unsupported,
+}
+
+/// Host requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Reset latched faults (a person has looked at them).
+    ResetLatched,
+    /// Open every switch and keep it open.
+    ForceSwitchesOff,
+    /// Give the switches back to protection.
+    ReleaseSwitches,
+    /// Send every event with a sequence number of at least `since`.
+    SendEvents {
+        /// First sequence number wanted.
+        since: u64,
+    },
+}
+
+/// Everything a Cellsight device sends.
+// One message at a time lives on the stack; boxing the large variants needs an allocator.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceMessage {
     /// Variant 0: identity and capabilities.
     DeviceInfo(DeviceInfo),
     /// Variant 1: periodic state.
     Telemetry(Telemetry),
+    /// Variant 2: one event from the log, with its sequence number.
+    Event {
+        /// Sequence number (counts every event since start).
+        sequence: u64,
+        /// The event.
+        event: Event,
+    },
+    /// Variant 3: the configuration in force (answer to a read, and confirmation of a write).
+    Config {
+        /// The request this answers (0 when unsolicited).
+        request_id: u16,
+        /// The configuration.
+        config: PackConfig,
+    },
+    /// Variant 4: the answer to a request.
+    Ack {
+        /// The request this answers.
+        request_id: u16,
+        /// What came of it.
+        result: AckResult,
+    },
+    /// Variant 5: one broken rule of a rejected configuration write.
+    ConfigViolation {
+        /// The request this answers.
+        request_id: u16,
+        /// 0-based position in the list.
+        index: u8,
+        /// The violation.
+        violation: WireViolation,
+    },
+    /// Variant 6: a frame arrived in a protocol version the device does not speak.
+    VersionMismatch {
+        /// The version the device speaks.
+        device_version: u8,
+        /// The version the frame had.
+        host_version: u8,
+    },
+}
+
+/// Everything a host sends to a Cellsight device.
+// One message at a time lives on the stack; boxing the large variant needs an allocator.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostMessage {
+    /// Variant 0: start of a session; the device answers with [`DeviceMessage::DeviceInfo`].
+    Hello {
+        /// Request id echoed in acknowledgements.
+        request_id: u16,
+    },
+    /// Variant 1: read the configuration.
+    ReadConfig {
+        /// Request id echoed in the answer.
+        request_id: u16,
+    },
+    /// Variant 2: write a configuration. Validated as the engine does: an invalid one changes
+    /// nothing and every violation is returned.
+    WriteConfig {
+        /// Request id echoed in the answers.
+        request_id: u16,
+        /// The new configuration.
+        config: PackConfig,
+    },
+    /// Variant 3: a command.
+    Command {
+        /// Request id echoed in the acknowledgement.
+        request_id: u16,
+        /// The command.
+        command: Command,
+    },
 }
 
 /// Encodes `message` as one complete frame (delimiter included) into `out`; returns its length.
-pub fn encode_frame(message: &Message, out: &mut [u8]) -> Result<usize, Error> {
+pub fn encode_frame<T: Serialize>(message: &T, out: &mut [u8]) -> Result<usize, Error> {
+    encode_frame_with_version(PROTOCOL_VERSION, message, out)
+}
+
+/// As [`encode_frame`] with an explicit version byte (for tests of version handling).
+pub fn encode_frame_with_version<T: Serialize>(
+    version: u8,
+    message: &T,
+    out: &mut [u8],
+) -> Result<usize, Error> {
     let mut body = [0_u8; MAX_BODY_LEN];
-    let (version, rest) = body.split_first_mut().ok_or(Error::BufferTooSmall)?;
-    *version = PROTOCOL_VERSION;
+    let (first, rest) = body.split_first_mut().ok_or(Error::BufferTooSmall)?;
+    *first = version;
     let payload_len = postcard::to_slice(message, rest)
         .map_err(|_| Error::BufferTooSmall)?
         .len();
@@ -101,7 +329,7 @@ pub fn encode_frame(message: &Message, out: &mut [u8]) -> Result<usize, Error> {
 }
 
 /// Decodes one frame's bytes (without the 0x00 delimiter), checking COBS, CRC and version.
-pub fn decode_frame(frame: &[u8]) -> Result<Message, Error> {
+pub fn decode_frame<T: DeserializeOwned>(frame: &[u8]) -> Result<T, Error> {
     let mut buf = [0_u8; MAX_FRAME_LEN];
     let buf = buf.get_mut(..frame.len()).ok_or(Error::FrameTooLong)?;
     buf.copy_from_slice(frame);
@@ -123,34 +351,37 @@ pub fn decode_frame(frame: &[u8]) -> Result<Message, Error> {
     if version != PROTOCOL_VERSION {
         return Err(Error::UnsupportedVersion { found: version });
     }
-    match postcard::take_from_bytes::<Message>(payload) {
+    match postcard::take_from_bytes::<T>(payload) {
         Ok((message, [])) => Ok(message),
         _ => Err(Error::MalformedPayload),
     }
 }
 
-/// Turns a byte stream into messages. Keeps at most one frame's bytes; never panics.
+/// Turns a byte stream into messages of type `T` ([`DeviceMessage`] on the host,
+/// [`HostMessage`] on the device). Keeps at most one frame's bytes; never panics.
 ///
 /// Garbage and partial frames produce one error each and are dropped at the next 0x00, after
 /// which decoding carries on with the following frame.
 #[derive(Debug, Clone)]
-pub struct FrameDecoder {
+pub struct FrameDecoder<T> {
     buf: [u8; MAX_FRAME_LEN],
     len: usize,
     overflowed: bool,
+    _message: core::marker::PhantomData<T>,
 }
 
-impl Default for FrameDecoder {
+impl<T> Default for FrameDecoder<T> {
     fn default() -> Self {
         FrameDecoder {
             buf: [0; MAX_FRAME_LEN],
             len: 0,
             overflowed: false,
+            _message: core::marker::PhantomData,
         }
     }
 }
 
-impl FrameDecoder {
+impl<T: DeserializeOwned> FrameDecoder<T> {
     /// A decoder with an empty buffer.
     pub fn new() -> Self {
         Self::default()
@@ -158,7 +389,7 @@ impl FrameDecoder {
 
     /// Feeds one byte; returns a decoded message or the reason a frame was rejected when the
     /// byte completes a frame.
-    pub fn push(&mut self, byte: u8) -> Option<Result<Message, Error>> {
+    pub fn push(&mut self, byte: u8) -> Option<Result<T, Error>> {
         if byte != 0 {
             match self.buf.get_mut(self.len) {
                 Some(slot) => {
@@ -180,7 +411,7 @@ impl FrameDecoder {
     }
 
     /// Feeds a chunk of bytes, calling `on_frame` for each completed frame.
-    pub fn feed(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Result<Message, Error>)) {
+    pub fn feed(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Result<T, Error>)) {
         for &byte in bytes {
             if let Some(result) = self.push(byte) {
                 on_frame(result);
@@ -189,21 +420,96 @@ impl FrameDecoder {
     }
 }
 
+/// The device side of the protocol: answers one host message by calling `send` for each reply.
+/// A configuration write is validated exactly as [`Engine::set_config`] does; if invalid,
+/// nothing changes and every violation goes back, one frame each, after the acknowledgement.
+/// A valid write is acknowledged and confirmed by sending the configuration now in force.
+pub fn respond(engine: &mut Engine, request: &HostMessage, mut send: impl FnMut(DeviceMessage)) {
+    match *request {
+        HostMessage::Hello { .. } => {}
+        HostMessage::ReadConfig { request_id } => send(DeviceMessage::Config {
+            request_id,
+            config: *engine.config(),
+        }),
+        HostMessage::WriteConfig { request_id, config } => {
+            let violations: Vec<crate::Violation, MAX_VIOLATIONS> = config.violations();
+            if violations.is_empty() && engine.set_config(config).is_ok() {
+                send(DeviceMessage::Ack {
+                    request_id,
+                    result: AckResult::Ok,
+                });
+                send(DeviceMessage::Config {
+                    request_id,
+                    config: *engine.config(),
+                });
+                return;
+            }
+            send(DeviceMessage::Ack {
+                request_id,
+                result: AckResult::ConfigRejected {
+                    count: u8::try_from(violations.len()).unwrap_or(u8::MAX),
+                },
+            });
+            for (index, v) in violations.iter().enumerate() {
+                send(DeviceMessage::ConfigViolation {
+                    request_id,
+                    index: u8::try_from(index).unwrap_or(u8::MAX),
+                    violation: WireViolation {
+                        field: truncated(v.field),
+                        rule: truncated(v.rule),
+                    },
+                });
+            }
+        }
+        HostMessage::Command {
+            request_id,
+            command,
+        } => {
+            match command {
+                Command::ResetLatched => engine.reset_latched(),
+                Command::ForceSwitchesOff => engine.force_switches_off(true),
+                Command::ReleaseSwitches => engine.force_switches_off(false),
+                Command::SendEvents { since } => {
+                    for (sequence, event) in engine.event_log().since(since) {
+                        send(DeviceMessage::Event {
+                            sequence,
+                            event: *event,
+                        });
+                    }
+                }
+            }
+            send(DeviceMessage::Ack {
+                request_id,
+                result: AckResult::Ok,
+            });
+        }
+    }
+}
+
+/// `text` as a bounded string, cut at a character boundary if it is too long.
+fn truncated<const N: usize>(text: &str) -> String<N> {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn telemetry() -> Message {
-        Message::Telemetry(Telemetry {
-            uptime_ms: 1_000,
-            pack_voltage_mv: 53_000,
-            current_ma: -12_000,
-            soc_permille: 512,
-            cell_voltages_mv: Vec::from_slice(&[3_312; 16]).unwrap(),
-            charge_switch_on: true,
-            discharge_switch_on: false,
-            fault_bits: 1,
-        })
+    fn telemetry() -> DeviceMessage {
+        let config = PackConfig::lfp_280ah(16);
+        let mut engine = Engine::new(config, 512).unwrap();
+        let m = Measurement::new(&[3_312; 16], -12_000)
+            .unwrap()
+            .with_temperatures(&[Some(250), None])
+            .unwrap();
+        let o = engine.step(&m, 1_000);
+        DeviceMessage::Telemetry(Telemetry::from_step(1_000, &m, &o, 3))
     }
 
     #[test]
@@ -212,24 +518,86 @@ mod tests {
         let n = encode_frame(&telemetry(), &mut out).unwrap();
         assert_eq!(out[n - 1], 0);
         assert!(!out[..n - 1].contains(&0));
-        assert_eq!(decode_frame(&out[..n - 1]), Ok(telemetry()));
+        assert_eq!(
+            decode_frame::<DeviceMessage>(&out[..n - 1]),
+            Ok(telemetry())
+        );
     }
 
     #[test]
-    fn largest_telemetry_fits_in_a_frame() {
-        let msg = Message::Telemetry(Telemetry {
+    fn the_largest_messages_fit_in_a_frame() {
+        let t = Telemetry {
             uptime_ms: u64::MAX,
             pack_voltage_mv: u32::MAX,
             current_ma: i32::MIN,
             soc_permille: u16::MAX,
             cell_voltages_mv: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
+            temperatures_deci_c: Vec::from_slice(&[Some(i16::MIN); MAX_TEMPERATURES]).unwrap(),
             charge_switch_on: true,
             discharge_switch_on: true,
-            fault_bits: u32::MAX,
-        });
-        let mut out = [0; MAX_FRAME_LEN];
-        let n = encode_frame(&msg, &mut out).unwrap();
-        assert_eq!(decode_frame(&out[..n - 1]), Ok(msg));
+            contactor: Some(ContactorState::Precharging {
+                elapsed_ms: u32::MAX,
+            }),
+            trip_bits: u32::MAX,
+            derate_bits: u32::MAX,
+            warning_bits: u32::MAX,
+            latched_bits: u32::MAX,
+            balance_mask: u32::MAX,
+            transfer: Some(Transfer {
+                from_cell: 255,
+                to_cell: 255,
+                current_ma: u16::MAX,
+            }),
+            limits: WireLimits {
+                charge_voltage_mv: u32::MAX,
+                charge_current_ma: u32::MAX,
+                discharge_current_ma: u32::MAX,
+                discharge_voltage_mv: u32::MAX,
+                phase: ChargePhase::Float,
+                full_charge_requested: true,
+                force_charge_requested: true,
+            },
+            heater_on: true,
+            fan_on: true,
+            events_recorded: u64::MAX,
+        };
+        let mut config = PackConfig::lfp_280ah(32);
+        config.switches = SwitchKind::Contactor {
+            voltage_match_mv: u32::MAX,
+            precharge_timeout_ms: u32::MAX,
+        };
+        let messages = [
+            DeviceMessage::Telemetry(t),
+            DeviceMessage::Config {
+                request_id: u16::MAX,
+                config,
+            },
+            DeviceMessage::ConfigViolation {
+                request_id: u16::MAX,
+                index: u8::MAX,
+                violation: WireViolation {
+                    field: truncated(&"f".repeat_str::<48>()),
+                    rule: truncated(&"r".repeat_str::<64>()),
+                },
+            },
+        ];
+        for msg in messages {
+            let mut out = [0; MAX_FRAME_LEN];
+            let n = encode_frame(&msg, &mut out).unwrap();
+            assert_eq!(decode_frame::<DeviceMessage>(&out[..n - 1]), Ok(msg));
+        }
+    }
+
+    /// `"x".repeat(n)` without alloc.
+    trait RepeatStr {
+        fn repeat_str<const N: usize>(&self) -> String<N>;
+    }
+    impl RepeatStr for &str {
+        fn repeat_str<const N: usize>(&self) -> String<N> {
+            let mut s = String::new();
+            while s.push_str(self).is_ok() {}
+            s
+        }
     }
 
     #[test]
@@ -238,28 +606,19 @@ mod tests {
         let n = encode_frame(&telemetry(), &mut out).unwrap();
         out[5] ^= 0x04;
         assert!(matches!(
-            decode_frame(&out[..n - 1]),
+            decode_frame::<DeviceMessage>(&out[..n - 1]),
             Err(Error::Checksum { .. } | Error::FrameEncoding)
         ));
     }
 
     #[test]
     fn other_versions_are_rejected_by_name() {
-        let body_crc = |body: &[u8]| {
-            let mut v: Vec<u8, 64> = Vec::from_slice(body).unwrap();
-            v.extend_from_slice(&CRC16.checksum(body).to_le_bytes())
-                .unwrap();
-            let mut enc = [0u8; 80];
-            let n = cobs::encode(&v, &mut enc);
-            Vec::<u8, 80>::from_slice(&enc[..n]).unwrap()
-        };
-        let frame = body_crc(&[2, 1, 0]);
+        let mut out = [0; MAX_FRAME_LEN];
+        let n = encode_frame_with_version(1, &telemetry(), &mut out).unwrap();
         assert_eq!(
-            decode_frame(&frame),
-            Err(Error::UnsupportedVersion { found: 2 })
+            decode_frame::<DeviceMessage>(&out[..n - 1]),
+            Err(Error::UnsupportedVersion { found: 1 })
         );
-        let frame = body_crc(&[PROTOCOL_VERSION, 9]);
-        assert_eq!(decode_frame(&frame), Err(Error::MalformedPayload));
     }
 
     #[test]
@@ -273,8 +632,8 @@ mod tests {
 
     #[test]
     fn overlong_input_is_rejected_then_decoding_resumes() {
-        let mut decoder = FrameDecoder::new();
-        let mut results: heapless::Vec<Result<Message, Error>, 4> = heapless::Vec::new();
+        let mut decoder = FrameDecoder::<DeviceMessage>::new();
+        let mut results: Vec<Result<DeviceMessage, Error>, 4> = Vec::new();
         decoder.feed(&[0x55; MAX_FRAME_LEN + 10], |r| results.push(r).unwrap());
         decoder.feed(&[0], |r| results.push(r).unwrap());
         let mut out = [0; MAX_FRAME_LEN];

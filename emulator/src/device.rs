@@ -1,8 +1,13 @@
 //! The emulated Cellsight device: emulator plus engine behind the wire protocol. To whoever
-//! holds it, it is a source of frames exactly like real hardware on a serial port.
+//! holds it, it is a source (and sink) of frames exactly like real hardware on a serial port:
+//! it greets with `DeviceInfo`, sends `Telemetry` followed by any new `Event`s on every update,
+//! and answers host requests (configuration, commands) through [`bms_engine::protocol::respond`].
 
 use crate::{Error, Simulation, SimulationConfig};
-use bms_engine::protocol::{DeviceInfo, MAX_FRAME_LEN, Message, encode_frame};
+use bms_engine::protocol::{
+    Capabilities, DeviceInfo, DeviceMessage, FirmwareName, FrameDecoder, HostMessage,
+    MAX_FRAME_LEN, PROTOCOL_VERSION, encode_frame, respond,
+};
 
 /// Firmware string the emulated device reports.
 pub const FIRMWARE: &str = concat!("cellsight-emulator ", env!("CARGO_PKG_VERSION"));
@@ -11,6 +16,8 @@ pub const FIRMWARE: &str = concat!("cellsight-emulator ", env!("CARGO_PKG_VERSIO
 #[derive(Debug, Clone)]
 pub struct EmulatedDevice {
     sim: Simulation,
+    decoder: FrameDecoder<HostMessage>,
+    events_sent: u64,
 }
 
 impl EmulatedDevice {
@@ -18,6 +25,8 @@ impl EmulatedDevice {
     pub fn new(config: SimulationConfig) -> Result<Self, Error> {
         Ok(EmulatedDevice {
             sim: Simulation::new(config)?,
+            decoder: FrameDecoder::new(),
+            events_sent: 0,
         })
     }
 
@@ -28,27 +37,73 @@ impl EmulatedDevice {
 
     /// The frame a device sends on connect: who it is.
     pub fn hello(&self) -> Vec<u8> {
-        let info = DeviceInfo {
-            firmware: heapless_firmware(),
-            emulated: true,
-            cell_count: u8::try_from(self.sim.config().cell_count).unwrap_or(u8::MAX),
-            capacity_mah: self.sim.engine_config().capacity_mah,
-        };
-        frame(&Message::DeviceInfo(info))
+        frame(&DeviceMessage::DeviceInfo(self.device_info()))
     }
 
-    /// Runs `secs` simulated seconds and returns the telemetry frame sent at the end.
+    fn device_info(&self) -> DeviceInfo {
+        let config = self.sim.engine_config();
+        DeviceInfo {
+            protocol_version: PROTOCOL_VERSION,
+            firmware: FirmwareName::try_from(FIRMWARE).unwrap_or_default(),
+            emulated: true,
+            cell_count: config.cell_count,
+            temperature_count: config.temperature_count,
+            capacity_mah: config.capacity_mah,
+            capabilities: Capabilities {
+                switches: config.switches,
+                balancer: config.balancer,
+                heater: false,
+                fan: false,
+                inverter_can: false,
+            },
+        }
+    }
+
+    /// Runs `secs` simulated seconds and returns what the device sends at the end: a telemetry
+    /// frame, then one frame per event recorded since the last update.
     pub fn advance(&mut self, secs: u64) -> Vec<u8> {
         self.sim.run_for(secs);
-        frame(&Message::Telemetry(self.sim.telemetry()))
+        let mut bytes = frame(&DeviceMessage::Telemetry(self.sim.telemetry()));
+        let log = self.sim.engine().event_log();
+        for (sequence, event) in log.since(self.events_sent) {
+            bytes.extend(frame(&DeviceMessage::Event {
+                sequence,
+                event: *event,
+            }));
+        }
+        self.events_sent = log.recorded();
+        bytes
+    }
+
+    /// Takes bytes from the host and returns the device's answers. Corrupt frames are dropped
+    /// (a real device cannot answer what it cannot read); a frame of another protocol version is
+    /// answered with `VersionMismatch`.
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut requests = Vec::new();
+        let mut out = Vec::new();
+        self.decoder.feed(bytes, |result| match result {
+            Ok(request) => requests.push(request),
+            Err(bms_engine::Error::UnsupportedVersion { found }) => {
+                out.extend(frame(&DeviceMessage::VersionMismatch {
+                    device_version: PROTOCOL_VERSION,
+                    host_version: found,
+                }));
+            }
+            Err(_) => {}
+        });
+        for request in requests {
+            if let HostMessage::Hello { .. } = request {
+                out.extend(self.hello());
+            }
+            respond(self.sim.engine_mut(), &request, |reply| {
+                out.extend(frame(&reply));
+            });
+        }
+        out
     }
 }
 
-fn heapless_firmware() -> bms_engine::protocol::FirmwareName {
-    bms_engine::protocol::FirmwareName::try_from(FIRMWARE).unwrap_or_default()
-}
-
-fn frame(message: &Message) -> Vec<u8> {
+fn frame(message: &DeviceMessage) -> Vec<u8> {
     let mut out = [0_u8; MAX_FRAME_LEN];
     // Every message fits in MAX_FRAME_LEN (tested in bms-engine); an empty write is the
     // fail-safe outcome should that ever break: the receiver then sees no data.

@@ -152,6 +152,16 @@ impl Simulation {
         &self.config
     }
 
+    /// The engine (for the emulated device's protocol handling).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The engine, to apply host requests (configuration writes, commands).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// The configuration the engine protects the pack with.
     pub fn engine_config(&self) -> &PackConfig {
         self.engine.config()
@@ -273,15 +283,11 @@ impl Simulation {
 
     /// The telemetry a Cellsight device would send now.
     pub fn telemetry(&self) -> Telemetry {
-        Telemetry {
-            uptime_ms: self.time_s.saturating_mul(1000),
-            pack_voltage_mv: self.measurement.pack_voltage_mv(),
-            current_ma: self.measurement.current_ma,
-            soc_permille: self.outputs.soc_permille,
-            cell_voltages_mv: self.measurement.cell_voltages_mv.clone(),
-            charge_switch_on: self.outputs.charge_switch_on,
-            discharge_switch_on: self.outputs.discharge_switch_on,
-            fault_bits: self.outputs.trips.bits(),
-        }
+        Telemetry::from_step(
+            self.engine.uptime_ms(),
+            &self.measurement,
+            &self.outputs,
+            self.engine.event_log().recorded(),
+        )
     }
 }

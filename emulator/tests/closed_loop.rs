@@ -7,7 +7,9 @@
     clippy::panic
 )]
 
-use bms_engine::protocol::{FrameDecoder, Message};
+use bms_engine::protocol::{
+    Command, DeviceMessage, FrameDecoder, HostMessage, MAX_FRAME_LEN, encode_frame,
+};
 use bms_engine::{Fault, PackConfig};
 use emulator::{EmulatedDevice, Scenario, Simulation, SimulationConfig};
 
@@ -80,6 +82,19 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
     assert_ne!(run(11), run(12));
 }
 
+fn decode(bytes: &[u8]) -> Vec<DeviceMessage> {
+    let mut decoder = FrameDecoder::<DeviceMessage>::new();
+    let mut messages = vec![];
+    decoder.feed(bytes, |r| messages.push(r.unwrap()));
+    messages
+}
+
+fn host_frame(message: &HostMessage) -> Vec<u8> {
+    let mut out = [0; MAX_FRAME_LEN];
+    let n = encode_frame(message, &mut out).unwrap();
+    out[..n].to_vec()
+}
+
 #[test]
 fn the_emulated_device_speaks_the_wire_protocol() {
     let mut device = EmulatedDevice::new(SimulationConfig {
@@ -91,25 +106,72 @@ fn the_emulated_device_speaks_the_wire_protocol() {
     let mut bytes = device.hello();
     bytes.extend(device.advance(60));
     bytes.extend(device.advance(60));
-    let mut decoder = FrameDecoder::new();
-    let mut messages = vec![];
-    decoder.feed(&bytes, |r| messages.push(r.unwrap()));
+    let messages = decode(&bytes);
     assert_eq!(messages.len(), 3);
-    let Message::DeviceInfo(info) = &messages[0] else {
+    let DeviceMessage::DeviceInfo(info) = &messages[0] else {
         panic!("first frame must be DeviceInfo")
     };
     assert!(info.emulated);
     assert_eq!(info.cell_count, 8);
+    assert_eq!(info.temperature_count, 2);
     assert_eq!(info.capacity_mah, 280_000);
-    let Message::Telemetry(t) = &messages[2] else {
+    let DeviceMessage::Telemetry(t) = &messages[2] else {
         panic!("then telemetry")
     };
     assert_eq!(t.uptime_ms, 120_000);
     assert_eq!(t.cell_voltages_mv.len(), 8);
+    assert_eq!(t.temperatures_deci_c.len(), 2);
+    assert!(t.limits.charge_voltage_mv > 0);
     let truth = device.simulation().pack();
     for (mv, cell) in t.cell_voltages_mv.iter().zip(&truth.cells) {
         assert!((f64::from(*mv) / 1000.0 - cell.voltage_v()).abs() < 0.01);
     }
+}
+
+#[test]
+fn the_emulated_device_pushes_events_and_answers_requests() {
+    let mut device = EmulatedDevice::new(SimulationConfig {
+        scenario: Scenario::Overcharge,
+        seed: 3,
+        cell_count: 16,
+    })
+    .unwrap();
+    let mut events = vec![];
+    for _ in 0..20 {
+        for m in decode(&device.advance(60)) {
+            if let DeviceMessage::Event { sequence, event } = m {
+                events.push((sequence, event));
+            }
+        }
+    }
+    let trip = events
+        .iter()
+        .find(|(_, e)| e.fault == Fault::CellOverVoltage && e.level == bms_engine::Level::Trip)
+        .expect("the over-voltage trip is pushed as an event");
+    assert_eq!(trip.1.limit, 3_650);
+    let sequences: Vec<u64> = events.iter().map(|(s, _)| *s).collect();
+    let expected: Vec<u64> = (0..sequences.len() as u64).collect();
+    assert_eq!(sequences, expected, "every event once, in order");
+
+    let replies = decode(&device.receive(&host_frame(&HostMessage::Command {
+        request_id: 3,
+        command: Command::ForceSwitchesOff,
+    })));
+    assert_eq!(replies.len(), 1);
+    let t = decode(&device.advance(1));
+    let DeviceMessage::Telemetry(t) = &t[0] else {
+        panic!()
+    };
+    assert!(!t.charge_switch_on && !t.discharge_switch_on);
+
+    let mut corrupt = host_frame(&HostMessage::Hello { request_id: 1 });
+    corrupt[2] ^= 0x10;
+    assert!(
+        decode(&device.receive(&corrupt)).is_empty(),
+        "a corrupt request gets no answer"
+    );
+    let hello = decode(&device.receive(&host_frame(&HostMessage::Hello { request_id: 1 })));
+    assert!(matches!(hello[0], DeviceMessage::DeviceInfo(_)));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::chart::{self, CELL_CHART_ID};
 use crate::link::{EMULATED_SECS_PER_TICK, EmulatedLink, TICK_MILLIS};
-use crate::session::{LinkState, Reading, Session};
+use crate::session::{LinkState, Reading, Session, explain, fault_label};
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -54,6 +54,9 @@ pub fn App() -> impl IntoView {
             {move || startup_error.get().map(|e| view! {
                 <p class="error" role="alert">"The emulated pack could not start: " {e}</p>
             })}
+            {move || session.with(|s| s.device_problem.clone()).map(|p| view! {
+                <p class="error" role="alert" data-testid="device-problem">{p}</p>
+            })}
             <EmulatorBanner info=emulator/>
             <section class="cards" aria-label="Pack">
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"
@@ -65,9 +68,11 @@ pub fn App() -> impl IntoView {
                     value=field(|r| format!("{:+.0}", r.power_w()))/>
                 <SocCard reading=reading/>
                 <SwitchesCard reading=reading/>
+                <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading/>
             </section>
             <CellsPanel reading=reading/>
+            <EventsPanel session=session/>
         </main>
         <footer>
             <LinkCounters session=session/>
@@ -230,22 +235,111 @@ fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
 }
 
 #[component]
+fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+    let limit = move |f: fn(&Reading) -> String| {
+        move || reading.with(|r| r.as_ref().map_or_else(|| UNAVAILABLE.to_owned(), f))
+    };
+    view! {
+        <div class="card limits">
+            <span class="label">"Told to the inverter"</span>
+            <div class="limit-row">
+                <span title="Charge voltage limit">"CVL"</span>
+                <span><span data-testid="limits-cvl">{limit(|r| format!("{:.1}", r.limits.charge_voltage_v))}</span>" V"</span>
+            </div>
+            <div class="limit-row">
+                <span title="Charge current limit">"CCL"</span>
+                <span><span data-testid="limits-ccl">{limit(|r| format!("{:.0}", r.limits.charge_current_a))}</span>" A"</span>
+            </div>
+            <div class="limit-row">
+                <span title="Discharge current limit">"DCL"</span>
+                <span><span data-testid="limits-dcl">{limit(|r| format!("{:.0}", r.limits.discharge_current_a))}</span>" A"</span>
+            </div>
+            <span class="note">{limit(|r| format!("charge phase: {}", r.limits.phase))}</span>
+        </div>
+    }
+}
+
+#[component]
 fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
-    let faults = move || reading.with(|r| r.as_ref().map(|r| r.faults.clone()));
+    let alarms = move || {
+        reading.with(|r| {
+            r.as_ref()
+                .map(|r| (r.faults.clone(), r.warnings.clone(), r.latched.clone()))
+        })
+    };
     view! {
         <div class="card alarms" data-testid="alarms">
             <span class="label">"Active alarms"</span>
-            {move || match faults() {
+            {move || match alarms() {
                 None => view! { <p class="quiet">{UNAVAILABLE}</p> }.into_any(),
-                Some(f) if f.is_empty() => view! { <p class="quiet">"None"</p> }.into_any(),
-                Some(f) => view! {
+                Some((t, w, _)) if t.is_empty() && w.is_empty() => {
+                    view! { <p class="quiet">"None"</p> }.into_any()
+                }
+                Some((trips, warnings, latched)) => view! {
                     <ul>
-                        {f.into_iter().map(|fault| view! { <li class="alarm">{fault.name()}</li> }).collect_view()}
+                        {trips.into_iter().map(|f| {
+                            let latch = latched.contains(&f).then_some(" · reset needed");
+                            view! { <li class="alarm trip">{fault_label(f)}{latch}</li> }
+                        }).collect_view()}
+                        {warnings.into_iter().map(|f| view! {
+                            <li class="alarm warning">{fault_label(f)}</li>
+                        }).collect_view()}
                     </ul>
                 }.into_any(),
             }}
         </div>
     }
+}
+
+#[component]
+fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
+    let recent = move || {
+        session.with(|s| {
+            s.events
+                .iter()
+                .rev()
+                .take(12)
+                .map(|e| (e.sequence, e.event.time_ms, explain(&e.event), e.event.kind))
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <section class="card events" aria-label="Events">
+            <h2>"Events"</h2>
+            <ol class="event-list" data-testid="event-log">
+                {move || {
+                    let items = recent();
+                    if items.is_empty() {
+                        return view! { <li class="quiet">"Nothing has happened yet."</li> }.into_any();
+                    }
+                    items.into_iter().map(|(seq, time_ms, text, kind)| {
+                        let class = match kind {
+                            bms_engine::EventKind::Tripped | bms_engine::EventKind::Latched => "event bad",
+                            _ => "event good",
+                        };
+                        view! {
+                            <li class=class data-sequence=seq>
+                                <span class="event-time">{device_time(time_ms)}</span>
+                                <span>{text}</span>
+                            </li>
+                        }
+                    }).collect_view().into_any()
+                }}
+            </ol>
+        </section>
+    }
+}
+
+/// Device time as "d 1 · 06:05:09" (days from 0 since the device started).
+fn device_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    format!(
+        "+{}d {:02}:{:02}:{:02}",
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[component]
@@ -269,6 +363,38 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             ))
         })
     };
+    let balancing =
+        move |i: usize| reading.with(|r| r.as_ref().is_some_and(|r| r.balancing.contains(&i)));
+    let temps = move || {
+        reading.with(|r| {
+            r.as_ref().map(|r| {
+                r.temperatures_c
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        (
+                            i,
+                            t.map_or_else(|| "no reading".to_owned(), |t| format!("{t:.1} °C")),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let thermal = move || {
+        reading.with(|r| {
+            r.as_ref().map(|r| {
+                let mut parts = vec![];
+                if r.heater_on {
+                    parts.push("heater on");
+                }
+                if r.fan_on {
+                    parts.push("fan on");
+                }
+                parts.join(" · ")
+            })
+        })
+    };
     let cell_v = move |i: usize| {
         reading.with(|r| {
             r.as_ref()
@@ -282,16 +408,28 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                 <h2>"Cells"</h2>
                 <span class="cell-stats" data-testid="cell-stats">{stats}</span>
             </div>
+            <div class="temperatures">
+                {move || temps().unwrap_or_default().into_iter().map(|(i, text)| view! {
+                    <span class="temperature">
+                        {format!("Sensor {} ", i + 1)}
+                        <span data-testid=format!("temperature-{}", i + 1)>{text}</span>
+                    </span>
+                }).collect_view()}
+                <span class="thermal">{thermal}</span>
+            </div>
             <div id=CELL_CHART_ID class="chart"></div>
             {move || chart_missing.get().then(|| view! {
                 <p class="quiet">"Chart unavailable: plotly.js did not load. The numbers below are live."</p>
             })}
             <ol class="cell-grid">
                 <For each=move || 0..cell_count.get() key=|i| *i children=move |i| view! {
-                    <li class="cell">
+                    <li class="cell" class:balancing=move || balancing(i)>
                         <span class="cell-no">{i + 1}</span>
                         <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
                         <span class="unit">"V"</span>
+                        <span class="balance-mark" title="balancing" data-testid=format!("cell-balancing-{}", i + 1)>
+                            {move || if balancing(i) { "⇣" } else { "" }}
+                        </span>
                     </li>
                 }/>
             </ol>

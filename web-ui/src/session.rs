@@ -1,11 +1,28 @@
 //! The dashboard's data: frames in, a telemetry model out. Plain Rust with no browser types, so
 //! it is tested natively; views read it through signals.
 
-use bms_engine::protocol::{DeviceInfo, FrameDecoder, Message, Telemetry};
-use bms_engine::{Error, Fault, FaultSet};
+use bms_engine::protocol::{DeviceInfo, DeviceMessage, FrameDecoder, Telemetry};
+use bms_engine::{Error, Event, EventKind, Fault, FaultSet, Level};
+use std::collections::VecDeque;
 
 /// Seconds without a frame after which the link counts as silent.
 pub const SILENT_AFTER_MS: f64 = 5_000.0;
+
+/// Events kept for display, newest last.
+pub const EVENTS_KEPT: usize = 200;
+
+/// The limits the battery tells its charger and inverter, in display units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsView {
+    /// Charge voltage limit, V.
+    pub charge_voltage_v: f64,
+    /// Charge current limit, A.
+    pub charge_current_a: f64,
+    /// Discharge current limit, A.
+    pub discharge_current_a: f64,
+    /// "absorption" or "float".
+    pub phase: &'static str,
+}
 
 /// One decoded state report, in display units.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,16 +37,32 @@ pub struct Reading {
     pub soc_pct: f64,
     /// Cell voltages, V, cell 1 first.
     pub cell_voltages_v: Vec<f64>,
-    /// Whether the charge switch is closed.
+    /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
+    pub temperatures_c: Vec<Option<f64>>,
+    /// Whether current may flow into the pack.
     pub charge_switch_on: bool,
-    /// Whether the discharge switch is closed.
+    /// Whether current may flow out of the pack.
     pub discharge_switch_on: bool,
-    /// Active faults.
+    /// Faults at trip level (switches open).
     pub faults: Vec<Fault>,
+    /// Faults at warning or derate level (and not tripped).
+    pub warnings: Vec<Fault>,
+    /// Latched faults (need a reset).
+    pub latched: Vec<Fault>,
+    /// Cells being balanced, 0-based.
+    pub balancing: Vec<usize>,
+    /// Limits told to the charger and inverter.
+    pub limits: LimitsView,
+    /// Heater on.
+    pub heater_on: bool,
+    /// Fan on.
+    pub fan_on: bool,
 }
 
 impl Reading {
     fn from_telemetry(t: &Telemetry) -> Self {
+        let trips = FaultSet::from_bits(t.trip_bits);
+        let mild = FaultSet::from_bits((t.warning_bits | t.derate_bits) & !t.trip_bits);
         Reading {
             uptime_secs: t.uptime_ms as f64 / 1000.0,
             pack_voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
@@ -40,9 +73,28 @@ impl Reading {
                 .iter()
                 .map(|&mv| f64::from(mv) / 1000.0)
                 .collect(),
+            temperatures_c: t
+                .temperatures_deci_c
+                .iter()
+                .map(|d| d.map(|d| f64::from(d) / 10.0))
+                .collect(),
             charge_switch_on: t.charge_switch_on,
             discharge_switch_on: t.discharge_switch_on,
-            faults: FaultSet::from_bits(t.fault_bits).iter().collect(),
+            faults: trips.iter().collect(),
+            warnings: mild.iter().collect(),
+            latched: FaultSet::from_bits(t.latched_bits).iter().collect(),
+            balancing: (0..32).filter(|i| t.balance_mask & (1 << i) != 0).collect(),
+            limits: LimitsView {
+                charge_voltage_v: f64::from(t.limits.charge_voltage_mv) / 1000.0,
+                charge_current_a: f64::from(t.limits.charge_current_ma) / 1000.0,
+                discharge_current_a: f64::from(t.limits.discharge_current_ma) / 1000.0,
+                phase: match t.limits.phase {
+                    bms_engine::limits::ChargePhase::Absorption => "absorption",
+                    bms_engine::limits::ChargePhase::Float => "float",
+                },
+            },
+            heater_on: t.heater_on,
+            fan_on: t.fan_on,
         }
     }
 
@@ -69,6 +121,110 @@ impl Reading {
     }
 }
 
+/// A fault's name as a person reads it.
+pub fn fault_label(fault: Fault) -> &'static str {
+    match fault {
+        Fault::CellOverVoltage => "over-voltage",
+        Fault::CellUnderVoltage => "under-voltage",
+        Fault::PackOverVoltage => "pack over-voltage",
+        Fault::PackUnderVoltage => "pack under-voltage",
+        Fault::ChargeOverCurrent => "charge over-current",
+        Fault::DischargeOverCurrent => "discharge over-current",
+        Fault::ShortCircuit => "short circuit",
+        Fault::ChargeOverTemperature => "too hot to charge",
+        Fault::ChargeUnderTemperature => "too cold to charge",
+        Fault::DischargeOverTemperature => "over-temperature",
+        Fault::DischargeUnderTemperature => "too cold to discharge",
+        Fault::CellImbalance => "cell imbalance",
+        Fault::OpenWire => "open sense wire",
+        Fault::SensorOutOfRange => "sensor reading out of range",
+        Fault::StuckSensor => "stuck sensor",
+        Fault::PackVoltageMismatch => "pack voltage mismatch",
+        Fault::TemperatureDisagreement => "temperature sensors disagree",
+        Fault::FrontEndLost => "front end not responding",
+        Fault::MeasurementInvalid => "measurement invalid",
+        Fault::PrechargeFailed => "pre-charge failed",
+    }
+}
+
+/// The unit an event's value is in, and how to print it.
+fn value_text(fault: Fault, value: i32) -> String {
+    match fault {
+        Fault::CellOverVoltage
+        | Fault::CellUnderVoltage
+        | Fault::PackOverVoltage
+        | Fault::PackUnderVoltage
+        | Fault::PackVoltageMismatch => format!("{:.3} V", f64::from(value) / 1000.0),
+        Fault::CellImbalance => format!("{value} mV"),
+        Fault::ChargeOverCurrent | Fault::DischargeOverCurrent => {
+            format!("{:.1} A", f64::from(value) / 1000.0)
+        }
+        Fault::ChargeOverTemperature
+        | Fault::ChargeUnderTemperature
+        | Fault::DischargeOverTemperature
+        | Fault::DischargeUnderTemperature
+        | Fault::TemperatureDisagreement => format!("{:.1} °C", f64::from(value) / 10.0),
+        Fault::FrontEndLost => format!("{:.1} s", f64::from(value) / 1000.0),
+        _ => value.to_string(),
+    }
+}
+
+/// One sentence explaining an event: "Cell 7 over-voltage tripped at 3.702 V (limit 3.650 V)
+/// after 2.0 s."
+pub fn explain(event: &Event) -> String {
+    let subject = match event.location {
+        Some(i) if event.fault.located_at_cell() => {
+            format!("Cell {} {}", u32::from(i) + 1, fault_label(event.fault))
+        }
+        Some(i)
+            if matches!(
+                event.fault,
+                Fault::ChargeOverTemperature
+                    | Fault::ChargeUnderTemperature
+                    | Fault::DischargeOverTemperature
+                    | Fault::DischargeUnderTemperature
+                    | Fault::TemperatureDisagreement
+            ) =>
+        {
+            format!("Sensor {} {}", u32::from(i) + 1, fault_label(event.fault))
+        }
+        _ => {
+            let label = fault_label(event.fault);
+            let mut c = label.chars();
+            c.next().map_or_else(String::new, |f| {
+                f.to_uppercase().collect::<String>() + c.as_str()
+            })
+        }
+    };
+    let level = match event.level {
+        Level::Warning => "warning",
+        Level::Derate => "derating",
+        Level::Trip => "protection",
+    };
+    let value = value_text(event.fault, event.value);
+    let limit = value_text(event.fault, event.limit);
+    match event.kind {
+        EventKind::Tripped => format!(
+            "{subject} {level} at {value} (limit {limit}) after {:.1} s.",
+            f64::from(event.delay_ms) / 1000.0
+        ),
+        EventKind::Cleared => format!("{subject} {level} cleared at {value} (release {limit})."),
+        EventKind::Latched => {
+            format!("{subject} {level} latched: it tripped repeatedly; reset needed.")
+        }
+        EventKind::Reset => format!("{subject} reset by the user."),
+    }
+}
+
+/// An event as kept by the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// Sequence number on the device.
+    pub sequence: u64,
+    /// The event.
+    pub event: Event,
+}
+
 /// How the link to the device is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LinkState {
@@ -86,7 +242,7 @@ pub enum LinkState {
 /// Everything the dashboard knows about the connected device.
 #[derive(Debug, Clone, Default)]
 pub struct Session {
-    decoder: FrameDecoder,
+    decoder: FrameDecoder<DeviceMessage>,
     /// Identity, once the device has sent it.
     pub device: Option<DeviceInfo>,
     /// The latest state report.
@@ -99,6 +255,10 @@ pub struct Session {
     pub last_error: Option<Error>,
     /// When the last good frame arrived, ms on the caller's clock.
     pub last_frame_at_ms: Option<f64>,
+    /// Recent events, oldest first (at most [`EVENTS_KEPT`]).
+    pub events: VecDeque<LoggedEvent>,
+    /// A problem with the device itself worth telling the user (e.g. a protocol mismatch).
+    pub device_problem: Option<String>,
 }
 
 impl Session {
@@ -110,12 +270,40 @@ impl Session {
                 self.frames_ok += 1;
                 self.last_frame_at_ms = Some(now_ms);
                 match message {
-                    Message::DeviceInfo(info) => self.device = Some(info),
-                    Message::Telemetry(t) => self.latest = Some(Reading::from_telemetry(&t)),
+                    DeviceMessage::DeviceInfo(info) => self.device = Some(info),
+                    DeviceMessage::Telemetry(t) => self.latest = Some(Reading::from_telemetry(&t)),
+                    DeviceMessage::Event { sequence, event } => {
+                        let known = self.events.back().is_some_and(|e| e.sequence >= sequence);
+                        if !known {
+                            if self.events.len() == EVENTS_KEPT {
+                                self.events.pop_front();
+                            }
+                            self.events.push_back(LoggedEvent { sequence, event });
+                        }
+                    }
+                    DeviceMessage::VersionMismatch {
+                        device_version,
+                        host_version,
+                    } => {
+                        self.device_problem = Some(format!(
+                            "The device speaks protocol version {device_version}, this dashboard \
+                             version {host_version}: update the one that is older."
+                        ));
+                    }
+                    DeviceMessage::Config { .. }
+                    | DeviceMessage::Ack { .. }
+                    | DeviceMessage::ConfigViolation { .. } => {}
                 }
             }
             Err(error) => {
                 self.frames_rejected += 1;
+                if let Error::UnsupportedVersion { found } = error {
+                    self.device_problem = Some(format!(
+                        "The device sends protocol version {found}, this dashboard reads \
+                         version {}: update the one that is older.",
+                        bms_engine::protocol::PROTOCOL_VERSION
+                    ));
+                }
                 self.last_error = Some(error);
             }
         });
@@ -186,6 +374,82 @@ mod tests {
     }
 
     #[test]
+    fn events_are_explained_in_one_sentence() {
+        let e = Event {
+            time_ms: 0,
+            kind: EventKind::Tripped,
+            fault: Fault::CellOverVoltage,
+            level: Level::Trip,
+            location: Some(6),
+            value: 3_702,
+            limit: 3_650,
+            delay_ms: 2_000,
+        };
+        assert_eq!(
+            explain(&e),
+            "Cell 7 over-voltage protection at 3.702 V (limit 3.650 V) after 2.0 s."
+        );
+        let cleared = Event {
+            kind: EventKind::Cleared,
+            value: 3_399,
+            limit: 3_400,
+            ..e
+        };
+        assert_eq!(
+            explain(&cleared),
+            "Cell 7 over-voltage protection cleared at 3.399 V (release 3.400 V)."
+        );
+        let cold = Event {
+            fault: Fault::ChargeUnderTemperature,
+            level: Level::Warning,
+            location: Some(1),
+            value: 42,
+            limit: 50,
+            delay_ms: 1_000,
+            ..e
+        };
+        assert_eq!(
+            explain(&cold),
+            "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s."
+        );
+        let lost = Event {
+            fault: Fault::FrontEndLost,
+            location: None,
+            value: 2_100,
+            limit: 2_000,
+            delay_ms: 0,
+            ..e
+        };
+        assert_eq!(
+            explain(&lost),
+            "Front end not responding protection at 2.1 s (limit 2.0 s) after 0.0 s."
+        );
+    }
+
+    #[test]
+    fn pushed_events_are_kept_once_in_order() {
+        let mut dev = EmulatedDevice::new(SimulationConfig {
+            scenario: Scenario::Overcharge,
+            seed: 2,
+            cell_count: 16,
+        })
+        .unwrap();
+        let mut session = Session::default();
+        for i in 0..20 {
+            let bytes = dev.advance(60);
+            session.ingest(&bytes, f64::from(i));
+            session.ingest(&bytes, f64::from(i)); // a duplicate delivery changes nothing
+        }
+        assert!(!session.events.is_empty());
+        let seq: Vec<u64> = session.events.iter().map(|e| e.sequence).collect();
+        let expected: Vec<u64> = (0..seq.len() as u64).collect();
+        assert_eq!(seq, expected);
+        let r = session.latest.as_ref().unwrap();
+        assert!(r.faults.contains(&Fault::CellOverVoltage));
+        assert!(!r.charge_switch_on);
+    }
+
+    #[test]
     fn extremes_are_numbered_from_one() {
         let r = Reading {
             uptime_secs: 0.0,
@@ -193,9 +457,21 @@ mod tests {
             current_a: -2.0,
             soc_pct: 50.0,
             cell_voltages_v: vec![3.3, 3.2, 3.4],
+            temperatures_c: vec![Some(25.0)],
             charge_switch_on: true,
             discharge_switch_on: true,
             faults: vec![],
+            warnings: vec![],
+            latched: vec![],
+            balancing: vec![],
+            limits: LimitsView {
+                charge_voltage_v: 10.35,
+                charge_current_a: 140.0,
+                discharge_current_a: 200.0,
+                phase: "absorption",
+            },
+            heater_on: false,
+            fan_on: false,
         };
         assert_eq!(r.min_cell(), Some((2, 3.2)));
         assert_eq!(r.max_cell(), Some((3, 3.4)));

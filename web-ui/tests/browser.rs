@@ -2,7 +2,7 @@
 //! dashboard, running on the same wasm32 target as the shipped page.
 #![cfg(target_family = "wasm")]
 
-use bms_engine::protocol::{FrameDecoder, Message};
+use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 use emulator::{EmulatedDevice, Scenario, SimulationConfig};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -10,20 +10,21 @@ use web_ui::session::Session;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const GOLDEN_TELEMETRY: &[u8] = include_bytes!("../../bms-engine/tests/golden/telemetry_v1.bin");
+const GOLDEN_TELEMETRY: &[u8] = include_bytes!("../../bms-engine/tests/golden/v2/telemetry.bin");
 
 #[wasm_bindgen_test]
 fn golden_frame_decodes_in_the_browser() {
-    let mut decoder = FrameDecoder::new();
+    let mut decoder = FrameDecoder::<DeviceMessage>::new();
     let mut got = Vec::new();
     decoder.feed(GOLDEN_TELEMETRY, |r| got.push(r));
     assert_eq!(got.len(), 1);
-    let Ok(Message::Telemetry(t)) = &got[0] else {
+    let Ok(DeviceMessage::Telemetry(t)) = &got[0] else {
         panic!("expected telemetry, got {:?}", got[0]);
     };
     assert_eq!(t.uptime_ms, 60_000);
     assert_eq!(t.current_ma, -1_500);
     assert_eq!(t.cell_voltages_mv.as_slice(), &[3_300, 3_301, 3_299, 3_300]);
+    assert_eq!(t.temperatures_deci_c.as_slice(), &[Some(251), None]);
 }
 
 #[wasm_bindgen_test]
@@ -75,5 +76,11 @@ fn the_dashboard_mounts_and_shows_every_cell() {
     assert!((40.0..58.4).contains(&pack), "pack {pack}");
     assert_eq!(text("charge-switch"), "ON");
     assert!(text("connection-status").starts_with("Connected"));
+    let cvl: f64 = text("limits-cvl").parse().unwrap();
+    assert!(
+        (cvl - 55.2).abs() < 0.05,
+        "16 × 3.45 V absorption, got {cvl}"
+    );
+    assert!(text("temperature-1").ends_with("°C"));
     drop(handle);
 }
