@@ -34,16 +34,20 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-const USAGE: &str = "usage: cargo xtask <serve|test>
-  serve   install what is missing, build the dashboard and serve it on http://127.0.0.1:8080
-  test    install what is missing and run every check (fmt, clippy, tests, no_std builds,
-          browser tests, release build, end-to-end tests)";
+const USAGE: &str = "usage: cargo xtask <serve|test|bench|coverage>
+  serve     install what is missing, build the dashboard and serve it on http://127.0.0.1:8080
+  test      install what is missing and run every check (fmt, clippy, tests, no_std builds,
+            browser tests, release build, end-to-end tests)
+  bench     engine step cost native and in WASM, engine RAM, flash/RAM of a Cortex-M4F image
+  coverage  line coverage of bms-engine's tests (installs cargo-llvm-cov)";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
     let result = match task.as_deref() {
         Some("serve") => serve(),
         Some("test") => test(),
+        Some("bench") => bench(),
+        Some("coverage") => coverage(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -144,6 +148,118 @@ fn test() -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn bench() -> Result {
+    install_rust_targets()?;
+    install_wasm_bindgen()?;
+    step(
+        "native step cost (divan) and engine state size",
+        cmd("cargo").args(["bench", "-p", "bms-engine", "--bench", "step"]),
+    )?;
+    step(
+        "WASM step cost (Node, release build)",
+        cmd("cargo").args([
+            "test",
+            "-p",
+            "web-ui",
+            "--release",
+            "--features",
+            "wasm-bench",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--test",
+            "wasm_bench",
+            "--",
+            "--nocapture",
+        ]),
+    )?;
+    step(
+        "firmware image for thumbv7em-none-eabihf (release, opt-level s, LTO)",
+        cmd("cargo").args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "firmware/Cargo.toml",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ]),
+    )?;
+    let elf = root().join("firmware/target/thumbv7em-none-eabihf/release/cellsight-firmware-size");
+    let bytes = fs::read(&elf).map_err(|e| format!("reading {}: {e}", elf.display()))?;
+    let size = elf_size(&bytes).map_err(|e| format!("{}: {e}", elf.display()))?;
+    println!(
+        "firmware image (engine, 32 cells, protocol encoder, cortex-m-rt): flash {} bytes ({:.1} KiB), static RAM {} bytes; the engine state itself lives on the stack (size printed above)",
+        size.flash,
+        size.flash as f64 / 1024.0,
+        size.ram
+    );
+    Ok(())
+}
+
+/// Flash and static RAM of an ELF32 little-endian image, from its section headers: flash holds
+/// every allocated section with contents (code, read-only data, initial values of .data), RAM
+/// every allocated writable section (.data, .bss).
+struct ElfSize {
+    flash: u64,
+    ram: u64,
+}
+
+fn elf_size(b: &[u8]) -> Result<ElfSize> {
+    let u16_at = |at: usize| -> Result<u16> {
+        b.get(at..at + 2)
+            .map(|s| u16::from_le_bytes([s[0], s[1]]))
+            .ok_or_else(|| format!("truncated ELF at byte {at}"))
+    };
+    let u32_at = |at: usize| -> Result<u32> {
+        b.get(at..at + 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+            .ok_or_else(|| format!("truncated ELF at byte {at}"))
+    };
+    if b.get(..6) != Some(&[0x7F, b'E', b'L', b'F', 1, 1][..]) {
+        return Err("not a 32-bit little-endian ELF file".into());
+    }
+    let shoff = u32_at(0x20)? as usize;
+    let shentsize = usize::from(u16_at(0x2E)?);
+    let shnum = usize::from(u16_at(0x30)?);
+    const SHF_WRITE: u32 = 0x1;
+    const SHF_ALLOC: u32 = 0x2;
+    const SHT_NOBITS: u32 = 8;
+    let mut size = ElfSize { flash: 0, ram: 0 };
+    for i in 0..shnum {
+        let h = shoff + i * shentsize;
+        let (kind, flags, len) = (u32_at(h + 4)?, u32_at(h + 8)?, u64::from(u32_at(h + 20)?));
+        if flags & SHF_ALLOC == 0 {
+            continue;
+        }
+        if kind != SHT_NOBITS {
+            size.flash += len;
+        }
+        if flags & SHF_WRITE != 0 {
+            size.ram += len;
+        }
+    }
+    Ok(size)
+}
+
+fn coverage() -> Result {
+    if tool_version("cargo-llvm-cov").is_none()
+        && capture(cmd("cargo").args(["llvm-cov", "--version"])).is_err()
+    {
+        println!("xtask: installing cargo-llvm-cov and rustup's llvm-tools-preview (once)");
+        run(
+            "rustup component add llvm-tools-preview",
+            cmd("rustup").args(["component", "add", "llvm-tools-preview"]),
+        )?;
+        run(
+            "cargo install cargo-llvm-cov",
+            cmd("cargo").args(["install", "--locked", "cargo-llvm-cov"]),
+        )?;
+    }
+    step(
+        "bms-engine line and region coverage (stable toolchain: branch coverage needs nightly)",
+        cmd("cargo").args(["llvm-cov", "-p", "bms-engine", "--summary-only"]),
+    )
 }
 
 /// The engine must stay free of std, alloc and UI crates: read its resolved graph for the MCU

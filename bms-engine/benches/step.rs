@@ -1,0 +1,42 @@
+//! Cost of one engine step (`cargo bench -p bms-engine`): 16 and 32 cells, a healthy pack
+//! charging with balancing active (every table row evaluated, balancer choosing cells), plus the
+//! engine's RAM footprint. The WASM counterpart runs in `cargo xtask bench`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use bms_engine::{Engine, Measurement, PackConfig};
+
+fn main() {
+    println!(
+        "engine state: {} bytes (size_of::<Engine>(), capacity for 32 cells)",
+        core::mem::size_of::<Engine>()
+    );
+    divan::main();
+}
+
+/// A charging pack whose cells spread over 40 mV, so balancing has work to do.
+fn snapshot(cells: usize, i: u32) -> Measurement {
+    let voltages: Vec<u16> = (0..cells)
+        .map(|c| 3_380 + ((c as u32 * 7 + i) % 40) as u16)
+        .collect();
+    Measurement::new(&voltages, 30_000)
+        .unwrap()
+        .with_temperatures(&[Some(250), Some(262)])
+        .unwrap()
+}
+
+#[divan::bench(args = [16, 32])]
+fn step(bencher: divan::Bencher, cells: usize) {
+    let mut engine = Engine::new(PackConfig::lfp_280ah(cells as u8), 500).unwrap();
+    let inputs: Vec<Measurement> = (0..64).map(|i| snapshot(cells, i)).collect();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % inputs.len();
+        divan::black_box(engine.step(divan::black_box(&inputs[i]), 100))
+    });
+}

@@ -1,0 +1,44 @@
+//! The engine's step cost in WebAssembly (run by `cargo xtask bench`, in Node through
+//! wasm-bindgen-test-runner): the same workload as `bms-engine/benches/step.rs`, timed over many
+//! steps. It reports a figure; it asserts only that the engine produced sane outputs.
+#![cfg(all(target_family = "wasm", feature = "wasm-bench"))]
+
+use bms_engine::{Engine, Measurement, PackConfig};
+use wasm_bindgen_test::*;
+
+fn snapshot(cells: usize, i: u32) -> Measurement {
+    let voltages: Vec<u16> = (0..cells)
+        .map(|c| 3_380 + ((c as u32 * 7 + i) % 40) as u16)
+        .collect();
+    Measurement::new(&voltages, 30_000)
+        .unwrap()
+        .with_temperatures(&[Some(250), Some(262)])
+        .unwrap()
+}
+
+fn time_steps(cells: usize) -> f64 {
+    let mut engine = Engine::new(PackConfig::lfp_280ah(cells as u8), 500).unwrap();
+    let inputs: Vec<Measurement> = (0..64).map(|i| snapshot(cells, i)).collect();
+    // Warm up, then time.
+    for m in &inputs {
+        engine.step(m, 100);
+    }
+    let steps = 200_000;
+    let start = js_sys::Date::now();
+    let mut balanced = 0_u32;
+    for i in 0..steps {
+        let out = engine.step(&inputs[i % inputs.len()], 100);
+        balanced += out.balancing.mask.count_ones();
+    }
+    let elapsed_ms = js_sys::Date::now() - start;
+    assert!(balanced > 0, "the workload must exercise balancing");
+    elapsed_ms * 1e6 / steps as f64
+}
+
+#[wasm_bindgen_test]
+fn wasm_step_cost() {
+    for cells in [16, 32] {
+        let ns = time_steps(cells);
+        console_log!("wasm step, {cells} cells: {ns:.0} ns");
+    }
+}
