@@ -13,8 +13,9 @@ use bms_engine::{Engine, Measurement, PackConfig};
 
 fn main() {
     println!(
-        "engine state: {} bytes (size_of::<Engine>(), capacity for 32 cells)",
-        core::mem::size_of::<Engine>()
+        "engine state: {} bytes (size_of::<Engine>(), capacity for 32 cells); one step's outputs: {} bytes",
+        core::mem::size_of::<Engine>(),
+        core::mem::size_of::<bms_engine::Outputs>()
     );
     divan::main();
 }

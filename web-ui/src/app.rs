@@ -1,7 +1,7 @@
 //! The views. They read the [`Session`] through signals and never touch the engine.
 
 use crate::chart::{self, CELL_CHART_ID};
-use crate::link::{EMULATED_SECS_PER_TICK, EmulatedLink, TICK_MILLIS};
+use crate::link::{EMULATED_SECS_PER_TICK, EmulatedLink, TICK_MILLIS, config_from_query};
 use crate::session::{LinkState, Reading, Session, explain, fault_label};
 use leptos::prelude::*;
 
@@ -16,7 +16,17 @@ pub fn App() -> impl IntoView {
     let emulator = RwSignal::new(None::<EmulatorInfo>);
     let startup_error = RwSignal::new(None::<String>);
 
-    match EmulatedLink::demo() {
+    let query = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let link = config_from_query(&query)
+        .map_err(|e| format!("{e} (the address asks for it); running the default demo instead"))
+        .or_else(|e| {
+            startup_error.set(Some(e));
+            Ok::<_, String>(crate::link::DEMO)
+        })
+        .and_then(|config| EmulatedLink::new(config).map_err(|e| e.to_string()));
+    match link {
         Ok(mut link) => {
             let scenario = link.scenario();
             let tick = move || {
@@ -32,7 +42,7 @@ pub fn App() -> impl IntoView {
             };
             start_ticking(tick);
         }
-        Err(e) => startup_error.set(Some(e.to_string())),
+        Err(e) => startup_error.set(Some(e)),
     }
 
     let reading = Memo::new(move |_| session.with(|s| s.latest.clone()));
@@ -52,7 +62,7 @@ pub fn App() -> impl IntoView {
         </header>
         <main>
             {move || startup_error.get().map(|e| view! {
-                <p class="error" role="alert">"The emulated pack could not start: " {e}</p>
+                <p class="error" role="alert" data-testid="startup-error">{e}</p>
             })}
             {move || session.with(|s| s.device_problem.clone()).map(|p| view! {
                 <p class="error" role="alert" data-testid="device-problem">{p}</p>

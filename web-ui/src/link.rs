@@ -8,6 +8,74 @@ pub const EMULATED_SECS_PER_TICK: u64 = 60;
 /// Wall-clock milliseconds between updates.
 pub const TICK_MILLIS: u32 = 500;
 
+/// The default demo set-up.
+pub const DEMO: SimulationConfig = SimulationConfig {
+    scenario: Scenario::SolarDay,
+    seed: 1,
+    cell_count: 16,
+};
+
+/// Reads the emulator set-up from a page query such as `?scenario=overcharge&seed=3&cells=8`
+/// (each optional; the rest from [`DEMO`]). Unknown keys are ignored; a bad value is an error
+/// that names it and what is accepted.
+pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
+    let mut config = DEMO;
+    for pair in query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "scenario" => {
+                config.scenario = Scenario::from_name(value).map_err(|e| e.to_string())?;
+            }
+            "seed" => {
+                config.seed = value
+                    .parse()
+                    .map_err(|_| format!("seed `{value}` is not a whole number 0..2^64"))?;
+            }
+            "cells" => {
+                config.cell_count = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "cells `{value}`: use 1 to {} series cells",
+                            bms_engine::MAX_CELLS
+                        )
+                    })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_picks_scenario_seed_and_cells() {
+        assert_eq!(config_from_query(""), Ok(DEMO));
+        let c = config_from_query("?scenario=overcharge&seed=3&cells=8&utm=x").unwrap();
+        assert_eq!(c.scenario, Scenario::Overcharge);
+        assert_eq!((c.seed, c.cell_count), (3, 8));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = config_from_query("?scenario=sunny").unwrap_err();
+        assert!(e.contains("`sunny`") && e.contains("solar-day"), "{e}");
+        let e = config_from_query("?cells=40").unwrap_err();
+        assert!(e.contains("cells `40`"), "{e}");
+        let e = config_from_query("?seed=-1").unwrap_err();
+        assert!(e.contains("seed `-1`"), "{e}");
+    }
+}
+
 /// The emulated pack as a byte source: it produces exactly the frames a Cellsight device
 /// would send over a serial port.
 #[derive(Debug)]
@@ -19,12 +87,13 @@ pub struct EmulatedLink {
 impl EmulatedLink {
     /// The default demo: a 16-cell pack on a sunny day, seed 1.
     pub fn demo() -> Result<Self, emulator::Error> {
+        Self::new(DEMO)
+    }
+
+    /// A device running `config`.
+    pub fn new(config: SimulationConfig) -> Result<Self, emulator::Error> {
         Ok(EmulatedLink {
-            device: EmulatedDevice::new(SimulationConfig {
-                scenario: Scenario::SolarDay,
-                seed: 1,
-                cell_count: 16,
-            })?,
+            device: EmulatedDevice::new(config)?,
             greeted: false,
         })
     }

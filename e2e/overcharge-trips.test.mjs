@@ -1,0 +1,42 @@
+// Opening the dashboard on the overcharge scenario: the emulated charger pushes 0.5 C into a
+// 97 % pack, the engine trips over-voltage, and the page shows the alarm, the open charge switch,
+// a zero charge current limit and the event explained in one sentence.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist } from './serve.mjs';
+import { launch } from './browser.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('an over-voltage trip is shown, acted on and explained', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}?scenario=overcharge&seed=3`);
+
+  await page.getByTestId('scenario').filter({ hasText: 'overcharge' }).waitFor({ timeout: 20_000 });
+  const trip = page
+    .getByTestId('event-log')
+    .locator('li', { hasText: /over-voltage protection at 3\.\d{3} V \(limit 3\.650 V\) after 2\.0 s\./ });
+  await trip.first().waitFor({ timeout: 30_000 });
+  assert.match(await trip.first().textContent(), /^\+0d \d\d:\d\d:\d\dCell \d{1,2} over-voltage/);
+
+  await page.getByTestId('alarms').filter({ hasText: 'over-voltage' }).waitFor({ timeout: 5_000 });
+  assert.equal(await page.getByTestId('charge-switch').textContent(), 'OFF');
+  assert.equal(await page.getByTestId('discharge-switch').textContent(), 'ON');
+  assert.equal(await page.getByTestId('limits-ccl').textContent(), '0');
+  assert.ok(Number(await page.getByTestId('limits-cvl').textContent()) > 50, 'CVL never 0');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
