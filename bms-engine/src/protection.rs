@@ -867,6 +867,50 @@ mod tests {
     }
 
     #[test]
+    fn names_are_unique_kebab_case_and_cell_faults_say_so() {
+        let names: Vec<&str, FAULT_COUNT> = Fault::ALL.iter().map(|f| f.name()).collect();
+        for (i, a) in names.iter().enumerate() {
+            assert!(a.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{a}");
+            assert!(!names[i + 1..].contains(a), "{a} twice");
+        }
+        let cell: Vec<Fault, FAULT_COUNT> = Fault::ALL
+            .into_iter()
+            .filter(|f| f.located_at_cell())
+            .collect();
+        assert_eq!(
+            cell.as_slice(),
+            &[
+                Fault::CellOverVoltage,
+                Fault::CellUnderVoltage,
+                Fault::CellImbalance,
+                Fault::OpenWire
+            ]
+        );
+        let levels: Vec<&str, 3> = Level::ALL.iter().map(|l| l.name()).collect();
+        assert_eq!(levels.as_slice(), &["warning", "derate", "trip"]);
+        assert!(Level::Warning < Level::Derate && Level::Derate < Level::Trip);
+    }
+
+    #[test]
+    fn packs_without_enough_sensors_get_no_rows_they_cannot_evaluate() {
+        let mut config = PackConfig::lfp_280ah(4);
+        config.temperature_count = 1;
+        let one = rules(&config);
+        assert!(
+            !one.iter()
+                .any(|r| r.fault == Fault::TemperatureDisagreement)
+        );
+        assert!(one.iter().any(|r| r.fault == Fault::ChargeOverTemperature));
+        config.temperature_count = 0;
+        let none = rules(&config);
+        assert!(!none.iter().any(|r| matches!(
+            r.signal,
+            Signal::MaxTemperature | Signal::MinTemperature | Signal::TemperatureSpread
+        )));
+        assert_eq!(none.len(), 7 * 3 + 7);
+    }
+
+    #[test]
     fn fault_set_round_trips_its_bits() {
         let mut set = FaultSet::EMPTY;
         set.set(Fault::CellUnderVoltage, true);

@@ -376,6 +376,55 @@ fn an_invalid_configuration_write_changes_nothing_and_lists_every_error() {
 }
 
 #[test]
+fn a_latched_fault_survives_a_configuration_write() {
+    let mut e = engine();
+    let mut short = healthy();
+    short.short_circuit = true;
+    e.step(&short, DT);
+    let mut c = *e.config();
+    c.balance_start_delta_mv = 20;
+    c.switches = SwitchKind::Contactor {
+        voltage_match_mv: 1_000,
+        precharge_timeout_ms: 3_000,
+    };
+    e.set_config(c).unwrap();
+    let out = run(&mut e, &healthy(), 5_000);
+    assert!(
+        out.latched.contains(Fault::ShortCircuit),
+        "a new configuration is no reset"
+    );
+    assert!(!out.charge_switch_on && !out.discharge_switch_on);
+    assert_eq!(
+        out.contactor,
+        Some(bms_engine::switches::ContactorState::Open)
+    );
+    e.reset_latched();
+    let reset = e.event_log().iter().last().unwrap().1;
+    assert_eq!(
+        (reset.kind, reset.fault),
+        (EventKind::Reset, Fault::ShortCircuit)
+    );
+    let mut bus = healthy();
+    bus.bus_voltage_mv = Some(52_800);
+    let out = run(&mut e, &bus, 1_200);
+    assert!(out.trips.is_empty());
+    assert!(out.switches.main_contactor_on);
+    assert_eq!(e.uptime_ms(), 100 + 5_000 + 1_200);
+}
+
+#[test]
+fn balancing_counters_accumulate_per_cell() {
+    let mut e = engine();
+    let mut m = with_cell(4, 3_420);
+    m.current_ma = 20_000;
+    let out = run(&mut e, &m, 3_600_000);
+    assert_eq!(out.balancing.mask, 1 << 4);
+    assert_eq!(e.balanced_mah(4), 60, "60 mA for an hour");
+    assert_eq!(e.balanced_mah(3), 0);
+    assert_eq!(e.balanced_mah(99), 0, "out of range reads as nothing");
+}
+
+#[test]
 fn heater_runs_in_the_cold_and_charging_waits() {
     let mut e = engine();
     let mut cold = healthy();
