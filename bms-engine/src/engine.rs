@@ -4,7 +4,9 @@
 use crate::balancing::{Balancer, Balancing};
 use crate::event_log::EventLog;
 use crate::limits::{LimitInputs, LimitState, Limits};
-use crate::protection::{self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext};
+use crate::protection::{
+    self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals,
+};
 use crate::soc::CoulombCounter;
 use crate::switches::{ContactorState, SwitchCommands, Switches};
 use crate::thermal::Thermal;
@@ -279,8 +281,9 @@ impl Engine {
             log.push(event);
             let _ = events.push(event);
         };
+        let signals = Signals::read(m, &self.config, &ctx);
         for (rule, d) in self.rules.iter().zip(self.debouncers.iter_mut()) {
-            let reading = protection::read_signal(rule.signal, m, &self.config, &ctx);
+            let reading = signals.get(rule.signal);
             let Some(event) = d.update(rule, reading, dt_millis, self.now_ms) else {
                 continue;
             };

@@ -569,91 +569,151 @@ pub struct SignalContext {
     pub shape_ok: bool,
 }
 
-/// Reads `signal` from a snapshot: the value and where it came from, or `None` when the
-/// snapshot lacks it. `config` supplies the sensor ranges for the count signals.
-pub fn read_signal(
-    signal: Signal,
-    m: &Measurement,
-    config: &PackConfig,
-    ctx: &SignalContext,
-) -> Option<(i32, Option<u8>)> {
-    let located = |index: usize, value: i32| Some((value, u8::try_from(index).ok()));
-    // A snapshot of the wrong shape carries no trustworthy value for any measured signal.
-    let measured = ctx.shape_ok && m.fresh;
-    match signal {
-        Signal::ShortCircuitFlag => Some((i32::from(m.short_circuit), None)),
-        Signal::FrontEndSilence => Some((
-            i32::try_from(ctx.front_end_silence_ms).unwrap_or(i32::MAX),
-            None,
-        )),
-        Signal::ShapeMismatch => Some((i32::from(!ctx.shape_ok), None)),
-        Signal::PrechargeFailure => Some((i32::from(ctx.precharge_failed), None)),
-        Signal::StuckCount => Some(ctx.stuck),
-        _ if !measured => None,
-        Signal::MaxCellVoltage => m
-            .plausible_cells(config)
-            .max_by_key(|&(_, mv)| mv)
-            .and_then(|(i, mv)| located(i, i32::from(mv))),
-        Signal::MinCellVoltage => m
-            .plausible_cells(config)
-            .min_by_key(|&(_, mv)| mv)
-            .and_then(|(i, mv)| located(i, i32::from(mv))),
-        Signal::PackVoltage => {
-            let mv = m.pack_voltage_mv.unwrap_or_else(|| m.cell_sum_mv());
-            Some((i32::try_from(mv).unwrap_or(i32::MAX), None))
+/// A reading: the value and where it came from (0-based cell or sensor), if anywhere.
+pub type Reading = Option<(i32, Option<u8>)>;
+
+/// Every signal of one snapshot, computed in one pass over the cells and sensors so that the
+/// table's rows only look values up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Signals {
+    max_cell: Reading,
+    min_cell: Reading,
+    pack_voltage: Reading,
+    charge_current: Reading,
+    discharge_current: Reading,
+    max_temperature: Reading,
+    min_temperature: Reading,
+    cell_spread: Reading,
+    short_circuit: Reading,
+    open_wire: Reading,
+    out_of_range: Reading,
+    stuck: Reading,
+    pack_mismatch: Reading,
+    temperature_spread: Reading,
+    front_end_silence: Reading,
+    shape_mismatch: Reading,
+    precharge_failure: Reading,
+}
+
+fn located(index: usize, value: i32) -> Reading {
+    Some((value, u8::try_from(index).ok()))
+}
+
+fn count_reading(count: usize, first: Option<usize>) -> Reading {
+    Some((
+        i32::try_from(count).unwrap_or(i32::MAX),
+        first.and_then(|i| u8::try_from(i).ok()),
+    ))
+}
+
+impl Signals {
+    /// Reads every signal from a snapshot. A snapshot of the wrong shape, or a stale one,
+    /// carries no trustworthy measured value: those signals are absent.
+    pub fn read(m: &Measurement, config: &PackConfig, ctx: &SignalContext) -> Self {
+        let mut s = Signals {
+            short_circuit: Some((i32::from(m.short_circuit), None)),
+            front_end_silence: Some((
+                i32::try_from(ctx.front_end_silence_ms).unwrap_or(i32::MAX),
+                None,
+            )),
+            shape_mismatch: Some((i32::from(!ctx.shape_ok), None)),
+            precharge_failure: Some((i32::from(ctx.precharge_failed), None)),
+            stuck: Some(ctx.stuck),
+            ..Signals::default()
+        };
+        if !(ctx.shape_ok && m.fresh) {
+            return s;
         }
-        Signal::ChargeCurrent => Some((m.current_ma.max(0), None)),
-        Signal::DischargeCurrent => Some((m.current_ma.saturating_neg().max(0), None)),
-        Signal::MaxTemperature => m
-            .plausible_temperatures(config)
-            .max_by_key(|&(_, t)| t)
-            .and_then(|(i, t)| located(i, i32::from(t))),
-        Signal::MinTemperature => m
-            .plausible_temperatures(config)
-            .min_by_key(|&(_, t)| t)
-            .and_then(|(i, t)| located(i, i32::from(t))),
-        Signal::CellSpread => {
-            let (hi_i, hi) = m.plausible_cells(config).max_by_key(|&(_, mv)| mv)?;
-            let (_, lo) = m.plausible_cells(config).min_by_key(|&(_, mv)| mv)?;
-            located(hi_i, i32::from(hi) - i32::from(lo))
+        // Cells: extremes over plausible readings (first of equals), open and out-of-range counts.
+        let mut hi: Option<(usize, u16)> = None;
+        let mut lo: Option<(usize, u16)> = None;
+        let (mut open, mut open_first) = (0_usize, None);
+        let (mut out_of_range, mut out_first) = (0_usize, None);
+        let mut sum_mv = 0_u32;
+        for (i, &mv) in m.cell_voltages_mv.iter().enumerate() {
+            sum_mv += u32::from(mv);
+            if mv < config.open_wire_mv {
+                open += 1;
+                open_first = open_first.or(Some(i));
+                continue;
+            }
+            if mv > config.cell_reading_max_mv {
+                out_of_range += 1;
+                out_first = out_first.or(Some(i));
+                continue;
+            }
+            if hi.is_none_or(|(_, h)| mv > h) {
+                hi = Some((i, mv));
+            }
+            if lo.is_none_or(|(_, l)| mv < l) {
+                lo = Some((i, mv));
+            }
         }
-        Signal::OpenWireCount => {
-            let mut open = m
-                .cell_voltages_mv
-                .iter()
-                .enumerate()
-                .filter(|&(_, &mv)| mv < config.open_wire_mv);
-            let first = open.clone().next().map(|(i, _)| i);
-            let count = i32::try_from(open.by_ref().count()).unwrap_or(i32::MAX);
-            Some((count, first.and_then(|i| u8::try_from(i).ok())))
+        // Temperatures: extremes over plausible ones; missing or beyond range are out of range.
+        let limit = config.temperature_reading_limit_deci_c;
+        let mut t_hi: Option<(usize, i16)> = None;
+        let mut t_lo: Option<(usize, i16)> = None;
+        for (i, t) in m.temperatures_deci_c.iter().enumerate() {
+            match t.filter(|t| t.saturating_abs() <= limit) {
+                None => {
+                    out_of_range += 1;
+                    out_first = out_first.or(Some(i));
+                }
+                Some(t) => {
+                    if t_hi.is_none_or(|(_, h)| t > h) {
+                        t_hi = Some((i, t));
+                    }
+                    if t_lo.is_none_or(|(_, l)| t < l) {
+                        t_lo = Some((i, t));
+                    }
+                }
+            }
         }
-        Signal::OutOfRangeCount => {
-            let limit = config.temperature_reading_limit_deci_c;
-            let cells = m
-                .cell_voltages_mv
-                .iter()
-                .enumerate()
-                .filter(|&(_, &mv)| mv > config.cell_reading_max_mv)
-                .map(|(i, _)| i);
-            let temps = m
-                .temperatures_deci_c
-                .iter()
-                .enumerate()
-                .filter(|&(_, t)| t.is_none_or(|t| t.saturating_abs() > limit))
-                .map(|(i, _)| i);
-            let first = cells.clone().next().or_else(|| temps.clone().next());
-            let count = i32::try_from(cells.count() + temps.count()).unwrap_or(i32::MAX);
-            Some((count, first.and_then(|i| u8::try_from(i).ok())))
-        }
-        Signal::PackVoltageMismatch => {
-            let measured_mv = m.pack_voltage_mv?;
-            let diff = i64::from(measured_mv) - i64::from(m.cell_sum_mv());
-            Some((i32::try_from(diff.abs()).unwrap_or(i32::MAX), None))
-        }
-        Signal::TemperatureSpread => {
-            let (hi_i, hi) = m.plausible_temperatures(config).max_by_key(|&(_, t)| t)?;
-            let (_, lo) = m.plausible_temperatures(config).min_by_key(|&(_, t)| t)?;
-            located(hi_i, i32::from(hi) - i32::from(lo))
+        s.max_cell = hi.and_then(|(i, v)| located(i, i32::from(v)));
+        s.min_cell = lo.and_then(|(i, v)| located(i, i32::from(v)));
+        s.cell_spread = match (hi, lo) {
+            (Some((i, h)), Some((_, l))) => located(i, i32::from(h) - i32::from(l)),
+            _ => None,
+        };
+        s.open_wire = count_reading(open, open_first);
+        s.out_of_range = count_reading(out_of_range, out_first);
+        let pack_mv = m.pack_voltage_mv.unwrap_or(sum_mv);
+        s.pack_voltage = Some((i32::try_from(pack_mv).unwrap_or(i32::MAX), None));
+        s.pack_mismatch = m.pack_voltage_mv.map(|measured| {
+            let diff = i64::from(measured) - i64::from(sum_mv);
+            (i32::try_from(diff.abs()).unwrap_or(i32::MAX), None)
+        });
+        s.charge_current = Some((m.current_ma.max(0), None));
+        s.discharge_current = Some((m.current_ma.saturating_neg().max(0), None));
+        s.max_temperature = t_hi.and_then(|(i, t)| located(i, i32::from(t)));
+        s.min_temperature = t_lo.and_then(|(i, t)| located(i, i32::from(t)));
+        s.temperature_spread = match (t_hi, t_lo) {
+            (Some((i, h)), Some((_, l))) => located(i, i32::from(h) - i32::from(l)),
+            _ => None,
+        };
+        s
+    }
+
+    /// The reading of one signal.
+    pub fn get(&self, signal: Signal) -> Reading {
+        match signal {
+            Signal::MaxCellVoltage => self.max_cell,
+            Signal::MinCellVoltage => self.min_cell,
+            Signal::PackVoltage => self.pack_voltage,
+            Signal::ChargeCurrent => self.charge_current,
+            Signal::DischargeCurrent => self.discharge_current,
+            Signal::MaxTemperature => self.max_temperature,
+            Signal::MinTemperature => self.min_temperature,
+            Signal::CellSpread => self.cell_spread,
+            Signal::ShortCircuitFlag => self.short_circuit,
+            Signal::OpenWireCount => self.open_wire,
+            Signal::OutOfRangeCount => self.out_of_range,
+            Signal::StuckCount => self.stuck,
+            Signal::PackVoltageMismatch => self.pack_mismatch,
+            Signal::TemperatureSpread => self.temperature_spread,
+            Signal::FrontEndSilence => self.front_end_silence,
+            Signal::ShapeMismatch => self.shape_mismatch,
+            Signal::PrechargeFailure => self.precharge_failure,
         }
     }
 }
