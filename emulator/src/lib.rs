@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod cell;
+pub mod csv;
 mod device;
 mod error;
 mod pack;

@@ -7,9 +7,14 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--json]
+               [--csv FILE [--csv-interval SECS]]
       Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
       seed S (default 1) and N series cells (default 16), then print a summary
-      (one JSON object with --json).
+      (one JSON object with --json). --csv writes a time series every SECS (default 60)
+      simulated seconds: what the sensors read, the truth, and the BMS's decisions.
+  emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--interval SECS] --out FILE
+      Write the byte stream the emulated device sends over a serial link: its greeting,
+      then telemetry and new events every SECS (default 60) simulated seconds.
   emulator scenarios
       List the scenarios with their purpose.";
 
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
 fn run(args: &[String]) -> Result<String, String> {
     match args.split_first() {
         Some((cmd, rest)) if cmd == "run" => run_scenario(rest),
+        Some((cmd, rest)) if cmd == "wire" => write_wire(rest),
         Some((cmd, [])) if cmd == "scenarios" => Ok(Scenario::ALL
             .iter()
             .map(|s| format!("{:<16} {}", s.name(), s.purpose()))
@@ -47,6 +53,16 @@ struct RunArgs {
     seed: u64,
     cells: usize,
     json: bool,
+    csv: Option<String>,
+    interval_secs: u64,
+    out: Option<String>,
+}
+
+fn parse_interval(flag: &str, v: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|s| (1..=86_400).contains(s))
+        .ok_or_else(|| format!("`{flag} {v}`: expected 1 to 86400 seconds"))
 }
 
 fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
@@ -56,6 +72,9 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         seed: 1,
         cells: 16,
         json: false,
+        csv: None,
+        interval_secs: 60,
+        out: None,
     };
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -99,10 +118,49 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                     })?;
             }
             "--json" => parsed.json = true,
-            other => return Err(format!("unknown option `{other}` for `run`")),
+            "--csv" => parsed.csv = Some(value("--csv")?),
+            "--out" => parsed.out = Some(value("--out")?),
+            "--csv-interval" | "--interval" => {
+                let v = value(flag)?;
+                parsed.interval_secs = parse_interval(flag, &v)?;
+            }
+            other => return Err(format!("unknown option `{other}`")),
         }
     }
     Ok(parsed)
+}
+
+fn write_wire(args: &[String]) -> Result<String, String> {
+    let args = parse_run_args(args)?;
+    let path = args
+        .out
+        .clone()
+        .ok_or_else(|| "`wire` needs `--out FILE`".to_owned())?;
+    let mut device = emulator::EmulatedDevice::new(SimulationConfig {
+        scenario: args.scenario,
+        seed: args.seed,
+        cell_count: args.cells,
+    })
+    .map_err(|e| e.to_string())?;
+    let total_secs = (args.days * 86_400.0).round() as u64;
+    let mut bytes = device.hello();
+    let mut done = 0;
+    let mut frames = 1;
+    while done < total_secs {
+        let chunk = args.interval_secs.min(total_secs - done);
+        bytes.extend(device.advance(chunk));
+        done += chunk;
+        frames += 1;
+    }
+    std::fs::write(&path, &bytes).map_err(|e| format!("cannot write `{path}`: {e}"))?;
+    Ok(format!(
+        "wrote {} bytes to {path}: greeting + {} updates of scenario {} (seed {}, {} cells), each telemetry plus any new events",
+        bytes.len(),
+        frames - 1,
+        args.scenario.name(),
+        args.seed,
+        args.cells
+    ))
 }
 
 fn run_scenario(args: &[String]) -> Result<String, String> {
@@ -114,7 +172,26 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         cell_count: args.cells,
     })
     .map_err(|e| e.to_string())?;
-    sim.run_for((args.days * 86_400.0).round() as u64);
+    let total_secs = (args.days * 86_400.0).round() as u64;
+    match &args.csv {
+        None => sim.run_for(total_secs),
+        Some(path) => {
+            let file =
+                std::fs::File::create(path).map_err(|e| format!("cannot create `{path}`: {e}"))?;
+            let mut out = std::io::BufWriter::new(file);
+            let write_err = |e: std::io::Error| format!("writing `{path}`: {e}");
+            emulator::csv::write_header(&mut out, args.cells).map_err(write_err)?;
+            emulator::csv::write_row(&mut out, &sim).map_err(write_err)?;
+            let mut done = 0;
+            while done < total_secs {
+                let chunk = args.interval_secs.min(total_secs - done);
+                sim.run_for(chunk);
+                done += chunk;
+                emulator::csv::write_row(&mut out, &sim).map_err(write_err)?;
+            }
+            std::io::Write::flush(&mut out).map_err(write_err)?;
+        }
+    }
     let mut summary = sim.summary();
     summary.wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if args.json {

@@ -1,6 +1,7 @@
 //! Named scenarios: where the pack starts and what the world around it asks of it.
 
 use crate::Error;
+use bms_engine::limits::Limits;
 use rand::Rng;
 use std::f64::consts::PI;
 
@@ -75,9 +76,6 @@ impl Scenario {
     }
 }
 
-/// Charge absorption voltage per cell the home inverter regulates to (DOMAIN.md §2 uses 3.55 V
-/// as a charge target; a solar home inverter set a little lower keeps the pack off the knee).
-const ABSORPTION_MV_PER_CELL: f64 = 3_450.0;
 /// Largest charge or discharge current the inverter handles, A.
 const INVERTER_MAX_A: f64 = 100.0;
 
@@ -91,7 +89,7 @@ pub struct Home {
     cloud: f64,
     /// Seconds left of an appliance spike and its power, W.
     spike: (u32, f64),
-    /// The inverter's present charge current limit, from its constant-voltage regulator, A.
+    /// The inverter's present charge current, from its constant-voltage regulator, A.
     cv_limit_a: f64,
 }
 
@@ -131,12 +129,15 @@ impl Home {
     }
 
     /// Advances the home by one second and returns the current it asks of the pack, A
-    /// (positive charges). `pack_voltage_mv` is what the inverter measures at its terminals.
+    /// (positive charges). `pack_voltage_mv` is what the inverter measures at its terminals;
+    /// `limits` is what the BMS tells it (as over the inverter CAN bus): the inverter keeps the
+    /// charge current within the CCL and regulates the pack voltage to the CVL, and keeps the
+    /// discharge current within the DCL, covering the rest of the load from the grid.
     pub fn step(
         &mut self,
         time_of_day_secs: u64,
         pack_voltage_mv: f64,
-        cell_count: usize,
+        limits: &Limits,
         rng: &mut impl Rng,
     ) -> f64 {
         match self.scenario {
@@ -157,10 +158,11 @@ impl Home {
         }
         let net_w = self.pv_w(time_of_day_secs) - self.load_w(time_of_day_secs);
         let volts = (pack_voltage_mv / 1000.0).max(1.0);
-        let wanted_a = (net_w / volts).clamp(-INVERTER_MAX_A, INVERTER_MAX_A);
-        // Constant-voltage regulator: back off while above absorption, recover slowly below.
-        let absorption_mv = ABSORPTION_MV_PER_CELL * cell_count as f64;
-        if pack_voltage_mv > absorption_mv {
+        let ccl_a = f64::from(limits.charge_current_ma) / 1000.0;
+        let dcl_a = f64::from(limits.discharge_current_ma) / 1000.0;
+        let wanted_a = (net_w / volts).clamp(-INVERTER_MAX_A.min(dcl_a), INVERTER_MAX_A.min(ccl_a));
+        // Constant-voltage regulator on the BMS's CVL: back off while above, recover slowly below.
+        if pack_voltage_mv > f64::from(limits.charge_voltage_mv) {
             self.cv_limit_a *= 0.9;
         } else {
             self.cv_limit_a = (self.cv_limit_a + 0.5).min(INVERTER_MAX_A);

@@ -182,6 +182,11 @@ impl Simulation {
         &self.measurement
     }
 
+    /// The true current that flowed in the last step, A (positive charges).
+    pub fn current_a(&self) -> f64 {
+        self.current_a
+    }
+
     /// Simulated seconds since the start.
     pub fn time_s(&self) -> u64 {
         self.time_s
@@ -198,7 +203,7 @@ impl Simulation {
         let requested_a = self.home.step(
             self.time_of_day_secs(),
             f64::from(self.measurement.pack_voltage_mv()),
-            self.config.cell_count,
+            &self.outputs.limits,
             &mut self.rng,
         );
         self.current_a = self.pack.step(requested_a, dt_secs);

@@ -1,0 +1,74 @@
+//! The time-series CSV of `emulator run --csv`: what the sensors read (in the column layout
+//! `emulator replay` reads back: `time_s,current_a,cell1_v,…,cellN_v,temp_c`), the truth
+//! (`true_soc1_pct,…`, `true_cell1_v,…`) and the BMS's decisions.
+
+use crate::Simulation;
+use std::io::{self, Write};
+
+/// Writes the header for a pack of `cells` cells.
+pub fn write_header(out: &mut impl Write, cells: usize) -> io::Result<()> {
+    write!(out, "time_s,current_a")?;
+    for i in 1..=cells {
+        write!(out, ",cell{i}_v")?;
+    }
+    write!(out, ",temp_c")?;
+    for i in 1..=cells {
+        write!(out, ",true_soc{i}_pct")?;
+    }
+    for i in 1..=cells {
+        write!(out, ",true_cell{i}_v")?;
+    }
+    writeln!(
+        out,
+        ",true_pack_soc_pct,bms_soc_pct,charge_switch_on,discharge_switch_on,cvl_v,ccl_a,dcl_a,trips"
+    )
+}
+
+/// Writes one row for the simulation's present state.
+pub fn write_row(out: &mut impl Write, sim: &Simulation) -> io::Result<()> {
+    let m = sim.measurement();
+    let o = sim.outputs();
+    write!(
+        out,
+        "{},{:.3}",
+        sim.time_s(),
+        f64::from(m.current_ma) / 1000.0
+    )?;
+    for mv in &m.cell_voltages_mv {
+        write!(out, ",{:.3}", f64::from(*mv) / 1000.0)?;
+    }
+    let temps: Vec<f64> = m
+        .temperatures_deci_c
+        .iter()
+        .flatten()
+        .map(|d| f64::from(*d) / 10.0)
+        .collect();
+    if temps.is_empty() {
+        write!(out, ",")?;
+    } else {
+        write!(
+            out,
+            ",{:.1}",
+            temps.iter().sum::<f64>() / temps.len() as f64
+        )?;
+    }
+    for cell in &sim.pack().cells {
+        write!(out, ",{:.3}", cell.soc * 100.0)?;
+    }
+    for cell in &sim.pack().cells {
+        write!(out, ",{:.4}", cell.voltage_v())?;
+    }
+    let trips: Vec<&str> = o.trips.iter().map(|f| f.name()).collect();
+    writeln!(
+        out,
+        ",{:.3},{:.1},{},{},{:.2},{:.1},{:.1},{}",
+        sim.pack().soc() * 100.0,
+        f64::from(o.soc_permille) / 10.0,
+        u8::from(o.charge_switch_on),
+        u8::from(o.discharge_switch_on),
+        f64::from(o.limits.charge_voltage_mv) / 1000.0,
+        f64::from(o.limits.charge_current_ma) / 1000.0,
+        f64::from(o.limits.discharge_current_ma) / 1000.0,
+        trips.join(" ")
+    )
+}
