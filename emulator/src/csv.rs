@@ -52,11 +52,12 @@ pub fn write_row(out: &mut impl Write, sim: &Simulation) -> io::Result<()> {
             temps.iter().sum::<f64>() / temps.len() as f64
         )?;
     }
-    for cell in &sim.pack().cells {
-        write!(out, ",{:.3}", cell.soc * 100.0)?;
+    let pack = sim.pack();
+    for i in 0..pack.cells.len() {
+        write!(out, ",{:.3}", pack.cell_soc(i).unwrap_or(0.0) * 100.0)?;
     }
-    for cell in &sim.pack().cells {
-        write!(out, ",{:.4}", cell.voltage_v())?;
+    for i in 0..pack.cells.len() {
+        write!(out, ",{:.4}", pack.cell_voltage_v(i).unwrap_or(0.0))?;
     }
     let trips: Vec<&str> = o.trips.iter().map(|f| f.name()).collect();
     writeln!(

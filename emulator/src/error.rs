@@ -16,6 +16,11 @@ pub enum Error {
         /// The count asked for.
         given: usize,
     },
+    /// A cell parameter file is malformed or breaks a rule.
+    Params {
+        /// What is wrong, and where.
+        reason: String,
+    },
     /// The engine refused the configuration derived from the set-up.
     Engine(bms_engine::Error),
 }
@@ -36,6 +41,7 @@ impl fmt::Display for Error {
                 "a pack of {given} cells is not supported: use 1 to {} series cells",
                 bms_engine::MAX_CELLS
             ),
+            Error::Params { reason } => write!(f, "cell parameters: {reason}"),
             Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),
         }
     }

@@ -18,7 +18,7 @@ mod scenario;
 mod sensors;
 mod simulation;
 
-pub use cell::{Cell, CellParams, ocv_v};
+pub use cell::{Cell, CellModel, CellParams};
 pub use device::EmulatedDevice;
 pub use error::Error;
 pub use pack::Pack;

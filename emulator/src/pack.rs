@@ -1,51 +1,87 @@
-//! The series string and its switches: current flows only in the directions the switches allow.
+//! The series string: cells (each a parallel group), their temperatures, the switches, and the
+//! balancer acting as the engine commands. Current flows only in the directions the switches allow.
 
-use crate::{Cell, CellParams};
+use crate::{Cell, CellModel};
+use bms_engine::BalancerKind;
+use bms_engine::balancing::Balancing;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-/// Manufacturing spread of capacity (σ as a fraction), DOMAIN.md §1 (Wildfeuer & Lienkamp).
-const CAPACITY_SPREAD: f64 = 0.0025;
-/// Manufacturing spread of resistance (σ as a fraction), same study.
-const RESISTANCE_SPREAD: f64 = 0.005;
+/// Efficiency of an active balancer's charge transfer.
+const ACTIVE_BALANCER_EFFICIENCY: f64 = 0.9;
 
 /// A series string of cells behind a charge and a discharge switch (back-to-back FETs).
 #[derive(Debug, Clone)]
 pub struct Pack {
-    /// The cells, cell 1 first.
+    /// The cell type.
+    pub model: CellModel,
+    /// The cells (parallel groups), cell 1 first.
     pub cells: Vec<Cell>,
-    /// Whether the charge FET conducts.
+    /// Cells in parallel in each group.
+    pub parallel: usize,
+    /// Whether the charge path conducts.
     pub charge_switch_on: bool,
-    /// Whether the discharge FET conducts.
+    /// Whether the discharge path conducts.
     pub discharge_switch_on: bool,
+    /// Ambient temperature around the pack, °C.
+    pub ambient_c: f64,
+    /// Heater on.
+    pub heater_on: bool,
+    /// Fan on.
+    pub fan_on: bool,
+    /// What the balancer does.
+    pub balancing: Balancing,
+    /// The balancing hardware (bleed current or transfer limit).
+    pub balancer: BalancerKind,
 }
 
 impl Pack {
-    /// `cell_count` cells around `nominal`, each drawn with the manufacturing spread, starting
-    /// at `soc` (fraction) with a small per-cell SOC spread of σ `soc_spread`.
+    /// `cell_count` groups of `parallel` cells of `model`, each drawn with the manufacturing
+    /// spread, starting at `soc` (fraction, with a per-cell σ of `soc_spread`) and at
+    /// `temperature_c`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cell_count: usize,
-        nominal: CellParams,
+        parallel: usize,
+        model: CellModel,
         soc: f64,
         soc_spread: f64,
+        temperature_c: f64,
+        balancer: BalancerKind,
         rng: &mut impl Rng,
     ) -> Self {
+        let parallel = parallel.max(1);
+        let p = &model.params;
         let mut normal = |sigma: f64| sigma * rng.sample::<f64, _>(StandardNormal);
         let cells = (0..cell_count)
             .map(|_| {
-                let params = CellParams {
-                    capacity_ah: nominal.capacity_ah * (1.0 + normal(CAPACITY_SPREAD)),
-                    r0_ohm: nominal.r0_ohm * (1.0 + normal(RESISTANCE_SPREAD)),
-                    r1_ohm: nominal.r1_ohm * (1.0 + normal(RESISTANCE_SPREAD)),
-                    tau1_secs: nominal.tau1_secs,
-                };
-                Cell::new(params, soc + normal(soc_spread.max(0.0)))
+                let capacity =
+                    p.capacity_ah * parallel as f64 * (1.0 + normal(p.capacity_spread_sigma));
+                let resistance = (1.0 + normal(p.resistance_spread_sigma)) / parallel as f64;
+                let self_discharge =
+                    p.self_discharge_pct_per_month + normal(p.self_discharge_spread_pct_per_month);
+                let start = soc + normal(soc_spread.max(0.0));
+                Cell::new(
+                    capacity,
+                    resistance,
+                    self_discharge,
+                    &model,
+                    start,
+                    temperature_c,
+                )
             })
             .collect();
         Pack {
+            model,
             cells,
+            parallel,
             charge_switch_on: true,
             discharge_switch_on: true,
+            ambient_c: temperature_c,
+            heater_on: false,
+            fan_on: false,
+            balancing: Balancing::default(),
+            balancer,
         }
     }
 
@@ -62,19 +98,84 @@ impl Pack {
         }
     }
 
-    /// Advances every cell by `dt_secs` at `requested_a` (limited by the switches); returns the
-    /// current that flowed.
+    /// Current through cell `i` beyond the pack current: the balancer's bleed or transfer, A.
+    fn balance_current_a(&self, i: usize) -> f64 {
+        match self.balancer {
+            BalancerKind::Passive {
+                bleed_current_ma, ..
+            } => {
+                if self.balancing.mask & (1 << i) != 0 {
+                    -f64::from(bleed_current_ma) / 1000.0
+                } else {
+                    0.0
+                }
+            }
+            BalancerKind::Active { .. } => match self.balancing.transfer {
+                Some(t) if usize::from(t.from_cell) == i => -f64::from(t.current_ma) / 1000.0,
+                Some(t) if usize::from(t.to_cell) == i => {
+                    f64::from(t.current_ma) / 1000.0 * ACTIVE_BALANCER_EFFICIENCY
+                }
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// Advances every cell by `dt_secs` at `requested_a` (limited by the switches), with the
+    /// balancer, heater and fan as set; returns the pack current that flowed.
     pub fn step(&mut self, requested_a: f64, dt_secs: f64) -> f64 {
         let current_a = self.allowed_current_a(requested_a);
-        for cell in &mut self.cells {
-            cell.step(current_a, dt_secs);
+        for i in 0..self.cells.len() {
+            let cell_current = current_a + self.balance_current_a(i);
+            if let Some(cell) = self.cells.get_mut(i) {
+                cell.step(&self.model, cell_current, dt_secs);
+            }
         }
+        self.step_thermal(dt_secs);
         current_a
+    }
+
+    /// Heat balance of each cell: its own heat, exchange with its neighbours and the ambient
+    /// (more with the fan), and the heater.
+    fn step_thermal(&mut self, dt_secs: f64) {
+        let p = &self.model.params;
+        let cooling = p.cooling_w_per_k
+            * if self.fan_on {
+                p.fan_cooling_factor
+            } else {
+                1.0
+            };
+        let heater = if self.heater_on {
+            p.heater_w_per_cell
+        } else {
+            0.0
+        };
+        let heat_capacity = p.heat_capacity_j_per_k * self.parallel as f64;
+        let temps: Vec<f64> = self.cells.iter().map(|c| c.temperature_c).collect();
+        for (i, cell) in self.cells.iter_mut().enumerate() {
+            let t = cell.temperature_c;
+            let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
+            for neighbour in [i.checked_sub(1), Some(i + 1)].into_iter().flatten() {
+                if let Some(tn) = temps.get(neighbour) {
+                    flow_w += p.neighbour_w_per_k * (tn - t);
+                }
+            }
+            cell.set_temperature(&self.model, t + flow_w * dt_secs / heat_capacity);
+        }
     }
 
     /// True terminal voltage of the pack, V.
     pub fn voltage_v(&self) -> f64 {
-        self.cells.iter().map(Cell::voltage_v).sum()
+        self.cells.iter().map(|c| c.voltage_v(&self.model)).sum()
+    }
+
+    /// True SOC of cell `i` (fraction of its present capacity).
+    pub fn cell_soc(&self, i: usize) -> Option<f64> {
+        self.cells.get(i).map(|c| c.soc(&self.model))
+    }
+
+    /// True terminal voltage of cell `i`, V.
+    pub fn cell_voltage_v(&self, i: usize) -> Option<f64> {
+        self.cells.get(i).map(|c| c.voltage_v(&self.model))
     }
 
     /// True state of charge of the pack as the mean cell SOC, clamped to 0..1.
@@ -82,8 +183,8 @@ impl Pack {
         if self.cells.is_empty() {
             return 0.0;
         }
-        let mean = self.cells.iter().map(|c| c.soc).sum::<f64>() / self.cells.len() as f64;
-        mean.clamp(0.0, 1.0)
+        let sum: f64 = self.cells.iter().map(|c| c.soc(&self.model)).sum();
+        (sum / self.cells.len() as f64).clamp(0.0, 1.0)
     }
 }
 
@@ -93,9 +194,24 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    const PASSIVE: BalancerKind = BalancerKind::Passive {
+        bleed_current_ma: 60,
+        max_channels: 8,
+        no_adjacent: true,
+    };
+
     fn pack() -> Pack {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        Pack::new(16, CellParams::default(), 0.5, 0.0, &mut rng)
+        Pack::new(
+            16,
+            1,
+            CellModel::lfp_280ah().unwrap(),
+            0.5,
+            0.0,
+            25.0,
+            PASSIVE,
+            &mut rng,
+        )
     }
 
     #[test]
@@ -117,12 +233,111 @@ mod tests {
     #[test]
     fn cells_differ_by_a_small_seeded_spread() {
         let p = pack();
-        let caps: Vec<f64> = p.cells.iter().map(|c| c.params.capacity_ah).collect();
+        let caps: Vec<f64> = p.cells.iter().map(|c| c.capacity_new_ah).collect();
         let min = caps.iter().copied().fold(f64::MAX, f64::min);
         let max = caps.iter().copied().fold(f64::MIN, f64::max);
         assert!(max > min, "cells should not be identical");
         assert!(max / min < 1.03, "spread should be around σ 0.25 %");
-        let again: Vec<f64> = pack().cells.iter().map(|c| c.params.capacity_ah).collect();
+        let again: Vec<f64> = pack().cells.iter().map(|c| c.capacity_new_ah).collect();
         assert_eq!(caps, again, "same seed, same pack");
+    }
+
+    #[test]
+    fn parallel_groups_add_capacity_and_divide_resistance() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let p2 = Pack::new(
+            4,
+            2,
+            CellModel::lfp_280ah().unwrap(),
+            0.5,
+            0.0,
+            25.0,
+            PASSIVE,
+            &mut rng,
+        );
+        let c = &p2.cells[0];
+        assert!((c.capacity_new_ah / 560.0 - 1.0).abs() < 0.02);
+        assert!((c.r0_new_ohm / 0.00015 - 1.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn bleeding_discharges_only_the_chosen_cells() {
+        let mut params = crate::CellParams::lfp_280ah().unwrap();
+        params.self_discharge_pct_per_month = 0.0;
+        params.self_discharge_spread_pct_per_month = 0.0;
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut p = Pack::new(
+            16,
+            1,
+            CellModel::new(params),
+            0.5,
+            0.0,
+            25.0,
+            PASSIVE,
+            &mut rng,
+        );
+        p.balancing.mask = 0b101;
+        let before: Vec<f64> = p.cells.iter().map(|c| c.charge_ah).collect();
+        for _ in 0..3600 {
+            p.step(0.0, 1.0);
+        }
+        let lost: Vec<f64> = p
+            .cells
+            .iter()
+            .zip(before)
+            .map(|(c, b)| b - c.charge_ah)
+            .collect();
+        assert!(
+            (lost[0] - lost[1] - 0.060).abs() < 1e-6,
+            "60 mA for an hour"
+        );
+        assert!((lost[2] - lost[1] - 0.060).abs() < 1e-6);
+        assert!((lost[3] - lost[1]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn current_heats_the_pack_and_the_fan_cools_it() {
+        let mut p = pack();
+        for _ in 0..3600 {
+            p.step(-200.0, 1.0);
+        }
+        let hot = p
+            .cells
+            .iter()
+            .map(|c| c.temperature_c)
+            .fold(f64::MIN, f64::max);
+        assert!(hot > 26.0, "0.7 C for an hour warms the cells: {hot}");
+        let mut cooled = p.clone();
+        cooled.fan_on = true;
+        for _ in 0..3600 {
+            p.step(0.0, 1.0);
+            cooled.step(0.0, 1.0);
+        }
+        let t = |p: &Pack| p.cells[8].temperature_c;
+        assert!(t(&cooled) < t(&p), "the fan cools faster");
+    }
+
+    #[test]
+    fn the_heater_warms_a_cold_pack() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut p = Pack::new(
+            16,
+            1,
+            CellModel::lfp_280ah().unwrap(),
+            0.5,
+            0.0,
+            -10.0,
+            PASSIVE,
+            &mut rng,
+        );
+        p.heater_on = true;
+        for _ in 0..3600 {
+            p.step(0.0, 1.0);
+        }
+        assert!(
+            p.cells[8].temperature_c > -5.0,
+            "{}",
+            p.cells[8].temperature_c
+        );
     }
 }

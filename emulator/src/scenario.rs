@@ -67,6 +67,18 @@ impl Scenario {
         }
     }
 
+    /// Ambient temperature around the pack at a time of day, °C.
+    pub fn ambient_c(self, time_of_day_secs: u64) -> f64 {
+        match self {
+            // A mild day: 15 °C before dawn, 25 °C mid-afternoon.
+            Scenario::SolarDay => {
+                let hour = time_of_day_secs as f64 / 3600.0;
+                20.0 + 5.0 * (2.0 * PI * (hour - 9.0) / 24.0).sin()
+            }
+            Scenario::Overcharge | Scenario::DeepDischarge => 25.0,
+        }
+    }
+
     /// Time of day at the start, seconds after midnight.
     pub const fn start_time_of_day_secs(self) -> u64 {
         match self {

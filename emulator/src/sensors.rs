@@ -1,4 +1,6 @@
-//! The analog front end as the BMS sees it: noisy, quantised readings of the true pack.
+//! The analog front end as the BMS sees it: per-channel gain and offset errors, noise and
+//! quantisation on the cell voltages; offset, gain error and noise on the current; temperature
+//! sensors placed along the string.
 
 use crate::Pack;
 use bms_engine::Measurement;
@@ -10,8 +12,16 @@ use rand_distr::StandardNormal;
 pub struct SensorParams {
     /// Cell-voltage noise, σ in mV (quantised to 1 mV after noise).
     pub voltage_noise_mv: f64,
+    /// Largest per-channel voltage offset, mV (drawn uniformly per channel).
+    pub voltage_offset_mv: f64,
+    /// Per-channel voltage gain error, σ as a fraction.
+    pub voltage_gain_sigma: f64,
     /// Current noise, σ in mA.
     pub current_noise_ma: f64,
+    /// Current-sensor offset, A.
+    pub current_offset_a: f64,
+    /// Current-sensor gain error, fraction.
+    pub current_gain_error: f64,
     /// Number of temperature sensors on the pack.
     pub temperature_count: usize,
     /// Temperature noise, σ in °C (quantised to 0.1 °C after noise).
@@ -22,7 +32,11 @@ impl Default for SensorParams {
     fn default() -> Self {
         SensorParams {
             voltage_noise_mv: 1.0,
+            voltage_offset_mv: 0.0,
+            voltage_gain_sigma: 0.0,
             current_noise_ma: 50.0,
+            current_offset_a: 0.0,
+            current_gain_error: 0.0,
             temperature_count: 2,
             temperature_noise_c: 0.05,
         }
@@ -32,41 +46,85 @@ impl Default for SensorParams {
 /// Reads a [`Pack`] into a [`Measurement`].
 #[derive(Debug, Clone)]
 pub struct Sensors {
-    voltage_noise_mv: f64,
-    current_noise_ma: f64,
-    temperature_count: usize,
-    temperature_noise_c: f64,
+    params: SensorParams,
+    /// Per-channel (offset mV, gain factor).
+    channels: Vec<(f64, f64)>,
+    /// Temperature sensors that read a fixed value (stuck), by index.
+    pub stuck_temperatures: Vec<Option<i16>>,
+    /// Cell channels whose sense wire is open.
+    pub open_wires: Vec<usize>,
+    /// Extra current-sensor offset drifting in (fault injection), A.
+    pub current_drift_a: f64,
+    /// Whether the front end answers (fault injection: lost communication).
+    pub front_end_ok: bool,
+    last: Option<Measurement>,
 }
 
 impl Sensors {
-    /// Sensors with the given imperfections (a negative or non-finite σ counts as 0).
-    pub fn new(params: SensorParams) -> Self {
-        let sigma = |s: f64| if s.is_finite() { s.max(0.0) } else { 0.0 };
-        Sensors {
-            voltage_noise_mv: sigma(params.voltage_noise_mv),
-            current_noise_ma: sigma(params.current_noise_ma),
+    /// Sensors with the given imperfections for `cell_count` channels; per-channel errors are
+    /// drawn from `rng`. A negative or non-finite σ counts as 0.
+    pub fn new(params: SensorParams, cell_count: usize, rng: &mut impl Rng) -> Self {
+        let clean = |s: f64| if s.is_finite() { s.max(0.0) } else { 0.0 };
+        let params = SensorParams {
+            voltage_noise_mv: clean(params.voltage_noise_mv),
+            voltage_offset_mv: clean(params.voltage_offset_mv),
+            voltage_gain_sigma: clean(params.voltage_gain_sigma),
+            current_noise_ma: clean(params.current_noise_ma),
+            temperature_noise_c: clean(params.temperature_noise_c),
             temperature_count: params.temperature_count.min(bms_engine::MAX_TEMPERATURES),
-            temperature_noise_c: sigma(params.temperature_noise_c),
+            ..params
+        };
+        let channels = (0..cell_count)
+            .map(|_| {
+                let offset = params.voltage_offset_mv * rng.random_range(-1.0..=1.0);
+                let gain = 1.0 + params.voltage_gain_sigma * rng.sample::<f64, _>(StandardNormal);
+                (offset, gain)
+            })
+            .collect();
+        Sensors {
+            stuck_temperatures: vec![None; params.temperature_count],
+            params,
+            channels,
+            open_wires: Vec::new(),
+            current_drift_a: 0.0,
+            front_end_ok: true,
+            last: None,
         }
     }
 
-    /// One snapshot of `pack` carrying `current_a`, with the pack at `temperature_c`.
-    pub fn measure(
-        &self,
-        pack: &Pack,
-        current_a: f64,
-        temperature_c: f64,
-        rng: &mut impl Rng,
-    ) -> Measurement {
+    /// Index of the cell temperature sensor `k` sits on (spread evenly along the string).
+    pub fn sensor_cell(&self, k: usize, cell_count: usize) -> usize {
+        let count = self.params.temperature_count.max(1);
+        ((2 * k + 1) * cell_count / (2 * count)).min(cell_count.saturating_sub(1))
+    }
+
+    /// One snapshot of `pack` carrying `current_a`.
+    pub fn measure(&mut self, pack: &Pack, current_a: f64, rng: &mut impl Rng) -> Measurement {
+        if !self.front_end_ok {
+            // The front end did not answer: the BMS holds the last snapshot, marked stale.
+            let mut stale = self.last.clone().unwrap_or_default();
+            stale.fresh = false;
+            return stale;
+        }
         let mut voltages = [0_u16; bms_engine::MAX_CELLS];
         let count = pack.cells.len().min(bms_engine::MAX_CELLS);
-        for (slot, cell) in voltages.iter_mut().zip(&pack.cells) {
-            let mv = cell.voltage_v() * 1000.0
-                + self.voltage_noise_mv * rng.sample::<f64, _>(StandardNormal);
+        for (i, slot) in voltages.iter_mut().enumerate().take(count) {
+            let (offset, gain) = self.channels.get(i).copied().unwrap_or((0.0, 1.0));
+            let true_mv = pack.cell_voltage_v(i).unwrap_or(0.0) * 1000.0;
+            let mut mv = true_mv * gain
+                + offset
+                + self.params.voltage_noise_mv * rng.sample::<f64, _>(StandardNormal);
+            if self.open_wires.contains(&i) {
+                // An open sense wire floats the channel to near zero.
+                mv = 5.0 * rng.sample::<f64, _>(StandardNormal).abs();
+            }
             *slot = mv.round().clamp(0.0, f64::from(u16::MAX)) as u16;
         }
-        let current_ma = (current_a * 1000.0
-            + self.current_noise_ma * rng.sample::<f64, _>(StandardNormal))
+        let sensed_a = current_a * (1.0 + self.params.current_gain_error)
+            + self.params.current_offset_a
+            + self.current_drift_a;
+        let current_ma = (sensed_a * 1000.0
+            + self.params.current_noise_ma * rng.sample::<f64, _>(StandardNormal))
         .round()
         .clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
         // `count` is capped at MAX_CELLS so this cannot fail; an empty snapshot (which the
@@ -74,13 +132,23 @@ impl Sensors {
         let cells = voltages.get(..count).unwrap_or_default();
         let mut m = Measurement::new(cells, current_ma).unwrap_or_default();
         m.current_ma = current_ma;
-        for _ in 0..self.temperature_count {
-            let t = temperature_c + self.temperature_noise_c * rng.sample::<f64, _>(StandardNormal);
+        for k in 0..self.params.temperature_count {
+            let reading = match self.stuck_temperatures.get(k).copied().flatten() {
+                Some(stuck) => Some(stuck),
+                None => {
+                    let cell = self.sensor_cell(k, pack.cells.len());
+                    let t = pack
+                        .cells
+                        .get(cell)
+                        .map_or(pack.ambient_c, |c| c.temperature_c)
+                        + self.params.temperature_noise_c * rng.sample::<f64, _>(StandardNormal);
+                    bms_engine::deci_c_from_celsius(t as f32)
+                }
+            };
             // Capacity is MAX_TEMPERATURES and the count is capped to it.
-            let _ = m
-                .temperatures_deci_c
-                .push(bms_engine::deci_c_from_celsius(t as f32));
+            let _ = m.temperatures_deci_c.push(reading);
         }
+        self.last = Some(m.clone());
         m
     }
 }

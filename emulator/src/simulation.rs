@@ -2,7 +2,7 @@
 //! with the statistics the CLI reports.
 
 use crate::scenario::Home;
-use crate::{CellParams, Error, Pack, Scenario, SensorParams, Sensors};
+use crate::{CellModel, Error, Pack, Scenario, SensorParams, Sensors};
 use bms_engine::protocol::Telemetry;
 use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
 use rand::SeedableRng;
@@ -11,10 +11,6 @@ use serde::Serialize;
 
 /// Simulated time per step, ms.
 pub const STEP_MILLIS: u32 = 1_000;
-
-/// Pack temperature, °C. The pack sits at a constant 25 °C ambient until the thermal model
-/// (cell heat, neighbours, ambient profiles) arrives.
-const PACK_TEMPERATURE_C: f64 = 25.0;
 
 /// What to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +53,10 @@ pub struct Summary {
     pub true_min_cell_v: f64,
     /// Highest true cell voltage seen, V.
     pub true_max_cell_v: f64,
+    /// Lowest true cell temperature seen, °C.
+    pub true_min_temp_c: f64,
+    /// Highest true cell temperature seen, °C.
+    pub true_max_temp_c: f64,
     /// Every protection trip, in order.
     pub trips: Vec<Trip>,
     /// RMS of (engine SOC − true SOC) over the run, percentage points.
@@ -78,6 +78,8 @@ struct Stats {
     steps: u64,
     min_cell_v: f64,
     max_cell_v: f64,
+    min_temp_c: f64,
+    max_temp_c: f64,
     trips: Vec<Trip>,
     soc_sq_err_sum: f64,
     soc_max_err: f64,
@@ -113,23 +115,35 @@ impl Simulation {
             given: config.cell_count,
         })?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let model = CellModel::lfp_280ah()?;
+        let engine_config = PackConfig::lfp_280ah(cell_count);
         let soc = config.scenario.initial_soc();
+        let start_c = config
+            .scenario
+            .ambient_c(config.scenario.start_time_of_day_secs());
         let pack = Pack::new(
             config.cell_count,
-            CellParams::default(),
+            1,
+            model,
             soc,
             0.005,
+            start_c,
+            engine_config.balancer,
             &mut rng,
         );
         let initial_soc_permille = (pack.soc() * 1000.0).round() as u16;
-        let mut engine = Engine::new(PackConfig::lfp_280ah(cell_count), initial_soc_permille)?;
-        let sensors = Sensors::new(SensorParams::default());
-        let measurement = sensors.measure(&pack, 0.0, PACK_TEMPERATURE_C, &mut rng);
+        let mut engine = Engine::new(engine_config, initial_soc_permille)?;
+        let mut sensors = Sensors::new(SensorParams::default(), config.cell_count, &mut rng);
+        let measurement = sensors.measure(&pack, 0.0, &mut rng);
         let outputs = engine.step(&measurement, 0);
-        let true_v: Vec<f64> = pack.cells.iter().map(|c| c.voltage_v()).collect();
+        let true_v: Vec<f64> = (0..config.cell_count)
+            .filter_map(|i| pack.cell_voltage_v(i))
+            .collect();
         let stats = Stats {
             min_cell_v: true_v.iter().copied().fold(f64::INFINITY, f64::min),
             max_cell_v: true_v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            min_temp_c: start_c,
+            max_temp_c: start_c,
             ..Stats::default()
         };
         Ok(Simulation {
@@ -165,6 +179,16 @@ impl Simulation {
     /// The configuration the engine protects the pack with.
     pub fn engine_config(&self) -> &PackConfig {
         self.engine.config()
+    }
+
+    /// The sensors (for fault injection).
+    pub fn sensors_mut(&mut self) -> &mut Sensors {
+        &mut self.sensors
+    }
+
+    /// The true pack (mutable, for fault injection).
+    pub fn pack_mut(&mut self) -> &mut Pack {
+        &mut self.pack
     }
 
     /// The true pack.
@@ -206,18 +230,19 @@ impl Simulation {
             &self.outputs.limits,
             &mut self.rng,
         );
+        self.pack.ambient_c = self.config.scenario.ambient_c(self.time_of_day_secs());
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 
-        self.measurement = self.sensors.measure(
-            &self.pack,
-            self.current_a,
-            PACK_TEMPERATURE_C,
-            &mut self.rng,
-        );
+        self.measurement = self
+            .sensors
+            .measure(&self.pack, self.current_a, &mut self.rng);
         self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
         self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
+        self.pack.heater_on = self.outputs.heater_on;
+        self.pack.fan_on = self.outputs.fan_on;
+        self.pack.balancing = self.outputs.balancing;
         self.record(dt_secs);
     }
 
@@ -231,10 +256,12 @@ impl Simulation {
     fn record(&mut self, dt_secs: f64) {
         let stats = &mut self.stats;
         stats.steps += 1;
-        for cell in &self.pack.cells {
-            let v = cell.voltage_v();
+        for (i, cell) in self.pack.cells.iter().enumerate() {
+            let v = self.pack.cell_voltage_v(i).unwrap_or(0.0);
             stats.min_cell_v = stats.min_cell_v.min(v);
             stats.max_cell_v = stats.max_cell_v.max(v);
+            stats.min_temp_c = stats.min_temp_c.min(cell.temperature_c);
+            stats.max_temp_c = stats.max_temp_c.max(cell.temperature_c);
         }
         let err_pct = f64::from(self.outputs.soc_permille) / 10.0 - self.pack.soc() * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
@@ -276,6 +303,8 @@ impl Simulation {
             wall_ms: 0,
             true_min_cell_v: s.min_cell_v,
             true_max_cell_v: s.max_cell_v,
+            true_min_temp_c: s.min_temp_c,
+            true_max_temp_c: s.max_temp_c,
             trips: s.trips.clone(),
             soc_rmse_pct: rmse,
             soc_max_err_pct: s.soc_max_err,
