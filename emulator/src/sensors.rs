@@ -57,6 +57,8 @@ pub struct Sensors {
     pub current_drift_a: f64,
     /// Whether the front end answers (fault injection: lost communication).
     pub front_end_ok: bool,
+    /// The front end's hardware has tripped on a short circuit and reports it.
+    pub short_circuit: bool,
     last: Option<Measurement>,
 }
 
@@ -88,8 +90,16 @@ impl Sensors {
             open_wires: Vec::new(),
             current_drift_a: 0.0,
             front_end_ok: true,
+            short_circuit: false,
             last: None,
         }
+    }
+
+    /// The last temperature reading of sensor `k`, 0.1 °C.
+    pub fn last_temperature(&self, k: usize) -> Option<i16> {
+        self.last
+            .as_ref()
+            .and_then(|m| m.temperatures_deci_c.get(k).copied().flatten())
     }
 
     /// Index of the cell temperature sensor `k` sits on (spread evenly along the string).
@@ -132,6 +142,7 @@ impl Sensors {
         let cells = voltages.get(..count).unwrap_or_default();
         let mut m = Measurement::new(cells, current_ma).unwrap_or_default();
         m.current_ma = current_ma;
+        m.short_circuit = self.short_circuit;
         for k in 0..self.params.temperature_count {
             let reading = match self.stuck_temperatures.get(k).copied().flatten() {
                 Some(stuck) => Some(stuck),

@@ -2,7 +2,7 @@
 //! with the statistics the CLI reports.
 
 use crate::scenario::Home;
-use crate::{CellModel, Error, Pack, Scenario, SensorParams, Sensors};
+use crate::{CellModel, Error, InjectedFault, Pack, Scenario, SensorParams, Sensors};
 use bms_engine::protocol::Telemetry;
 use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
 use rand::SeedableRng;
@@ -34,6 +34,15 @@ pub struct Trip {
     pub cell: Option<u8>,
 }
 
+/// A fault the emulator injected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InjectedRecord {
+    /// Simulated seconds since the start.
+    pub time_s: u64,
+    /// Fault name, e.g. `open-sense-wire`.
+    pub fault: &'static str,
+}
+
 /// The result of a run (the JSON the CLI prints).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -59,6 +68,8 @@ pub struct Summary {
     pub true_max_temp_c: f64,
     /// Every protection trip, in order.
     pub trips: Vec<Trip>,
+    /// Every injected fault, in order.
+    pub injected: Vec<InjectedRecord>,
     /// RMS of (engine SOC − true SOC) over the run, percentage points.
     pub soc_rmse_pct: f64,
     /// Largest |engine SOC − true SOC|, percentage points.
@@ -81,6 +92,7 @@ struct Stats {
     min_temp_c: f64,
     max_temp_c: f64,
     trips: Vec<Trip>,
+    injected: Vec<InjectedRecord>,
     soc_sq_err_sum: f64,
     soc_max_err: f64,
     energy_in_wh: f64,
@@ -101,6 +113,8 @@ pub struct Simulation {
     measurement: Measurement,
     outputs: Outputs,
     stats: Stats,
+    current_drift_a_per_sec: f64,
+    next_fault: usize,
 }
 
 impl Simulation {
@@ -116,7 +130,7 @@ impl Simulation {
         })?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let model = CellModel::lfp_280ah()?;
-        let engine_config = PackConfig::lfp_280ah(cell_count);
+        let engine_config = config.scenario.engine_config(cell_count);
         let soc = config.scenario.initial_soc();
         let start_c = config
             .scenario
@@ -158,6 +172,8 @@ impl Simulation {
             measurement,
             outputs,
             stats,
+            current_drift_a_per_sec: 0.0,
+            next_fault: 0,
         })
     }
 
@@ -221,8 +237,68 @@ impl Simulation {
         (self.config.scenario.start_time_of_day_secs() + self.time_s) % 86_400
     }
 
+    /// Injects `fault` now.
+    pub fn inject(&mut self, fault: InjectedFault) {
+        let model = self.pack.model.clone();
+        match fault {
+            InjectedFault::InternalShort { cell, leak_a } => {
+                if let Some(c) = self.pack.cells.get_mut(cell) {
+                    c.internal_short_a += leak_a;
+                }
+            }
+            InjectedFault::ResistanceStep { cell, added_ohm } => {
+                if let Some(c) = self.pack.cells.get_mut(cell) {
+                    c.extra_r0_ohm += added_ohm;
+                }
+            }
+            InjectedFault::WeakCell {
+                cell,
+                capacity_factor,
+            } => {
+                if let Some(c) = self.pack.cells.get_mut(cell) {
+                    c.capacity_new_ah *= capacity_factor;
+                    c.charge_ah *= capacity_factor;
+                    let t = c.temperature_c;
+                    c.set_temperature(&model, t);
+                }
+            }
+            InjectedFault::ThermalRunawayPrecursor { cell, heat_w } => {
+                if let Some(c) = self.pack.cells.get_mut(cell) {
+                    c.extra_heat_w += heat_w;
+                }
+            }
+            InjectedFault::OpenSenseWire { cell } => self.sensors.open_wires.push(cell),
+            InjectedFault::StuckTemperatureSensor { sensor } => {
+                let value = self.sensors.last_temperature(sensor);
+                if let Some(slot) = self.sensors.stuck_temperatures.get_mut(sensor) {
+                    *slot = value;
+                }
+            }
+            InjectedFault::CurrentSensorDrift { amps_per_hour } => {
+                self.current_drift_a_per_sec += amps_per_hour / 3600.0;
+            }
+            InjectedFault::FrontEndLost => self.sensors.front_end_ok = false,
+            InjectedFault::ChargerIgnoresLimits { current_a } => {
+                self.home.rogue_charger_a = Some(current_a);
+            }
+            InjectedFault::ExternalShortCircuit => self.sensors.short_circuit = true,
+        }
+        self.stats.injected.push(InjectedRecord {
+            time_s: self.time_s,
+            fault: fault.name(),
+        });
+    }
+
     /// Advances the loop by one second.
     pub fn step(&mut self) {
+        while let Some(&(at_s, fault)) = self.config.scenario.faults().get(self.next_fault) {
+            if at_s > self.time_s {
+                break;
+            }
+            self.next_fault += 1;
+            self.inject(fault);
+        }
+        self.sensors.current_drift_a += self.current_drift_a_per_sec;
         let dt_secs = f64::from(STEP_MILLIS) / 1000.0;
         let requested_a = self.home.step(
             self.time_of_day_secs(),
@@ -306,6 +382,7 @@ impl Simulation {
             true_min_temp_c: s.min_temp_c,
             true_max_temp_c: s.max_temp_c,
             trips: s.trips.clone(),
+            injected: s.injected.clone(),
             soc_rmse_pct: rmse,
             soc_max_err_pct: s.soc_max_err,
             energy_in_kwh: s.energy_in_wh / 1000.0,

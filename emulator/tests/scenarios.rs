@@ -1,0 +1,102 @@
+//! Every scenario, run for its days: it ends with what the BMS must show (a given fault at least
+//! at a given level, or no trip at all for the nominal ones) and the true cells stay inside the
+//! safe operating area (2.0–3.8 V, −20–60 °C).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use bms_engine::{Fault, FaultSet, Level};
+use emulator::{Scenario, Simulation, SimulationConfig};
+
+fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
+    let mut sim = Simulation::new(SimulationConfig {
+        scenario,
+        seed: 42,
+        cell_count: 16,
+    })
+    .unwrap();
+    // Every fault seen at each level during the run.
+    let mut seen = [FaultSet::EMPTY; 3];
+    for _ in 0..(scenario.days() * 86_400.0) as u64 {
+        sim.step();
+        let o = sim.outputs();
+        for (set, level) in [(o.warnings, 0), (o.derates, 1), (o.trips, 2)] {
+            for f in set.iter() {
+                seen[level].set(f, true);
+            }
+        }
+    }
+    (sim, seen)
+}
+
+fn seen_at_least(seen: &[FaultSet; 3], fault: Fault, level: Level) -> bool {
+    seen[level as usize..].iter().any(|s| s.contains(fault))
+}
+
+#[test]
+fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
+    let mut report = vec![];
+    for scenario in Scenario::ALL {
+        let (sim, seen) = run(scenario);
+        let s = sim.summary();
+        let expected = scenario.expected();
+        if expected.is_empty() {
+            assert!(
+                s.trips.is_empty(),
+                "{}: nothing may trip, got {:?}",
+                s.scenario,
+                s.trips
+            );
+        } else {
+            assert!(
+                expected.iter().any(|(f, l)| seen_at_least(&seen, *f, *l)),
+                "{}: expected one of {expected:?}, saw trips {:?}",
+                s.scenario,
+                s.trips
+            );
+        }
+        assert!(
+            s.true_min_cell_v >= 2.0 && s.true_max_cell_v <= 3.8,
+            "{}: true cell voltage {:.3}..{:.3} V left 2.0–3.8 V",
+            s.scenario,
+            s.true_min_cell_v,
+            s.true_max_cell_v
+        );
+        assert!(
+            s.true_min_temp_c >= -20.0 && s.true_max_temp_c <= 60.0,
+            "{}: true temperature {:.1}..{:.1} °C left −20–60 °C",
+            s.scenario,
+            s.true_min_temp_c,
+            s.true_max_temp_c
+        );
+        assert_eq!(s.injected.len(), scenario.faults().len(), "{}", s.scenario);
+        report.push(s.scenario);
+    }
+    assert_eq!(report.len(), Scenario::ALL.len());
+}
+
+#[test]
+fn current_drift_walks_the_coulomb_counted_soc_away() {
+    let (sim, _) = run(Scenario::FaultCurrentDrift);
+    let (clean, _) = run(Scenario::SolarDay);
+    assert!(sim.summary().soc_max_err_pct > 5.0 * clean.summary().soc_max_err_pct);
+}
+
+#[test]
+fn faults_can_be_injected_on_demand() {
+    let mut sim = Simulation::new(SimulationConfig {
+        scenario: Scenario::SolarDay,
+        seed: 1,
+        cell_count: 8,
+    })
+    .unwrap();
+    sim.run_for(600);
+    sim.inject(emulator::InjectedFault::OpenSenseWire { cell: 2 });
+    sim.run_for(5);
+    assert!(sim.outputs().trips.contains(Fault::OpenWire));
+    assert_eq!(sim.summary().injected[0].time_s, 600);
+}
