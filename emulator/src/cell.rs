@@ -332,12 +332,15 @@ impl Cell {
         self.r0_new_ohm * self.resistance_factor(model) + self.extra_r0_ohm
     }
 
-    /// SOC the OCV sees: in the cold only part of the charge is accessible, so the cell looks
-    /// emptier (and hits its cut-off sooner) by the capacity-vs-temperature factor.
+    /// SOC the OCV sees. In the cold only part of the charge is accessible *under load*: while
+    /// discharging (fully from 0.1 C) the cell looks emptier by the capacity-vs-temperature
+    /// factor and reaches its cut-off sooner; at rest it shows its true OCV.
     fn ocv_soc(&self, model: &CellModel) -> f64 {
         let accessible = self.derived.2;
         let soc = self.soc(model);
-        1.0 - (1.0 - soc) / accessible
+        let load = (-self.current_a / (0.1 * self.derived.1)).clamp(0.0, 1.0);
+        let cold_soc = 1.0 - (1.0 - soc) / accessible;
+        soc + load * (cold_soc.max(0.0).min(soc) - soc)
     }
 
     /// Passes `current_a` (positive = charge) for `dt_secs`.
@@ -487,14 +490,22 @@ mod tests {
     }
 
     #[test]
-    fn the_cold_cell_looks_emptier() {
+    fn the_cold_cell_looks_emptier_under_load_but_not_at_rest() {
         let p = model();
-        let warm = cell(0.3, 25.0).voltage_v(&p);
-        let cold = cell(0.3, -20.0).voltage_v(&p);
+        let at_rest = |t| cell(0.3, t).voltage_v(&p);
         assert!(
-            cold < warm - 0.2,
-            "at −20 °C only half is accessible: {cold} vs {warm}"
+            (at_rest(-20.0) - at_rest(25.0)).abs() < 1e-9,
+            "rested OCV does not move"
         );
+        let loaded = |t| {
+            let mut c = cell(0.3, t);
+            c.step(&p, -56.0, 1.0);
+            c.voltage_v(&p)
+        };
+        let (warm, cold) = (loaded(25.0), loaded(-20.0));
+        // At −20 °C only half the capacity is accessible: 30 % looks empty under 0.2 C.
+        assert!(cold < warm - 0.3, "{cold} vs {warm}");
+        assert!(cold > 2.0, "a sag, not a collapse: {cold}");
     }
 
     #[test]

@@ -12,6 +12,20 @@ use std::f64::consts::PI;
 pub enum Scenario {
     /// PV charges the pack by day, the house discharges it in the evening and at night.
     SolarDay,
+    /// Thirty days of sun and cloud with realistic sensor errors and a wrong initial SOC.
+    Solar30,
+    /// A week of clouds.
+    CloudyWeek,
+    /// Three winter days below freezing: heat before charging.
+    WinterCold,
+    /// A new pack whose cells start 5 % apart in SOC.
+    Imbalance,
+    /// One year of solar days: the pack ages.
+    AgingPack,
+    /// The grid fails for six hours in the evening: the battery carries the house.
+    GridOutage,
+    /// Time-of-use tariff: discharge in the evening peak, top up at night from the grid.
+    PeakShaving,
     /// A charger that ignores the BMS's limits pushes 0.5 C into a nearly full pack.
     Overcharge,
     /// A load draws 0.5 C from a nearly empty pack.
@@ -40,8 +54,15 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `emulator scenarios` lists them.
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 20] = [
         Scenario::SolarDay,
+        Scenario::Solar30,
+        Scenario::CloudyWeek,
+        Scenario::WinterCold,
+        Scenario::Imbalance,
+        Scenario::AgingPack,
+        Scenario::GridOutage,
+        Scenario::PeakShaving,
         Scenario::Overcharge,
         Scenario::DeepDischarge,
         Scenario::FaultInternalShort,
@@ -60,6 +81,13 @@ impl Scenario {
     pub const fn name(self) -> &'static str {
         match self {
             Scenario::SolarDay => "solar-day",
+            Scenario::Solar30 => "solar-30",
+            Scenario::CloudyWeek => "cloudy-week",
+            Scenario::WinterCold => "winter-cold",
+            Scenario::Imbalance => "imbalance",
+            Scenario::AgingPack => "aging-pack",
+            Scenario::GridOutage => "grid-outage",
+            Scenario::PeakShaving => "peak-shaving",
             Scenario::Overcharge => "overcharge",
             Scenario::DeepDischarge => "deep-discharge",
             Scenario::FaultInternalShort => "fault-internal-short",
@@ -81,6 +109,27 @@ impl Scenario {
             Scenario::SolarDay => {
                 "A sunny day in a solar home: PV charges the pack from morning, the house drains it in the evening."
             }
+            Scenario::Solar30 => {
+                "Thirty days (20 sunny, 10 cloudy, 4 in a row), nightly use down to a 20–40 % reserve, 5–35 °C, current sensor +0.1 A / +0.5 %, voltage noise 2 mV, BMS starting 20 points wrong."
+            }
+            Scenario::CloudyWeek => {
+                "A week of heavy cloud: the pack never fills and sits near its reserve."
+            }
+            Scenario::WinterCold => {
+                "Three days at −13…−3 °C: charging below 0 °C is blocked until the heater has warmed the cells."
+            }
+            Scenario::Imbalance => {
+                "A new pack whose cells start about 5 % apart in SOC: watch the balancer pull the top cells down at the end of charge."
+            }
+            Scenario::AgingPack => {
+                "A year of solar days: capacity fades and resistance grows with time, charge level and temperature."
+            }
+            Scenario::GridOutage => {
+                "The grid fails from 18:00 to midnight: the battery carries the whole house within its discharge limit."
+            }
+            Scenario::PeakShaving => {
+                "Time-of-use tariff: the battery covers the 17–21 h peak and is topped up from the grid at night when low."
+            }
             Scenario::Overcharge => {
                 "A charger ignoring the BMS pushes 0.5 C into a 97 % pack: over-voltage protection must open the charge switch."
             }
@@ -94,7 +143,7 @@ impl Scenario {
                 "Cell 3's connection degrades (+5 mΩ) after an hour: it reads high under charge current and the BMS derates charging before anything trips."
             }
             Scenario::FaultWeakCell => {
-                "Cell 8 has only 70 % of the capacity of the others: it is full first and over-voltage protection stops the charge."
+                "Cell 8 has only 70 % of the capacity of the others: it is full first, the BMS tapers the charge and reports the imbalance."
             }
             Scenario::FaultThermalRunaway => {
                 "A 150 W heat source appears in cell 13 after an hour: the sensors disagree and everything opens before the cell reaches 60 °C."
@@ -124,7 +173,16 @@ impl Scenario {
     pub fn faults(self) -> &'static [(u64, InjectedFault)] {
         const HOUR: u64 = 3_600;
         match self {
-            Scenario::SolarDay | Scenario::Overcharge | Scenario::DeepDischarge => &[],
+            Scenario::SolarDay
+            | Scenario::Solar30
+            | Scenario::CloudyWeek
+            | Scenario::WinterCold
+            | Scenario::Imbalance
+            | Scenario::AgingPack
+            | Scenario::GridOutage
+            | Scenario::PeakShaving
+            | Scenario::Overcharge
+            | Scenario::DeepDischarge => &[],
             Scenario::FaultInternalShort => &[(
                 0,
                 InjectedFault::InternalShort {
@@ -175,7 +233,16 @@ impl Scenario {
     /// derating before it ever trips.
     pub fn expected(self) -> &'static [(Fault, Level)] {
         match self {
-            Scenario::SolarDay | Scenario::FaultCurrentDrift => &[],
+            Scenario::SolarDay
+            | Scenario::Solar30
+            | Scenario::CloudyWeek
+            | Scenario::Imbalance
+            | Scenario::AgingPack
+            | Scenario::GridOutage
+            | Scenario::PeakShaving
+            | Scenario::FaultCurrentDrift => &[],
+            // Blocking charge in the frost is the protection working, not a failure.
+            Scenario::WinterCold => &[(Fault::ChargeUnderTemperature, Level::Trip)],
             Scenario::Overcharge | Scenario::FaultChargerIgnoresLimits => {
                 &[(Fault::CellOverVoltage, Level::Trip)]
             }
@@ -185,9 +252,11 @@ impl Scenario {
                 (Fault::CellImbalance, Level::Trip),
             ],
             Scenario::FaultResistanceStep => &[(Fault::CellOverVoltage, Level::Derate)],
+            // The weak cell is full first: the taper stops charging before it trips, and the
+            // spread it opens up is reported.
             Scenario::FaultWeakCell => &[
-                (Fault::CellOverVoltage, Level::Trip),
-                (Fault::CellImbalance, Level::Trip),
+                (Fault::CellOverVoltage, Level::Derate),
+                (Fault::CellImbalance, Level::Warning),
             ],
             Scenario::FaultThermalRunaway => &[
                 (Fault::TemperatureDisagreement, Level::Trip),
@@ -206,6 +275,11 @@ impl Scenario {
             // Two nights for the leak to empty the cell; longer and it keeps leaking after the
             // trip (nothing outside the cell can stop an internal short).
             Scenario::FaultInternalShort => 2.0,
+            Scenario::Solar30 => 30.0,
+            Scenario::CloudyWeek | Scenario::Imbalance => 7.0,
+            Scenario::WinterCold => 3.0,
+            Scenario::AgingPack => 365.0,
+            Scenario::PeakShaving => 2.0,
             _ => 1.0,
         }
     }
@@ -234,21 +308,102 @@ impl Scenario {
         match self {
             Scenario::Overcharge => 0.97,
             Scenario::DeepDischarge => 0.08,
+            Scenario::Imbalance | Scenario::AgingPack | Scenario::PeakShaving => 0.5,
+            Scenario::WinterCold => 0.3,
+            Scenario::GridOutage => 0.6,
             _ => 0.35,
         }
     }
 
-    /// Ambient temperature around the pack at a time of day, °C.
-    pub fn ambient_c(self, time_of_day_secs: u64) -> f64 {
+    /// Cell-to-cell spread of the initial SOC, σ as a fraction.
+    pub const fn soc_spread(self) -> f64 {
         match self {
-            // A mild day: 15 °C before dawn, 25 °C mid-afternoon.
-            Scenario::SolarDay => {
-                let hour = time_of_day_secs as f64 / 3600.0;
-                20.0 + 5.0 * (2.0 * PI * (hour - 9.0) / 24.0).sin()
-            }
-            Scenario::Overcharge | Scenario::DeepDischarge => 25.0,
-            _ => Scenario::SolarDay.ambient_c(time_of_day_secs),
+            Scenario::Imbalance => 0.015,
+            _ => 0.005,
         }
+    }
+
+    /// How far off the BMS's initial SOC is from the truth, fraction (added, then clamped).
+    pub const fn bms_soc_error(self) -> f64 {
+        match self {
+            Scenario::Solar30 => 0.20,
+            _ => 0.0,
+        }
+    }
+
+    /// Sensor imperfections of the scenario.
+    pub fn sensors(self) -> crate::SensorParams {
+        let base = crate::SensorParams::default();
+        match self {
+            Scenario::Solar30 => crate::SensorParams {
+                voltage_noise_mv: 2.0,
+                voltage_offset_mv: 1.0,
+                current_offset_a: 0.1,
+                current_gain_error: 0.005,
+                ..base
+            },
+            _ => base,
+        }
+    }
+
+    /// Fraction of clear-sky PV on day `day` (0-based).
+    pub fn sky(self, day: u64) -> f64 {
+        const CLOUDY: f64 = 0.25;
+        match self {
+            // 10 cloudy days of 30, four of them in a row.
+            Scenario::Solar30 if [4, 5, 6, 7, 12, 15, 19, 23, 26, 28].contains(&(day % 30)) => {
+                CLOUDY
+            }
+            Scenario::CloudyWeek => CLOUDY,
+            _ => 1.0,
+        }
+    }
+
+    /// PV peak power on a clear day, W.
+    pub const fn pv_peak_w(self) -> f64 {
+        match self {
+            Scenario::WinterCold => 2_500.0,
+            _ => 4_500.0,
+        }
+    }
+
+    /// How the inverter runs the home.
+    pub const fn mode(self) -> Mode {
+        match self {
+            Scenario::Solar30 | Scenario::CloudyWeek | Scenario::AgingPack => {
+                Mode::SelfConsumption {
+                    reserve_min: 0.20,
+                    reserve_max: 0.40,
+                }
+            }
+            Scenario::GridOutage => Mode::Backup {
+                outage_start_s: 12 * 3_600,
+                outage_secs: 6 * 3_600,
+            },
+            Scenario::PeakShaving => Mode::PeakShaving,
+            Scenario::WinterCold => Mode::SelfConsumption {
+                reserve_min: 0.20,
+                reserve_max: 0.20,
+            },
+            _ => Mode::SelfConsumption {
+                reserve_min: 0.0,
+                reserve_max: 0.0,
+            },
+        }
+    }
+
+    /// Ambient temperature around the pack at a time of day, °C: a daily swing, coldest at
+    /// 03:00 and warmest at 15:00.
+    pub fn ambient_c(self, time_of_day_secs: u64) -> f64 {
+        let (mean, swing) = match self {
+            Scenario::Overcharge | Scenario::DeepDischarge => (25.0, 0.0),
+            Scenario::Solar30 => (20.0, 15.0),
+            Scenario::WinterCold => (-8.0, 5.0),
+            Scenario::AgingPack => (20.0, 8.0),
+            _ => (20.0, 5.0),
+        };
+        let hour = time_of_day_secs as f64 / 3600.0;
+        mean + swing * (2.0 * PI * (hour - 9.0) / 24.0).sin()
     }
 
     /// Time of day at the start, seconds after midnight.
@@ -260,21 +415,64 @@ impl Scenario {
     }
 }
 
+/// How the home's inverter uses the battery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Charge from PV surplus, discharge to cover the load, but keep a reserve: each night's
+    /// reserve is drawn between the two fractions (0 and 0: no reserve).
+    SelfConsumption {
+        /// Lowest nightly reserve, fraction of SOC.
+        reserve_min: f64,
+        /// Highest nightly reserve, fraction of SOC.
+        reserve_max: f64,
+    },
+    /// Time-of-use: discharge only in the 17–21 h peak; charge from PV, and from the grid at
+    /// 01–05 h when below half charge.
+    PeakShaving,
+    /// Self-consumption with a 30 % backup reserve, and a grid outage during which the battery
+    /// (within its discharge limit) is the house's only supply besides PV.
+    Backup {
+        /// Start of the outage, seconds from the scenario start.
+        outage_start_s: u64,
+        /// Length of the outage, s.
+        outage_secs: u64,
+    },
+}
+
 /// Largest charge or discharge current the inverter handles, A.
 const INVERTER_MAX_A: f64 = 100.0;
+/// Grid charging current in peak-shaving mode, A.
+const GRID_CHARGE_A: f64 = 30.0;
+
+/// What the home's inverter knows when it decides (it reads the BMS over CAN).
+#[derive(Debug, Clone, Copy)]
+pub struct HomeInputs<'a> {
+    /// Seconds since the scenario start.
+    pub time_s: u64,
+    /// Time of day, seconds after midnight.
+    pub time_of_day_secs: u64,
+    /// Pack voltage at the inverter's terminals, mV.
+    pub pack_voltage_mv: f64,
+    /// The BMS's SOC, per mille.
+    pub bms_soc_permille: u16,
+    /// The BMS's limits.
+    pub limits: &'a Limits,
+}
 
 /// The house, its PV and its inverter: what current the pack is asked for.
 #[derive(Debug, Clone)]
 pub struct Home {
     scenario: Scenario,
-    /// PV peak power on a clear day, W.
-    pv_peak_w: f64,
-    /// Cloud attenuation, 0..1, a slowly varying seeded process.
+    /// Cloud attenuation within the day, 0.3..1, a slowly varying seeded process.
     cloud: f64,
     /// Seconds left of an appliance spike and its power, W.
     spike: (u32, f64),
     /// The inverter's present charge current, from its constant-voltage regulator, A.
     cv_limit_a: f64,
+    /// Today's reserve (fraction of SOC) and the day it was drawn for.
+    reserve: (u64, f64),
+    /// Load the battery could not serve during an outage, Wh.
+    pub unserved_wh: f64,
     /// A charger that ignores the BMS and pushes this current (fault injection), A.
     pub rogue_charger_a: Option<f64>,
 }
@@ -284,22 +482,23 @@ impl Home {
     pub fn new(scenario: Scenario) -> Self {
         Home {
             scenario,
-            pv_peak_w: 4_500.0,
             cloud: 1.0,
             spike: (0, 0.0),
             cv_limit_a: INVERTER_MAX_A,
+            reserve: (u64::MAX, 0.0),
+            unserved_wh: 0.0,
             rogue_charger_a: None,
         }
     }
 
-    /// PV power now, W.
-    pub fn pv_w(&self, time_of_day_secs: u64) -> f64 {
+    /// PV power now on day `day`, W.
+    pub fn pv_w(&self, day: u64, time_of_day_secs: u64) -> f64 {
         let hour = time_of_day_secs as f64 / 3600.0;
         if !(6.0..20.0).contains(&hour) {
             return 0.0;
         }
         let sun = (PI * (hour - 6.0) / 14.0).sin().max(0.0);
-        self.pv_peak_w * sun.powf(1.5) * self.cloud
+        self.scenario.pv_peak_w() * sun.powf(1.5) * self.cloud * self.scenario.sky(day)
     }
 
     /// Household consumption now, W.
@@ -315,18 +514,22 @@ impl Home {
         base + routine + if self.spike.0 > 0 { self.spike.1 } else { 0.0 }
     }
 
+    /// Whether the grid is up at `time_s`.
+    pub fn grid_available(&self, time_s: u64) -> bool {
+        match self.scenario.mode() {
+            Mode::Backup {
+                outage_start_s,
+                outage_secs,
+            } => !(outage_start_s..outage_start_s + outage_secs).contains(&time_s),
+            _ => true,
+        }
+    }
+
     /// Advances the home by one second and returns the current it asks of the pack, A
-    /// (positive charges). `pack_voltage_mv` is what the inverter measures at its terminals;
-    /// `limits` is what the BMS tells it (as over the inverter CAN bus): the inverter keeps the
-    /// charge current within the CCL and regulates the pack voltage to the CVL, and keeps the
-    /// discharge current within the DCL, covering the rest of the load from the grid.
-    pub fn step(
-        &mut self,
-        time_of_day_secs: u64,
-        pack_voltage_mv: f64,
-        limits: &Limits,
-        rng: &mut impl Rng,
-    ) -> f64 {
+    /// (positive charges). The inverter keeps the charge current within the BMS's CCL and
+    /// regulates the pack voltage to its CVL, keeps the discharge current within the DCL, and
+    /// covers the rest of the load from the grid (when there is one).
+    pub fn step(&mut self, input: HomeInputs<'_>, rng: &mut impl Rng) -> f64 {
         match self.scenario {
             Scenario::Overcharge => return 140.0,
             Scenario::DeepDischarge => return -140.0,
@@ -335,6 +538,7 @@ impl Home {
         if let Some(current_a) = self.rogue_charger_a {
             return current_a;
         }
+        let day = (self.scenario.start_time_of_day_secs() + input.time_s) / 86_400;
         // Clouds drift slowly; appliances (kettle, oven, pump) switch on at random.
         let drift: f64 = rng.random_range(-0.01..=0.01);
         self.cloud = (self.cloud + drift + 0.002 * (0.95 - self.cloud)).clamp(0.3, 1.0);
@@ -346,24 +550,77 @@ impl Home {
                 rng.random_range(800.0..=2_200.0),
             );
         }
-        let net_w = self.pv_w(time_of_day_secs) - self.load_w(time_of_day_secs);
-        let volts = (pack_voltage_mv / 1000.0).max(1.0);
-        let ccl_a = f64::from(limits.charge_current_ma) / 1000.0;
-        let dcl_a = f64::from(limits.discharge_current_ma) / 1000.0;
-        let wanted_a = (net_w / volts).clamp(-INVERTER_MAX_A.min(dcl_a), INVERTER_MAX_A.min(ccl_a));
+        if self.reserve.0 != day {
+            let reserve = match self.scenario.mode() {
+                Mode::SelfConsumption {
+                    reserve_min,
+                    reserve_max,
+                } if reserve_max > reserve_min => rng.random_range(reserve_min..=reserve_max),
+                Mode::SelfConsumption { reserve_min, .. } => reserve_min,
+                Mode::Backup { .. } => 0.30,
+                Mode::PeakShaving => 0.10,
+            };
+            self.reserve = (day, reserve);
+        }
+        let hour = input.time_of_day_secs as f64 / 3600.0;
+        let soc = f64::from(input.bms_soc_permille) / 1000.0;
+        let grid = self.grid_available(input.time_s);
+        let load_w = self.load_w(input.time_of_day_secs);
+        let net_w = self.pv_w(day, input.time_of_day_secs) - load_w;
+        let volts = (input.pack_voltage_mv / 1000.0).max(1.0);
+        let ccl_a = f64::from(input.limits.charge_current_ma) / 1000.0;
+        let dcl_a = f64::from(input.limits.discharge_current_ma) / 1000.0;
+
+        let mut wanted_a = net_w / volts;
+        if wanted_a < 0.0 && grid {
+            // With a grid the battery only discharges above its reserve (and, when shaving
+            // peaks, only in the peak).
+            let in_peak = (17.0..21.0).contains(&hour);
+            let allowed =
+                soc > self.reserve.1 && (self.scenario.mode() != Mode::PeakShaving || in_peak);
+            if !allowed {
+                wanted_a = 0.0;
+            }
+        }
+        if self.scenario.mode() == Mode::PeakShaving && (1.0..5.0).contains(&hour) && soc < 0.5 {
+            wanted_a = wanted_a.max(GRID_CHARGE_A);
+        }
+        let limited_a = wanted_a.clamp(-INVERTER_MAX_A.min(dcl_a), INVERTER_MAX_A.min(ccl_a));
+        if !grid && wanted_a < limited_a {
+            // No grid: what the battery cannot deliver is load the house goes without.
+            self.unserved_wh += (limited_a - wanted_a) * volts / 3600.0;
+        }
         // Constant-voltage regulator on the BMS's CVL: back off while above, recover slowly below.
-        if pack_voltage_mv > f64::from(limits.charge_voltage_mv) {
+        if input.pack_voltage_mv > f64::from(input.limits.charge_voltage_mv) {
             self.cv_limit_a *= 0.9;
         } else {
             self.cv_limit_a = (self.cv_limit_a + 0.5).min(INVERTER_MAX_A);
         }
-        wanted_a.min(self.cv_limit_a)
+        limited_a.min(self.cv_limit_a)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn solar_30_has_20_sunny_and_10_cloudy_days_four_in_a_row() {
+        let cloudy: Vec<u64> = (0..30)
+            .filter(|d| Scenario::Solar30.sky(*d) < 1.0)
+            .collect();
+        assert_eq!(cloudy.len(), 10);
+        assert!(cloudy.windows(4).any(|w| w[3] - w[0] == 3));
+    }
+
+    #[test]
+    fn the_outage_is_six_evening_hours() {
+        let home = Home::new(Scenario::GridOutage);
+        assert!(home.grid_available(12 * 3_600 - 1));
+        assert!(!home.grid_available(12 * 3_600));
+        assert!(!home.grid_available(18 * 3_600 - 1));
+        assert!(home.grid_available(18 * 3_600));
+    }
 
     #[test]
     fn names_round_trip() {
@@ -386,8 +643,11 @@ mod tests {
     #[test]
     fn pv_is_zero_at_night_and_peaks_at_one_pm() {
         let home = Home::new(Scenario::SolarDay);
-        assert_eq!(home.pv_w(3 * 3600), 0.0);
-        assert_eq!(home.pv_w(21 * 3600), 0.0);
-        assert!((home.pv_w(13 * 3600) - 4_500.0).abs() < 1.0);
+        assert_eq!(home.pv_w(0, 3 * 3600), 0.0);
+        assert_eq!(home.pv_w(0, 21 * 3600), 0.0);
+        assert!((home.pv_w(0, 13 * 3600) - 4_500.0).abs() < 1.0);
+        let cloudy = Home::new(Scenario::Solar30);
+        assert!((cloudy.pv_w(5, 13 * 3600) - 0.25 * 4_500.0).abs() < 1.0);
+        assert!((cloudy.pv_w(8, 13 * 3600) - 4_500.0).abs() < 1.0);
     }
 }

@@ -2,7 +2,7 @@
 //! with the statistics the CLI reports.
 
 use crate::scenario::Home;
-use crate::{CellModel, Error, InjectedFault, Pack, Scenario, SensorParams, Sensors};
+use crate::{CellModel, Error, InjectedFault, Pack, Scenario, Sensors};
 use bms_engine::protocol::Telemetry;
 use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
 use rand::SeedableRng;
@@ -78,6 +78,14 @@ pub struct Summary {
     pub energy_in_kwh: f64,
     /// Energy discharged from the pack, kWh.
     pub energy_out_kwh: f64,
+    /// Load the house went without during a grid outage, kWh.
+    pub unserved_kwh: f64,
+    /// Charge that went into a cell below 0 °C, Ah (must stay 0: heat first, then charge).
+    pub charged_below_zero_ah: f64,
+    /// Mean capacity fade of the cells at the end, %.
+    pub capacity_fade_pct: f64,
+    /// True SOC spread between cells at the end, percentage points.
+    pub final_soc_spread_pct: f64,
     /// True pack SOC at the end, %.
     pub final_true_soc_pct: f64,
     /// Engine SOC at the end, %.
@@ -97,6 +105,7 @@ struct Stats {
     soc_max_err: f64,
     energy_in_wh: f64,
     energy_out_wh: f64,
+    charged_below_zero_ah: f64,
 }
 
 /// The emulated pack in its home, closed-loop with a BMS engine.
@@ -140,14 +149,15 @@ impl Simulation {
             1,
             model,
             soc,
-            0.005,
+            config.scenario.soc_spread(),
             start_c,
             engine_config.balancer,
             &mut rng,
         );
-        let initial_soc_permille = (pack.soc() * 1000.0).round() as u16;
+        let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
+        let initial_soc_permille = (bms_soc * 1000.0).round() as u16;
         let mut engine = Engine::new(engine_config, initial_soc_permille)?;
-        let mut sensors = Sensors::new(SensorParams::default(), config.cell_count, &mut rng);
+        let mut sensors = Sensors::new(config.scenario.sensors(), config.cell_count, &mut rng);
         let measurement = sensors.measure(&pack, 0.0, &mut rng);
         let outputs = engine.step(&measurement, 0);
         let true_v: Vec<f64> = (0..config.cell_count)
@@ -301,9 +311,13 @@ impl Simulation {
         self.sensors.current_drift_a += self.current_drift_a_per_sec;
         let dt_secs = f64::from(STEP_MILLIS) / 1000.0;
         let requested_a = self.home.step(
-            self.time_of_day_secs(),
-            f64::from(self.measurement.pack_voltage_mv()),
-            &self.outputs.limits,
+            crate::scenario::HomeInputs {
+                time_s: self.time_s,
+                time_of_day_secs: self.time_of_day_secs(),
+                pack_voltage_mv: f64::from(self.measurement.pack_voltage_mv()),
+                bms_soc_permille: self.outputs.soc_permille,
+                limits: &self.outputs.limits,
+            },
             &mut self.rng,
         );
         self.pack.ambient_c = self.config.scenario.ambient_c(self.time_of_day_secs());
@@ -338,6 +352,9 @@ impl Simulation {
             stats.max_cell_v = stats.max_cell_v.max(v);
             stats.min_temp_c = stats.min_temp_c.min(cell.temperature_c);
             stats.max_temp_c = stats.max_temp_c.max(cell.temperature_c);
+            if cell.temperature_c < 0.0 && cell.current_a > 0.0 {
+                stats.charged_below_zero_ah += cell.current_a * dt_secs / 3600.0;
+            }
         }
         let err_pct = f64::from(self.outputs.soc_permille) / 10.0 - self.pack.soc() * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
@@ -387,6 +404,25 @@ impl Simulation {
             soc_max_err_pct: s.soc_max_err,
             energy_in_kwh: s.energy_in_wh / 1000.0,
             energy_out_kwh: s.energy_out_wh / 1000.0,
+            unserved_kwh: self.home.unserved_wh / 1000.0,
+            charged_below_zero_ah: s.charged_below_zero_ah,
+            capacity_fade_pct: {
+                let model = &self.pack.model;
+                let n = self.pack.cells.len().max(1) as f64;
+                self.pack.cells.iter().map(|c| c.fade(model)).sum::<f64>() / n * 100.0
+            },
+            final_soc_spread_pct: {
+                let socs: Vec<f64> = (0..self.pack.cells.len())
+                    .filter_map(|i| self.pack.cell_soc(i))
+                    .collect();
+                let hi = socs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lo = socs.iter().copied().fold(f64::INFINITY, f64::min);
+                if socs.is_empty() {
+                    0.0
+                } else {
+                    (hi - lo) * 100.0
+                }
+            },
             final_true_soc_pct: self.pack.soc() * 100.0,
             final_soc_pct: f64::from(self.outputs.soc_permille) / 10.0,
         }

@@ -12,6 +12,9 @@
 use bms_engine::{Fault, FaultSet, Level};
 use emulator::{Scenario, Simulation, SimulationConfig};
 
+/// Test runs are capped at 30 simulated days (the year of `aging-pack` is for the CLI).
+const MAX_TEST_DAYS: f64 = 30.0;
+
 fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
     let mut sim = Simulation::new(SimulationConfig {
         scenario,
@@ -21,7 +24,7 @@ fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
     .unwrap();
     // Every fault seen at each level during the run.
     let mut seen = [FaultSet::EMPTY; 3];
-    for _ in 0..(scenario.days() * 86_400.0) as u64 {
+    for _ in 0..(scenario.days().min(MAX_TEST_DAYS) * 86_400.0) as u64 {
         sim.step();
         let o = sim.outputs();
         for (set, level) in [(o.warnings, 0), (o.derates, 1), (o.trips, 2)] {
@@ -77,6 +80,37 @@ fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
         report.push(s.scenario);
     }
     assert_eq!(report.len(), Scenario::ALL.len());
+}
+
+#[test]
+fn winter_never_charges_a_frozen_cell_and_heats_first() {
+    let (sim, _) = run(Scenario::WinterCold);
+    let s = sim.summary();
+    assert!(
+        s.true_min_temp_c < -5.0,
+        "it is cold: {}",
+        s.true_min_temp_c
+    );
+    assert_eq!(s.charged_below_zero_ah, 0.0);
+    assert!(s.energy_in_kwh > 5.0, "it still charges once warm");
+}
+
+#[test]
+fn the_imbalanced_pack_is_balanced_at_the_top_of_charge() {
+    let mut sim = Simulation::new(SimulationConfig {
+        scenario: Scenario::Imbalance,
+        seed: 42,
+        cell_count: 16,
+    })
+    .unwrap();
+    let mut balancing_steps = 0;
+    for _ in 0..2 * 86_400 {
+        sim.step();
+        if sim.outputs().balancing.mask != 0 {
+            balancing_steps += 1;
+        }
+    }
+    assert!(balancing_steps > 600, "balanced for {balancing_steps} s");
 }
 
 #[test]
