@@ -15,6 +15,7 @@ mod device;
 mod error;
 pub mod faults;
 mod pack;
+pub mod replay;
 mod scenario;
 mod sensors;
 mod simulation;

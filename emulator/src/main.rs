@@ -15,6 +15,11 @@ usage:
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--interval SECS] --out FILE
       Write the byte stream the emulated device sends over a serial link: its greeting,
       then telemetry and new events every SECS (default 60) simulated seconds.
+  emulator replay MEASUREMENTS.csv --cell CELL.json [--json] [--csv OUT.csv]
+      Run the BMS engine on recorded measurements (columns time_s,current_a,cell1_v..cellN_v,
+      optional temp_c and true_soc1_pct..true_socN_pct) for a cell described as
+      {\"capacity_ah\": .., \"ocv\": [[soc_pct, volts], ..], \"v_min\": .., \"v_max\": ..}.
+      --csv writes the engine's SOC (and the truth) per row.
   emulator scenarios
       List the scenarios with their purpose.";
 
@@ -36,6 +41,7 @@ fn run(args: &[String]) -> Result<String, String> {
     match args.split_first() {
         Some((cmd, rest)) if cmd == "run" => run_scenario(rest),
         Some((cmd, rest)) if cmd == "wire" => write_wire(rest),
+        Some((cmd, rest)) if cmd == "replay" => replay(rest),
         Some((cmd, [])) if cmd == "scenarios" => Ok(Scenario::ALL
             .iter()
             .map(|s| format!("{:<16} {}", s.name(), s.purpose()))
@@ -128,6 +134,83 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         }
     }
     Ok(parsed)
+}
+
+fn replay(args: &[String]) -> Result<String, String> {
+    let (mut file, mut cell, mut json, mut csv) = (None, None, false, None);
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--cell" => cell = Some(iter.next().ok_or("`--cell` needs a file")?.clone()),
+            "--csv" => csv = Some(iter.next().ok_or("`--csv` needs a file")?.clone()),
+            "--json" => json = true,
+            other if other.starts_with("--") => {
+                return Err(format!("unknown option `{other}` for `replay`"));
+            }
+            other if file.is_none() => file = Some(other.to_owned()),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    let file = file.ok_or("`replay` needs a measurement file")?;
+    let cell = cell.ok_or("`replay` needs `--cell CELL.json`")?;
+    let read = |path: &str| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
+    };
+    let description = emulator::replay::CellDescription::from_json(&read(&cell)?)
+        .map_err(|e| format!("{cell}: {e}"))?;
+    let measurements = read(&file)?;
+    let mut rows = String::from("time_s,bms_soc_pct,true_soc_pct,trips\n");
+    let summary = emulator::replay::replay(&measurements, &description, |t, soc, truth, trips| {
+        if csv.is_some() {
+            let truth = truth.map_or(String::new(), |t| format!("{t:.3}"));
+            let names: Vec<&str> = trips.iter().map(|t| t.fault).collect();
+            rows.push_str(&format!("{t},{soc:.1},{truth},{}\n", names.join(" ")));
+        }
+    })
+    .map_err(|e| format!("{file}: {e}"))?;
+    if let Some(path) = &csv {
+        std::fs::write(path, rows).map_err(|e| format!("cannot write `{path}`: {e}"))?;
+    }
+    if json {
+        return serde_json::to_string(&summary).map_err(|e| e.to_string());
+    }
+    let trips = if summary.trips.is_empty() {
+        "none".to_owned()
+    } else {
+        summary
+            .trips
+            .iter()
+            .map(|t| match t.cell {
+                Some(c) => format!("{} on cell {c} at {} s", t.fault, t.time_s),
+                None => format!("{} at {} s", t.fault, t.time_s),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let soc = match (summary.soc_rmse_pct, summary.soc_max_err_pct) {
+        (Some(r), Some(m)) => format!(
+            "RMSE {r:.2} %, max {m:.2} % (final BMS {:.1} %)",
+            summary.final_soc_pct
+        ),
+        _ => format!(
+            "final BMS {:.1} % (no truth columns to score against)",
+            summary.final_soc_pct
+        ),
+    };
+    Ok(format!(
+        "replay · {} cells · {} rows over {:.2} days\n\
+         measured cell voltage {:.3} V … {:.3} V\n\
+         protection trips      {trips}\n\
+         SOC                   {soc}\n\
+         energy                in {:.2} kWh, out {:.2} kWh",
+        summary.cells,
+        summary.steps,
+        summary.duration_s / 86_400.0,
+        summary.min_cell_v,
+        summary.max_cell_v,
+        summary.energy_in_kwh,
+        summary.energy_out_kwh,
+    ))
 }
 
 fn write_wire(args: &[String]) -> Result<String, String> {
