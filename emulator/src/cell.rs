@@ -245,6 +245,8 @@ pub struct Cell {
     pub extra_heat_w: f64,
     /// Derived once per step: (resistance factor, present capacity Ah, accessible fraction).
     derived: (f64, f64, f64),
+    /// Terminal voltage as of the last refresh, V.
+    voltage: f64,
 }
 
 impl Cell {
@@ -277,6 +279,7 @@ impl Cell {
             extra_r0_ohm: 0.0,
             extra_heat_w: 0.0,
             derived: (1.0, capacity_ah, 1.0),
+            voltage: 0.0,
         }
         .refreshed(model)
     }
@@ -290,11 +293,18 @@ impl Cell {
     fn refresh(&mut self, model: &CellModel) {
         let rf = self.arrhenius(model)
             * (1.0 + model.params.resistance_growth_per_fade * self.fade(model));
+        self.derived.0 = rf;
+        let fade = self.fade(model);
         self.derived = (
             rf,
-            self.capacity_new_ah * (1.0 - self.fade(model)),
+            self.capacity_new_ah * (1.0 - fade),
             model.accessible(self.temperature_c),
         );
+        self.voltage = model.ocv_v(self.ocv_soc(model))
+            + model.params.hysteresis_v * self.hysteresis
+            + self.current_a * self.r0_ohm(model)
+            + self.v_rc1
+            + self.v_rc2;
     }
 
     /// Capacity fade so far, fraction of the new capacity.
@@ -345,6 +355,23 @@ impl Cell {
 
     /// Passes `current_a` (positive = charge) for `dt_secs`.
     pub fn step(&mut self, model: &CellModel, current_a: f64, dt_secs: f64) {
+        let decays = (
+            (-dt_secs / model.params.tau1_secs).exp(),
+            (-dt_secs / model.params.tau2_secs).exp(),
+        );
+        self.advance(model, current_a, dt_secs, decays);
+        self.refresh(model);
+    }
+
+    /// [`Cell::step`] without the refresh, for a pack that sets the temperature (and so
+    /// refreshes) right after; `decays` are the RC pairs' e^(−dt/τ) for this step.
+    pub(crate) fn advance(
+        &mut self,
+        model: &CellModel,
+        current_a: f64,
+        dt_secs: f64,
+        decays: (f64, f64),
+    ) {
         let stored_a = if current_a > 0.0 {
             current_a * model.params.coulombic_efficiency
         } else {
@@ -358,15 +385,20 @@ impl Cell {
 
         // RC pairs, exact for a current held over the step, resistances at temperature.
         let rf = self.resistance_factor(model);
-        let d1 = (-dt_secs / model.params.tau1_secs).exp();
-        let d2 = (-dt_secs / model.params.tau2_secs).exp();
+        let (d1, d2) = decays;
         self.v_rc1 = self.v_rc1 * d1 + self.r1_new_ohm * rf * current_a * (1.0 - d1);
         self.v_rc2 = self.v_rc2 * d2 + self.r2_new_ohm * rf * current_a * (1.0 - d2);
 
         // One-state hysteresis: moves towards ±1 with the SOC moved in that direction.
         if current_a != 0.0 {
             let moved = (current_a * dt_secs / 3600.0 / capacity).abs();
-            let k = (-model.params.hysteresis_rate * moved).exp();
+            let x = model.params.hysteresis_rate * moved;
+            // e^(−x); per-second steps move x ≈ 0.004, where the series is exact to 1e-9.
+            let k = if x < 0.01 {
+                1.0 - x + 0.5 * x * x
+            } else {
+                (-x).exp()
+            };
             self.hysteresis = k * self.hysteresis + (1.0 - k) * current_a.signum();
         }
 
@@ -382,7 +414,6 @@ impl Cell {
         self.calendar_equivalent_days += dt_secs / 86_400.0 * (soc_stress * t_stress).powi(2);
         self.throughput_ah += (current_a * dt_secs / 3600.0).abs();
         self.current_a = current_a;
-        self.refresh(model);
     }
 
     /// Sets the cell's temperature (the pack's thermal model) and refreshes what depends on it.
@@ -391,13 +422,9 @@ impl Cell {
         self.refresh(model);
     }
 
-    /// Terminal voltage, V.
-    pub fn voltage_v(&self, model: &CellModel) -> f64 {
-        model.ocv_v(self.ocv_soc(model))
-            + model.params.hysteresis_v * self.hysteresis
-            + self.current_a * self.r0_ohm(model)
-            + self.v_rc1
-            + self.v_rc2
+    /// Terminal voltage as of the last step, V.
+    pub fn voltage_v(&self, _model: &CellModel) -> f64 {
+        self.voltage
     }
 
     /// Heat generated in the cell by current and injected faults, W.

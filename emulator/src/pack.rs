@@ -33,6 +33,8 @@ pub struct Pack {
     pub balancing: Balancing,
     /// The balancing hardware (bleed current or transfer limit).
     pub balancer: BalancerKind,
+    /// RC decay factors for the last step length: (dt, (e^(−dt/τ1), e^(−dt/τ2))).
+    decays: (f64, (f64, f64)),
 }
 
 impl Pack {
@@ -82,6 +84,7 @@ impl Pack {
             fan_on: false,
             balancing: Balancing::default(),
             balancer,
+            decays: (f64::NAN, (1.0, 1.0)),
         }
     }
 
@@ -124,12 +127,23 @@ impl Pack {
     /// balancer, heater and fan as set; returns the pack current that flowed.
     pub fn step(&mut self, requested_a: f64, dt_secs: f64) -> f64 {
         let current_a = self.allowed_current_a(requested_a);
+        if self.decays.0 != dt_secs {
+            let p = &self.model.params;
+            self.decays = (
+                dt_secs,
+                (
+                    (-dt_secs / p.tau1_secs).exp(),
+                    (-dt_secs / p.tau2_secs).exp(),
+                ),
+            );
+        }
         for i in 0..self.cells.len() {
             let cell_current = current_a + self.balance_current_a(i);
             if let Some(cell) = self.cells.get_mut(i) {
-                cell.step(&self.model, cell_current, dt_secs);
+                cell.advance(&self.model, cell_current, dt_secs, self.decays.1);
             }
         }
+        // Sets each cell's new temperature, which refreshes its derived values and voltage.
         self.step_thermal(dt_secs);
         current_a
     }
@@ -150,7 +164,12 @@ impl Pack {
             0.0
         };
         let heat_capacity = p.heat_capacity_j_per_k * self.parallel as f64;
-        let temps: Vec<f64> = self.cells.iter().map(|c| c.temperature_c).collect();
+        // Temperatures before this step (no allocation: packs hold at most MAX_CELLS groups).
+        let mut temps = [0.0_f64; bms_engine::MAX_CELLS];
+        for (t, c) in temps.iter_mut().zip(&self.cells) {
+            *t = c.temperature_c;
+        }
+        let temps = temps.get(..self.cells.len()).unwrap_or_default();
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let t = cell.temperature_c;
             let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);

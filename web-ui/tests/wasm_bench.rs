@@ -35,6 +35,27 @@ fn time_steps(cells: usize) -> f64 {
     elapsed_ms * 1e6 / steps as f64
 }
 
+fn time_emulator_hour(cells: usize) -> f64 {
+    let mut sim = emulator::Simulation::new(emulator::SimulationConfig {
+        scenario: emulator::Scenario::SolarDay,
+        seed: 1,
+        cell_count: cells,
+    })
+    .unwrap();
+    sim.run_for(600);
+    let start = js_sys::Date::now();
+    sim.run_for(3_600);
+    let elapsed_ms = js_sys::Date::now() - start;
+    assert!(sim.summary().steps > 0);
+    elapsed_ms * 1e6 / (3_600.0 * cells as f64)
+}
+
+#[wasm_bindgen_test]
+fn wasm_emulator_cost() {
+    let ns = time_emulator_hour(16);
+    console_log!("wasm closed loop (emulator + engine), 16 cells: {ns:.0} ns per cell-step");
+}
+
 #[wasm_bindgen_test]
 fn wasm_step_cost() {
     for cells in [16, 32] {

@@ -158,7 +158,11 @@ fn bench() -> Result {
         cmd("cargo").args(["bench", "-p", "bms-engine", "--bench", "step"]),
     )?;
     step(
-        "WASM step cost (Node, release build)",
+        "emulator closed-loop cost (divan) and memory per cell",
+        cmd("cargo").args(["bench", "-p", "emulator", "--bench", "loop"]),
+    )?;
+    step(
+        "WASM step and closed-loop cost (Node, release build)",
         cmd("cargo").args([
             "test",
             "-p",
