@@ -24,7 +24,7 @@ pub use cell::{Cell, CellModel, CellParams};
 pub use device::EmulatedDevice;
 pub use error::Error;
 pub use faults::InjectedFault;
-pub use pack::Pack;
+pub use pack::{Contactor, Pack};
 pub use scenario::Scenario;
 pub use sensors::{SensorParams, Sensors};
 pub use simulation::{Simulation, SimulationConfig, Summary, Trip};

@@ -10,6 +10,59 @@ use rand_distr::StandardNormal;
 /// Efficiency of an active balancer's charge transfer.
 const ACTIVE_BALANCER_EFFICIENCY: f64 = 0.9;
 
+/// A main contactor with a pre-charge path into the inverter's DC-link capacitance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contactor {
+    /// Pre-charge relay closed.
+    pub precharge_on: bool,
+    /// Main contactor closed.
+    pub main_on: bool,
+    /// Bus (load side) voltage, V.
+    pub bus_v: f64,
+    /// DC-link capacitance, F.
+    pub capacitance_f: f64,
+    /// Pre-charge resistor, Ω.
+    pub precharge_ohm: f64,
+    /// Resistance loading the bus (bleeder, or a fault), Ω.
+    pub bus_load_ohm: f64,
+}
+
+impl Contactor {
+    /// A 5 mF DC link, a 50 Ω pre-charge resistor and a 10 kΩ bleeder.
+    pub fn typical() -> Self {
+        Contactor {
+            precharge_on: false,
+            main_on: false,
+            bus_v: 0.0,
+            capacitance_f: 0.005,
+            precharge_ohm: 50.0,
+            bus_load_ohm: 10_000.0,
+        }
+    }
+
+    /// Advances the bus voltage by `dt_secs` with the pack at `pack_v`.
+    fn step(&mut self, pack_v: f64, dt_secs: f64) {
+        if self.main_on {
+            self.bus_v = pack_v;
+            return;
+        }
+        // The bus settles towards the divider of pre-charge and load resistors, with the time
+        // constant of the capacitance against both in parallel.
+        let (target, r) = if self.precharge_on {
+            let r_par =
+                self.precharge_ohm * self.bus_load_ohm / (self.precharge_ohm + self.bus_load_ohm);
+            (
+                pack_v * self.bus_load_ohm / (self.precharge_ohm + self.bus_load_ohm),
+                r_par,
+            )
+        } else {
+            (0.0, self.bus_load_ohm)
+        };
+        let decay = (-dt_secs / (r * self.capacitance_f)).exp();
+        self.bus_v = target + (self.bus_v - target) * decay;
+    }
+}
+
 /// A series string of cells behind a charge and a discharge switch (back-to-back FETs).
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -35,6 +88,8 @@ pub struct Pack {
     pub balancer: BalancerKind,
     /// RC decay factors for the last step length: (dt, (e^(−dt/τ1), e^(−dt/τ2))).
     decays: (f64, (f64, f64)),
+    /// The contactor, when the pack has one instead of FETs.
+    pub contactor: Option<Contactor>,
 }
 
 impl Pack {
@@ -85,6 +140,7 @@ impl Pack {
             balancing: Balancing::default(),
             balancer,
             decays: (f64::NAN, (1.0, 1.0)),
+            contactor: None,
         }
     }
 
@@ -92,6 +148,9 @@ impl Pack {
     /// the charge FET, a discharge current the discharge FET (the other FET conducts through its
     /// body diode in that direction).
     pub fn allowed_current_a(&self, requested_a: f64) -> f64 {
+        if self.contactor.is_some_and(|c| !c.main_on) {
+            return 0.0;
+        }
         if (requested_a > 0.0 && !self.charge_switch_on)
             || (requested_a < 0.0 && !self.discharge_switch_on)
         {
@@ -145,6 +204,10 @@ impl Pack {
         }
         // Sets each cell's new temperature, which refreshes its derived values and voltage.
         self.step_thermal(dt_secs);
+        let pack_v = self.voltage_v();
+        if let Some(c) = &mut self.contactor {
+            c.step(pack_v, dt_secs);
+        }
         current_a
     }
 
@@ -334,6 +397,35 @@ mod tests {
         }
         let t = |p: &Pack| p.cells[8].temperature_c;
         assert!(t(&cooled) < t(&p), "the fan cools faster");
+    }
+
+    #[test]
+    fn precharge_brings_the_bus_up_unless_it_is_loaded() {
+        let mut p = pack();
+        p.contactor = Some(Contactor::typical());
+        assert_eq!(
+            p.step(-50.0, 1.0),
+            0.0,
+            "no current before the main contactor closes"
+        );
+        p.contactor.as_mut().unwrap().precharge_on = true;
+        p.step(0.0, 1.0);
+        let pack_v = p.voltage_v();
+        let bus = p.contactor.unwrap().bus_v;
+        // τ ≈ 0.25 s: after one second the bus is inside the scenarios' 2 V match window.
+        assert!((pack_v - bus).abs() < 2.0, "{bus} vs {pack_v}");
+        p.contactor.as_mut().unwrap().main_on = true;
+        assert_eq!(p.step(-50.0, 1.0), -50.0);
+        let mut shorted = pack();
+        shorted.contactor = Some(Contactor {
+            bus_load_ohm: 5.0,
+            precharge_on: true,
+            ..Contactor::typical()
+        });
+        for _ in 0..10 {
+            shorted.step(0.0, 1.0);
+        }
+        assert!(shorted.contactor.unwrap().bus_v < 0.1 * shorted.voltage_v());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum Scenario {
     GridOutage,
     /// Time-of-use tariff: discharge in the evening peak, top up at night from the grid.
     PeakShaving,
+    /// A rack with a main contactor: pre-charge, then a solar day.
+    ContactorRack,
     /// A charger that ignores the BMS's limits pushes 0.5 C into a nearly full pack.
     Overcharge,
     /// A load draws 0.5 C from a nearly empty pack.
@@ -50,11 +52,13 @@ pub enum Scenario {
     FaultChargerIgnoresLimits,
     /// Solar day; the pack terminals are shorted after an hour.
     FaultShortCircuit,
+    /// A contactor rack whose DC bus is loaded (5 Ω): pre-charge never matches.
+    FaultPrecharge,
 }
 
 impl Scenario {
     /// Every scenario, in the order `emulator scenarios` lists them.
-    pub const ALL: [Scenario; 20] = [
+    pub const ALL: [Scenario; 22] = [
         Scenario::SolarDay,
         Scenario::Solar30,
         Scenario::CloudyWeek,
@@ -63,6 +67,7 @@ impl Scenario {
         Scenario::AgingPack,
         Scenario::GridOutage,
         Scenario::PeakShaving,
+        Scenario::ContactorRack,
         Scenario::Overcharge,
         Scenario::DeepDischarge,
         Scenario::FaultInternalShort,
@@ -75,6 +80,7 @@ impl Scenario {
         Scenario::FaultFrontEndLost,
         Scenario::FaultChargerIgnoresLimits,
         Scenario::FaultShortCircuit,
+        Scenario::FaultPrecharge,
     ];
 
     /// The name used on the command line and in the dashboard.
@@ -88,6 +94,7 @@ impl Scenario {
             Scenario::AgingPack => "aging-pack",
             Scenario::GridOutage => "grid-outage",
             Scenario::PeakShaving => "peak-shaving",
+            Scenario::ContactorRack => "contactor-rack",
             Scenario::Overcharge => "overcharge",
             Scenario::DeepDischarge => "deep-discharge",
             Scenario::FaultInternalShort => "fault-internal-short",
@@ -100,6 +107,7 @@ impl Scenario {
             Scenario::FaultFrontEndLost => "fault-front-end-lost",
             Scenario::FaultChargerIgnoresLimits => "fault-charger-ignores-limits",
             Scenario::FaultShortCircuit => "fault-short-circuit",
+            Scenario::FaultPrecharge => "fault-precharge",
         }
     }
 
@@ -129,6 +137,12 @@ impl Scenario {
             }
             Scenario::PeakShaving => {
                 "Time-of-use tariff: the battery covers the 17–21 h peak and is topped up from the grid at night when low."
+            }
+            Scenario::ContactorRack => {
+                "A rack with a main contactor: the BMS pre-charges the inverter's DC link, closes the contactor, then runs a solar day."
+            }
+            Scenario::FaultPrecharge => {
+                "The DC bus is loaded (5 Ω): pre-charge never brings it up, the BMS times out and stays open until reset."
             }
             Scenario::Overcharge => {
                 "A charger ignoring the BMS pushes 0.5 C into a 97 % pack: over-voltage protection must open the charge switch."
@@ -181,6 +195,8 @@ impl Scenario {
             | Scenario::AgingPack
             | Scenario::GridOutage
             | Scenario::PeakShaving
+            | Scenario::ContactorRack
+            | Scenario::FaultPrecharge
             | Scenario::Overcharge
             | Scenario::DeepDischarge => &[],
             Scenario::FaultInternalShort => &[(
@@ -240,7 +256,9 @@ impl Scenario {
             | Scenario::AgingPack
             | Scenario::GridOutage
             | Scenario::PeakShaving
+            | Scenario::ContactorRack
             | Scenario::FaultCurrentDrift => &[],
+            Scenario::FaultPrecharge => &[(Fault::PrechargeFailed, Level::Trip)],
             // Blocking charge in the frost is the protection working, not a failure.
             Scenario::WinterCold => &[(Fault::ChargeUnderTemperature, Level::Trip)],
             Scenario::Overcharge | Scenario::FaultChargerIgnoresLimits => {
@@ -289,6 +307,12 @@ impl Scenario {
         let mut config = PackConfig::lfp_280ah(cell_count);
         if self == Scenario::FaultStuckSensor {
             config.stuck_sensor_ms = 30 * 60 * 1000;
+        }
+        if matches!(self, Scenario::ContactorRack | Scenario::FaultPrecharge) {
+            config.switches = bms_engine::SwitchKind::Contactor {
+                voltage_match_mv: 2_000,
+                precharge_timeout_ms: 5_000,
+            };
         }
         config
     }

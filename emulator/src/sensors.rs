@@ -143,6 +143,9 @@ impl Sensors {
         let mut m = Measurement::new(cells, current_ma).unwrap_or_default();
         m.current_ma = current_ma;
         m.short_circuit = self.short_circuit;
+        m.bus_voltage_mv = pack
+            .contactor
+            .map(|c| (c.bus_v * 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32);
         for k in 0..self.params.temperature_count {
             let reading = match self.stuck_temperatures.get(k).copied().flatten() {
                 Some(stuck) => Some(stuck),

@@ -155,6 +155,20 @@ impl Simulation {
             &mut rng,
         );
         let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
+        let mut pack = pack;
+        if matches!(
+            engine_config.switches,
+            bms_engine::SwitchKind::Contactor { .. }
+        ) {
+            pack.contactor = Some(crate::Contactor {
+                bus_load_ohm: if config.scenario == Scenario::FaultPrecharge {
+                    5.0
+                } else {
+                    10_000.0
+                },
+                ..crate::Contactor::typical()
+            });
+        }
         let initial_soc_permille = (bms_soc * 1000.0).round() as u16;
         let mut engine = Engine::new(engine_config, initial_soc_permille)?;
         let mut sensors = Sensors::new(config.scenario.sensors(), config.cell_count, &mut rng);
@@ -333,6 +347,10 @@ impl Simulation {
         self.pack.heater_on = self.outputs.heater_on;
         self.pack.fan_on = self.outputs.fan_on;
         self.pack.balancing = self.outputs.balancing;
+        if let Some(c) = &mut self.pack.contactor {
+            c.precharge_on = self.outputs.switches.precharge_on;
+            c.main_on = self.outputs.switches.main_contactor_on;
+        }
         self.record(dt_secs);
     }
 

@@ -240,6 +240,12 @@ fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                 <span>"Discharge"</span>
                 <span class=move || class(discharge()) data-testid="discharge-switch">{move || text(discharge())}</span>
             </div>
+            {move || reading.with(|r| r.as_ref().and_then(|r| r.contactor)).map(|state| view! {
+                <div class="switch-row">
+                    <span>"Contactor"</span>
+                    <span class="contactor" data-testid="contactor">{state}</span>
+                </div>
+            })}
         </div>
     }
 }

@@ -43,6 +43,8 @@ pub struct Reading {
     pub charge_switch_on: bool,
     /// Whether current may flow out of the pack.
     pub discharge_switch_on: bool,
+    /// The contactor's state in words, for contactor hardware.
+    pub contactor: Option<&'static str>,
     /// Faults at trip level (switches open).
     pub faults: Vec<Fault>,
     /// Faults at warning or derate level (and not tripped).
@@ -80,6 +82,12 @@ impl Reading {
                 .collect(),
             charge_switch_on: t.charge_switch_on,
             discharge_switch_on: t.discharge_switch_on,
+            contactor: t.contactor.map(|c| match c {
+                bms_engine::switches::ContactorState::Open => "open",
+                bms_engine::switches::ContactorState::Precharging { .. } => "pre-charging",
+                bms_engine::switches::ContactorState::Closed => "closed",
+                bms_engine::switches::ContactorState::Failed => "failed",
+            }),
             faults: trips.iter().collect(),
             warnings: mild.iter().collect(),
             latched: FaultSet::from_bits(t.latched_bits).iter().collect(),
@@ -460,6 +468,7 @@ mod tests {
             temperatures_c: vec![Some(25.0)],
             charge_switch_on: true,
             discharge_switch_on: true,
+            contactor: None,
             faults: vec![],
             warnings: vec![],
             latched: vec![],
