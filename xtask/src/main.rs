@@ -90,6 +90,10 @@ fn test() -> Result {
         cmd("cargo").args(["fmt", "--all", "--check"]),
     )?;
     step(
+        "cargo fmt --check (firmware image)",
+        cmd("cargo").args(["fmt", "--manifest-path", "firmware/Cargo.toml", "--check"]),
+    )?;
+    step(
         "clippy (host, warnings denied)",
         cmd("cargo").args([
             "clippy",
@@ -126,6 +130,31 @@ fn test() -> Result {
     }
     banner("bms-engine dependency check");
     check_engine_dependencies()?;
+    step(
+        "clippy (firmware image, warnings denied)",
+        cmd("cargo").args([
+            "clippy",
+            "--release",
+            "--manifest-path",
+            "firmware/Cargo.toml",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "firmware image links for thumbv7em-none-eabihf (a no_std binary with no allocator)",
+        cmd("cargo").args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "firmware/Cargo.toml",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ]),
+    )?;
     step(
         "browser tests (wasm-bindgen-test in headless Chromium)",
         cmd("cargo")
