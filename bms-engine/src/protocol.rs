@@ -24,7 +24,7 @@
 
 use crate::balancing::Transfer;
 use crate::config::MAX_VIOLATIONS;
-use crate::limits::ChargePhase;
+use crate::limits::Limits;
 use crate::switches::ContactorState;
 use crate::{
     BalancerKind, Engine, Error, Event, MAX_CELLS, MAX_TEMPERATURES, Measurement, Outputs,
@@ -83,25 +83,6 @@ pub struct DeviceInfo {
     pub capabilities: Capabilities,
 }
 
-/// Limits told to the charger and inverter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireLimits {
-    /// Charge voltage limit, mV.
-    pub charge_voltage_mv: u32,
-    /// Charge current limit, mA.
-    pub charge_current_ma: u32,
-    /// Discharge current limit, mA.
-    pub discharge_current_ma: u32,
-    /// Discharge voltage limit, mV.
-    pub discharge_voltage_mv: u32,
-    /// Absorption or float.
-    pub phase: ChargePhase,
-    /// Full-charge request to the inverter.
-    pub full_charge_requested: bool,
-    /// Force-charge request to the inverter.
-    pub force_charge_requested: bool,
-}
-
 /// The periodic state report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Telemetry {
@@ -136,7 +117,7 @@ pub struct Telemetry {
     /// The active balancer's transfer.
     pub transfer: Option<Transfer>,
     /// Limits for the charger and inverter.
-    pub limits: WireLimits,
+    pub limits: Limits,
     /// Heater on.
     pub heater_on: bool,
     /// Fan on.
@@ -164,15 +145,7 @@ impl Telemetry {
             latched_bits: o.latched.bits(),
             balance_mask: o.balancing.mask,
             transfer: o.balancing.transfer,
-            limits: WireLimits {
-                charge_voltage_mv: o.limits.charge_voltage_mv,
-                charge_current_ma: o.limits.charge_current_ma,
-                discharge_current_ma: o.limits.discharge_current_ma,
-                discharge_voltage_mv: o.limits.discharge_voltage_mv,
-                phase: o.limits.phase,
-                full_charge_requested: o.limits.full_charge_requested,
-                force_charge_requested: o.limits.force_charge_requested,
-            },
+            limits: o.limits,
             heater_on: o.heater_on,
             fan_on: o.fan_on,
             events_recorded,
@@ -548,12 +521,12 @@ mod tests {
                 to_cell: 255,
                 current_ma: u16::MAX,
             }),
-            limits: WireLimits {
+            limits: Limits {
                 charge_voltage_mv: u32::MAX,
                 charge_current_ma: u32::MAX,
                 discharge_current_ma: u32::MAX,
                 discharge_voltage_mv: u32::MAX,
-                phase: ChargePhase::Float,
+                phase: crate::limits::ChargePhase::Float,
                 full_charge_requested: true,
                 force_charge_requested: true,
             },

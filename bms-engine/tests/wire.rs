@@ -12,11 +12,11 @@
 )]
 
 use bms_engine::balancing::Transfer;
-use bms_engine::limits::ChargePhase;
+use bms_engine::limits::{ChargePhase, Limits};
 use bms_engine::protocol::{
     AckResult, Capabilities, Command, DeviceInfo, DeviceMessage, FrameDecoder, HostMessage,
-    MAX_FRAME_LEN, PROTOCOL_VERSION, Telemetry, WireLimits, WireViolation, decode_frame,
-    encode_frame, encode_frame_with_version, respond,
+    MAX_FRAME_LEN, PROTOCOL_VERSION, Telemetry, WireViolation, decode_frame, encode_frame,
+    encode_frame_with_version, respond,
 };
 use bms_engine::switches::ContactorState;
 use bms_engine::{
@@ -66,7 +66,7 @@ fn telemetry() -> Telemetry {
         latched_bits: 0,
         balance_mask: 0b0010,
         transfer: None,
-        limits: WireLimits {
+        limits: Limits {
             charge_voltage_mv: 13_800,
             charge_current_ma: 140_000,
             discharge_current_ma: 0,
