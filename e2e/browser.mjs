@@ -1,5 +1,8 @@
-// Headless Debian Chromium driven by playwright-core (Playwright cannot download a browser here).
+// Headless Debian Chromium driven by playwright-core (Playwright cannot download a browser here),
+// and the fixture every spec uses: dist/ served on loopback plus one browser per spec file.
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
+import { serveDist } from './serve.mjs';
 
 export function launch() {
   return chromium.launch({
@@ -16,4 +19,21 @@ export function launch() {
       '--disable-dev-shm-usage',
     ],
   });
+}
+
+/** Registers before/after hooks that serve dist/ and launch Chromium; returns { url, browser }
+ *  once the hooks have run. */
+export function useDashboard() {
+  const fixture = { url: undefined, browser: undefined };
+  let server;
+  before(async () => {
+    server = await serveDist();
+    fixture.url = server.url;
+    fixture.browser = await launch();
+  });
+  after(async () => {
+    await fixture.browser?.close();
+    await server?.close();
+  });
+  return fixture;
 }

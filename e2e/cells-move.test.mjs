@@ -1,23 +1,11 @@
 // The dashboard loads from dist/, connects to the in-page emulated pack, and every one of the
 // 16 cell voltages changes over time.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { serveDist } from './serve.mjs';
-import { launch } from './browser.mjs';
+import { useDashboard } from './browser.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const dashboard = useDashboard();
 
 const CELLS = 16;
 
@@ -32,10 +20,10 @@ async function readCells(page) {
 }
 
 test('all 16 cell voltages are shown and change over time', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(server.url);
+  await page.goto(dashboard.url);
 
   await page.getByTestId(`cell-voltage-${CELLS}`).waitFor({ timeout: 20_000 });
   await assert.doesNotReject(

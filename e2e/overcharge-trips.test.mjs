@@ -1,29 +1,17 @@
 // Opening the dashboard on the overcharge scenario: the emulated charger pushes 0.5 C into a
 // 97 % pack, the engine trips over-voltage, and the page shows the alarm, the open charge switch,
 // a zero charge current limit and the event explained in one sentence.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist } from './serve.mjs';
-import { launch } from './browser.mjs';
+import { useDashboard } from './browser.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const dashboard = useDashboard();
 
 test('an over-voltage trip is shown, acted on and explained', async () => {
-  const page = await browser.newPage();
+  const page = await dashboard.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}?scenario=overcharge&seed=3`);
+  await page.goto(`${dashboard.url}?scenario=overcharge&seed=3`);
 
   await page.getByTestId('scenario').filter({ hasText: 'overcharge' }).waitFor({ timeout: 20_000 });
   const trip = page

@@ -174,19 +174,7 @@ fn replay(args: &[String]) -> Result<String, String> {
     if json {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
-    let trips = if summary.trips.is_empty() {
-        "none".to_owned()
-    } else {
-        summary
-            .trips
-            .iter()
-            .map(|t| match t.cell {
-                Some(c) => format!("{} on cell {c} at {} s", t.fault, t.time_s),
-                None => format!("{} at {} s", t.fault, t.time_s),
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    let trips = describe_trips(&summary.trips);
     let soc = match (summary.soc_rmse_pct, summary.soc_max_err_pct) {
         (Some(r), Some(m)) => format!(
             "RMSE {r:.2} %, max {m:.2} % (final BMS {:.1} %)",
@@ -280,19 +268,7 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     if args.json {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
-    let trips = if summary.trips.is_empty() {
-        "none".to_owned()
-    } else {
-        summary
-            .trips
-            .iter()
-            .map(|t| match t.cell {
-                Some(cell) => format!("{} on cell {cell} at {} s", t.fault, t.time_s),
-                None => format!("{} at {} s", t.fault, t.time_s),
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    let trips = describe_trips(&summary.trips);
     Ok(format!(
         "scenario {} · seed {} · {} cells · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
@@ -314,4 +290,19 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         summary.energy_in_kwh,
         summary.energy_out_kwh,
     ))
+}
+
+/// Protection trips in one line, as the summaries print them.
+fn describe_trips(trips: &[emulator::Trip]) -> String {
+    if trips.is_empty() {
+        return "none".to_owned();
+    }
+    trips
+        .iter()
+        .map(|t| match t.cell {
+            Some(cell) => format!("{} on cell {cell} at {} s", t.fault, t.time_s),
+            None => format!("{} at {} s", t.fault, t.time_s),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

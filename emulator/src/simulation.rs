@@ -263,7 +263,6 @@ impl Simulation {
 
     /// Injects `fault` now.
     pub fn inject(&mut self, fault: InjectedFault) {
-        let model = self.pack.model.clone();
         match fault {
             InjectedFault::InternalShort { cell, leak_a } => {
                 if let Some(c) = self.pack.cells.get_mut(cell) {
@@ -279,11 +278,12 @@ impl Simulation {
                 cell,
                 capacity_factor,
             } => {
-                if let Some(c) = self.pack.cells.get_mut(cell) {
+                let Pack { model, cells, .. } = &mut self.pack;
+                if let Some(c) = cells.get_mut(cell) {
                     c.capacity_new_ah *= capacity_factor;
                     c.charge_ah *= capacity_factor;
                     let t = c.temperature_c;
-                    c.set_temperature(&model, t);
+                    c.set_temperature(model, t);
                 }
             }
             InjectedFault::ThermalRunawayPrecursor { cell, heat_w } => {

@@ -146,14 +146,7 @@ fn test() -> Result {
     )?;
     step(
         "firmware image links for thumbv7em-none-eabihf (a no_std binary with no allocator)",
-        cmd("cargo").args([
-            "build",
-            "--release",
-            "--manifest-path",
-            "firmware/Cargo.toml",
-            "--target",
-            "thumbv7em-none-eabihf",
-        ]),
+        &mut firmware_build(),
     )?;
     step(
         "browser tests (wasm-bindgen-test in headless Chromium)",
@@ -209,14 +202,7 @@ fn bench() -> Result {
     )?;
     step(
         "firmware image for thumbv7em-none-eabihf (release, opt-level s, LTO)",
-        cmd("cargo").args([
-            "build",
-            "--release",
-            "--manifest-path",
-            "firmware/Cargo.toml",
-            "--target",
-            "thumbv7em-none-eabihf",
-        ]),
+        &mut firmware_build(),
     )?;
     let elf = root().join("firmware/target/thumbv7em-none-eabihf/release/cellsight-firmware-size");
     let bytes = fs::read(&elf).map_err(|e| format!("reading {}: {e}", elf.display()))?;
@@ -328,6 +314,20 @@ fn check_engine_dependencies() -> Result {
             problems.join("\n  ")
         ))
     }
+}
+
+/// The release build of the Cortex-M4F image (`firmware/`, not a workspace member).
+fn firmware_build() -> Command {
+    let mut c = cmd("cargo");
+    c.args([
+        "build",
+        "--release",
+        "--manifest-path",
+        "firmware/Cargo.toml",
+        "--target",
+        "thumbv7em-none-eabihf",
+    ]);
+    c
 }
 
 /// The Playwright specs, `e2e/*.test.mjs`, in name order.
