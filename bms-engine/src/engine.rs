@@ -350,9 +350,11 @@ impl Engine {
             ),
         };
         let soc_permille = self.soc.soc_permille();
-        let limits = self.limits.update(
+        let extremes = signals.extremes();
+        let limits = self.limits.update_with(
             &self.config,
             m,
+            &extremes,
             LimitInputs {
                 soc_permille,
                 charge_allowed: charge_switch_on,
@@ -368,7 +370,9 @@ impl Engine {
         let cold_only = trips
             .iter()
             .all(|f| matches!(f, Fault::ChargeUnderTemperature));
-        let thermal = self.thermal.update(&self.config, m, cold_only && shape_ok);
+        let thermal = self
+            .thermal
+            .update_with(&self.config, m, &extremes, cold_only && shape_ok);
 
         Outputs {
             charge_switch_on,

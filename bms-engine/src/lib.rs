@@ -43,7 +43,7 @@ pub mod thermal;
 pub use config::{BalancerKind, GradedLimit, PackConfig, SwitchKind, Violation};
 pub use engine::{Engine, MAX_EVENTS_PER_STEP, Outputs};
 pub use error::Error;
-pub use measurement::{Measurement, deci_c_from_celsius};
+pub use measurement::{Extremes, Measurement, deci_c_from_celsius};
 pub use protection::{Event, EventKind, Fault, FaultSet, Level};
 
 /// Most series cells one engine instance (one module) monitors. Fixed at compile time so that

@@ -16,7 +16,7 @@
 //! (or float) voltage of the configured cell count, which validation keeps positive.
 
 use crate::protection::{Fault, FaultSet};
-use crate::{Measurement, PackConfig};
+use crate::{Extremes, Measurement, PackConfig};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds in 30 days: how long SOC may stay below 97 % before a full charge is requested.
@@ -80,6 +80,16 @@ fn ramp(value: i32, full: i32, zero: i32) -> u32 {
     u32::try_from((num * 1000 / den).clamp(0, 1000)).unwrap_or(0)
 }
 
+/// The limiting one of a direction's derating factors (temperature, taper, SOC, warnings).
+fn weakest(factors: [u32; 4]) -> u32 {
+    factors.into_iter().min().unwrap_or(0)
+}
+
+/// Derate-level warnings of a direction halve its current limit.
+fn warning_factor(derated: bool) -> u32 {
+    if derated { 500 } else { 1000 }
+}
+
 /// Which faults concern each direction (for the derate-level halving).
 fn concerns_charge(f: Fault) -> bool {
     !matches!(
@@ -119,11 +129,24 @@ pub struct LimitInputs {
 }
 
 impl LimitState {
-    /// Computes this step's limits.
+    /// Computes this step's limits from a snapshot.
     pub fn update(
         &mut self,
         config: &PackConfig,
         m: &Measurement,
+        inputs: LimitInputs,
+        dt_millis: u32,
+    ) -> Limits {
+        self.update_with(config, m, &Extremes::of(m, config), inputs, dt_millis)
+    }
+
+    /// As [`LimitState::update`], with the snapshot's extremes already known (the engine's
+    /// one pass over the snapshot computes them).
+    pub fn update_with(
+        &mut self,
+        config: &PackConfig,
+        m: &Measurement,
+        extremes: &Extremes,
         inputs: LimitInputs,
         dt_millis: u32,
     ) -> Limits {
@@ -160,14 +183,7 @@ impl LimitState {
             self.since_full_ms.saturating_add(u64::from(dt_millis))
         };
 
-        let hottest = m
-            .plausible_temperatures(config)
-            .map(|(_, t)| i32::from(t))
-            .max();
-        let coldest = m
-            .plausible_temperatures(config)
-            .map(|(_, t)| i32::from(t))
-            .min();
+        let (hottest, coldest) = (extremes.hottest_deci_c, extremes.coldest_deci_c);
         let temperature =
             |hot: &crate::GradedLimit, cold: &crate::GradedLimit| match (hottest, coldest) {
                 _ if config.temperature_count == 0 => 1000,
@@ -176,11 +192,10 @@ impl LimitState {
                 }
                 _ => 0,
             };
-        let highest = m.plausible_cells(config).map(|(_, mv)| i32::from(mv)).max();
-        let lowest = m.plausible_cells(config).map(|(_, mv)| i32::from(mv)).min();
+        let (highest, lowest) = (extremes.highest_cell_mv, extremes.lowest_cell_mv);
         let soc = i32::from(inputs.soc_permille);
 
-        let charge_factor = [
+        let charge_factor = weakest([
             temperature(
                 &config.charge_over_temperature,
                 &config.charge_under_temperature,
@@ -193,16 +208,9 @@ impl LimitState {
                 )
             }),
             200 + ramp(soc, 950, 1000) * 800 / 1000,
-            if inputs.derates.iter().any(concerns_charge) {
-                500
-            } else {
-                1000
-            },
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or(0);
-        let discharge_factor = [
+            warning_factor(inputs.derates.iter().any(concerns_charge)),
+        ]);
+        let discharge_factor = weakest([
             temperature(
                 &config.discharge_over_temperature,
                 &config.discharge_under_temperature,
@@ -215,15 +223,8 @@ impl LimitState {
                 )
             }),
             200 + ramp(soc, 100, 0) * 800 / 1000,
-            if inputs.derates.iter().any(concerns_discharge) {
-                500
-            } else {
-                1000
-            },
-        ]
-        .into_iter()
-        .min()
-        .unwrap_or(0);
+            warning_factor(inputs.derates.iter().any(concerns_discharge)),
+        ]);
         let scaled = |max: u32, factor: u32| {
             u32::try_from(u64::from(max) * u64::from(factor) / 1000).unwrap_or(max)
         };

@@ -109,6 +109,34 @@ impl Measurement {
     }
 }
 
+/// The extremes of a snapshot's plausible readings (what limits and thermal management need).
+/// The engine gets them from its one pass over the snapshot ([`crate::protection::Signals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extremes {
+    /// Highest plausible cell voltage, mV.
+    pub highest_cell_mv: Option<i32>,
+    /// Lowest plausible cell voltage, mV.
+    pub lowest_cell_mv: Option<i32>,
+    /// Hottest plausible temperature, 0.1 °C.
+    pub hottest_deci_c: Option<i32>,
+    /// Coldest plausible temperature, 0.1 °C.
+    pub coldest_deci_c: Option<i32>,
+}
+
+impl Extremes {
+    /// The extremes of `m` under `config`'s sensor ranges.
+    pub fn of(m: &Measurement, config: &PackConfig) -> Self {
+        let cells = || m.plausible_cells(config).map(|(_, mv)| i32::from(mv));
+        let temps = || m.plausible_temperatures(config).map(|(_, t)| i32::from(t));
+        Extremes {
+            highest_cell_mv: cells().max(),
+            lowest_cell_mv: cells().min(),
+            hottest_deci_c: temps().max(),
+            coldest_deci_c: temps().min(),
+        }
+    }
+}
+
 /// Converts a temperature in °C from a float sensor conversion to 0.1 °C; `None` for a
 /// non-finite value or one outside the i16 range.
 pub fn deci_c_from_celsius(celsius: f32) -> Option<i16> {

@@ -593,6 +593,8 @@ pub struct Signals {
     front_end_silence: Reading,
     shape_mismatch: Reading,
     precharge_failure: Reading,
+    /// Plausible extremes of the snapshot, whether or not it is fresh and well-shaped.
+    extremes: crate::Extremes,
 }
 
 fn located(index: usize, value: i32) -> Reading {
@@ -621,9 +623,6 @@ impl Signals {
             stuck: Some(ctx.stuck),
             ..Signals::default()
         };
-        if !(ctx.shape_ok && m.fresh) {
-            return s;
-        }
         // Cells: extremes over plausible readings (first of equals), open and out-of-range counts.
         let mut hi: Option<(usize, u16)> = None;
         let mut lo: Option<(usize, u16)> = None;
@@ -669,6 +668,15 @@ impl Signals {
                 }
             }
         }
+        s.extremes = crate::Extremes {
+            highest_cell_mv: hi.map(|(_, v)| i32::from(v)),
+            lowest_cell_mv: lo.map(|(_, v)| i32::from(v)),
+            hottest_deci_c: t_hi.map(|(_, t)| i32::from(t)),
+            coldest_deci_c: t_lo.map(|(_, t)| i32::from(t)),
+        };
+        if !(ctx.shape_ok && m.fresh) {
+            return s;
+        }
         s.max_cell = hi.and_then(|(i, v)| located(i, i32::from(v)));
         s.min_cell = lo.and_then(|(i, v)| located(i, i32::from(v)));
         s.cell_spread = match (hi, lo) {
@@ -692,6 +700,11 @@ impl Signals {
             _ => None,
         };
         s
+    }
+
+    /// The plausible extremes of the snapshot (present even when it is stale or ill-shaped).
+    pub fn extremes(&self) -> crate::Extremes {
+        self.extremes
     }
 
     /// The reading of one signal.

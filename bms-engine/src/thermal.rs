@@ -2,7 +2,7 @@
 //! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
 //! limits is the protection table's trip rows.
 
-use crate::{Measurement, PackConfig};
+use crate::{Extremes, Measurement, PackConfig};
 
 /// Heater and fan state kept between steps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,23 +30,33 @@ impl Thermal {
         m: &Measurement,
         heating_permitted: bool,
     ) -> ThermalCommands {
-        let coldest = m.plausible_temperatures(config).map(|(_, t)| t).min();
-        let hottest = m.plausible_temperatures(config).map(|(_, t)| t).max();
+        self.update_with(config, m, &Extremes::of(m, config), heating_permitted)
+    }
+
+    /// As [`Thermal::update`], with the snapshot's extremes already known.
+    pub fn update_with(
+        &mut self,
+        config: &PackConfig,
+        m: &Measurement,
+        extremes: &Extremes,
+        heating_permitted: bool,
+    ) -> ThermalCommands {
+        let (coldest, hottest) = (extremes.coldest_deci_c, extremes.hottest_deci_c);
         self.heater_on = match (coldest, hottest) {
             (Some(cold), Some(hot)) if heating_permitted && m.fresh => {
-                let too_hot_to_heat = hot >= config.heater_off_at_deci_c;
+                let too_hot_to_heat = hot >= i32::from(config.heater_off_at_deci_c);
                 if self.heater_on {
-                    cold < config.heater_off_at_deci_c && !too_hot_to_heat
+                    cold < i32::from(config.heater_off_at_deci_c) && !too_hot_to_heat
                 } else {
-                    cold < config.heater_on_below_deci_c && !too_hot_to_heat
+                    cold < i32::from(config.heater_on_below_deci_c) && !too_hot_to_heat
                 }
             }
             _ => false,
         };
         self.fan_on = match hottest {
             None => config.temperature_count > 0,
-            Some(hot) if self.fan_on => hot > config.fan_off_at_deci_c,
-            Some(hot) => hot > config.fan_on_above_deci_c,
+            Some(hot) if self.fan_on => hot > i32::from(config.fan_off_at_deci_c),
+            Some(hot) => hot > i32::from(config.fan_on_above_deci_c),
         };
         ThermalCommands {
             heater_on: self.heater_on,
