@@ -13,6 +13,10 @@ use serde::Deserialize;
 const GAS_CONSTANT: f64 = 8.314;
 /// Reference temperature of the parameters, K (25 °C).
 const T_REF_K: f64 = 298.15;
+/// Hours per second.
+const HOURS_PER_SEC: f64 = 1.0 / 3600.0;
+/// Days per second.
+const DAYS_PER_SEC: f64 = 1.0 / 86_400.0;
 /// Seconds in a (30-day) month.
 const SECS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
@@ -150,6 +154,14 @@ fn interpolate(table: &[(f64, f64)], x: f64) -> f64 {
     }
 }
 
+/// Resolution of the OCV lookup grid, points per unit of SOC (0.1 % steps). Breakpoints on
+/// whole tenths of a percent (every table we ship) are reproduced exactly.
+const OCV_GRID_PER_UNIT: f64 = 1_000.0;
+
+/// Temperature change that refreshes the temperature-dependent quantities, K. Resistances move
+/// about 0.03 % per 0.01 K, well below anything a sensor or the engine resolves.
+const THERMAL_REFRESH_K: f64 = 0.01;
+
 /// A cell type ready to simulate: its parameters, its OCV(SOC) curve extended beyond 0 % and
 /// 100 % with steep segments (so over-charge and over-discharge behave like a real cell's knee),
 /// and its accessible-capacity-by-temperature table.
@@ -157,7 +169,10 @@ fn interpolate(table: &[(f64, f64)], x: f64) -> f64 {
 pub struct CellModel {
     /// The parameters.
     pub params: CellParams,
-    ocv: Vec<(f64, f64)>,
+    /// The extended OCV curve sampled on a uniform SOC grid, for a lookup without a search.
+    ocv_grid: Vec<f64>,
+    /// SOC of the grid's first point.
+    ocv_grid_start: f64,
     accessible: Vec<(f64, f64)>,
 }
 
@@ -180,6 +195,11 @@ impl CellModel {
             (last.0 + 0.02, last.1 + 0.31),
             (last.0 + 0.10, last.1 + 1.2),
         ]);
+        let ocv_grid_start = first.0 - 0.10;
+        let points = ((last.0 + 0.10 - ocv_grid_start) * OCV_GRID_PER_UNIT).round() as usize + 1;
+        let ocv_grid = (0..points)
+            .map(|k| interpolate(&ocv, ocv_grid_start + k as f64 / OCV_GRID_PER_UNIT))
+            .collect();
         let accessible = params
             .capacity_vs_temperature
             .iter()
@@ -187,7 +207,8 @@ impl CellModel {
             .collect();
         CellModel {
             params,
-            ocv,
+            ocv_grid,
+            ocv_grid_start,
             accessible,
         }
     }
@@ -197,9 +218,18 @@ impl CellModel {
         CellParams::lfp_280ah().map(Self::new)
     }
 
-    /// Rested OCV at `soc` (fraction), V.
+    /// Rested OCV at `soc` (fraction), V; clamped beyond the extended curve's ends.
     pub fn ocv_v(&self, soc: f64) -> f64 {
-        interpolate(&self.ocv, soc)
+        let x = (soc - self.ocv_grid_start) * OCV_GRID_PER_UNIT;
+        let first = self.ocv_grid.first().copied().unwrap_or_default();
+        if x.is_nan() || x <= 0.0 {
+            return first;
+        }
+        let i = x as usize;
+        match (self.ocv_grid.get(i), self.ocv_grid.get(i + 1)) {
+            (Some(a), Some(b)) => a + (x - i as f64) * (b - a),
+            _ => self.ocv_grid.last().copied().unwrap_or(first),
+        }
     }
 
     /// Accessible fraction of the capacity at `temperature_c`.
@@ -233,7 +263,7 @@ pub struct Cell {
     pub temperature_c: f64,
     /// Current in the last step, A.
     pub current_a: f64,
-    /// Stress-weighted calendar time, days (calendar fade ∝ √ of it).
+    /// Stress-weighted calendar time, days (calendar fade ∝ √t of it).
     pub calendar_equivalent_days: f64,
     /// Charge moved in and out since new, Ah.
     pub throughput_ah: f64,
@@ -243,10 +273,35 @@ pub struct Cell {
     pub extra_r0_ohm: f64,
     /// Extra heat from a thermal-runaway precursor (fault injection), W.
     pub extra_heat_w: f64,
-    /// Derived once per step: (resistance factor, present capacity Ah, accessible fraction).
-    derived: (f64, f64, f64),
-    /// Terminal voltage as of the last refresh, V.
+    /// What the slow processes have made of the cell, refreshed by [`Cell::refresh`] and, for
+    /// the temperature, whenever it has moved by [`THERMAL_REFRESH_K`].
+    derived: Derived,
+    /// Terminal voltage as of the last step, V.
     voltage: f64,
+}
+
+/// Quantities that change slowly (with temperature and age) and are costly to compute, kept so
+/// that a step is only multiplications and one table lookup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Derived {
+    /// Temperature the thermal quantities were computed at, °C.
+    at_c: f64,
+    /// Arrhenius factor of the resistances (1 at 25 °C).
+    arrhenius: f64,
+    /// Its inverse, the temperature stress of calendar ageing.
+    inv_arrhenius: f64,
+    /// Accessible fraction of the capacity at this temperature.
+    accessible: f64,
+    /// Capacity fade, fraction of the new capacity.
+    fade: f64,
+    /// Present capacity at 25 °C, Ah.
+    capacity_ah: f64,
+    /// Its inverse, 1/Ah.
+    inv_capacity: f64,
+    /// Resistance factor: temperature times ageing.
+    resistance_factor: f64,
+    /// 1 / (R1 · factor) and 1 / (R2 · factor), for the RC pairs' heat, 1/Ω.
+    rc_conductance: (f64, f64),
 }
 
 impl Cell {
@@ -260,7 +315,7 @@ impl Cell {
         temperature_c: f64,
     ) -> Self {
         let params = &model.params;
-        Cell {
+        let mut cell = Cell {
             capacity_new_ah: capacity_ah,
             r0_new_ohm: params.r0_ohm * resistance_factor,
             r1_new_ohm: params.r1_ohm * resistance_factor,
@@ -278,36 +333,74 @@ impl Cell {
             internal_short_a: 0.0,
             extra_r0_ohm: 0.0,
             extra_heat_w: 0.0,
-            derived: (1.0, capacity_ah, 1.0),
+            derived: Derived {
+                at_c: f64::NAN,
+                arrhenius: 1.0,
+                inv_arrhenius: 1.0,
+                accessible: 1.0,
+                fade: 0.0,
+                capacity_ah,
+                inv_capacity: capacity_ah.recip(),
+                resistance_factor: 1.0,
+                rc_conductance: (0.0, 0.0),
+            },
             voltage: 0.0,
-        }
-        .refreshed(model)
+        };
+        cell.refresh(model);
+        cell
     }
 
-    fn refreshed(mut self, model: &CellModel) -> Self {
-        self.refresh(model);
-        self
+    /// Recomputes everything derived from temperature, age and the cell's own parameters, then
+    /// the terminal voltage. Call it after changing a public parameter (fault injection); a
+    /// pack calls it about once a minute for ageing.
+    pub fn refresh(&mut self, model: &CellModel) {
+        self.derived.at_c = f64::NAN;
+        self.refresh_ageing(model);
+        self.refresh_thermal(model);
+        self.refresh_voltage(model);
     }
 
-    /// Recomputes the temperature- and age-dependent quantities (once per step, not per read).
-    fn refresh(&mut self, model: &CellModel) {
-        let rf = self.arrhenius(model)
-            * (1.0 + model.params.resistance_growth_per_fade * self.fade(model));
-        self.derived.0 = rf;
+    /// Capacity fade and what follows from it (capacity, resistance growth).
+    pub(crate) fn refresh_ageing(&mut self, model: &CellModel) {
         let fade = self.fade(model);
-        self.derived = (
-            rf,
-            self.capacity_new_ah * (1.0 - fade),
-            model.accessible(self.temperature_c),
+        self.derived.fade = fade;
+        self.derived.capacity_ah = self.capacity_new_ah * (1.0 - fade);
+        self.derived.inv_capacity = self.derived.capacity_ah.recip();
+        self.refresh_resistances(model);
+    }
+
+    /// The temperature-dependent quantities, when the temperature has moved enough to matter.
+    fn refresh_thermal(&mut self, model: &CellModel) {
+        let moved = (self.temperature_c - self.derived.at_c).abs();
+        if moved < THERMAL_REFRESH_K {
+            return;
+        }
+        self.derived.at_c = self.temperature_c;
+        self.derived.arrhenius = self.arrhenius(model);
+        self.derived.inv_arrhenius = self.derived.arrhenius.recip();
+        self.derived.accessible = model.accessible(self.temperature_c);
+        self.refresh_resistances(model);
+    }
+
+    fn refresh_resistances(&mut self, model: &CellModel) {
+        let d = &mut self.derived;
+        d.resistance_factor =
+            d.arrhenius * (1.0 + model.params.resistance_growth_per_fade * d.fade);
+        d.rc_conductance = (
+            (self.r1_new_ohm * d.resistance_factor).recip(),
+            (self.r2_new_ohm * d.resistance_factor).recip(),
         );
-        self.voltage = model.ocv_v(self.ocv_soc(model))
+    }
+
+    fn refresh_voltage(&mut self, model: &CellModel) {
+        self.voltage = model.ocv_v(self.ocv_soc())
             + model.params.hysteresis_v * self.hysteresis
             + self.current_a * self.r0_ohm(model)
             + self.v_rc1
             + self.v_rc2;
     }
 
-    /// Capacity fade so far, fraction of the new capacity.
+    /// Capacity fade so far, fraction of the new capacity (computed now, not cached).
     pub fn fade(&self, model: &CellModel) -> f64 {
         let calendar = model.params.calendar_fade_per_year
             * (self.calendar_equivalent_days / 365.0).max(0.0).sqrt();
@@ -316,14 +409,14 @@ impl Cell {
         (calendar + cycle).min(0.9)
     }
 
-    /// Present capacity at 25 °C, Ah (as of the last step).
+    /// Present capacity at 25 °C, Ah (as of the last ageing refresh).
     pub fn capacity_ah(&self, _model: &CellModel) -> f64 {
-        self.derived.1
+        self.derived.capacity_ah
     }
 
     /// State of charge, fraction of the present capacity.
-    pub fn soc(&self, model: &CellModel) -> f64 {
-        self.charge_ah / self.capacity_ah(model)
+    pub fn soc(&self, _model: &CellModel) -> f64 {
+        self.charge_ah * self.derived.inv_capacity
     }
 
     /// Arrhenius factor of resistances at the cell's temperature (1 at 25 °C).
@@ -333,23 +426,22 @@ impl Cell {
             .exp()
     }
 
-    fn resistance_factor(&self, _model: &CellModel) -> f64 {
-        self.derived.0
-    }
-
     /// Ohmic resistance now (temperature, ageing and injected faults included), Ω.
-    pub fn r0_ohm(&self, model: &CellModel) -> f64 {
-        self.r0_new_ohm * self.resistance_factor(model) + self.extra_r0_ohm
+    pub fn r0_ohm(&self, _model: &CellModel) -> f64 {
+        self.r0_new_ohm * self.derived.resistance_factor + self.extra_r0_ohm
     }
 
     /// SOC the OCV sees. In the cold only part of the charge is accessible *under load*: while
     /// discharging (fully from 0.1 C) the cell looks emptier by the capacity-vs-temperature
     /// factor and reaches its cut-off sooner; at rest it shows its true OCV.
-    fn ocv_soc(&self, model: &CellModel) -> f64 {
-        let accessible = self.derived.2;
-        let soc = self.soc(model);
-        let load = (-self.current_a / (0.1 * self.derived.1)).clamp(0.0, 1.0);
-        let cold_soc = 1.0 - (1.0 - soc) / accessible;
+    fn ocv_soc(&self) -> f64 {
+        let d = &self.derived;
+        let soc = self.charge_ah * d.inv_capacity;
+        if self.current_a >= 0.0 || d.accessible >= 1.0 {
+            return soc;
+        }
+        let load = (-self.current_a / (0.1 * d.capacity_ah)).min(1.0);
+        let cold_soc = 1.0 - (1.0 - soc) / d.accessible;
         soc + load * (cold_soc.max(0.0).min(soc) - soc)
     }
 
@@ -363,8 +455,9 @@ impl Cell {
         self.refresh(model);
     }
 
-    /// [`Cell::step`] without the refresh, for a pack that sets the temperature (and so
-    /// refreshes) right after; `decays` are the RC pairs' e^(−dt/τ) for this step.
+    /// [`Cell::step`] without the refresh, for a pack that sets the temperature (and so the
+    /// voltage) right after and refreshes ageing on its own schedule; `decays` are the RC
+    /// pairs' e^(−dt/τ) for this step.
     pub(crate) fn advance(
         &mut self,
         model: &CellModel,
@@ -372,27 +465,28 @@ impl Cell {
         dt_secs: f64,
         decays: (f64, f64),
     ) {
+        let p = &model.params;
+        let capacity = self.derived.capacity_ah;
         let stored_a = if current_a > 0.0 {
-            current_a * model.params.coulombic_efficiency
+            current_a * p.coulombic_efficiency
         } else {
             current_a
         };
-        let capacity = self.capacity_ah(model);
         let self_discharge_a =
             self.self_discharge_per_sec * capacity * 3600.0 + self.internal_short_a;
-        let delta_ah = (stored_a - self_discharge_a) * dt_secs / 3600.0;
+        let delta_ah = (stored_a - self_discharge_a) * dt_secs * HOURS_PER_SEC;
         self.charge_ah += delta_ah;
 
         // RC pairs, exact for a current held over the step, resistances at temperature.
-        let rf = self.resistance_factor(model);
+        let rf = self.derived.resistance_factor;
         let (d1, d2) = decays;
         self.v_rc1 = self.v_rc1 * d1 + self.r1_new_ohm * rf * current_a * (1.0 - d1);
         self.v_rc2 = self.v_rc2 * d2 + self.r2_new_ohm * rf * current_a * (1.0 - d2);
 
         // One-state hysteresis: moves towards ±1 with the SOC moved in that direction.
+        let moved_ah = (current_a * dt_secs * HOURS_PER_SEC).abs();
         if current_a != 0.0 {
-            let moved = (current_a * dt_secs / 3600.0 / capacity).abs();
-            let x = model.params.hysteresis_rate * moved;
+            let x = p.hysteresis_rate * moved_ah * self.derived.inv_capacity;
             // e^(−x); per-second steps move x ≈ 0.004, where the series is exact to 1e-9.
             let k = if x < 0.01 {
                 1.0 - x + 0.5 * x * x
@@ -404,22 +498,24 @@ impl Cell {
 
         // Ageing: calendar time weighted by SOC and temperature stress (squared, because fade
         // grows with √t), throughput for cycling.
-        let soc = self.soc(model).clamp(0.0, 1.0);
+        let soc = (self.charge_ah * self.derived.inv_capacity).clamp(0.0, 1.0);
         let soc_stress = if soc > 0.5 {
-            1.0 + (model.params.calendar_high_soc_factor - 1.0) * (soc - 0.5) / 0.5
+            1.0 + (p.calendar_high_soc_factor - 1.0) * (soc - 0.5) * 2.0
         } else {
-            1.0 - 0.4 * (0.5 - soc) / 0.5
+            1.0 - 0.4 * (0.5 - soc) * 2.0
         };
-        let t_stress = self.arrhenius(model).recip();
-        self.calendar_equivalent_days += dt_secs / 86_400.0 * (soc_stress * t_stress).powi(2);
-        self.throughput_ah += (current_a * dt_secs / 3600.0).abs();
+        let stress = soc_stress * self.derived.inv_arrhenius;
+        self.calendar_equivalent_days += dt_secs * DAYS_PER_SEC * stress * stress;
+        self.throughput_ah += moved_ah;
         self.current_a = current_a;
     }
 
-    /// Sets the cell's temperature (the pack's thermal model) and refreshes what depends on it.
+    /// Sets the cell's temperature (the pack's thermal model) and updates what depends on it
+    /// and the terminal voltage.
     pub fn set_temperature(&mut self, model: &CellModel, temperature_c: f64) {
         self.temperature_c = temperature_c;
-        self.refresh(model);
+        self.refresh_thermal(model);
+        self.refresh_voltage(model);
     }
 
     /// Terminal voltage as of the last step, V.
@@ -429,10 +525,10 @@ impl Cell {
 
     /// Heat generated in the cell by current and injected faults, W.
     pub fn heat_w(&self, model: &CellModel) -> f64 {
-        let rf = self.resistance_factor(model);
+        let (g1, g2) = self.derived.rc_conductance;
         self.current_a * self.current_a * self.r0_ohm(model)
-            + self.v_rc1 * self.v_rc1 / (self.r1_new_ohm * rf)
-            + self.v_rc2 * self.v_rc2 / (self.r2_new_ohm * rf)
+            + self.v_rc1 * self.v_rc1 * g1
+            + self.v_rc2 * self.v_rc2 * g2
             + self.extra_heat_w
     }
 }

@@ -90,7 +90,13 @@ pub struct Pack {
     decays: (f64, (f64, f64)),
     /// The contactor, when the pack has one instead of FETs.
     pub contactor: Option<Contactor>,
+    /// Simulated time since the cells' ageing was last brought up to date, s.
+    since_ageing_s: f64,
 }
+
+/// How often the cells' capacity and resistance follow their ageing, simulated s. Fade moves
+/// by parts per billion in a minute, so this is exact for every practical purpose.
+const AGEING_REFRESH_S: f64 = 60.0;
 
 impl Pack {
     /// `cell_count` groups of `parallel` cells of `model`, each drawn with the manufacturing
@@ -141,6 +147,7 @@ impl Pack {
             balancer,
             decays: (f64::NAN, (1.0, 1.0)),
             contactor: None,
+            since_ageing_s: 0.0,
         }
     }
 
@@ -160,32 +167,51 @@ impl Pack {
         }
     }
 
-    /// Current through cell `i` beyond the pack current: the balancer's bleed or transfer, A.
-    fn balance_current_a(&self, i: usize) -> f64 {
+    /// Currents through each cell beyond the string current: the balancer's bleed or
+    /// transfer, A (no allocation: packs hold at most MAX_CELLS groups).
+    fn balance_currents_a(&self) -> [f64; bms_engine::MAX_CELLS] {
+        let mut currents = [0.0; bms_engine::MAX_CELLS];
         match self.balancer {
             BalancerKind::Passive {
                 bleed_current_ma, ..
             } => {
-                if self.balancing.mask & (1 << i) != 0 {
-                    -f64::from(bleed_current_ma) / 1000.0
-                } else {
-                    0.0
+                let bleed_a = -f64::from(bleed_current_ma) / 1000.0;
+                for (i, slot) in currents.iter_mut().enumerate() {
+                    if self.balancing.mask & (1 << i) != 0 {
+                        *slot = bleed_a;
+                    }
                 }
             }
-            BalancerKind::Active { .. } => match self.balancing.transfer {
-                Some(t) if usize::from(t.from_cell) == i => -f64::from(t.current_ma) / 1000.0,
-                Some(t) if usize::from(t.to_cell) == i => {
-                    f64::from(t.current_ma) / 1000.0 * ACTIVE_BALANCER_EFFICIENCY
+            BalancerKind::Active { .. } => {
+                if let Some(t) = self.balancing.transfer {
+                    let moved_a = f64::from(t.current_ma) / 1000.0;
+                    if let Some(from) = currents.get_mut(usize::from(t.from_cell)) {
+                        *from = -moved_a;
+                    }
+                    if let Some(to) = currents.get_mut(usize::from(t.to_cell)) {
+                        *to = moved_a * ACTIVE_BALANCER_EFFICIENCY;
+                    }
                 }
-                _ => 0.0,
-            },
+            }
         }
+        currents
+    }
+
+    /// Current the heater draws from the cells while it runs, A (it sits on the cell side of
+    /// the switches and behind the current sensor, so the BMS sees and counts it).
+    pub fn heater_current_a(&self) -> f64 {
+        if !self.heater_on {
+            return 0.0;
+        }
+        let watts = self.model.params.heater_w_per_cell * self.cells.len() as f64;
+        watts / self.voltage_v().max(1.0)
     }
 
     /// Advances every cell by `dt_secs` at `requested_a` (limited by the switches), with the
-    /// balancer, heater and fan as set; returns the pack current that flowed.
+    /// balancer, heater and fan as set; returns the string current that flowed (terminal
+    /// current minus the heater's draw), A.
     pub fn step(&mut self, requested_a: f64, dt_secs: f64) -> f64 {
-        let current_a = self.allowed_current_a(requested_a);
+        let current_a = self.allowed_current_a(requested_a) - self.heater_current_a();
         if self.decays.0 != dt_secs {
             let p = &self.model.params;
             self.decays = (
@@ -196,13 +222,18 @@ impl Pack {
                 ),
             );
         }
-        for i in 0..self.cells.len() {
-            let cell_current = current_a + self.balance_current_a(i);
-            if let Some(cell) = self.cells.get_mut(i) {
-                cell.advance(&self.model, cell_current, dt_secs, self.decays.1);
+        let balance = self.balance_currents_a();
+        for (cell, extra_a) in self.cells.iter_mut().zip(balance) {
+            cell.advance(&self.model, current_a + extra_a, dt_secs, self.decays.1);
+        }
+        self.since_ageing_s += dt_secs;
+        if self.since_ageing_s >= AGEING_REFRESH_S {
+            self.since_ageing_s = 0.0;
+            for cell in &mut self.cells {
+                cell.refresh_ageing(&self.model);
             }
         }
-        // Sets each cell's new temperature, which refreshes its derived values and voltage.
+        // Sets each cell's new temperature, which updates its voltage.
         self.step_thermal(dt_secs);
         let pack_v = self.voltage_v();
         if let Some(c) = &mut self.contactor {
@@ -226,22 +257,26 @@ impl Pack {
         } else {
             0.0
         };
-        let heat_capacity = p.heat_capacity_j_per_k * self.parallel as f64;
+        let k_per_joule = dt_secs / (p.heat_capacity_j_per_k * self.parallel as f64);
+        let neighbour = p.neighbour_w_per_k;
         // Temperatures before this step (no allocation: packs hold at most MAX_CELLS groups).
         let mut temps = [0.0_f64; bms_engine::MAX_CELLS];
         for (t, c) in temps.iter_mut().zip(&self.cells) {
             *t = c.temperature_c;
         }
-        let temps = temps.get(..self.cells.len()).unwrap_or_default();
+        let count = self.cells.len();
+        let mut left: Option<f64> = None;
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let t = cell.temperature_c;
             let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
-            for neighbour in [i.checked_sub(1), Some(i + 1)].into_iter().flatten() {
-                if let Some(tn) = temps.get(neighbour) {
-                    flow_w += p.neighbour_w_per_k * (tn - t);
-                }
+            if let Some(tl) = left {
+                flow_w += neighbour * (tl - t);
             }
-            cell.set_temperature(&self.model, t + flow_w * dt_secs / heat_capacity);
+            if let Some(&tr) = temps.get(i + 1).filter(|_| i + 1 < count) {
+                flow_w += neighbour * (tr - t);
+            }
+            left = Some(t);
+            cell.set_temperature(&self.model, t + flow_w * k_per_joule);
         }
     }
 

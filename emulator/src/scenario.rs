@@ -32,7 +32,7 @@ pub enum Scenario {
     Overcharge,
     /// A load draws 0.5 C from a nearly empty pack.
     DeepDischarge,
-    /// Solar day; one cell has an internal short (2 A of extra self-discharge).
+    /// Solar day; one cell has an internal short (4 A of extra self-discharge).
     FaultInternalShort,
     /// Solar day; one cell's resistance steps up by 5 mΩ after an hour.
     FaultResistanceStep,
@@ -151,7 +151,7 @@ impl Scenario {
                 "A 0.5 C load drains an 8 % pack: under-voltage protection must open the discharge switch."
             }
             Scenario::FaultInternalShort => {
-                "Cell 5 leaks 2 A internally: it falls behind every night until under-voltage protection catches it."
+                "Cell 5 leaks 4 A internally: by the evening it lags so far that the imbalance trip stops charging, then under-voltage protection stops the discharge."
             }
             Scenario::FaultResistanceStep => {
                 "Cell 3's connection degrades (+5 mΩ) after an hour: it reads high under charge current and the BMS derates charging before anything trips."
@@ -203,7 +203,7 @@ impl Scenario {
                 0,
                 InjectedFault::InternalShort {
                     cell: 4,
-                    leak_a: 2.0,
+                    leak_a: 4.0,
                 },
             )],
             Scenario::FaultResistanceStep => &[(
@@ -290,9 +290,9 @@ impl Scenario {
     /// Days the scenario needs to show its point.
     pub const fn days(self) -> f64 {
         match self {
-            // Two nights for the leak to empty the cell; longer and it keeps leaking after the
-            // trip (nothing outside the cell can stop an internal short).
-            Scenario::FaultInternalShort => 2.0,
+            // One day for the leak to show; longer and it keeps leaking after the trip until the
+            // cell is empty (nothing outside the cell can stop an internal short).
+            Scenario::FaultInternalShort => 1.0,
             Scenario::Solar30 => 30.0,
             Scenario::CloudyWeek | Scenario::Imbalance => 7.0,
             Scenario::WinterCold => 3.0,

@@ -4,8 +4,24 @@
 
 use crate::Pack;
 use bms_engine::Measurement;
-use rand::Rng;
+use rand::{Rng, RngCore, SeedableRng};
 use rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// σ of a sum of four uniform 16-bit integers: 65 536 · √(4 / 12).
+const IRWIN_HALL_4_SIGMA: f64 = 37_837.23;
+
+/// Standard normal noise from one 64-bit draw, approximated by the Irwin–Hall sum of its four
+/// 16-bit parts. Its tails end at ±3.46 σ, which quantised sensor noise never misses.
+fn irwin_hall(r: u64) -> f64 {
+    let sum = (r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48);
+    (sum as f64 - 2.0 * 65_535.0) * (1.0 / IRWIN_HALL_4_SIGMA)
+}
+
+/// Rounds half away from zero to an integer, saturating (no libm call on baseline x86-64).
+fn round_i64(x: f64) -> i64 {
+    (x + 0.5_f64.copysign(x)) as i64
+}
 
 /// Sensor imperfections.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +76,9 @@ pub struct Sensors {
     /// The front end's hardware has tripped on a short circuit and reports it.
     pub short_circuit: bool,
     last: Option<Measurement>,
+    /// The noise source, seeded once from the simulation's generator: a fast generator, since
+    /// every channel draws once per step.
+    noise: Xoshiro256PlusPlus,
 }
 
 impl Sensors {
@@ -92,7 +111,13 @@ impl Sensors {
             front_end_ok: true,
             short_circuit: false,
             last: None,
+            noise: Xoshiro256PlusPlus::seed_from_u64(rng.next_u64()),
         }
+    }
+
+    /// One draw of standard normal noise.
+    fn gaussian(&mut self) -> f64 {
+        irwin_hall(self.noise.next_u64())
     }
 
     /// The last temperature reading of sensor `k`, 0.1 °C.
@@ -109,39 +134,37 @@ impl Sensors {
     }
 
     /// One snapshot of `pack` carrying `current_a`.
-    pub fn measure(&mut self, pack: &Pack, current_a: f64, rng: &mut impl Rng) -> Measurement {
+    pub fn measure(&mut self, pack: &Pack, current_a: f64) -> Measurement {
         if !self.front_end_ok {
             // The front end did not answer: the BMS holds the last snapshot, marked stale.
             let mut stale = self.last.clone().unwrap_or_default();
             stale.fresh = false;
             return stale;
         }
-        let mut voltages = [0_u16; bms_engine::MAX_CELLS];
-        let count = pack.cells.len().min(bms_engine::MAX_CELLS);
-        for (i, slot) in voltages.iter_mut().enumerate().take(count) {
-            let (offset, gain) = self.channels.get(i).copied().unwrap_or((0.0, 1.0));
-            let true_mv = pack.cell_voltage_v(i).unwrap_or(0.0) * 1000.0;
-            let mut mv = true_mv * gain
-                + offset
-                + self.params.voltage_noise_mv * rng.sample::<f64, _>(StandardNormal);
-            if self.open_wires.contains(&i) {
+        let mut m = Measurement::default();
+        let noise_mv = self.params.voltage_noise_mv;
+        for (i, (cell, &(offset, gain))) in pack.cells.iter().zip(&self.channels).enumerate() {
+            let true_mv = cell.voltage_v(&pack.model) * 1000.0;
+            let r = self.noise.next_u64();
+            let mut mv = true_mv * gain + offset + noise_mv * irwin_hall(r);
+            if !self.open_wires.is_empty() && self.open_wires.contains(&i) {
                 // An open sense wire floats the channel to near zero.
-                mv = 5.0 * rng.sample::<f64, _>(StandardNormal).abs();
+                mv = 5.0 * irwin_hall(r).abs();
             }
-            *slot = mv.round().clamp(0.0, f64::from(u16::MAX)) as u16;
+            // The channel count is capped at MAX_CELLS by the engine's configuration; a longer
+            // pack would leave the rest out, and the engine would see a shape mismatch.
+            let _ = m
+                .cell_voltages_mv
+                .push(round_i64(mv).clamp(0, i64::from(u16::MAX)) as u16);
         }
         let sensed_a = current_a * (1.0 + self.params.current_gain_error)
             + self.params.current_offset_a
             + self.current_drift_a;
-        let current_ma = (sensed_a * 1000.0
-            + self.params.current_noise_ma * rng.sample::<f64, _>(StandardNormal))
-        .round()
-        .clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
-        // `count` is capped at MAX_CELLS so this cannot fail; an empty snapshot (which the
-        // engine treats as implausible and answers by opening the switches) is the fail-safe.
-        let cells = voltages.get(..count).unwrap_or_default();
-        let mut m = Measurement::new(cells, current_ma).unwrap_or_default();
+        let current_ma =
+            round_i64(sensed_a * 1000.0 + self.params.current_noise_ma * self.gaussian())
+                .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         m.current_ma = current_ma;
+        m.fresh = true;
         m.short_circuit = self.short_circuit;
         m.bus_voltage_mv = pack
             .contactor
@@ -155,7 +178,7 @@ impl Sensors {
                         .cells
                         .get(cell)
                         .map_or(pack.ambient_c, |c| c.temperature_c)
-                        + self.params.temperature_noise_c * rng.sample::<f64, _>(StandardNormal);
+                        + self.params.temperature_noise_c * self.gaussian();
                     bms_engine::deci_c_from_celsius(t as f32)
                 }
             };

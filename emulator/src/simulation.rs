@@ -172,7 +172,7 @@ impl Simulation {
         let initial_soc_permille = (bms_soc * 1000.0).round() as u16;
         let mut engine = Engine::new(engine_config, initial_soc_permille)?;
         let mut sensors = Sensors::new(config.scenario.sensors(), config.cell_count, &mut rng);
-        let measurement = sensors.measure(&pack, 0.0, &mut rng);
+        let measurement = sensors.measure(&pack, 0.0);
         let outputs = engine.step(&measurement, 0);
         let true_v: Vec<f64> = (0..config.cell_count)
             .filter_map(|i| pack.cell_voltage_v(i))
@@ -282,8 +282,7 @@ impl Simulation {
                 if let Some(c) = cells.get_mut(cell) {
                     c.capacity_new_ah *= capacity_factor;
                     c.charge_ah *= capacity_factor;
-                    let t = c.temperature_c;
-                    c.set_temperature(model, t);
+                    c.refresh(model);
                 }
             }
             InjectedFault::ThermalRunawayPrecursor { cell, heat_w } => {
@@ -338,9 +337,7 @@ impl Simulation {
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 
-        self.measurement = self
-            .sensors
-            .measure(&self.pack, self.current_a, &mut self.rng);
+        self.measurement = self.sensors.measure(&self.pack, self.current_a);
         self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
         self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
