@@ -38,6 +38,19 @@ pub struct GradedLimit {
 }
 
 impl GradedLimit {
+    /// Thresholds, hysteresis and release multiplied by `factor` (delays unchanged).
+    #[must_use]
+    pub const fn scaled(self, factor: i32) -> Self {
+        GradedLimit {
+            warn: self.warn.saturating_mul(factor),
+            derate: self.derate.saturating_mul(factor),
+            trip: self.trip.saturating_mul(factor),
+            hysteresis: self.hysteresis.saturating_mul(factor),
+            trip_release: self.trip_release.saturating_mul(factor),
+            ..self
+        }
+    }
+
     const fn above(warn: i32, derate: i32, trip: i32, hysteresis: i32, trip_delay_ms: u32) -> Self {
         GradedLimit {
             warn,
@@ -323,6 +336,22 @@ impl PackConfig {
             max_charge_current_ma: 140_000,
             max_discharge_current_ma: 200_000,
         }
+    }
+
+    /// The same settings for groups of `parallel` cells in parallel: capacity and every
+    /// current limit scale with the group (cell voltages and temperatures do not).
+    #[must_use]
+    pub const fn with_parallel(mut self, parallel: u8) -> Self {
+        let p = if parallel == 0 { 1 } else { parallel as u32 };
+        let pi = p as i32;
+        self.capacity_mah = self.capacity_mah.saturating_mul(p);
+        self.charge_over_current = self.charge_over_current.scaled(pi);
+        self.discharge_over_current = self.discharge_over_current.scaled(pi);
+        self.short_circuit_current_ma = self.short_circuit_current_ma.saturating_mul(p);
+        self.absorption_tail_current_ma = self.absorption_tail_current_ma.saturating_mul(p);
+        self.max_charge_current_ma = self.max_charge_current_ma.saturating_mul(p);
+        self.max_discharge_current_ma = self.max_discharge_current_ma.saturating_mul(p);
+        self
     }
 
     /// Checks every rule; the error names the first field that breaks one.
@@ -620,6 +649,20 @@ impl PackConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_groups_scale_capacity_and_currents_not_voltages() {
+        let one = PackConfig::lfp_280ah(16);
+        let three = one.with_parallel(3);
+        assert_eq!(three.validate(), Ok(()));
+        assert_eq!(three.capacity_mah, 840_000);
+        assert_eq!(three.max_discharge_current_ma, 600_000);
+        assert_eq!(three.charge_over_current, one.charge_over_current.scaled(3));
+        assert_eq!(three.charge_over_current.trip_delay_ms, 320);
+        assert_eq!(three.short_circuit_current_ma, 1_680_000);
+        assert_eq!(three.cell_over_voltage, one.cell_over_voltage);
+        assert_eq!(one.with_parallel(0), one);
+    }
 
     #[test]
     fn defaults_are_valid_for_every_supported_cell_count() {

@@ -31,12 +31,7 @@ fn main() {
 }
 
 fn simulation(cells: usize) -> Simulation {
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario: Scenario::SolarDay,
-        seed: 1,
-        cell_count: cells,
-    })
-    .unwrap();
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, cells)).unwrap();
     sim.run_for(600);
     sim
 }

@@ -16,6 +16,11 @@ pub enum Error {
         /// The count asked for.
         given: usize,
     },
+    /// The number of cells in parallel is outside 1 ..= [`crate::MAX_PARALLEL`].
+    Parallel {
+        /// The count asked for.
+        given: usize,
+    },
     /// A cell parameter file is malformed or breaks a rule.
     Params {
         /// What is wrong, and where.
@@ -40,6 +45,11 @@ impl fmt::Display for Error {
                 f,
                 "a pack of {given} cells is not supported: use 1 to {} series cells",
                 bms_engine::MAX_CELLS
+            ),
+            Error::Parallel { given } => write!(
+                f,
+                "{given} cells in parallel is not supported: use 1 to {}",
+                crate::MAX_PARALLEL
             ),
             Error::Params { reason } => write!(f, "cell parameters: {reason}"),
             Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),

@@ -6,13 +6,16 @@ use std::time::Instant;
 
 const USAGE: &str = "\
 usage:
-  emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--json]
-               [--csv FILE [--csv-interval SECS]]
+  emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
+               [--module-cells M] [--json] [--csv FILE [--csv-interval SECS]]
       Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
-      seed S (default 1) and N series cells (default 16), then print a summary
+      seed S (default 1) and N series groups (default 16) of P cells in parallel
+      (default 1), M groups to a module (default: one module; each module has its own
+      enclosure and temperature sensor), then print a summary
       (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
-  emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--interval SECS] --out FILE
+  emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
+                [--module-cells M] [--interval SECS] --out FILE
       Write the byte stream the emulated device sends over a serial link: its greeting,
       then telemetry and new events every SECS (default 60) simulated seconds.
   emulator replay MEASUREMENTS.csv --cell CELL.json [--json] [--csv OUT.csv]
@@ -58,6 +61,8 @@ struct RunArgs {
     days: f64,
     seed: u64,
     cells: usize,
+    parallel: usize,
+    module_cells: usize,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -77,6 +82,8 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         days: 1.0,
         seed: 1,
         cells: 16,
+        parallel: 1,
+        module_cells: 0,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -123,6 +130,32 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                         )
                     })?;
             }
+            "--parallel" => {
+                let v = value("--parallel")?;
+                parsed.parallel = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=emulator::MAX_PARALLEL).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "`--parallel {v}`: expected 1 to {} cells in parallel",
+                            emulator::MAX_PARALLEL
+                        )
+                    })?;
+            }
+            "--module-cells" => {
+                let v = value("--module-cells")?;
+                parsed.module_cells = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "`--module-cells {v}`: expected 1 to {} series groups per module",
+                            bms_engine::MAX_CELLS
+                        )
+                    })?;
+            }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
             "--out" => parsed.out = Some(value("--out")?),
@@ -133,7 +166,23 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
+    if parsed.module_cells > parsed.cells {
+        return Err(format!(
+            "`--module-cells {}`: a module cannot hold more than the {} series groups of the pack",
+            parsed.module_cells, parsed.cells
+        ));
+    }
     Ok(parsed)
+}
+
+impl RunArgs {
+    fn config(&self) -> SimulationConfig {
+        SimulationConfig {
+            parallel: self.parallel,
+            module_cells: self.module_cells,
+            ..SimulationConfig::new(self.scenario, self.seed, self.cells)
+        }
+    }
 }
 
 fn replay(args: &[String]) -> Result<String, String> {
@@ -207,12 +256,8 @@ fn write_wire(args: &[String]) -> Result<String, String> {
         .out
         .clone()
         .ok_or_else(|| "`wire` needs `--out FILE`".to_owned())?;
-    let mut device = emulator::EmulatedDevice::new(SimulationConfig {
-        scenario: args.scenario,
-        seed: args.seed,
-        cell_count: args.cells,
-    })
-    .map_err(|e| e.to_string())?;
+    let config = args.config();
+    let mut device = emulator::EmulatedDevice::new(config).map_err(|e| e.to_string())?;
     let total_secs = (args.days * 86_400.0).round() as u64;
     let mut bytes = device.hello();
     let mut done = 0;
@@ -225,24 +270,19 @@ fn write_wire(args: &[String]) -> Result<String, String> {
     }
     std::fs::write(&path, &bytes).map_err(|e| format!("cannot write `{path}`: {e}"))?;
     Ok(format!(
-        "wrote {} bytes to {path}: greeting + {} updates of scenario {} (seed {}, {} cells), each telemetry plus any new events",
+        "wrote {} bytes to {path}: greeting + {} updates of scenario {} (seed {}, {}), each telemetry plus any new events",
         bytes.len(),
         frames - 1,
         args.scenario.name(),
         args.seed,
-        args.cells
+        config.topology()
     ))
 }
 
 fn run_scenario(args: &[String]) -> Result<String, String> {
     let args = parse_run_args(args)?;
     let started = Instant::now();
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario: args.scenario,
-        seed: args.seed,
-        cell_count: args.cells,
-    })
-    .map_err(|e| e.to_string())?;
+    let mut sim = Simulation::new(args.config()).map_err(|e| e.to_string())?;
     let total_secs = (args.days * 86_400.0).round() as u64;
     match &args.csv {
         None => sim.run_for(total_secs),
@@ -270,14 +310,14 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     }
     let trips = describe_trips(&summary.trips);
     Ok(format!(
-        "scenario {} · seed {} · {} cells · {:.2} days ({} steps in {} ms)\n\
+        "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
          protection trips    {trips}\n\
          SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
          energy              in {:.2} kWh, out {:.2} kWh",
         summary.scenario,
         summary.seed,
-        summary.cells,
+        sim.config().topology(),
         summary.days,
         summary.steps,
         summary.wall_ms,

@@ -72,6 +72,9 @@ pub struct Pack {
     pub cells: Vec<Cell>,
     /// Cells in parallel in each group.
     pub parallel: usize,
+    /// Series groups per module: heat flows between neighbouring cells only inside a module
+    /// (modules sit in separate enclosures).
+    pub module_cells: usize,
     /// Whether the charge path conducts.
     pub charge_switch_on: bool,
     /// Whether the discharge path conducts.
@@ -138,6 +141,7 @@ impl Pack {
             model,
             cells,
             parallel,
+            module_cells: cell_count.max(1),
             charge_switch_on: true,
             discharge_switch_on: true,
             ambient_c: temperature_c,
@@ -265,14 +269,16 @@ impl Pack {
             *t = c.temperature_c;
         }
         let count = self.cells.len();
+        let module = self.module_cells.max(1);
         let mut left: Option<f64> = None;
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let t = cell.temperature_c;
             let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
-            if let Some(tl) = left {
+            if let Some(tl) = left.filter(|_| i % module != 0) {
                 flow_w += neighbour * (tl - t);
             }
-            if let Some(&tr) = temps.get(i + 1).filter(|_| i + 1 < count) {
+            let right_in_module = i + 1 < count && (i + 1) % module != 0;
+            if let Some(&tr) = temps.get(i + 1).filter(|_| right_in_module) {
                 flow_w += neighbour * (tr - t);
             }
             left = Some(t);
@@ -484,6 +490,51 @@ mod tests {
             p.cells[8].temperature_c > -5.0,
             "{}",
             p.cells[8].temperature_c
+        );
+    }
+
+    #[test]
+    fn heat_stays_inside_its_module() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut p = Pack::new(
+            4,
+            1,
+            CellModel::lfp_280ah().unwrap(),
+            0.5,
+            0.0,
+            25.0,
+            PASSIVE,
+            &mut rng,
+        );
+        p.module_cells = 2;
+        p.cells[1].extra_heat_w = 20.0;
+        for _ in 0..3600 {
+            p.step(0.0, 1.0);
+        }
+        let t: Vec<f64> = p.cells.iter().map(|c| c.temperature_c).collect();
+        // Cell 1 heats its module neighbour (cell 0), not cell 2 across the module wall.
+        assert!(t[1] > 27.0 && t[0] > 25.5, "{t:?}");
+        assert!(
+            (t[2] - 25.0).abs() < 1e-9 && (t[3] - 25.0).abs() < 1e-9,
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn the_heater_draws_its_power_from_the_cells() {
+        let mut p = pack();
+        p.heater_on = true;
+        let watts = p.model.params.heater_w_per_cell * 16.0;
+        let expected_a = -watts / p.voltage_v();
+        let flowed = p.step(0.0, 1.0);
+        assert!(
+            (flowed - expected_a).abs() < 1e-9,
+            "{flowed} vs {expected_a}"
+        );
+        assert!(
+            p.cells
+                .iter()
+                .all(|c| (c.current_a - expected_a).abs() < 1e-9)
         );
     }
 }

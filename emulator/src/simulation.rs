@@ -19,8 +19,53 @@ pub struct SimulationConfig {
     pub scenario: Scenario,
     /// Seed of every random process (cell spread, noise, clouds, appliances).
     pub seed: u64,
-    /// Series cells, 1 ..= 32.
+    /// Series cells (groups), 1 ..= 32.
     pub cell_count: usize,
+    /// Cells in parallel in each group, 1 ..= 16: capacity, current limits and the engine's
+    /// configuration scale with it.
+    pub parallel: usize,
+    /// Series groups per module, 1 ..= `cell_count` (`cell_count` or 0: one module). Modules
+    /// are thermally separate and each carries a temperature sensor (up to eight).
+    pub module_cells: usize,
+}
+
+/// Most cells the emulator puts in parallel in one group.
+pub const MAX_PARALLEL: usize = 16;
+
+impl SimulationConfig {
+    /// `cell_count` single cells in series as one module.
+    pub const fn new(scenario: Scenario, seed: u64, cell_count: usize) -> Self {
+        SimulationConfig {
+            scenario,
+            seed,
+            cell_count,
+            parallel: 1,
+            module_cells: 0,
+        }
+    }
+
+    /// Series groups per module, resolved (0 means the whole string).
+    pub fn cells_per_module(&self) -> usize {
+        if self.module_cells == 0 {
+            self.cell_count
+        } else {
+            self.module_cells.min(self.cell_count)
+        }
+    }
+
+    /// Number of modules (the last may be shorter).
+    pub fn modules(&self) -> usize {
+        self.cell_count.div_ceil(self.cells_per_module().max(1))
+    }
+
+    /// The shape, e.g. `16s1p` or `32s2p in 2 modules`.
+    pub fn topology(&self) -> String {
+        let base = format!("{}s{}p", self.cell_count, self.parallel);
+        match self.modules() {
+            1 => base,
+            n => format!("{base} in {n} modules"),
+        }
+    }
 }
 
 /// A protection trip as users see it.
@@ -52,8 +97,12 @@ pub struct Summary {
     pub seed: u64,
     /// Simulated days.
     pub days: f64,
-    /// Series cells.
+    /// Series cells (groups).
     pub cells: usize,
+    /// Cells in parallel per group.
+    pub parallel: usize,
+    /// Modules the string is built from.
+    pub modules: usize,
     /// Steps simulated.
     pub steps: u64,
     /// Wall-clock time the run took, ms (filled in by the caller that measured it).
@@ -137,16 +186,32 @@ impl Simulation {
         let cell_count = u8::try_from(config.cell_count).map_err(|_| Error::CellCount {
             given: config.cell_count,
         })?;
+        let parallel = u8::try_from(config.parallel)
+            .ok()
+            .filter(|p| (1..=MAX_PARALLEL as u8).contains(p))
+            .ok_or(Error::Parallel {
+                given: config.parallel,
+            })?;
+        let modules = config.modules();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let model = CellModel::lfp_280ah()?;
-        let engine_config = config.scenario.engine_config(cell_count);
+        let mut engine_config = config
+            .scenario
+            .engine_config(cell_count)
+            .with_parallel(parallel);
+        // One temperature sensor per module (up to the engine's eight), two for a single one.
+        let mut sensor_params = config.scenario.sensors();
+        if modules > 1 {
+            sensor_params.temperature_count = modules.min(bms_engine::MAX_TEMPERATURES);
+        }
+        engine_config.temperature_count = sensor_params.temperature_count as u8;
         let soc = config.scenario.initial_soc();
         let start_c = config
             .scenario
             .ambient_c(config.scenario.start_time_of_day_secs());
-        let pack = Pack::new(
+        let mut pack = Pack::new(
             config.cell_count,
-            1,
+            config.parallel,
             model,
             soc,
             config.scenario.soc_spread(),
@@ -154,8 +219,8 @@ impl Simulation {
             engine_config.balancer,
             &mut rng,
         );
+        pack.module_cells = config.cells_per_module();
         let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
-        let mut pack = pack;
         if matches!(
             engine_config.switches,
             bms_engine::SwitchKind::Contactor { .. }
@@ -171,7 +236,7 @@ impl Simulation {
         }
         let initial_soc_permille = (bms_soc * 1000.0).round() as u16;
         let mut engine = Engine::new(engine_config, initial_soc_permille)?;
-        let mut sensors = Sensors::new(config.scenario.sensors(), config.cell_count, &mut rng);
+        let mut sensors = Sensors::new(sensor_params, config.cell_count, &mut rng);
         let measurement = sensors.measure(&pack, 0.0);
         let outputs = engine.step(&measurement, 0);
         let true_v: Vec<f64> = (0..config.cell_count)
@@ -407,6 +472,8 @@ impl Simulation {
             seed: self.config.seed,
             days: self.time_s as f64 / 86_400.0,
             cells: self.config.cell_count,
+            parallel: self.config.parallel,
+            modules: self.config.modules(),
             steps: s.steps,
             wall_ms: 0,
             true_min_cell_v: s.min_cell_v,

@@ -14,12 +14,7 @@ use bms_engine::{Fault, PackConfig};
 use emulator::{EmulatedDevice, Scenario, Simulation, SimulationConfig};
 
 fn sim(scenario: Scenario, seed: u64) -> Simulation {
-    Simulation::new(SimulationConfig {
-        scenario,
-        seed,
-        cell_count: 16,
-    })
-    .unwrap()
+    Simulation::new(SimulationConfig::new(scenario, seed, 16)).unwrap()
 }
 
 #[test]
@@ -97,12 +92,7 @@ fn host_frame(message: &HostMessage) -> Vec<u8> {
 
 #[test]
 fn the_emulated_device_speaks_the_wire_protocol() {
-    let mut device = EmulatedDevice::new(SimulationConfig {
-        scenario: Scenario::SolarDay,
-        seed: 3,
-        cell_count: 8,
-    })
-    .unwrap();
+    let mut device = EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 3, 8)).unwrap();
     let mut bytes = device.hello();
     bytes.extend(device.advance(60));
     bytes.extend(device.advance(60));
@@ -130,12 +120,8 @@ fn the_emulated_device_speaks_the_wire_protocol() {
 
 #[test]
 fn the_emulated_device_pushes_events_and_answers_requests() {
-    let mut device = EmulatedDevice::new(SimulationConfig {
-        scenario: Scenario::Overcharge,
-        seed: 3,
-        cell_count: 16,
-    })
-    .unwrap();
+    let mut device =
+        EmulatedDevice::new(SimulationConfig::new(Scenario::Overcharge, 3, 16)).unwrap();
     let mut events = vec![];
     for _ in 0..20 {
         for m in decode(&device.advance(60)) {
@@ -177,12 +163,44 @@ fn the_emulated_device_pushes_events_and_answers_requests() {
 #[test]
 fn unsupported_pack_sizes_are_rejected_with_a_reason() {
     for cells in [0, 33] {
-        let err = Simulation::new(SimulationConfig {
-            scenario: Scenario::SolarDay,
-            seed: 1,
-            cell_count: cells,
-        })
-        .unwrap_err();
+        let err = Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, cells)).unwrap_err();
         assert!(err.to_string().contains("1 to 32"), "{err}");
     }
+}
+
+#[test]
+fn a_parallel_modular_pack_scales_capacity_limits_and_sensors() {
+    let config = SimulationConfig {
+        parallel: 2,
+        module_cells: 4,
+        ..SimulationConfig::new(Scenario::SolarDay, 3, 16)
+    };
+    assert_eq!(config.topology(), "16s2p in 4 modules");
+    let mut two = Simulation::new(config).unwrap();
+    let engine = two.engine_config();
+    assert_eq!(engine.capacity_mah, 560_000);
+    assert_eq!(engine.max_charge_current_ma, 280_000);
+    assert_eq!(engine.discharge_over_current.trip, 560_000);
+    assert_eq!(engine.temperature_count, 4);
+    assert_eq!(two.measurement().temperatures_deci_c.len(), 4);
+    let mut one = sim(Scenario::SolarDay, 3);
+    let (two_start, one_start) = (two.pack().soc(), one.pack().soc());
+    two.run_for(6 * 3600);
+    one.run_for(6 * 3600);
+    let summary = two.summary();
+    assert!(summary.trips.is_empty(), "{:?}", summary.trips);
+    assert_eq!((summary.parallel, summary.modules), (2, 4));
+    // The same home moves about half as much SOC in twice the capacity.
+    let ratio = (two.pack().soc() - two_start) / (one.pack().soc() - one_start);
+    assert!((0.4..0.6).contains(&ratio), "SOC moved {ratio:.2}× as much");
+}
+
+#[test]
+fn a_bad_topology_is_refused_with_the_reason() {
+    let config = SimulationConfig {
+        parallel: 0,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    };
+    let err = Simulation::new(config).unwrap_err().to_string();
+    assert!(err.contains("0 cells in parallel"), "{err}");
 }

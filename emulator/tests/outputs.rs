@@ -12,11 +12,7 @@ use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 use emulator::{EmulatedDevice, Scenario, Simulation, SimulationConfig};
 
 fn config(scenario: Scenario, cells: usize) -> SimulationConfig {
-    SimulationConfig {
-        scenario,
-        seed: 5,
-        cell_count: cells,
-    }
+    SimulationConfig::new(scenario, 5, cells)
 }
 
 /// Charge conservation: with a lossless, non-self-discharging cell type, the integrated current

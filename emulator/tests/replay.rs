@@ -18,12 +18,7 @@ fn recorded(scenario: Scenario, hours: u64) -> String {
 }
 
 fn recorded_every(scenario: Scenario, hours: u64, interval_s: u64) -> String {
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario,
-        seed: 8,
-        cell_count: 8,
-    })
-    .unwrap();
+    let mut sim = Simulation::new(SimulationConfig::new(scenario, 8, 8)).unwrap();
     let mut out = Vec::new();
     emulator::csv::write_header(&mut out, 8).unwrap();
     for _ in 0..hours * 3600 / interval_s {

@@ -16,12 +16,7 @@ use emulator::{Scenario, Simulation, SimulationConfig};
 const MAX_TEST_DAYS: f64 = 30.0;
 
 fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario,
-        seed: 42,
-        cell_count: 16,
-    })
-    .unwrap();
+    let mut sim = Simulation::new(SimulationConfig::new(scenario, 42, 16)).unwrap();
     // Every fault seen at each level during the run.
     let mut seen = [FaultSet::EMPTY; 3];
     for _ in 0..(scenario.days().min(MAX_TEST_DAYS) * 86_400.0) as u64 {
@@ -97,12 +92,7 @@ fn winter_never_charges_a_frozen_cell_and_heats_first() {
 
 #[test]
 fn the_imbalanced_pack_is_balanced_at_the_top_of_charge() {
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario: Scenario::Imbalance,
-        seed: 42,
-        cell_count: 16,
-    })
-    .unwrap();
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::Imbalance, 42, 16)).unwrap();
     let mut balancing_steps = 0;
     for _ in 0..2 * 86_400 {
         sim.step();
@@ -122,12 +112,7 @@ fn current_drift_walks_the_coulomb_counted_soc_away() {
 
 #[test]
 fn faults_can_be_injected_on_demand() {
-    let mut sim = Simulation::new(SimulationConfig {
-        scenario: Scenario::SolarDay,
-        seed: 1,
-        cell_count: 8,
-    })
-    .unwrap();
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 8)).unwrap();
     sim.run_for(600);
     sim.inject(emulator::InjectedFault::OpenSenseWire { cell: 2 });
     sim.run_for(5);

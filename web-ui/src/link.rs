@@ -9,11 +9,7 @@ pub const EMULATED_SECS_PER_TICK: u64 = 60;
 pub const TICK_MILLIS: u32 = 500;
 
 /// The default demo set-up.
-pub const DEMO: SimulationConfig = SimulationConfig {
-    scenario: Scenario::SolarDay,
-    seed: 1,
-    cell_count: 16,
-};
+pub const DEMO: SimulationConfig = SimulationConfig::new(Scenario::SolarDay, 1, 16);
 
 /// Reads the emulator set-up from a page query such as `?scenario=overcharge&seed=3&cells=8`
 /// (each optional; the rest from [`DEMO`]). Unknown keys are ignored; a bad value is an error
@@ -47,6 +43,30 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
                         )
                     })?;
             }
+            "parallel" => {
+                config.parallel = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=emulator::MAX_PARALLEL).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "parallel `{value}`: use 1 to {} cells in parallel",
+                            emulator::MAX_PARALLEL
+                        )
+                    })?;
+            }
+            "module-cells" => {
+                config.module_cells = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "module-cells `{value}`: use 1 to {} series groups per module",
+                            bms_engine::MAX_CELLS
+                        )
+                    })?;
+            }
             _ => {}
         }
     }
@@ -63,6 +83,8 @@ mod tests {
         let c = config_from_query("?scenario=overcharge&seed=3&cells=8&utm=x").unwrap();
         assert_eq!(c.scenario, Scenario::Overcharge);
         assert_eq!((c.seed, c.cell_count), (3, 8));
+        let c = config_from_query("?cells=32&parallel=2&module-cells=8").unwrap();
+        assert_eq!(c.topology(), "32s2p in 4 modules");
     }
 
     #[test]
@@ -73,6 +95,8 @@ mod tests {
         assert!(e.contains("cells `40`"), "{e}");
         let e = config_from_query("?seed=-1").unwrap_err();
         assert!(e.contains("seed `-1`"), "{e}");
+        let e = config_from_query("?parallel=0").unwrap_err();
+        assert!(e.contains("parallel `0`"), "{e}");
     }
 }
 

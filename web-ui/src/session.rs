@@ -336,12 +336,7 @@ mod tests {
     use emulator::{EmulatedDevice, Scenario, SimulationConfig};
 
     fn device() -> EmulatedDevice {
-        EmulatedDevice::new(SimulationConfig {
-            scenario: Scenario::SolarDay,
-            seed: 1,
-            cell_count: 16,
-        })
-        .unwrap()
+        EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap()
     }
 
     #[test]
@@ -436,12 +431,8 @@ mod tests {
 
     #[test]
     fn pushed_events_are_kept_once_in_order() {
-        let mut dev = EmulatedDevice::new(SimulationConfig {
-            scenario: Scenario::Overcharge,
-            seed: 2,
-            cell_count: 16,
-        })
-        .unwrap();
+        let mut dev =
+            EmulatedDevice::new(SimulationConfig::new(Scenario::Overcharge, 2, 16)).unwrap();
         let mut session = Session::default();
         for i in 0..20 {
             let bytes = dev.advance(60);

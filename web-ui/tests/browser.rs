@@ -29,12 +29,7 @@ fn golden_frame_decodes_in_the_browser() {
 
 #[wasm_bindgen_test]
 fn garbage_and_split_frames_in_the_browser() {
-    let mut device = EmulatedDevice::new(SimulationConfig {
-        scenario: Scenario::SolarDay,
-        seed: 9,
-        cell_count: 16,
-    })
-    .unwrap();
+    let mut device = EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 9, 16)).unwrap();
     let mut stream = vec![0xAB, 0xCD, 0x00];
     stream.extend(device.hello());
     stream.extend(device.advance(10));

@@ -36,11 +36,11 @@ fn time_steps(cells: usize) -> f64 {
 }
 
 fn time_emulator_hour(cells: usize) -> f64 {
-    let mut sim = emulator::Simulation::new(emulator::SimulationConfig {
-        scenario: emulator::Scenario::SolarDay,
-        seed: 1,
-        cell_count: cells,
-    })
+    let mut sim = emulator::Simulation::new(emulator::SimulationConfig::new(
+        emulator::Scenario::SolarDay,
+        1,
+        cells,
+    ))
     .unwrap();
     sim.run_for(600);
     let start = js_sys::Date::now();
