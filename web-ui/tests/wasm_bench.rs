@@ -42,12 +42,16 @@ fn time_emulator_hour(cells: usize) -> f64 {
         cells,
     ))
     .unwrap();
-    sim.run_for(600);
-    let start = js_sys::Date::now();
+    // Warm up long enough for the engine's optimising tier, then take the best of three hours.
     sim.run_for(3_600);
-    let elapsed_ms = js_sys::Date::now() - start;
+    let mut best_ms = f64::INFINITY;
+    for _ in 0..3 {
+        let start = js_sys::Date::now();
+        sim.run_for(3_600);
+        best_ms = best_ms.min(js_sys::Date::now() - start);
+    }
     assert!(sim.summary().steps > 0);
-    elapsed_ms * 1e6 / (3_600.0 * cells as f64)
+    best_ms * 1e6 / (3_600.0 * cells as f64)
 }
 
 #[wasm_bindgen_test]
