@@ -2,12 +2,14 @@
 //! estimate, advanced by [`Engine::step`].
 
 use crate::balancing::{Balancer, Balancing};
+use crate::estimation::{
+    CellModelParams, Estimator, EstimatorKind, SocEstimator, SocReport, StepInput,
+};
 use crate::event_log::EventLog;
 use crate::limits::{LimitInputs, LimitState, Limits};
 use crate::protection::{
     self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals,
 };
-use crate::soc::CoulombCounter;
 use crate::switches::{ContactorState, SwitchCommands, Switches};
 use crate::thermal::Thermal;
 use crate::{
@@ -40,8 +42,13 @@ pub struct Outputs {
     pub latched: FaultSet,
     /// What happened during this step (also in the event log).
     pub events: Vec<Event, MAX_EVENTS_PER_STEP>,
-    /// State of charge, per mille.
+    /// State of charge (mean of the cells), per mille.
     pub soc_permille: u16,
+    /// 3σ bound of the state of charge, per mille; `None` for an estimator without one.
+    pub soc_bound_permille: Option<u16>,
+    /// Usable state of charge of the series string (weakest cell for discharge, fullest for
+    /// charge), per mille.
+    pub usable_soc_permille: u16,
     /// Remaining charge, mAh.
     pub remaining_mah: u32,
     /// Limits for the charger and inverter.
@@ -142,7 +149,7 @@ pub struct Engine {
     balancer: Balancer,
     thermal: Thermal,
     limits: LimitState,
-    soc: CoulombCounter,
+    estimator: Estimator,
     log: EventLog,
     forced_off: bool,
 }
@@ -165,7 +172,12 @@ impl Engine {
             balancer: Balancer::default(),
             thermal: Thermal::default(),
             limits: LimitState::default(),
-            soc: CoulombCounter::new(config.capacity_mah, initial_soc_permille),
+            estimator: Estimator::new(
+                EstimatorKind::Model,
+                CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),
+                usize::from(config.cell_count),
+                f32::from(initial_soc_permille.min(1000)) / 1000.0,
+            ),
             log: EventLog::default(),
             forced_off: false,
             config,
@@ -192,6 +204,26 @@ impl Engine {
         self.balancer.balanced_mah(index)
     }
 
+    /// The state estimator.
+    pub fn estimator(&self) -> &Estimator {
+        &self.estimator
+    }
+
+    /// The state estimator, to restore a saved state.
+    pub fn estimator_mut(&mut self) -> &mut Estimator {
+        &mut self.estimator
+    }
+
+    /// Replaces the estimator (another kind, or a cell model from a datasheet).
+    pub fn set_estimator(&mut self, estimator: Estimator) {
+        self.estimator = estimator;
+    }
+
+    /// The state of charge as of the last step.
+    pub fn soc_report(&self) -> SocReport {
+        self.estimator.report()
+    }
+
     /// Engine time since start, ms.
     pub fn uptime_ms(&self) -> u64 {
         self.now_ms
@@ -211,8 +243,18 @@ impl Engine {
                 *d = latched_debouncer();
             }
         }
-        let soc = self.soc.soc_permille();
-        self.soc = CoulombCounter::new(config.capacity_mah, soc);
+        if config.capacity_mah != self.config.capacity_mah
+            || config.cell_count != self.config.cell_count
+        {
+            // Another pack: keep the SOC, restart the cell estimates from it.
+            let soc = self.estimator.report().average;
+            self.estimator = Estimator::new(
+                self.estimator.kind(),
+                CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),
+                usize::from(config.cell_count),
+                soc,
+            );
+        }
         if config.switches != self.config.switches {
             self.switches = Switches::new(config.switches);
         }
@@ -315,8 +357,10 @@ impl Engine {
         }
 
         if shape_ok && m.fresh {
-            self.soc.integrate(m.current_ma, dt_millis);
+            self.estimator
+                .update(&StepInput::new(m, &self.config, dt_millis));
         }
+        let soc = self.estimator.report();
 
         let mut trips = FaultSet::EMPTY;
         let mut derates = FaultSet::EMPTY;
@@ -349,7 +393,7 @@ impl Engine {
                 switches.main_contactor_on && discharge_allowed,
             ),
         };
-        let soc_permille = self.soc.soc_permille();
+        let soc_permille = permille(soc.average);
         let extremes = signals.extremes();
         let limits = self.limits.update_with(
             &self.config,
@@ -385,13 +429,20 @@ impl Engine {
             latched,
             events,
             soc_permille,
-            remaining_mah: self.soc.remaining_mah(),
+            soc_bound_permille: soc.bound.map(permille),
+            usable_soc_permille: permille(soc.usable),
+            remaining_mah: (soc.remaining_ah.max(0.0) * 1000.0) as u32,
             limits,
             balancing,
             heater_on: thermal.heater_on,
             fan_on: thermal.fan_on,
         }
     }
+}
+
+/// A fraction as per mille, clamped to 0..=1000.
+fn permille(fraction: f32) -> u16 {
+    (fraction * 1000.0 + 0.5).clamp(0.0, 1000.0) as u16
 }
 
 /// A debouncer that is active and latched (carried across a configuration change).

@@ -31,12 +31,12 @@ pub mod can;
 pub mod config;
 mod engine;
 mod error;
+pub mod estimation;
 pub mod event_log;
 pub mod limits;
 mod measurement;
 pub mod protection;
 pub mod protocol;
-mod soc;
 pub mod switches;
 pub mod thermal;
 

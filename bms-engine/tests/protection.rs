@@ -444,7 +444,15 @@ fn heater_runs_in_the_cold_and_charging_waits() {
 
 #[test]
 fn coulomb_counting_follows_the_current() {
+    use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind};
     let mut e = engine();
+    let cells = usize::from(e.config().cell_count);
+    e.set_estimator(Estimator::new(
+        EstimatorKind::Baseline,
+        CellModelParams::lfp(280.0),
+        cells,
+        0.5,
+    ));
     let mut discharge = healthy();
     discharge.current_ma = -140_000;
     let mut out = e.step(&discharge, 1_000);

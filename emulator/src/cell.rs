@@ -426,6 +426,12 @@ impl Cell {
             .exp()
     }
 
+    /// Ohmic resistance at 25 °C with ageing and injected faults, Ω.
+    pub fn r0_at_25c_ohm(&self, model: &CellModel) -> f64 {
+        let ageing = 1.0 + model.params.resistance_growth_per_fade * self.derived.fade;
+        self.r0_new_ohm * ageing + self.extra_r0_ohm
+    }
+
     /// Ohmic resistance now (temperature, ageing and injected faults included), Ω.
     pub fn r0_ohm(&self, _model: &CellModel) -> f64 {
         self.r0_new_ohm * self.derived.resistance_factor + self.extra_r0_ohm

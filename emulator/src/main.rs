@@ -7,11 +7,14 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
-               [--module-cells M] [--json] [--csv FILE [--csv-interval SECS]]
+               [--module-cells M] [--estimator model|baseline] [--json]
+               [--csv FILE [--csv-interval SECS]]
       Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
       (default 1), M groups to a module (default: one module; each module has its own
-      enclosure and temperature sensor), then print a summary
+      enclosure and temperature sensor), with the BMS's SOC estimator (default model:
+      Kalman filters with bias and SOH; baseline: coulomb counting with OCV resets),
+      then print a summary
       (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
@@ -63,6 +66,7 @@ struct RunArgs {
     cells: usize,
     parallel: usize,
     module_cells: usize,
+    estimator: bms_engine::estimation::EstimatorKind,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -84,6 +88,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         cells: 16,
         parallel: 1,
         module_cells: 0,
+        estimator: bms_engine::estimation::EstimatorKind::Model,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -156,6 +161,14 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                         )
                     })?;
             }
+            "--estimator" => {
+                let v = value("--estimator")?;
+                parsed.estimator = match v.as_str() {
+                    "model" => bms_engine::estimation::EstimatorKind::Model,
+                    "baseline" => bms_engine::estimation::EstimatorKind::Baseline,
+                    _ => return Err(format!("`--estimator {v}`: expected model or baseline")),
+                };
+            }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
             "--out" => parsed.out = Some(value("--out")?),
@@ -180,6 +193,7 @@ impl RunArgs {
         SimulationConfig {
             parallel: self.parallel,
             module_cells: self.module_cells,
+            estimator: self.estimator,
             ..SimulationConfig::new(self.scenario, self.seed, self.cells)
         }
     }
@@ -309,11 +323,13 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
     let trips = describe_trips(&summary.trips);
+    let estimation = describe_estimation(&summary);
     Ok(format!(
         "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
          protection trips    {trips}\n\
          SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
+         {estimation}\n\
          energy              in {:.2} kWh, out {:.2} kWh",
         summary.scenario,
         summary.seed,
@@ -330,6 +346,43 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         summary.energy_in_kwh,
         summary.energy_out_kwh,
     ))
+}
+
+/// The estimator's figures beyond the RMSE, one line each.
+fn describe_estimation(s: &emulator::Summary) -> String {
+    let mut lines = vec![format!(
+        "estimator           {} · cell SOC RMSE {:.2} %",
+        s.estimator, s.cell_soc_rmse_pct
+    )];
+    if let (Some(t), Some(max)) = (s.converged_after_s, s.soc_max_err_after_convergence_pct) {
+        lines.push(format!(
+            "converged           after {t} s; max error since {max:.2} %"
+        ));
+    }
+    if let (Some(pack), Some(cells)) = (s.soc_in_bound_pct, s.cell_soc_in_bound_pct) {
+        lines.push(format!(
+            "truth inside 3σ     pack {pack:.1} % of steps, cells {cells:.1} %"
+        ));
+    }
+    if let Some(b) = s.bias_estimate_a {
+        lines.push(format!(
+            "current bias        estimated {b:+.3} A, true offset {:+.3} A",
+            s.true_bias_a
+        ));
+    }
+    if let Some(q) = s.capacity_estimate_ah {
+        lines.push(format!(
+            "capacity            estimated {q:.1} Ah, true {:.1} Ah (weakest cell)",
+            s.true_capacity_ah
+        ));
+    }
+    if let Some(r) = s.r0_estimate_mohm {
+        lines.push(format!(
+            "R0 at 25 °C         estimated {r:.3} mΩ, true {:.3} mΩ (mean)",
+            s.true_r0_mohm
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Protection trips in one line, as the summaries print them.

@@ -120,6 +120,11 @@ impl Sensors {
         irwin_hall(self.noise.next_u64())
     }
 
+    /// The current sensor's offset now (configured plus drift), A.
+    pub fn current_bias_a(&self) -> f64 {
+        self.params.current_offset_a + self.current_drift_a
+    }
+
     /// The last temperature reading of sensor `k`, 0.1 °C.
     pub fn last_temperature(&self, k: usize) -> Option<i16> {
         self.last

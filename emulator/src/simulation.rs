@@ -3,6 +3,7 @@
 
 use crate::scenario::Home;
 use crate::{CellModel, Error, InjectedFault, Pack, Scenario, Sensors};
+use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind, SocEstimator};
 use bms_engine::protocol::Telemetry;
 use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
 use rand::SeedableRng;
@@ -27,6 +28,8 @@ pub struct SimulationConfig {
     /// Series groups per module, 1 ..= `cell_count` (`cell_count` or 0: one module). Modules
     /// are thermally separate and each carries a temperature sensor (up to eight).
     pub module_cells: usize,
+    /// The BMS's state-of-charge estimator.
+    pub estimator: EstimatorKind,
 }
 
 /// Most cells the emulator puts in parallel in one group.
@@ -41,6 +44,7 @@ impl SimulationConfig {
             cell_count,
             parallel: 1,
             module_cells: 0,
+            estimator: EstimatorKind::Model,
         }
     }
 
@@ -119,10 +123,35 @@ pub struct Summary {
     pub trips: Vec<Trip>,
     /// Every injected fault, in order.
     pub injected: Vec<InjectedRecord>,
-    /// RMS of (engine SOC − true SOC) over the run, percentage points.
+    /// The BMS's estimator: `model` or `baseline`.
+    pub estimator: &'static str,
+    /// RMS of (engine pack SOC − true pack SOC) over the run, percentage points.
     pub soc_rmse_pct: f64,
-    /// Largest |engine SOC − true SOC|, percentage points.
+    /// Largest |engine pack SOC − true pack SOC|, percentage points.
     pub soc_max_err_pct: f64,
+    /// RMS of (estimated − true) cell SOC over every cell and step, percentage points.
+    pub cell_soc_rmse_pct: f64,
+    /// Seconds until the estimate first converged (its 3σ bound at most 5 points); `None` for
+    /// an estimator without a bound or one that never converged.
+    pub converged_after_s: Option<u64>,
+    /// Largest pack SOC error after that, percentage points.
+    pub soc_max_err_after_convergence_pct: Option<f64>,
+    /// Share of steps with the true pack SOC inside the reported 3σ bound, %.
+    pub soc_in_bound_pct: Option<f64>,
+    /// Share of (cell, step) pairs with the true cell SOC inside the cell's 3σ bound, %.
+    pub cell_soc_in_bound_pct: Option<f64>,
+    /// Estimated current-sensor bias at the end, A.
+    pub bias_estimate_a: Option<f64>,
+    /// True current-sensor offset at the end (configured offset plus drift), A.
+    pub true_bias_a: f64,
+    /// Estimated capacity of the weakest cell at the end, Ah.
+    pub capacity_estimate_ah: Option<f64>,
+    /// True present capacity of the weakest cell at the end, Ah.
+    pub true_capacity_ah: f64,
+    /// Estimated mean R0 at 25 °C at the end, mΩ.
+    pub r0_estimate_mohm: Option<f64>,
+    /// True mean R0 at 25 °C at the end, mΩ.
+    pub true_r0_mohm: f64,
     /// Energy charged into the pack, kWh.
     pub energy_in_kwh: f64,
     /// Energy discharged from the pack, kWh.
@@ -152,6 +181,12 @@ struct Stats {
     injected: Vec<InjectedRecord>,
     soc_sq_err_sum: f64,
     soc_max_err: f64,
+    cell_sq_err_sum: f64,
+    cell_scored: u64,
+    converged_after_s: Option<u64>,
+    max_err_after_convergence: f64,
+    in_bound_steps: u64,
+    cell_in_bound: u64,
     energy_in_wh: f64,
     energy_out_wh: f64,
     charged_below_zero_ah: f64,
@@ -236,6 +271,15 @@ impl Simulation {
         }
         let initial_soc_permille = (bms_soc * 1000.0).round() as u16;
         let mut engine = Engine::new(engine_config, initial_soc_permille)?;
+        if config.estimator != EstimatorKind::Model {
+            let capacity_ah = engine.config().capacity_mah as f32 / 1000.0;
+            engine.set_estimator(Estimator::new(
+                config.estimator,
+                CellModelParams::lfp(capacity_ah),
+                config.cell_count,
+                f32::from(initial_soc_permille) / 1000.0,
+            ));
+        }
         let mut sensors = Sensors::new(sensor_params, config.cell_count, &mut rng);
         let measurement = sensors.measure(&pack, 0.0);
         let outputs = engine.step(&measurement, 0);
@@ -436,9 +480,37 @@ impl Simulation {
                 stats.charged_below_zero_ah += cell.current_a * dt_secs / 3600.0;
             }
         }
-        let err_pct = f64::from(self.outputs.soc_permille) / 10.0 - self.pack.soc() * 100.0;
+        let estimator = self.engine.estimator();
+        let report = estimator.report();
+        let err_pct = f64::from(report.average) * 100.0 - self.pack.soc() * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
         stats.soc_max_err = stats.soc_max_err.max(err_pct.abs());
+        if let Some(bound) = report.bound.map(|b| f64::from(b) * 100.0) {
+            if bound <= 5.0 && stats.converged_after_s.is_none() {
+                stats.converged_after_s = Some(self.time_s);
+            }
+            if stats.converged_after_s.is_some() {
+                stats.max_err_after_convergence =
+                    stats.max_err_after_convergence.max(err_pct.abs());
+            }
+            if err_pct.abs() <= bound {
+                stats.in_bound_steps += 1;
+            }
+        }
+        for i in 0..self.pack.cells.len() {
+            let (Some(estimate), Some(truth)) = (estimator.cell(i), self.pack.cell_soc(i)) else {
+                continue;
+            };
+            let err = f64::from(estimate.soc) * 100.0 - truth.clamp(0.0, 1.0) * 100.0;
+            stats.cell_sq_err_sum += err * err;
+            stats.cell_scored += 1;
+            if estimate
+                .sigma
+                .is_some_and(|s| err.abs() <= 300.0 * f64::from(s))
+            {
+                stats.cell_in_bound += 1;
+            }
+        }
         let energy_wh = self.pack.voltage_v() * self.current_a * dt_secs / 3600.0;
         if energy_wh > 0.0 {
             stats.energy_in_wh += energy_wh;
@@ -482,8 +554,64 @@ impl Simulation {
             true_max_temp_c: s.max_temp_c,
             trips: s.trips.clone(),
             injected: s.injected.clone(),
+            estimator: match self.config.estimator {
+                EstimatorKind::Model => "model",
+                EstimatorKind::Baseline => "baseline",
+            },
             soc_rmse_pct: rmse,
             soc_max_err_pct: s.soc_max_err,
+            cell_soc_rmse_pct: if s.cell_scored == 0 {
+                0.0
+            } else {
+                (s.cell_sq_err_sum / s.cell_scored as f64).sqrt()
+            },
+            converged_after_s: s.converged_after_s,
+            soc_max_err_after_convergence_pct: s
+                .converged_after_s
+                .map(|_| s.max_err_after_convergence),
+            soc_in_bound_pct: (self.config.estimator == EstimatorKind::Model && s.steps > 0)
+                .then(|| s.in_bound_steps as f64 / s.steps as f64 * 100.0),
+            cell_soc_in_bound_pct: (self.config.estimator == EstimatorKind::Model
+                && s.cell_scored > 0)
+                .then(|| s.cell_in_bound as f64 / s.cell_scored as f64 * 100.0),
+            bias_estimate_a: self
+                .engine
+                .estimator()
+                .report()
+                .bias_a
+                .map(|(b, _)| f64::from(b)),
+            true_bias_a: self.sensors.current_bias_a(),
+            capacity_estimate_ah: self
+                .engine
+                .estimator()
+                .health()
+                .and_then(|h| h.capacity_ah)
+                .map(|(q, _)| f64::from(q)),
+            true_capacity_ah: {
+                let model = &self.pack.model;
+                self.pack
+                    .cells
+                    .iter()
+                    .map(|c| c.capacity_ah(model))
+                    .fold(f64::INFINITY, f64::min)
+            },
+            r0_estimate_mohm: self
+                .engine
+                .estimator()
+                .health()
+                .and_then(|h| h.r0_ohm)
+                .map(|(r, _)| f64::from(r) * 1000.0),
+            true_r0_mohm: {
+                let model = &self.pack.model;
+                let n = self.pack.cells.len().max(1) as f64;
+                self.pack
+                    .cells
+                    .iter()
+                    .map(|c| c.r0_at_25c_ohm(model))
+                    .sum::<f64>()
+                    / n
+                    * 1000.0
+            },
             energy_in_kwh: s.energy_in_wh / 1000.0,
             energy_out_kwh: s.energy_out_wh / 1000.0,
             unserved_kwh: self.home.unserved_wh / 1000.0,

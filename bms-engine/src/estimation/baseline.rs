@@ -1,0 +1,90 @@
+//! The baseline most BMSs ship, kept for reproducible comparisons: coulomb counting per cell,
+//! reset from the OCV table once the pack has rested, and to 100 % after a full charge (charged
+//! voltage and tail current for the detection time, as a shunt does). No bias, no hysteresis,
+//! no bound.
+
+use super::health::HealthReport;
+use super::{CellEstimate, CellModelParams, SocEstimator, SocReport, StepInput, pack_report};
+use crate::MAX_CELLS;
+use heapless::Vec;
+
+/// Coulomb counting with OCV and full-charge resets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineEstimator {
+    params: CellModelParams,
+    /// Per cell: SOC (f64 so that per-second increments are not lost) and full-charge time.
+    cells: Vec<(f64, f32), MAX_CELLS>,
+    rest_secs: f32,
+    /// The OCV reset of this rest has been done.
+    rest_used: bool,
+}
+
+impl BaselineEstimator {
+    /// `cell_count` counters starting at `soc`.
+    pub fn new(params: CellModelParams, cell_count: usize, soc: f32) -> Self {
+        let mut cells = Vec::new();
+        for _ in 0..cell_count.min(MAX_CELLS) {
+            let _ = cells.push((f64::from(soc), 0.0));
+        }
+        BaselineEstimator {
+            params,
+            cells,
+            rest_secs: 0.0,
+            rest_used: false,
+        }
+    }
+}
+
+impl SocEstimator for BaselineEstimator {
+    fn update(&mut self, input: &StepInput<'_>) {
+        let (rest_a, rest_needed_secs) = input.rest;
+        if input.current_a.abs() < rest_a {
+            self.rest_secs += input.dt_secs;
+        } else {
+            self.rest_secs = 0.0;
+            self.rest_used = false;
+        }
+        let reset = self.rest_secs >= rest_needed_secs && !self.rest_used;
+        let coulombs = f64::from(self.params.capacity_ah.max(0.001)) * 3600.0;
+        let (charged_v, tail_a) = input.full_charge;
+        for (i, (soc, full_secs)) in self.cells.iter_mut().enumerate() {
+            *soc += f64::from(input.current_a) * f64::from(input.dt_secs) / coulombs;
+            let v = input.cell_v(i);
+            if let Some(v) = v.filter(|_| reset) {
+                *soc = f64::from(self.params.ocv.soc_at(v));
+            }
+            match v {
+                Some(v) if v >= charged_v && (0.0..=tail_a).contains(&input.current_a) => {
+                    *full_secs += input.dt_secs;
+                }
+                _ => *full_secs = 0.0,
+            }
+            if *full_secs >= input.full_detect_secs {
+                *soc = 1.0;
+            }
+            *soc = soc.clamp(0.0, 1.0);
+        }
+        if reset {
+            self.rest_used = true;
+        }
+    }
+
+    fn cell(&self, i: usize) -> Option<CellEstimate> {
+        self.cells.get(i).map(|&(soc, _)| CellEstimate {
+            soc: soc as f32,
+            sigma: None,
+        })
+    }
+
+    fn report(&self) -> SocReport {
+        let capacity = self.params.capacity_ah;
+        pack_report(
+            (0..self.cells.len()).filter_map(|i| self.cell(i).map(|c| (c, capacity))),
+            None,
+        )
+    }
+
+    fn health(&self) -> Option<HealthReport> {
+        None
+    }
+}

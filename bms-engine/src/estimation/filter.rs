@@ -1,0 +1,315 @@
+//! One cell's extended Kalman filter (state vector and tuning: see the module above).
+//!
+//! Indices into the fixed 6×6 arrays are the named state constants or loop counters bounded
+//! by `N`, so none of them can be out of range.
+#![allow(clippy::indexing_slicing)]
+
+use super::{CellModelParams, StepInput};
+
+const N: usize = 6;
+const Z: usize = 0;
+const V1: usize = 1;
+const V2: usize = 2;
+const H: usize = 3;
+const B: usize = 4;
+const E: usize = 5;
+
+/// Voltage noise σ, V (front-end noise plus quantisation).
+const VOLTAGE_SIGMA_V: f32 = 0.003;
+/// Current-sensor noise σ, A, and gain uncertainty, fraction of the current.
+const CURRENT_NOISE: (f32, f32) = (0.05, 0.005);
+/// Bias random walk, A per √hour.
+const BIAS_WALK_A: f32 = 0.02;
+/// Prior σ of the bias, A.
+const BIAS_PRIOR_A: f32 = 1.0;
+/// OCV-model error: prior σ, V, and its walk, V per √(unit SOC moved).
+const OCV_ERROR: (f32, f32) = (0.008, 0.012);
+/// RC-voltage process noise, V per √s.
+const RC_NOISE_V: f32 = 0.000_2;
+/// Hysteresis-state process noise per unit of its own movement.
+const HYSTERESIS_NOISE: f32 = 0.1;
+/// Innovations beyond this many σ are not believed (a glitch, an open wire): skipped.
+const OUTLIER_SIGMAS: f32 = 6.0;
+/// The SOC is never known better than this σ: the OCV table and the capacity are not exact,
+/// and a filter that believes otherwise stops listening.
+const SOC_SIGMA_FLOOR: f32 = 0.005;
+/// A full charge sets the SOC to 1 with this σ.
+const FULL_CHARGE_SIGMA: f32 = 0.01;
+/// A cell held full is synchronised again after this long, s (a bias shows as drift).
+const FULL_CHARGE_REPEAT_SECS: f32 = 3_600.0;
+
+type Matrix = [[f32; N]; N];
+
+/// What one step shares across the cells.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Step {
+    pub current_a: f32,
+    pub dt_secs: f32,
+    /// e^(−dt/τ) of the two RC pairs.
+    pub decays: (f32, f32),
+    /// Arrhenius factor of the resistances.
+    pub resistance_factor: f32,
+    /// Accessible capacity fraction at the temperature.
+    pub accessible: f32,
+}
+
+/// A cell's filter: state, covariance and full-charge detection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellFilter {
+    x: [f32; N],
+    p: Matrix,
+    /// Kahan carry of the SOC integration: per-second steps at small currents are below f32's
+    /// resolution of an SOC near 1.
+    z_carry: f32,
+    /// How long the full-charge condition has held towards the next synchronisation, s.
+    full_secs: f32,
+    /// Innovations skipped as outliers.
+    outliers: u32,
+}
+
+impl CellFilter {
+    /// A filter starting at `soc` with 1σ `soc_sigma`, rested, with no bias known.
+    pub fn new(_params: &CellModelParams, soc: f32, soc_sigma: f32) -> Self {
+        let mut p = [[0.0; N]; N];
+        p[Z][Z] = soc_sigma * soc_sigma;
+        p[V1][V1] = 0.005 * 0.005;
+        p[V2][V2] = 0.005 * 0.005;
+        p[H][H] = 0.5 * 0.5;
+        p[B][B] = BIAS_PRIOR_A * BIAS_PRIOR_A;
+        p[E][E] = OCV_ERROR.0 * OCV_ERROR.0;
+        CellFilter {
+            x: [soc, 0.0, 0.0, 0.0, 0.0, 0.0],
+            p,
+            z_carry: 0.0,
+            full_secs: 0.0,
+            outliers: 0,
+        }
+    }
+
+    /// A filter resumed from saved values: SOC and its σ, hysteresis, bias.
+    pub(crate) fn resumed(soc: f32, soc_sigma: f32, hysteresis: f32, bias_a: f32) -> Self {
+        let mut p = [[0.0; N]; N];
+        p[Z][Z] = soc_sigma * soc_sigma;
+        p[V1][V1] = 0.005 * 0.005;
+        p[V2][V2] = 0.005 * 0.005;
+        p[H][H] = 0.3 * 0.3;
+        p[B][B] = 0.2 * 0.2;
+        p[E][E] = OCV_ERROR.0 * OCV_ERROR.0;
+        CellFilter {
+            x: [soc, 0.0, 0.0, hysteresis, bias_a, 0.0],
+            p,
+            z_carry: 0.0,
+            full_secs: 0.0,
+            outliers: 0,
+        }
+    }
+
+    /// Estimated SOC, fraction (not clamped).
+    pub fn soc(&self) -> f32 {
+        self.x[Z]
+    }
+
+    /// 1σ of the SOC, fraction.
+    pub fn soc_sigma(&self) -> f32 {
+        libm::sqrtf(self.p[Z][Z].max(0.0))
+    }
+
+    /// Estimated current-sensor bias, A.
+    pub fn bias_a(&self) -> f32 {
+        self.x[B]
+    }
+
+    /// 1σ of the bias, A.
+    pub fn bias_sigma_a(&self) -> f32 {
+        libm::sqrtf(self.p[B][B].max(0.0))
+    }
+
+    /// Hysteresis state, −1 … 1.
+    pub fn hysteresis(&self) -> f32 {
+        self.x[H]
+    }
+
+    /// Voltage across both RC pairs, V.
+    pub fn rc_voltage(&self) -> f32 {
+        self.x[V1] + self.x[V2]
+    }
+
+    /// Innovations skipped as outliers so far.
+    pub fn outliers(&self) -> u32 {
+        self.outliers
+    }
+
+    /// Time update over one step at the measured current.
+    pub(crate) fn predict(&mut self, params: &CellModelParams, step: &Step, capacity_ah: f32) {
+        let dt = step.dt_secs;
+        let coulombs = capacity_ah.max(0.001) * 3600.0;
+        let i = step.current_a - self.x[B];
+        let eff = if i > 0.0 {
+            params.charge_efficiency
+        } else {
+            1.0
+        };
+        let dz_di = eff * dt / coulombs;
+        let dz = dz_di * i;
+        // Kahan-compensated z += dz.
+        let y = dz - self.z_carry;
+        let t = self.x[Z] + y;
+        self.z_carry = (t - self.x[Z]) - y;
+        self.x[Z] = t;
+
+        let (a1, a2) = step.decays;
+        let g1 = params.rc1.0 * step.resistance_factor * (1.0 - a1);
+        let g2 = params.rc2.0 * step.resistance_factor * (1.0 - a2);
+        self.x[V1] = a1 * self.x[V1] + g1 * i;
+        self.x[V2] = a2 * self.x[V2] + g2 * i;
+        let x = params.hysteresis_rate * libm::fabsf(dz);
+        // e^(−x); a second's step moves x ≈ 0.004, where the series is exact to 1e-8.
+        let k = if x < 0.01 {
+            1.0 - x + 0.5 * x * x
+        } else {
+            libm::expf(-x)
+        };
+        let direction = if i > 0.0 {
+            1.0
+        } else if i < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        let h_before = self.x[H];
+        self.x[H] = k * h_before + (1.0 - k) * direction;
+
+        // Jacobian F = D + u·e_Bᵀ: diagonal decays D and, in column B, how the states depend
+        // on the bias through the current. F·P·Fᵀ then costs O(N²) instead of two products.
+        let d = [1.0, a1, a2, k, 1.0, 1.0];
+        let u = [-dz_di, -g1, -g2, 0.0, 0.0, 0.0];
+        let c = {
+            let mut c = [0.0; N];
+            for (ci, row) in c.iter_mut().zip(&self.p) {
+                *ci = row[B];
+            }
+            c
+        };
+        let pbb = self.p[B][B];
+        for i in 0..N {
+            for j in i..N {
+                let value = d[i] * d[j] * self.p[i][j]
+                    + u[i] * d[j] * c[j]
+                    + d[i] * c[i] * u[j]
+                    + u[i] * u[j] * pbb;
+                self.p[i][j] = value;
+                self.p[j][i] = value;
+            }
+        }
+
+        let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
+        let z_noise = current_sigma * dz_di;
+        self.p[Z][Z] += z_noise * z_noise;
+        self.p[V1][V1] += RC_NOISE_V * RC_NOISE_V * dt;
+        self.p[V2][V2] += RC_NOISE_V * RC_NOISE_V * dt;
+        let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
+        self.p[H][H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
+        self.p[B][B] += BIAS_WALK_A * BIAS_WALK_A * dt / 3600.0;
+        self.p[E][E] += OCV_ERROR.1 * OCV_ERROR.1 * libm::fabsf(dz);
+    }
+
+    /// Measurement update with the cell's terminal voltage `v`.
+    pub(crate) fn correct(&mut self, params: &CellModelParams, step: &Step, r0_ohm: f32, v: f32) {
+        let r0 = r0_ohm * step.resistance_factor;
+        let i = step.current_a - self.x[B];
+        let z = self.x[Z];
+        // The SOC the OCV shows: emptier under discharge load in the cold.
+        let load = (-i / (0.1 * params.capacity_ah)).clamp(0.0, 1.0);
+        let cold = 1.0 - (1.0 - z) / step.accessible.max(0.05);
+        let (z_shown, dz_shown) = if load > 0.0 && cold > 0.0 && cold < z {
+            (
+                z + load * (cold - z),
+                1.0 - load + load / step.accessible.max(0.05),
+            )
+        } else {
+            (z, 1.0)
+        };
+        let (ocv, slope) = params.ocv.voltage(z_shown);
+        let slope = slope * dz_shown;
+        // Beyond the table's ends the curve is not known: a voltage there says only "full" or
+        // "empty", which the SOC bounds and the full-charge synchronisation express.
+        let ocv_seen = v - r0 * i - self.x[V1] - self.x[V2] - params.hysteresis_v * self.x[H];
+        let (lowest, highest) = params.ocv.range_v();
+        if !(lowest..=highest).contains(&ocv_seen) {
+            return;
+        }
+        let predicted =
+            ocv + params.hysteresis_v * self.x[H] + self.x[E] + self.x[V1] + self.x[V2] + r0 * i;
+        let h = [slope, 1.0, 1.0, params.hysteresis_v, -r0, 1.0];
+        if !self.scalar_update(
+            &h,
+            v - predicted,
+            VOLTAGE_SIGMA_V * VOLTAGE_SIGMA_V,
+            OUTLIER_SIGMAS,
+        ) {
+            self.outliers = self.outliers.saturating_add(1);
+        }
+        self.x[H] = self.x[H].clamp(-1.0, 1.0);
+    }
+
+    /// Full-charge synchronisation: a cell at or above the charged voltage while the current
+    /// is between 0 and the tail current for the detection time is full.
+    pub(crate) fn full_charge_sync(&mut self, input: &StepInput<'_>, v: f32) {
+        let (charged_v, tail_a) = input.full_charge;
+        let current = input.current_a - self.x[B];
+        if v >= charged_v && (-0.5..=tail_a).contains(&current) {
+            self.full_secs += input.dt_secs;
+        } else {
+            self.full_secs = 0.0;
+        }
+        if self.full_secs >= input.full_detect_secs {
+            let mut h = [0.0; N];
+            h[Z] = 1.0;
+            // A full charge is a fact, however far the estimate was: no outlier gate.
+            let _ = self.scalar_update(
+                &h,
+                1.0 - self.x[Z],
+                FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
+                f32::INFINITY,
+            );
+            // Held full: again after an hour.
+            self.full_secs = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
+        }
+    }
+
+    /// Kalman update with one scalar measurement of `h · x`; false if it was an outlier.
+    fn scalar_update(&mut self, h: &[f32; N], innovation: f32, r: f32, gate_sigmas: f32) -> bool {
+        let mut ph = [0.0_f32; N];
+        for (out, row) in ph.iter_mut().zip(&self.p) {
+            *out = dot(row, h);
+        }
+        let s = dot(h, &ph) + r;
+        if s.is_nan() || s <= 0.0 || !innovation.is_finite() {
+            return false;
+        }
+        if innovation * innovation > gate_sigmas * gate_sigmas * s {
+            return false;
+        }
+        for (x, phi) in self.x.iter_mut().zip(&ph) {
+            *x += phi / s * innovation;
+        }
+        for (row, phi) in self.p.iter_mut().zip(&ph) {
+            for (pij, phj) in row.iter_mut().zip(&ph) {
+                *pij -= phi * phj / s;
+            }
+        }
+        for k in 0..N {
+            self.p[k][k] = self.p[k][k].max(1e-12);
+        }
+        // Adding to a diagonal keeps the covariance positive definite.
+        let floor = SOC_SIGMA_FLOOR * SOC_SIGMA_FLOOR;
+        if self.p[Z][Z] < floor {
+            self.p[Z][Z] = floor;
+        }
+        true
+    }
+}
+
+fn dot(a: &[f32; N], b: &[f32; N]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

@@ -1,0 +1,429 @@
+//! State of health: each cell's capacity by weighted total least squares over large ΔSOC
+//! windows (Plett's AWTLS family), its ohmic resistance from current steps, SOH with a
+//! confidence, and a remaining-life projection from the capacity trend.
+//!
+//! **Capacity.** When a cell's SOC is known well (σ ≤ 2 %, after a full charge or on a steep
+//! part of the OCV curve) it is a *pin*. Two pins at least 40 % of SOC apart give one data
+//! point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge counted between
+//! them `y` in Ah (uncertain by the bias estimate over the time and a 0.5 % gain error). Both
+//! coordinates are noisy, so ordinary least squares of `y` on `x` is biased low; the estimate
+//! minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by golden-section search, with
+//! weights fading over 60 days so that fade is tracked.
+//!
+//! **Resistance.** A current step of at least 0.1 C between two samples moves the voltage by
+//! R0·ΔI within a second, before the RC pairs respond; the filter's own RC prediction is
+//! subtracted and the ratio, brought to 25 °C by the Arrhenius factor, is averaged with
+//! weight ΔI² and a forgetting factor. Steps into or out of light discharge are left out: there
+//! the cell's load-dependent polarisation (its reduced accessible capacity, strong in the
+//! cold) adds to the ohmic drop.
+
+use super::CellModelParams;
+use crate::MAX_CELLS;
+use heapless::Vec;
+
+/// A pin needs this SOC σ or better.
+const PIN_SIGMA: f32 = 0.02;
+/// Two pins make a data point when this far apart in SOC.
+const MIN_WINDOW: f32 = 0.4;
+/// Data points kept per cell.
+const MAX_POINTS: usize = 8;
+/// Weight of a data point falls by e every this many days.
+const FADING_DAYS: f32 = 60.0;
+/// Uncertainty of the measured charge: gain error, fraction.
+const GAIN_ERROR: f32 = 0.005;
+/// Current step that reveals R0, in units of the nominal capacity (0.1 C).
+const STEP_C_RATE: f32 = 0.1;
+/// Forgetting factor of the resistance average per step used.
+const R0_FORGET: f32 = 0.995;
+/// Samples (effective) before the resistance estimate is used.
+const R0_MIN_SAMPLES: f32 = 20.0;
+/// Capacity σ, fraction of nominal, below which the filter uses the estimate.
+const CAPACITY_TRUSTED_SIGMA: f32 = 0.03;
+
+/// What one cell showed in one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// Terminal voltage, V, if plausible.
+    pub voltage_v: Option<f32>,
+    /// Current corrected by the bias estimate, A.
+    pub current_a: f32,
+    /// Change of the filter's RC voltages over the step, V.
+    pub rc_change_v: f32,
+    /// Arrhenius factor of the resistances now.
+    pub resistance_factor: f32,
+    /// Estimated SOC and its σ after the step.
+    pub soc: f32,
+    /// 1σ of `soc`.
+    pub soc_sigma: f32,
+    /// Step length, s.
+    pub dt_secs: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pin {
+    soc: f32,
+    variance: f32,
+    ah: f64,
+    secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Point {
+    x: f32,
+    y: f32,
+    vx: f32,
+    vy: f32,
+    day: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct CellHealth {
+    /// Charge counted since the start (stored charge: efficiency applied), Ah.
+    ah: f64,
+    /// Bias uncertainty integrated since the start, A·s (a bound on the counted charge's error).
+    pin: Option<Pin>,
+    points: Vec<Point, MAX_POINTS>,
+    capacity: Option<(f32, f32)>,
+    last: Option<(f32, f32)>,
+    /// Resistance sums: Σw, Σw·r, Σw·r², effective count.
+    r0: (f32, f32, f32, f32),
+}
+
+impl CellHealth {
+    fn new() -> Self {
+        CellHealth {
+            ah: 0.0,
+            pin: None,
+            points: Vec::new(),
+            capacity: None,
+            last: None,
+            r0: (0.0, 0.0, 0.0, 0.0),
+        }
+    }
+}
+
+/// State of health as reported.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HealthReport {
+    /// Per cell: estimated capacity and its 1σ, Ah (`None` until two pins were far apart).
+    pub cell_capacity_ah: Vec<Option<(f32, f32)>, MAX_CELLS>,
+    /// Per cell: R0 at 25 °C and its 1σ, Ω (`None` until enough current steps were seen).
+    pub cell_r0_ohm: Vec<Option<(f32, f32)>, MAX_CELLS>,
+    /// The string's capacity (its weakest estimated cell) and 1σ, Ah.
+    pub capacity_ah: Option<(f32, f32)>,
+    /// SOH: capacity over nominal, % and its 1σ.
+    pub soh_pct: Option<(f32, f32)>,
+    /// Mean R0 at 25 °C over the cells with an estimate, Ω, and its 1σ.
+    pub r0_ohm: Option<(f32, f32)>,
+    /// Years until the capacity reaches 80 % of nominal at the present trend, when the trend
+    /// is a fade.
+    pub years_to_80_pct: Option<f32>,
+}
+
+/// Tracks capacity and resistance of every cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    nominal_ah: f32,
+    charge_efficiency: f32,
+    cells: Vec<CellHealth, MAX_CELLS>,
+    secs: f64,
+    /// Capacity trend: n, Σt, Σc, Σt·c, Σt² (t in days, c as fraction of nominal).
+    trend: (f32, f32, f32, f32, f32),
+}
+
+impl Health {
+    /// A tracker for `cell_count` cells of `params`.
+    pub fn new(params: &CellModelParams, cell_count: usize) -> Self {
+        let mut cells = Vec::new();
+        for _ in 0..cell_count.min(MAX_CELLS) {
+            let _ = cells.push(CellHealth::new());
+        }
+        Health {
+            nominal_ah: params.capacity_ah,
+            charge_efficiency: params.charge_efficiency,
+            cells,
+            secs: 0.0,
+            trend: (0.0, 0.0, 0.0, 0.0, 0.0),
+        }
+    }
+
+    /// Cell `i`'s capacity for the filter, once it is trusted, Ah.
+    pub fn capacity_ah(&self, i: usize) -> Option<f32> {
+        self.cells
+            .get(i)
+            .and_then(|c| c.capacity)
+            .filter(|&(_, sigma)| sigma <= CAPACITY_TRUSTED_SIGMA * self.nominal_ah)
+            .map(|(q, _)| q)
+    }
+
+    /// Cell `i`'s R0 at 25 °C for the filter, once enough steps were seen, Ω.
+    pub fn r0_ohm(&self, i: usize) -> Option<f32> {
+        self.cells
+            .get(i)
+            .and_then(|c| r0_estimate(c.r0))
+            .map(|(r, _)| r)
+    }
+
+    /// Sets cell `i`'s capacity estimate (restoring saved state).
+    pub(crate) fn set_capacity(&mut self, i: usize, capacity: Option<(f32, f32)>) {
+        if let Some(c) = self.cells.get_mut(i) {
+            c.capacity = capacity;
+        }
+    }
+
+    /// Sets cell `i`'s resistance as if `samples` steps had shown `r0_ohm` (restoring).
+    pub(crate) fn set_r0(&mut self, i: usize, r0_ohm: f32, samples: f32) {
+        if let Some(c) = self.cells.get_mut(i) {
+            c.r0 = (
+                samples,
+                samples * r0_ohm,
+                samples * r0_ohm * r0_ohm,
+                samples,
+            );
+        }
+    }
+
+    /// Takes in cell `i`'s step.
+    pub fn observe(&mut self, i: usize, o: &Observation) {
+        let nominal = self.nominal_ah;
+        let efficiency = self.charge_efficiency;
+        let day = (self.secs / 86_400.0) as f32;
+        let Some(cell) = self.cells.get_mut(i) else {
+            return;
+        };
+        let stored_a = if o.current_a > 0.0 {
+            o.current_a * efficiency
+        } else {
+            o.current_a
+        };
+        cell.ah += f64::from(stored_a) * f64::from(o.dt_secs) / 3600.0;
+
+        // Resistance from a current step.
+        if let (Some(v), Some((v0, i0))) = (o.voltage_v, cell.last) {
+            let di = o.current_a - i0;
+            let one_tenth_c = STEP_C_RATE * nominal;
+            // A step from rest or light load into discharge also shows the cell's
+            // load-dependent polarisation (strong in the cold), which is not R0: such steps
+            // are left out.
+            let touches_light_discharge = [i0, o.current_a]
+                .iter()
+                .any(|&i| i < 0.0 && i > -one_tenth_c)
+                || (i0.min(o.current_a) < 0.0 && i0.max(o.current_a) >= 0.0);
+            if libm::fabsf(di) >= one_tenth_c && !touches_light_discharge {
+                let r = (v - v0 - o.rc_change_v) / di / o.resistance_factor.max(1e-3);
+                if r.is_finite() && r > 0.0 {
+                    let w = di * di;
+                    let (sw, swr, swr2, n) = cell.r0;
+                    cell.r0 = (
+                        R0_FORGET * sw + w,
+                        R0_FORGET * swr + w * r,
+                        R0_FORGET * swr2 + w * r * r,
+                        R0_FORGET * n + 1.0,
+                    );
+                }
+            }
+        }
+        cell.last = o.voltage_v.map(|v| (v, o.current_a));
+
+        // Capacity from pins far apart.
+        if o.soc_sigma > PIN_SIGMA {
+            return;
+        }
+        let here = Pin {
+            soc: o.soc,
+            variance: o.soc_sigma * o.soc_sigma,
+            ah: cell.ah,
+            secs: self.secs,
+        };
+        let Some(pin) = cell.pin else {
+            cell.pin = Some(here);
+            return;
+        };
+        let x = here.soc - pin.soc;
+        if libm::fabsf(x) < MIN_WINDOW {
+            // Still near the last pin: the newer one has less counting behind it.
+            if here.variance <= pin.variance * 1.5 {
+                cell.pin = Some(here);
+            }
+            return;
+        }
+        let y = (here.ah - pin.ah) as f32;
+        let hours = ((here.secs - pin.secs) / 3600.0) as f32;
+        // Bias uncertainty of 0.05 A over the window, plus the gain error.
+        let vy = (0.05 * hours) * (0.05 * hours) + (GAIN_ERROR * y) * (GAIN_ERROR * y);
+        let point = Point {
+            x,
+            y,
+            vx: pin.variance + here.variance,
+            vy,
+            day,
+        };
+        if cell.points.is_full() {
+            cell.points.remove(0);
+        }
+        let _ = cell.points.push(point);
+        cell.pin = Some(here);
+        cell.capacity = awtls(&cell.points, nominal, day);
+        if let Some(pack) = self.pack_capacity() {
+            let c = pack.0 / nominal;
+            let (n, st, sc, stc, stt) = self.trend;
+            self.trend = (n + 1.0, st + day, sc + c, stc + day * c, stt + day * day);
+        }
+    }
+
+    /// Advances the clock.
+    pub fn advance(&mut self, dt_secs: f32) {
+        self.secs += f64::from(dt_secs);
+    }
+
+    fn pack_capacity(&self) -> Option<(f32, f32)> {
+        self.cells
+            .iter()
+            .filter_map(|c| c.capacity)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    }
+
+    /// The report.
+    pub fn report(&self) -> HealthReport {
+        let mut report = HealthReport::default();
+        let (mut r_sum, mut r_var, mut r_n) = (0.0_f32, 0.0_f32, 0.0_f32);
+        for c in &self.cells {
+            let _ = report.cell_capacity_ah.push(c.capacity);
+            let r0 = r0_estimate(c.r0);
+            if let Some((r, s)) = r0 {
+                r_sum += r;
+                r_var += s * s;
+                r_n += 1.0;
+            }
+            let _ = report.cell_r0_ohm.push(r0);
+        }
+        report.capacity_ah = self.pack_capacity();
+        report.soh_pct = report
+            .capacity_ah
+            .map(|(q, s)| (q / self.nominal_ah * 100.0, s / self.nominal_ah * 100.0));
+        if r_n > 0.0 {
+            report.r0_ohm = Some((r_sum / r_n, libm::sqrtf(r_var) / r_n));
+        }
+        let (n, st, sc, stc, stt) = self.trend;
+        let denominator = n * stt - st * st;
+        if n >= 3.0 && denominator > 1.0 {
+            let slope_per_day = (n * stc - st * sc) / denominator;
+            if let (true, Some((q, _))) = (slope_per_day < 0.0, report.capacity_ah) {
+                let above = q / self.nominal_ah - 0.8;
+                report.years_to_80_pct = Some((above / -slope_per_day / 365.0).max(0.0));
+            }
+        }
+        report
+    }
+}
+
+fn r0_estimate((sw, swr, swr2, n): (f32, f32, f32, f32)) -> Option<(f32, f32)> {
+    if n < R0_MIN_SAMPLES || sw <= 0.0 {
+        return None;
+    }
+    let mean = swr / sw;
+    let variance = (swr2 / sw - mean * mean).max(0.0);
+    Some((mean, libm::sqrtf(variance / n)))
+}
+
+/// Capacity by weighted total least squares: minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) over
+/// Q in 0.3 … 1.5 × nominal by golden-section search; σ from the curvature of the weighted
+/// least-squares cost at the minimum.
+fn awtls(points: &[Point], nominal: f32, today: f32) -> Option<(f32, f32)> {
+    if points.is_empty() {
+        return None;
+    }
+    let weight = |p: &Point| libm::expf(-(today - p.day).max(0.0) / FADING_DAYS);
+    let cost = |q: f32| -> f32 {
+        points
+            .iter()
+            .map(|p| {
+                let r = p.y - q * p.x;
+                weight(p) * r * r / (p.vy + q * q * p.vx)
+            })
+            .sum()
+    };
+    const INV_PHI: f32 = 0.618_034;
+    let (mut lo, mut hi) = (0.3 * nominal, 1.5 * nominal);
+    let mut a = hi - INV_PHI * (hi - lo);
+    let mut b = lo + INV_PHI * (hi - lo);
+    let (mut fa, mut fb) = (cost(a), cost(b));
+    for _ in 0..40 {
+        if fa < fb {
+            hi = b;
+            b = a;
+            fb = fa;
+            a = hi - INV_PHI * (hi - lo);
+            fa = cost(a);
+        } else {
+            lo = a;
+            a = b;
+            fa = fb;
+            b = lo + INV_PHI * (hi - lo);
+            fb = cost(b);
+        }
+    }
+    let q = 0.5 * (lo + hi);
+    let information: f32 = points
+        .iter()
+        .map(|p| weight(p) * p.x * p.x / (p.vy + q * q * p.vx))
+        .sum();
+    (information > 0.0).then(|| (q, libm::sqrtf(1.0 / information)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(x: f32, q: f32, sigma_x: f32, day: f32) -> Point {
+        Point {
+            x,
+            y: q * x,
+            vx: sigma_x * sigma_x,
+            vy: 0.25,
+            day,
+        }
+    }
+
+    #[test]
+    fn awtls_finds_the_capacity_of_exact_points() {
+        let points = [point(0.6, 250.0, 0.01, 0.0), point(-0.5, 250.0, 0.01, 1.0)];
+        let (q, sigma) = awtls(&points, 280.0, 1.0).unwrap();
+        assert!((q - 250.0).abs() < 0.1, "{q}");
+        assert!(sigma > 0.0 && sigma < 5.0, "{sigma}");
+    }
+
+    #[test]
+    fn noisy_soc_ends_bias_least_squares_low_but_not_awtls() {
+        // Each window's ΔSOC read 5 % too wide or too narrow, the charge exact.
+        let q = 270.0;
+        let mut points: Vec<Point, 8> = Vec::new();
+        for (k, (true_x, e)) in [
+            (0.5_f32, 0.05_f32),
+            (0.5, -0.05),
+            (-0.6, 0.05),
+            (-0.6, -0.05),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let _ = points.push(Point {
+                x: true_x + e,
+                y: q * true_x,
+                vx: 0.05 * 0.05,
+                vy: 0.25,
+                day: k as f32,
+            });
+        }
+        let sxy: f32 = points.iter().map(|p| p.x * p.y).sum();
+        let sxx: f32 = points.iter().map(|p| p.x * p.x).sum();
+        let ols = sxy / sxx;
+        let (estimate, _) = awtls(&points, 280.0, 4.0).unwrap();
+        assert!((ols - q).abs() / q > 0.005, "OLS {ols}");
+        assert!(
+            (estimate - q).abs() < (ols - q).abs(),
+            "{estimate} vs OLS {ols}"
+        );
+        assert!((estimate - q).abs() / q < 0.005, "{estimate}");
+    }
+}

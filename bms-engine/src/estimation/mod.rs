@@ -1,0 +1,504 @@
+//! State estimation: state of charge (SOC) per cell and for the pack with an honest confidence
+//! bound, the current sensor's bias, and state of health (SOH: capacity and resistance).
+//!
+//! Two estimators sit behind one trait, [`SocEstimator`], so that comparisons are reproducible:
+//!
+//! * [`ModelEstimator`] (the default) runs one extended Kalman filter per cell on the equivalent
+//!   circuit the emulator also uses (OCV table, one-state hysteresis, R0 and two RC pairs,
+//!   Arrhenius resistances), plus full-charge synchronisation, capacity estimation by weighted
+//!   total least squares and resistance tracking from current steps ([`health`]).
+//! * [`BaselineEstimator`] is what most BMSs ship: coulomb counting, reset from the OCV table
+//!   after a rest and to 100 % at full charge; no bias, no hysteresis, no bound.
+//!
+//! # The state vector of one cell
+//!
+//! | state | meaning | why it is there |
+//! |---|---|---|
+//! | `z` | SOC, fraction of the present capacity | what we want |
+//! | `v1`, `v2` | voltages across the two RC pairs (τ ≈ 45 s and ≈ 45 min) | LFP relaxes for hours; without `v2` an hour after a load the filter would misread the voltage by tens of mV |
+//! | `h` | OCV hysteresis, −1 … +1, times `hysteresis_v` | LFP's rested voltage depends on the last direction of current by ±5–25 mV, worth tens of % on the plateau |
+//! | `b` | current-sensor bias, A (measured − true) | an offset of 0.1 A drifts a counter 0.9 %/day, 1.5 A 13 %/day |
+//! | `e` | OCV-model error, V | the table is never exactly this cell's; `e` absorbs a slowly varying offset so that the filter does not turn a 5 mV table error on the plateau into a 10 % SOC error |
+//!
+//! The measurement is the cell's terminal voltage:
+//! `v = OCV(z') + M·h + e + v1 + v2 + R0(T)·(i − b)`, where `z' = z` except under discharge in
+//! the cold: from 0.1 C on, a cell whose accessible capacity is a fraction `a(T)` of nominal
+//! shows the OCV of `1 − (1 − z)/a` (it looks emptier under load, not at rest). Without that
+//! term a cool pack's recovery after every discharge reads as charge coming from nowhere, and
+//! the bias state learns it.
+//!
+//! # Noise tuning, and why
+//!
+//! * Voltage noise σ 3 mV: the front end's noise (2 mV in `solar-30`) plus 1 mV quantisation.
+//! * SOC process noise: the current sensor's noise (50 mA) and a 0.5 % gain uncertainty of the
+//!   measured current, integrated over the step.
+//! * `b` walks by 0.02 A per √hour: biases drift slowly with temperature; the walk keeps the
+//!   filter able to follow without letting it chase voltage noise.
+//! * `e` starts at σ 8 mV and walks with the SOC moved (σ 12 mV per √(unit SOC)): the table's
+//!   error is different at different SOCs but the same at the same SOC. This is what makes the
+//!   filter use the voltage only where the OCV slope carries information: on the plateau
+//!   (0.02–0.1 V per unit SOC) the innovation is explained more cheaply by `e` than by `z`, at
+//!   the knees (> 1 V per unit SOC) by `z`.
+//! * Full-charge synchronisation (as a shunt does): a cell above the charged voltage with the
+//!   current between 0 and the tail current for the detection time is full — a measurement
+//!   `z = 1` with σ 1 %, once per charge.
+//!
+//! The reported bound is 3σ of `z`. Everything is `f32` with `libm`, so the results are
+//! identical on a microcontroller, natively and in WebAssembly.
+
+mod baseline;
+mod blob;
+mod filter;
+pub mod health;
+pub mod ocv;
+
+pub use baseline::BaselineEstimator;
+pub use blob::{BlobError, STATE_BLOB_MAX_LEN};
+pub use filter::CellFilter;
+pub use ocv::{OcvError, OcvTable};
+
+use crate::{MAX_CELLS, Measurement, PackConfig};
+use health::{Health, HealthReport};
+use heapless::Vec;
+
+/// Gas constant, J/(mol·K).
+const GAS_CONSTANT: f32 = 8.314;
+
+/// What the estimators know of the cell type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellModelParams {
+    /// Nominal capacity, Ah.
+    pub capacity_ah: f32,
+    /// Ohmic resistance at 25 °C, Ω.
+    pub r0_ohm: f32,
+    /// First RC pair: resistance Ω and time constant s.
+    pub rc1: (f32, f32),
+    /// Second RC pair: resistance Ω and time constant s.
+    pub rc2: (f32, f32),
+    /// OCV hysteresis half-width, V.
+    pub hysteresis_v: f32,
+    /// How fast hysteresis follows the current, per unit of SOC moved.
+    pub hysteresis_rate: f32,
+    /// Activation energy of the resistances, J/mol.
+    pub activation_energy_j_per_mol: f32,
+    /// Fraction of charge current that is stored.
+    pub charge_efficiency: f32,
+    /// The rested OCV curve at 25 °C.
+    pub ocv: OcvTable,
+    /// Accessible capacity by temperature, (°C, fraction) ascending: under discharge load a
+    /// cold cell shows the OCV of a cell that much emptier (DOMAIN.md §1: 100 % at 25 °C, ~80 %
+    /// at 0 °C, ~50 % at −20 °C).
+    pub cold_capacity: [(f32, f32); 3],
+}
+
+impl CellModelParams {
+    /// A LiFePO4 prismatic cell of `capacity_ah` with the typical values of DOMAIN.md §1
+    /// (resistances scaled inversely with capacity from a 280 Ah cell, hysteresis ±7.5 mV).
+    pub fn lfp(capacity_ah: f32) -> Self {
+        CellModelParams {
+            hysteresis_v: 0.0075,
+            ..Self::from_datasheet(capacity_ah, OcvTable::lfp())
+        }
+    }
+
+    /// What a datasheet gives (capacity and an OCV table), completed with LiFePO4-typical
+    /// dynamics: R0 0.3 mΩ, R1 0.25 mΩ / 45 s, R2 0.3 mΩ / 45 min at 280 Ah, scaled by
+    /// 280 Ah / capacity; hysteresis ±10 mV.
+    pub fn from_datasheet(capacity_ah: f32, ocv: OcvTable) -> Self {
+        let scale = 280.0 / capacity_ah.max(0.001);
+        CellModelParams {
+            capacity_ah,
+            r0_ohm: 0.000_30 * scale,
+            rc1: (0.000_25 * scale, 45.0),
+            rc2: (0.000_30 * scale, 2_700.0),
+            hysteresis_v: 0.010,
+            hysteresis_rate: 40.0,
+            activation_energy_j_per_mol: 20_000.0,
+            charge_efficiency: 0.999,
+            ocv,
+            cold_capacity: [(-20.0, 0.5), (0.0, 0.8), (25.0, 1.0)],
+        }
+    }
+
+    /// Accessible fraction of the capacity at `temperature_c`.
+    pub fn accessible(&self, temperature_c: f32) -> f32 {
+        let t = &self.cold_capacity;
+        let mut prev = t[0];
+        if temperature_c <= prev.0 {
+            return prev.1.clamp(0.05, 1.0);
+        }
+        for &p in &t[1..] {
+            if temperature_c <= p.0 {
+                let f = prev.1 + (temperature_c - prev.0) / (p.0 - prev.0) * (p.1 - prev.1);
+                return f.clamp(0.05, 1.0);
+            }
+            prev = p;
+        }
+        prev.1.clamp(0.05, 1.0)
+    }
+
+    /// Arrhenius factor of the resistances at `temperature_c` (1 at 25 °C).
+    pub fn resistance_factor(&self, temperature_c: f32) -> f32 {
+        let t_k = temperature_c.clamp(-40.0, 80.0) + 273.15;
+        libm::expf(self.activation_energy_j_per_mol / GAS_CONSTANT * (1.0 / t_k - 1.0 / 298.15))
+    }
+}
+
+/// Which estimator an engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EstimatorKind {
+    /// Kalman filter per cell with bias, hysteresis and SOH ([`ModelEstimator`]).
+    #[default]
+    Model,
+    /// Coulomb counting with OCV and full-charge resets ([`BaselineEstimator`]).
+    Baseline,
+}
+
+/// One step's input to an estimator, derived from the measurement by the engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInput<'a> {
+    /// Cell voltages, mV (implausible ones are skipped).
+    pub cell_voltages_mv: &'a [u16],
+    /// Measured pack current, A (positive charges).
+    pub current_a: f32,
+    /// Mean of the plausible temperatures, °C (25 °C when none).
+    pub temperature_c: f32,
+    /// Time since the previous step, s.
+    pub dt_secs: f32,
+    /// Lowest and highest plausible cell reading, mV.
+    pub plausible_mv: (u16, u16),
+    /// Charged voltage per cell, V, and the tail current, A, for full-charge detection.
+    pub full_charge: (f32, f32),
+    /// Detection time of a full charge, s.
+    pub full_detect_secs: f32,
+    /// Rest: current below this is rest, A; after this long at rest the OCV shows, s.
+    pub rest: (f32, f32),
+}
+
+impl<'a> StepInput<'a> {
+    /// The input for `m` under `config`, `dt_millis` after the previous one.
+    pub fn new(m: &'a Measurement, config: &PackConfig, dt_millis: u32) -> Self {
+        let limit = config.temperature_reading_limit_deci_c;
+        let (sum, count) = m
+            .temperatures_deci_c
+            .iter()
+            .flatten()
+            .filter(|t| t.saturating_abs() <= limit)
+            .fold((0_i32, 0_i32), |(s, n), &t| (s + i32::from(t), n + 1));
+        let temperature_c = if count == 0 {
+            25.0
+        } else {
+            sum as f32 / count as f32 / 10.0
+        };
+        StepInput {
+            cell_voltages_mv: &m.cell_voltages_mv,
+            current_a: m.current_ma as f32 / 1000.0,
+            temperature_c,
+            dt_secs: dt_millis as f32 / 1000.0,
+            plausible_mv: (config.open_wire_mv, config.cell_reading_max_mv),
+            full_charge: (
+                f32::from(config.absorption_cell_mv) / 1000.0,
+                config.absorption_tail_current_ma as f32 / 1000.0,
+            ),
+            full_detect_secs: 180.0,
+            rest: (
+                config.rest_current_ma as f32 / 1000.0,
+                config.rest_time_ms as f32 / 1000.0,
+            ),
+        }
+    }
+
+    /// Cell `i`'s voltage in V, if its reading is plausible.
+    pub fn cell_v(&self, i: usize) -> Option<f32> {
+        self.cell_voltages_mv
+            .get(i)
+            .filter(|&&mv| (self.plausible_mv.0..=self.plausible_mv.1).contains(&mv))
+            .map(|&mv| f32::from(mv) / 1000.0)
+    }
+}
+
+/// One cell's estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CellEstimate {
+    /// SOC, fraction 0..1.
+    pub soc: f32,
+    /// 1σ of the SOC, fraction; `None` for an estimator without a bound.
+    pub sigma: Option<f32>,
+}
+
+/// The pack's state of charge as users need it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SocReport {
+    /// Mean cell SOC, fraction.
+    pub average: f32,
+    /// 3σ bound of the average, fraction; `None` for the baseline.
+    pub bound: Option<f32>,
+    /// Usable SOC of the string: the charge the weakest cell can still give over what the
+    /// string can give plus what the fullest cell can still take.
+    pub usable: f32,
+    /// Lowest cell SOC (limits discharge).
+    pub lowest: f32,
+    /// Highest cell SOC (limits charge).
+    pub highest: f32,
+    /// Estimated current-sensor bias, A (measured − true), with its 1σ; `None` for the baseline.
+    pub bias_a: Option<(f32, f32)>,
+    /// Remaining charge of the string (the weakest cell's), Ah.
+    pub remaining_ah: f32,
+}
+
+/// A state-of-charge estimator for a series string.
+pub trait SocEstimator {
+    /// Advances by one measurement.
+    fn update(&mut self, input: &StepInput<'_>);
+    /// Cell `i`'s estimate.
+    fn cell(&self, i: usize) -> Option<CellEstimate>;
+    /// The pack view.
+    fn report(&self) -> SocReport;
+    /// State of health, when the estimator tracks it.
+    fn health(&self) -> Option<HealthReport>;
+}
+
+/// The pack view from per-cell estimates and capacities.
+fn pack_report(
+    cells: impl Iterator<Item = (CellEstimate, f32)> + Clone,
+    bias_a: Option<(f32, f32)>,
+) -> SocReport {
+    let mut n = 0.0_f32;
+    let (mut sum, mut sigma_sum) = (0.0_f32, 0.0_f32);
+    let mut has_sigma = true;
+    let (mut lowest, mut highest) = (f32::INFINITY, f32::NEG_INFINITY);
+    let (mut remaining, mut headroom) = (f32::INFINITY, f32::INFINITY);
+    for (c, capacity_ah) in cells {
+        n += 1.0;
+        sum += c.soc;
+        match c.sigma {
+            Some(s) => sigma_sum += s,
+            None => has_sigma = false,
+        }
+        lowest = lowest.min(c.soc);
+        highest = highest.max(c.soc);
+        remaining = remaining.min(c.soc * capacity_ah);
+        headroom = headroom.min((1.0 - c.soc) * capacity_ah);
+    }
+    if n == 0.0 {
+        return SocReport::default();
+    }
+    let usable = if remaining + headroom > 0.0 {
+        remaining / (remaining + headroom)
+    } else {
+        0.0
+    };
+    SocReport {
+        average: sum / n,
+        // Cells share the current sensor, so their errors are correlated: the mean σ, not
+        // σ/√n, is the honest bound of the average.
+        bound: has_sigma.then_some(3.0 * sigma_sum / n),
+        usable,
+        lowest,
+        highest,
+        bias_a,
+        remaining_ah: remaining,
+    }
+}
+
+/// The model-based estimator: a Kalman filter per cell plus state of health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelEstimator {
+    params: CellModelParams,
+    cells: Vec<CellFilter, MAX_CELLS>,
+    health: Health,
+    /// RC decay factors for the last (dt, temperature): (dt, T, a1, a2, resistance factor).
+    decays: (f32, f32, f32, f32, f32),
+    /// Accessible capacity fraction at that temperature.
+    accessible: f32,
+}
+
+impl ModelEstimator {
+    /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
+    pub fn new(params: CellModelParams, cell_count: usize, soc: f32, soc_sigma: f32) -> Self {
+        let mut cells = Vec::new();
+        for _ in 0..cell_count.min(MAX_CELLS) {
+            let _ = cells.push(CellFilter::new(&params, soc, soc_sigma));
+        }
+        ModelEstimator {
+            health: Health::new(&params, cell_count),
+            params,
+            cells,
+            decays: (f32::NAN, f32::NAN, 1.0, 1.0, 1.0),
+            accessible: 1.0,
+        }
+    }
+
+    /// The cell model in use.
+    pub fn params(&self) -> &CellModelParams {
+        &self.params
+    }
+
+    /// Cell `i`'s filter.
+    pub fn filter(&self, i: usize) -> Option<&CellFilter> {
+        self.cells.get(i)
+    }
+
+    /// The state-of-health tracker.
+    pub fn health_tracker(&self) -> &Health {
+        &self.health
+    }
+
+    /// Writes what must survive a restart into `out`; returns the bytes written.
+    pub fn save(&self, out: &mut [u8]) -> Result<usize, BlobError> {
+        blob::save(self, out)
+    }
+
+    /// Restores what [`ModelEstimator::save`] wrote; on error nothing changes.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+        blob::restore(self, bytes)
+    }
+}
+
+impl SocEstimator for ModelEstimator {
+    fn update(&mut self, input: &StepInput<'_>) {
+        let dt = input.dt_secs;
+        if dt <= 0.0 {
+            return;
+        }
+        if self.decays.0 != dt || (self.decays.1 - input.temperature_c).abs() > 0.1 {
+            let f = self.params.resistance_factor(input.temperature_c);
+            self.decays = (
+                dt,
+                input.temperature_c,
+                libm::expf(-dt / self.params.rc1.1),
+                libm::expf(-dt / self.params.rc2.1),
+                f,
+            );
+            self.accessible = self.params.accessible(input.temperature_c);
+        }
+        let (_, _, a1, a2, rf) = self.decays;
+        let step = filter::Step {
+            current_a: input.current_a,
+            dt_secs: dt,
+            decays: (a1, a2),
+            resistance_factor: rf,
+            accessible: self.accessible,
+        };
+        for (i, cell) in self.cells.iter_mut().enumerate() {
+            let capacity_ah = self
+                .health
+                .capacity_ah(i)
+                .unwrap_or(self.params.capacity_ah);
+            let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
+            let voltage = input.cell_v(i);
+            let before = cell.rc_voltage();
+            cell.predict(&self.params, &step, capacity_ah);
+            // What the RC pairs did by themselves over the step (before the correction).
+            let rc_change_v = cell.rc_voltage() - before;
+            if let Some(v) = voltage {
+                cell.correct(&self.params, &step, r0_ohm, v);
+                cell.full_charge_sync(input, v);
+            }
+            self.health.observe(
+                i,
+                &health::Observation {
+                    voltage_v: voltage,
+                    current_a: input.current_a - cell.bias_a(),
+                    rc_change_v,
+                    resistance_factor: rf,
+                    soc: cell.soc(),
+                    soc_sigma: cell.soc_sigma(),
+                    dt_secs: dt,
+                },
+            );
+        }
+        self.health.advance(dt);
+    }
+
+    fn cell(&self, i: usize) -> Option<CellEstimate> {
+        self.cells.get(i).map(|c| CellEstimate {
+            soc: c.soc().clamp(0.0, 1.0),
+            sigma: Some(c.soc_sigma()),
+        })
+    }
+
+    fn report(&self) -> SocReport {
+        let n = self.cells.len().max(1) as f32;
+        let (bias, bias_sigma) = self.cells.iter().fold((0.0, 0.0), |(b, s), c| {
+            (b + c.bias_a() / n, s + c.bias_sigma_a() / n)
+        });
+        pack_report(
+            (0..self.cells.len()).filter_map(|i| {
+                let capacity = self
+                    .health
+                    .capacity_ah(i)
+                    .unwrap_or(self.params.capacity_ah);
+                self.cell(i).map(|c| (c, capacity))
+            }),
+            Some((bias, bias_sigma)),
+        )
+    }
+
+    fn health(&self) -> Option<HealthReport> {
+        Some(self.health.report())
+    }
+}
+
+/// The engine's estimator: one of the two, chosen at start.
+// The engine holds exactly one, in place (no allocator): the baseline's unused space is the
+// price of choosing at run time.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Estimator {
+    /// See [`ModelEstimator`].
+    Model(ModelEstimator),
+    /// See [`BaselineEstimator`].
+    Baseline(BaselineEstimator),
+}
+
+impl Estimator {
+    /// An estimator of `kind` for `cell_count` cells of `params`, starting at `soc`.
+    pub fn new(kind: EstimatorKind, params: CellModelParams, cell_count: usize, soc: f32) -> Self {
+        match kind {
+            // An initial guess is only a guess: 25 % σ until the voltage says more.
+            EstimatorKind::Model => {
+                Estimator::Model(ModelEstimator::new(params, cell_count, soc, 0.25))
+            }
+            EstimatorKind::Baseline => {
+                Estimator::Baseline(BaselineEstimator::new(params, cell_count, soc))
+            }
+        }
+    }
+
+    /// Which one this is.
+    pub fn kind(&self) -> EstimatorKind {
+        match self {
+            Estimator::Model(_) => EstimatorKind::Model,
+            Estimator::Baseline(_) => EstimatorKind::Baseline,
+        }
+    }
+
+    fn inner(&self) -> &dyn SocEstimator {
+        match self {
+            Estimator::Model(m) => m,
+            Estimator::Baseline(b) => b,
+        }
+    }
+}
+
+impl SocEstimator for Estimator {
+    fn update(&mut self, input: &StepInput<'_>) {
+        match self {
+            Estimator::Model(m) => m.update(input),
+            Estimator::Baseline(b) => b.update(input),
+        }
+    }
+
+    fn cell(&self, i: usize) -> Option<CellEstimate> {
+        self.inner().cell(i)
+    }
+
+    fn report(&self) -> SocReport {
+        self.inner().report()
+    }
+
+    fn health(&self) -> Option<HealthReport> {
+        self.inner().health()
+    }
+}

@@ -1,0 +1,203 @@
+//! The open-circuit voltage curve a cell type rests at, as a table, with its slope: the slope
+//! says how much a voltage can tell about the state of charge at that point.
+
+use heapless::Vec;
+
+/// Most points in an OCV table.
+pub const MAX_OCV_POINTS: usize = 40;
+
+/// Slope the curve is continued with beyond its ends, at least, V per unit of SOC. Past 0 % and
+/// 100 % every real cell's voltage runs away steeply; a flat continuation would make a filter
+/// blind exactly where the voltage is most telling.
+const MIN_END_SLOPE_V: f32 = 1.0;
+
+/// Why an OCV table was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OcvError {
+    /// Fewer than two points.
+    TooFewPoints,
+    /// More than [`MAX_OCV_POINTS`] points.
+    TooManyPoints,
+    /// Point `index` (0-based) does not rise in SOC, falls in voltage, or is not finite.
+    NotAscending {
+        /// The offending point.
+        index: usize,
+    },
+}
+
+/// A rested OCV curve: (SOC fraction, volts) ascending in SOC, voltage never falling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcvTable {
+    points: Vec<(f32, f32), MAX_OCV_POINTS>,
+}
+
+impl OcvTable {
+    /// A table from `(soc_fraction, volts)` points.
+    pub fn new(points: &[(f32, f32)]) -> Result<Self, OcvError> {
+        if points.len() < 2 {
+            return Err(OcvError::TooFewPoints);
+        }
+        let points: Vec<(f32, f32), MAX_OCV_POINTS> =
+            Vec::from_slice(points).map_err(|_| OcvError::TooManyPoints)?;
+        for (index, p) in points.iter().enumerate() {
+            if !(p.0.is_finite() && p.1.is_finite()) {
+                return Err(OcvError::NotAscending { index });
+            }
+        }
+        for (k, w) in points.windows(2).enumerate() {
+            if let [a, b] = w
+                && !(b.0 > a.0 && b.1 >= a.1)
+            {
+                return Err(OcvError::NotAscending { index: k + 1 });
+            }
+        }
+        Ok(OcvTable { points })
+    }
+
+    /// The LiFePO4 curve of DOMAIN.md §1 (Libre Solar's table, mean of charge and discharge).
+    pub fn lfp() -> Self {
+        const LFP: [(f32, f32); 21] = [
+            (0.00, 2.833),
+            (0.05, 3.132),
+            (0.10, 3.177),
+            (0.15, 3.190),
+            (0.20, 3.213),
+            (0.25, 3.226),
+            (0.30, 3.240),
+            (0.35, 3.252),
+            (0.40, 3.262),
+            (0.45, 3.264),
+            (0.50, 3.265),
+            (0.55, 3.268),
+            (0.60, 3.271),
+            (0.65, 3.275),
+            (0.70, 3.283),
+            (0.75, 3.296),
+            (0.80, 3.304),
+            (0.85, 3.308),
+            (0.90, 3.309),
+            (0.95, 3.314),
+            (1.00, 3.392),
+        ];
+        let mut points = Vec::new();
+        for p in LFP {
+            // 21 points fit the 40-point capacity.
+            let _ = points.push(p);
+        }
+        OcvTable { points }
+    }
+
+    /// The points.
+    pub fn points(&self) -> &[(f32, f32)] {
+        &self.points
+    }
+
+    /// Lowest and highest voltage of the table, V.
+    pub fn range_v(&self) -> (f32, f32) {
+        match (self.points.first(), self.points.last()) {
+            (Some(f), Some(l)) => (f.1, l.1),
+            _ => (0.0, 0.0),
+        }
+    }
+
+    /// OCV at `soc` (fraction) and the slope there, V per unit SOC. Beyond the table the curve
+    /// continues with the end segment's slope, at least [`MIN_END_SLOPE_V`].
+    pub fn voltage(&self, soc: f32) -> (f32, f32) {
+        let i = self.points.partition_point(|p| p.0 < soc);
+        let segment = |a: (f32, f32), b: (f32, f32)| (b.1 - a.1) / (b.0 - a.0);
+        let (first, last) = match (self.points.first(), self.points.last()) {
+            (Some(f), Some(l)) => (*f, *l),
+            _ => return (0.0, 0.0),
+        };
+        match (
+            i.checked_sub(1).and_then(|j| self.points.get(j)),
+            self.points.get(i),
+        ) {
+            (Some(&a), Some(&b)) => {
+                let slope = segment(a, b);
+                (a.1 + (soc - a.0) * slope, slope)
+            }
+            (None, _) => {
+                let next = self.points.get(1).copied().unwrap_or(last);
+                let slope = segment(first, next).max(MIN_END_SLOPE_V);
+                (first.1 + (soc - first.0) * slope, slope)
+            }
+            (Some(_), None) => {
+                let len = self.points.len();
+                let before = self
+                    .points
+                    .get(len.saturating_sub(2))
+                    .copied()
+                    .unwrap_or(first);
+                let slope = segment(before, last).max(MIN_END_SLOPE_V);
+                (last.1 + (soc - last.0) * slope, slope)
+            }
+        }
+    }
+
+    /// SOC (fraction, clamped to the table) at which the rested cell shows `volts`; on a flat
+    /// stretch, its lowest SOC.
+    pub fn soc_at(&self, volts: f32) -> f32 {
+        let mut prev: Option<(f32, f32)> = None;
+        for &(soc, v) in &self.points {
+            if volts <= v {
+                return match prev {
+                    Some((s0, v0)) if v > v0 => s0 + (volts - v0) / (v - v0) * (soc - s0),
+                    _ => soc,
+                };
+            }
+            prev = Some((soc, v));
+        }
+        prev.map_or(0.0, |p| p.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voltage_and_slope_follow_the_table_and_continue_steeply() {
+        let t = OcvTable::lfp();
+        let (v, slope) = t.voltage(0.52);
+        assert!(
+            (v - 3.2662).abs() < 1e-4 && (slope - 0.06).abs() < 1e-3,
+            "{v} {slope}"
+        );
+        let (v, slope) = t.voltage(0.975);
+        assert!((v - 3.353).abs() < 1e-3 && slope > 1.5, "{v} {slope}");
+        let (v, slope) = t.voltage(1.02);
+        assert!(v > 3.42 && slope >= 1.0, "{v} {slope}");
+        let (v, _) = t.voltage(-0.02);
+        assert!(v < 2.833, "{v}");
+    }
+
+    #[test]
+    fn soc_at_inverts_voltage_where_the_curve_rises() {
+        let t = OcvTable::lfp();
+        for soc in [0.02_f32, 0.12, 0.33, 0.72, 0.97] {
+            let (v, _) = t.voltage(soc);
+            assert!((t.soc_at(v) - soc).abs() < 1e-3, "{soc}");
+        }
+        assert_eq!(t.soc_at(2.0), 0.0);
+        assert_eq!(t.soc_at(4.0), 1.0);
+    }
+
+    #[test]
+    fn bad_tables_say_which_point() {
+        assert_eq!(OcvTable::new(&[(0.0, 3.0)]), Err(OcvError::TooFewPoints));
+        assert_eq!(
+            OcvTable::new(&[(0.0, 3.0), (0.5, 3.2), (0.4, 3.3)]),
+            Err(OcvError::NotAscending { index: 2 })
+        );
+        assert_eq!(
+            OcvTable::new(&[(0.0, 3.0), (0.5, 2.9)]),
+            Err(OcvError::NotAscending { index: 1 })
+        );
+        assert_eq!(
+            OcvTable::new(&[(0.0, f32::NAN), (0.5, 2.9)]),
+            Err(OcvError::NotAscending { index: 0 })
+        );
+    }
+}
