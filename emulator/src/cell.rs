@@ -80,6 +80,10 @@ pub struct CellParams {
     pub cycles_to_eol: f64,
     /// Relative resistance growth per relative capacity fade.
     pub resistance_growth_per_fade: f64,
+    /// Extra capacity fade linear in time, fraction per year (accelerated-ageing scenarios;
+    /// 0 for a real cell).
+    #[serde(default)]
+    pub extra_fade_per_year: f64,
     /// Rested OCV at 25 °C, [SOC %, V], ascending in SOC.
     pub ocv: Vec<[f64; 2]>,
 }
@@ -267,6 +271,8 @@ pub struct Cell {
     pub calendar_equivalent_days: f64,
     /// Charge moved in and out since new, Ah.
     pub throughput_ah: f64,
+    /// Time simulated since the start, days.
+    pub age_days: f64,
     /// Extra self-discharge current from an internal short, A (fault injection).
     pub internal_short_a: f64,
     /// Extra ohmic resistance (fault injection), Ω.
@@ -330,6 +336,7 @@ impl Cell {
             current_a: 0.0,
             calendar_equivalent_days: 0.0,
             throughput_ah: 0.0,
+            age_days: 0.0,
             internal_short_a: 0.0,
             extra_r0_ohm: 0.0,
             extra_heat_w: 0.0,
@@ -406,7 +413,8 @@ impl Cell {
             * (self.calendar_equivalent_days / 365.0).max(0.0).sqrt();
         let cycles = self.throughput_ah / (2.0 * self.capacity_new_ah);
         let cycle = model.params.cycle_fade_at_eol * cycles / model.params.cycles_to_eol;
-        (calendar + cycle).min(0.9)
+        let extra = model.params.extra_fade_per_year * self.age_days / 365.0;
+        (calendar + cycle + extra).min(0.9)
     }
 
     /// Present capacity at 25 °C, Ah (as of the last ageing refresh).
@@ -512,6 +520,7 @@ impl Cell {
         };
         let stress = soc_stress * self.derived.inv_arrhenius;
         self.calendar_equivalent_days += dt_secs * DAYS_PER_SEC * stress * stress;
+        self.age_days += dt_secs * DAYS_PER_SEC;
         self.throughput_ah += moved_ah;
         self.current_a = current_a;
     }

@@ -7,14 +7,15 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
-               [--module-cells M] [--estimator model|baseline] [--json]
+               [--module-cells M] [--estimator model|baseline] [--current-offset A] [--json]
                [--csv FILE [--csv-interval SECS]]
       Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
       (default 1), M groups to a module (default: one module; each module has its own
       enclosure and temperature sensor), with the BMS's SOC estimator (default model:
       Kalman filters with bias and SOH; baseline: coulomb counting with OCV resets),
-      then print a summary
+      optionally replacing the scenario's current-sensor offset by A amperes, then print
+      a summary
       (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
@@ -67,6 +68,7 @@ struct RunArgs {
     parallel: usize,
     module_cells: usize,
     estimator: bms_engine::estimation::EstimatorKind,
+    current_offset_ma: Option<i32>,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -89,6 +91,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         parallel: 1,
         module_cells: 0,
         estimator: bms_engine::estimation::EstimatorKind::Model,
+        current_offset_ma: None,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -169,6 +172,15 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                     _ => return Err(format!("`--estimator {v}`: expected model or baseline")),
                 };
             }
+            "--current-offset" => {
+                let v = value("--current-offset")?;
+                let amps = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|a| a.is_finite() && a.abs() <= 100.0)
+                    .ok_or_else(|| format!("`--current-offset {v}`: expected −100 to 100 A"))?;
+                parsed.current_offset_ma = Some((amps * 1000.0).round() as i32);
+            }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
             "--out" => parsed.out = Some(value("--out")?),
@@ -194,6 +206,7 @@ impl RunArgs {
             parallel: self.parallel,
             module_cells: self.module_cells,
             estimator: self.estimator,
+            current_offset_ma: self.current_offset_ma,
             ..SimulationConfig::new(self.scenario, self.seed, self.cells)
         }
     }

@@ -22,6 +22,8 @@ pub enum Scenario {
     Imbalance,
     /// One year of solar days: the pack ages.
     AgingPack,
+    /// Sixty days of deep daily cycles on a pack at 90 % capacity fading 10 % a year.
+    CapacityFade,
     /// The grid fails for six hours in the evening: the battery carries the house.
     GridOutage,
     /// Time-of-use tariff: discharge in the evening peak, top up at night from the grid.
@@ -58,13 +60,14 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `emulator scenarios` lists them.
-    pub const ALL: [Scenario; 22] = [
+    pub const ALL: [Scenario; 23] = [
         Scenario::SolarDay,
         Scenario::Solar30,
         Scenario::CloudyWeek,
         Scenario::WinterCold,
         Scenario::Imbalance,
         Scenario::AgingPack,
+        Scenario::CapacityFade,
         Scenario::GridOutage,
         Scenario::PeakShaving,
         Scenario::ContactorRack,
@@ -92,6 +95,7 @@ impl Scenario {
             Scenario::WinterCold => "winter-cold",
             Scenario::Imbalance => "imbalance",
             Scenario::AgingPack => "aging-pack",
+            Scenario::CapacityFade => "capacity-fade",
             Scenario::GridOutage => "grid-outage",
             Scenario::PeakShaving => "peak-shaving",
             Scenario::ContactorRack => "contactor-rack",
@@ -119,6 +123,9 @@ impl Scenario {
             }
             Scenario::Solar30 => {
                 "Thirty days (20 sunny, 10 cloudy, 4 in a row), nightly use down to a 20–40 % reserve, 5–35 °C, current sensor +0.1 A / +0.5 %, voltage noise 2 mV, BMS starting 20 points wrong."
+            }
+            Scenario::CapacityFade => {
+                "Sixty days of full charges and deep evenings on a pack already at 90 % of its capacity and losing 10 % a year: the BMS must find the capacity and follow it down."
             }
             Scenario::CloudyWeek => {
                 "A week of heavy cloud: the pack never fills and sits near its reserve."
@@ -193,6 +200,7 @@ impl Scenario {
             | Scenario::WinterCold
             | Scenario::Imbalance
             | Scenario::AgingPack
+            | Scenario::CapacityFade
             | Scenario::GridOutage
             | Scenario::PeakShaving
             | Scenario::ContactorRack
@@ -254,6 +262,7 @@ impl Scenario {
             | Scenario::CloudyWeek
             | Scenario::Imbalance
             | Scenario::AgingPack
+            | Scenario::CapacityFade
             | Scenario::GridOutage
             | Scenario::PeakShaving
             | Scenario::ContactorRack
@@ -297,6 +306,7 @@ impl Scenario {
             Scenario::CloudyWeek | Scenario::Imbalance => 7.0,
             Scenario::WinterCold => 3.0,
             Scenario::AgingPack => 365.0,
+            Scenario::CapacityFade => 60.0,
             Scenario::PeakShaving => 2.0,
             _ => 1.0,
         }
@@ -383,10 +393,20 @@ impl Scenario {
         }
     }
 
+    /// Capacity the cells have already lost at the start, fraction, and how fast they lose
+    /// more besides their own ageing, fraction per year (an accelerated test).
+    pub const fn pre_ageing(self) -> (f64, f64) {
+        match self {
+            Scenario::CapacityFade => (0.10, 0.10),
+            _ => (0.0, 0.0),
+        }
+    }
+
     /// PV peak power on a clear day, W.
     pub const fn pv_peak_w(self) -> f64 {
         match self {
             Scenario::WinterCold => 2_500.0,
+            Scenario::CapacityFade => 6_500.0,
             _ => 4_500.0,
         }
     }
@@ -408,6 +428,10 @@ impl Scenario {
             Scenario::WinterCold => Mode::SelfConsumption {
                 reserve_min: 0.20,
                 reserve_max: 0.20,
+            },
+            Scenario::CapacityFade => Mode::SelfConsumption {
+                reserve_min: 0.05,
+                reserve_max: 0.08,
             },
             _ => Mode::SelfConsumption {
                 reserve_min: 0.0,

@@ -30,6 +30,8 @@ pub struct SimulationConfig {
     pub module_cells: usize,
     /// The BMS's state-of-charge estimator.
     pub estimator: EstimatorKind,
+    /// Replaces the scenario's current-sensor offset, mA (a stress test of bias tracking).
+    pub current_offset_ma: Option<i32>,
 }
 
 /// Most cells the emulator puts in parallel in one group.
@@ -45,6 +47,7 @@ impl SimulationConfig {
             parallel: 1,
             module_cells: 0,
             estimator: EstimatorKind::Model,
+            current_offset_ma: None,
         }
     }
 
@@ -229,13 +232,22 @@ impl Simulation {
             })?;
         let modules = config.modules();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let model = CellModel::lfp_280ah()?;
+        let mut model = CellModel::lfp_280ah()?;
+        let (pre_fade, fade_per_year) = config.scenario.pre_ageing();
+        if fade_per_year > 0.0 {
+            let mut params = model.params.clone();
+            params.extra_fade_per_year = fade_per_year;
+            model = CellModel::new(params);
+        }
         let mut engine_config = config
             .scenario
             .engine_config(cell_count)
             .with_parallel(parallel);
         // One temperature sensor per module (up to the engine's eight), two for a single one.
         let mut sensor_params = config.scenario.sensors();
+        if let Some(offset_ma) = config.current_offset_ma {
+            sensor_params.current_offset_a = f64::from(offset_ma) / 1000.0;
+        }
         if modules > 1 {
             sensor_params.temperature_count = modules.min(bms_engine::MAX_TEMPERATURES);
         }
@@ -255,6 +267,14 @@ impl Simulation {
             &mut rng,
         );
         pack.module_cells = config.cells_per_module();
+        if pre_fade > 0.0 {
+            let Pack { model, cells, .. } = &mut pack;
+            for c in cells.iter_mut() {
+                c.capacity_new_ah *= 1.0 - pre_fade;
+                c.charge_ah *= 1.0 - pre_fade;
+                c.refresh(model);
+            }
+        }
         let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
         if matches!(
             engine_config.switches,

@@ -140,7 +140,16 @@ impl CellFilter {
     }
 
     /// Time update over one step at the measured current.
-    pub(crate) fn predict(&mut self, params: &CellModelParams, step: &Step, capacity_ah: f32) {
+    /// `capacity_ah` is the capacity to count against and `capacity_rel_sigma` its relative
+    /// uncertainty: a capacity error is an SOC error growing with the charge moved, so the SOC
+    /// variance grows by `capacity_rel_sigma² · |ΔSOC|`.
+    pub(crate) fn predict(
+        &mut self,
+        params: &CellModelParams,
+        step: &Step,
+        capacity_ah: f32,
+        capacity_rel_sigma: f32,
+    ) {
         let dt = step.dt_secs;
         let coulombs = capacity_ah.max(0.001) * 3600.0;
         let i = step.current_a - self.x[B];
@@ -204,7 +213,8 @@ impl CellFilter {
 
         let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
         let z_noise = current_sigma * dz_di;
-        self.p[Z][Z] += z_noise * z_noise;
+        self.p[Z][Z] +=
+            z_noise * z_noise + capacity_rel_sigma * capacity_rel_sigma * libm::fabsf(dz);
         self.p[V1][V1] += RC_NOISE_V * RC_NOISE_V * dt;
         self.p[V2][V2] += RC_NOISE_V * RC_NOISE_V * dt;
         let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;

@@ -2,13 +2,13 @@
 //! windows (Plett's AWTLS family), its ohmic resistance from current steps, SOH with a
 //! confidence, and a remaining-life projection from the capacity trend.
 //!
-//! **Capacity.** When a cell's SOC is known well (σ ≤ 2 %, after a full charge or on a steep
-//! part of the OCV curve) it is a *pin*. Two pins at least 40 % of SOC apart give one data
+//! **Capacity.** When a cell's SOC is known well (σ ≤ 1 %) where the OCV curve is steep
+//! (≥ 0.5 V per unit SOC: near full or near empty), it is a *pin*. Two pins at least 50 % of SOC apart give one data
 //! point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge counted between
 //! them `y` in Ah (uncertain by the bias estimate over the time and a 0.5 % gain error). Both
 //! coordinates are noisy, so ordinary least squares of `y` on `x` is biased low; the estimate
 //! minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by golden-section search, with
-//! weights fading over 60 days so that fade is tracked.
+//! weights fading over 30 days so that fade is tracked.
 //!
 //! **Resistance.** A current step of at least 0.1 C between two samples moves the voltage by
 //! R0·ΔI within a second, before the RC pairs respond; the filter's own RC prediction is
@@ -22,13 +22,18 @@ use crate::MAX_CELLS;
 use heapless::Vec;
 
 /// A pin needs this SOC σ or better.
-const PIN_SIGMA: f32 = 0.02;
+const PIN_SIGMA: f32 = 0.01;
+/// … and an OCV slope at least this steep, V per unit SOC (on LiFePO4: below ~10 % and above
+/// ~95 %): on the plateau a small σ only says the filter believes its own model.
+const PIN_MIN_SLOPE: f32 = 0.5;
 /// Two pins make a data point when this far apart in SOC.
-const MIN_WINDOW: f32 = 0.4;
+const MIN_WINDOW: f32 = 0.5;
+/// A pin this close to the last one (in SOC) and as good replaces it: less counting.
+const PIN_REFRESH: f32 = 0.02;
 /// Data points kept per cell.
 const MAX_POINTS: usize = 8;
 /// Weight of a data point falls by e every this many days.
-const FADING_DAYS: f32 = 60.0;
+const FADING_DAYS: f32 = 30.0;
 /// Uncertainty of the measured charge: gain error, fraction.
 const GAIN_ERROR: f32 = 0.005;
 /// Current step that reveals R0, in units of the nominal capacity (0.1 C).
@@ -37,6 +42,9 @@ const STEP_C_RATE: f32 = 0.1;
 const R0_FORGET: f32 = 0.995;
 /// Samples (effective) before the resistance estimate is used.
 const R0_MIN_SAMPLES: f32 = 20.0;
+/// How far a cell's real capacity may be from nominal before any estimate, 1σ fraction (a
+/// new cell's spread, an unknown age).
+pub const NOMINAL_CAPACITY_REL_SIGMA: f32 = 0.05;
 /// Capacity σ, fraction of nominal, below which the filter uses the estimate.
 const CAPACITY_TRUSTED_SIGMA: f32 = 0.03;
 
@@ -55,6 +63,8 @@ pub struct Observation {
     pub soc: f32,
     /// 1σ of `soc`.
     pub soc_sigma: f32,
+    /// Slope of the OCV curve at `soc`, V per unit SOC.
+    pub ocv_slope: f32,
     /// Step length, s.
     pub dt_secs: f32,
 }
@@ -147,13 +157,25 @@ impl Health {
         }
     }
 
-    /// Cell `i`'s capacity for the filter, once it is trusted, Ah.
-    pub fn capacity_ah(&self, i: usize) -> Option<f32> {
+    /// Cell `i`'s capacity and its 1σ for the filter, once it is trusted, Ah.
+    pub fn capacity_ah(&self, i: usize) -> Option<(f32, f32)> {
         self.cells
             .get(i)
             .and_then(|c| c.capacity)
             .filter(|&(_, sigma)| sigma <= CAPACITY_TRUSTED_SIGMA * self.nominal_ah)
-            .map(|(q, _)| q)
+    }
+
+    /// Data points (ΔSOC windows) behind cell `i`'s capacity estimate.
+    pub fn capacity_points(&self, i: usize) -> usize {
+        self.cells.get(i).map_or(0, |c| c.points.len())
+    }
+
+    /// Cell `i`'s last pin: SOC and its σ.
+    pub fn last_pin(&self, i: usize) -> Option<(f32, f32)> {
+        self.cells
+            .get(i)
+            .and_then(|c| c.pin)
+            .map(|p| (p.soc, libm::sqrtf(p.variance)))
     }
 
     /// Cell `i`'s R0 at 25 °C for the filter, once enough steps were seen, Ω.
@@ -226,7 +248,7 @@ impl Health {
         cell.last = o.voltage_v.map(|v| (v, o.current_a));
 
         // Capacity from pins far apart.
-        if o.soc_sigma > PIN_SIGMA {
+        if o.soc_sigma > PIN_SIGMA || o.ocv_slope < PIN_MIN_SLOPE {
             return;
         }
         let here = Pin {
@@ -241,8 +263,11 @@ impl Health {
         };
         let x = here.soc - pin.soc;
         if libm::fabsf(x) < MIN_WINDOW {
-            // Still near the last pin: the newer one has less counting behind it.
-            if here.variance <= pin.variance * 1.5 {
+            // Near the last pin: keep the better one; a fresh one as good right beside it has
+            // less counting behind it (never a worse one, or pins would creep).
+            let better = here.variance < pin.variance;
+            let refresh = libm::fabsf(x) < PIN_REFRESH && here.variance <= pin.variance;
+            if better || refresh {
                 cell.pin = Some(here);
             }
             return;

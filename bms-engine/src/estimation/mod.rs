@@ -381,14 +381,14 @@ impl SocEstimator for ModelEstimator {
             accessible: self.accessible,
         };
         for (i, cell) in self.cells.iter_mut().enumerate() {
-            let capacity_ah = self
-                .health
-                .capacity_ah(i)
-                .unwrap_or(self.params.capacity_ah);
+            let (capacity_ah, capacity_rel_sigma) = self.health.capacity_ah(i).map_or(
+                (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
+                |(q, s)| (q, (s / q).max(0.01)),
+            );
             let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
             let voltage = input.cell_v(i);
             let before = cell.rc_voltage();
-            cell.predict(&self.params, &step, capacity_ah);
+            cell.predict(&self.params, &step, capacity_ah, capacity_rel_sigma);
             // What the RC pairs did by themselves over the step (before the correction).
             let rc_change_v = cell.rc_voltage() - before;
             if let Some(v) = voltage {
@@ -404,6 +404,7 @@ impl SocEstimator for ModelEstimator {
                     resistance_factor: rf,
                     soc: cell.soc(),
                     soc_sigma: cell.soc_sigma(),
+                    ocv_slope: self.params.ocv.voltage(cell.soc()).1,
                     dt_secs: dt,
                 },
             );
@@ -428,7 +429,7 @@ impl SocEstimator for ModelEstimator {
                 let capacity = self
                     .health
                     .capacity_ah(i)
-                    .unwrap_or(self.params.capacity_ah);
+                    .map_or(self.params.capacity_ah, |(q, _)| q);
                 self.cell(i).map(|c| (c, capacity))
             }),
             Some((bias, bias_sigma)),
