@@ -22,7 +22,8 @@ usage:
                 [--module-cells M] [--interval SECS] --out FILE
       Write the byte stream the emulated device sends over a serial link: its greeting,
       then telemetry and new events every SECS (default 60) simulated seconds.
-  emulator replay MEASUREMENTS.csv --cell CELL.json [--json] [--csv OUT.csv]
+  emulator replay MEASUREMENTS.csv --cell CELL.json [--estimator model|baseline] [--json]
+                 [--csv OUT.csv]
       Run the BMS engine on recorded measurements (columns time_s,current_a,cell1_v..cellN_v,
       optional temp_c and true_soc1_pct..true_socN_pct) for a cell described as
       {\"capacity_ah\": .., \"ocv\": [[soc_pct, volts], ..], \"v_min\": .., \"v_max\": ..}.
@@ -214,10 +215,23 @@ impl RunArgs {
 
 fn replay(args: &[String]) -> Result<String, String> {
     let (mut file, mut cell, mut json, mut csv) = (None, None, false, None);
+    let mut estimator = bms_engine::estimation::EstimatorKind::Model;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--cell" => cell = Some(iter.next().ok_or("`--cell` needs a file")?.clone()),
+            "--estimator" => {
+                estimator = match iter.next().map(String::as_str) {
+                    Some("model") => bms_engine::estimation::EstimatorKind::Model,
+                    Some("baseline") => bms_engine::estimation::EstimatorKind::Baseline,
+                    other => {
+                        return Err(format!(
+                            "`--estimator {}`: expected model or baseline",
+                            other.unwrap_or("")
+                        ));
+                    }
+                };
+            }
             "--csv" => csv = Some(iter.next().ok_or("`--csv` needs a file")?.clone()),
             "--json" => json = true,
             other if other.starts_with("--") => {
@@ -235,12 +249,20 @@ fn replay(args: &[String]) -> Result<String, String> {
     let description = emulator::replay::CellDescription::from_json(&read(&cell)?)
         .map_err(|e| format!("{cell}: {e}"))?;
     let measurements = read(&file)?;
-    let mut rows = String::from("time_s,bms_soc_pct,true_soc_pct,trips\n");
-    let summary = emulator::replay::replay(&measurements, &description, |t, soc, truth, trips| {
+    let mut rows = String::from("time_s,bms_soc_pct,bms_soc_bound_pct,true_soc_pct,trips\n");
+    let summary = emulator::replay::replay(&measurements, &description, estimator, |row| {
         if csv.is_some() {
-            let truth = truth.map_or(String::new(), |t| format!("{t:.3}"));
-            let names: Vec<&str> = trips.iter().map(|t| t.fault).collect();
-            rows.push_str(&format!("{t},{soc:.1},{truth},{}\n", names.join(" ")));
+            let truth = row
+                .true_soc_pct
+                .map_or(String::new(), |t| format!("{t:.3}"));
+            let bound = row.bound_pct.map_or(String::new(), |b| format!("{b:.2}"));
+            let names: Vec<&str> = row.trips.iter().map(|t| t.fault).collect();
+            rows.push_str(&format!(
+                "{},{:.2},{bound},{truth},{}\n",
+                row.time_s,
+                row.soc_pct,
+                names.join(" ")
+            ));
         }
     })
     .map_err(|e| format!("{file}: {e}"))?;
@@ -253,8 +275,11 @@ fn replay(args: &[String]) -> Result<String, String> {
     let trips = describe_trips(&summary.trips);
     let soc = match (summary.soc_rmse_pct, summary.soc_max_err_pct) {
         (Some(r), Some(m)) => format!(
-            "RMSE {r:.2} %, max {m:.2} % (final BMS {:.1} %)",
-            summary.final_soc_pct
+            "RMSE {r:.2} %, max {m:.2} % (final BMS {:.1} %){}",
+            summary.final_soc_pct,
+            summary.soc_in_bound_pct.map_or(String::new(), |b| format!(
+                ", truth inside 3σ {b:.1} % of rows"
+            ))
         ),
         _ => format!(
             "final BMS {:.1} % (no truth columns to score against)",

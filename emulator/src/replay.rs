@@ -8,6 +8,7 @@
 //! Every problem in either file is reported with its line and column, and nothing panics.
 
 use crate::Trip;
+use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind, OcvTable, SocEstimator};
 use bms_engine::{Engine, EventKind, GradedLimit, Level, Measurement, PackConfig};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +70,28 @@ impl CellDescription {
             }
         }
         Ok(d)
+    }
+
+    /// What the estimator knows of this cell: the datasheet's capacity and OCV table,
+    /// completed with LiFePO4-typical dynamics.
+    pub fn model(&self) -> Result<CellModelParams, String> {
+        let points: Vec<(f32, f32)> = self
+            .ocv
+            .iter()
+            .map(|p| ((p[0] / 100.0) as f32, p[1] as f32))
+            .collect();
+        let table = OcvTable::new(&points).map_err(|e| match e {
+            bms_engine::estimation::OcvError::TooManyPoints => format!(
+                "cell description: `ocv` has {} points, at most {}",
+                points.len(),
+                bms_engine::estimation::ocv::MAX_OCV_POINTS
+            ),
+            other => format!("cell description: `ocv` is not usable: {other:?}"),
+        })?;
+        Ok(CellModelParams::from_datasheet(
+            self.capacity_ah as f32,
+            table,
+        ))
     }
 
     /// SOC (fraction) whose rested OCV is `volts`, by interpolation in the table.
@@ -179,6 +202,9 @@ pub struct ReplaySummary {
     pub soc_rmse_pct: Option<f64>,
     /// Largest SOC error against the truth columns, % (when present).
     pub soc_max_err_pct: Option<f64>,
+    /// Share of rows with the true SOC inside the estimator's 3σ bound, % (model estimator,
+    /// truth columns present).
+    pub soc_in_bound_pct: Option<f64>,
     /// Energy charged and discharged, from the measurements, kWh.
     pub energy_in_kwh: f64,
     /// See `energy_in_kwh`.
@@ -250,12 +276,29 @@ fn number(fields: &[&str], index: usize, line: usize, header: &[&str]) -> Result
         })
 }
 
-/// Replays `csv` with `cell`. `on_row` receives each row's time, engine SOC and truth SOC.
+/// One replayed row as the caller sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayRow<'a> {
+    /// The row's time, s.
+    pub time_s: f64,
+    /// The engine's pack SOC, %.
+    pub soc_pct: f64,
+    /// Its 3σ bound, percentage points (model estimator).
+    pub bound_pct: Option<f64>,
+    /// The mean of the truth columns, %, when present.
+    pub true_soc_pct: Option<f64>,
+    /// Every trip so far.
+    pub trips: &'a [Trip],
+}
+
+/// Replays `csv` with `cell` through `estimator`; `on_row` sees every row.
 pub fn replay(
     csv: &str,
     cell: &CellDescription,
-    mut on_row: impl FnMut(f64, f64, Option<f64>, &[Trip]),
+    estimator: EstimatorKind,
+    mut on_row: impl FnMut(&ReplayRow<'_>),
 ) -> Result<ReplaySummary, String> {
+    let model = cell.model()?;
     let mut lines = csv
         .lines()
         .enumerate()
@@ -282,10 +325,11 @@ pub fn replay(
         final_soc_pct: 0.0,
         soc_rmse_pct: None,
         soc_max_err_pct: None,
+        soc_in_bound_pct: None,
         energy_in_kwh: 0.0,
         energy_out_kwh: 0.0,
     };
-    let (mut sq_err, mut max_err, mut scored) = (0.0_f64, 0.0_f64, 0_u64);
+    let (mut sq_err, mut max_err, mut scored, mut in_bound) = (0.0_f64, 0.0_f64, 0_u64, 0_u64);
     let mut first_time = None;
     for (index, line) in lines {
         let n = index + 1;
@@ -350,7 +394,14 @@ pub fn replay(
             None => {
                 let mean_v = volts.iter().sum::<f64>() / volts.len() as f64;
                 let soc = (cell.soc_at(mean_v) * 1000.0).round().clamp(0.0, 1000.0) as u16;
-                engine.insert(Engine::new(config, soc).map_err(|e| e.to_string())?)
+                let mut e = Engine::new(config, soc).map_err(|e| e.to_string())?;
+                e.set_estimator(Estimator::new(
+                    estimator,
+                    model.clone(),
+                    cols.cells.len(),
+                    f32::from(soc) / 1000.0,
+                ));
+                engine.insert(e)
             }
         };
         let dt_ms = (dt_s * 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32;
@@ -367,12 +418,19 @@ pub fn replay(
                 });
             }
         }
-        let soc_pct = f64::from(out.soc_permille) / 10.0;
+        let report = engine.estimator().report();
+        let soc_pct = f64::from(report.average) * 100.0;
         if let Some(t) = truth {
             let err = soc_pct - t;
             sq_err += err * err;
             max_err = max_err.max(err.abs());
             scored += 1;
+            if report
+                .bound
+                .is_some_and(|b| err.abs() <= f64::from(b) * 100.0)
+            {
+                in_bound += 1;
+            }
         }
         let pack_v: f64 = volts.iter().sum();
         let wh = pack_v * current * dt_s / 3600.0;
@@ -387,7 +445,13 @@ pub fn replay(
         }
         summary.steps += 1;
         summary.final_soc_pct = soc_pct;
-        on_row(time, soc_pct, truth, &summary.trips);
+        on_row(&ReplayRow {
+            time_s: time,
+            soc_pct,
+            bound_pct: report.bound.map(|b| f64::from(b) * 100.0),
+            true_soc_pct: truth,
+            trips: &summary.trips,
+        });
     }
     if summary.steps == 0 {
         return Err("the measurement file has a header but no rows".into());
@@ -396,6 +460,8 @@ pub fn replay(
     if scored > 0 {
         summary.soc_rmse_pct = Some((sq_err / scored as f64).sqrt());
         summary.soc_max_err_pct = Some(max_err);
+        summary.soc_in_bound_pct =
+            (estimator == EstimatorKind::Model).then(|| in_bound as f64 / scored as f64 * 100.0);
     }
     Ok(summary)
 }

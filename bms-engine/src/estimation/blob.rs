@@ -143,7 +143,7 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
     for (i, (f, v)) in e.cells.iter_mut().zip(&values).enumerate() {
         let [soc, sigma, h, bias, capacity, capacity_sigma, r0] = *v;
         let sigma = libm::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
-        *f = CellFilter::resumed(soc, sigma, h, bias);
+        *f = CellFilter::resumed(&e.params, soc, sigma, h, bias);
         let capacity = (capacity.is_finite() && capacity > 0.0 && capacity_sigma.is_finite())
             .then_some((capacity, capacity_sigma));
         e.health.set_capacity(i, capacity);

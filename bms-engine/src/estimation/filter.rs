@@ -14,25 +14,18 @@ const H: usize = 3;
 const B: usize = 4;
 const E: usize = 5;
 
-/// Voltage noise σ, V (front-end noise plus quantisation).
-const VOLTAGE_SIGMA_V: f32 = 0.003;
 /// Current-sensor noise σ, A, and gain uncertainty, fraction of the current.
 const CURRENT_NOISE: (f32, f32) = (0.05, 0.005);
 /// Bias random walk, A per √hour.
 const BIAS_WALK_A: f32 = 0.02;
 /// Prior σ of the bias, A.
 const BIAS_PRIOR_A: f32 = 1.0;
-/// OCV-model error: prior σ, V, and its walk, V per √(unit SOC moved).
-const OCV_ERROR: (f32, f32) = (0.008, 0.012);
 /// RC-voltage process noise, V per √s.
 const RC_NOISE_V: f32 = 0.000_2;
 /// Hysteresis-state process noise per unit of its own movement.
 const HYSTERESIS_NOISE: f32 = 0.1;
 /// Innovations beyond this many σ are not believed (a glitch, an open wire): skipped.
 const OUTLIER_SIGMAS: f32 = 6.0;
-/// The SOC is never known better than this σ: the OCV table and the capacity are not exact,
-/// and a filter that believes otherwise stops listening.
-const SOC_SIGMA_FLOOR: f32 = 0.005;
 /// A full charge sets the SOC to 1 with this σ.
 const FULL_CHARGE_SIGMA: f32 = 0.01;
 /// A cell held full is synchronised again after this long, s (a bias shows as drift).
@@ -69,14 +62,14 @@ pub struct CellFilter {
 
 impl CellFilter {
     /// A filter starting at `soc` with 1σ `soc_sigma`, rested, with no bias known.
-    pub fn new(_params: &CellModelParams, soc: f32, soc_sigma: f32) -> Self {
+    pub fn new(params: &CellModelParams, soc: f32, soc_sigma: f32) -> Self {
         let mut p = [[0.0; N]; N];
         p[Z][Z] = soc_sigma * soc_sigma;
         p[V1][V1] = 0.005 * 0.005;
         p[V2][V2] = 0.005 * 0.005;
         p[H][H] = 0.5 * 0.5;
         p[B][B] = BIAS_PRIOR_A * BIAS_PRIOR_A;
-        p[E][E] = OCV_ERROR.0 * OCV_ERROR.0;
+        p[E][E] = params.ocv_error_v.0 * params.ocv_error_v.0;
         CellFilter {
             x: [soc, 0.0, 0.0, 0.0, 0.0, 0.0],
             p,
@@ -87,14 +80,20 @@ impl CellFilter {
     }
 
     /// A filter resumed from saved values: SOC and its σ, hysteresis, bias.
-    pub(crate) fn resumed(soc: f32, soc_sigma: f32, hysteresis: f32, bias_a: f32) -> Self {
+    pub(crate) fn resumed(
+        params: &CellModelParams,
+        soc: f32,
+        soc_sigma: f32,
+        hysteresis: f32,
+        bias_a: f32,
+    ) -> Self {
         let mut p = [[0.0; N]; N];
         p[Z][Z] = soc_sigma * soc_sigma;
         p[V1][V1] = 0.005 * 0.005;
         p[V2][V2] = 0.005 * 0.005;
         p[H][H] = 0.3 * 0.3;
         p[B][B] = 0.2 * 0.2;
-        p[E][E] = OCV_ERROR.0 * OCV_ERROR.0;
+        p[E][E] = params.ocv_error_v.0 * params.ocv_error_v.0;
         CellFilter {
             x: [soc, 0.0, 0.0, hysteresis, bias_a, 0.0],
             p,
@@ -220,7 +219,8 @@ impl CellFilter {
         let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
         self.p[H][H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
         self.p[B][B] += BIAS_WALK_A * BIAS_WALK_A * dt / 3600.0;
-        self.p[E][E] += OCV_ERROR.1 * OCV_ERROR.1 * libm::fabsf(dz);
+        let walk = params.ocv_error_v.1;
+        self.p[E][E] += walk * walk * libm::fabsf(dz);
     }
 
     /// Measurement update with the cell's terminal voltage `v`.
@@ -254,8 +254,9 @@ impl CellFilter {
         if !self.scalar_update(
             &h,
             v - predicted,
-            VOLTAGE_SIGMA_V * VOLTAGE_SIGMA_V,
+            params.voltage_sigma_v * params.voltage_sigma_v,
             OUTLIER_SIGMAS,
+            params.soc_sigma_floor,
         ) {
             self.outliers = self.outliers.saturating_add(1);
         }
@@ -264,7 +265,12 @@ impl CellFilter {
 
     /// Full-charge synchronisation: a cell at or above the charged voltage while the current
     /// is between 0 and the tail current for the detection time is full.
-    pub(crate) fn full_charge_sync(&mut self, input: &StepInput<'_>, v: f32) {
+    pub(crate) fn full_charge_sync(
+        &mut self,
+        params: &CellModelParams,
+        input: &StepInput<'_>,
+        v: f32,
+    ) {
         let (charged_v, tail_a) = input.full_charge;
         let current = input.current_a - self.x[B];
         if v >= charged_v && (-0.5..=tail_a).contains(&current) {
@@ -281,14 +287,24 @@ impl CellFilter {
                 1.0 - self.x[Z],
                 FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
                 f32::INFINITY,
+                params.soc_sigma_floor,
             );
             // Held full: again after an hour.
             self.full_secs = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
         }
     }
 
-    /// Kalman update with one scalar measurement of `h · x`; false if it was an outlier.
-    fn scalar_update(&mut self, h: &[f32; N], innovation: f32, r: f32, gate_sigmas: f32) -> bool {
+    /// Kalman update with one scalar measurement of `h · x`; false if it was an outlier. The SOC σ
+    /// is kept at or above `soc_sigma_floor`: the OCV table and the
+    /// capacity are never exact, and a filter that believes otherwise stops listening.
+    fn scalar_update(
+        &mut self,
+        h: &[f32; N],
+        innovation: f32,
+        r: f32,
+        gate_sigmas: f32,
+        soc_sigma_floor: f32,
+    ) -> bool {
         let mut ph = [0.0_f32; N];
         for (out, row) in ph.iter_mut().zip(&self.p) {
             *out = dot(row, h);
@@ -312,7 +328,7 @@ impl CellFilter {
             self.p[k][k] = self.p[k][k].max(1e-12);
         }
         // Adding to a diagonal keeps the covariance positive definite.
-        let floor = SOC_SIGMA_FLOOR * SOC_SIGMA_FLOOR;
+        let floor = soc_sigma_floor * soc_sigma_floor;
         if self.p[Z][Z] < floor {
             self.p[Z][Z] = floor;
         }
