@@ -1,6 +1,6 @@
 //! Cost of one engine step (`cargo bench -p bms-engine`): 16 and 32 cells, a healthy pack
-//! charging with balancing active (every table row evaluated, balancer choosing cells), plus the
-//! engine's RAM footprint. The WASM counterpart runs in `cargo xtask bench`.
+//! charging with balancing active (every table row evaluated, balancer choosing cells, the
+//! state estimator running), plus the estimators alone and the engine's RAM footprint. The WASM counterpart runs in `cargo xtask bench`.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,6 +16,10 @@ fn main() {
         "engine state: {} bytes (size_of::<Engine>(), capacity for 32 cells); one step's outputs: {} bytes",
         core::mem::size_of::<Engine>(),
         core::mem::size_of::<bms_engine::Outputs>()
+    );
+    println!(
+        "model estimator state: {} bytes (32 cells)",
+        core::mem::size_of::<bms_engine::estimation::ModelEstimator>()
     );
     divan::main();
 }
@@ -39,5 +43,27 @@ fn step(bencher: divan::Bencher, cells: usize) {
     bencher.bench_local(|| {
         i = (i + 1) % inputs.len();
         divan::black_box(engine.step(divan::black_box(&inputs[i]), 100))
+    });
+}
+
+/// The state estimators alone, 16 cells: the Kalman filters with SOH, and the baseline.
+#[divan::bench(args = ["model", "baseline"])]
+fn estimator_16_cells(bencher: divan::Bencher, kind: &str) {
+    use bms_engine::estimation::{
+        CellModelParams, Estimator, EstimatorKind, SocEstimator, StepInput,
+    };
+    let kind = match kind {
+        "model" => EstimatorKind::Model,
+        _ => EstimatorKind::Baseline,
+    };
+    let config = PackConfig::lfp_280ah(16);
+    let mut estimator = Estimator::new(kind, CellModelParams::lfp(280.0), 16, 0.5);
+    let inputs: Vec<Measurement> = (0..64).map(|i| snapshot(16, i)).collect();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % inputs.len();
+        let input = StepInput::new(divan::black_box(&inputs[i]), &config, 1_000);
+        estimator.update(&input);
+        divan::black_box(estimator.report())
     });
 }

@@ -1,6 +1,6 @@
-//! The engine's step cost in WebAssembly (run by `cargo xtask bench`, in Node through
-//! wasm-bindgen-test-runner): the same workload as `bms-engine/benches/step.rs`, timed over many
-//! steps. It reports a figure; it asserts only that the engine produced sane outputs.
+//! The engine's and the estimators' step cost in WebAssembly (run by `cargo xtask bench`, in
+//! Node through wasm-bindgen-test-runner): the same workloads as `bms-engine/benches/step.rs`,
+//! timed over many steps. It reports a figure; it asserts only that the engine produced sane outputs.
 #![cfg(all(target_family = "wasm", feature = "wasm-bench"))]
 
 use bms_engine::{Engine, Measurement, PackConfig};
@@ -65,5 +65,37 @@ fn wasm_step_cost() {
     for cells in [16, 32] {
         let ns = time_steps(cells);
         console_log!("wasm step, {cells} cells: {ns:.0} ns");
+    }
+}
+
+fn time_estimator(kind: bms_engine::estimation::EstimatorKind) -> f64 {
+    use bms_engine::estimation::{CellModelParams, Estimator, SocEstimator, StepInput};
+    let config = PackConfig::lfp_280ah(16);
+    let mut estimator = Estimator::new(kind, CellModelParams::lfp(280.0), 16, 0.5);
+    let inputs: Vec<Measurement> = (0..64).map(|i| snapshot(16, i)).collect();
+    for m in &inputs {
+        estimator.update(&StepInput::new(m, &config, 1_000));
+    }
+    let steps = 50_000;
+    let start = js_sys::Date::now();
+    let mut sum = 0.0_f32;
+    for i in 0..steps {
+        estimator.update(&StepInput::new(&inputs[i % inputs.len()], &config, 1_000));
+        sum += estimator.report().average;
+    }
+    let elapsed_ms = js_sys::Date::now() - start;
+    assert!(sum.is_finite());
+    elapsed_ms * 1e6 / steps as f64
+}
+
+#[wasm_bindgen_test]
+fn wasm_estimator_cost() {
+    use bms_engine::estimation::EstimatorKind;
+    for (name, kind) in [
+        ("model", EstimatorKind::Model),
+        ("baseline", EstimatorKind::Baseline),
+    ] {
+        let ns = time_estimator(kind);
+        console_log!("wasm estimator ({name}), 16 cells: {ns:.0} ns per step");
     }
 }
