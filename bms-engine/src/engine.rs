@@ -49,6 +49,12 @@ pub struct Outputs {
     /// Usable state of charge of the series string (weakest cell for discharge, fullest for
     /// charge), per mille.
     pub usable_soc_permille: u16,
+    /// Each cell's state of charge, per mille, cell 1 first.
+    pub cell_soc_permille: Vec<u16, MAX_CELLS>,
+    /// State of health (capacity over nominal), per mille, once estimated.
+    pub soh_permille: Option<u16>,
+    /// Estimated current-sensor bias (measured − true), mA; `None` for the baseline.
+    pub current_bias_ma: Option<i32>,
     /// Remaining charge, mAh.
     pub remaining_mah: u32,
     /// Limits for the charger and inverter.
@@ -431,6 +437,18 @@ impl Engine {
             soc_permille,
             soc_bound_permille: soc.bound.map(permille),
             usable_soc_permille: permille(soc.usable),
+            cell_soc_permille: (0..usize::from(self.config.cell_count))
+                .filter_map(|i| self.estimator.cell(i))
+                .map(|c| permille(c.soc))
+                .collect(),
+            soh_permille: self
+                .estimator
+                .health()
+                .and_then(|h| h.soh_pct)
+                .map(|(pct, _)| (pct * 10.0 + 0.5).clamp(0.0, 2000.0) as u16),
+            current_bias_ma: soc
+                .bias_a
+                .map(|(b, _)| (b * 1000.0).clamp(-1.0e9, 1.0e9) as i32),
             remaining_mah: (soc.remaining_ah.max(0.0) * 1000.0) as u32,
             limits,
             balancing,

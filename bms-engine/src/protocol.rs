@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Longest encoded frame, including the trailing 0x00 delimiter.
 pub const MAX_FRAME_LEN: usize = 512;
@@ -92,8 +92,18 @@ pub struct Telemetry {
     pub pack_voltage_mv: u32,
     /// Pack current, mA; positive charges the pack.
     pub current_ma: i32,
-    /// State of charge, per mille.
+    /// State of charge (mean of the cells), per mille.
     pub soc_permille: u16,
+    /// Its 3σ bound, per mille; `None` from an estimator without one.
+    pub soc_bound_permille: Option<u16>,
+    /// Usable state of charge of the series string, per mille.
+    pub usable_soc_permille: u16,
+    /// Each cell's state of charge, per mille, cell 1 first.
+    pub cell_soc_permille: Vec<u16, MAX_CELLS>,
+    /// State of health (capacity over nominal), per mille, once estimated.
+    pub soh_permille: Option<u16>,
+    /// Estimated current-sensor bias (measured − true), mA.
+    pub current_bias_ma: Option<i32>,
     /// Cell voltages, mV, cell 1 first.
     pub cell_voltages_mv: Vec<u16, MAX_CELLS>,
     /// Temperatures, 0.1 °C, sensor 1 first; `None` where the sensor gave no valid reading.
@@ -134,6 +144,11 @@ impl Telemetry {
             pack_voltage_mv: m.pack_voltage_mv(),
             current_ma: m.current_ma,
             soc_permille: o.soc_permille,
+            soc_bound_permille: o.soc_bound_permille,
+            usable_soc_permille: o.usable_soc_permille,
+            cell_soc_permille: o.cell_soc_permille.clone(),
+            soh_permille: o.soh_permille,
+            current_bias_ma: o.current_bias_ma,
             cell_voltages_mv: m.cell_voltages_mv.clone(),
             temperatures_deci_c: m.temperatures_deci_c.clone(),
             charge_switch_on: o.charge_switch_on,
@@ -504,6 +519,11 @@ mod tests {
             pack_voltage_mv: u32::MAX,
             current_ma: i32::MIN,
             soc_permille: u16::MAX,
+            soc_bound_permille: Some(u16::MAX),
+            usable_soc_permille: u16::MAX,
+            cell_soc_permille: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
+            soh_permille: Some(u16::MAX),
+            current_bias_ma: Some(i32::MIN),
             cell_voltages_mv: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
             temperatures_deci_c: Vec::from_slice(&[Some(i16::MIN); MAX_TEMPERATURES]).unwrap(),
             charge_switch_on: true,

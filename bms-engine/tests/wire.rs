@@ -55,6 +55,11 @@ fn telemetry() -> Telemetry {
         pack_voltage_mv: 13_200,
         current_ma: -1_500,
         soc_permille: 873,
+        soc_bound_permille: Some(24),
+        usable_soc_permille: 861,
+        cell_soc_permille: Vec::from_slice(&[870, 880, 861, 881]).unwrap(),
+        soh_permille: Some(968),
+        current_bias_ma: Some(-120),
         cell_voltages_mv: Vec::from_slice(&[3_300, 3_301, 3_299, 3_300]).unwrap(),
         temperatures_deci_c: Vec::from_slice(&[Some(251), None]).unwrap(),
         charge_switch_on: true,
@@ -209,7 +214,7 @@ fn encode<T: serde::Serialize>(message: &T) -> std::vec::Vec<u8> {
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/v2")
+        .join("tests/golden/v3")
         .join(format!("{name}.bin"))
 }
 
@@ -261,7 +266,9 @@ fn golden_telemetry_layout_is_as_documented() {
         "current -1500 zig-zag (2999) varint"
     );
     assert_eq!(&body[9..11], &[0xE9, 0x06], "soc 873 as varint");
-    assert_eq!(body[11], 4, "four cells follow");
+    assert_eq!(&body[11..13], &[0x01, 24], "bound Some(24)");
+    assert_eq!(&body[13..15], &[0xDD, 0x06], "usable soc 861 as varint");
+    assert_eq!(body[15], 4, "four cell SOCs follow");
 }
 
 /// Minimal COBS decoder for the layout test, written independently of the crate under test.
@@ -334,7 +341,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 2"
+        "frame has protocol version 1, this build speaks 3"
     );
 }
 

@@ -38,6 +38,7 @@ pub fn App() -> impl IntoView {
                     scenario: scenario.name(),
                     purpose: scenario.purpose(),
                     time_of_day_secs: link.time_of_day_secs(),
+                    true_soc_pct: link.true_soc_pct(),
                 }));
             };
             start_ticking(tick);
@@ -76,7 +77,7 @@ pub fn App() -> impl IntoView {
                     note=field(|r| direction(r.current_a).to_owned())/>
                 <Metric label="Power" unit="W" testid="pack-power"
                     value=field(|r| format!("{:+.0}", r.power_w()))/>
-                <SocCard reading=reading/>
+                <SocCard reading=reading emulator=emulator/>
                 <SwitchesCard reading=reading/>
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading/>
@@ -96,6 +97,8 @@ struct EmulatorInfo {
     scenario: &'static str,
     purpose: &'static str,
     time_of_day_secs: u64,
+    /// The emulated pack's true SOC, %, to show beside the BMS's estimate.
+    true_soc_pct: f64,
 }
 
 #[cfg(target_family = "wasm")]
@@ -194,8 +197,30 @@ fn Metric(
 }
 
 #[component]
-fn SocCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn SocCard(
+    reading: Memo<Option<Reading>>,
+    emulator: RwSignal<Option<EmulatorInfo>>,
+) -> impl IntoView {
     let soc = move || reading.with(|r| r.as_ref().map(|r| r.soc_pct));
+    let bound = move || {
+        reading.with(|r| match r.as_ref().map(|r| r.soc_bound_pct) {
+            Some(Some(b)) => format!("± {b:.1} % (3σ)"),
+            Some(None) => "no confidence bound (coulomb counting)".to_owned(),
+            None => UNAVAILABLE.to_owned(),
+        })
+    };
+    let detail = move || {
+        reading.with(|r| {
+            r.as_ref().map_or_else(String::new, |r| {
+                let soh = r.soh_pct.map_or_else(
+                    || "SOH not yet known".to_owned(),
+                    |s| format!("SOH {s:.1} %"),
+                );
+                format!("usable {:.1} % · {soh}", r.usable_soc_pct)
+            })
+        })
+    };
+    let truth = move || emulator.with(|e| e.as_ref().map(|e| e.true_soc_pct));
     view! {
         <div class="card metric">
             <span class="label">"State of charge"</span>
@@ -205,11 +230,21 @@ fn SocCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                 </span>
                 <span class="unit">"%"</span>
             </span>
+            <span class="note" data-testid="soc-bound">{bound}</span>
             <div class="soc-bar" role="meter" aria-label="State of charge"
                 aria-valuemin="0" aria-valuemax="100"
                 aria-valuenow=move || soc().map(|s| format!("{s:.1}"))>
                 <div class="fill" style:width=move || format!("{:.1}%", soc().unwrap_or(0.0))></div>
+                {move || truth().map(|t| view! {
+                    <div class="truth-mark" title="true SOC (emulator)"
+                        style:left=format!("{:.1}%", t.clamp(0.0, 100.0))></div>
+                })}
             </div>
+            {move || truth().map(|t| view! {
+                <span class="note truth">"true (emulator) "
+                    <span data-testid="true-soc">{format!("{t:.1}")}</span>" %"</span>
+            })}
+            <span class="note">{detail}</span>
         </div>
     }
 }

@@ -132,6 +132,12 @@ impl EmulatedLink {
         self.device.simulation().time_of_day_secs()
     }
 
+    /// The emulated pack's true state of charge (mean of the cells), %: what the BMS's
+    /// estimate is trying to find, shown beside it in emulator mode.
+    pub fn true_soc_pct(&self) -> f64 {
+        self.device.simulation().pack().soc() * 100.0
+    }
+
     /// Bytes the device sent since the last poll: its greeting first, then one telemetry frame
     /// per tick.
     pub fn poll(&mut self) -> Vec<u8> {

@@ -33,8 +33,16 @@ pub struct Reading {
     pub pack_voltage_v: f64,
     /// Pack current, A (positive charges).
     pub current_a: f64,
-    /// State of charge, %.
+    /// State of charge (mean of the cells), %.
     pub soc_pct: f64,
+    /// Its 3σ bound, percentage points; `None` from an estimator without one.
+    pub soc_bound_pct: Option<f64>,
+    /// Usable state of charge of the series string, %.
+    pub usable_soc_pct: f64,
+    /// Each cell's state of charge, %, cell 1 first.
+    pub cell_soc_pct: Vec<f64>,
+    /// State of health, %, once estimated.
+    pub soh_pct: Option<f64>,
     /// Cell voltages, V, cell 1 first.
     pub cell_voltages_v: Vec<f64>,
     /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
@@ -70,6 +78,14 @@ impl Reading {
             pack_voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
             current_a: f64::from(t.current_ma) / 1000.0,
             soc_pct: f64::from(t.soc_permille) / 10.0,
+            soc_bound_pct: t.soc_bound_permille.map(|b| f64::from(b) / 10.0),
+            usable_soc_pct: f64::from(t.usable_soc_permille) / 10.0,
+            cell_soc_pct: t
+                .cell_soc_permille
+                .iter()
+                .map(|&p| f64::from(p) / 10.0)
+                .collect(),
+            soh_pct: t.soh_permille.map(|p| f64::from(p) / 10.0),
             cell_voltages_v: t
                 .cell_voltages_mv
                 .iter()
@@ -455,6 +471,10 @@ mod tests {
             pack_voltage_v: 9.9,
             current_a: -2.0,
             soc_pct: 50.0,
+            soc_bound_pct: Some(2.0),
+            usable_soc_pct: 49.0,
+            cell_soc_pct: vec![50.0, 48.0, 52.0],
+            soh_pct: None,
             cell_voltages_v: vec![3.3, 3.2, 3.4],
             temperatures_c: vec![Some(25.0)],
             charge_switch_on: true,
