@@ -316,12 +316,17 @@ impl CellFilter {
         if innovation * innovation > gate_sigmas * gate_sigmas * s {
             return false;
         }
+        let inv_s = 1.0 / s;
         for (x, phi) in self.x.iter_mut().zip(&ph) {
-            *x += phi / s * innovation;
+            *x += phi * inv_s * innovation;
         }
-        for (row, phi) in self.p.iter_mut().zip(&ph) {
-            for (pij, phj) in row.iter_mut().zip(&ph) {
-                *pij -= phi * phj / s;
+        // P −= (P·h)(P·h)ᵀ / s, computed on one triangle and mirrored: exactly symmetric.
+        for i in 0..N {
+            let ki = ph[i] * inv_s;
+            for (j, phj) in ph.iter().enumerate().skip(i) {
+                let value = self.p[i][j] - ki * phj;
+                self.p[i][j] = value;
+                self.p[j][i] = value;
             }
         }
         for k in 0..N {

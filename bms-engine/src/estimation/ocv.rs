@@ -26,10 +26,20 @@ pub enum OcvError {
     },
 }
 
+/// Lowest SOC of the look-up buckets, and buckets per unit of SOC (1 % each).
+const BUCKET_LOW: f32 = -0.2;
+const BUCKETS_PER_UNIT: f32 = 100.0;
+const BUCKETS: usize = 141;
+
 /// A rested OCV curve: (SOC fraction, volts) ascending in SOC, voltage never falling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OcvTable {
     points: Vec<(f32, f32), MAX_OCV_POINTS>,
+    /// Slope below the first point, of each segment, and above the last, V per unit SOC.
+    slopes: Vec<f32, { MAX_OCV_POINTS + 1 }>,
+    /// For each 1 % bucket of SOC, how many points lie below its lower edge: where the search
+    /// for a segment starts, so a look-up is a step or two instead of a binary search.
+    buckets: [u8; BUCKETS],
 }
 
 impl OcvTable {
@@ -52,7 +62,40 @@ impl OcvTable {
                 return Err(OcvError::NotAscending { index: k + 1 });
             }
         }
-        Ok(OcvTable { points })
+        Ok(Self::indexed(points))
+    }
+
+    fn indexed(points: Vec<(f32, f32), MAX_OCV_POINTS>) -> Self {
+        let segment = |a: (f32, f32), b: (f32, f32)| (b.1 - a.1) / (b.0 - a.0);
+        let mut slopes = Vec::new();
+        let len = points.len();
+        for i in 0..=len {
+            let slope = match (i.checked_sub(1).and_then(|j| points.get(j)), points.get(i)) {
+                (Some(&a), Some(&b)) => segment(a, b),
+                (None, Some(&first)) => points
+                    .get(1)
+                    .map_or(MIN_END_SLOPE_V, |&next| segment(first, next))
+                    .max(MIN_END_SLOPE_V),
+                (Some(&last), None) => points
+                    .get(len.saturating_sub(2))
+                    .map_or(MIN_END_SLOPE_V, |&before| segment(before, last))
+                    .max(MIN_END_SLOPE_V),
+                (None, None) => MIN_END_SLOPE_V,
+            };
+            // Capacity is MAX_OCV_POINTS + 1 and `i` runs to `len` ≤ MAX_OCV_POINTS.
+            let _ = slopes.push(slope);
+        }
+        let mut buckets = [0_u8; BUCKETS];
+        for (k, b) in buckets.iter_mut().enumerate() {
+            let edge = BUCKET_LOW + k as f32 / BUCKETS_PER_UNIT;
+            let below = points.iter().filter(|p| p.0 < edge).count();
+            *b = u8::try_from(below).unwrap_or(u8::MAX);
+        }
+        OcvTable {
+            points,
+            slopes,
+            buckets,
+        }
     }
 
     /// The LiFePO4 curve of DOMAIN.md §1 (Libre Solar's table, mean of charge and discharge).
@@ -85,7 +128,7 @@ impl OcvTable {
             // 21 points fit the 40-point capacity.
             let _ = points.push(p);
         }
-        OcvTable { points }
+        Self::indexed(points)
     }
 
     /// The points.
@@ -104,35 +147,26 @@ impl OcvTable {
     /// OCV at `soc` (fraction) and the slope there, V per unit SOC. Beyond the table the curve
     /// continues with the end segment's slope, at least [`MIN_END_SLOPE_V`].
     pub fn voltage(&self, soc: f32) -> (f32, f32) {
-        let i = self.points.partition_point(|p| p.0 < soc);
-        let segment = |a: (f32, f32), b: (f32, f32)| (b.1 - a.1) / (b.0 - a.0);
-        let (first, last) = match (self.points.first(), self.points.last()) {
-            (Some(f), Some(l)) => (*f, *l),
-            _ => return (0.0, 0.0),
+        // Start from the bucket's count of points below it (0 for NaN or far below), then step.
+        let bucket = (soc - BUCKET_LOW) * BUCKETS_PER_UNIT;
+        let mut i = if bucket >= 0.0 {
+            let k = (bucket as usize).min(BUCKETS - 1);
+            usize::from(self.buckets.get(k).copied().unwrap_or(0))
+        } else {
+            0
         };
-        match (
-            i.checked_sub(1).and_then(|j| self.points.get(j)),
-            self.points.get(i),
-        ) {
-            (Some(&a), Some(&b)) => {
-                let slope = segment(a, b);
-                (a.1 + (soc - a.0) * slope, slope)
-            }
-            (None, _) => {
-                let next = self.points.get(1).copied().unwrap_or(last);
-                let slope = segment(first, next).max(MIN_END_SLOPE_V);
-                (first.1 + (soc - first.0) * slope, slope)
-            }
-            (Some(_), None) => {
-                let len = self.points.len();
-                let before = self
-                    .points
-                    .get(len.saturating_sub(2))
-                    .copied()
-                    .unwrap_or(first);
-                let slope = segment(before, last).max(MIN_END_SLOPE_V);
-                (last.1 + (soc - last.0) * slope, slope)
-            }
+        while self.points.get(i).is_some_and(|p| p.0 < soc) {
+            i += 1;
+        }
+        let slope = self.slopes.get(i).copied().unwrap_or(MIN_END_SLOPE_V);
+        // Below the first point, extrapolate from it; otherwise from the segment's start.
+        let anchor = i
+            .checked_sub(1)
+            .and_then(|j| self.points.get(j))
+            .or_else(|| self.points.first());
+        match anchor {
+            Some(&(s0, v0)) => (v0 + (soc - s0) * slope, slope),
+            None => (0.0, 0.0),
         }
     }
 
