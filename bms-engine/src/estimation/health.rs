@@ -451,4 +451,44 @@ mod tests {
         );
         assert!((estimate - q).abs() / q < 0.005, "{estimate}");
     }
+
+    #[test]
+    fn a_fading_capacity_is_tracked_and_projected_to_80_percent() {
+        let mut h = Health::new(&CellModelParams::lfp(280.0), 1);
+        let pin = |soc: f32, current_a: f32, dt_secs: f32| Observation {
+            voltage_v: None,
+            current_a,
+            rc_change_v: 0.0,
+            resistance_factor: 1.0,
+            soc,
+            soc_sigma: 0.005,
+            ocv_slope: 1.5,
+            dt_secs,
+        };
+        // Every day a full cycle between pins at 100 % and 5 % on a cell at 90 % of nominal
+        // losing 10 % of it a year; the charge is counted exactly.
+        let true_capacity = |day: f32| 252.0 * (1.0 - 0.1 * day / 365.0);
+        for day in 0..60 {
+            let q = true_capacity(day as f32);
+            let half_day = 43_200.0;
+            h.observe(0, &pin(1.0, 0.0, 1.0));
+            h.advance(half_day);
+            // Discharge 95 % over half a day; efficiency only applies to charge.
+            h.observe(0, &pin(0.05, -0.95 * q * 3600.0 / half_day, half_day));
+            h.advance(half_day);
+            h.observe(0, &pin(1.0, 0.95 * q * 3600.0 / half_day / 0.999, half_day));
+        }
+        let r = h.report();
+        let (capacity, sigma) = r.capacity_ah.unwrap();
+        let truth = true_capacity(59.0);
+        assert!(
+            (capacity - truth).abs() / truth < 0.01,
+            "{capacity} ± {sigma} vs {truth}"
+        );
+        let (soh, _) = r.soh_pct.unwrap();
+        assert!((soh - truth / 2.8).abs() < 1.0, "{soh}");
+        // 252 Ah · 0.1/year is 9 % of nominal a year: from ~88.4 % to 80 % is ~0.93 years.
+        let years = r.years_to_80_pct.unwrap();
+        assert!((0.75..1.15).contains(&years), "{years}");
+    }
 }
