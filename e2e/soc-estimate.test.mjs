@@ -23,8 +23,9 @@ test('the SOC estimate shows its bound and the truth inside it', async () => {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${dashboard.url}?scenario=solar-30&seed=42`);
   await page.getByTestId('true-soc').waitFor({ timeout: 20_000 });
+  await page.getByTestId('speed-select').selectOption('600');
 
-  // Ten seconds of dashboard are twenty emulated minutes: read every half second.
+  // Ten seconds of dashboard at 600× are 100 emulated minutes: read every half second.
   const readings = [];
   for (let i = 0; i < 20; i++) {
     const r = await readSoc(page);

@@ -75,6 +75,24 @@ impl EmulatedDevice {
         bytes
     }
 
+    /// Injects `fault` into the emulated pack now (the console's fault button).
+    pub fn inject(&mut self, fault: crate::InjectedFault) {
+        self.sim.inject(fault);
+    }
+
+    /// Runs until the engine records an event, at most `max_secs`, stopping at the second the
+    /// event comes; returns what the device sends then and whether an event came.
+    pub fn advance_to_next_event(&mut self, max_secs: u64) -> (Vec<u8>, bool) {
+        let before = self.sim.engine().event_log().recorded();
+        for _ in 0..max_secs {
+            self.sim.step();
+            if self.sim.engine().event_log().recorded() > before {
+                return (self.advance(0), true);
+            }
+        }
+        (self.advance(0), false)
+    }
+
     /// Takes bytes from the host and returns the device's answers. Corrupt frames are dropped
     /// (a real device cannot answer what it cannot read); a frame of another protocol version is
     /// answered with `VersionMismatch`.

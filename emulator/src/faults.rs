@@ -63,6 +63,77 @@ pub enum InjectedFault {
 }
 
 impl InjectedFault {
+    /// One of each kind with the strength the scenarios use, for a pack of `cell_count` cells
+    /// and `sensor_count` temperature sensors: what an emulator console offers to inject now.
+    pub fn catalogue(cell_count: usize) -> [InjectedFault; 10] {
+        // A cell in the middle of the string, away from the ends' thermal advantage.
+        let cell = cell_count.saturating_sub(1) / 2;
+        [
+            InjectedFault::InternalShort { cell, leak_a: 4.0 },
+            InjectedFault::ResistanceStep {
+                cell,
+                added_ohm: 0.005,
+            },
+            InjectedFault::WeakCell {
+                cell,
+                capacity_factor: 0.7,
+            },
+            InjectedFault::ThermalRunawayPrecursor {
+                cell,
+                heat_w: 150.0,
+            },
+            InjectedFault::OpenSenseWire { cell },
+            InjectedFault::StuckTemperatureSensor { sensor: 0 },
+            InjectedFault::CurrentSensorDrift { amps_per_hour: 0.5 },
+            InjectedFault::FrontEndLost,
+            InjectedFault::ChargerIgnoresLimits { current_a: 120.0 },
+            InjectedFault::ExternalShortCircuit,
+        ]
+    }
+
+    /// What the fault does, in one sentence for a person (cells and sensors numbered from 1).
+    pub fn describe(&self) -> String {
+        match *self {
+            InjectedFault::InternalShort { cell, leak_a } => {
+                format!(
+                    "Internal short: cell {} leaks {leak_a} A inside itself",
+                    cell + 1
+                )
+            }
+            InjectedFault::ResistanceStep { cell, added_ohm } => format!(
+                "Resistance step: cell {}'s connection gains {:.1} mΩ",
+                cell + 1,
+                added_ohm * 1000.0
+            ),
+            InjectedFault::WeakCell {
+                cell,
+                capacity_factor,
+            } => format!(
+                "Weak cell: cell {} keeps {:.0} % of its capacity",
+                cell + 1,
+                capacity_factor * 100.0
+            ),
+            InjectedFault::ThermalRunawayPrecursor { cell, heat_w } => format!(
+                "Thermal-runaway precursor: {heat_w:.0} W of heat inside cell {}",
+                cell + 1
+            ),
+            InjectedFault::OpenSenseWire { cell } => {
+                format!("Open sense wire on cell {}'s channel", cell + 1)
+            }
+            InjectedFault::StuckTemperatureSensor { sensor } => {
+                format!("Temperature sensor {} sticks at its reading", sensor + 1)
+            }
+            InjectedFault::CurrentSensorDrift { amps_per_hour } => {
+                format!("Current sensor drifts by {amps_per_hour} A per hour")
+            }
+            InjectedFault::FrontEndLost => "The analog front end stops answering".to_owned(),
+            InjectedFault::ChargerIgnoresLimits { current_a } => {
+                format!("A charger ignores the BMS and pushes {current_a:.0} A")
+            }
+            InjectedFault::ExternalShortCircuit => "Short circuit on the pack terminals".to_owned(),
+        }
+    }
+
     /// Stable kebab-case name.
     pub fn name(&self) -> &'static str {
         match self {

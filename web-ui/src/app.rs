@@ -1,7 +1,8 @@
 //! The views. They read the [`Session`] through signals and never touch the engine.
 
 use crate::chart::{self, CELL_CHART_ID};
-use crate::link::{EMULATED_SECS_PER_TICK, EmulatedLink, TICK_MILLIS, config_from_query};
+use crate::console::{EmulatorConsole, SharedLink};
+use crate::link::{EmulatedLink, config_from_query};
 use crate::session::{LinkState, Reading, Session, explain, fault_label};
 use leptos::prelude::*;
 
@@ -26,24 +27,32 @@ pub fn App() -> impl IntoView {
             Ok::<_, String>(crate::link::DEMO)
         })
         .and_then(|config| EmulatedLink::new(config).map_err(|e| e.to_string()));
-    match link {
-        Ok(mut link) => {
-            let scenario = link.scenario();
-            let tick = move || {
-                let bytes = link.poll();
-                let now = js_sys::Date::now();
-                session.update(|s| s.ingest(&bytes, now));
-                now_ms.set(now);
-                emulator.set(Some(EmulatorInfo {
-                    scenario: scenario.name(),
-                    purpose: scenario.purpose(),
-                    time_of_day_secs: link.time_of_day_secs(),
-                    true_soc_pct: link.true_soc_pct(),
-                }));
-            };
-            start_ticking(tick);
+    let link: SharedLink = std::rc::Rc::new(std::cell::RefCell::new(match link {
+        Ok(link) => Some(link),
+        Err(e) => {
+            startup_error.set(Some(e));
+            None
         }
-        Err(e) => startup_error.set(Some(e)),
+    }));
+    // Everything the emulated device sends goes through here, whoever made it send.
+    let deliver = {
+        let link = link.clone();
+        move |bytes: Vec<u8>| {
+            let now = js_sys::Date::now();
+            session.update(|s| s.ingest(&bytes, now));
+            now_ms.set(now);
+            emulator.set(link.borrow().as_ref().map(EmulatorInfo::of));
+        }
+    };
+    if link.borrow().is_some() {
+        let link = link.clone();
+        let deliver = deliver.clone();
+        start_ticking(move || {
+            let bytes = link.borrow_mut().as_mut().map(EmulatedLink::poll);
+            if let Some(bytes) = bytes {
+                deliver(bytes);
+            }
+        });
     }
 
     let reading = Memo::new(move |_| session.with(|s| s.latest.clone()));
@@ -69,6 +78,7 @@ pub fn App() -> impl IntoView {
                 <p class="error" role="alert" data-testid="device-problem">{p}</p>
             })}
             <EmulatorBanner info=emulator/>
+            <EmulatorConsole link=link.clone() info=emulator session=session deliver=deliver.clone()/>
             <section class="cards" aria-label="Pack">
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"
                     value=field(|r| format!("{:.2}", r.pack_voltage_v))/>
@@ -93,18 +103,43 @@ pub fn App() -> impl IntoView {
 
 /// What the emulator console shows about the running simulation.
 #[derive(Debug, Clone, PartialEq)]
-struct EmulatorInfo {
-    scenario: &'static str,
-    purpose: &'static str,
-    time_of_day_secs: u64,
+pub(crate) struct EmulatorInfo {
+    pub config: emulator::SimulationConfig,
+    pub scenario: &'static str,
+    pub purpose: &'static str,
+    pub time_of_day_secs: u64,
+    /// Simulated seconds since the start.
+    pub elapsed_secs: u64,
     /// The emulated pack's true SOC, %, to show beside the BMS's estimate.
-    true_soc_pct: f64,
+    pub true_soc_pct: f64,
+    /// × real time.
+    pub speed: u32,
+    pub paused: bool,
+    /// The last "run to the next event".
+    pub seek: Option<crate::link::Seek>,
+}
+
+impl EmulatorInfo {
+    pub(crate) fn of(link: &EmulatedLink) -> Self {
+        let scenario = link.scenario();
+        EmulatorInfo {
+            config: link.config(),
+            scenario: scenario.name(),
+            purpose: scenario.purpose(),
+            time_of_day_secs: link.time_of_day_secs(),
+            elapsed_secs: link.elapsed_secs(),
+            true_soc_pct: link.true_soc_pct(),
+            speed: link.speed(),
+            paused: link.paused(),
+            seek: link.seek(),
+        }
+    }
 }
 
 #[cfg(target_family = "wasm")]
 fn start_ticking(mut tick: impl FnMut() + 'static) {
     tick();
-    gloo::timers::callback::Interval::new(TICK_MILLIS, tick).forget();
+    gloo::timers::callback::Interval::new(crate::link::TICK_MILLIS, tick).forget();
 }
 
 /// Native builds (unit tests) have no timers; the views are exercised in the browser tests.
@@ -158,18 +193,26 @@ fn ConnectionStatus(session: RwSignal<Session>, now_ms: RwSignal<f64>) -> impl I
 fn EmulatorBanner(info: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
     move || {
         info.get().map(|i| {
-            let hh = i.time_of_day_secs / 3600;
-            let mm = i.time_of_day_secs % 3600 / 60;
-            let speed = u64::from(1000 / TICK_MILLIS) * EMULATED_SECS_PER_TICK;
+            let t = i.time_of_day_secs;
+            let day = i.elapsed_secs / 86_400 + 1;
+            let clock = format!(
+                "day {day}, {:02}:{:02}:{:02}",
+                t / 3600,
+                t % 3600 / 60,
+                t % 60
+            );
+            let speed = if i.paused {
+                "paused".to_owned()
+            } else {
+                format!("{}× real time", i.speed)
+            };
             view! {
                 <section class="emulator" aria-label="Emulator">
                     <span class="badge">"Emulator"</span>
                     <span class="scenario" data-testid="scenario">{i.scenario}</span>
                     <span class="purpose">{i.purpose}</span>
-                    <span class="clock" data-testid="emulated-time">
-                        {format!("{hh:02}:{mm:02}")}
-                    </span>
-                    <span class="speed">{format!("{speed}× real time")}</span>
+                    <span class="clock" data-testid="emulated-time">{clock}</span>
+                    <span class="speed" data-testid="emulator-speed">{speed}</span>
                 </section>
             }
         })

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod chart;
+mod console;
 pub mod link;
 pub mod session;
 

@@ -3,10 +3,30 @@
 
 use emulator::{EmulatedDevice, Scenario, SimulationConfig};
 
-/// Simulated seconds per update of the emulated device.
-pub const EMULATED_SECS_PER_TICK: u64 = 60;
 /// Wall-clock milliseconds between updates.
 pub const TICK_MILLIS: u32 = 500;
+/// The speeds the console offers, × real time.
+pub const SPEEDS: [u32; 5] = [1, 10, 60, 600, 3600];
+/// The speed a visit starts at, × real time.
+pub const DEFAULT_SPEED: u32 = 60;
+/// "Run to the next event" gives up after this long, simulated seconds (a week).
+pub const NEXT_EVENT_LIMIT_SECS: u64 = 7 * 86_400;
+/// … and looks this far ahead per tick, so the page stays responsive while it searches.
+pub const SEEK_SECS_PER_TICK: u64 = 6 * 3600;
+
+/// Where a "run to the next event" stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seek {
+    /// Still looking; this many simulated seconds left before giving up.
+    Running {
+        /// Seconds left.
+        left_secs: u64,
+    },
+    /// Stopped at an event.
+    Found,
+    /// No event within the limit.
+    NotFound,
+}
 
 /// The default demo set-up.
 pub const DEMO: SimulationConfig = SimulationConfig::new(Scenario::SolarDay, 1, 16);
@@ -87,6 +107,71 @@ mod tests {
         assert_eq!(c.topology(), "32s2p in 4 modules");
     }
 
+    fn frames(bytes: &[u8]) -> Vec<bms_engine::protocol::DeviceMessage> {
+        let mut decoder = bms_engine::protocol::FrameDecoder::new();
+        let mut out = Vec::new();
+        decoder.feed(bytes, |r| out.extend(r.ok()));
+        out
+    }
+
+    #[test]
+    fn the_clock_follows_the_speed_and_stands_still_when_paused() {
+        let mut link = EmulatedLink::demo().unwrap();
+        assert_eq!(link.speed(), DEFAULT_SPEED);
+        link.poll();
+        assert_eq!(link.elapsed_secs(), 30, "60× for half a second");
+        link.set_speed(1);
+        link.poll();
+        link.poll();
+        assert_eq!(link.elapsed_secs(), 31, "1×: one second in two ticks");
+        link.set_speed(3600);
+        link.poll();
+        assert_eq!(link.elapsed_secs(), 31 + 1800);
+        link.set_paused(true);
+        let bytes = link.poll();
+        assert_eq!(link.elapsed_secs(), 1831, "paused");
+        assert!(
+            matches!(
+                frames(&bytes).first(),
+                Some(bms_engine::protocol::DeviceMessage::Telemetry(_))
+            ),
+            "a paused device still reports"
+        );
+        link.step();
+        assert_eq!(link.elapsed_secs(), 1832, "one step is one second");
+        assert!(link.paused());
+    }
+
+    #[test]
+    fn run_to_next_event_stops_at_the_event_and_injected_faults_show() {
+        let mut link = EmulatedLink::demo().unwrap();
+        link.poll();
+        link.set_paused(true);
+        link.inject(emulator::InjectedFault::OpenSenseWire { cell: 3 });
+        link.run_to_next_event();
+        let bytes = link.poll();
+        assert_eq!(link.seek(), Some(Seek::Found));
+        assert!(link.paused());
+        let event = frames(&bytes).into_iter().find_map(|m| match m {
+            bms_engine::protocol::DeviceMessage::Event { event, .. } => Some(event),
+            _ => None,
+        });
+        assert_eq!(event.map(|e| e.fault), Some(bms_engine::Fault::OpenWire));
+        // The open wire trips within seconds of the injection, not a simulated week later.
+        assert!(link.elapsed_secs() < 60, "{}", link.elapsed_secs());
+        // Nothing more happens on a quiet night: the search gives up after a week, in steps.
+        let mut quiet =
+            EmulatedLink::new(SimulationConfig::new(Scenario::CloudyWeek, 1, 4)).unwrap();
+        quiet.run_to_next_event();
+        let mut ticks = 0;
+        while matches!(quiet.seek(), Some(Seek::Running { .. })) && ticks < 100 {
+            quiet.poll();
+            ticks += 1;
+        }
+        assert!(ticks > 1, "searched over several ticks");
+        assert!(matches!(quiet.seek(), Some(Seek::Found | Seek::NotFound)));
+    }
+
     #[test]
     fn bad_values_are_named() {
         let e = config_from_query("?scenario=sunny").unwrap_err();
@@ -106,6 +191,12 @@ mod tests {
 pub struct EmulatedLink {
     device: EmulatedDevice,
     greeted: bool,
+    speed: u32,
+    paused: bool,
+    /// Simulated seconds owed to the clock (speeds below 2× advance less than a second a tick).
+    owed_secs: f64,
+    /// The last "run to the next event", if any since the last other command.
+    seek: Option<Seek>,
 }
 
 impl EmulatedLink {
@@ -119,7 +210,80 @@ impl EmulatedLink {
         Ok(EmulatedLink {
             device: EmulatedDevice::new(config)?,
             greeted: false,
+            speed: DEFAULT_SPEED,
+            paused: false,
+            owed_secs: 0.0,
+            seek: None,
         })
+    }
+
+    /// The set-up running.
+    pub fn config(&self) -> SimulationConfig {
+        *self.device.simulation().config()
+    }
+
+    /// Speed, × real time.
+    pub fn speed(&self) -> u32 {
+        self.speed
+    }
+
+    /// Sets the speed (× real time, at least 1).
+    pub fn set_speed(&mut self, speed: u32) {
+        self.speed = speed.max(1);
+        self.seek = None;
+    }
+
+    /// Whether the clock stands still.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Stops or restarts the clock. While paused the device keeps reporting, unchanged.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.owed_secs = 0.0;
+        self.seek = None;
+    }
+
+    /// Advances one engine step (one simulated second) and pauses; returns what the device sent.
+    pub fn step(&mut self) -> Vec<u8> {
+        self.set_paused(true);
+        let mut bytes = self.greeting();
+        bytes.extend(self.device.advance(1));
+        bytes
+    }
+
+    /// Starts running until the BMS records an event (at most a simulated week, searched a
+    /// few hours per tick); the link pauses at the event. See [`EmulatedLink::seek`].
+    pub fn run_to_next_event(&mut self) {
+        self.set_paused(true);
+        self.seek = Some(Seek::Running {
+            left_secs: NEXT_EVENT_LIMIT_SECS,
+        });
+    }
+
+    /// Where the last "run to the next event" stands.
+    pub fn seek(&self) -> Option<Seek> {
+        self.seek
+    }
+
+    /// Injects `fault` into the emulated pack now.
+    pub fn inject(&mut self, fault: emulator::InjectedFault) {
+        self.device.inject(fault);
+        self.seek = None;
+    }
+
+    /// Simulated seconds since the start.
+    pub fn elapsed_secs(&self) -> u64 {
+        self.device.simulation().time_s()
+    }
+
+    fn greeting(&mut self) -> Vec<u8> {
+        if self.greeted {
+            return Vec::new();
+        }
+        self.greeted = true;
+        self.device.hello()
     }
 
     /// The scenario running.
@@ -138,15 +302,34 @@ impl EmulatedLink {
         self.device.simulation().pack().soc() * 100.0
     }
 
-    /// Bytes the device sent since the last poll: its greeting first, then one telemetry frame
-    /// per tick.
+    /// Bytes the device sent since the last poll (one tick of [`TICK_MILLIS`]): its greeting
+    /// first, then one telemetry frame (after advancing by the speed unless paused) and any
+    /// new events.
     pub fn poll(&mut self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        if !self.greeted {
-            self.greeted = true;
-            bytes.extend(self.device.hello());
+        let mut bytes = self.greeting();
+        if let Some(Seek::Running { left_secs }) = self.seek {
+            let before = self.elapsed_secs();
+            let (sent, found) = self
+                .device
+                .advance_to_next_event(left_secs.min(SEEK_SECS_PER_TICK));
+            let left_secs = left_secs.saturating_sub(self.elapsed_secs() - before);
+            self.seek = Some(match (found, left_secs) {
+                (true, _) => Seek::Found,
+                (false, 0) => Seek::NotFound,
+                (false, left_secs) => Seek::Running { left_secs },
+            });
+            bytes.extend(sent);
+            return bytes;
         }
-        bytes.extend(self.device.advance(EMULATED_SECS_PER_TICK));
+        let secs = if self.paused {
+            0
+        } else {
+            self.owed_secs += f64::from(self.speed) * f64::from(TICK_MILLIS) / 1000.0;
+            let whole = self.owed_secs.floor();
+            self.owed_secs -= whole;
+            whole as u64
+        };
+        bytes.extend(self.device.advance(secs));
         bytes
     }
 }

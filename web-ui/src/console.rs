@@ -1,0 +1,221 @@
+//! The emulator console: what to run (scenario, seed, pack size), how fast (pause, one step,
+//! 1× … 3600×, run to the next event), and faults to inject now. It drives the emulated device
+//! and hands whatever the device sends to the same path as every other frame.
+
+use crate::app::EmulatorInfo;
+use crate::link::{EmulatedLink, SPEEDS, Seek};
+use crate::session::Session;
+use emulator::{InjectedFault, Scenario, SimulationConfig};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The emulated device, shared by the clock and the console's buttons.
+pub type SharedLink = Rc<RefCell<Option<EmulatedLink>>>;
+
+/// Pack sizes the console offers, series cells.
+const CELL_COUNTS: std::ops::RangeInclusive<usize> = 4..=32;
+
+/// The console: `link` is the device it drives, `info` what it shows of it, `session` is
+/// cleared on a restart, and `deliver` takes whatever the device sent.
+#[component]
+pub fn EmulatorConsole(
+    link: SharedLink,
+    info: RwSignal<Option<EmulatorInfo>>,
+    session: RwSignal<Session>,
+    deliver: impl Fn(Vec<u8>) + Clone + 'static,
+) -> impl IntoView {
+    let message = RwSignal::new(None::<String>);
+    let current = move || info.with(|i| i.as_ref().map(|i| i.config));
+    let scenario = RwSignal::new(None::<Scenario>);
+    let seed = RwSignal::new(None::<String>);
+    let cells = RwSignal::new(None::<usize>);
+    let fault = RwSignal::new(0_usize);
+
+    // Run a closure on the device and deliver what it sent.
+    let with_link = {
+        let link = link.clone();
+        let deliver = deliver.clone();
+        move |f: &dyn Fn(&mut EmulatedLink) -> Vec<u8>| {
+            let bytes = link.borrow_mut().as_mut().map(f);
+            if let Some(bytes) = bytes {
+                deliver(bytes);
+            }
+        }
+    };
+
+    let restart = {
+        let link = link.clone();
+        let deliver = deliver.clone();
+        move |_| {
+            let Some(base) = current() else { return };
+            let seed_text = seed.get().unwrap_or_else(|| base.seed.to_string());
+            let Ok(seed_value) = seed_text.trim().parse::<u64>() else {
+                message.set(Some(format!(
+                    "Seed `{seed_text}` is not a whole number from 0 to 2^64 − 1; nothing changed."
+                )));
+                return;
+            };
+            let config = SimulationConfig {
+                scenario: scenario.get().unwrap_or(base.scenario),
+                seed: seed_value,
+                cell_count: cells.get().unwrap_or(base.cell_count),
+                ..base
+            };
+            let speed = link.borrow().as_ref().map(EmulatedLink::speed);
+            match EmulatedLink::new(config) {
+                Ok(mut fresh) => {
+                    if let Some(speed) = speed {
+                        fresh.set_speed(speed);
+                    }
+                    let bytes = fresh.poll();
+                    *link.borrow_mut() = Some(fresh);
+                    session.set(Session::default());
+                    message.set(Some(format!(
+                        "Restarted: {} with seed {}, {} cells.",
+                        config.scenario.name(),
+                        config.seed,
+                        config.cell_count
+                    )));
+                    deliver(bytes);
+                }
+                Err(e) => message.set(Some(format!("{e}; nothing changed."))),
+            }
+        }
+    };
+
+    let set_speed = {
+        let with_link = with_link.clone();
+        move |ev| {
+            let speed = event_target_value(&ev).parse::<u32>().unwrap_or(60);
+            with_link(&|l| {
+                l.set_speed(speed);
+                l.set_paused(false);
+                Vec::new()
+            });
+        }
+    };
+    let toggle_pause = {
+        let with_link = with_link.clone();
+        move |_| {
+            with_link(&|l| {
+                let paused = l.paused();
+                l.set_paused(!paused);
+                Vec::new()
+            })
+        }
+    };
+    let step = {
+        let with_link = with_link.clone();
+        move |_| with_link(&|l| l.step())
+    };
+    let run_to_event = {
+        let with_link = with_link.clone();
+        move |_| {
+            message.set(None);
+            with_link(&|l| {
+                l.run_to_next_event();
+                Vec::new()
+            });
+        }
+    };
+    let seek_text = move || {
+        info.with(|i| match i.as_ref().and_then(|i| i.seek) {
+            Some(Seek::Running { left_secs }) => Some(format!(
+                "Running to the next event… ({:.1} simulated days left to search)",
+                left_secs as f64 / 86_400.0
+            )),
+            Some(Seek::Found) => Some("Paused at the next event (see Events).".to_owned()),
+            Some(Seek::NotFound) => Some("No event within a simulated week; paused.".to_owned()),
+            None => None,
+        })
+    };
+    let inject = {
+        let with_link = with_link.clone();
+        move |_| {
+            let Some(config) = current() else { return };
+            let catalogue = InjectedFault::catalogue(config.cell_count);
+            let Some(&chosen) = catalogue.get(fault.get()) else {
+                return;
+            };
+            with_link(&|l| {
+                l.inject(chosen);
+                Vec::new()
+            });
+            message.set(Some(format!("Injected: {}.", chosen.describe())));
+        }
+    };
+
+    let config_is = move |f: &dyn Fn(&SimulationConfig) -> bool| current().is_some_and(|c| f(&c));
+    let paused = move || info.with(|i| i.as_ref().is_some_and(|i| i.paused));
+    let speed = move || info.with(|i| i.as_ref().map_or(60, |i| i.speed));
+    let chosen = move || scenario.get().or_else(|| current().map(|c| c.scenario));
+    let fault_text = move |k: usize| {
+        current()
+            .and_then(|c| {
+                InjectedFault::catalogue(c.cell_count)
+                    .get(k)
+                    .map(InjectedFault::describe)
+            })
+            .unwrap_or_default()
+    };
+    view! {
+        <section class="card console" aria-label="Emulator console" data-testid="mode-emulator"
+            style:display=move || if current().is_some() { "" } else { "none" }>
+            <h2>"Emulator console"</h2>
+            <div class="console-row">
+                <label>"Scenario "
+                    <select data-testid="scenario-select"
+                        on:change=move |ev| scenario.set(Scenario::from_name(&event_target_value(&ev)).ok())>
+                        {Scenario::ALL.iter().map(|&s| view! {
+                            <option value=s.name() selected=move || config_is(&|c| c.scenario == s)>{s.name()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Seed "
+                    <input type="number" min="0" data-testid="seed-input" class="seed"
+                        prop:value=move || seed.get().unwrap_or_else(|| current().map_or(String::new(), |c| c.seed.to_string()))
+                        on:input=move |ev| seed.set(Some(event_target_value(&ev)))/>
+                </label>
+                <label>"Cells "
+                    <select data-testid="cells-select"
+                        on:change=move |ev| cells.set(event_target_value(&ev).parse().ok())>
+                        {CELL_COUNTS.map(|n| view! {
+                            <option value=n.to_string() selected=move || config_is(&|c| c.cell_count == n)>{n}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="restart" on:click=restart>"Restart"</button>
+            </div>
+            <p class="purpose-line">{move || chosen().map(Scenario::purpose)}</p>
+            <div class="console-row">
+                <label>"Speed "
+                    <select data-testid="speed-select" on:change=set_speed>
+                        {SPEEDS.iter().map(|&s| view! {
+                            <option value=s.to_string() selected=move || speed() == s>{format!("{s}×")}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="pause" aria-pressed=move || paused().to_string() on:click=toggle_pause>
+                    {move || if paused() { "Resume" } else { "Pause" }}
+                </button>
+                <button data-testid="step" on:click=step>"Step 1 s"</button>
+                <button data-testid="run-to-event" on:click=run_to_event>"Run to next event"</button>
+            </div>
+            <div class="console-row">
+                <label>"Fault "
+                    <select data-testid="inject-fault"
+                        on:change=move |ev| fault.set(event_target_value(&ev).parse().unwrap_or(0))>
+                        {(0..10).map(|k| view! {
+                            <option value=k.to_string() selected=move || fault.get() == k>{move || fault_text(k)}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="inject-fault-apply" on:click=inject>"Inject now"</button>
+            </div>
+            <p class="console-message" role="status" data-testid="console-message">
+                {move || seek_text().or_else(|| message.get())}
+            </p>
+        </section>
+    }
+}
