@@ -545,3 +545,47 @@ proptest! {
         prop_assert_eq!(last, Some(Ok(msg)));
     }
 }
+
+#[test]
+fn telemetry_says_what_the_inverter_is_told_over_can() {
+    let mut t = telemetry();
+    t.warning_bits = 0b1; // cell over-voltage warning
+    let r = t.inverter_report();
+    assert_eq!(r.charge_voltage_mv, 13_800);
+    assert_eq!(r.soh_permille, 968);
+    assert_eq!(
+        r.mean_temperature_deci_c,
+        Some(251),
+        "the missing sensor is left out"
+    );
+    assert!(r.charge_enabled, "switch on and a charge limit above 0");
+    assert!(!r.discharge_enabled, "switch off");
+    assert!(r.alarms.contains(bms_engine::Fault::CellOverVoltage));
+    let frames = bms_engine::can::pylontech_frames(&r);
+    assert_eq!(frames[0].id, 0x351);
+    assert_eq!(
+        &frames[0].data[..2],
+        &138_u16.to_le_bytes(),
+        "13.8 V in 0.1 V"
+    );
+    let flags = frames[4].data[0];
+    assert_eq!(
+        flags & 0b1100_0000,
+        0b1000_0000,
+        "0x35C: charge enabled, discharge not"
+    );
+    assert_eq!(
+        flags & 0b0010_0000 != 0,
+        t.limits.force_charge_requested,
+        "force-charge request I follows the limits"
+    );
+    let unknown = Telemetry {
+        soh_permille: None,
+        ..telemetry()
+    };
+    assert_eq!(
+        unknown.inverter_report().soh_permille,
+        1000,
+        "100 % until estimated"
+    );
+}

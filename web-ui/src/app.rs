@@ -94,10 +94,37 @@ pub fn App() -> impl IntoView {
             </section>
             <CellsPanel reading=reading/>
             <EventsPanel session=session/>
+            <InverterPanel reading=reading/>
         </main>
         <footer>
             <LinkCounters session=session/>
         </footer>
+    }
+}
+
+/// The Pylontech CAN frames the device sends its inverter, bytes and meaning, live.
+#[component]
+fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
+    view! {
+        <section class="card inverter" aria-label="Inverter CAN frames">
+            <h2>"Told to the inverter over CAN"</h2>
+            <p class="note">"Pylontech-compatible frames, 500 kbit/s, each sent every second (Victron, SMA, Deye, Growatt … read them)."</p>
+            <table class="can" data-testid="can-frames">
+                <thead><tr><th scope="col">"ID"</th><th scope="col">"Bytes"</th><th scope="col">"What the inverter reads"</th></tr></thead>
+                <tbody>
+                    {move || reading.with(|r| r.as_ref().map(|r| r.can_frames.clone()).unwrap_or_default())
+                        .into_iter()
+                        .map(|row| view! {
+                            <tr data-testid=format!("can-{:03X}", row.id)>
+                                <td class="mono">{format!("0x{:03X}", row.id)}</td>
+                                <td class="mono">{row.hex}</td>
+                                <td>{row.meaning}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }
 

@@ -67,6 +67,129 @@ pub struct Reading {
     pub heater_on: bool,
     /// Fan on.
     pub fan_on: bool,
+    /// The CAN frames the device sends its inverter at this report, decoded.
+    pub can_frames: Vec<CanRow>,
+}
+
+/// One inverter CAN frame: identifier, payload and what an inverter reads from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanRow {
+    /// 11-bit identifier.
+    pub id: u16,
+    /// Payload bytes as hex, e.g. `28 02 …`.
+    pub hex: String,
+    /// The fields decoded from the bytes, in words and units.
+    pub meaning: String,
+}
+
+/// Reads an inverter frame back from its bytes, as an inverter would (DOMAIN.md §4).
+pub fn decode_can(frame: &bms_engine::can::CanFrame) -> CanRow {
+    let d = frame.data;
+    let u16_at = |i: usize| u16::from_le_bytes([d[i], d[i + 1]]);
+    let i16_at = |i: usize| i16::from_le_bytes([d[i], d[i + 1]]);
+    let bits = |byte: u8, names: &[(u8, &str)]| {
+        let set: Vec<&str> = names
+            .iter()
+            .filter(|(bit, _)| byte & (1 << bit) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        if set.is_empty() {
+            "none".to_owned()
+        } else {
+            set.join(", ")
+        }
+    };
+    const VT: [(u8, &str); 5] = [
+        (1, "over-voltage"),
+        (2, "under-voltage"),
+        (3, "over-temperature"),
+        (4, "under-temperature"),
+        (7, "discharge over-current"),
+    ];
+    let meaning = match frame.id {
+        0x351 => format!(
+            "charge voltage limit {:.1} V · charge current limit {:.1} A · discharge current limit {:.1} A · discharge voltage limit {:.1} V",
+            f64::from(u16_at(0)) / 10.0,
+            f64::from(i16_at(2)) / 10.0,
+            f64::from(i16_at(4)) / 10.0,
+            f64::from(u16_at(6)) / 10.0
+        ),
+        0x355 => format!("SOC {} % · SOH {} %", u16_at(0), u16_at(2)),
+        0x356 => format!(
+            "voltage {:.2} V · current {:+.1} A · temperature {:.1} °C",
+            f64::from(i16_at(0)) / 100.0,
+            f64::from(i16_at(2)) / 10.0,
+            f64::from(i16_at(4)) / 10.0
+        ),
+        0x359 => format!(
+            "protection: {} · alarms: {} · {} module(s)",
+            {
+                let mut p = bits(d[0], &VT);
+                let more = bits(d[1], &[(0, "charge over-current"), (3, "system error")]);
+                if more != "none" {
+                    p = if p == "none" {
+                        more
+                    } else {
+                        format!("{p}, {more}")
+                    };
+                }
+                p
+            },
+            {
+                let mut a = bits(d[2], &VT);
+                let more = bits(
+                    d[3],
+                    &[(0, "charge high current"), (3, "internal communication")],
+                );
+                if more != "none" {
+                    a = if a == "none" {
+                        more
+                    } else {
+                        format!("{a}, {more}")
+                    };
+                }
+                a
+            },
+            d[4]
+        ),
+        0x35C => format!(
+            "charge {} · discharge {}{}{}",
+            if d[0] & 0x80 != 0 {
+                "enabled"
+            } else {
+                "disabled"
+            },
+            if d[0] & 0x40 != 0 {
+                "enabled"
+            } else {
+                "disabled"
+            },
+            if d[0] & 0x30 != 0 {
+                " · force-charge requested"
+            } else {
+                ""
+            },
+            if d[0] & 0x08 != 0 {
+                " · full charge requested"
+            } else {
+                ""
+            }
+        ),
+        0x35E => format!(
+            "manufacturer \"{}\"",
+            String::from_utf8_lossy(&d).trim_end()
+        ),
+        _ => "unknown frame".to_owned(),
+    };
+    CanRow {
+        id: frame.id,
+        hex: d
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        meaning,
+    }
 }
 
 impl Reading {
@@ -119,6 +242,10 @@ impl Reading {
             },
             heater_on: t.heater_on,
             fan_on: t.fan_on,
+            can_frames: bms_engine::can::pylontech_frames(&t.inverter_report())
+                .iter()
+                .map(decode_can)
+                .collect(),
         }
     }
 
@@ -356,6 +483,59 @@ mod tests {
     }
 
     #[test]
+    fn can_frames_read_back_what_the_inverter_is_told() {
+        let report = bms_engine::can::InverterReport {
+            charge_voltage_mv: 55_200,
+            charge_current_ma: 140_000,
+            discharge_current_ma: 200_000,
+            discharge_voltage_mv: 46_400,
+            soc_permille: 873,
+            soh_permille: 968,
+            pack_voltage_mv: 52_310,
+            current_ma: -12_340,
+            mean_temperature_deci_c: Some(251),
+            trips: FaultSet::from_bits(0),
+            alarms: {
+                let mut set = FaultSet::EMPTY;
+                set.set(Fault::CellOverVoltage, true);
+                set
+            },
+            charge_enabled: true,
+            discharge_enabled: false,
+            force_charge_1: false,
+            force_charge_2: false,
+            full_charge_requested: true,
+            module_count: 1,
+        };
+        let rows: Vec<CanRow> = bms_engine::can::pylontech_frames(&report)
+            .iter()
+            .map(decode_can)
+            .collect();
+        let ids: Vec<u16> = rows.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E]);
+        assert_eq!(rows[0].hex, "28 02 78 05 D0 07 D0 01");
+        assert!(
+            rows[0]
+                .meaning
+                .starts_with("charge voltage limit 55.2 V · charge current limit 140.0 A")
+        );
+        assert_eq!(rows[1].meaning, "SOC 87 % · SOH 97 %");
+        assert_eq!(
+            rows[2].meaning,
+            "voltage 52.31 V · current -12.3 A · temperature 25.1 °C"
+        );
+        assert_eq!(
+            rows[3].meaning,
+            "protection: none · alarms: over-voltage · 1 module(s)"
+        );
+        assert_eq!(
+            rows[4].meaning,
+            "charge enabled · discharge disabled · full charge requested"
+        );
+        assert_eq!(rows[5].meaning, "manufacturer \"PYLON\"");
+    }
+
+    #[test]
     fn frames_from_the_emulated_device_become_readings() {
         let mut dev = device();
         let mut session = Session::default();
@@ -475,6 +655,7 @@ mod tests {
             usable_soc_pct: 49.0,
             cell_soc_pct: vec![50.0, 48.0, 52.0],
             soh_pct: None,
+            can_frames: Vec::new(),
             cell_voltages_v: vec![3.3, 3.2, 3.4],
             temperatures_c: vec![Some(25.0)],
             charge_switch_on: true,
