@@ -23,6 +23,10 @@ test('all 16 cell voltages are shown and change over time', async () => {
   const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  const violations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
   await page.goto(dashboard.url);
 
   await page.getByTestId(`cell-voltage-${CELLS}`).waitFor({ timeout: 20_000 });
@@ -61,5 +65,8 @@ test('all 16 cell voltages are shown and change over time', async () => {
   await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });
   await page.screenshot({ path: new URL('./artifacts/dashboard.png', import.meta.url).pathname });
   assert.deepEqual(errors, [], 'no uncaught errors on the page');
+  assert.deepEqual(violations, [], 'nothing the Content-Security-Policy had to block');
+  const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  assert.doesNotMatch(csp, /https?:|\*/, `no remote origin is allowed: ${csp}`);
   await page.close();
 });
