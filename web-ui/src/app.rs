@@ -68,7 +68,10 @@ pub fn App() -> impl IntoView {
                 <span class="logo" aria-hidden="true">"▮▮▮"</span>
                 <h1>"Cellsight"</h1>
             </div>
-            <ConnectionStatus session=session now_ms=now_ms/>
+            <div class="header-right">
+                <ThemeToggle/>
+                <ConnectionStatus session=session now_ms=now_ms/>
+            </div>
         </header>
         <main>
             {move || startup_error.get().map(|e| view! {
@@ -99,6 +102,86 @@ pub fn App() -> impl IntoView {
         <footer>
             <LinkCounters session=session/>
         </footer>
+    }
+}
+
+/// The colour theme: following the system, or chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Theme {
+    Auto,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    const STORAGE_KEY: &'static str = "cellsight-theme";
+
+    fn name(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    fn next(self) -> Self {
+        match self {
+            Theme::Auto => Theme::Light,
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::Auto,
+        }
+    }
+
+    /// The theme last chosen on this browser.
+    fn stored() -> Self {
+        let saved = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(Self::STORAGE_KEY).ok().flatten());
+        match saved.as_deref() {
+            Some("light") => Theme::Light,
+            Some("dark") => Theme::Dark,
+            _ => Theme::Auto,
+        }
+    }
+
+    /// Light or dark, after asking the system for "auto".
+    fn resolved(self) -> Self {
+        match self {
+            Theme::Auto => {
+                let dark = web_sys::window()
+                    .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+                    .is_some_and(|m| m.matches());
+                if dark { Theme::Dark } else { Theme::Light }
+            }
+            chosen => chosen,
+        }
+    }
+
+    /// Shows the theme and remembers the choice (storage may be refused: then only shown).
+    fn apply(self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        if let Some(root) = window.document().and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("data-theme", self.resolved().name());
+        }
+        if let Ok(Some(storage)) = window.local_storage() {
+            let _ = storage.set_item(Self::STORAGE_KEY, self.name());
+        }
+    }
+}
+
+/// Cycles the colour theme: auto (the system's), light, dark.
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let theme = RwSignal::new(Theme::stored());
+    Effect::new(move |_| theme.get().apply());
+    view! {
+        <button class="theme-toggle" data-testid="theme-toggle"
+            aria-label=move || format!("Colour theme: {}. Press for {}.", theme.get().name(), theme.get().next().name())
+            on:click=move |_| theme.update(|t| *t = t.next())>
+            {move || format!("Theme: {}", theme.get().name())}
+        </button>
     }
 }
 

@@ -1,7 +1,7 @@
 //! The plotly chart of cell voltages. plotly.js is bundled into the page by trunk from the npm
 //! package (no CDN); if it failed to load, the chart says so and the numbers still show.
 
-use plotly::common::Marker;
+use plotly::common::{Font, Marker};
 use plotly::layout::{Axis, Margin};
 use plotly::{Bar, Configuration, Layout, Plot};
 
@@ -41,16 +41,27 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
     let mut plot = Plot::new();
     plot.add_trace(trace);
     plot.set_layout(
+        // Transparent, with mid-grey text and grid: readable in the light and the dark theme.
         Layout::new()
+            .paper_background_color("rgba(0,0,0,0)")
+            .plot_background_color("rgba(0,0,0,0)")
+            .font(Font::new().color("#8a97a5"))
             .height(260)
             .margin(Margin::new().left(56).right(12).top(12).bottom(40))
-            .x_axis(Axis::new().title("Cell").dtick(1.0).fixed_range(true))
+            .x_axis(
+                Axis::new()
+                    .title("Cell")
+                    .dtick(1.0)
+                    .fixed_range(true)
+                    .grid_color("rgba(128,128,128,0.25)"),
+            )
             .y_axis(
                 Axis::new()
                     .title("Voltage (V)")
                     .range(vec![mid - half, mid + half])
                     .tick_format(".3f")
-                    .fixed_range(true),
+                    .fixed_range(true)
+                    .grid_color("rgba(128,128,128,0.25)"),
             ),
     );
     plot.set_configuration(Configuration::new().responsive(true).static_plot(true));
