@@ -68,7 +68,7 @@ test('an injected open sense wire trips, and run-to-next-event stops right there
   assert.ok((await emulatedSecs(page)) - injectedAt < 120, 'stopped at the trip, not later');
   await page.getByTestId('alarms').filter({ hasText: /open/i }).waitFor({ timeout: 5_000 });
   const log = await page.getByTestId('event-log').textContent();
-  assert.match(log, /open/i, `the event log explains the trip: ${log}`);
+  assert.match(log, /open sense wire.*charging and discharging stopped/i, `the event log explains the trip: ${log}`);
   await page.close();
 });
 

@@ -16,7 +16,7 @@ test('an over-voltage trip is shown, acted on and explained', async () => {
   await page.getByTestId('scenario').filter({ hasText: 'overcharge' }).waitFor({ timeout: 20_000 });
   const trip = page
     .getByTestId('event-log')
-    .locator('li', { hasText: /over-voltage protection at 3\.\d{3} V \(limit 3\.650 V\) after 2\.0 s\./ });
+    .locator('li', { hasText: /over-voltage protection at 3\.\d{3} V \(limit 3\.650 V\) after 2\.0 s: charging stopped; discharging still allowed\./ });
   await trip.first().waitFor({ timeout: 30_000 });
   assert.match(await trip.first().textContent(), /^\+0d \d\d:\d\d:\d\dCell \d{1,2} over-voltage/);
 

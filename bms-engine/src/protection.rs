@@ -342,6 +342,13 @@ impl Rule {
 /// Most rows the table can hold.
 pub const MAX_RULES: usize = 48;
 
+impl Fault {
+    /// Which switches this fault opens at trip level: (charge, discharge).
+    pub const fn trip_opens(self) -> (bool, bool) {
+        blocks(self)
+    }
+}
+
 /// Which switches a fault opens at trip level: (charge, discharge).
 const fn blocks(fault: Fault) -> (bool, bool) {
     match fault {

@@ -354,12 +354,31 @@ pub fn explain(event: &Event) -> String {
     };
     let value = value_text(event.fault, event.value);
     let limit = value_text(event.fault, event.limit);
+    // What the BMS did about it, from the protection table's switch columns.
+    let (opens_charge, opens_discharge) = event.fault.trip_opens();
+    let action = match (event.level, opens_charge, opens_discharge) {
+        (Level::Trip, true, true) => "charging and discharging stopped",
+        (Level::Trip, true, false) => "charging stopped; discharging still allowed",
+        (Level::Trip, false, true) => "discharging stopped; charging still allowed",
+        (Level::Trip, false, false) => "reported",
+        (Level::Derate, _, _) => "current limits reduced",
+        (Level::Warning, _, _) => "a warning; nothing switched",
+    };
+    let resumed = match (event.level, opens_charge, opens_discharge) {
+        (Level::Trip, true, true) => "charging and discharging allowed again",
+        (Level::Trip, true, false) => "charging allowed again",
+        (Level::Trip, false, true) => "discharging allowed again",
+        (Level::Derate, _, _) => "full current limits again",
+        _ => "back to normal",
+    };
     match event.kind {
         EventKind::Tripped => format!(
-            "{subject} {level} at {value} (limit {limit}) after {:.1} s.",
+            "{subject} {level} at {value} (limit {limit}) after {:.1} s: {action}.",
             f64::from(event.delay_ms) / 1000.0
         ),
-        EventKind::Cleared => format!("{subject} {level} cleared at {value} (release {limit})."),
+        EventKind::Cleared => {
+            format!("{subject} {level} cleared at {value} (release {limit}): {resumed}.")
+        }
         EventKind::Latched => {
             format!("{subject} {level} latched: it tripped repeatedly; reset needed.")
         }
@@ -586,7 +605,7 @@ mod tests {
         };
         assert_eq!(
             explain(&e),
-            "Cell 7 over-voltage protection at 3.702 V (limit 3.650 V) after 2.0 s."
+            "Cell 7 over-voltage protection at 3.702 V (limit 3.650 V) after 2.0 s: charging stopped; discharging still allowed."
         );
         let cleared = Event {
             kind: EventKind::Cleared,
@@ -596,7 +615,7 @@ mod tests {
         };
         assert_eq!(
             explain(&cleared),
-            "Cell 7 over-voltage protection cleared at 3.399 V (release 3.400 V)."
+            "Cell 7 over-voltage protection cleared at 3.399 V (release 3.400 V): charging allowed again."
         );
         let cold = Event {
             fault: Fault::ChargeUnderTemperature,
@@ -609,7 +628,7 @@ mod tests {
         };
         assert_eq!(
             explain(&cold),
-            "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s."
+            "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s: a warning; nothing switched."
         );
         let lost = Event {
             fault: Fault::FrontEndLost,
@@ -621,7 +640,7 @@ mod tests {
         };
         assert_eq!(
             explain(&lost),
-            "Front end not responding protection at 2.1 s (limit 2.0 s) after 0.0 s."
+            "Front end not responding protection at 2.1 s (limit 2.0 s) after 0.0 s: charging and discharging stopped."
         );
     }
 
