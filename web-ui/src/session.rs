@@ -371,14 +371,30 @@ pub fn explain(event: &Event) -> String {
         (Level::Derate, _, _) => "full current limits again",
         _ => "back to normal",
     };
+    // Flags and counts have no value worth a number in a sentence, only how many channels.
+    let measured = !matches!(
+        event.fault,
+        Fault::ShortCircuit
+            | Fault::OpenWire
+            | Fault::SensorOutOfRange
+            | Fault::StuckSensor
+            | Fault::MeasurementInvalid
+            | Fault::PrechargeFailed
+    );
+    let delay = f64::from(event.delay_ms) / 1000.0;
     match event.kind {
-        EventKind::Tripped => format!(
-            "{subject} {level} at {value} (limit {limit}) after {:.1} s: {action}.",
-            f64::from(event.delay_ms) / 1000.0
+        EventKind::Tripped if measured => {
+            format!("{subject} {level} at {value} (limit {limit}) after {delay:.1} s: {action}.")
+        }
+        EventKind::Tripped if event.value > 1 => format!(
+            "{subject} {level} on {} channels after {delay:.1} s: {action}.",
+            event.value
         ),
-        EventKind::Cleared => {
+        EventKind::Tripped => format!("{subject} {level} after {delay:.1} s: {action}."),
+        EventKind::Cleared if measured => {
             format!("{subject} {level} cleared at {value} (release {limit}): {resumed}.")
         }
+        EventKind::Cleared => format!("{subject} {level} cleared: {resumed}."),
         EventKind::Latched => {
             format!("{subject} {level} latched: it tripped repeatedly; reset needed.")
         }
@@ -641,6 +657,25 @@ mod tests {
         assert_eq!(
             explain(&lost),
             "Front end not responding protection at 2.1 s (limit 2.0 s) after 0.0 s: charging and discharging stopped."
+        );
+        let wire = Event {
+            fault: Fault::OpenWire,
+            location: Some(7),
+            value: 1,
+            limit: 0,
+            delay_ms: 500,
+            ..e
+        };
+        assert_eq!(
+            explain(&wire),
+            "Cell 8 open sense wire protection after 0.5 s: charging and discharging stopped."
+        );
+        assert_eq!(
+            explain(&Event {
+                kind: EventKind::Cleared,
+                ..wire
+            }),
+            "Cell 8 open sense wire protection cleared: charging and discharging allowed again."
         );
     }
 
