@@ -34,6 +34,10 @@ test('the SOC estimate shows its bound and the truth inside it', async () => {
     assert.ok(Math.abs(r.soc - r.truth) <= r.bound + 0.1, `truth outside the bound: ${JSON.stringify(r)}`);
     await page.waitForTimeout(500);
   }
+  // The truth panel puts what truly flows and how warm the cells truly are beside the sensors.
+  assert.match(await page.getByTestId('true-current').textContent(), /^[+-]\d+\.\d\d A$/);
+  assert.match(await page.getByTestId('true-temperatures').textContent(), /^-?\d+\.\d … -?\d+\.\d °C$/);
+  assert.match(await page.getByTestId('truth-panel').textContent(), /measured [+-]\d+\.\d\d A/);
   const last = readings[readings.length - 1];
   assert.ok(last.bound <= 5, `converged: bound ${last.bound} %`);
   assert.ok(new Set(readings.map((r) => r.truth)).size > 1, 'the emulated pack moves');

@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                 <Metric label="Power" unit="W" testid="pack-power"
                     value=field(|r| format!("{:+.0}", r.power_w()))/>
                 <SocCard reading=reading emulator=emulator/>
+                <TruthCard reading=reading emulator=emulator/>
                 <SwitchesCard reading=reading/>
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading/>
@@ -222,6 +223,10 @@ pub(crate) struct EmulatorInfo {
     pub elapsed_secs: u64,
     /// The emulated pack's true SOC, %, to show beside the BMS's estimate.
     pub true_soc_pct: f64,
+    /// The current truly flowing, A.
+    pub true_current_a: f64,
+    /// The coldest and hottest true cell temperature, °C.
+    pub true_temperature_range_c: (f64, f64),
     /// × real time.
     pub speed: u32,
     pub paused: bool,
@@ -239,6 +244,8 @@ impl EmulatorInfo {
             time_of_day_secs: link.time_of_day_secs(),
             elapsed_secs: link.elapsed_secs(),
             true_soc_pct: link.true_soc_pct(),
+            true_current_a: link.true_current_a(),
+            true_temperature_range_c: link.true_temperature_range_c(),
             speed: link.speed(),
             paused: link.paused(),
             seek: link.seek(),
@@ -399,6 +406,59 @@ fn SocCard(
             })}
             <span class="note">{detail}</span>
         </div>
+    }
+}
+
+/// In emulator mode: what is truly happening in the pack beside what the BMS measures and
+/// estimates, so a trainer can show sensor errors and estimation at work.
+#[component]
+fn TruthCard(
+    reading: Memo<Option<Reading>>,
+    emulator: RwSignal<Option<EmulatorInfo>>,
+) -> impl IntoView {
+    let row = move || {
+        let truth = emulator.get()?;
+        reading.with(|r| {
+            let r = r.as_ref()?;
+            let sensors: Vec<f64> = r.temperatures_c.iter().flatten().copied().collect();
+            let (s_lo, s_hi) = sensors
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| {
+                    (lo.min(t), hi.max(t))
+                });
+            Some((
+                truth,
+                r.current_a,
+                r.soc_pct,
+                (s_lo, s_hi),
+                !sensors.is_empty(),
+            ))
+        })
+    };
+    move || {
+        row().map(|(truth, measured_a, estimate, (s_lo, s_hi), has_sensors)| {
+            let (t_lo, t_hi) = truth.true_temperature_range_c;
+            view! {
+                <div class="card truth-card" data-testid="truth-panel">
+                    <span class="label">"Truth (emulator)"</span>
+                    <dl>
+                        <dt>"Current"</dt>
+                        <dd data-testid="true-current">{format!("{:+.2} A", truth.true_current_a)}</dd>
+                        <dd class="note">{format!("measured {measured_a:+.2} A")}</dd>
+                        <dt>"SOC"</dt>
+                        <dd>{format!("{:.1} %", truth.true_soc_pct)}</dd>
+                        <dd class="note">{format!("estimate off by {:+.1} points", estimate - truth.true_soc_pct)}</dd>
+                        <dt>"Cells"</dt>
+                        <dd data-testid="true-temperatures">{format!("{t_lo:.1} … {t_hi:.1} °C")}</dd>
+                        <dd class="note">{if has_sensors {
+                            format!("sensors {s_lo:.1} … {s_hi:.1} °C")
+                        } else {
+                            "no sensor reading".to_owned()
+                        }}</dd>
+                    </dl>
+                </div>
+            }
+        })
     }
 }
 

@@ -296,6 +296,25 @@ impl EmulatedLink {
         self.device.simulation().time_of_day_secs()
     }
 
+    /// The current that truly flows in the emulated pack, A (the BMS sees it through a sensor
+    /// with offset, gain error and noise).
+    pub fn true_current_a(&self) -> f64 {
+        self.device.simulation().current_a()
+    }
+
+    /// The coldest and hottest true cell temperature, °C (the BMS sees only its sensors).
+    pub fn true_temperature_range_c(&self) -> (f64, f64) {
+        self.device
+            .simulation()
+            .pack()
+            .cells
+            .iter()
+            .map(|c| c.temperature_c)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+                (lo.min(t), hi.max(t))
+            })
+    }
+
     /// The emulated pack's true state of charge (mean of the cells), %: what the BMS's
     /// estimate is trying to find, shown beside it in emulator mode.
     pub fn true_soc_pct(&self) -> f64 {
