@@ -323,18 +323,23 @@ mod tests {
         no_adjacent: true,
     };
 
-    fn pack() -> Pack {
+    /// `cells` cells at half charge and `temperature_c`, seed 7.
+    fn pack_of(cells: usize, temperature_c: f64) -> Pack {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         Pack::new(
-            16,
+            cells,
             1,
             CellModel::lfp_280ah().unwrap(),
             0.5,
             0.0,
-            25.0,
+            temperature_c,
             PASSIVE,
             &mut rng,
         )
+    }
+
+    fn pack() -> Pack {
+        pack_of(16, 25.0)
     }
 
     #[test]
@@ -471,17 +476,7 @@ mod tests {
 
     #[test]
     fn the_heater_warms_a_cold_pack() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut p = Pack::new(
-            16,
-            1,
-            CellModel::lfp_280ah().unwrap(),
-            0.5,
-            0.0,
-            -10.0,
-            PASSIVE,
-            &mut rng,
-        );
+        let mut p = pack_of(16, -10.0);
         p.heater_on = true;
         for _ in 0..3600 {
             p.step(0.0, 1.0);
@@ -495,17 +490,7 @@ mod tests {
 
     #[test]
     fn heat_stays_inside_its_module() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut p = Pack::new(
-            4,
-            1,
-            CellModel::lfp_280ah().unwrap(),
-            0.5,
-            0.0,
-            25.0,
-            PASSIVE,
-            &mut rng,
-        );
+        let mut p = pack_of(4, 25.0);
         p.module_cells = 2;
         p.cells[1].extra_heat_w = 20.0;
         for _ in 0..3600 {
