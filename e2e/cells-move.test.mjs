@@ -60,6 +60,9 @@ test('all 16 cell voltages are shown and change over time', async () => {
     assert.match(await page.getByTestId(id).textContent(), /^(ON|OFF)$/);
   }
   assert.match(await page.getByTestId('soc').textContent(), /^\d{1,3}\.\d$/);
+  for (const n of [1, CELLS]) {
+    assert.match(await page.getByTestId(`cell-soc-${n}`).textContent(), /^\d{1,3} %$/, `cell ${n} shows its SOC`);
+  }
   assert.match(await page.getByTestId('pack-current').textContent(), /^[+-]\d+\.\d$/);
 
   await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });

@@ -67,6 +67,8 @@ test('an injected open sense wire trips, and run-to-next-event stops right there
   await page.getByTestId('console-message').filter({ hasText: 'Paused at the next event' }).waitFor();
   assert.ok((await emulatedSecs(page)) - injectedAt < 120, 'stopped at the trip, not later');
   await page.getByTestId('alarms').filter({ hasText: /open/i }).waitFor({ timeout: 5_000 });
+  const active = await page.getByTestId('alarm-list').locator('> li').allTextContents();
+  assert.ok(active.some((a) => /open sense wire/i.test(a)), `one child per active alarm: ${active.join(' | ')}`);
   const log = await page.getByTestId('event-log').textContent();
   assert.match(log, /open sense wire.*charging and discharging stopped/i, `the event log explains the trip: ${log}`);
   await page.close();

@@ -540,7 +540,7 @@ fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                     view! { <p class="quiet">"None"</p> }.into_any()
                 }
                 Some((trips, warnings, latched)) => view! {
-                    <ul>
+                    <ul data-testid="alarm-list">
                         {trips.into_iter().map(|f| {
                             let latch = latched.contains(&f).then_some(" · reset needed");
                             view! { <li class="alarm trip">{fault_label(f)}{latch}</li> }
@@ -666,6 +666,13 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                 .map_or_else(|| UNAVAILABLE.to_owned(), |v| format!("{v:.3}"))
         })
     };
+    let cell_soc = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.cell_soc_pct.get(i))
+                .map_or_else(String::new, |s| format!("{s:.0} %"))
+        })
+    };
     view! {
         <section class="cells card" aria-label="Cells">
             <div class="cells-head">
@@ -691,6 +698,8 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                         <span class="cell-no">{i + 1}</span>
                         <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
                         <span class="unit">"V"</span>
+                        <span class="cell-soc" title="state of charge of this cell"
+                            data-testid=format!("cell-soc-{}", i + 1)>{move || cell_soc(i)}</span>
                         <span class="balance-mark" title="balancing" data-testid=format!("cell-balancing-{}", i + 1)>
                             {move || if balancing(i) { "⇣" } else { "" }}
                         </span>
