@@ -39,7 +39,13 @@ pub fn App() -> impl IntoView {
         let link = link.clone();
         move |bytes: Vec<u8>| {
             let now = js_sys::Date::now();
-            session.update(|s| s.ingest(&bytes, now));
+            let truth = link.borrow().as_ref().map(EmulatedLink::true_soc_pct);
+            session.update(|s| {
+                s.ingest(&bytes, now);
+                if let Some(t) = truth {
+                    s.history.set_latest_truth(t);
+                }
+            });
             now_ms.set(now);
             emulator.set(link.borrow().as_ref().map(EmulatorInfo::of));
         }
@@ -98,11 +104,49 @@ pub fn App() -> impl IntoView {
             </section>
             <CellsPanel reading=reading/>
             <EventsPanel session=session/>
+            <HistoryPanel session=session/>
             <InverterPanel reading=reading/>
         </main>
         <footer>
             <LinkCounters session=session/>
         </footer>
+    }
+}
+
+/// SOC, pack and cell history as plotly charts, redrawn when a report adds a point.
+#[component]
+fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
+    // Redraw when a report has added a point (a paused device's repeats add none).
+    let stamp = Memo::new(move |_| {
+        session.with(|s| {
+            let points = s.history.points();
+            (points.len(), points.last().map_or(0.0, |p| p.time_s))
+        })
+    });
+    Effect::new(move |_| {
+        let _ = stamp.get();
+        session.with_untracked(|s| chart::draw_history(s.history.points()));
+    });
+    let span = move || {
+        session.with(|s| {
+            let points = s.history.points();
+            match (points.first(), points.last()) {
+                (Some(a), Some(b)) => format!(
+                    "{} points over {:.1} h; each stands for up to {} reports",
+                    points.len(),
+                    (b.time_s - a.time_s) / 3600.0,
+                    s.history.reports_per_point()
+                ),
+                _ => "No reports yet.".to_owned(),
+            }
+        })
+    };
+    view! {
+        <section class="card history" aria-label="History" data-testid="history">
+            <h2>"History"</h2>
+            <p class="note" data-testid="history-span">{span}" · drag to zoom, double-click to see all"</p>
+            {chart::HISTORY_CHART_IDS.iter().map(|id| view! { <div id=*id class="history-chart"></div> }).collect_view()}
+        </section>
     }
 }
 

@@ -93,9 +93,149 @@ pub fn draw(_cells: &[f64]) -> bool {
     false
 }
 
+/// Containers of the three history charts.
+pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "history-cells"];
+
+/// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
+/// band, the truth in emulator mode); pack voltage and current; cell spread and the
+/// temperature extremes. Drag to zoom, double-click to see everything again.
+pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
+    use plotly::Scatter;
+    use plotly::common::{AxisSide, DashType, Line, Mode};
+    let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
+    let series = |f: &dyn Fn(&crate::history::HistoryPoint) -> Option<f64>| -> Vec<Option<f64>> {
+        points.iter().map(f).collect()
+    };
+    let line = |name: &str, y: Vec<Option<f64>>| {
+        Scatter::new(hours.clone(), y).name(name).mode(Mode::Lines)
+    };
+    let dotted = Line::new().dash(DashType::Dot).width(1.0);
+    let layout = |title: &str| {
+        Layout::new()
+            .paper_background_color("rgba(0,0,0,0)")
+            .plot_background_color("rgba(0,0,0,0)")
+            .font(Font::new().color("#8a97a5"))
+            .height(230)
+            .margin(Margin::new().left(56).right(56).top(12).bottom(40))
+            .x_axis(
+                Axis::new()
+                    .title("Hours")
+                    .grid_color("rgba(128,128,128,0.25)"),
+            )
+            .y_axis(
+                Axis::new()
+                    .title(title)
+                    .grid_color("rgba(128,128,128,0.25)"),
+            )
+    };
+
+    let mut soc = Plot::new();
+    soc.add_trace(line("estimate", series(&|p| Some(p.soc_pct))));
+    soc.add_trace(
+        line(
+            "estimate + 3σ",
+            series(&|p| p.soc_bound_pct.map(|b| p.soc_pct + b)),
+        )
+        .line(dotted.clone()),
+    );
+    soc.add_trace(
+        line(
+            "estimate − 3σ",
+            series(&|p| p.soc_bound_pct.map(|b| p.soc_pct - b)),
+        )
+        .line(dotted.clone()),
+    );
+    if points.iter().any(|p| p.true_soc_pct.is_some()) {
+        soc.add_trace(line("true (emulator)", series(&|p| p.true_soc_pct)));
+    }
+    soc.set_layout(layout("SOC (%)"));
+
+    let mut pack = Plot::new();
+    pack.add_trace(line("voltage", series(&|p| Some(p.pack_voltage_v))));
+    pack.add_trace(line("current", series(&|p| Some(p.current_a))).y_axis("y2"));
+    pack.set_layout(
+        layout("Voltage (V)").y_axis2(
+            Axis::new()
+                .title("Current (A)")
+                .overlaying("y")
+                .side(AxisSide::Right),
+        ),
+    );
+
+    let mut cells = Plot::new();
+    cells.add_trace(line("cell spread", series(&|p| Some(p.spread_mv))));
+    cells.add_trace(line("coldest sensor", series(&|p| p.temperature_c.map(|t| t.0))).y_axis("y2"));
+    cells.add_trace(line("hottest sensor", series(&|p| p.temperature_c.map(|t| t.1))).y_axis("y2"));
+    cells.set_layout(
+        layout("Spread (mV)").y_axis2(
+            Axis::new()
+                .title("Temperature (°C)")
+                .overlaying("y")
+                .side(AxisSide::Right),
+        ),
+    );
+    for plot in [&mut soc, &mut pack, &mut cells] {
+        plot.set_configuration(Configuration::new().responsive(true).display_logo(false));
+    }
+    [soc, pack, cells]
+}
+
+/// Draws the history charts, if plotly.js is on the page. Returns whether it drew.
+#[cfg(target_family = "wasm")]
+pub fn draw_history(points: &[crate::history::HistoryPoint]) -> bool {
+    let loaded = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
+        .is_some_and(|p| !p.is_undefined());
+    if loaded {
+        let plots = history_plots(points);
+        leptos::task::spawn_local(async move {
+            for (id, plot) in HISTORY_CHART_IDS.iter().zip(plots.iter()) {
+                plotly::bindings::react(id, plot).await;
+            }
+        });
+    }
+    loaded
+}
+
+/// Native builds (unit tests) have no page to draw on.
+#[cfg(not(target_family = "wasm"))]
+pub fn draw_history(_points: &[crate::history::HistoryPoint]) -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_charts_show_the_bound_the_truth_and_two_axes() {
+        let points: Vec<crate::history::HistoryPoint> = (0..10)
+            .map(|k| crate::history::HistoryPoint {
+                time_s: f64::from(k) * 600.0,
+                pack_voltage_v: 52.0,
+                current_a: -10.0,
+                soc_pct: 50.0,
+                soc_bound_pct: Some(3.0),
+                true_soc_pct: Some(49.0),
+                spread_mv: 6.0,
+                temperature_c: Some((20.0, 22.0)),
+            })
+            .collect();
+        let [soc, pack, cells] = history_plots(&points);
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        assert_eq!(
+            soc["data"].as_array().unwrap().len(),
+            4,
+            "estimate, ±3σ, truth"
+        );
+        assert_eq!(soc["data"][1]["y"][0], 53.0);
+        assert_eq!(soc["data"][3]["name"], "true (emulator)");
+        let pack: serde_json::Value = serde_json::from_str(&pack.to_json()).unwrap();
+        assert_eq!(pack["data"][1]["yaxis"], "y2");
+        assert_eq!(pack["layout"]["yaxis2"]["overlaying"], "y");
+        let cells: serde_json::Value = serde_json::from_str(&cells.to_json()).unwrap();
+        assert_eq!(cells["data"][0]["x"][9], 1.5, "hours");
+    }
 
     #[test]
     fn extremes_are_coloured_and_the_axis_frames_the_cells() {

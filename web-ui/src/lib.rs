@@ -10,6 +10,7 @@
 pub mod app;
 pub mod chart;
 mod console;
+pub mod history;
 pub mod link;
 pub mod session;
 

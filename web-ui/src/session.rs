@@ -445,6 +445,8 @@ pub struct Session {
     pub events: VecDeque<LoggedEvent>,
     /// A problem with the device itself worth telling the user (e.g. a protocol mismatch).
     pub device_problem: Option<String>,
+    /// One point per state report, for the history charts.
+    pub history: crate::history::History,
 }
 
 impl Session {
@@ -457,7 +459,12 @@ impl Session {
                 self.last_frame_at_ms = Some(now_ms);
                 match message {
                     DeviceMessage::DeviceInfo(info) => self.device = Some(info),
-                    DeviceMessage::Telemetry(t) => self.latest = Some(Reading::from_telemetry(&t)),
+                    DeviceMessage::Telemetry(t) => {
+                        let reading = Reading::from_telemetry(&t);
+                        self.history
+                            .push(crate::history::HistoryPoint::of(&reading));
+                        self.latest = Some(reading);
+                    }
                     DeviceMessage::Event { sequence, event } => {
                         let known = self.events.back().is_some_and(|e| e.sequence >= sequence);
                         if !known {
