@@ -3,7 +3,7 @@
 use crate::chart::{self, CELL_CHART_ID};
 use crate::console::{EmulatorConsole, SharedLink};
 use crate::link::{EmulatedLink, config_from_query};
-use crate::session::{LinkState, Reading, Session, explain, fault_label};
+use crate::session::{LinkState, Reading, Session, duration_text, explain, fault_label};
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -93,9 +93,26 @@ pub fn App() -> impl IntoView {
                     value=field(|r| format!("{:.2}", r.pack_voltage_v))/>
                 <Metric label="Current" unit="A" testid="pack-current"
                     value=field(|r| format!("{:+.1}", r.current_a))
-                    note=field(|r| direction(r.current_a).to_owned())/>
+                    note=Signal::derive(move || {
+                        session.with(|s| {
+                            let Some(r) = s.latest.as_ref() else { return UNAVAILABLE.to_owned() };
+                            match s.time_to_full_or_empty() {
+                                Some((hours, full)) => format!(
+                                    "{} · {} in {}",
+                                    direction(r.current_a),
+                                    if full { "full" } else { "empty" },
+                                    duration_text(hours)
+                                ),
+                                None => direction(r.current_a).to_owned(),
+                            }
+                        })
+                    })/>
                 <Metric label="Power" unit="W" testid="pack-power"
-                    value=field(|r| format!("{:+.0}", r.power_w()))/>
+                    value=field(|r| format!("{:+.0}", r.power_w()))
+                    note=Signal::derive(move || session.with(|s| {
+                        let (into, out) = s.energy_wh;
+                        format!("this session: in {:.2} kWh, out {:.2} kWh", into / 1000.0, out / 1000.0)
+                    }))/>
                 <SocCard reading=reading emulator=emulator/>
                 <TruthCard reading=reading emulator=emulator/>
                 <SwitchesCard reading=reading/>

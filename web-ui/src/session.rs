@@ -272,6 +272,18 @@ impl Reading {
     }
 }
 
+/// A duration for a person: "2 h 05 min", "45 min", or "more than 10 days".
+pub fn duration_text(hours: f64) -> String {
+    if !hours.is_finite() || hours > 240.0 {
+        return "more than 10 days".to_owned();
+    }
+    let minutes = (hours.max(0.0) * 60.0).round() as u64;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, m) => format!("{h} h {m:02} min"),
+    }
+}
+
 /// A fault's name as a person reads it.
 pub fn fault_label(fault: Fault) -> &'static str {
     match fault {
@@ -447,9 +459,31 @@ pub struct Session {
     pub device_problem: Option<String>,
     /// One point per state report, for the history charts.
     pub history: crate::history::History,
+    /// Energy into and out of the pack since the session started, Wh (from the reports: the
+    /// mean power of two reports times the device time between them).
+    pub energy_wh: (f64, f64),
 }
 
 impl Session {
+    /// Hours until the pack is full (charging) or empty (discharging) at the present current,
+    /// from the usable SOC and the device's capacity (scaled by SOH once known): `(hours,
+    /// full)`; `None` when idle or before the device has said its capacity.
+    pub fn time_to_full_or_empty(&self) -> Option<(f64, bool)> {
+        let r = self.latest.as_ref()?;
+        let capacity_ah = f64::from(self.device.as_ref()?.capacity_mah) / 1000.0
+            * r.soh_pct.map_or(1.0, |s| s / 100.0);
+        if r.current_a > 0.5 {
+            Some((
+                (100.0 - r.usable_soc_pct) / 100.0 * capacity_ah / r.current_a,
+                true,
+            ))
+        } else if r.current_a < -0.5 {
+            Some((r.usable_soc_pct / 100.0 * capacity_ah / -r.current_a, false))
+        } else {
+            None
+        }
+    }
+
     /// Feeds bytes received at `now_ms`; rejected frames are counted, never shown as data.
     pub fn ingest(&mut self, bytes: &[u8], now_ms: f64) {
         let mut decoder = std::mem::take(&mut self.decoder);
@@ -461,6 +495,17 @@ impl Session {
                     DeviceMessage::DeviceInfo(info) => self.device = Some(info),
                     DeviceMessage::Telemetry(t) => {
                         let reading = Reading::from_telemetry(&t);
+                        if let Some(previous) = &self.latest {
+                            let hours = (reading.uptime_secs - previous.uptime_secs) / 3600.0;
+                            if hours > 0.0 {
+                                let wh = (reading.power_w() + previous.power_w()) / 2.0 * hours;
+                                if wh > 0.0 {
+                                    self.energy_wh.0 += wh;
+                                } else {
+                                    self.energy_wh.1 -= wh;
+                                }
+                            }
+                        }
                         self.history
                             .push(crate::history::HistoryPoint::of(&reading));
                         self.latest = Some(reading);
@@ -522,6 +567,42 @@ mod tests {
 
     fn device() -> EmulatedDevice {
         EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap()
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        assert_eq!(duration_text(0.75), "45 min");
+        assert_eq!(duration_text(2.0833), "2 h 05 min");
+        assert_eq!(duration_text(500.0), "more than 10 days");
+        assert_eq!(duration_text(f64::INFINITY), "more than 10 days");
+    }
+
+    #[test]
+    fn energy_and_time_to_empty_follow_the_reports() {
+        let mut dev =
+            EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap();
+        let mut session = Session::default();
+        session.ingest(&dev.hello(), 0.0);
+        // 06:00 to 18:00: PV charges by day, the house draws in the evening.
+        for i in 0..12 * 60 {
+            session.ingest(&dev.advance(60), f64::from(i));
+        }
+        let (into, out) = session.energy_wh;
+        let truth = dev.simulation().summary();
+        assert!(
+            (into / 1000.0 - truth.energy_in_kwh).abs() < 0.1 * truth.energy_in_kwh,
+            "{into} Wh vs {} kWh",
+            truth.energy_in_kwh
+        );
+        assert!(out > 0.0);
+        let r = session.latest.clone().unwrap();
+        match session.time_to_full_or_empty() {
+            Some((hours, full)) => {
+                assert_eq!(full, r.current_a > 0.0);
+                assert!(hours > 0.0 && hours < 1_000.0, "{hours}");
+            }
+            None => assert!(r.current_a.abs() <= 0.5),
+        }
     }
 
     #[test]
