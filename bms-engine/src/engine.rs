@@ -443,8 +443,7 @@ impl Engine {
                 .collect(),
             soh_permille: self
                 .estimator
-                .health()
-                .and_then(|h| h.soh_pct)
+                .soh_pct()
                 .map(|(pct, _)| (pct * 10.0 + 0.5).clamp(0.0, 2000.0) as u16),
             current_bias_ma: soc
                 .bias_a

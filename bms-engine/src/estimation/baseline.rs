@@ -87,4 +87,8 @@ impl SocEstimator for BaselineEstimator {
     fn health(&self) -> Option<HealthReport> {
         None
     }
+
+    fn soh_pct(&self) -> Option<(f32, f32)> {
+        None
+    }
 }

@@ -301,6 +301,13 @@ impl Health {
         self.secs += f64::from(dt_secs);
     }
 
+    /// SOH: the weakest cell's estimated capacity over nominal, % and its 1σ (cheap: no
+    /// report is built).
+    pub fn soh_pct(&self) -> Option<(f32, f32)> {
+        self.pack_capacity()
+            .map(|(q, s)| (q / self.nominal_ah * 100.0, s / self.nominal_ah * 100.0))
+    }
+
     fn pack_capacity(&self) -> Option<(f32, f32)> {
         self.cells
             .iter()
@@ -323,9 +330,7 @@ impl Health {
             let _ = report.cell_r0_ohm.push(r0);
         }
         report.capacity_ah = self.pack_capacity();
-        report.soh_pct = report
-            .capacity_ah
-            .map(|(q, s)| (q / self.nominal_ah * 100.0, s / self.nominal_ah * 100.0));
+        report.soh_pct = self.soh_pct();
         if r_n > 0.0 {
             report.r0_ohm = Some((r_sum / r_n, libm::sqrtf(r_var) / r_n));
         }

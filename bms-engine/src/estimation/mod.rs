@@ -271,6 +271,8 @@ pub trait SocEstimator {
     fn report(&self) -> SocReport;
     /// State of health, when the estimator tracks it.
     fn health(&self) -> Option<HealthReport>;
+    /// SOH % and its 1σ alone, for every step's outputs (the full report is not needed).
+    fn soh_pct(&self) -> Option<(f32, f32)>;
 }
 
 /// The pack view from per-cell estimates and capacities.
@@ -454,6 +456,10 @@ impl SocEstimator for ModelEstimator {
     fn health(&self) -> Option<HealthReport> {
         Some(self.health.report())
     }
+
+    fn soh_pct(&self) -> Option<(f32, f32)> {
+        self.health.soh_pct()
+    }
 }
 
 /// The engine's estimator: one of the two, chosen at start.
@@ -516,5 +522,9 @@ impl SocEstimator for Estimator {
 
     fn health(&self) -> Option<HealthReport> {
         self.inner().health()
+    }
+
+    fn soh_pct(&self) -> Option<(f32, f32)> {
+        self.inner().soh_pct()
     }
 }
