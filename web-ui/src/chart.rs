@@ -41,19 +41,14 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
     let mut plot = Plot::new();
     plot.add_trace(trace);
     plot.set_layout(
-        // Transparent, with mid-grey text and grid: readable in the light and the dark theme.
-        Layout::new()
-            .paper_background_color("rgba(0,0,0,0)")
-            .plot_background_color("rgba(0,0,0,0)")
-            .font(Font::new().color("#8a97a5"))
-            .height(260)
+        themed_layout(260)
             .margin(Margin::new().left(56).right(12).top(12).bottom(40))
             .x_axis(
                 Axis::new()
                     .title("Cell")
                     .dtick(1.0)
                     .fixed_range(true)
-                    .grid_color("rgba(128,128,128,0.25)"),
+                    .grid_color(GRID),
             )
             .y_axis(
                 Axis::new()
@@ -61,7 +56,7 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
                     .range(vec![mid - half, mid + half])
                     .tick_format(".3f")
                     .fixed_range(true)
-                    .grid_color("rgba(128,128,128,0.25)"),
+                    .grid_color(GRID),
             ),
     );
     plot.set_configuration(Configuration::new().responsive(true).static_plot(true));
@@ -75,9 +70,7 @@ fn position(cells: &[f64], value: f64) -> Option<usize> {
 /// Draws `cells` into the chart container, if plotly.js is on the page. Returns whether it drew.
 #[cfg(target_family = "wasm")]
 pub fn draw(cells: &[f64]) -> bool {
-    let loaded = web_sys::window()
-        .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
-        .is_some_and(|p| !p.is_undefined());
+    let loaded = plotly_loaded();
     if loaded {
         let plot = cell_plot(cells);
         leptos::task::spawn_local(async move {
@@ -93,6 +86,35 @@ pub fn draw(_cells: &[f64]) -> bool {
     false
 }
 
+/// Grid lines that read on both themes.
+const GRID: &str = "rgba(128,128,128,0.25)";
+
+/// A layout on a transparent background with mid-grey text: readable in the light and the
+/// dark theme.
+fn themed_layout(height: usize) -> Layout {
+    Layout::new()
+        .paper_background_color("rgba(0,0,0,0)")
+        .plot_background_color("rgba(0,0,0,0)")
+        .font(Font::new().color("#8a97a5"))
+        .height(height)
+}
+
+/// An axis on the right, sharing the plot with the left one.
+fn right_axis(title: &str) -> Axis {
+    Axis::new()
+        .title(title)
+        .overlaying("y")
+        .side(plotly::common::AxisSide::Right)
+}
+
+/// Whether plotly.js is on the page.
+#[cfg(target_family = "wasm")]
+fn plotly_loaded() -> bool {
+    web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
+        .is_some_and(|p| !p.is_undefined())
+}
+
 /// Containers of the three history charts.
 pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "history-cells"];
 
@@ -101,7 +123,7 @@ pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "histor
 /// temperature extremes. Drag to zoom, double-click to see everything again.
 pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
     use plotly::Scatter;
-    use plotly::common::{AxisSide, DashType, Line, Mode};
+    use plotly::common::{DashType, Line, Mode};
     let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
     let series = |f: &dyn Fn(&crate::history::HistoryPoint) -> Option<f64>| -> Vec<Option<f64>> {
         points.iter().map(f).collect()
@@ -111,22 +133,10 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
     };
     let dotted = Line::new().dash(DashType::Dot).width(1.0);
     let layout = |title: &str| {
-        Layout::new()
-            .paper_background_color("rgba(0,0,0,0)")
-            .plot_background_color("rgba(0,0,0,0)")
-            .font(Font::new().color("#8a97a5"))
-            .height(230)
+        themed_layout(230)
             .margin(Margin::new().left(56).right(56).top(12).bottom(40))
-            .x_axis(
-                Axis::new()
-                    .title("Hours")
-                    .grid_color("rgba(128,128,128,0.25)"),
-            )
-            .y_axis(
-                Axis::new()
-                    .title(title)
-                    .grid_color("rgba(128,128,128,0.25)"),
-            )
+            .x_axis(Axis::new().title("Hours").grid_color(GRID))
+            .y_axis(Axis::new().title(title).grid_color(GRID))
     };
 
     let mut soc = Plot::new();
@@ -153,27 +163,13 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
     let mut pack = Plot::new();
     pack.add_trace(line("voltage", series(&|p| Some(p.pack_voltage_v))));
     pack.add_trace(line("current", series(&|p| Some(p.current_a))).y_axis("y2"));
-    pack.set_layout(
-        layout("Voltage (V)").y_axis2(
-            Axis::new()
-                .title("Current (A)")
-                .overlaying("y")
-                .side(AxisSide::Right),
-        ),
-    );
+    pack.set_layout(layout("Voltage (V)").y_axis2(right_axis("Current (A)")));
 
     let mut cells = Plot::new();
     cells.add_trace(line("cell spread", series(&|p| Some(p.spread_mv))));
     cells.add_trace(line("coldest sensor", series(&|p| p.temperature_c.map(|t| t.0))).y_axis("y2"));
     cells.add_trace(line("hottest sensor", series(&|p| p.temperature_c.map(|t| t.1))).y_axis("y2"));
-    cells.set_layout(
-        layout("Spread (mV)").y_axis2(
-            Axis::new()
-                .title("Temperature (°C)")
-                .overlaying("y")
-                .side(AxisSide::Right),
-        ),
-    );
+    cells.set_layout(layout("Spread (mV)").y_axis2(right_axis("Temperature (°C)")));
     for plot in [&mut soc, &mut pack, &mut cells] {
         plot.set_configuration(Configuration::new().responsive(true).display_logo(false));
     }
@@ -183,9 +179,7 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
 /// Draws the history charts, if plotly.js is on the page. Returns whether it drew.
 #[cfg(target_family = "wasm")]
 pub fn draw_history(points: &[crate::history::HistoryPoint]) -> bool {
-    let loaded = web_sys::window()
-        .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
-        .is_some_and(|p| !p.is_undefined());
+    let loaded = plotly_loaded();
     if loaded {
         let plots = history_plots(points);
         leptos::task::spawn_local(async move {
