@@ -76,6 +76,24 @@ struct RunArgs {
     out: Option<String>,
 }
 
+/// A whole number from 1 to `max` for `flag`, or an error naming the flag, the value and the
+/// range.
+fn count(flag: &str, v: &str, max: usize, what: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("`{flag} {v}`: expected 1 to {max} {what}"))
+}
+
+/// `model` or `baseline`, for `--estimator`.
+fn estimator_kind(v: &str) -> Result<bms_engine::estimation::EstimatorKind, String> {
+    match v {
+        "model" => Ok(bms_engine::estimation::EstimatorKind::Model),
+        "baseline" => Ok(bms_engine::estimation::EstimatorKind::Baseline),
+        _ => Err(format!("`--estimator {v}`: expected model or baseline")),
+    }
+}
+
 fn parse_interval(flag: &str, v: &str) -> Result<u64, String> {
     v.parse::<u64>()
         .ok()
@@ -127,52 +145,25 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                     .map_err(|_| format!("`--seed {v}`: expected a whole number 0..2^64"))?;
             }
             "--cells" => {
-                let v = value("--cells")?;
-                parsed.cells = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "`--cells {v}`: expected 1 to {} series cells",
-                            bms_engine::MAX_CELLS
-                        )
-                    })?;
+                parsed.cells = count(flag, &value(flag)?, bms_engine::MAX_CELLS, "series cells")?;
             }
             "--parallel" => {
-                let v = value("--parallel")?;
-                parsed.parallel = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=emulator::MAX_PARALLEL).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "`--parallel {v}`: expected 1 to {} cells in parallel",
-                            emulator::MAX_PARALLEL
-                        )
-                    })?;
+                parsed.parallel = count(
+                    flag,
+                    &value(flag)?,
+                    emulator::MAX_PARALLEL,
+                    "cells in parallel",
+                )?;
             }
             "--module-cells" => {
-                let v = value("--module-cells")?;
-                parsed.module_cells = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "`--module-cells {v}`: expected 1 to {} series groups per module",
-                            bms_engine::MAX_CELLS
-                        )
-                    })?;
+                parsed.module_cells = count(
+                    flag,
+                    &value(flag)?,
+                    bms_engine::MAX_CELLS,
+                    "series groups per module",
+                )?;
             }
-            "--estimator" => {
-                let v = value("--estimator")?;
-                parsed.estimator = match v.as_str() {
-                    "model" => bms_engine::estimation::EstimatorKind::Model,
-                    "baseline" => bms_engine::estimation::EstimatorKind::Baseline,
-                    _ => return Err(format!("`--estimator {v}`: expected model or baseline")),
-                };
-            }
+            "--estimator" => parsed.estimator = estimator_kind(&value(flag)?)?,
             "--current-offset" => {
                 let v = value("--current-offset")?;
                 let amps = v
@@ -221,16 +212,7 @@ fn replay(args: &[String]) -> Result<String, String> {
         match arg.as_str() {
             "--cell" => cell = Some(iter.next().ok_or("`--cell` needs a file")?.clone()),
             "--estimator" => {
-                estimator = match iter.next().map(String::as_str) {
-                    Some("model") => bms_engine::estimation::EstimatorKind::Model,
-                    Some("baseline") => bms_engine::estimation::EstimatorKind::Baseline,
-                    other => {
-                        return Err(format!(
-                            "`--estimator {}`: expected model or baseline",
-                            other.unwrap_or("")
-                        ));
-                    }
-                };
+                estimator = estimator_kind(iter.next().map_or("", String::as_str))?;
             }
             "--csv" => csv = Some(iter.next().ok_or("`--csv` needs a file")?.clone()),
             "--json" => json = true,

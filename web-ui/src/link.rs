@@ -42,6 +42,14 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
         .filter(|p| !p.is_empty())
     {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // A whole number from 1 to `max`, or an error naming the key, the value and the range.
+        let count = |max: usize, what: &str| {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| format!("{key} `{value}`: use 1 to {max} {what}"))
+        };
         match key {
             "scenario" => {
                 config.scenario = Scenario::from_name(value).map_err(|e| e.to_string())?;
@@ -51,41 +59,12 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
                     .parse()
                     .map_err(|_| format!("seed `{value}` is not a whole number 0..2^64"))?;
             }
-            "cells" => {
-                config.cell_count = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "cells `{value}`: use 1 to {} series cells",
-                            bms_engine::MAX_CELLS
-                        )
-                    })?;
-            }
+            "cells" => config.cell_count = count(bms_engine::MAX_CELLS, "series cells")?,
             "parallel" => {
-                config.parallel = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=emulator::MAX_PARALLEL).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "parallel `{value}`: use 1 to {} cells in parallel",
-                            emulator::MAX_PARALLEL
-                        )
-                    })?;
+                config.parallel = count(emulator::MAX_PARALLEL, "cells in parallel")?;
             }
             "module-cells" => {
-                config.module_cells = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=bms_engine::MAX_CELLS).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "module-cells `{value}`: use 1 to {} series groups per module",
-                            bms_engine::MAX_CELLS
-                        )
-                    })?;
+                config.module_cells = count(bms_engine::MAX_CELLS, "series groups per module")?;
             }
             _ => {}
         }
