@@ -2,7 +2,9 @@
 
 use crate::chart::{self, CELL_CHART_ID};
 use crate::console::{EmulatorConsole, SharedLink};
-use crate::link::{EmulatedLink, config_from_query};
+use crate::link::{EmulatedLink, SPEEDS, config_from_query};
+use crate::recording::Replay;
+use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{LinkState, Reading, Session, duration_text, explain, fault_label};
 use leptos::prelude::*;
 
@@ -20,26 +22,37 @@ pub fn App() -> impl IntoView {
     let query = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
-    let link = config_from_query(&query)
-        .map_err(|e| format!("{e} (the address asks for it); running the default demo instead"))
-        .or_else(|e| {
-            startup_error.set(Some(e));
-            Ok::<_, String>(crate::link::DEMO)
-        })
-        .and_then(|config| EmulatedLink::new(config).map_err(|e| e.to_string()));
-    let link: SharedLink = std::rc::Rc::new(std::cell::RefCell::new(match link {
-        Ok(link) => Some(link),
-        Err(e) => {
-            startup_error.set(Some(e));
-            None
+    let replay_id = crate::link::replay_from_query(&query).unwrap_or_else(|e| {
+        startup_error.set(Some(format!("{e} (the address asks for it); running the live demo instead")));
+        None
+    });
+    let recordings = Recordings::open(replay_id.is_none());
+    let link: SharedLink = std::rc::Rc::new(std::cell::RefCell::new(None));
+    if replay_id.is_none() {
+        let made = config_from_query(&query)
+            .map_err(|e| format!("{e} (the address asks for it); running the default demo instead"))
+            .or_else(|e| {
+                startup_error.set(Some(e));
+                Ok::<_, String>(crate::link::DEMO)
+            })
+            .and_then(|config| EmulatedLink::new(config).map_err(|e| e.to_string()));
+        match made {
+            Ok(made) => *link.borrow_mut() = Some(made),
+            Err(e) => startup_error.set(Some(e)),
         }
-    }));
+    }
     // Everything the emulated device sends goes through here, whoever made it send.
     let deliver = {
         let link = link.clone();
+        let recordings = recordings.clone();
         move |bytes: Vec<u8>| {
             let now = js_sys::Date::now();
-            let truth = link.borrow().as_ref().map(EmulatedLink::true_soc_pct);
+            let (truth, source) = link.borrow().as_ref().map_or((None, None), |l| {
+                (Some(l.true_soc_pct()), Some(crate::link::source_text(&l.config())))
+            });
+            if let Some(source) = source {
+                recordings.receive(&bytes, &source);
+            }
             session.update(|s| {
                 s.ingest(&bytes, now);
                 if let Some(t) = truth {
@@ -57,6 +70,29 @@ pub fn App() -> impl IntoView {
             let bytes = link.borrow_mut().as_mut().map(EmulatedLink::poll);
             if let Some(bytes) = bytes {
                 deliver(bytes);
+            }
+        });
+    }
+    let replay = RwSignal::new(None::<ReplayInfo>);
+    let replayer: std::rc::Rc<std::cell::RefCell<Option<Replay>>> = std::rc::Rc::default();
+    if let Some(id) = replay_id {
+        let replayer = replayer.clone();
+        let deliver = deliver.clone();
+        leptos::task::spawn_local(async move {
+            match load_replay(id).await {
+                Ok(loaded) => {
+                    *replayer.borrow_mut() = Some(loaded);
+                    start_ticking(move || {
+                        let mut player = replayer.borrow_mut();
+                        let Some(player) = player.as_mut() else { return };
+                        let bytes = player.poll(f64::from(crate::link::TICK_MILLIS));
+                        replay.set(Some(ReplayInfo::of(id, player)));
+                        if !bytes.is_empty() {
+                            deliver(bytes);
+                        }
+                    });
+                }
+                Err(e) => startup_error.set(Some(format!("Cannot replay: {e}."))),
             }
         });
     }
@@ -87,6 +123,7 @@ pub fn App() -> impl IntoView {
                 <p class="error" role="alert" data-testid="device-problem">{p}</p>
             })}
             <EmulatorBanner info=emulator/>
+            <ReplayBar info=replay replayer=replayer/>
             <EmulatorConsole link=link.clone() info=emulator session=session deliver=deliver.clone()/>
             <section class="cards" aria-label="Pack">
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"
@@ -123,6 +160,7 @@ pub fn App() -> impl IntoView {
             <EventsPanel session=session/>
             <HistoryPanel session=session/>
             <InverterPanel reading=reading/>
+            <RecordingsPanel recordings=recordings/>
         </main>
         <footer>
             <LinkCounters session=session/>
@@ -269,6 +307,78 @@ fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
+        </section>
+    }
+}
+
+/// Where a playback stands, for the replay bar.
+#[derive(Debug, Clone, PartialEq)]
+struct ReplayInfo {
+    id: u32,
+    progress: f64,
+    speed: u32,
+    paused: bool,
+    finished: bool,
+}
+
+impl ReplayInfo {
+    fn of(id: u32, replay: &Replay) -> Self {
+        ReplayInfo {
+            id,
+            progress: replay.progress(),
+            speed: replay.speed(),
+            paused: replay.paused(),
+            finished: replay.finished(),
+        }
+    }
+}
+
+/// Playback controls, while a recording is replayed instead of a live device.
+#[component]
+fn ReplayBar(
+    info: RwSignal<Option<ReplayInfo>>,
+    replayer: std::rc::Rc<std::cell::RefCell<Option<Replay>>>,
+) -> impl IntoView {
+    let set_speed = {
+        let replayer = replayer.clone();
+        move |ev: leptos::ev::Event| {
+            if let (Ok(speed), Some(r)) = (event_target_value(&ev).parse(), replayer.borrow_mut().as_mut()) {
+                r.set_speed(speed);
+            }
+        }
+    };
+    let toggle = move |_| {
+        if let Some(r) = replayer.borrow_mut().as_mut() {
+            r.set_paused(!r.paused());
+        }
+    };
+    let paused = move || info.with(|i| i.as_ref().is_some_and(|i| i.paused));
+    view! {
+        <section class="card replay" aria-label="Replay" data-testid="replay-bar"
+            style:display=move || if info.with(Option::is_some) { "" } else { "none" }>
+            <p class="banner">
+                {move || info.with(|i| i.as_ref().map(|i| format!(
+                    "Replaying recording #{} · {:.0} % played{}",
+                    i.id,
+                    i.progress * 100.0,
+                    if i.finished { " · finished" } else { "" }
+                )))}
+            </p>
+            <div class="console-row">
+                <label>"Speed "
+                    <select data-testid="replay-speed" on:change=set_speed>
+                        {SPEEDS.iter().map(|&s| view! {
+                            <option value=s.to_string() selected=move || info.with(|i| i.as_ref().is_some_and(|i| i.speed == s))>
+                                {format!("{s}×")}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="replay-pause" aria-pressed=move || paused().to_string() on:click=toggle>
+                    {move || if paused() { "Resume" } else { "Pause" }}
+                </button>
+                <a class="button" href="./" data-testid="replay-exit">"Back to the live emulator"</a>
+            </div>
         </section>
     }
 }

@@ -12,6 +12,9 @@ pub mod chart;
 mod console;
 pub mod history;
 pub mod link;
+pub mod recording;
+pub mod recordings;
+pub mod store;
 pub mod session;
 
 /// Mounts the dashboard on the page's `<body>`.

@@ -72,9 +72,45 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
     Ok(config)
 }
 
+/// The recording a page query such as `?replay=3` asks to play back, if any; a value that is
+/// not a recording number is an error that says so.
+pub fn replay_from_query(query: &str) -> Result<Option<u32>, String> {
+    for pair in query.trim_start_matches('?').split('&') {
+        if let Some(value) = pair.strip_prefix("replay=") {
+            return value
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("replay `{value}` is not a recording number"));
+        }
+    }
+    Ok(None)
+}
+
+/// How a running emulator is named in the list of recordings.
+pub fn source_text(config: &SimulationConfig) -> String {
+    let mut text = format!(
+        "emulator: {}, seed {}, {} cells",
+        config.scenario.name(),
+        config.seed,
+        config.cell_count
+    );
+    if config.parallel > 1 {
+        text.push_str(&format!(" × {} in parallel", config.parallel));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_names_the_recording_to_replay() {
+        assert_eq!(replay_from_query("?replay=3&seed=2"), Ok(Some(3)));
+        assert_eq!(replay_from_query("?seed=2"), Ok(None));
+        let e = replay_from_query("?replay=x").unwrap_err();
+        assert!(e.contains("replay `x`"), "{e}");
+    }
 
     #[test]
     fn query_picks_scenario_seed_and_cells() {

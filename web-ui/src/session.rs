@@ -193,7 +193,7 @@ pub fn decode_can(frame: &bms_engine::can::CanFrame) -> CanRow {
 }
 
 impl Reading {
-    fn from_telemetry(t: &Telemetry) -> Self {
+    pub(crate) fn from_telemetry(t: &Telemetry) -> Self {
         let trips = FaultSet::from_bits(t.trip_bits);
         let mild = FaultSet::from_bits((t.warning_bits | t.derate_bits) & !t.trip_bits);
         Reading {
