@@ -21,4 +21,23 @@ pub mod session;
 pub fn start() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
+    register_service_worker();
+}
+
+/// Asks the browser to keep the dashboard for offline use (`sw.js`, copied next to
+/// `index.html` by trunk). Browsers without service workers, or pages that are not a secure
+/// context, simply run online.
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    let has_workers = js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false);
+    if has_workers && window.is_secure_context() {
+        let registering = navigator.service_worker().register("sw.js");
+        // A refusal only means no offline copy; the page works on. Awaited so it is handled.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(registering).await;
+        });
+    }
 }
