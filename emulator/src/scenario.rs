@@ -562,6 +562,16 @@ impl Home {
         base + routine + if self.spike.0 > 0 { self.spike.1 } else { 0.0 }
     }
 
+    /// PV and household power now, W, for the home's clock at `time_s` (0 and 0 in the lab
+    /// scenarios, where a bench supply or load drives the pack instead of a home).
+    pub fn pv_and_load_w(&self, time_s: u64, time_of_day_secs: u64) -> (f64, f64) {
+        if matches!(self.scenario, Scenario::Overcharge | Scenario::DeepDischarge) {
+            return (0.0, 0.0);
+        }
+        let day = (self.scenario.start_time_of_day_secs() + time_s) / 86_400;
+        (self.pv_w(day, time_of_day_secs), self.load_w(time_of_day_secs))
+    }
+
     /// Whether the grid is up at `time_s`.
     pub fn grid_available(&self, time_s: u64) -> bool {
         match self.scenario.mode() {

@@ -195,6 +195,21 @@ struct Stats {
     charged_below_zero_ah: f64,
 }
 
+/// Where power flows in the emulated home at one moment (the truth the BMS does not see).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerFlow {
+    /// PV output, W.
+    pub pv_w: f64,
+    /// Household consumption, W.
+    pub load_w: f64,
+    /// Into the battery, W (negative: out of it).
+    pub battery_w: f64,
+    /// From the grid, W (negative: exported); in the lab scenarios, the bench supply or load.
+    pub grid_w: f64,
+    /// Whether the grid is up.
+    pub grid_available: bool,
+}
+
 /// The emulated pack in its home, closed-loop with a BMS engine.
 #[derive(Debug, Clone)]
 pub struct Simulation {
@@ -439,6 +454,23 @@ impl Simulation {
             time_s: self.time_s,
             fault: fault.name(),
         });
+    }
+
+    /// Where power flows now: PV and load from the home, the battery's true power, and the
+    /// grid as the balance (import positive). Without a grid, load the battery cannot cover goes
+    /// unserved and the grid shows 0.
+    pub fn power_flow(&self) -> PowerFlow {
+        let (pv_w, load_w) = self.home.pv_and_load_w(self.time_s, self.time_of_day_secs());
+        let battery_w = self.pack.voltage_v() * self.current_a;
+        let grid_available = self.home.grid_available(self.time_s);
+        let balance_w = battery_w + load_w - pv_w;
+        PowerFlow {
+            pv_w,
+            load_w,
+            battery_w,
+            grid_w: if grid_available { balance_w } else { 0.0 },
+            grid_available,
+        }
     }
 
     /// Advances the loop by one second.

@@ -204,3 +204,29 @@ fn a_bad_topology_is_refused_with_the_reason() {
     let err = Simulation::new(config).unwrap_err().to_string();
     assert!(err.contains("0 cells in parallel"), "{err}");
 }
+
+#[test]
+fn power_flows_balance_and_follow_the_sun_and_the_outage() {
+    use emulator::{Scenario, Simulation, SimulationConfig};
+    // A solar day from 06:00: by noon the sun charges the battery and the house runs on PV.
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::SolarDay, 3, 16)).unwrap();
+    sim.run_for(6 * 3600);
+    let noon = sim.power_flow();
+    assert!(noon.pv_w > 2_000.0, "{noon:?}");
+    assert!(noon.battery_w > 0.0, "charging at noon: {noon:?}");
+    let balance = noon.pv_w + noon.grid_w - noon.load_w - noon.battery_w;
+    assert!(balance.abs() < 1e-6, "{noon:?}");
+    // Night: no sun; the battery or the grid carries the house.
+    sim.run_for(12 * 3600);
+    let night = sim.power_flow();
+    assert_eq!(night.pv_w, 0.0);
+    assert!(night.load_w > 0.0);
+    assert!((night.grid_w - night.load_w - night.battery_w).abs() < 1e-6, "{night:?}");
+
+    // During the outage there is no grid: the battery alone serves the house.
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::GridOutage, 3, 16)).unwrap();
+    sim.run_for(14 * 3600);
+    let outage = sim.power_flow();
+    assert!(!outage.grid_available);
+    assert_eq!(outage.grid_w, 0.0);
+}

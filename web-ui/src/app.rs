@@ -152,6 +152,7 @@ pub fn App() -> impl IntoView {
                     }))/>
                 <SocCard reading=reading emulator=emulator/>
                 <TruthCard reading=reading emulator=emulator/>
+                <PowerFlowCard emulator=emulator/>
                 <SwitchesCard reading=reading/>
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading/>
@@ -398,6 +399,8 @@ pub(crate) struct EmulatorInfo {
     pub true_current_a: f64,
     /// The coldest and hottest true cell temperature, °C.
     pub true_temperature_range_c: (f64, f64),
+    /// Power in the emulated home now.
+    pub flow: emulator::PowerFlow,
     /// × real time.
     pub speed: u32,
     pub paused: bool,
@@ -417,6 +420,7 @@ impl EmulatorInfo {
             true_soc_pct: link.true_soc_pct(),
             true_current_a: link.true_current_a(),
             true_temperature_range_c: link.true_temperature_range_c(),
+            flow: link.power_flow(),
             speed: link.speed(),
             paused: link.paused(),
             seek: link.seek(),
@@ -577,6 +581,91 @@ fn SocCard(
             })}
             <span class="note">{detail}</span>
         </div>
+    }
+}
+
+/// Power below this is drawn as no flow, W.
+const FLOW_IDLE_W: f64 = 20.0;
+
+/// "3.20 kW" or "450 W".
+fn power_text(w: f64) -> String {
+    let w = w.abs();
+    if w >= 1_000.0 {
+        format!("{:.2} kW", w / 1_000.0)
+    } else {
+        format!("{w:.0} W")
+    }
+}
+
+/// One branch of the power-flow picture: a line from a node to the inverter in the middle,
+/// with dashes running the way the power goes.
+fn flow_line(x: f64, y: f64, watts_to_hub: f64, testid: &'static str) -> impl IntoView {
+    let class = if watts_to_hub.abs() < FLOW_IDLE_W {
+        "flow"
+    } else if watts_to_hub > 0.0 {
+        "flow active to-hub"
+    } else {
+        "flow active from-hub"
+    };
+    view! {
+        <line class=class data-testid=testid x1=x y1=y x2=160 y2=70
+            style:stroke-width=format!("{:.1}", 2.0 + (watts_to_hub.abs() / 1_000.0).min(6.0))/>
+    }
+}
+
+/// In emulator mode: where power flows in the home — PV, grid, battery and house around the
+/// inverter, drawn with moving dashes and said in words.
+#[component]
+fn PowerFlowCard(emulator: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
+    move || {
+        emulator.get().map(|info| {
+            let f = info.flow;
+            let battery = if f.battery_w > FLOW_IDLE_W {
+                format!("charging {}", power_text(f.battery_w))
+            } else if f.battery_w < -FLOW_IDLE_W {
+                format!("discharging {}", power_text(f.battery_w))
+            } else {
+                "idle".to_owned()
+            };
+            let grid = if !f.grid_available {
+                "down (outage)".to_owned()
+            } else if f.grid_w > FLOW_IDLE_W {
+                format!("importing {}", power_text(f.grid_w))
+            } else if f.grid_w < -FLOW_IDLE_W {
+                format!("exporting {}", power_text(f.grid_w))
+            } else {
+                "idle".to_owned()
+            };
+            let pv = power_text(f.pv_w);
+            let home = power_text(f.load_w);
+            let summary = format!("Solar {pv}; battery {battery}; home uses {home}; grid {grid}.");
+            view! {
+                <div class="card flow-card" data-testid="power-flow">
+                    <span class="label">"Power flow (emulator)"</span>
+                    <svg viewBox="0 0 320 170" role="img" aria-label=summary.clone() class="flow-picture">
+                        {flow_line(62.0, 28.0, f.pv_w, "flow-line-pv")}
+                        {flow_line(62.0, 112.0, f.grid_w, "flow-line-grid")}
+                        {flow_line(258.0, 28.0, -f.battery_w, "flow-line-battery")}
+                        {flow_line(258.0, 112.0, -f.load_w, "flow-line-home")}
+                        <rect class="hub" x=142 y=52 width=36 height=36 rx=6/>
+                        <text class="hub-text" x=160 y=76>"⇄"</text>
+                        <g class="node"><circle cx=62 cy=28 r=18/><text x=62 y=33>"☀"</text></g>
+                        <g class="node"><circle cx=62 cy=112 r=18/><text x=62 y=117>"⚡"</text></g>
+                        <g class="node"><circle cx=258 cy=28 r=18/><text x=258 y=33>"▮"</text></g>
+                        <g class="node"><circle cx=258 cy=112 r=18/><text x=258 y=117>"⌂"</text></g>
+                        <text class="flow-label" x=62 y=62>"Solar"</text>
+                        <text class="flow-value" x=62 y=76 data-testid="flow-pv">{pv}</text>
+                        <text class="flow-label" x=62 y=146>"Grid"</text>
+                        <text class="flow-value" x=62 y=160 data-testid="flow-grid">{grid}</text>
+                        <text class="flow-label" x=258 y=62>"Battery"</text>
+                        <text class="flow-value" x=258 y=76 data-testid="flow-battery">{battery}</text>
+                        <text class="flow-label" x=258 y=146>"Home"</text>
+                        <text class="flow-value" x=258 y=160 data-testid="flow-home">{home}</text>
+                    </svg>
+                    <p class="note">{summary}</p>
+                </div>
+            }
+        })
     }
 }
 

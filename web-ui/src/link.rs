@@ -330,6 +330,11 @@ impl EmulatedLink {
             })
     }
 
+    /// Where power flows in the emulated home now (PV, house, battery, grid).
+    pub fn power_flow(&self) -> emulator::PowerFlow {
+        self.device.simulation().power_flow()
+    }
+
     /// The emulated pack's true state of charge (mean of the cells), %: what the BMS's
     /// estimate is trying to find, shown beside it in emulator mode.
     pub fn true_soc_pct(&self) -> f64 {
