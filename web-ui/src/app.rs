@@ -179,9 +179,24 @@ fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
             (points.len(), points.last().map_or(0.0, |p| p.time_s))
         })
     });
+    // A new point marks every chart stale; a timer redraws one stale chart at a time, so at
+    // 3600× no single frame carries all three plotly redraws (and a chart whose plotly.js was
+    // not loaded yet is drawn once it is).
+    let stale = StoredValue::new([false; 3]);
+    let next = StoredValue::new(0_usize);
     Effect::new(move |_| {
         let _ = stamp.get();
-        session.with_untracked(|s| chart::draw_history(s.history.points()));
+        stale.set_value([true; 3]);
+    });
+    every(CHART_REDRAW_MILLIS, move || {
+        let start = next.get_value();
+        let Some(index) = (0..3).map(|k| (start + k) % 3).find(|&i| stale.with_value(|s| s[i])) else {
+            return;
+        };
+        if session.with_untracked(|s| chart::draw_history_chart(index, s.history.points())) {
+            stale.update_value(|s| s[index] = false);
+            next.set_value(index + 1);
+        }
     });
     let span = move || {
         session.with(|s| {
@@ -437,6 +452,18 @@ fn start_ticking(mut tick: impl FnMut() + 'static) {
 /// Native builds (unit tests) have no timers; the views are exercised in the browser tests.
 #[cfg(not(target_family = "wasm"))]
 fn start_ticking(_tick: impl FnMut() + 'static) {}
+
+/// How often stale charts are looked at, ms.
+const CHART_REDRAW_MILLIS: u32 = 250;
+
+/// Runs `f` every `millis` for the life of the page.
+#[cfg(target_family = "wasm")]
+fn every(millis: u32, f: impl FnMut() + 'static) {
+    gloo::timers::callback::Interval::new(millis, f).forget();
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn every(_millis: u32, _f: impl FnMut() + 'static) {}
 
 fn direction(current_a: f64) -> &'static str {
     if current_a > 0.5 {
@@ -876,6 +903,23 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             chart_missing.set(!chart::draw(&cells));
         }
     });
+    // plotly.js loads asynchronously: draw as soon as it is there, even if no report follows;
+    // say it is unavailable only when it has not come after a few seconds.
+    let chart_failed = RwSignal::new(false);
+    let started_ms = js_sys::Date::now();
+    every(CHART_REDRAW_MILLIS, move || {
+        if !chart_missing.get_untracked() {
+            return;
+        }
+        if let Some(cells) = reading.with_untracked(|r| r.as_ref().map(|r| r.cell_voltages_v.clone()))
+            && chart::draw(&cells)
+        {
+            chart_missing.set(false);
+            chart_failed.set(false);
+        } else if js_sys::Date::now() - started_ms > 5_000.0 && !chart_failed.get_untracked() {
+            chart_failed.set(true);
+        }
+    });
     let stats = move || {
         reading.with(|r| {
             let r = r.as_ref()?;
@@ -949,7 +993,7 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                 <span class="thermal">{thermal}</span>
             </div>
             <div id=CELL_CHART_ID class="chart"></div>
-            {move || chart_missing.get().then(|| view! {
+            {move || chart_failed.get().then(|| view! {
                 <p class="quiet">"Chart unavailable: plotly.js did not load. The numbers below are live."</p>
             })}
             <ol class="cell-grid">

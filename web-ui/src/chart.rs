@@ -176,24 +176,25 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
     [soc, pack, cells]
 }
 
-/// Draws the history charts, if plotly.js is on the page. Returns whether it drew.
+/// Draws history chart `index` (of [`HISTORY_CHART_IDS`]), if plotly.js is on the page.
+/// Returns whether it drew. One chart at a time, so that no single frame does all the work.
 #[cfg(target_family = "wasm")]
-pub fn draw_history(points: &[crate::history::HistoryPoint]) -> bool {
+pub fn draw_history_chart(index: usize, points: &[crate::history::HistoryPoint]) -> bool {
     let loaded = plotly_loaded();
     if loaded {
         let plots = history_plots(points);
-        leptos::task::spawn_local(async move {
-            for (id, plot) in HISTORY_CHART_IDS.iter().zip(plots.iter()) {
-                plotly::bindings::react(id, plot).await;
-            }
-        });
+        if let (Some(id), Some(plot)) = (HISTORY_CHART_IDS.get(index), plots.into_iter().nth(index)) {
+            leptos::task::spawn_local(async move {
+                plotly::bindings::react(id, &plot).await;
+            });
+        }
     }
     loaded
 }
 
 /// Native builds (unit tests) have no page to draw on.
 #[cfg(not(target_family = "wasm"))]
-pub fn draw_history(_points: &[crate::history::HistoryPoint]) -> bool {
+pub fn draw_history_chart(_index: usize, _points: &[crate::history::HistoryPoint]) -> bool {
     false
 }
 

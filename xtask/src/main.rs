@@ -34,11 +34,13 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-const USAGE: &str = "usage: cargo xtask <serve|test|bench|coverage>
+const USAGE: &str = "usage: cargo xtask <serve|test|bench|perf|coverage>
   serve     install what is missing, build the dashboard and serve it on http://127.0.0.1:8080
   test      install what is missing and run every check (fmt, clippy, tests, no_std builds,
             browser tests, release build, end-to-end tests)
   bench     engine step cost native and in WASM, engine RAM, flash/RAM of a Cortex-M4F image
+  perf      the dashboard's performance figures in headless Chromium (first telemetry, bytes,
+            frames per second at 3600x, memory through simulated days)
   coverage  line coverage of bms-engine's tests (installs cargo-llvm-cov)";
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Some("serve") => serve(),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("perf") => perf(),
         Some("coverage") => coverage(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -170,6 +173,19 @@ fn test() -> Result {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn perf() -> Result {
+    install_build_tools()?;
+    install_browser()?;
+    step(
+        "trunk build --release",
+        cmd("trunk").args(["build", "--release", "--cargo-profile", "wasm-release"]),
+    )?;
+    step(
+        "dashboard performance (e2e/perf.mjs)",
+        cmd("node").arg("e2e/perf.mjs").env("CHROMIUM", CHROMIUM),
+    )
 }
 
 fn bench() -> Result {
