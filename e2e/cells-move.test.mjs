@@ -66,7 +66,7 @@ test('all 16 cell voltages are shown and change over time', async () => {
   assert.match(await page.getByTestId('pack-current').textContent(), /^[+-]\d+\.\d$/);
   // Energy counted over the session, and when the pack will be full or empty at this current.
   await page.getByText(/^this session: in \d+\.\d\d kWh, out \d+\.\d\d kWh$/).waitFor({ timeout: 5_000 });
-  await page.getByText(/^(idle|(charging · full|discharging · empty) in (\d+ h \d\d min|\d+ min|more than 10 days))$/).waitFor({ timeout: 5_000 });
+  await page.locator('span.note').filter({ hasText: /^(idle|(charging · full|discharging · empty) in (\d+ h \d\d min|\d+ min|more than 10 days))$/ }).waitFor({ timeout: 5_000 });
 
   await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });
   await page.screenshot({ path: new URL('./artifacts/dashboard.png', import.meta.url).pathname });
