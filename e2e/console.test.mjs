@@ -23,6 +23,10 @@ test('speed, pause and one step move the emulated clock as asked', async () => {
   await page.goto(dashboard.url);
   await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
   assert.equal(await page.getByTestId('emulator-speed').textContent(), '60× real time');
+  // The emulated device runs in its Web Worker, not in the page.
+  assert.match(await page.getByTestId('emulator-placement').textContent(), /runs in a Web Worker/);
+  const workers = page.workers().map((w) => w.url());
+  assert.ok(workers.some((u) => u.endsWith('/emulator_worker_loader.js')), workers.join(', '));
 
   await page.getByTestId('speed-select').selectOption('3600');
   const before = await emulatedSecs(page);
@@ -93,4 +97,21 @@ test('a restart runs the chosen scenario with the chosen pack size', async () =>
   await page.getByTestId('console-message').filter({ hasText: 'nothing changed' }).waitFor();
   assert.match(await page.getByTestId('scenario').textContent(), /winter-cold/);
   await page.close();
+});
+
+test('without its worker the emulator runs in the page and says so', async () => {
+  const context = await dashboard.browser.newContext();
+  // A server that lacks the worker's files (or a browser that refuses the worker).
+  await context.route('**/emulator_worker_loader.js', (route) => route.fulfill({ status: 404, body: 'not found' }));
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(dashboard.url);
+  await page.getByTestId('emulator-placement').filter({ hasText: 'runs in the page' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('soc').filter({ hasText: /\d/ }).waitFor({ timeout: 5_000 });
+  const before = await emulatedSecs(page);
+  await page.waitForTimeout(1_500);
+  assert.ok((await emulatedSecs(page)) > before, 'the clock runs in the page');
+  assert.deepEqual(errors, []);
+  await context.close();
 });

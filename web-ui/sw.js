@@ -4,6 +4,19 @@
 // CSS, plotly.js) is served from the cache first. Only this origin's files are ever cached.
 const CACHE = 'cellsight-app';
 
+// Files the app loads by name rather than through index.html: the emulator's Web Worker and
+// plotly.js.
+const EXTRA = [
+  'emulator_worker_loader.js',
+  'emulator_worker.js',
+  'emulator_worker_bg.wasm',
+  'plotly-basic.min.js',
+];
+
+// trunk's content-hashed names never change content: those are served cache-first. Anything
+// else (the worker, plotly.js) is fetched network-first, so an update is never hidden.
+const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$/;
+
 // The files index.html names, as absolute URLs on this origin.
 function assetsOf(html, base) {
   const urls = new Set();
@@ -20,7 +33,7 @@ async function cacheApp() {
   const response = await fetch(scope, { cache: 'no-cache' });
   if (!response.ok) throw new Error(`index: HTTP ${response.status}`);
   const html = await response.clone().text();
-  const assets = assetsOf(html, scope);
+  const assets = [...assetsOf(html, scope), ...EXTRA.map((name) => new URL(name, scope).href)];
   const cache = await caches.open(CACHE);
   await cache.put(scope, response);
   await cache.addAll(assets);
@@ -28,6 +41,19 @@ async function cacheApp() {
   for (const request of await cache.keys()) {
     if (!keep.has(request.url)) await cache.delete(request);
   }
+}
+
+// The network's answer (cached under `key`), or the cached one when offline.
+function networkFirst(request, key) {
+  return fetch(request)
+    .then((response) => {
+      if (response.ok) {
+        const copy = response.clone();
+        caches.open(CACHE).then((cache) => cache.put(key, copy));
+      }
+      return response;
+    })
+    .catch(async () => (await caches.match(key, { ignoreSearch: true })) ?? Response.error());
 }
 
 self.addEventListener('install', (event) => {
@@ -45,17 +71,11 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate') {
     // The page: the network's if reachable (and cache it), else the cached one. The query
     // (?scenario=…, ?replay=…) is read by the app, so any query gets the same page.
-    event.respondWith(
-      fetch(request)
-        .then((response) => {
-          if (response.ok) {
-            const copy = response.clone();
-            caches.open(CACHE).then((cache) => cache.put(self.registration.scope, copy));
-          }
-          return response;
-        })
-        .catch(async () => (await caches.match(self.registration.scope)) ?? Response.error()),
-    );
+    event.respondWith(networkFirst(request, self.registration.scope));
+    return;
+  }
+  if (!HASHED.test(url.pathname)) {
+    event.respondWith(networkFirst(request, url.origin + url.pathname));
     return;
   }
   event.respondWith(

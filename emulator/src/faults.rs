@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// An injectable fault. Cell and sensor numbers are 0-based here.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub enum InjectedFault {
     /// An internal short: the cell self-discharges with this extra current, A.
     InternalShort {

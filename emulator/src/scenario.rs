@@ -8,7 +8,7 @@ use rand::Rng;
 use std::f64::consts::PI;
 
 /// A named, reproducible situation for the pack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scenario {
     /// PV charges the pack by day, the house discharges it in the evening and at night.
     SolarDay,
@@ -565,11 +565,17 @@ impl Home {
     /// PV and household power now, W, for the home's clock at `time_s` (0 and 0 in the lab
     /// scenarios, where a bench supply or load drives the pack instead of a home).
     pub fn pv_and_load_w(&self, time_s: u64, time_of_day_secs: u64) -> (f64, f64) {
-        if matches!(self.scenario, Scenario::Overcharge | Scenario::DeepDischarge) {
+        if matches!(
+            self.scenario,
+            Scenario::Overcharge | Scenario::DeepDischarge
+        ) {
             return (0.0, 0.0);
         }
         let day = (self.scenario.start_time_of_day_secs() + time_s) / 86_400;
-        (self.pv_w(day, time_of_day_secs), self.load_w(time_of_day_secs))
+        (
+            self.pv_w(day, time_of_day_secs),
+            self.load_w(time_of_day_secs),
+        )
     }
 
     /// Whether the grid is up at `time_s`.

@@ -14,7 +14,7 @@ use serde::Serialize;
 pub const STEP_MILLIS: u32 = 1_000;
 
 /// What to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimulationConfig {
     /// The situation.
     pub scenario: Scenario,
@@ -196,7 +196,7 @@ struct Stats {
 }
 
 /// Where power flows in the emulated home at one moment (the truth the BMS does not see).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PowerFlow {
     /// PV output, W.
     pub pv_w: f64,
@@ -460,7 +460,9 @@ impl Simulation {
     /// grid as the balance (import positive). Without a grid, load the battery cannot cover goes
     /// unserved and the grid shows 0.
     pub fn power_flow(&self) -> PowerFlow {
-        let (pv_w, load_w) = self.home.pv_and_load_w(self.time_s, self.time_of_day_secs());
+        let (pv_w, load_w) = self
+            .home
+            .pv_and_load_w(self.time_s, self.time_of_day_secs());
         let battery_w = self.pack.voltage_v() * self.current_a;
         let grid_available = self.home.grid_available(self.time_s);
         let balance_w = battery_w + load_w - pv_w;

@@ -221,7 +221,10 @@ fn power_flows_balance_and_follow_the_sun_and_the_outage() {
     let night = sim.power_flow();
     assert_eq!(night.pv_w, 0.0);
     assert!(night.load_w > 0.0);
-    assert!((night.grid_w - night.load_w - night.battery_w).abs() < 1e-6, "{night:?}");
+    assert!(
+        (night.grid_w - night.load_w - night.battery_w).abs() < 1e-6,
+        "{night:?}"
+    );
 
     // During the outage there is no grid: the battery alone serves the house.
     let mut sim = Simulation::new(SimulationConfig::new(Scenario::GridOutage, 3, 16)).unwrap();

@@ -1,8 +1,10 @@
 //! The views. They read the [`Session`] through signals and never touch the engine.
 
 use crate::chart::{self, CELL_CHART_ID};
-use crate::console::{EmulatorConsole, SharedLink};
-use crate::link::{EmulatedLink, SPEEDS, config_from_query};
+use crate::console::EmulatorConsole;
+use crate::device::{EmulatorHandle, Placement};
+use crate::host::{Command, LinkStatus, Report};
+use crate::link::{SPEEDS, config_from_query};
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{LinkState, Reading, Session, duration_text, explain, fault_label};
@@ -23,56 +25,67 @@ pub fn App() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let replay_id = crate::link::replay_from_query(&query).unwrap_or_else(|e| {
-        startup_error.set(Some(format!("{e} (the address asks for it); running the live demo instead")));
+        startup_error.set(Some(format!(
+            "{e} (the address asks for it); running the live demo instead"
+        )));
         None
     });
     let recordings = Recordings::open(replay_id.is_none());
-    let link: SharedLink = std::rc::Rc::new(std::cell::RefCell::new(None));
-    if replay_id.is_none() {
-        let made = config_from_query(&query)
-            .map_err(|e| format!("{e} (the address asks for it); running the default demo instead"))
-            .or_else(|e| {
-                startup_error.set(Some(e));
-                Ok::<_, String>(crate::link::DEMO)
-            })
-            .and_then(|config| EmulatedLink::new(config).map_err(|e| e.to_string()));
-        match made {
-            Ok(made) => *link.borrow_mut() = Some(made),
-            Err(e) => startup_error.set(Some(e)),
-        }
-    }
-    // Everything the emulated device sends goes through here, whoever made it send.
+    let console_message = RwSignal::new(None::<String>);
+    let placement = RwSignal::new(Placement::Starting);
+    // What the device sent goes through here, whoever made it send (emulator or replay).
     let deliver = {
-        let link = link.clone();
         let recordings = recordings.clone();
-        move |bytes: Vec<u8>| {
+        move |bytes: Vec<u8>, status: Option<LinkStatus>| {
             let now = js_sys::Date::now();
-            let (truth, source) = link.borrow().as_ref().map_or((None, None), |l| {
-                (Some(l.true_soc_pct()), Some(crate::link::source_text(&l.config())))
-            });
-            if let Some(source) = source {
-                recordings.receive(&bytes, &source);
+            if let Some(status) = &status {
+                recordings.receive(&bytes, &crate::link::source_text(&status.config));
             }
             session.update(|s| {
                 s.ingest(&bytes, now);
-                if let Some(t) = truth {
-                    s.history.set_latest_truth(t);
+                if let Some(status) = &status {
+                    s.history.set_latest_truth(status.true_soc_pct);
                 }
             });
             now_ms.set(now);
-            emulator.set(link.borrow().as_ref().map(EmulatorInfo::of));
+            emulator.set(status.as_ref().map(EmulatorInfo::of));
         }
     };
-    if link.borrow().is_some() {
-        let link = link.clone();
+    // The emulated device (in its worker) and the run the session shows: a report from an
+    // earlier run (still in flight after a restart) is dropped; a later run starts afresh.
+    let next_run = std::rc::Rc::new(std::cell::Cell::new(1_u32));
+    let device = replay_id.is_none().then(|| {
+        let session_run = std::cell::Cell::new(0_u32);
         let deliver = deliver.clone();
-        start_ticking(move || {
-            let bytes = link.borrow_mut().as_mut().map(EmulatedLink::poll);
-            if let Some(bytes) = bytes {
-                deliver(bytes);
-            }
+        let device = EmulatorHandle::spawn(
+            move |report: Report| {
+                if let Some(refused) = report.refused {
+                    console_message.set(Some(format!("{refused}.")));
+                }
+                if report.run < session_run.get() {
+                    return;
+                }
+                if report.run > session_run.get() {
+                    session_run.set(report.run);
+                    session.set(Session::default());
+                }
+                deliver(report.bytes, report.status);
+            },
+            move |where_| placement.set(where_),
+        );
+        let config = config_from_query(&query).unwrap_or_else(|e| {
+            startup_error.set(Some(format!(
+                "{e} (the address asks for it); running the default demo instead"
+            )));
+            crate::link::DEMO
         });
-    }
+        device.send(Command::Start {
+            config,
+            speed: crate::link::DEFAULT_SPEED,
+            run: next_run.get(),
+        });
+        device
+    });
     let replay = RwSignal::new(None::<ReplayInfo>);
     let replayer: std::rc::Rc<std::cell::RefCell<Option<Replay>>> = std::rc::Rc::default();
     if let Some(id) = replay_id {
@@ -84,11 +97,13 @@ pub fn App() -> impl IntoView {
                     *replayer.borrow_mut() = Some(loaded);
                     start_ticking(move || {
                         let mut player = replayer.borrow_mut();
-                        let Some(player) = player.as_mut() else { return };
+                        let Some(player) = player.as_mut() else {
+                            return;
+                        };
                         let bytes = player.poll(f64::from(crate::link::TICK_MILLIS));
                         replay.set(Some(ReplayInfo::of(id, player)));
                         if !bytes.is_empty() {
-                            deliver(bytes);
+                            deliver(bytes, None);
                         }
                     });
                 }
@@ -98,6 +113,17 @@ pub fn App() -> impl IntoView {
     }
 
     let reading = Memo::new(move |_| session.with(|s| s.latest.clone()));
+    // The chart library comes after the first numbers (a frame later, once they are drawn).
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        let shown = reading.with(Option::is_some);
+        if shown {
+            shortly(chart::load_plotly);
+        }
+        shown
+    });
     let field = move |f: fn(&Reading) -> String| {
         Signal::derive(move || {
             reading.with(|r| r.as_ref().map_or_else(|| UNAVAILABLE.to_owned(), f))
@@ -124,7 +150,9 @@ pub fn App() -> impl IntoView {
             })}
             <EmulatorBanner info=emulator/>
             <ReplayBar info=replay replayer=replayer/>
-            <EmulatorConsole link=link.clone() info=emulator session=session deliver=deliver.clone()/>
+            {device.map(|device| view! {
+                <EmulatorConsole device=device info=emulator next_run=next_run message=console_message placement=placement/>
+            })}
             <section class="cards" aria-label="Pack">
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"
                     value=field(|r| format!("{:.2}", r.pack_voltage_v))/>
@@ -190,7 +218,10 @@ fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
     });
     every(CHART_REDRAW_MILLIS, move || {
         let start = next.get_value();
-        let Some(index) = (0..3).map(|k| (start + k) % 3).find(|&i| stale.with_value(|s| s[i])) else {
+        let Some(index) = (0..3)
+            .map(|k| (start + k) % 3)
+            .find(|&i| stale.with_value(|s| s[i]))
+        else {
             return;
         };
         if session.with_untracked(|s| chart::draw_history_chart(index, s.history.points())) {
@@ -358,7 +389,10 @@ fn ReplayBar(
     let set_speed = {
         let replayer = replayer.clone();
         move |ev: leptos::ev::Event| {
-            if let (Ok(speed), Some(r)) = (event_target_value(&ev).parse(), replayer.borrow_mut().as_mut()) {
+            if let (Ok(speed), Some(r)) = (
+                event_target_value(&ev).parse(),
+                replayer.borrow_mut().as_mut(),
+            ) {
                 r.set_speed(speed);
             }
         }
@@ -424,21 +458,21 @@ pub(crate) struct EmulatorInfo {
 }
 
 impl EmulatorInfo {
-    pub(crate) fn of(link: &EmulatedLink) -> Self {
-        let scenario = link.scenario();
+    pub(crate) fn of(status: &LinkStatus) -> Self {
+        let scenario = status.scenario();
         EmulatorInfo {
-            config: link.config(),
+            config: status.config,
             scenario: scenario.name(),
             purpose: scenario.purpose(),
-            time_of_day_secs: link.time_of_day_secs(),
-            elapsed_secs: link.elapsed_secs(),
-            true_soc_pct: link.true_soc_pct(),
-            true_current_a: link.true_current_a(),
-            true_temperature_range_c: link.true_temperature_range_c(),
-            flow: link.power_flow(),
-            speed: link.speed(),
-            paused: link.paused(),
-            seek: link.seek(),
+            time_of_day_secs: status.time_of_day_secs,
+            elapsed_secs: status.elapsed_secs,
+            true_soc_pct: status.true_soc_pct,
+            true_current_a: status.true_current_a,
+            true_temperature_range_c: status.true_temperature_range_c,
+            flow: status.flow,
+            speed: status.speed,
+            paused: status.paused,
+            seek: status.seek,
         }
     }
 }
@@ -452,6 +486,15 @@ fn start_ticking(mut tick: impl FnMut() + 'static) {
 /// Native builds (unit tests) have no timers; the views are exercised in the browser tests.
 #[cfg(not(target_family = "wasm"))]
 fn start_ticking(_tick: impl FnMut() + 'static) {}
+
+/// Runs `f` once, 50 ms from now (after the frame being drawn).
+#[cfg(target_family = "wasm")]
+fn shortly(f: fn()) {
+    gloo::timers::callback::Timeout::new(50, f).forget();
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn shortly(_f: fn()) {}
 
 /// How often stale charts are looked at, ms.
 const CHART_REDRAW_MILLIS: u32 = 250;
@@ -911,7 +954,8 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
         if !chart_missing.get_untracked() {
             return;
         }
-        if let Some(cells) = reading.with_untracked(|r| r.as_ref().map(|r| r.cell_voltages_v.clone()))
+        if let Some(cells) =
+            reading.with_untracked(|r| r.as_ref().map(|r| r.cell_voltages_v.clone()))
             && chart::draw(&cells)
         {
             chart_missing.set(false);

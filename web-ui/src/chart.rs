@@ -109,6 +109,27 @@ fn right_axis(title: &str) -> Axis {
 
 /// Whether plotly.js is on the page.
 #[cfg(target_family = "wasm")]
+/// The chart library, copied next to index.html by trunk.
+const PLOTLY_SCRIPT: &str = "plotly-basic.min.js";
+
+/// Starts loading plotly.js (once): called when the first numbers are on screen, so that
+/// parsing a megabyte of script never holds them up. Charts draw as soon as it is there.
+pub fn load_plotly() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if plotly_loaded() || document.get_element_by_id("plotly-script").is_some() {
+        return;
+    }
+    let (Ok(script), Some(head)) = (document.create_element("script"), document.head()) else {
+        return;
+    };
+    let _ = script.set_attribute("id", "plotly-script");
+    let _ = script.set_attribute("src", PLOTLY_SCRIPT);
+    let _ = script.set_attribute("async", "");
+    let _ = head.append_child(&script);
+}
+
 fn plotly_loaded() -> bool {
     web_sys::window()
         .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
@@ -183,7 +204,8 @@ pub fn draw_history_chart(index: usize, points: &[crate::history::HistoryPoint])
     let loaded = plotly_loaded();
     if loaded {
         let plots = history_plots(points);
-        if let (Some(id), Some(plot)) = (HISTORY_CHART_IDS.get(index), plots.into_iter().nth(index)) {
+        if let (Some(id), Some(plot)) = (HISTORY_CHART_IDS.get(index), plots.into_iter().nth(index))
+        {
             leptos::task::spawn_local(async move {
                 plotly::bindings::react(id, &plot).await;
             });

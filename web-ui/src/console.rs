@@ -3,50 +3,41 @@
 //! and hands whatever the device sends to the same path as every other frame.
 
 use crate::app::EmulatorInfo;
-use crate::link::{EmulatedLink, SPEEDS, Seek};
-use crate::session::Session;
+use crate::device::{EmulatorHandle, Placement};
+use crate::host::Command;
+use crate::link::{SPEEDS, Seek};
 use emulator::{InjectedFault, Scenario, SimulationConfig};
 use leptos::prelude::*;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
-
-/// The emulated device, shared by the clock and the console's buttons.
-pub type SharedLink = Rc<RefCell<Option<EmulatedLink>>>;
 
 /// Pack sizes the console offers, series cells.
 const CELL_COUNTS: std::ops::RangeInclusive<usize> = 4..=32;
 
-/// The console: `link` is the device it drives, `info` what it shows of it, `session` is
-/// cleared on a restart, and `deliver` takes whatever the device sent.
+/// The console: `device` is the emulated device it commands, `info` what the device last said
+/// of itself, `next_run` numbers restarts, `message` is the console's status line (also used
+/// for commands the device refused), and `placement` says where the device runs.
 #[component]
 pub fn EmulatorConsole(
-    link: SharedLink,
+    device: EmulatorHandle,
     info: RwSignal<Option<EmulatorInfo>>,
-    session: RwSignal<Session>,
-    deliver: impl Fn(Vec<u8>) + Clone + 'static,
+    next_run: Rc<Cell<u32>>,
+    message: RwSignal<Option<String>>,
+    placement: RwSignal<Placement>,
 ) -> impl IntoView {
-    let message = RwSignal::new(None::<String>);
     let current = move || info.with(|i| i.as_ref().map(|i| i.config));
     let scenario = RwSignal::new(None::<Scenario>);
     let seed = RwSignal::new(None::<String>);
     let cells = RwSignal::new(None::<usize>);
     let fault = RwSignal::new(0_usize);
 
-    // Run a closure on the device and deliver what it sent.
-    let with_link = {
-        let link = link.clone();
-        let deliver = deliver.clone();
-        move |f: &dyn Fn(&mut EmulatedLink) -> Vec<u8>| {
-            let bytes = link.borrow_mut().as_mut().map(f);
-            if let Some(bytes) = bytes {
-                deliver(bytes);
-            }
-        }
+    let send = {
+        let device = device.clone();
+        move |command: Command| device.send(command)
     };
 
     let restart = {
-        let link = link.clone();
-        let deliver = deliver.clone();
+        let send = send.clone();
         move |_| {
             let Some(base) = current() else { return };
             let seed_text = seed.get().unwrap_or_else(|| base.seed.to_string());
@@ -62,61 +53,43 @@ pub fn EmulatorConsole(
                 cell_count: cells.get().unwrap_or(base.cell_count),
                 ..base
             };
-            let speed = link.borrow().as_ref().map(EmulatedLink::speed);
-            match EmulatedLink::new(config) {
-                Ok(mut fresh) => {
-                    if let Some(speed) = speed {
-                        fresh.set_speed(speed);
-                    }
-                    let bytes = fresh.poll();
-                    *link.borrow_mut() = Some(fresh);
-                    session.set(Session::default());
-                    message.set(Some(format!(
-                        "Restarted: {} with seed {}, {} cells.",
-                        config.scenario.name(),
-                        config.seed,
-                        config.cell_count
-                    )));
-                    deliver(bytes);
-                }
-                Err(e) => message.set(Some(format!("{e}; nothing changed."))),
-            }
+            let run = next_run.get() + 1;
+            next_run.set(run);
+            let speed =
+                info.with_untracked(|i| i.as_ref().map_or(crate::link::DEFAULT_SPEED, |i| i.speed));
+            message.set(Some(format!(
+                "Restarted: {} with seed {}, {} cells.",
+                config.scenario.name(),
+                config.seed,
+                config.cell_count
+            )));
+            send(Command::Start { config, speed, run });
         }
     };
 
     let set_speed = {
-        let with_link = with_link.clone();
+        let send = send.clone();
         move |ev| {
             let speed = event_target_value(&ev).parse::<u32>().unwrap_or(60);
-            with_link(&|l| {
-                l.set_speed(speed);
-                l.set_paused(false);
-                Vec::new()
-            });
+            send(Command::SetSpeed(speed));
         }
     };
     let toggle_pause = {
-        let with_link = with_link.clone();
+        let send = send.clone();
         move |_| {
-            with_link(&|l| {
-                let paused = l.paused();
-                l.set_paused(!paused);
-                Vec::new()
-            })
+            let paused = info.with_untracked(|i| i.as_ref().is_some_and(|i| i.paused));
+            send(Command::SetPaused(!paused));
         }
     };
     let step = {
-        let with_link = with_link.clone();
-        move |_| with_link(&|l| l.step())
+        let send = send.clone();
+        move |_| send(Command::Step)
     };
     let run_to_event = {
-        let with_link = with_link.clone();
+        let send = send.clone();
         move |_| {
             message.set(None);
-            with_link(&|l| {
-                l.run_to_next_event();
-                Vec::new()
-            });
+            send(Command::RunToNextEvent);
         }
     };
     let seek_text = move || {
@@ -131,19 +104,21 @@ pub fn EmulatorConsole(
         })
     };
     let inject = {
-        let with_link = with_link.clone();
+        let send = send.clone();
         move |_| {
             let Some(config) = current() else { return };
             let catalogue = InjectedFault::catalogue(config.cell_count);
             let Some(&chosen) = catalogue.get(fault.get()) else {
                 return;
             };
-            with_link(&|l| {
-                l.inject(chosen);
-                Vec::new()
-            });
+            send(Command::Inject(chosen));
             message.set(Some(format!("Injected: {}.", chosen.describe())));
         }
+    };
+    let placement_text = move || match placement.get() {
+        Placement::Starting => "Starting the emulator's worker…",
+        Placement::Worker => "The emulator runs in a Web Worker, beside the page.",
+        Placement::Page => "The emulator runs in the page (its Web Worker did not start).",
     };
 
     let config_is = move |f: &dyn Fn(&SimulationConfig) -> bool| current().is_some_and(|c| f(&c));
@@ -213,6 +188,7 @@ pub fn EmulatorConsole(
                 </label>
                 <button data-testid="inject-fault-apply" on:click=inject>"Inject now"</button>
             </div>
+            <p class="note" data-testid="emulator-placement">{placement_text}</p>
             <p class="console-message" role="status" data-testid="console-message">
                 {move || seek_text().or_else(|| message.get())}
             </p>

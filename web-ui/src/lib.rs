@@ -10,12 +10,16 @@
 pub mod app;
 pub mod chart;
 mod console;
+pub mod device;
 pub mod history;
+pub mod host;
 pub mod link;
 pub mod recording;
 pub mod recordings;
-pub mod store;
 pub mod session;
+pub mod store;
+#[cfg(target_family = "wasm")]
+pub mod worker;
 
 /// Mounts the dashboard on the page's `<body>`.
 pub fn start() {

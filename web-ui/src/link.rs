@@ -15,7 +15,7 @@ pub const NEXT_EVENT_LIMIT_SECS: u64 = 7 * 86_400;
 pub const SEEK_SECS_PER_TICK: u64 = 6 * 3600;
 
 /// Where a "run to the next event" stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Seek {
     /// Still looking; this many simulated seconds left before giving up.
     Running {

@@ -195,7 +195,8 @@ pub fn to_csv(bytes: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let optional = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    let optional =
+        |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
     for r in &readings {
         let mut row = vec![
             format!("{:.3}", r.uptime_secs),
@@ -230,7 +231,10 @@ pub fn to_csv(bytes: &[u8]) -> String {
             values
         };
         row.extend(padded(
-            r.cell_voltages_v.iter().map(|v| format!("{v:.3}")).collect(),
+            r.cell_voltages_v
+                .iter()
+                .map(|v| format!("{v:.3}"))
+                .collect(),
             cells,
         ));
         row.extend(padded(
@@ -282,10 +286,7 @@ impl Replay {
             *t += offset;
             last = Some(*t);
         }
-        let clock_s = frames
-            .iter()
-            .find_map(|f| f.device_time_s)
-            .unwrap_or(0.0);
+        let clock_s = frames.iter().find_map(|f| f.device_time_s).unwrap_or(0.0);
         Replay {
             frames,
             next: 0,
@@ -379,7 +380,10 @@ mod tests {
         let frames = split_frames(&bytes);
         let joined: Vec<u8> = frames.iter().flat_map(|f| f.bytes.clone()).collect();
         assert_eq!(joined, bytes);
-        assert_eq!(frames.iter().filter(|f| f.device_time_s.is_some()).count(), 60);
+        assert_eq!(
+            frames.iter().filter(|f| f.device_time_s.is_some()).count(),
+            60
+        );
     }
 
     #[test]
@@ -411,7 +415,10 @@ mod tests {
         session.ingest(&bytes, 0.0);
         let r = session.latest.unwrap();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        assert_eq!(header.len(), CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len());
+        assert_eq!(
+            header.len(),
+            CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len()
+        );
         assert_eq!(header[0], "device_time_s");
         assert_eq!(header[CSV_FIXED_COLUMNS.len()], "cell1_v");
         assert_eq!(header[CSV_FIXED_COLUMNS.len() + 32], "temp1_c");
@@ -449,7 +456,10 @@ mod tests {
 
     #[test]
     fn csv_fields_with_separators_are_quoted() {
-        assert_eq!(quoted("cell over-voltage; cell over-temperature"), "\"cell over-voltage; cell over-temperature\"");
+        assert_eq!(
+            quoted("cell over-voltage; cell over-temperature"),
+            "\"cell over-voltage; cell over-temperature\""
+        );
         assert_eq!(quoted("a \"b\", c"), "\"a \"\"b\"\", c\"");
         assert_eq!(quoted("3 4"), "3 4");
     }

@@ -49,6 +49,8 @@ struct State {
     /// Bytes received before the recording was created.
     early: Vec<u8>,
     source: String,
+    /// A recording is being created.
+    beginning: bool,
     sequence: u32,
     writing: bool,
     full: bool,
@@ -88,9 +90,16 @@ impl Recordings {
         spawn_local(async move {
             match RecordingStore::open().await {
                 Ok(store) => {
-                    this.state.borrow_mut().store = Some(Rc::new(store));
-                    if record {
-                        let source = this.state.borrow().source.clone();
+                    let source = {
+                        let mut state = this.state.borrow_mut();
+                        state.store = Some(Rc::new(store));
+                        // Bytes arrived while storage was opening: their recording starts now
+                        // (otherwise the first bytes start it, in `receive`).
+                        let ready = record && !state.source.is_empty() && !state.beginning;
+                        state.beginning |= ready;
+                        ready.then(|| state.source.clone())
+                    };
+                    if let Some(source) = source {
                         this.begin(source).await;
                     }
                     this.refresh().await;
@@ -131,10 +140,14 @@ impl Recordings {
                 recorder.receive(&std::mem::take(&mut state.early));
                 state.recorder = Some(recorder);
                 state.sequence = 0;
+                state.beginning = false;
                 drop(state);
                 self.status.set(RecordingStatus::Recording(meta));
             }
-            Err(e) => self.fail(&e),
+            Err(e) => {
+                self.state.borrow_mut().beginning = false;
+                self.fail(&e);
+            }
         }
     }
 
@@ -167,13 +180,13 @@ impl Recordings {
             return;
         }
         if state.source != source {
-            let first = state.source.is_empty();
             state.source = source.to_owned();
-            if !first && state.store.is_some() {
-                // Whatever is still waiting goes to the old recording on the next flush; the
-                // new run starts its own.
+            if state.store.is_some() {
+                // A new source starts its own recording; what still waits for the old one is
+                // written to it first. (Before storage is open, `open` starts the recording.)
                 let old = state.recorder.take();
                 state.early.clear();
+                state.beginning = true;
                 drop(state);
                 let this = self.clone();
                 let source = source.to_owned();
@@ -193,7 +206,10 @@ impl Recordings {
                 state = self.state.borrow_mut();
             }
         }
-        let waiting = state.recorder.as_ref().map_or(state.early.len(), Recorder::pending_len);
+        let waiting = state
+            .recorder
+            .as_ref()
+            .map_or(state.early.len(), Recorder::pending_len);
         if waiting + bytes.len() > MAX_WAITING_BYTES {
             state.lost += bytes.len();
             return;
@@ -259,7 +275,12 @@ impl Recordings {
     /// After the user freed space: try writing again.
     pub fn resume(&self) {
         self.state.borrow_mut().full = false;
-        let meta = self.state.borrow().recorder.as_ref().map(|r| r.meta.clone());
+        let meta = self
+            .state
+            .borrow()
+            .recorder
+            .as_ref()
+            .map(|r| r.meta.clone());
         if let Some(meta) = meta {
             self.status.set(RecordingStatus::Recording(meta));
         }
@@ -292,15 +313,24 @@ impl Recordings {
                 Ok(bytes) if csv => {
                     let text = to_csv(&bytes);
                     let rows = text.lines().count().saturating_sub(1);
-                    download(&format!("cellsight-recording-{id}.csv"), "text/csv", text.as_bytes())
-                        .map(|()| format!("Recording #{id} exported: {rows} rows of CSV."))
+                    download(
+                        &format!("cellsight-recording-{id}.csv"),
+                        "text/csv",
+                        text.as_bytes(),
+                    )
+                    .map(|()| format!("Recording #{id} exported: {rows} rows of CSV."))
                 }
                 Ok(bytes) => download(
                     &format!("cellsight-recording-{id}.bin"),
                     "application/octet-stream",
                     &bytes,
                 )
-                .map(|()| format!("Recording #{id} exported: {} bytes as received.", bytes.len())),
+                .map(|()| {
+                    format!(
+                        "Recording #{id} exported: {} bytes as received.",
+                        bytes.len()
+                    )
+                }),
                 Err(e) => Err(e.to_string()),
             };
             this.message.set(Some(outcome.unwrap_or_else(|e| {
@@ -322,7 +352,6 @@ impl Recordings {
             this.refresh().await;
         });
     }
-
 }
 
 /// Loads recording `id` for playback.
@@ -331,7 +360,9 @@ pub async fn load_replay(id: u32) -> Result<Replay, String> {
     let bytes = store.load(id).await.map_err(|e| e.to_string())?;
     let replay = Replay::new(&bytes);
     if replay.is_empty() {
-        return Err(format!("recording #{id} holds no frames (it may have been deleted)"));
+        return Err(format!(
+            "recording #{id} holds no frames (it may have been deleted)"
+        ));
     }
     Ok(replay)
 }
@@ -409,7 +440,10 @@ pub fn RecordingsPanel(
             meta_line(&m),
             FLUSH_MILLIS / 1000
         ),
-        RecordingStatus::Full { meta, .. } => format!("Recording #{} paused: the browser would not store more.", meta.id),
+        RecordingStatus::Full { meta, .. } => format!(
+            "Recording #{} paused: the browser would not store more.",
+            meta.id
+        ),
         RecordingStatus::Failed(e) => e,
         RecordingStatus::Replaying => "Replaying a recording: nothing new is recorded.".to_owned(),
     };
@@ -423,7 +457,10 @@ pub fn RecordingsPanel(
             "Recording paused: {message}. {} received since are held in this tab{}. Export and delete old recordings below, then press Resume. Nothing is deleted unless you delete it.",
             size_text(waiting as f64),
             if lost > 0 {
-                format!("; {} more could not be held and are not recorded", size_text(lost as f64))
+                format!(
+                    "; {} more could not be held and are not recorded",
+                    size_text(lost as f64)
+                )
             } else {
                 String::new()
             }
@@ -432,12 +469,20 @@ pub fn RecordingsPanel(
     };
     let storage_text = move || {
         estimate.get().map(|(usage, quota)| {
-            let share = if quota > 0.0 { usage / quota * 100.0 } else { 100.0 };
+            let share = if quota > 0.0 {
+                usage / quota * 100.0
+            } else {
+                100.0
+            };
             format!(
                 "Browser storage for this page: {} used of {} ({share:.1} %){}",
                 size_text(usage),
                 size_text(quota),
-                if share > 80.0 { " — nearly full: export and delete old recordings" } else { "" }
+                if share > 80.0 {
+                    " — nearly full: export and delete old recordings"
+                } else {
+                    ""
+                }
             )
         })
     };

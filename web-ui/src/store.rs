@@ -115,7 +115,11 @@ impl RecordingStore {
     }
 
     /// Starts a new recording of `source`, numbered after the newest one.
-    pub async fn create(&self, started_ms: f64, source: String) -> Result<RecordingMeta, StoreError> {
+    pub async fn create(
+        &self,
+        started_ms: f64,
+        source: String,
+    ) -> Result<RecordingMeta, StoreError> {
         let newest = self.list().await?.iter().map(|m| m.id).max().unwrap_or(0);
         let meta = RecordingMeta::new(newest + 1, started_ms, source);
         let tx = self

@@ -50,8 +50,21 @@ fn garbage_and_split_frames_in_the_browser() {
     );
 }
 
+/// Waits `ms` on the page's clock.
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// The emulated device answers asynchronously (from its worker; here, where the test server
+/// has no worker files, from the page after the worker's grace time).
 #[wasm_bindgen_test]
-fn the_dashboard_mounts_and_shows_every_cell() {
+async fn the_dashboard_mounts_and_shows_every_cell() {
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
@@ -63,6 +76,18 @@ fn the_dashboard_mounts_and_shows_every_cell() {
             .text_content()
             .unwrap_or_default()
     };
+    for _ in 0..150 {
+        let shown = host
+            .query_selector("[data-testid='cell-voltage-16']")
+            .unwrap()
+            .and_then(|e| e.text_content())
+            .is_some_and(|t| t.parse::<f64>().is_ok());
+        if shown {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert!(text("emulator-placement").contains("in the page"));
     for n in 1..=16 {
         let v: f64 = text(&format!("cell-voltage-{n}")).parse().unwrap();
         assert!((2.5..3.65).contains(&v), "cell {n}: {v}");

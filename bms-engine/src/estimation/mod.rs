@@ -160,7 +160,7 @@ impl CellModelParams {
 }
 
 /// Which estimator an engine runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum EstimatorKind {
     /// Kalman filter per cell with bias, hysteresis and SOH ([`ModelEstimator`]).
     #[default]

@@ -1,0 +1,271 @@
+//! The emulated device as a host that takes commands and sends reports: the same code runs in
+//! the emulator's Web Worker ([`crate::worker`]) and, where a worker cannot start, in the page.
+//! Plain Rust, tested natively.
+//!
+//! Commands are the console's (start, restart, speed, pause, one step, run to the next event,
+//! inject a fault); each report carries the bytes the device sent — the only thing the session
+//! sees — and, for the emulator console and the truth panel, what the emulator knows besides.
+
+use crate::link::{EmulatedLink, Seek};
+use emulator::{InjectedFault, PowerFlow, Scenario, SimulationConfig};
+use serde::{Deserialize, Serialize};
+
+/// What the console asks of the emulated device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Start (or restart) with this set-up; `run` numbers the run, so that reports from an
+    /// earlier run still in flight can be told apart and dropped.
+    Start {
+        /// The set-up.
+        config: SimulationConfig,
+        /// Speed to run at, × real time.
+        speed: u32,
+        /// Run number.
+        run: u32,
+    },
+    /// Sets the speed and runs.
+    SetSpeed(u32),
+    /// Pauses or resumes.
+    SetPaused(bool),
+    /// One engine step (a simulated second), then paused.
+    Step,
+    /// Runs until the BMS records an event (at most a simulated week).
+    RunToNextEvent,
+    /// Injects a fault now.
+    Inject(InjectedFault),
+}
+
+/// What the emulator knows besides the wire bytes, for the console and the truth panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkStatus {
+    /// The set-up running.
+    pub config: SimulationConfig,
+    /// Emulated time of day, s after midnight.
+    pub time_of_day_secs: u64,
+    /// Simulated seconds since the start.
+    pub elapsed_secs: u64,
+    /// The pack's true SOC, %.
+    pub true_soc_pct: f64,
+    /// The current truly flowing, A.
+    pub true_current_a: f64,
+    /// The coldest and hottest true cell temperature, °C.
+    pub true_temperature_range_c: (f64, f64),
+    /// Power in the emulated home now.
+    pub flow: PowerFlow,
+    /// × real time.
+    pub speed: u32,
+    /// Whether the clock stands still.
+    pub paused: bool,
+    /// The last "run to the next event".
+    pub seek: Option<Seek>,
+}
+
+impl LinkStatus {
+    /// What `link` knows now.
+    pub fn of(link: &EmulatedLink) -> Self {
+        LinkStatus {
+            config: link.config(),
+            time_of_day_secs: link.time_of_day_secs(),
+            elapsed_secs: link.elapsed_secs(),
+            true_soc_pct: link.true_soc_pct(),
+            true_current_a: link.true_current_a(),
+            true_temperature_range_c: link.true_temperature_range_c(),
+            flow: link.power_flow(),
+            speed: link.speed(),
+            paused: link.paused(),
+            seek: link.seek(),
+        }
+    }
+
+    /// The scenario running.
+    pub fn scenario(&self) -> Scenario {
+        self.config.scenario
+    }
+}
+
+/// One message from the device host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The run it belongs to.
+    pub run: u32,
+    /// Bytes the device sent, as it would over a serial link.
+    pub bytes: Vec<u8>,
+    /// The emulator's state after sending them; `None` before a start.
+    pub status: Option<LinkStatus>,
+    /// Why a command was refused (nothing changed).
+    pub refused: Option<String>,
+}
+
+/// The emulated device with its clock, driven by commands and a tick every
+/// [`crate::link::TICK_MILLIS`].
+#[derive(Debug, Default)]
+pub struct DeviceHost {
+    link: Option<EmulatedLink>,
+    run: u32,
+}
+
+impl DeviceHost {
+    /// A host with no device yet (waiting for [`Command::Start`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn report(&self, bytes: Vec<u8>, refused: Option<String>) -> Report {
+        Report {
+            run: self.run,
+            bytes,
+            status: self.link.as_ref().map(LinkStatus::of),
+            refused,
+        }
+    }
+
+    /// Carries out `command`; the report says what the device sent because of it.
+    pub fn handle(&mut self, command: Command) -> Report {
+        if let Command::Start { config, speed, run } = command {
+            return match EmulatedLink::new(config) {
+                Ok(mut link) => {
+                    link.set_speed(speed);
+                    let bytes = link.poll();
+                    self.link = Some(link);
+                    self.run = run;
+                    self.report(bytes, None)
+                }
+                Err(e) => self.report(Vec::new(), Some(format!("{e}; nothing changed"))),
+            };
+        }
+        let Some(link) = self.link.as_mut() else {
+            return self.report(Vec::new(), Some("the emulator has not started".to_owned()));
+        };
+        let bytes = match command {
+            Command::Start { .. } => Vec::new(),
+            Command::SetSpeed(speed) => {
+                link.set_speed(speed);
+                link.set_paused(false);
+                Vec::new()
+            }
+            Command::SetPaused(paused) => {
+                link.set_paused(paused);
+                Vec::new()
+            }
+            Command::Step => link.step(),
+            Command::RunToNextEvent => {
+                link.run_to_next_event();
+                Vec::new()
+            }
+            Command::Inject(fault) => {
+                link.inject(fault);
+                Vec::new()
+            }
+        };
+        self.report(bytes, None)
+    }
+
+    /// One tick of the clock: what the device sent in it (nothing before a start).
+    pub fn tick(&mut self) -> Option<Report> {
+        let bytes = self.link.as_mut()?.poll();
+        Some(self.report(bytes, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Session;
+
+    fn start(host: &mut DeviceHost, run: u32) -> Report {
+        host.handle(Command::Start {
+            config: SimulationConfig::new(Scenario::SolarDay, 2, 8),
+            speed: 60,
+            run,
+        })
+    }
+
+    #[test]
+    fn nothing_is_sent_before_a_start() {
+        let mut host = DeviceHost::new();
+        assert!(host.tick().is_none());
+        let r = host.handle(Command::Step);
+        assert!(r.bytes.is_empty() && r.status.is_none());
+        assert!(r.refused.unwrap().contains("not started"));
+    }
+
+    #[test]
+    fn commands_drive_the_device_and_reports_carry_its_frames() {
+        let mut host = DeviceHost::new();
+        let mut session = Session::default();
+        let first = start(&mut host, 1);
+        assert_eq!(first.run, 1);
+        session.ingest(&first.bytes, 0.0);
+        assert!(session.device.is_some(), "the greeting comes first");
+        assert_eq!(session.latest.as_ref().unwrap().cell_voltages_v.len(), 8);
+
+        // 60×: a tick of 500 ms is 30 simulated seconds.
+        let before = host.tick().unwrap().status.unwrap().elapsed_secs;
+        let after = host.tick().unwrap().status.unwrap().elapsed_secs;
+        assert_eq!(after - before, 30);
+
+        host.handle(Command::SetPaused(true));
+        let paused = host.tick().unwrap().status.unwrap();
+        assert!(paused.paused);
+        assert_eq!(paused.elapsed_secs, after);
+        let stepped = host.handle(Command::Step);
+        assert_eq!(stepped.status.unwrap().elapsed_secs, after + 1);
+        session.ingest(&stepped.bytes, 1.0);
+        assert_eq!(
+            session.latest.as_ref().unwrap().uptime_secs,
+            (after + 1) as f64
+        );
+
+        host.handle(Command::SetSpeed(3600));
+        let fast = host.tick().unwrap().status.unwrap();
+        assert!(!fast.paused);
+        assert_eq!(fast.speed, 3600);
+        assert_eq!(fast.elapsed_secs, after + 1 + 1800);
+
+        let injected = host.handle(Command::Inject(InjectedFault::OpenSenseWire { cell: 3 }));
+        assert!(injected.refused.is_none());
+        host.handle(Command::RunToNextEvent);
+        assert!(matches!(
+            host.tick().unwrap().status.unwrap().seek,
+            Some(Seek::Found | Seek::Running { .. })
+        ));
+    }
+
+    #[test]
+    fn a_restart_is_a_new_run_and_a_bad_one_changes_nothing() {
+        let mut host = DeviceHost::new();
+        start(&mut host, 1);
+        host.tick();
+        let bad = host.handle(Command::Start {
+            config: SimulationConfig::new(Scenario::SolarDay, 2, 0),
+            speed: 60,
+            run: 2,
+        });
+        assert!(bad.refused.is_some());
+        assert_eq!(bad.run, 1, "still the first run");
+        assert_eq!(bad.status.unwrap().config.cell_count, 8);
+        let good = start(&mut host, 3);
+        assert_eq!(good.run, 3);
+        assert_eq!(
+            good.status.unwrap().elapsed_secs,
+            30,
+            "a fresh device, one tick in"
+        );
+    }
+
+    #[test]
+    fn reports_survive_the_trip_through_the_worker_codec() {
+        let mut host = DeviceHost::new();
+        let report = start(&mut host, 4);
+        // gloo's worker codec is bincode.
+        let bytes = bincode::serialize(&report).unwrap();
+        let back: Report = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back, report);
+        let command = Command::Inject(InjectedFault::WeakCell {
+            cell: 2,
+            capacity_factor: 0.6,
+        });
+        let back: Command = bincode::deserialize(&bincode::serialize(&command).unwrap()).unwrap();
+        assert_eq!(back, command);
+    }
+}
