@@ -107,13 +107,13 @@ fn right_axis(title: &str) -> Axis {
         .side(plotly::common::AxisSide::Right)
 }
 
-/// Whether plotly.js is on the page.
-#[cfg(target_family = "wasm")]
 /// The chart library, copied next to index.html by trunk.
+#[cfg(target_family = "wasm")]
 const PLOTLY_SCRIPT: &str = "plotly-basic.min.js";
 
 /// Starts loading plotly.js (once): called when the first numbers are on screen, so that
 /// parsing a megabyte of script never holds them up. Charts draw as soon as it is there.
+#[cfg(target_family = "wasm")]
 pub fn load_plotly() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
@@ -130,6 +130,12 @@ pub fn load_plotly() {
     let _ = head.append_child(&script);
 }
 
+/// Native builds (unit tests) have no page to load it into.
+#[cfg(not(target_family = "wasm"))]
+pub fn load_plotly() {}
+
+/// Whether plotly.js is on the page.
+#[cfg(target_family = "wasm")]
 fn plotly_loaded() -> bool {
     web_sys::window()
         .and_then(|w| js_sys::Reflect::get(&w, &"Plotly".into()).ok())
