@@ -30,3 +30,47 @@ test('the history charts grow with the session and can be zoomed', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('every second is kept: zooming into minutes at 3600× shows one point a second on all three charts', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${dashboard.url}?scenario=solar-day&seed=2`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await page.getByTestId('speed-select').selectOption('3600');
+  await page.waitForTimeout(3_000);
+  await page.getByTestId('pause').click();
+  const span = await page.getByTestId('history-span').textContent();
+  const m = span.match(/^(\d+) points over (\d+\.\d) h; every report kept/);
+  assert.ok(m, span);
+  const hours = Number(m[2]);
+  assert.ok(Number(m[1]) >= hours * 3600 * 0.99, `one point a second: ${span}`);
+  // Zoom the SOC chart to ten minutes in the middle, as a drag would.
+  await page.locator('#history-soc .main-svg').first().waitFor();
+  const mid = await page.evaluate(() => {
+    const x = document.getElementById('history-soc').data[0].x;
+    return x[Math.floor(x.length / 2)];
+  });
+  await page.evaluate((mid) => window.Plotly.relayout('history-soc', { 'xaxis.range[0]': mid, 'xaxis.range[1]': mid + 10 / 60 }), mid);
+  await page.getByTestId('history-span').filter({ hasText: 'showing' }).waitFor({ timeout: 5_000 });
+  // All three charts follow, redrawn from the one-second samples in the window.
+  await page.waitForFunction(
+    (mid) => ['history-soc', 'history-pack', 'history-cells'].every((id) => {
+      const div = document.getElementById(id);
+      const r = div.layout.xaxis.range;
+      return Math.abs(r[0] - mid) < 1e-6 && div.data[0].x.length >= 590 && div.data[0].x.length <= 602;
+    }),
+    mid,
+    { timeout: 5_000 },
+  );
+  const steps = await page.evaluate(() => {
+    const x = document.getElementById('history-pack').data[0].x;
+    return x.slice(1).map((v, i) => Math.round((v - x[i]) * 3600));
+  });
+  assert.ok(steps.every((s) => s === 1), `one second apart: ${[...new Set(steps)].join(', ')}`);
+  // Double-click back: everything again, decimated.
+  await page.evaluate(() => window.Plotly.relayout('history-soc', { 'xaxis.autorange': true }));
+  await page.waitForFunction(() => !/showing/.test(document.querySelector('[data-testid="history-span"]').textContent));
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -75,6 +75,20 @@ impl EmulatedDevice {
         bytes
     }
 
+    /// Advances `secs` seconds reporting as a real device does at 1 Hz: a telemetry frame after
+    /// every second, each event right after the second it was recorded in. With `secs` 0, one
+    /// telemetry frame of the present state (a paused device keeps reporting).
+    pub fn advance_reporting_each_second(&mut self, secs: u64) -> Vec<u8> {
+        if secs == 0 {
+            return self.advance(0);
+        }
+        let mut bytes = Vec::new();
+        for _ in 0..secs {
+            bytes.extend(self.advance(1));
+        }
+        bytes
+    }
+
     /// Injects `fault` into the emulated pack now (the console's fault button).
     pub fn inject(&mut self, fault: crate::InjectedFault) {
         self.sim.inject(fault);

@@ -197,23 +197,25 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// SOC, pack and cell history as plotly charts, redrawn when a report adds a point.
+/// SOC, pack and cell history as plotly charts, redrawn when a report adds a point. The three
+/// share one time window: zooming or panning one zooms all, and the window is redrawn from the
+/// full one-second history, decimated to the screen.
 #[component]
 fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
     // Redraw when a report has added a point (a paused device's repeats add none).
     let stamp = Memo::new(move |_| {
-        session.with(|s| {
-            let points = s.history.points();
-            (points.len(), points.last().map_or(0.0, |p| p.time_s))
-        })
+        session.with(|s| (s.history.len(), s.history.span_s().map_or(0.0, |(_, b)| b)))
     });
-    // A new point marks every chart stale; a timer redraws one stale chart at a time, so at
-    // 3600× no single frame carries all three plotly redraws (and a chart whose plotly.js was
-    // not loaded yet is drawn once it is).
+    // The stretch on screen, device seconds (`None`: everything).
+    let window = RwSignal::new(None::<(f64, f64)>);
+    // A new point or a new window marks every chart stale; a timer redraws one stale chart at
+    // a time, so at 3600× no single frame carries all three plotly redraws (and a chart whose
+    // plotly.js was not loaded yet is drawn once it is).
     let stale = StoredValue::new([false; 3]);
+    let listening = StoredValue::new([false; 3]);
     let next = StoredValue::new(0_usize);
     Effect::new(move |_| {
-        let _ = stamp.get();
+        let _ = (stamp.get(), window.get());
         stale.set_value([true; 3]);
     });
     every(CHART_REDRAW_MILLIS, move || {
@@ -224,29 +226,47 @@ fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
         else {
             return;
         };
-        if session.with_untracked(|s| chart::draw_history_chart(index, s.history.points())) {
+        let range = window.get_untracked();
+        if session.with_untracked(|s| chart::draw_history_chart(index, &s.history, range)) {
             stale.update_value(|s| s[index] = false);
             next.set_value(index + 1);
         }
+        if !listening.with_value(|l| l[index])
+            && chart::listen_for_zoom(index, move |zoomed| window.set(zoomed))
+        {
+            listening.update_value(|l| l[index] = true);
+        }
     });
     let span = move || {
-        session.with(|s| {
-            let points = s.history.points();
-            match (points.first(), points.last()) {
-                (Some(a), Some(b)) => format!(
-                    "{} points over {:.1} h; each stands for up to {} reports",
-                    points.len(),
-                    (b.time_s - a.time_s) / 3600.0,
-                    s.history.reports_per_point()
-                ),
-                _ => "No reports yet.".to_owned(),
+        session.with(|s| match s.history.span_s() {
+            Some((a, b)) => {
+                let per = s.history.reports_per_point();
+                format!(
+                    "{} points over {:.1} h; {}",
+                    s.history.len(),
+                    (b - a) / 3600.0,
+                    if per == 1 {
+                        "every report kept".to_owned()
+                    } else {
+                        format!("each stands for up to {per} reports")
+                    }
+                )
             }
+            None => "No reports yet.".to_owned(),
         })
+    };
+    let window_text = move || match window.get() {
+        Some((a, b)) => format!(
+            " · showing {} to {}",
+            device_time((a * 1000.0) as u64),
+            device_time((b * 1000.0) as u64)
+        ),
+        None => String::new(),
     };
     view! {
         <section class="card history" aria-label="History" data-testid="history">
             <h2>"History"</h2>
-            <p class="note" data-testid="history-span">{span}" · drag to zoom, double-click to see all"</p>
+            <p class="note" data-testid="history-span">{span}{window_text}" · drag to zoom, double-click to see all"</p>
             {chart::HISTORY_CHART_IDS.iter().map(|id| view! { <div id=*id class="history-chart"></div> }).collect_view()}
         </section>
     }

@@ -148,7 +148,12 @@ pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "histor
 /// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
 /// band, the truth in emulator mode); pack voltage and current; cell spread and the
 /// temperature extremes. Drag to zoom, double-click to see everything again.
-pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
+///
+/// `window_h` is the stretch on screen, hours (`None`: everything).
+pub fn history_plots(
+    points: &[crate::history::HistoryPoint],
+    window_h: Option<(f64, f64)>,
+) -> [Plot; 3] {
     use plotly::Scatter;
     use plotly::common::{DashType, Line, Mode};
     let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
@@ -159,10 +164,17 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
         Scatter::new(hours.clone(), y).name(name).mode(Mode::Lines)
     };
     let dotted = Line::new().dash(DashType::Dot).width(1.0);
+    let x_axis = || {
+        let axis = Axis::new().title("Hours").grid_color(GRID);
+        match window_h {
+            Some((from, to)) => axis.range(vec![from, to]),
+            None => axis,
+        }
+    };
     let layout = |title: &str| {
         themed_layout(230)
             .margin(Margin::new().left(56).right(56).top(12).bottom(40))
-            .x_axis(Axis::new().title("Hours").grid_color(GRID))
+            .x_axis(x_axis())
             .y_axis(Axis::new().title(title).grid_color(GRID))
     };
 
@@ -183,7 +195,8 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
         .line(dotted.clone()),
     );
     if points.iter().any(|p| p.true_soc_pct.is_some()) {
-        soc.add_trace(line("true (emulator)", series(&|p| p.true_soc_pct)));
+        // The truth comes once per report batch, not every second: join its points.
+        soc.add_trace(line("true (emulator)", series(&|p| p.true_soc_pct)).connect_gaps(true));
     }
     soc.set_layout(layout("SOC (%)"));
 
@@ -203,13 +216,25 @@ pub fn history_plots(points: &[crate::history::HistoryPoint]) -> [Plot; 3] {
     [soc, pack, cells]
 }
 
-/// Draws history chart `index` (of [`HISTORY_CHART_IDS`]), if plotly.js is on the page.
-/// Returns whether it drew. One chart at a time, so that no single frame does all the work.
+/// Most time buckets a history chart draws (each as its low and high point): about one point
+/// per pixel of a chart the width of a laptop screen.
+pub const HISTORY_BUCKETS: usize = 600;
+
+/// Draws history chart `index` (of [`HISTORY_CHART_IDS`]) for the stretch `window_s` of
+/// device time (`None`: everything), decimated to [`HISTORY_BUCKETS`], if plotly.js is on the
+/// page. Returns whether it drew. One chart at a time, so that no single frame does all the
+/// work.
 #[cfg(target_family = "wasm")]
-pub fn draw_history_chart(index: usize, points: &[crate::history::HistoryPoint]) -> bool {
+pub fn draw_history_chart(
+    index: usize,
+    history: &crate::history::History,
+    window_s: Option<(f64, f64)>,
+) -> bool {
     let loaded = plotly_loaded();
     if loaded {
-        let plots = history_plots(points);
+        let points = history.view(window_s, HISTORY_BUCKETS);
+        let window_h = window_s.map(|(a, b)| (a / 3600.0, b / 3600.0));
+        let plots = history_plots(&points, window_h);
         if let (Some(id), Some(plot)) = (HISTORY_CHART_IDS.get(index), plots.into_iter().nth(index))
         {
             leptos::task::spawn_local(async move {
@@ -222,7 +247,68 @@ pub fn draw_history_chart(index: usize, points: &[crate::history::HistoryPoint])
 
 /// Native builds (unit tests) have no page to draw on.
 #[cfg(not(target_family = "wasm"))]
-pub fn draw_history_chart(_index: usize, _points: &[crate::history::HistoryPoint]) -> bool {
+pub fn draw_history_chart(
+    _index: usize,
+    _history: &crate::history::History,
+    _window_s: Option<(f64, f64)>,
+) -> bool {
+    false
+}
+
+/// Reads a plotly relayout event: `Some(Some(range))` when the time axis was zoomed or panned
+/// to `range` (hours), `Some(None)` when it was reset to everything, `None` when the event is
+/// about something else.
+#[cfg(target_family = "wasm")]
+fn zoomed_to(event: &wasm_bindgen::JsValue) -> Option<Option<(f64, f64)>> {
+    let get = |key: &str| js_sys::Reflect::get(event, &key.into()).ok();
+    if get("xaxis.autorange").and_then(|v| v.as_bool()) == Some(true) {
+        return Some(None);
+    }
+    let from = get("xaxis.range[0]").and_then(|v| v.as_f64());
+    let to = get("xaxis.range[1]").and_then(|v| v.as_f64());
+    if let (Some(from), Some(to)) = (from, to) {
+        return Some(Some((from.min(to), from.max(to))));
+    }
+    let range = js_sys::Array::from(&get("xaxis.range")?);
+    let (from, to) = (range.get(0).as_f64()?, range.get(1).as_f64()?);
+    Some(Some((from.min(to), from.max(to))))
+}
+
+/// Calls `on_zoom` whenever the user zooms or pans history chart `index` in time (with the
+/// stretch on screen in seconds, `None` after a double-click back to everything). Returns
+/// false if the chart is not drawn yet (plotly attaches its events to a drawn chart).
+#[cfg(target_family = "wasm")]
+pub fn listen_for_zoom(index: usize, on_zoom: impl Fn(Option<(f64, f64)>) + 'static) -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(div) = HISTORY_CHART_IDS
+        .get(index)
+        .and_then(|id| web_sys::window()?.document()?.get_element_by_id(id))
+    else {
+        return false;
+    };
+    let Some(on) = js_sys::Reflect::get(&div, &"on".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
+        return false;
+    };
+    let handler = wasm_bindgen::closure::Closure::<dyn Fn(wasm_bindgen::JsValue)>::new(
+        move |event: wasm_bindgen::JsValue| {
+            if let Some(window_h) = zoomed_to(&event) {
+                on_zoom(window_h.map(|(a, b)| (a * 3600.0, b * 3600.0)));
+            }
+        },
+    );
+    let attached = on
+        .call2(&div, &"plotly_relayout".into(), handler.as_ref())
+        .is_ok();
+    handler.forget();
+    attached
+}
+
+/// Native builds have no charts to listen to.
+#[cfg(not(target_family = "wasm"))]
+pub fn listen_for_zoom(_index: usize, _on_zoom: impl Fn(Option<(f64, f64)>) + 'static) -> bool {
     false
 }
 
@@ -244,7 +330,7 @@ mod tests {
                 temperature_c: Some((20.0, 22.0)),
             })
             .collect();
-        let [soc, pack, cells] = history_plots(&points);
+        let [soc, pack, cells] = history_plots(&points, None);
         let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
         assert_eq!(
             soc["data"].as_array().unwrap().len(),

@@ -199,10 +199,17 @@ mod tests {
         assert!(session.device.is_some(), "the greeting comes first");
         assert_eq!(session.latest.as_ref().unwrap().cell_voltages_v.len(), 8);
 
-        // 60×: a tick of 500 ms is 30 simulated seconds.
+        // 60×: a tick of 500 ms is 30 simulated seconds, reported second by second as a
+        // device at 1 Hz does.
         let before = host.tick().unwrap().status.unwrap().elapsed_secs;
-        let after = host.tick().unwrap().status.unwrap().elapsed_secs;
+        let tick = host.tick().unwrap();
+        let after = tick.status.unwrap().elapsed_secs;
         assert_eq!(after - before, 30);
+        let reports = crate::recording::split_frames(&tick.bytes)
+            .iter()
+            .filter(|f| f.device_time_s.is_some())
+            .count();
+        assert_eq!(reports, 30);
 
         host.handle(Command::SetPaused(true));
         let paused = host.tick().unwrap().status.unwrap();

@@ -368,7 +368,7 @@ impl EmulatedLink {
             self.owed_secs -= whole;
             whole as u64
         };
-        bytes.extend(self.device.advance(secs));
+        bytes.extend(self.device.advance_reporting_each_second(secs));
         bytes
     }
 }

@@ -472,20 +472,20 @@ mod tests {
         let mut session = crate::session::Session::default();
         // The first report (and the greeting before it) is due at once.
         session.ingest(&replay.poll(0.0), 0.0);
-        assert_eq!(session.history.points().len(), 1);
+        assert_eq!(session.history.len(), 1);
         assert!(session.device.is_some());
         // Ten real seconds: ten more reports.
         for _ in 0..20 {
             session.ingest(&replay.poll(500.0), 0.0);
         }
-        assert_eq!(session.history.points().len(), 11);
+        assert_eq!(session.history.len(), 11);
         replay.set_paused(true);
         assert!(replay.poll(10_000.0).is_empty());
         replay.set_paused(false);
         replay.set_speed(3600);
         session.ingest(&replay.poll(1_000.0), 0.0);
         assert!(replay.finished());
-        assert_eq!(session.history.points().len(), 60);
+        assert_eq!(session.history.len(), 60);
         assert!((replay.progress() - 1.0).abs() < 1e-9);
     }
 }

@@ -462,6 +462,8 @@ pub struct Session {
     /// Energy into and out of the pack since the session started, Wh (from the reports: the
     /// mean power of two reports times the device time between them).
     pub energy_wh: (f64, f64),
+    /// Device time and power of the last report, for the energy count.
+    last_power: Option<(f64, f64)>,
 }
 
 impl Session {
@@ -487,6 +489,7 @@ impl Session {
     /// Feeds bytes received at `now_ms`; rejected frames are counted, never shown as data.
     pub fn ingest(&mut self, bytes: &[u8], now_ms: f64) {
         let mut decoder = std::mem::take(&mut self.decoder);
+        let mut newest = None;
         decoder.feed(bytes, |result| match result {
             Ok(message) => {
                 self.frames_ok += 1;
@@ -494,11 +497,15 @@ impl Session {
                 match message {
                     DeviceMessage::DeviceInfo(info) => self.device = Some(info),
                     DeviceMessage::Telemetry(t) => {
-                        let reading = Reading::from_telemetry(&t);
-                        if let Some(previous) = &self.latest {
-                            let hours = (reading.uptime_secs - previous.uptime_secs) / 3600.0;
+                        // Every report feeds the history and the energy count; only the last
+                        // of a batch becomes the reading on screen (at 3600× a batch holds
+                        // thousands of one-second reports).
+                        let point = crate::history::HistoryPoint::of_telemetry(&t);
+                        let power_w = point.pack_voltage_v * point.current_a;
+                        if let Some((time_s, previous_w)) = self.last_power {
+                            let hours = (point.time_s - time_s) / 3600.0;
                             if hours > 0.0 {
-                                let wh = (reading.power_w() + previous.power_w()) / 2.0 * hours;
+                                let wh = (power_w + previous_w) / 2.0 * hours;
                                 if wh > 0.0 {
                                     self.energy_wh.0 += wh;
                                 } else {
@@ -506,9 +513,9 @@ impl Session {
                                 }
                             }
                         }
-                        self.history
-                            .push(crate::history::HistoryPoint::of(&reading));
-                        self.latest = Some(reading);
+                        self.last_power = Some((point.time_s, power_w));
+                        self.history.push(point);
+                        newest = Some(t);
                     }
                     DeviceMessage::Event { sequence, event } => {
                         let known = self.events.back().is_some_and(|e| e.sequence >= sequence);
@@ -546,6 +553,9 @@ impl Session {
             }
         });
         self.decoder = decoder;
+        if let Some(t) = newest {
+            self.latest = Some(Reading::from_telemetry(&t));
+        }
     }
 
     /// The link's state at `now_ms`.
