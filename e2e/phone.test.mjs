@@ -1,0 +1,22 @@
+// A 390 px phone: nothing runs off the side of the screen, and the numbers, the console and the
+// recordings are all reachable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useDashboard } from './browser.mjs';
+
+const dashboard = useDashboard();
+
+test('on a 390 px phone nothing runs off the screen', async () => {
+  const context = await dashboard.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  await page.goto(dashboard.url);
+  await page.getByTestId('soc').filter({ hasText: /\d/ }).waitFor({ timeout: 20_000 });
+  await page.waitForTimeout(1_000);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `page is ${width} px wide`);
+  for (const id of ['pack-voltage', 'soc', 'inject-fault', 'power-flow', 'export-csv', 'cell-voltage-16']) {
+    const box = await page.getByTestId(id).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 391, `${id} within the screen: ${JSON.stringify(box)}`);
+  }
+  await context.close();
+});
