@@ -3,6 +3,7 @@
 use crate::chart::{self, CELL_CHART_ID};
 use crate::console::EmulatorConsole;
 use crate::device::{EmulatorHandle, Placement};
+use crate::device_panel::DevicePanel;
 use crate::host::{Command, LinkStatus, Report};
 use crate::link::{SPEEDS, config_from_query};
 use crate::recording::Replay;
@@ -18,6 +19,8 @@ const UNAVAILABLE: &str = "—";
 pub fn App() -> impl IntoView {
     let session = RwSignal::new(Session::default());
     let now_ms = RwSignal::new(js_sys::Date::now());
+    // The page's clock, so that a device that has gone quiet shows as quiet.
+    every(1_000, move || now_ms.set(js_sys::Date::now()));
     let emulator = RwSignal::new(None::<EmulatorInfo>);
     let startup_error = RwSignal::new(None::<String>);
 
@@ -33,13 +36,16 @@ pub fn App() -> impl IntoView {
     let recordings = Recordings::open(replay_id.is_none());
     let console_message = RwSignal::new(None::<String>);
     let placement = RwSignal::new(Placement::Starting);
-    // What the device sent goes through here, whoever made it send (emulator or replay).
+    // Whether the session shows a real device (then the emulator is paused and ignored).
+    let showing_device = RwSignal::new(false);
+    // What the device sent goes through here, whoever made it send (emulator, a real device or
+    // a replay); `source` names the recording it belongs to (none for a replay).
     let deliver = {
         let recordings = recordings.clone();
-        move |bytes: Vec<u8>, status: Option<LinkStatus>| {
+        move |bytes: Vec<u8>, status: Option<LinkStatus>, source: Option<String>| {
             let now = js_sys::Date::now();
-            if let Some(status) = &status {
-                recordings.receive(&bytes, &crate::link::source_text(&status.config));
+            if let Some(source) = &source {
+                recordings.receive(&bytes, source);
             }
             session.update(|s| {
                 s.ingest(&bytes, now);
@@ -59,6 +65,9 @@ pub fn App() -> impl IntoView {
         let deliver = deliver.clone();
         let device = EmulatorHandle::spawn(
             move |report: Report| {
+                if showing_device.get_untracked() {
+                    return;
+                }
                 if let Some(refused) = report.refused {
                     console_message.set(Some(format!("{refused}.")));
                 }
@@ -69,7 +78,11 @@ pub fn App() -> impl IntoView {
                     session_run.set(report.run);
                     session.set(Session::default());
                 }
-                deliver(report.bytes, report.status);
+                let source = report
+                    .status
+                    .as_ref()
+                    .map(|s| crate::link::source_text(&s.config));
+                deliver(report.bytes, report.status, source);
             },
             move |where_| placement.set(where_),
         );
@@ -103,7 +116,7 @@ pub fn App() -> impl IntoView {
                         let bytes = player.poll(f64::from(crate::link::TICK_MILLIS));
                         replay.set(Some(ReplayInfo::of(id, player)));
                         if !bytes.is_empty() {
-                            deliver(bytes, None);
+                            deliver(bytes, None, None);
                         }
                     });
                 }
@@ -150,8 +163,24 @@ pub fn App() -> impl IntoView {
             })}
             <EmulatorBanner info=emulator/>
             <ReplayBar info=replay replayer=replayer/>
-            {device.map(|device| view! {
+            {device.clone().map(|device| view! {
                 <EmulatorConsole device=device info=emulator next_run=next_run message=console_message placement=placement/>
+            })}
+            {replay_id.is_none().then(|| {
+                let deliver = deliver.clone();
+                let device = device.clone();
+                view! {
+                    <DevicePanel session=session showing_device=showing_device
+                        deliver=std::rc::Rc::new(move |bytes, name| deliver(bytes, None, Some(name)))
+                        emulator_paused=std::rc::Rc::new(move |paused| {
+                            if paused {
+                                emulator.set(None);
+                            }
+                            if let Some(device) = &device {
+                                device.send(Command::SetPaused(paused));
+                            }
+                        })/>
+                }
             })}
             <section class="cards" aria-label="Pack">
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"

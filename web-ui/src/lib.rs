@@ -11,11 +11,13 @@ pub mod app;
 pub mod chart;
 mod console;
 pub mod device;
+pub mod device_panel;
 pub mod history;
 pub mod host;
 pub mod link;
 pub mod recording;
 pub mod recordings;
+pub mod serial;
 pub mod session;
 pub mod store;
 #[cfg(target_family = "wasm")]

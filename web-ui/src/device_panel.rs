@@ -1,0 +1,126 @@
+//! Device mode: connect a Cellsight device over Web Serial. While a device is connected the
+//! emulator is paused and its reports are not shown; the device's bytes take the same path
+//! (session, history, recording) the emulator's took.
+
+use crate::session::Session;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::rc::Rc;
+
+/// Where the device link stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceState {
+    /// Nothing connected.
+    Idle,
+    /// Waiting for the user to pick a port, or for it to open.
+    Connecting,
+    /// Reading from a port at this baud rate.
+    Connected(u32),
+    /// The last connection ended or failed, and why.
+    Ended(String),
+}
+
+/// The device panel.
+#[component]
+pub fn DevicePanel(
+    /// What the dashboard shows (reset when the source changes).
+    session: RwSignal<Session>,
+    /// Whether the session shows the device, not the emulator.
+    showing_device: RwSignal<bool>,
+    /// Takes the device's bytes, with the name of the recording they belong to.
+    deliver: Rc<dyn Fn(Vec<u8>, String)>,
+    /// Pauses (true) or resumes the emulator.
+    emulator_paused: Rc<dyn Fn(bool)>,
+) -> impl IntoView {
+    let state = RwSignal::new(DeviceState::Idle);
+    let baud = RwSignal::new(crate::serial::DEFAULT_BAUD);
+    let link = StoredValue::new_local(None::<crate::serial::SerialLink>);
+    let missing = crate::serial::unavailable();
+    let connect = {
+        let emulator_paused = emulator_paused.clone();
+        move |_| {
+            if matches!(
+                state.get_untracked(),
+                DeviceState::Connecting | DeviceState::Connected(_)
+            ) {
+                return;
+            }
+            let deliver = deliver.clone();
+            let emulator_paused = emulator_paused.clone();
+            let rate = baud.get_untracked();
+            state.set(DeviceState::Connecting);
+            spawn_local(async move {
+                match crate::serial::SerialLink::connect(rate).await {
+                    Ok(opened) => {
+                        emulator_paused(true);
+                        showing_device.set(true);
+                        session.set(Session::default());
+                        state.set(DeviceState::Connected(rate));
+                        link.set_value(Some(opened.clone()));
+                        let name = format!("device over Web Serial at {rate} baud");
+                        let why = opened.read(|bytes| deliver(bytes, name.clone())).await;
+                        opened.disconnect().await;
+                        link.set_value(None);
+                        state.set(DeviceState::Ended(match why {
+                            Some(why) => format!("Disconnected: {why}."),
+                            None => "Disconnected.".to_owned(),
+                        }));
+                    }
+                    Err(e) => state.set(DeviceState::Ended(format!("Not connected: {e}."))),
+                }
+            });
+        }
+    };
+    let disconnect = move |_| {
+        if let Some(open) = link.get_value() {
+            spawn_local(async move { open.disconnect().await });
+        }
+    };
+    let back_to_emulator = move |_| {
+        if let Some(open) = link.get_value() {
+            spawn_local(async move { open.disconnect().await });
+        }
+        showing_device.set(false);
+        session.set(Session::default());
+        emulator_paused(false);
+        state.set(DeviceState::Idle);
+    };
+    let status = move || match state.get() {
+        DeviceState::Idle => "No device connected.".to_owned(),
+        DeviceState::Connecting => "Choose the port in the browser's window…".to_owned(),
+        DeviceState::Connected(rate) => format!("Connected over Web Serial at {rate} baud."),
+        DeviceState::Ended(why) => why,
+    };
+    let connected = move || matches!(state.get(), DeviceState::Connected(_));
+    let rejected = move || session.with(|s| s.frames_rejected);
+    view! {
+        <section class="card console device" aria-label="Device" data-testid="mode-device">
+            <h2>"Your battery"</h2>
+            <p class="note">"A Cellsight device on a USB serial port: the dashboard reads it directly, nothing to install."</p>
+            {missing.clone().map(|why| view! { <p class="error" role="alert" data-testid="serial-unavailable">{why}</p> })}
+            <div class="console-row">
+                <label>"Baud rate "
+                    <select data-testid="baud-select" disabled=connected
+                        on:change=move |ev| baud.set(event_target_value(&ev).parse().unwrap_or(crate::serial::DEFAULT_BAUD))>
+                        {crate::serial::BAUD_RATES.iter().map(|&b| view! {
+                            <option value=b.to_string() selected=move || baud.get() == b>{b.to_string()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button data-testid="connect-serial" on:click=connect disabled=move || missing.is_some() || connected()>
+                    "Connect over USB serial"
+                </button>
+                <button data-testid="disconnect" on:click=disconnect disabled=move || !connected()>"Disconnect"</button>
+                <button data-testid="use-emulator" on:click=back_to_emulator
+                    style:display=move || if showing_device.get() { "" } else { "none" }>
+                    "Back to the emulator"
+                </button>
+            </div>
+            <p class="console-message" role="status" data-testid="device-status">{status}</p>
+            <p class="note" style:display=move || if showing_device.get() { "" } else { "none" }>
+                "Rejected frames (bad checksum, cut off, unknown): "
+                <strong data-testid="link-errors">{rejected}</strong>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,144 @@
+//! A real device over Web Serial: the port the user picks, opened at the chosen baud rate, read
+//! until it closes or the user disconnects. The bytes go down the same path as the emulator's
+//! (frame decoder, session, recording); this module only moves them. Reached through
+//! `navigator.serial` by name, so it needs no unstable web-sys features.
+
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Baud rates offered (Cellsight devices default to 115 200).
+pub const BAUD_RATES: [u32; 5] = [9_600, 19_200, 38_400, 57_600, 115_200];
+
+/// The default baud rate.
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+fn get(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Calls `target.method(args…)` and awaits the promise it returns.
+async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+    let function: Function = get(target, method)
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("`{method}` is missing"))?;
+    let array: js_sys::Array = args.iter().collect();
+    let promise = function.apply(target, &array).map_err(|e| describe(&e))?;
+    JsFuture::from(js_sys::Promise::resolve(&promise))
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// A browser error in words ("NotFoundError: No port selected by the user.").
+fn describe(e: &JsValue) -> String {
+    let name = get(e, "name").and_then(|n| n.as_string());
+    let message = get(e, "message").and_then(|m| m.as_string());
+    match (name, message) {
+        (Some(n), Some(m)) => format!("{n}: {m}"),
+        (_, Some(m)) => m,
+        _ => format!("{e:?}"),
+    }
+}
+
+/// Why this page cannot use Web Serial, in words for the user; `None` when it can.
+pub fn unavailable() -> Option<String> {
+    let window = web_sys::window()?;
+    if !window.is_secure_context() {
+        return Some(
+            "Web Serial needs a secure page: open the dashboard over https:// or from localhost."
+                .to_owned(),
+        );
+    }
+    if get(&window.navigator(), "serial").is_none() {
+        return Some(
+            "This browser has no Web Serial: use Chrome, Edge or Opera on a computer (Firefox and \
+             Safari do not offer it)."
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// An open port and, while reading, its reader.
+#[derive(Debug, Clone)]
+pub struct SerialLink {
+    port: JsValue,
+    reader: Rc<RefCell<Option<JsValue>>>,
+    /// The baud rate it was opened at.
+    pub baud: u32,
+}
+
+impl SerialLink {
+    /// Asks the user for a port (the browser's chooser) and opens it at `baud`.
+    pub async fn connect(baud: u32) -> Result<Self, String> {
+        if let Some(why) = unavailable() {
+            return Err(why);
+        }
+        let serial = web_sys::window()
+            .and_then(|w| get(&w.navigator(), "serial"))
+            .ok_or("no Web Serial")?;
+        let options = Object::new();
+        Reflect::set(&options, &"filters".into(), &js_sys::Array::new())
+            .map_err(|e| describe(&e))?;
+        let port = call(&serial, "requestPort", &[options.into()]).await?;
+        let open = Object::new();
+        Reflect::set(&open, &"baudRate".into(), &JsValue::from(baud)).map_err(|e| describe(&e))?;
+        call(&port, "open", &[open.into()]).await?;
+        Ok(SerialLink {
+            port,
+            reader: Rc::default(),
+            baud,
+        })
+    }
+
+    /// Reads until the port ends or [`SerialLink::disconnect`] is called, handing each chunk
+    /// to `on_bytes`; returns why reading stopped (`None`: the user disconnected).
+    pub async fn read(&self, on_bytes: impl Fn(Vec<u8>)) -> Option<String> {
+        let Some(readable) = get(&self.port, "readable") else {
+            return Some("the port cannot be read".to_owned());
+        };
+        let reader = match get(&readable, "getReader")
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .map(|f| f.call0(&readable))
+        {
+            Some(Ok(reader)) => reader,
+            Some(Err(e)) => return Some(describe(&e)),
+            None => return Some("the port cannot be read".to_owned()),
+        };
+        *self.reader.borrow_mut() = Some(reader.clone());
+        loop {
+            let chunk = match call(&reader, "read", &[]).await {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    self.reader.borrow_mut().take();
+                    return Some(format!("the device stopped answering ({e})"));
+                }
+            };
+            if get(&chunk, "done").and_then(|d| d.as_bool()) == Some(true) {
+                let by_user = self.reader.borrow_mut().take().is_none();
+                return (!by_user).then(|| "the port closed".to_owned());
+            }
+            if let Some(value) = get(&chunk, "value") {
+                on_bytes(Uint8Array::new(&value).to_vec());
+            }
+        }
+    }
+
+    /// Stops reading, releases the port's lock and closes it.
+    pub async fn disconnect(&self) {
+        let reader = self.reader.borrow_mut().take();
+        if let Some(reader) = reader {
+            let _ = call(&reader, "cancel", &[]).await;
+            if let Some(release) =
+                get(&reader, "releaseLock").and_then(|f| f.dyn_into::<Function>().ok())
+            {
+                let _ = release.call0(&reader);
+            }
+        }
+        let _ = call(&self.port, "close", &[]).await;
+    }
+}
