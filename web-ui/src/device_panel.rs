@@ -1,4 +1,4 @@
-//! Device mode: connect a Cellsight device over Web Serial. While a device is connected the
+//! Device mode: connect a Cellsight device over Web Serial or Web Bluetooth. While a device is connected the
 //! emulator is paused and its reports are not shown; the device's bytes take the same path
 //! (session, history, recording) the emulator's took.
 
@@ -16,6 +16,8 @@ pub enum DeviceState {
     Connecting,
     /// Reading from a port at this baud rate.
     Connected(u32),
+    /// Receiving notifications from this Bluetooth device.
+    ConnectedBluetooth(String),
     /// The last connection ended or failed, and why.
     Ended(String),
 }
@@ -35,14 +37,63 @@ pub fn DevicePanel(
     let state = RwSignal::new(DeviceState::Idle);
     let baud = RwSignal::new(crate::serial::DEFAULT_BAUD);
     let link = StoredValue::new_local(None::<crate::serial::SerialLink>);
+    let radio = StoredValue::new_local(None::<crate::bluetooth::BluetoothLink>);
     let missing = crate::serial::unavailable();
+    let missing_ble = crate::bluetooth::unavailable();
+    let busy = move || {
+        matches!(
+            state.get_untracked(),
+            DeviceState::Connecting
+                | DeviceState::Connected(_)
+                | DeviceState::ConnectedBluetooth(_)
+        )
+    };
+    let connect_bluetooth = {
+        let emulator_paused = emulator_paused.clone();
+        let deliver = deliver.clone();
+        move |_| {
+            if busy() {
+                return;
+            }
+            let deliver = deliver.clone();
+            let emulator_paused = emulator_paused.clone();
+            state.set(DeviceState::Connecting);
+            spawn_local(async move {
+                match crate::bluetooth::BluetoothLink::connect().await {
+                    Ok(opened) => {
+                        emulator_paused(true);
+                        showing_device.set(true);
+                        session.set(Session::default());
+                        let name = format!("device {} over Web Bluetooth", opened.name);
+                        let listening = opened
+                            .listen(
+                                move |bytes| deliver(bytes, name.clone()),
+                                move || {
+                                    radio.set_value(None);
+                                    state.set(DeviceState::Ended("Disconnected.".to_owned()));
+                                },
+                            )
+                            .await;
+                        match listening {
+                            Ok(()) => {
+                                state.set(DeviceState::ConnectedBluetooth(opened.name.clone()));
+                                radio.set_value(Some(opened));
+                            }
+                            Err(e) => {
+                                opened.disconnect();
+                                state.set(DeviceState::Ended(format!("Not connected: {e}.")));
+                            }
+                        }
+                    }
+                    Err(e) => state.set(DeviceState::Ended(format!("Not connected: {e}."))),
+                }
+            });
+        }
+    };
     let connect = {
         let emulator_paused = emulator_paused.clone();
         move |_| {
-            if matches!(
-                state.get_untracked(),
-                DeviceState::Connecting | DeviceState::Connected(_)
-            ) {
+            if busy() {
                 return;
             }
             let deliver = deliver.clone();
@@ -75,10 +126,16 @@ pub fn DevicePanel(
         if let Some(open) = link.get_value() {
             spawn_local(async move { open.disconnect().await });
         }
+        if let Some(open) = radio.get_value() {
+            open.disconnect();
+        }
     };
     let back_to_emulator = move |_| {
         if let Some(open) = link.get_value() {
             spawn_local(async move { open.disconnect().await });
+        }
+        if let Some(open) = radio.get_value() {
+            open.disconnect();
         }
         showing_device.set(false);
         session.set(Session::default());
@@ -89,15 +146,22 @@ pub fn DevicePanel(
         DeviceState::Idle => "No device connected.".to_owned(),
         DeviceState::Connecting => "Choose the port in the browser's window…".to_owned(),
         DeviceState::Connected(rate) => format!("Connected over Web Serial at {rate} baud."),
+        DeviceState::ConnectedBluetooth(name) => format!("Connected to {name} over Web Bluetooth."),
         DeviceState::Ended(why) => why,
     };
-    let connected = move || matches!(state.get(), DeviceState::Connected(_));
+    let connected = move || {
+        matches!(
+            state.get(),
+            DeviceState::Connected(_) | DeviceState::ConnectedBluetooth(_)
+        )
+    };
     let rejected = move || session.with(|s| s.frames_rejected);
     view! {
         <section class="card console device" aria-label="Device" data-testid="mode-device">
             <h2>"Your battery"</h2>
-            <p class="note">"A Cellsight device on a USB serial port: the dashboard reads it directly, nothing to install."</p>
+            <p class="note">"A Cellsight device on a USB serial port or over Bluetooth: the dashboard reads it directly, nothing to install."</p>
             {missing.clone().map(|why| view! { <p class="error" role="alert" data-testid="serial-unavailable">{why}</p> })}
+            {missing_ble.clone().map(|why| view! { <p class="error" role="alert" data-testid="bluetooth-unavailable">{why}</p> })}
             <div class="console-row">
                 <label>"Baud rate "
                     <select data-testid="baud-select" disabled=connected
@@ -109,6 +173,9 @@ pub fn DevicePanel(
                 </label>
                 <button data-testid="connect-serial" on:click=connect disabled=move || missing.is_some() || connected()>
                     "Connect over USB serial"
+                </button>
+                <button data-testid="connect-bluetooth" on:click=connect_bluetooth disabled=move || missing_ble.is_some() || connected()>
+                    "Connect over Bluetooth"
                 </button>
                 <button data-testid="disconnect" on:click=disconnect disabled=move || !connected()>"Disconnect"</button>
                 <button data-testid="use-emulator" on:click=back_to_emulator

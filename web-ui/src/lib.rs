@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bluetooth;
 pub mod chart;
 mod console;
 pub mod device;
