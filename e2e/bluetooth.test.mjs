@@ -4,26 +4,16 @@
 // together, and show the same numbers as over serial; a drop-out ends the link visibly.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { useDashboard } from './browser.mjs';
+import { emulatorWire, openDashboard, untilQuiet, useDashboard } from './browser.mjs';
 
 const dashboard = useDashboard();
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WIRE = fileURLToPath(new URL('./artifacts/wire-solar.bin', import.meta.url));
 const NUS = '6e400001-b5a3-f393-e0a9-e50e24dcca9e';
 let wire;
 
 before(async () => {
-  await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });
-  execFileSync(
-    'cargo',
-    ['run', '--quiet', '-p', 'emulator', '--', 'wire', '--scenario', 'solar-day', '--seed', '6', '--cells', '16',
-      '--days', '0.05', '--interval', '30', '--out', WIRE],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  wire = await readFile(WIRE);
+  wire = await emulatorWire('wire-solar.bin', [
+    '--scenario', 'solar-day', '--seed', '6', '--cells', '16', '--days', '0.05', '--interval', '30',
+  ]);
 });
 
 async function pageWithDevice(bytes, { dropAfter } = {}) {
@@ -61,29 +51,14 @@ async function pageWithDevice(bytes, { dropAfter } = {}) {
       value: { requestDevice: async (options) => { window.__bleRequest = options; return device; } },
     });
   }, { b64: Buffer.from(bytes).toString('base64'), nus: NUS, dropAfter });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dashboard.url);
-  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
-  return { context, page, errors };
-}
-
-async function settle(page) {
-  let last = '';
-  for (;;) {
-    await page.waitForTimeout(400);
-    const now = await page.getByTestId('link-counters').textContent();
-    if (now === last && /[1-9]\d* frames/.test(now)) return now;
-    last = now;
-  }
+  return openDashboard(context, dashboard.url);
 }
 
 test('a Cellsight device over Bluetooth: the UART service is asked for, frames are reassembled', async () => {
   const { context, page, errors } = await pageWithDevice(wire);
   await page.getByTestId('connect-bluetooth').click();
   await page.getByTestId('device-status').filter({ hasText: 'Connected to Cellsight-7F over Web Bluetooth' }).waitFor();
-  const counters = await settle(page);
+  const counters = await untilQuiet(page);
   const request = await page.evaluate(() => window.__bleRequest);
   assert.deepEqual(request.optionalServices, [NUS], 'the service is declared, or the browser refuses it');
   assert.ok(request.filters.some((f) => f.namePrefix === 'Cellsight'));

@@ -37,3 +37,40 @@ export function useDashboard() {
   });
   return fixture;
 }
+
+/** The byte stream `emulator wire` writes for `args` (built with cargo if needed), kept in
+ *  e2e/artifacts/`name`: what a Cellsight device sends, for the device-mode mocks. */
+export async function emulatorWire(name, args) {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdir, readFile } = await import('node:fs/promises');
+  const { fileURLToPath } = await import('node:url');
+  await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });
+  const out = fileURLToPath(new URL(`./artifacts/${name}`, import.meta.url));
+  execFileSync('cargo', ['run', '--quiet', '-p', 'emulator', '--', 'wire', ...args, '--out', out], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: 'inherit',
+  });
+  return readFile(out);
+}
+
+/** Opens the dashboard in `context` and waits for the emulator's first report; page errors
+ *  are collected in `errors`. */
+export async function openDashboard(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  return { context, page, errors };
+}
+
+/** Waits until the frame counters stop moving (a replayed stream has been read); returns them. */
+export async function untilQuiet(page) {
+  let last = '';
+  for (;;) {
+    await page.waitForTimeout(400);
+    const now = await page.getByTestId('link-counters').textContent();
+    if (now === last && /[1-9]\d* frames/.test(now)) return now;
+    last = now;
+  }
+}

@@ -4,26 +4,16 @@
 // disconnect and a port that closes mid-frame must each show as what they are.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { useDashboard } from './browser.mjs';
+import { emulatorWire, openDashboard, untilQuiet, useDashboard } from './browser.mjs';
 
 const dashboard = useDashboard();
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WIRE = fileURLToPath(new URL('./artifacts/wire-overcharge.bin', import.meta.url));
 let wire;
 
 before(async () => {
-  await mkdir(new URL('./artifacts/', import.meta.url), { recursive: true });
   // An 8-cell pack being overcharged, a report every 10 s for half an hour.
-  execFileSync(
-    'cargo',
-    ['run', '--quiet', '-p', 'emulator', '--', 'wire', '--scenario', 'overcharge', '--seed', '3', '--cells', '8',
-      '--days', '0.02', '--interval', '10', '--out', WIRE],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  wire = await readFile(WIRE);
+  wire = await emulatorWire('wire-overcharge.bin', [
+    '--scenario', 'overcharge', '--seed', '3', '--cells', '8', '--days', '0.02', '--interval', '10',
+  ]);
 });
 
 /** A page whose `navigator.serial` hands out one port streaming `bytes` in `chunk`-byte
@@ -55,12 +45,7 @@ async function pageWithPort(bytes, { chunk = bytes.length, end = 'open' } = {}) 
       value: { requestPort: async () => port },
     });
   }, { b64: Buffer.from(bytes).toString('base64'), chunk, end });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dashboard.url);
-  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
-  return { context, page, errors };
+  return openDashboard(context, dashboard.url);
 }
 
 /** Connects and waits until the whole stream has been read (the charge switch opens at the
@@ -69,13 +54,7 @@ async function connectAndRead(page) {
   await page.getByTestId('connect-serial').click();
   await page.getByTestId('device-status').filter({ hasText: 'Connected over Web Serial at 115200 baud' }).waitFor();
   await page.getByTestId('charge-switch').filter({ hasText: 'OFF' }).waitFor({ timeout: 30_000 });
-  let last = '';
-  for (;;) {
-    await page.waitForTimeout(400);
-    const now = await page.getByTestId('link-counters').textContent();
-    if (now === last) break;
-    last = now;
-  }
+  await untilQuiet(page);
 }
 
 async function shown(page) {

@@ -3,10 +3,10 @@
 //! notification-sized pieces; the session's frame decoder puts them back together, exactly as
 //! for a serial port. Reached through `navigator.bluetooth` by name (no unstable web-sys).
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use crate::js::{call, describe, get, method};
+use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// The Nordic UART service a Cellsight device offers.
 pub const UART_SERVICE: &str = "6e400001-b5a3-f393-e0a9-e50e24dcca9e";
@@ -15,50 +15,13 @@ pub const UART_TX: &str = "6e400003-b5a3-f393-e0a9-e50e24dcca9e";
 /// The advertised name a Cellsight device starts with.
 pub const NAME_PREFIX: &str = "Cellsight";
 
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &key.into())
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
-}
-
-fn describe(e: &JsValue) -> String {
-    let name = get(e, "name").and_then(|n| n.as_string());
-    let message = get(e, "message").and_then(|m| m.as_string());
-    match (name, message) {
-        (Some(n), Some(m)) => format!("{n}: {m}"),
-        (_, Some(m)) => m,
-        _ => format!("{e:?}"),
-    }
-}
-
-async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let function: Function = get(target, method)
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| format!("`{method}` is missing"))?;
-    let array: js_sys::Array = args.iter().collect();
-    let value = function.apply(target, &array).map_err(|e| describe(&e))?;
-    JsFuture::from(js_sys::Promise::resolve(&value))
-        .await
-        .map_err(|e| describe(&e))
-}
-
 /// Why this page cannot use Web Bluetooth, in words; `None` when it can.
 pub fn unavailable() -> Option<String> {
-    let window = web_sys::window()?;
-    if !window.is_secure_context() {
-        return Some(
-            "Web Bluetooth needs a secure page: open the dashboard over https:// or from localhost."
-                .to_owned(),
-        );
-    }
-    if get(&window.navigator(), "bluetooth").is_none() {
-        return Some(
-            "This browser has no Web Bluetooth: use Chrome, Edge or Opera on a computer or on \
-             Android (Firefox and Safari do not offer it)."
-                .to_owned(),
-        );
-    }
-    None
+    crate::js::unavailable(
+        "bluetooth",
+        "Web Bluetooth",
+        "Chrome, Edge or Opera on a computer or on Android",
+    )
 }
 
 /// A connected device and the listeners that keep it talking.
@@ -137,9 +100,7 @@ impl BluetoothLink {
             (&self.tx, "characteristicvaluechanged", &notified),
             (&self.device, "gattserverdisconnected", &ended),
         ] {
-            if let Some(add) =
-                get(target, "addEventListener").and_then(|f| f.dyn_into::<Function>().ok())
-            {
+            if let Some(add) = method(target, "addEventListener") {
                 add.call2(target, &event.into(), handler.as_ref().unchecked_ref())
                     .map_err(|e| describe(&e))?;
             }
@@ -154,8 +115,7 @@ impl BluetoothLink {
     /// Disconnects from the device (its `gattserverdisconnected` then ends the link).
     pub fn disconnect(&self) {
         if let Some(gatt) = get(&self.device, "gatt")
-            && let Some(disconnect) =
-                get(&gatt, "disconnect").and_then(|f| f.dyn_into::<Function>().ok())
+            && let Some(disconnect) = method(&gatt, "disconnect")
         {
             let _ = disconnect.call0(&gatt);
         }

@@ -48,22 +48,29 @@ pub fn DevicePanel(
                 | DeviceState::ConnectedBluetooth(_)
         )
     };
-    let connect_bluetooth = {
+    // A device is connected: the emulator steps aside and the session starts afresh.
+    let take_over: Rc<dyn Fn()> = {
         let emulator_paused = emulator_paused.clone();
+        Rc::new(move || {
+            emulator_paused(true);
+            showing_device.set(true);
+            session.set(Session::default());
+        })
+    };
+    let connect_bluetooth = {
+        let take_over = take_over.clone();
         let deliver = deliver.clone();
         move |_| {
             if busy() {
                 return;
             }
             let deliver = deliver.clone();
-            let emulator_paused = emulator_paused.clone();
+            let take_over = take_over.clone();
             state.set(DeviceState::Connecting);
             spawn_local(async move {
                 match crate::bluetooth::BluetoothLink::connect().await {
                     Ok(opened) => {
-                        emulator_paused(true);
-                        showing_device.set(true);
-                        session.set(Session::default());
+                        take_over();
                         let name = format!("device {} over Web Bluetooth", opened.name);
                         let listening = opened
                             .listen(
@@ -91,21 +98,18 @@ pub fn DevicePanel(
         }
     };
     let connect = {
-        let emulator_paused = emulator_paused.clone();
         move |_| {
             if busy() {
                 return;
             }
             let deliver = deliver.clone();
-            let emulator_paused = emulator_paused.clone();
+            let take_over = take_over.clone();
             let rate = baud.get_untracked();
             state.set(DeviceState::Connecting);
             spawn_local(async move {
                 match crate::serial::SerialLink::connect(rate).await {
                     Ok(opened) => {
-                        emulator_paused(true);
-                        showing_device.set(true);
-                        session.set(Session::default());
+                        take_over();
                         state.set(DeviceState::Connected(rate));
                         link.set_value(Some(opened.clone()));
                         let name = format!("device over Web Serial at {rate} baud");

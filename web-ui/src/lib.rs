@@ -15,6 +15,7 @@ pub mod device;
 pub mod device_panel;
 pub mod history;
 pub mod host;
+pub mod js;
 pub mod link;
 pub mod recording;
 pub mod recordings;

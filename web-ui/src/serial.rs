@@ -3,11 +3,11 @@
 //! (frame decoder, session, recording); this module only moves them. Reached through
 //! `navigator.serial` by name, so it needs no unstable web-sys features.
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use crate::js::{call, describe, get, method};
+use js_sys::{Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 
 /// Baud rates offered (Cellsight devices default to 115 200).
 pub const BAUD_RATES: [u32; 5] = [9_600, 19_200, 38_400, 57_600, 115_200];
@@ -15,52 +15,13 @@ pub const BAUD_RATES: [u32; 5] = [9_600, 19_200, 38_400, 57_600, 115_200];
 /// The default baud rate.
 pub const DEFAULT_BAUD: u32 = 115_200;
 
-fn get(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &key.into())
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
-}
-
-/// Calls `target.method(args…)` and awaits the promise it returns.
-async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let function: Function = get(target, method)
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| format!("`{method}` is missing"))?;
-    let array: js_sys::Array = args.iter().collect();
-    let promise = function.apply(target, &array).map_err(|e| describe(&e))?;
-    JsFuture::from(js_sys::Promise::resolve(&promise))
-        .await
-        .map_err(|e| describe(&e))
-}
-
-/// A browser error in words ("NotFoundError: No port selected by the user.").
-fn describe(e: &JsValue) -> String {
-    let name = get(e, "name").and_then(|n| n.as_string());
-    let message = get(e, "message").and_then(|m| m.as_string());
-    match (name, message) {
-        (Some(n), Some(m)) => format!("{n}: {m}"),
-        (_, Some(m)) => m,
-        _ => format!("{e:?}"),
-    }
-}
-
 /// Why this page cannot use Web Serial, in words for the user; `None` when it can.
 pub fn unavailable() -> Option<String> {
-    let window = web_sys::window()?;
-    if !window.is_secure_context() {
-        return Some(
-            "Web Serial needs a secure page: open the dashboard over https:// or from localhost."
-                .to_owned(),
-        );
-    }
-    if get(&window.navigator(), "serial").is_none() {
-        return Some(
-            "This browser has no Web Serial: use Chrome, Edge or Opera on a computer (Firefox and \
-             Safari do not offer it)."
-                .to_owned(),
-        );
-    }
-    None
+    crate::js::unavailable(
+        "serial",
+        "Web Serial",
+        "Chrome, Edge or Opera on a computer",
+    )
 }
 
 /// An open port and, while reading, its reader.
@@ -101,10 +62,7 @@ impl SerialLink {
         let Some(readable) = get(&self.port, "readable") else {
             return Some("the port cannot be read".to_owned());
         };
-        let reader = match get(&readable, "getReader")
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .map(|f| f.call0(&readable))
-        {
+        let reader = match method(&readable, "getReader").map(|f| f.call0(&readable)) {
             Some(Ok(reader)) => reader,
             Some(Err(e)) => return Some(describe(&e)),
             None => return Some("the port cannot be read".to_owned()),
@@ -133,9 +91,7 @@ impl SerialLink {
         let reader = self.reader.borrow_mut().take();
         if let Some(reader) = reader {
             let _ = call(&reader, "cancel", &[]).await;
-            if let Some(release) =
-                get(&reader, "releaseLock").and_then(|f| f.dyn_into::<Function>().ok())
-            {
+            if let Some(release) = method(&reader, "releaseLock") {
                 let _ = release.call0(&reader);
             }
         }
