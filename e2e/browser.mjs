@@ -53,14 +53,14 @@ export async function emulatorWire(name, args) {
   return readFile(out);
 }
 
-/** Opens the dashboard in `context` and waits for the emulator's first report; page errors
- *  are collected in `errors`. */
-export async function openDashboard(context, url) {
+/** Opens the dashboard in `context` and waits for the element `ready` (by default the
+ *  emulator's clock, i.e. its first report); page errors are collected in `errors`. */
+export async function openDashboard(context, url, ready = 'emulated-time') {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);
-  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await page.getByTestId(ready).waitFor({ timeout: 20_000 });
   return { context, page, errors };
 }
 

@@ -18,11 +18,12 @@ before(async () => {
 
 /** A page whose `navigator.serial` hands out one port streaming `bytes` in `chunk`-byte
  *  pieces; `end`: 'open' keeps the port open after the bytes, 'close' ends the stream. */
-async function pageWithPort(bytes, { chunk = bytes.length, end = 'open' } = {}) {
+async function pageWithPort(bytes, { chunk = bytes.length, end = 'open', granted = false, baud } = {}) {
   const context = await dashboard.browser.newContext();
-  await context.addInitScript(({ b64, chunk, end }) => {
+  await context.addInitScript(({ b64, chunk, end, granted, baud }) => {
+    if (baud) localStorage.setItem('cellsight-baud', baud);
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const port = {
+    const makePort = (closes = end === 'close') => ({
       async open(options) { window.__serialOpened = options; },
       async close() { window.__serialClosed = true; },
       readable: new ReadableStream({
@@ -34,18 +35,25 @@ async function pageWithPort(bytes, { chunk = bytes.length, end = 'open' } = {}) 
               controller.enqueue(bytes.slice(i, i + chunk));
             }
             if (i < bytes.length) setTimeout(push, 0);
-            else if (end === 'close') controller.close();
+            else if (closes) controller.close();
           };
           push();
         },
       }),
-    };
-    Object.defineProperty(navigator, 'serial', {
-      configurable: true,
-      value: { requestPort: async () => port },
     });
-  }, { b64: Buffer.from(bytes).toString('base64'), chunk, end });
-  return openDashboard(context, dashboard.url);
+    const serial = new EventTarget();
+    serial.requestPort = async () => makePort();
+    serial.getPorts = async () => (granted ? [makePort()] : []);
+    // A port the user allowed before, plugged in again: the browser fires `connect` at it.
+    window.__plugInAgain = () => {
+      const event = new Event('connect');
+      Object.defineProperty(event, 'target', { value: makePort(false) });
+      serial.dispatchEvent(event);
+    };
+    Object.defineProperty(navigator, 'serial', { configurable: true, value: serial });
+  }, { b64: Buffer.from(bytes).toString('base64'), chunk, end, granted, baud });
+  // A port allowed before connects by itself, so the emulator's banner never shows.
+  return openDashboard(context, dashboard.url, granted ? 'device-status' : 'emulated-time');
 }
 
 /** Connects and waits until the whole stream has been read (the charge switch opens at the
@@ -127,6 +135,27 @@ test('a port that closes mid-frame keeps the last whole report and says it close
   const v = Number(await page.getByTestId('pack-voltage').textContent());
   assert.ok(v > 20 && v < 30, `an 8-cell pack's voltage: ${v}`);
   assert.equal(await page.getByTestId('link-errors').textContent(), '0', 'the cut frame is not a reading');
+  await context.close();
+});
+
+test('the port allowed before connects by itself, at the baud rate that worked, and again when plugged in', async () => {
+  const first = await pageWithPort(wire, { end: 'close' });
+  await first.page.getByTestId('baud-select').selectOption('57600');
+  await first.page.getByTestId('connect-serial').click();
+  await first.page.getByTestId('device-status').filter({ hasText: 'Disconnected: the port closed.' }).waitFor({ timeout: 20_000 });
+  assert.equal(await first.page.evaluate(() => localStorage.getItem('cellsight-baud')), '57600');
+  // Plugged in again: it reconnects without a click.
+  await first.page.evaluate(() => window.__plugInAgain());
+  await first.page.getByTestId('device-status').filter({ hasText: '(the port, plugged in again)' }).waitFor({ timeout: 10_000 });
+  await first.context.close();
+
+  // Next visit: the browser still allows the port; the dashboard opens it at 57 600 baud.
+  const { context, page } = await pageWithPort(wire, { granted: true, baud: '57600' });
+  await page.getByTestId('device-status')
+    .filter({ hasText: 'Connected over Web Serial at 57600 baud (the port you allowed before).' })
+    .waitFor({ timeout: 20_000 });
+  assert.deepEqual(await page.evaluate(() => window.__serialOpened), { baudRate: 57600 });
+  await page.getByTestId('charge-switch').filter({ hasText: 'OFF' }).waitFor({ timeout: 30_000 });
   await context.close();
 });
 

@@ -22,6 +22,25 @@ pub enum DeviceState {
     Ended(String),
 }
 
+/// Where the last baud rate that worked is kept.
+const BAUD_KEY: &str = "cellsight-baud";
+
+/// The baud rate that worked last time on this browser, or the default.
+fn stored_baud() -> u32 {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(BAUD_KEY).ok().flatten())
+        .and_then(|b| b.parse().ok())
+        .filter(|b| crate::serial::BAUD_RATES.contains(b))
+        .unwrap_or(crate::serial::DEFAULT_BAUD)
+}
+
+fn remember_baud(baud: u32) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(BAUD_KEY, &baud.to_string());
+    }
+}
+
 /// The device panel.
 #[component]
 pub fn DevicePanel(
@@ -35,7 +54,9 @@ pub fn DevicePanel(
     emulator_paused: Rc<dyn Fn(bool)>,
 ) -> impl IntoView {
     let state = RwSignal::new(DeviceState::Idle);
-    let baud = RwSignal::new(crate::serial::DEFAULT_BAUD);
+    let baud = RwSignal::new(stored_baud());
+    // How the present serial connection came about, for the status line.
+    let reconnected = RwSignal::new(None::<&'static str>);
     let link = StoredValue::new_local(None::<crate::serial::SerialLink>);
     let radio = StoredValue::new_local(None::<crate::bluetooth::BluetoothLink>);
     let missing = crate::serial::unavailable();
@@ -97,8 +118,9 @@ pub fn DevicePanel(
             });
         }
     };
-    let connect = {
-        move |_| {
+    // Opens a serial port and reads it until it ends; `how` says in words how it came.
+    let run_serial: Rc<dyn Fn(crate::serial::PortChoice, &'static str)> =
+        Rc::new(move |choice, how| {
             if busy() {
                 return;
             }
@@ -107,10 +129,12 @@ pub fn DevicePanel(
             let rate = baud.get_untracked();
             state.set(DeviceState::Connecting);
             spawn_local(async move {
-                match crate::serial::SerialLink::connect(rate).await {
+                match crate::serial::SerialLink::open(choice, rate).await {
                     Ok(opened) => {
                         take_over();
+                        remember_baud(rate);
                         state.set(DeviceState::Connected(rate));
+                        reconnected.set(Some(how));
                         link.set_value(Some(opened.clone()));
                         let name = format!("device over Web Serial at {rate} baud");
                         let why = opened.read(|bytes| deliver(bytes, name.clone())).await;
@@ -124,8 +148,27 @@ pub fn DevicePanel(
                     Err(e) => state.set(DeviceState::Ended(format!("Not connected: {e}."))),
                 }
             });
-        }
-    };
+        });
+    // The port the user allowed last time connects by itself, at startup and when plugged in.
+    if missing.is_none() {
+        let at_start = run_serial.clone();
+        spawn_local(async move {
+            if let Some(port) = crate::serial::granted_port().await {
+                at_start(
+                    crate::serial::PortChoice::Granted(port),
+                    "the port you allowed before",
+                );
+            }
+        });
+        let plugged = run_serial.clone();
+        crate::serial::on_port_plugged(move |port| {
+            plugged(
+                crate::serial::PortChoice::Granted(port),
+                "the port, plugged in again",
+            );
+        });
+    }
+    let connect = move |_| run_serial(crate::serial::PortChoice::Ask, "the port you chose");
     let disconnect = move |_| {
         if let Some(open) = link.get_value() {
             spawn_local(async move { open.disconnect().await });
@@ -149,7 +192,10 @@ pub fn DevicePanel(
     let status = move || match state.get() {
         DeviceState::Idle => "No device connected.".to_owned(),
         DeviceState::Connecting => "Choose the port in the browser's window…".to_owned(),
-        DeviceState::Connected(rate) => format!("Connected over Web Serial at {rate} baud."),
+        DeviceState::Connected(rate) => format!(
+            "Connected over Web Serial at {rate} baud ({}).",
+            reconnected.get().unwrap_or("the port you chose")
+        ),
         DeviceState::ConnectedBluetooth(name) => format!("Connected to {name} over Web Bluetooth."),
         DeviceState::Ended(why) => why,
     };

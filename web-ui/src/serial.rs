@@ -33,19 +33,63 @@ pub struct SerialLink {
     pub baud: u32,
 }
 
+/// Which port to open.
+#[derive(Debug, Clone)]
+pub enum PortChoice {
+    /// Ask the user now (the browser's chooser; needs a click).
+    Ask,
+    /// One the user allowed before (from `getPorts` or a `connect` event).
+    Granted(JsValue),
+}
+
+fn serial() -> Option<JsValue> {
+    web_sys::window().and_then(|w| get(&w.navigator(), "serial"))
+}
+
+/// A port this page was allowed to use before, if one is plugged in.
+pub async fn granted_port() -> Option<JsValue> {
+    let ports = call(&serial()?, "getPorts", &[]).await.ok()?;
+    let first = js_sys::Array::from(&ports).get(0);
+    (!first.is_undefined()).then_some(first)
+}
+
+/// Calls `on_port` whenever a port the user allowed before is plugged in again.
+pub fn on_port_plugged(on_port: impl Fn(JsValue) + 'static) {
+    let Some(serial) = serial() else { return };
+    let Some(add) = method(&serial, "addEventListener") else {
+        return;
+    };
+    let handler = wasm_bindgen::closure::Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+        if let Some(port) = get(&event, "target").or_else(|| get(&event, "port")) {
+            on_port(port);
+        }
+    });
+    let _ = add.call2(&serial, &"connect".into(), handler.as_ref());
+    // Listens for the life of the page.
+    handler.forget();
+}
+
 impl SerialLink {
     /// Asks the user for a port (the browser's chooser) and opens it at `baud`.
     pub async fn connect(baud: u32) -> Result<Self, String> {
+        Self::open(PortChoice::Ask, baud).await
+    }
+
+    /// Opens the chosen port at `baud`.
+    pub async fn open(choice: PortChoice, baud: u32) -> Result<Self, String> {
         if let Some(why) = unavailable() {
             return Err(why);
         }
-        let serial = web_sys::window()
-            .and_then(|w| get(&w.navigator(), "serial"))
-            .ok_or("no Web Serial")?;
-        let options = Object::new();
-        Reflect::set(&options, &"filters".into(), &js_sys::Array::new())
-            .map_err(|e| describe(&e))?;
-        let port = call(&serial, "requestPort", &[options.into()]).await?;
+        let port = match choice {
+            PortChoice::Granted(port) => port,
+            PortChoice::Ask => {
+                let serial = serial().ok_or("no Web Serial")?;
+                let options = Object::new();
+                Reflect::set(&options, &"filters".into(), &js_sys::Array::new())
+                    .map_err(|e| describe(&e))?;
+                call(&serial, "requestPort", &[options.into()]).await?
+            }
+        };
         let open = Object::new();
         Reflect::set(&open, &"baudRate".into(), &JsValue::from(baud)).map_err(|e| describe(&e))?;
         call(&port, "open", &[open.into()]).await?;
