@@ -1,11 +1,11 @@
 //! The views. They read the [`Session`] through signals and never touch the engine.
 
 use crate::chart::{self, CELL_CHART_ID};
-use crate::console::EmulatorConsole;
+use crate::console::{ClockControls, EmulatorConsole};
 use crate::device::{EmulatorHandle, Placement};
 use crate::device_panel::DevicePanel;
 use crate::host::{Command, LinkStatus, Report};
-use crate::link::{SPEEDS, config_from_query};
+use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{LinkState, Reading, Session, duration_text, explain, fault_label};
@@ -44,15 +44,16 @@ pub fn App() -> impl IntoView {
         let recordings = recordings.clone();
         move |bytes: Vec<u8>, status: Option<LinkStatus>, source: Option<String>| {
             let now = js_sys::Date::now();
-            if let Some(source) = &source {
-                recordings.receive(&bytes, source);
-            }
-            session.update(|s| {
-                s.ingest(&bytes, now);
+            let held = session.try_update(|s| {
+                let held = s.ingest(&bytes, now);
                 if let Some(status) = &status {
                     s.history.set_latest_truth(status.true_soc_pct);
                 }
+                held
             });
+            if let (Some(source), Some(held)) = (&source, held) {
+                recordings.receive(&bytes, source, held);
+            }
             now_ms.set(now);
             emulator.set(status.as_ref().map(EmulatorInfo::of));
         }
@@ -437,21 +438,19 @@ fn ReplayBar(
 ) -> impl IntoView {
     let set_speed = {
         let replayer = replayer.clone();
-        move |ev: leptos::ev::Event| {
-            if let (Ok(speed), Some(r)) = (
-                event_target_value(&ev).parse(),
-                replayer.borrow_mut().as_mut(),
-            ) {
+        move |speed| {
+            if let Some(r) = replayer.borrow_mut().as_mut() {
                 r.set_speed(speed);
             }
         }
     };
-    let toggle = move |_| {
+    let toggle = move || {
         if let Some(r) = replayer.borrow_mut().as_mut() {
             r.set_paused(!r.paused());
         }
     };
     let paused = move || info.with(|i| i.as_ref().is_some_and(|i| i.paused));
+    let speed = move || info.with(|i| i.as_ref().map_or(crate::link::DEFAULT_SPEED, |i| i.speed));
     view! {
         <section class="card replay" aria-label="Replay" data-testid="replay-bar"
             style:display=move || if info.with(Option::is_some) { "" } else { "none" }>
@@ -464,18 +463,8 @@ fn ReplayBar(
                 )))}
             </p>
             <div class="console-row">
-                <label>"Speed "
-                    <select data-testid="replay-speed" on:change=set_speed>
-                        {SPEEDS.iter().map(|&s| view! {
-                            <option value=s.to_string() selected=move || info.with(|i| i.as_ref().is_some_and(|i| i.speed == s))>
-                                {format!("{s}×")}
-                            </option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <button data-testid="replay-pause" aria-pressed=move || paused().to_string() on:click=toggle>
-                    {move || if paused() { "Resume" } else { "Pause" }}
-                </button>
+                <ClockControls speed=Signal::derive(speed) paused=Signal::derive(paused)
+                    on_speed=set_speed on_toggle=toggle speed_testid="replay-speed" pause_testid="replay-pause"/>
                 <a class="button" href="./" data-testid="replay-exit">"Back to the live emulator"</a>
             </div>
         </section>

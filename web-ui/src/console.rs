@@ -6,6 +6,42 @@ use crate::app::EmulatorInfo;
 use crate::device::{EmulatorHandle, Placement};
 use crate::host::Command;
 use crate::link::{SPEEDS, Seek};
+
+/// A speed select (1× … 3600×) and a pause button: the emulator's clock and a replay's use the
+/// same two controls.
+#[component]
+pub(crate) fn ClockControls(
+    /// The speed now, × real time.
+    speed: Signal<u32>,
+    /// Whether the clock stands still.
+    paused: Signal<bool>,
+    /// Called with the speed chosen.
+    on_speed: impl Fn(u32) + 'static,
+    /// Called when the pause button is pressed.
+    on_toggle: impl Fn() + 'static,
+    /// Test id of the select.
+    speed_testid: &'static str,
+    /// Test id of the button.
+    pause_testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <label>"Speed "
+            <select data-testid=speed_testid
+                on:change=move |ev| {
+                    if let Ok(s) = event_target_value(&ev).parse() {
+                        on_speed(s);
+                    }
+                }>
+                {SPEEDS.iter().map(|&s| view! {
+                    <option value=s.to_string() selected=move || speed.get() == s>{format!("{s}×")}</option>
+                }).collect_view()}
+            </select>
+        </label>
+        <button data-testid=pause_testid aria-pressed=move || paused.get().to_string() on:click=move |_| on_toggle()>
+            {move || if paused.get() { "Resume" } else { "Pause" }}
+        </button>
+    }
+}
 use emulator::{InjectedFault, Scenario, SimulationConfig};
 use leptos::prelude::*;
 use std::cell::Cell;
@@ -69,14 +105,11 @@ pub fn EmulatorConsole(
 
     let set_speed = {
         let send = send.clone();
-        move |ev| {
-            let speed = event_target_value(&ev).parse::<u32>().unwrap_or(60);
-            send(Command::SetSpeed(speed));
-        }
+        move |speed| send(Command::SetSpeed(speed))
     };
     let toggle_pause = {
         let send = send.clone();
-        move |_| {
+        move || {
             let paused = info.with_untracked(|i| i.as_ref().is_some_and(|i| i.paused));
             send(Command::SetPaused(!paused));
         }
@@ -164,16 +197,8 @@ pub fn EmulatorConsole(
             </div>
             <p class="purpose-line">{move || chosen().map(Scenario::purpose)}</p>
             <div class="console-row">
-                <label>"Speed "
-                    <select data-testid="speed-select" on:change=set_speed>
-                        {SPEEDS.iter().map(|&s| view! {
-                            <option value=s.to_string() selected=move || speed() == s>{format!("{s}×")}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <button data-testid="pause" aria-pressed=move || paused().to_string() on:click=toggle_pause>
-                    {move || if paused() { "Resume" } else { "Pause" }}
-                </button>
+                <ClockControls speed=Signal::derive(speed) paused=Signal::derive(paused)
+                    on_speed=set_speed on_toggle=toggle_pause speed_testid="speed-select" pause_testid="pause"/>
                 <button data-testid="step" on:click=step>"Step 1 s"</button>
                 <button data-testid="run-to-event" on:click=run_to_event>"Run to next event"</button>
             </div>

@@ -8,8 +8,6 @@
 //! decimates it to a budget of buckets, each drawn as its lowest and highest value of every
 //! series, so a spike of one second in a week still shows.
 
-use crate::session::Reading;
-
 /// Most samples kept: a week and a bit at one a second (about 26 MB).
 pub const HISTORY_POINTS: usize = 640_000;
 
@@ -38,33 +36,8 @@ pub struct HistoryPoint {
 }
 
 impl HistoryPoint {
-    /// The point a reading makes.
-    pub fn of(r: &Reading) -> Self {
-        let spread_mv = match (r.min_cell(), r.max_cell()) {
-            (Some((_, lo)), Some((_, hi))) => (hi - lo) * 1000.0,
-            _ => 0.0,
-        };
-        let temperature_c =
-            r.temperatures_c
-                .iter()
-                .flatten()
-                .fold(None, |acc: Option<(f64, f64)>, &t| {
-                    Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
-                });
-        HistoryPoint {
-            time_s: r.uptime_secs,
-            pack_voltage_v: r.pack_voltage_v,
-            current_a: r.current_a,
-            soc_pct: r.soc_pct,
-            soc_bound_pct: r.soc_bound_pct,
-            true_soc_pct: None,
-            spread_mv,
-            temperature_c,
-        }
-    }
-
-    /// The point a telemetry frame makes (without building a whole [`Reading`]: at 3600× the
-    /// emulator sends thousands a second).
+    /// The point a telemetry frame makes (without building a whole
+    /// [`Reading`](crate::session::Reading): at 3600× the emulator sends thousands a second).
     pub fn of_telemetry(t: &bms_engine::protocol::Telemetry) -> Self {
         let (lo, hi) = t
             .cell_voltages_mv
@@ -384,11 +357,17 @@ mod tests {
         let t = dev.simulation().telemetry();
         let mut session = crate::session::Session::default();
         session.ingest(&dev.advance(0), 0.0);
-        let from_reading = HistoryPoint::of(session.latest.as_ref().unwrap());
+        let r = session.latest.as_ref().unwrap();
         let from_frame = HistoryPoint::of_telemetry(&t);
-        assert_eq!(from_frame.time_s, from_reading.time_s);
-        assert!((from_frame.spread_mv - from_reading.spread_mv).abs() < 1e-6);
-        assert_eq!(from_frame.temperature_c, from_reading.temperature_c);
-        assert_eq!(from_frame.soc_bound_pct, from_reading.soc_bound_pct);
+        let (lo, hi) = (r.min_cell().unwrap().1, r.max_cell().unwrap().1);
+        let sensors: Vec<f64> = r.temperatures_c.iter().flatten().copied().collect();
+        let reading_temperatures = Some((
+            sensors.iter().copied().fold(f64::INFINITY, f64::min),
+            sensors.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ));
+        assert_eq!(from_frame.time_s, r.uptime_secs);
+        assert!((from_frame.spread_mv - (hi - lo) * 1000.0).abs() < 1e-6);
+        assert_eq!(from_frame.temperature_c, reading_temperatures);
+        assert_eq!(from_frame.soc_bound_pct, r.soc_bound_pct);
     }
 }

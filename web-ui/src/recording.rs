@@ -3,7 +3,7 @@
 //! made from those bytes by the same decoder the live view uses. The browser storage behind it
 //! lives in [`crate::store`].
 
-use crate::session::{Reading, fault_label};
+use crate::session::{Ingested, Reading, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 
 /// The CSV's fixed columns, before the per-cell and per-sensor ones (documented in README.md).
@@ -63,13 +63,12 @@ impl RecordingMeta {
     }
 }
 
-/// Keeps a recording's description up to date as bytes arrive, in whatever pieces, and holds
-/// what has not been stored yet.
+/// Keeps a recording's description up to date as bytes arrive (counted by the session that
+/// decoded them), and holds what has not been stored yet.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     /// The recording's description, as it stands.
     pub meta: RecordingMeta,
-    decoder: FrameDecoder<DeviceMessage>,
     pending: Vec<u8>,
 }
 
@@ -78,25 +77,19 @@ impl Recorder {
     pub fn new(meta: RecordingMeta) -> Self {
         Recorder {
             meta,
-            decoder: FrameDecoder::new(),
             pending: Vec::new(),
         }
     }
 
-    /// Takes in bytes just received.
-    pub fn receive(&mut self, bytes: &[u8]) {
+    /// Takes in bytes just received, with what the session decoded from them.
+    pub fn receive(&mut self, bytes: &[u8], ingested: Ingested) {
         let meta = &mut self.meta;
         meta.bytes += bytes.len() as u64;
-        self.decoder.feed(bytes, |result| {
-            if let Ok(DeviceMessage::Telemetry(t)) = result {
-                let t = t.uptime_ms as f64 / 1000.0;
-                meta.reports += 1;
-                if let Some(last) = meta.last_device_time_s {
-                    meta.duration_s += (t - last).max(0.0);
-                }
-                meta.last_device_time_s = Some(t);
-            }
-        });
+        meta.reports += ingested.reports;
+        meta.duration_s += ingested.advanced_s;
+        if let Some(t) = ingested.last_device_time_s {
+            meta.last_device_time_s = Some(t);
+        }
         self.pending.extend_from_slice(bytes);
     }
 
@@ -390,15 +383,16 @@ mod tests {
     fn meta_counts_reports_and_device_time() {
         let bytes = hour();
         let mut recorder = Recorder::new(RecordingMeta::new(1, 0.0, "test".to_owned()));
-        // Bytes arrive in pieces that cut frames anywhere.
+        let mut session = crate::session::Session::default();
+        // Bytes arrive in pieces that cut frames anywhere; the session counts what they held.
         for piece in bytes.chunks(37) {
-            recorder.receive(piece);
+            recorder.receive(piece, session.ingest(piece, 0.0));
         }
         let stored = recorder.take_pending();
         assert_eq!(stored, bytes);
         assert!(recorder.take_pending().is_empty());
         recorder.restore_pending(stored.clone());
-        recorder.receive(&[1, 2]);
+        recorder.receive(&[1, 2], session.ingest(&[1, 2], 0.0));
         assert_eq!(recorder.take_pending().len(), stored.len() + 2);
         let meta = recorder.meta;
         assert_eq!(meta.bytes, bytes.len() as u64 + 2);

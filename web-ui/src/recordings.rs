@@ -5,6 +5,7 @@
 //! without being asked.
 
 use crate::recording::{Recorder, RecordingMeta, Replay, to_csv};
+use crate::session::Ingested;
 use crate::store::{RecordingStore, StoreError, download, storage_estimate};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -46,8 +47,11 @@ pub enum RecordingStatus {
 struct State {
     store: Option<Rc<RecordingStore>>,
     recorder: Option<Recorder>,
-    /// Bytes received before the recording was created.
+    /// Bytes received before the recording was created, and what they held.
     early: Vec<u8>,
+    early_held: Ingested,
+    /// Playing a recording back: nothing is recorded.
+    replaying: bool,
     source: String,
     /// A recording is being created.
     beginning: bool,
@@ -76,7 +80,10 @@ impl Recordings {
     /// Opens storage; `record` starts recording (false when replaying).
     pub fn open(record: bool) -> Self {
         let recordings = Recordings {
-            state: Rc::default(),
+            state: Rc::new(RefCell::new(State {
+                replaying: !record,
+                ..State::default()
+            })),
             status: RwSignal::new(if record {
                 RecordingStatus::Starting
             } else {
@@ -137,7 +144,9 @@ impl Recordings {
             Ok(meta) => {
                 let mut state = self.state.borrow_mut();
                 let mut recorder = Recorder::new(meta.clone());
-                recorder.receive(&std::mem::take(&mut state.early));
+                let early = std::mem::take(&mut state.early);
+                let held = std::mem::take(&mut state.early_held);
+                recorder.receive(&early, held);
                 state.recorder = Some(recorder);
                 state.sequence = 0;
                 state.beginning = false;
@@ -173,10 +182,11 @@ impl Recordings {
         });
     }
 
-    /// Takes in bytes the link delivered from `source` (a new source starts a new recording).
-    pub fn receive(&self, bytes: &[u8], source: &str) {
+    /// Takes in bytes the link delivered from `source` (a new source starts a new recording),
+    /// with what the session decoded from them.
+    pub fn receive(&self, bytes: &[u8], source: &str, held: Ingested) {
         let mut state = self.state.borrow_mut();
-        if matches!(self.status.get_untracked(), RecordingStatus::Replaying) {
+        if state.replaying {
             return;
         }
         if state.source != source {
@@ -186,6 +196,7 @@ impl Recordings {
                 // written to it first. (Before storage is open, `open` starts the recording.)
                 let old = state.recorder.take();
                 state.early.clear();
+                state.early_held = Ingested::default();
                 state.beginning = true;
                 drop(state);
                 let this = self.clone();
@@ -215,8 +226,11 @@ impl Recordings {
             return;
         }
         match state.recorder.as_mut() {
-            Some(recorder) => recorder.receive(bytes),
-            None => state.early.extend_from_slice(bytes),
+            Some(recorder) => recorder.receive(bytes, held),
+            None => {
+                state.early.extend_from_slice(bytes);
+                state.early_held = state.early_held.then(held);
+            }
         }
     }
 

@@ -423,6 +423,29 @@ pub struct LoggedEvent {
     pub event: Event,
 }
 
+/// What one batch of bytes held, for the recording's description (so the recorder need not
+/// decode the same bytes again).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ingested {
+    /// Telemetry reports decoded.
+    pub reports: u64,
+    /// Device time they moved on from the report before, s (a restart adds nothing).
+    pub advanced_s: f64,
+    /// Device time of the last of them, s.
+    pub last_device_time_s: Option<f64>,
+}
+
+impl Ingested {
+    /// This batch followed by `later`.
+    pub fn then(self, later: Ingested) -> Ingested {
+        Ingested {
+            reports: self.reports + later.reports,
+            advanced_s: self.advanced_s + later.advanced_s,
+            last_device_time_s: later.last_device_time_s.or(self.last_device_time_s),
+        }
+    }
+}
+
 /// How the link to the device is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LinkState {
@@ -487,9 +510,10 @@ impl Session {
     }
 
     /// Feeds bytes received at `now_ms`; rejected frames are counted, never shown as data.
-    pub fn ingest(&mut self, bytes: &[u8], now_ms: f64) {
+    pub fn ingest(&mut self, bytes: &[u8], now_ms: f64) -> Ingested {
         let mut decoder = std::mem::take(&mut self.decoder);
         let mut newest = None;
+        let mut ingested = Ingested::default();
         decoder.feed(bytes, |result| match result {
             Ok(message) => {
                 self.frames_ok += 1;
@@ -502,6 +526,11 @@ impl Session {
                         // thousands of one-second reports).
                         let point = crate::history::HistoryPoint::of_telemetry(&t);
                         let power_w = point.pack_voltage_v * point.current_a;
+                        ingested.reports += 1;
+                        ingested.last_device_time_s = Some(point.time_s);
+                        if let Some((time_s, _)) = self.last_power {
+                            ingested.advanced_s += (point.time_s - time_s).max(0.0);
+                        }
                         if let Some((time_s, previous_w)) = self.last_power {
                             let hours = (point.time_s - time_s) / 3600.0;
                             if hours > 0.0 {
@@ -556,6 +585,7 @@ impl Session {
         if let Some(t) = newest {
             self.latest = Some(Reading::from_telemetry(&t));
         }
+        ingested
     }
 
     /// The link's state at `now_ms`.

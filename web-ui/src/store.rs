@@ -169,18 +169,26 @@ impl RecordingStore {
         }
     }
 
-    /// Every recording's description, newest first.
-    pub async fn list(&self) -> Result<Vec<RecordingMeta>, StoreError> {
+    /// Everything in object store `name` (within `range`), in key order.
+    async fn read_all(
+        &self,
+        name: &str,
+        range: Option<KeyRange>,
+    ) -> Result<Vec<JsValue>, StoreError> {
         let tx = self
             .db
-            .transaction(&[META], TransactionMode::ReadOnly)
+            .transaction(&[name], TransactionMode::ReadOnly)
             .map_err(error)?;
-        let all = tx
-            .store(META)
+        tx.store(name)
             .map_err(error)?
-            .get_all(None, None)
+            .get_all(range, None)
             .await
-            .map_err(error)?;
+            .map_err(error)
+    }
+
+    /// Every recording's description, newest first.
+    pub async fn list(&self) -> Result<Vec<RecordingMeta>, StoreError> {
+        let all = self.read_all(META, None).await?;
         let mut metas: Vec<RecordingMeta> = all.iter().filter_map(meta_from_js).collect();
         metas.sort_by_key(|m| std::cmp::Reverse(m.id));
         Ok(metas)
@@ -188,16 +196,7 @@ impl RecordingStore {
 
     /// A recording's bytes, in the order they arrived.
     pub async fn load(&self, id: u32) -> Result<Vec<u8>, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
-            .map_err(error)?;
-        let chunks = tx
-            .store(CHUNKS)
-            .map_err(error)?
-            .get_all(Some(chunks_of(id)?), None)
-            .await
-            .map_err(error)?;
+        let chunks = self.read_all(CHUNKS, Some(chunks_of(id)?)).await?;
         let mut bytes = Vec::new();
         for chunk in chunks {
             if let Ok(chunk) = chunk.dyn_into::<Uint8Array>() {
