@@ -22,6 +22,7 @@ pub mod recordings;
 pub mod serial;
 pub mod session;
 pub mod store;
+pub mod vendor;
 #[cfg(target_family = "wasm")]
 pub mod worker;
 
