@@ -8,7 +8,9 @@ use crate::host::{Command, LinkStatus, Report};
 use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
-use crate::session::{LinkState, Reading, Session, duration_text, explain, fault_label};
+use crate::session::{
+    LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label,
+};
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -659,7 +661,18 @@ fn SocCard(
                     || "SOH not yet known".to_owned(),
                     |s| format!("SOH {s:.1} %"),
                 );
-                format!("usable {:.1} % · {soh}", r.usable_soc_pct)
+                let mut parts = Vec::new();
+                if let Some(usable) = r.usable_soc_pct {
+                    parts.push(format!("usable {usable:.1} %"));
+                }
+                parts.push(soh);
+                if let Some((left, full)) = r.capacity_ah {
+                    parts.push(format!("{left:.1} of {full:.1} Ah"));
+                }
+                if let Some(cycles) = r.cycles {
+                    parts.push(format!("{cycles} cycles"));
+                }
+                parts.join(" · ")
             })
         })
     };
@@ -832,7 +845,8 @@ fn TruthCard(
 
 #[component]
 fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
-    let switch = move |get: fn(&Reading) -> bool| move || reading.with(|r| r.as_ref().map(get));
+    let switch =
+        move |get: fn(&Reading) -> Option<bool>| move || reading.with(|r| r.as_ref().and_then(get));
     let charge = switch(|r| r.charge_switch_on);
     let discharge = switch(|r| r.discharge_switch_on);
     let text = |on: Option<bool>| match on {
@@ -868,25 +882,40 @@ fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
 
 #[component]
 fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
-    let limit = move |f: fn(&Reading) -> String| {
-        move || reading.with(|r| r.as_ref().map_or_else(|| UNAVAILABLE.to_owned(), f))
+    let limit = move |f: fn(&LimitsView) -> String| {
+        move || {
+            reading.with(|r| {
+                r.as_ref()
+                    .and_then(|r| r.limits.as_ref())
+                    .map_or_else(|| UNAVAILABLE.to_owned(), f)
+            })
+        }
+    };
+    // A vendor BMS tells its charger nothing the dashboard can see.
+    let untold = move || {
+        reading.with(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.limits.is_none())
+                .then_some("This BMS does not say what it tells a charger or inverter.")
+        })
     };
     view! {
         <div class="card limits">
             <span class="label">"Told to the inverter"</span>
             <div class="limit-row">
                 <span title="Charge voltage limit">"CVL"</span>
-                <span><span data-testid="limits-cvl">{limit(|r| format!("{:.1}", r.limits.charge_voltage_v))}</span>" V"</span>
+                <span><span data-testid="limits-cvl">{limit(|r| format!("{:.1}", r.charge_voltage_v))}</span>" V"</span>
             </div>
             <div class="limit-row">
                 <span title="Charge current limit">"CCL"</span>
-                <span><span data-testid="limits-ccl">{limit(|r| format!("{:.0}", r.limits.charge_current_a))}</span>" A"</span>
+                <span><span data-testid="limits-ccl">{limit(|r| format!("{:.0}", r.charge_current_a))}</span>" A"</span>
             </div>
             <div class="limit-row">
                 <span title="Discharge current limit">"DCL"</span>
-                <span><span data-testid="limits-dcl">{limit(|r| format!("{:.0}", r.limits.discharge_current_a))}</span>" A"</span>
+                <span><span data-testid="limits-dcl">{limit(|r| format!("{:.0}", r.discharge_current_a))}</span>" A"</span>
             </div>
-            <span class="note">{limit(|r| format!("charge phase: {}", r.limits.phase))}</span>
+            <span class="note">{limit(|l| format!("charge phase: {}", l.phase))}</span>
+            {move || untold().map(|t| view! { <span class="note" data-testid="limits-unavailable">{t}</span> })}
         </div>
     }
 }
@@ -1014,7 +1043,7 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
         })
     };
     let balancing =
-        move |i: usize| reading.with(|r| r.as_ref().is_some_and(|r| r.balancing.contains(&i)));
+        move |i: usize| reading.with(|r| r.as_ref().is_some_and(|r| r.balancing.as_ref().is_some_and(|b| b.contains(&i))));
     let temps = move || {
         reading.with(|r| {
             r.as_ref().map(|r| {
@@ -1035,11 +1064,14 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
         reading.with(|r| {
             r.as_ref().map(|r| {
                 let mut parts = vec![];
-                if r.heater_on {
+                if r.heater_on == Some(true) {
                     parts.push("heater on");
                 }
-                if r.fan_on {
+                if r.fan_on == Some(true) {
                     parts.push("fan on");
+                }
+                if r.balancing.is_none() {
+                    parts.push("balancing not reported by this BMS");
                 }
                 parts.join(" · ")
             })

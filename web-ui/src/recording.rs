@@ -190,6 +190,8 @@ pub fn to_csv(bytes: &[u8]) -> String {
     };
     let optional =
         |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    // Unavailable fields are empty cells, never 0.
+    let flag = |v: Option<bool>| v.map_or(String::new(), |on| u8::from(on).to_string());
     for r in &readings {
         let mut row = vec![
             format!("{:.3}", r.uptime_secs),
@@ -198,21 +200,22 @@ pub fn to_csv(bytes: &[u8]) -> String {
             format!("{:.1}", r.power_w()),
             format!("{:.1}", r.soc_pct),
             optional(r.soc_bound_pct, 1),
-            format!("{:.1}", r.usable_soc_pct),
+            optional(r.usable_soc_pct, 1),
             optional(r.soh_pct, 1),
-            u8::from(r.charge_switch_on).to_string(),
-            u8::from(r.discharge_switch_on).to_string(),
-            format!("{:.3}", r.limits.charge_voltage_v),
-            format!("{:.1}", r.limits.charge_current_a),
-            format!("{:.1}", r.limits.discharge_current_a),
-            u8::from(r.heater_on).to_string(),
-            u8::from(r.fan_on).to_string(),
+            flag(r.charge_switch_on),
+            flag(r.discharge_switch_on),
+            optional(r.limits.as_ref().map(|l| l.charge_voltage_v), 3),
+            optional(r.limits.as_ref().map(|l| l.charge_current_a), 1),
+            optional(r.limits.as_ref().map(|l| l.discharge_current_a), 1),
+            flag(r.heater_on),
+            flag(r.fan_on),
             quoted(&faults(&r.faults)),
             quoted(&faults(&r.warnings)),
             quoted(&faults(&r.latched)),
             quoted(
                 &r.balancing
                     .iter()
+                    .flatten()
                     .map(|c| (c + 1).to_string())
                     .collect::<Vec<_>>()
                     .join(" "),

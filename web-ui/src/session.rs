@@ -3,6 +3,8 @@
 
 use bms_engine::protocol::{DeviceInfo, DeviceMessage, FrameDecoder, Telemetry};
 use bms_engine::{Error, Event, EventKind, Fault, FaultSet, Level};
+use crate::vendor::poll::Poller;
+use crate::vendor::{Decoded, Protocol, Snapshot, VendorDecoder};
 use std::collections::VecDeque;
 
 /// Seconds without a frame after which the link counts as silent.
@@ -37,8 +39,8 @@ pub struct Reading {
     pub soc_pct: f64,
     /// Its 3σ bound, percentage points; `None` from an estimator without one.
     pub soc_bound_pct: Option<f64>,
-    /// Usable state of charge of the series string, %.
-    pub usable_soc_pct: f64,
+    /// Usable state of charge of the series string, %, where the device tells it.
+    pub usable_soc_pct: Option<f64>,
     /// Each cell's state of charge, %, cell 1 first.
     pub cell_soc_pct: Vec<f64>,
     /// State of health, %, once estimated.
@@ -47,26 +49,34 @@ pub struct Reading {
     pub cell_voltages_v: Vec<f64>,
     /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
     pub temperatures_c: Vec<Option<f64>>,
-    /// Whether current may flow into the pack.
-    pub charge_switch_on: bool,
-    /// Whether current may flow out of the pack.
-    pub discharge_switch_on: bool,
+    /// Whether current may flow into the pack (`None`: the device does not say).
+    pub charge_switch_on: Option<bool>,
+    /// Whether current may flow out of the pack (`None`: the device does not say).
+    pub discharge_switch_on: Option<bool>,
     /// The contactor's state in words, for contactor hardware.
     pub contactor: Option<&'static str>,
+    /// Whether the device reports its protections at all (the fault lists are empty when not).
+    pub alarms_known: bool,
     /// Faults at trip level (switches open).
     pub faults: Vec<Fault>,
     /// Faults at warning or derate level (and not tripped).
     pub warnings: Vec<Fault>,
     /// Latched faults (need a reset).
     pub latched: Vec<Fault>,
-    /// Cells being balanced, 0-based.
-    pub balancing: Vec<usize>,
-    /// Limits told to the charger and inverter.
-    pub limits: LimitsView,
-    /// Heater on.
-    pub heater_on: bool,
-    /// Fan on.
-    pub fan_on: bool,
+    /// Cells being balanced, 0-based (`None`: the device does not say).
+    pub balancing: Option<Vec<usize>>,
+    /// Limits told to the charger and inverter (`None`: the device does not say).
+    pub limits: Option<LimitsView>,
+    /// Heater on (`None`: the device has none it reports).
+    pub heater_on: Option<bool>,
+    /// Fan on (`None`: the device has none it reports).
+    pub fan_on: Option<bool>,
+    /// The protocol the reading came in.
+    pub protocol: Protocol,
+    /// Charge left and full capacity, Ah, where the device counts them itself.
+    pub capacity_ah: Option<(f64, f64)>,
+    /// Charge cycles the device has counted.
+    pub cycles: Option<u32>,
     /// The CAN frames the device sends its inverter at this report, decoded.
     pub can_frames: Vec<CanRow>,
 }
@@ -202,7 +212,7 @@ impl Reading {
             current_a: f64::from(t.current_ma) / 1000.0,
             soc_pct: f64::from(t.soc_permille) / 10.0,
             soc_bound_pct: t.soc_bound_permille.map(|b| f64::from(b) / 10.0),
-            usable_soc_pct: f64::from(t.usable_soc_permille) / 10.0,
+            usable_soc_pct: Some(f64::from(t.usable_soc_permille) / 10.0),
             cell_soc_pct: t
                 .cell_soc_permille
                 .iter()
@@ -219,19 +229,20 @@ impl Reading {
                 .iter()
                 .map(|d| d.map(|d| f64::from(d) / 10.0))
                 .collect(),
-            charge_switch_on: t.charge_switch_on,
-            discharge_switch_on: t.discharge_switch_on,
+            charge_switch_on: Some(t.charge_switch_on),
+            discharge_switch_on: Some(t.discharge_switch_on),
             contactor: t.contactor.map(|c| match c {
                 bms_engine::switches::ContactorState::Open => "open",
                 bms_engine::switches::ContactorState::Precharging { .. } => "pre-charging",
                 bms_engine::switches::ContactorState::Closed => "closed",
                 bms_engine::switches::ContactorState::Failed => "failed",
             }),
+            alarms_known: true,
             faults: trips.iter().collect(),
             warnings: mild.iter().collect(),
             latched: FaultSet::from_bits(t.latched_bits).iter().collect(),
-            balancing: (0..32).filter(|i| t.balance_mask & (1 << i) != 0).collect(),
-            limits: LimitsView {
+            balancing: Some((0..32).filter(|i| t.balance_mask & (1 << i) != 0).collect()),
+            limits: Some(LimitsView {
                 charge_voltage_v: f64::from(t.limits.charge_voltage_mv) / 1000.0,
                 charge_current_a: f64::from(t.limits.charge_current_ma) / 1000.0,
                 discharge_current_a: f64::from(t.limits.discharge_current_ma) / 1000.0,
@@ -239,13 +250,74 @@ impl Reading {
                     bms_engine::limits::ChargePhase::Absorption => "absorption",
                     bms_engine::limits::ChargePhase::Float => "float",
                 },
-            },
-            heater_on: t.heater_on,
-            fan_on: t.fan_on,
+            }),
+            heater_on: Some(t.heater_on),
+            fan_on: Some(t.fan_on),
+            protocol: Protocol::Cellsight,
+            capacity_ah: None,
+            cycles: None,
             can_frames: bms_engine::can::pylontech_frames(&t.inverter_report())
                 .iter()
                 .map(decode_can)
                 .collect(),
+        }
+    }
+
+    /// The reading a vendor BMS's snapshot makes at device time `time_s`: `None` until it has
+    /// told voltage, current and SOC. What the protocol lacks stays unavailable.
+    pub fn from_snapshot(s: &Snapshot, protocol: Protocol, time_s: f64) -> Option<Self> {
+        let faults = s.faults.clone().unwrap_or_default();
+        Some(Reading {
+            uptime_secs: time_s,
+            pack_voltage_v: s.pack_voltage_v?,
+            current_a: s.current_a?,
+            soc_pct: s.soc_pct?,
+            soc_bound_pct: None,
+            usable_soc_pct: None,
+            cell_soc_pct: Vec::new(),
+            soh_pct: s.soh_pct,
+            cell_voltages_v: s.cell_voltages_v.clone(),
+            temperatures_c: s.temperatures_c.clone(),
+            charge_switch_on: s.charge_switch_on,
+            discharge_switch_on: s.discharge_switch_on,
+            contactor: None,
+            alarms_known: s.faults.is_some(),
+            faults,
+            warnings: Vec::new(),
+            latched: Vec::new(),
+            balancing: s.balancing.clone(),
+            limits: None,
+            heater_on: None,
+            fan_on: None,
+            can_frames: Vec::new(),
+            protocol,
+            capacity_ah: s.remaining_ah.zip(s.full_ah),
+            cycles: s.cycles,
+        })
+    }
+
+    /// The point this reading makes in the history.
+    pub fn history_point(&self) -> crate::history::HistoryPoint {
+        let (lo, hi) = self
+            .cell_voltages_v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let temperature_c = self
+            .temperatures_c
+            .iter()
+            .flatten()
+            .fold(None, |acc: Option<(f64, f64)>, &t| {
+                Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+            });
+        crate::history::HistoryPoint {
+            time_s: self.uptime_secs,
+            pack_voltage_v: self.pack_voltage_v,
+            current_a: self.current_a,
+            soc_pct: self.soc_pct,
+            soc_bound_pct: self.soc_bound_pct,
+            true_soc_pct: None,
+            spread_mv: if hi >= lo { (hi - lo) * 1000.0 } else { 0.0 },
+            temperature_c,
         }
     }
 
@@ -487,23 +559,187 @@ pub struct Session {
     pub energy_wh: (f64, f64),
     /// Device time and power of the last report, for the energy count.
     last_power: Option<(f64, f64)>,
+    /// How the bytes are read: Cellsight frames, a vendor protocol, or still finding out.
+    reader: Reader,
+    /// A vendor BMS's figures so far.
+    snapshot: Snapshot,
+    /// Requests to a BMS that only answers (vendor protocols, and probes while detecting).
+    poller: Option<Poller>,
+    /// When the first bytes of a vendor device arrived, ms (its reports carry no time).
+    vendor_started_ms: Option<f64>,
+    /// Why the last vendor frame was rejected.
+    pub last_vendor_error: Option<String>,
+}
+
+/// How a session reads its bytes.
+#[derive(Debug, Clone, Default)]
+enum Reader {
+    /// Cellsight wire frames.
+    #[default]
+    Cellsight,
+    /// A vendor protocol.
+    Vendor(VendorDecoder),
+    /// Trying every protocol on the same bytes until one reads a good frame.
+    Detecting(Box<Detector>),
+}
+
+/// Every protocol's decoder on the same bytes, and the bytes so far (to replay to the winner).
+#[derive(Debug, Clone)]
+struct Detector {
+    cellsight: FrameDecoder<DeviceMessage>,
+    vendors: Vec<(VendorDecoder, Snapshot)>,
+    seen: Vec<u8>,
+}
+
+/// The most bytes kept while detecting; older ones are not replayed.
+const DETECT_KEEP: usize = 8 * 1024;
+
+impl Detector {
+    fn new() -> Self {
+        Detector {
+            cellsight: FrameDecoder::default(),
+            vendors: Protocol::ALL
+                .into_iter()
+                .filter_map(VendorDecoder::new)
+                .map(|d| (d, Snapshot::default()))
+                .collect(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Feeds bytes to every decoder; the protocol of the first good frame, if any.
+    fn feed(&mut self, bytes: &[u8]) -> Option<Protocol> {
+        self.seen.extend_from_slice(bytes);
+        let excess = self.seen.len().saturating_sub(DETECT_KEEP);
+        self.seen.drain(..excess);
+        let mut found = None;
+        self.cellsight.feed(bytes, |r| {
+            if r.is_ok() {
+                found = Some(Protocol::Cellsight);
+            }
+        });
+        for (decoder, snapshot) in &mut self.vendors {
+            let protocol = decoder.protocol;
+            decoder.feed(bytes, snapshot, |r| {
+                if r.is_ok() && found.is_none() {
+                    found = Some(protocol);
+                }
+            });
+        }
+        found
+    }
+}
+
+/// The requests a protocol needs polled, and how.
+fn poller_for(protocol: Protocol) -> Option<Poller> {
+    use crate::vendor::{daly, jbd, jk, poll};
+    match protocol {
+        Protocol::Cellsight => None,
+        Protocol::Jbd => Some(Poller::new(jbd::poll_requests(), poll::TIMING)),
+        // JK streams once asked: ask again only every ten seconds.
+        Protocol::Jk => Some(Poller::new(
+            jk::poll_requests(),
+            poll::Timing {
+                round_ms: 10_000.0,
+                ..poll::TIMING
+            },
+        )),
+        Protocol::Daly => Some(Poller::new(daly::poll_requests(), poll::TIMING)),
+        Protocol::DalyModbus => Some(Poller::new(daly::modbus_poll_requests(), poll::TIMING)),
+    }
+}
+
+/// While detecting: one request of each answering protocol in turn, one try each.
+fn probe_poller() -> Poller {
+    use crate::vendor::{daly, jbd, poll};
+    Poller::new(
+        vec![
+            jbd::read_request(jbd::BASIC),
+            daly::request(0x90, [0; 8]),
+            daly::modbus_read(0, daly::MODBUS_REGISTERS),
+        ],
+        poll::Timing {
+            timeout_ms: 700.0,
+            round_ms: 0.0,
+            tries: 1,
+            ..poll::TIMING
+        },
+    )
 }
 
 impl Session {
+    /// A session for a device speaking `protocol`, or, with `None`, one that finds out from
+    /// the bytes (sending each answering protocol's request in turn meanwhile).
+    pub fn for_protocol(protocol: Option<Protocol>) -> Self {
+        let mut session = Session::default();
+        session.set_protocol(protocol);
+        session
+    }
+
+    fn set_protocol(&mut self, protocol: Option<Protocol>) {
+        self.reader = match protocol {
+            None => Reader::Detecting(Box::new(Detector::new())),
+            Some(p) => VendorDecoder::new(p).map_or(Reader::Cellsight, Reader::Vendor),
+        };
+        self.poller = match protocol {
+            None => Some(probe_poller()),
+            Some(p) => poller_for(p),
+        };
+    }
+
+    /// The protocol the bytes are read in; `None` while still finding out.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match &self.reader {
+            Reader::Cellsight => Some(Protocol::Cellsight),
+            Reader::Vendor(d) => Some(d.protocol),
+            Reader::Detecting(_) => None,
+        }
+    }
+
+    /// What to send the device at `now_ms`, if anything (polling and probing).
+    pub fn due_request(&mut self, now_ms: f64) -> Option<Vec<u8>> {
+        self.poller.as_mut()?.due(now_ms)
+    }
+
+    /// Polling so far: requests sent again, requests never answered, and how many in a row
+    /// are unanswered now; `None` for a device that streams.
+    pub fn polling(&self) -> Option<(u64, u64, u64)> {
+        self.poller
+            .as_ref()
+            .map(|p| (p.retries, p.missed, p.unanswered_in_a_row))
+    }
+
+    /// The link ended: a half-received frame is dropped, never shown.
+    pub fn link_ended(&mut self) {
+        self.decoder = FrameDecoder::default();
+        if let Reader::Vendor(d) = &mut self.reader {
+            d.reset();
+        }
+    }
+
     /// Hours until the pack is full (charging) or empty (discharging) at the present current,
     /// from the usable SOC and the device's capacity (scaled by SOH once known): `(hours,
     /// full)`; `None` when idle or before the device has said its capacity.
     pub fn time_to_full_or_empty(&self) -> Option<(f64, bool)> {
         let r = self.latest.as_ref()?;
-        let capacity_ah = f64::from(self.device.as_ref()?.capacity_mah) / 1000.0
-            * r.soh_pct.map_or(1.0, |s| s / 100.0);
+        // Charge to go and charge left, Ah: the vendor BMS's own count, or the usable SOC of
+        // the capacity a Cellsight device told (scaled by SOH once known).
+        let (to_full_ah, left_ah) = match (r.capacity_ah, r.usable_soc_pct) {
+            (Some((left, full)), _) => ((full - left).max(0.0), left),
+            (None, Some(usable)) => {
+                let capacity_ah = f64::from(self.device.as_ref()?.capacity_mah) / 1000.0
+                    * r.soh_pct.map_or(1.0, |s| s / 100.0);
+                (
+                    (100.0 - usable) / 100.0 * capacity_ah,
+                    usable / 100.0 * capacity_ah,
+                )
+            }
+            (None, None) => return None,
+        };
         if r.current_a > 0.5 {
-            Some((
-                (100.0 - r.usable_soc_pct) / 100.0 * capacity_ah / r.current_a,
-                true,
-            ))
+            Some((to_full_ah / r.current_a, true))
         } else if r.current_a < -0.5 {
-            Some((r.usable_soc_pct / 100.0 * capacity_ah / -r.current_a, false))
+            Some((left_ah / -r.current_a, false))
         } else {
             None
         }
@@ -511,6 +747,95 @@ impl Session {
 
     /// Feeds bytes received at `now_ms`; rejected frames are counted, never shown as data.
     pub fn ingest(&mut self, bytes: &[u8], now_ms: f64) -> Ingested {
+        if let Some(p) = &mut self.poller {
+            p.heard(now_ms);
+        }
+        match &mut self.reader {
+            Reader::Cellsight => self.ingest_cellsight(bytes, now_ms),
+            Reader::Vendor(_) => self.ingest_vendor(bytes, now_ms),
+            Reader::Detecting(detector) => {
+                let Some(found) = detector.feed(bytes) else {
+                    return Ingested::default();
+                };
+                let seen = std::mem::take(&mut detector.seen);
+                self.set_protocol(Some(found));
+                self.ingest(&seen, now_ms)
+            }
+        }
+    }
+
+    fn ingest_vendor(&mut self, bytes: &[u8], now_ms: f64) -> Ingested {
+        let Reader::Vendor(decoder) = &mut self.reader else {
+            return Ingested::default();
+        };
+        let protocol = decoder.protocol;
+        let (mut good, mut reports) = (0, 0);
+        let (mut rejected, mut last_error) = (0, None);
+        decoder.feed(bytes, &mut self.snapshot, |r| match r {
+            Ok(decoded) => {
+                good += 1;
+                if decoded == Decoded::Report {
+                    reports += 1;
+                }
+            }
+            Err(e) => {
+                rejected += 1;
+                last_error = Some(e.to_string());
+            }
+        });
+        self.frames_ok += good;
+        self.frames_rejected += rejected;
+        if last_error.is_some() {
+            self.last_vendor_error = last_error;
+        }
+        let mut ingested = Ingested::default();
+        if good == 0 {
+            return ingested;
+        }
+        self.last_frame_at_ms = Some(now_ms);
+        if let Some(p) = &mut self.poller {
+            p.answered(now_ms);
+        }
+        let started = *self.vendor_started_ms.get_or_insert(now_ms);
+        let time_s = (now_ms - started) / 1000.0;
+        if reports == 0 {
+            // Details (cells, temperatures…) update the reading on screen straight away.
+            if let Some(r) = Reading::from_snapshot(&self.snapshot, protocol, time_s) {
+                self.latest = Some(r);
+            }
+            return ingested;
+        }
+        let Some(reading) = Reading::from_snapshot(&self.snapshot, protocol, time_s) else {
+            return ingested;
+        };
+        let point = reading.history_point();
+        ingested.reports = 1;
+        ingested.last_device_time_s = Some(time_s);
+        self.count_energy(&point, &mut ingested);
+        self.history.push(point);
+        self.latest = Some(reading);
+        ingested
+    }
+
+    /// Adds the energy moved since the last report (mean power × device time between them).
+    fn count_energy(&mut self, point: &crate::history::HistoryPoint, ingested: &mut Ingested) {
+        let power_w = point.pack_voltage_v * point.current_a;
+        if let Some((time_s, previous_w)) = self.last_power {
+            ingested.advanced_s += (point.time_s - time_s).max(0.0);
+            let hours = (point.time_s - time_s) / 3600.0;
+            if hours > 0.0 {
+                let wh = (power_w + previous_w) / 2.0 * hours;
+                if wh > 0.0 {
+                    self.energy_wh.0 += wh;
+                } else {
+                    self.energy_wh.1 -= wh;
+                }
+            }
+        }
+        self.last_power = Some((point.time_s, power_w));
+    }
+
+    fn ingest_cellsight(&mut self, bytes: &[u8], now_ms: f64) -> Ingested {
         let mut decoder = std::mem::take(&mut self.decoder);
         let mut newest = None;
         let mut ingested = Ingested::default();
@@ -525,24 +850,9 @@ impl Session {
                         // of a batch becomes the reading on screen (at 3600× a batch holds
                         // thousands of one-second reports).
                         let point = crate::history::HistoryPoint::of_telemetry(&t);
-                        let power_w = point.pack_voltage_v * point.current_a;
                         ingested.reports += 1;
                         ingested.last_device_time_s = Some(point.time_s);
-                        if let Some((time_s, _)) = self.last_power {
-                            ingested.advanced_s += (point.time_s - time_s).max(0.0);
-                        }
-                        if let Some((time_s, previous_w)) = self.last_power {
-                            let hours = (point.time_s - time_s) / 3600.0;
-                            if hours > 0.0 {
-                                let wh = (power_w + previous_w) / 2.0 * hours;
-                                if wh > 0.0 {
-                                    self.energy_wh.0 += wh;
-                                } else {
-                                    self.energy_wh.1 -= wh;
-                                }
-                            }
-                        }
-                        self.last_power = Some((point.time_s, power_w));
+                        self.count_energy(&point, &mut ingested);
                         self.history.push(point);
                         newest = Some(t);
                     }
@@ -712,7 +1022,7 @@ mod tests {
         assert!((r.uptime_secs - 60.0).abs() < 1e-9);
         let sum: f64 = r.cell_voltages_v.iter().sum();
         assert!((sum - r.pack_voltage_v).abs() < 1e-6);
-        assert!(r.charge_switch_on && r.discharge_switch_on);
+        assert_eq!((r.charge_switch_on, r.discharge_switch_on), (Some(true), Some(true)));
         assert_eq!(session.link_state(1_000.0), LinkState::Live);
         assert_eq!(session.link_state(7_500.0), LinkState::Silent { secs: 7.0 });
     }
@@ -823,39 +1133,23 @@ mod tests {
         assert_eq!(seq, expected);
         let r = session.latest.as_ref().unwrap();
         assert!(r.faults.contains(&Fault::CellOverVoltage));
-        assert!(!r.charge_switch_on);
+        assert_eq!(r.charge_switch_on, Some(false));
     }
 
     #[test]
     fn extremes_are_numbered_from_one() {
-        let r = Reading {
-            uptime_secs: 0.0,
-            pack_voltage_v: 9.9,
-            current_a: -2.0,
-            soc_pct: 50.0,
-            soc_bound_pct: Some(2.0),
-            usable_soc_pct: 49.0,
-            cell_soc_pct: vec![50.0, 48.0, 52.0],
-            soh_pct: None,
-            can_frames: Vec::new(),
-            cell_voltages_v: vec![3.3, 3.2, 3.4],
-            temperatures_c: vec![Some(25.0)],
-            charge_switch_on: true,
-            discharge_switch_on: true,
-            contactor: None,
-            faults: vec![],
-            warnings: vec![],
-            latched: vec![],
-            balancing: vec![],
-            limits: LimitsView {
-                charge_voltage_v: 10.35,
-                charge_current_a: 140.0,
-                discharge_current_a: 200.0,
-                phase: "absorption",
+        let r = Reading::from_snapshot(
+            &Snapshot {
+                pack_voltage_v: Some(9.9),
+                current_a: Some(-2.0),
+                soc_pct: Some(50.0),
+                cell_voltages_v: vec![3.3, 3.2, 3.4],
+                ..Snapshot::default()
             },
-            heater_on: false,
-            fan_on: false,
-        };
+            Protocol::Jbd,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(r.min_cell(), Some((2, 3.2)));
         assert_eq!(r.max_cell(), Some((3, 3.4)));
         let ties = Reading {
@@ -866,5 +1160,113 @@ mod tests {
         assert_eq!(ties.max_cell(), Some((2, 3.4)));
         assert_eq!(ties.min_cell(), Some((3, 3.2)));
         assert!((r.power_w() + 19.8).abs() < 1e-9);
+    }
+
+    /// A JBD answer to register `reg` carrying `data`.
+    fn jbd_answer(reg: u8, data: &[u8]) -> Vec<u8> {
+        let mut covered = vec![0, data.len() as u8];
+        covered.extend_from_slice(data);
+        let sum = covered.iter().fold(0u16, |s, &b| s.wrapping_add(u16::from(b)));
+        let mut frame = vec![0xDD, reg];
+        frame.extend_from_slice(&covered);
+        frame.extend_from_slice(&0u16.wrapping_sub(sum).to_be_bytes());
+        frame.push(0x77);
+        frame
+    }
+
+    /// Register 0x03 of a 4-cell JBD: 13.20 V, −5.00 A, 61 %, charge FET off.
+    fn jbd_basic() -> Vec<u8> {
+        let mut d = vec![0u8; 27];
+        d[0..2].copy_from_slice(&1320u16.to_be_bytes());
+        d[2..4].copy_from_slice(&(-500i16).to_be_bytes());
+        d[4..6].copy_from_slice(&6100u16.to_be_bytes());
+        d[6..8].copy_from_slice(&10000u16.to_be_bytes());
+        d[19] = 61;
+        d[20] = 0b10;
+        d[21] = 4;
+        d[22] = 2;
+        d[23..25].copy_from_slice(&2981u16.to_be_bytes());
+        d[25..27].copy_from_slice(&2931u16.to_be_bytes());
+        jbd_answer(0x03, &d)
+    }
+
+    #[test]
+    fn a_polled_jbd_reads_like_any_device_and_lacks_what_it_lacks() {
+        let mut session = Session::for_protocol(Some(Protocol::Jbd));
+        assert_eq!(
+            session.due_request(0.0),
+            Some(vec![0xDD, 0xA5, 0x03, 0x00, 0xFF, 0xFD, 0x77])
+        );
+        let held = session.ingest(&jbd_basic(), 80.0);
+        assert_eq!(held.reports, 1);
+        let r = session.latest.clone().unwrap();
+        assert_eq!((r.pack_voltage_v, r.current_a, r.soc_pct), (13.2, -5.0, 61.0));
+        assert_eq!((r.charge_switch_on, r.discharge_switch_on), (Some(false), Some(true)));
+        assert_eq!(r.temperatures_c, vec![Some(25.0), Some(20.0)]);
+        // What JBD does not say is unavailable, not zero.
+        assert_eq!((r.limits.clone(), r.heater_on, r.usable_soc_pct), (None, None, None));
+        assert!(r.can_frames.is_empty() && r.cell_soc_pct.is_empty());
+        assert_eq!(r.capacity_ah, Some((61.0, 100.0)));
+        // 61 Ah left at 5 A: a little over 12 hours.
+        let (hours, full) = session.time_to_full_or_empty().unwrap();
+        assert!(!full && (hours - 12.2).abs() < 1e-9, "{hours}");
+        // The next request waits for a quiet line, then asks for the cells.
+        assert_eq!(session.due_request(100.0), None);
+        assert_eq!(
+            session.due_request(200.0),
+            Some(vec![0xDD, 0xA5, 0x04, 0x00, 0xFF, 0xFC, 0x77])
+        );
+        let cells: Vec<u8> = [3301u16, 3302, 3299, 3300]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let held = session.ingest(&jbd_answer(0x04, &cells), 260.0);
+        assert_eq!(held.reports, 0);
+        let r = session.latest.clone().unwrap();
+        assert_eq!(r.cell_voltages_v, vec![3.301, 3.302, 3.299, 3.3]);
+        assert_eq!(r.min_cell(), Some((3, 3.299)));
+        assert_eq!(session.history.len(), 1);
+        assert_eq!((session.frames_ok, session.frames_rejected), (2, 0));
+    }
+
+    #[test]
+    fn a_silent_vendor_device_is_asked_again_then_counted_as_missing() {
+        let mut session = Session::for_protocol(Some(Protocol::Daly));
+        let first = session.due_request(0.0).unwrap();
+        assert_eq!(first[2], 0x90);
+        assert_eq!(session.due_request(1_000.0), Some(first.clone()));
+        assert_eq!(session.due_request(2_000.0), Some(first));
+        assert_eq!(session.due_request(3_000.0).map(|r| r[2]), Some(0x93));
+        assert_eq!(session.polling(), Some((2, 1, 1)));
+        assert_eq!(session.link_state(9_000.0), LinkState::Waiting);
+    }
+
+    #[test]
+    fn the_protocol_is_found_from_the_bytes() {
+        // A Daly answers the second probe.
+        let mut session = Session::for_protocol(None);
+        assert_eq!(session.protocol(), None);
+        assert_eq!(session.due_request(0.0).map(|r| r[0]), Some(0xDD));
+        assert_eq!(session.due_request(800.0).map(|r| r[0]), Some(0xA5));
+        let mut answer = vec![0xA5, 0x01, 0x90, 0x08, 0x02, 0x10, 0, 0, 0x75, 0x44, 0x02, 0xA3];
+        answer.push(answer.iter().fold(0u8, |s, &b| s.wrapping_add(b)));
+        // Split in two: the first half decides nothing.
+        session.ingest(&answer[..6], 850.0);
+        assert_eq!(session.protocol(), None);
+        session.ingest(&answer[6..], 860.0);
+        assert_eq!(session.protocol(), Some(Protocol::Daly));
+        let r = session.latest.clone().unwrap();
+        assert_eq!((r.pack_voltage_v, r.current_a, r.soc_pct), (52.8, 2.0, 67.5));
+        // From now on it is polled as a Daly.
+        assert_eq!(session.due_request(2_000.0).map(|r| r[2]), Some(0x90));
+
+        // A Cellsight device just streams: found from its first frame, probes stop.
+        let mut dev = device();
+        let mut session = Session::for_protocol(None);
+        session.ingest(&dev.hello(), 0.0);
+        session.ingest(&dev.advance(5), 10.0);
+        assert_eq!(session.protocol(), Some(Protocol::Cellsight));
+        assert_eq!(session.due_request(5_000.0), None);
+        assert!(session.latest.is_some() && session.device.is_some());
     }
 }
