@@ -11,6 +11,7 @@ use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{
     LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label,
 };
+use crate::vendor::Protocol;
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -51,9 +52,11 @@ pub fn App() -> impl IntoView {
                 if let Some(status) = &status {
                     s.history.set_latest_truth(status.true_soc_pct);
                 }
-                held
+                (held, s.protocol())
             });
-            if let (Some(source), Some(held)) = (&source, held) {
+            // Recordings hold Cellsight wire bytes (a replay decodes them again); a vendor
+            // BMS's session is shown and kept in the history, not recorded.
+            if let (Some(source), Some((held, Some(Protocol::Cellsight)))) = (&source, held) {
                 recordings.receive(&bytes, source, held);
             }
             now_ms.set(now);
@@ -1042,8 +1045,12 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             ))
         })
     };
-    let balancing =
-        move |i: usize| reading.with(|r| r.as_ref().is_some_and(|r| r.balancing.as_ref().is_some_and(|b| b.contains(&i))));
+    let balancing = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.balancing.as_ref().is_some_and(|b| b.contains(&i)))
+        })
+    };
     let temps = move || {
         reading.with(|r| {
             r.as_ref().map(|r| {

@@ -1,8 +1,13 @@
-//! Device mode: connect a Cellsight device over Web Serial or Web Bluetooth. While a device is connected the
-//! emulator is paused and its reports are not shown; the device's bytes take the same path
-//! (session, history, recording) the emulator's took.
+//! Device mode: connect a battery over Web Serial or Web Bluetooth — a Cellsight device, or a
+//! JBD, JK or Daly BMS. While a device is connected the emulator is paused and its reports are
+//! not shown; the device's bytes take the same path (session, history, recording) the
+//! emulator's took. BMSs that only answer are polled from here: the session says what to send
+//! and when, this panel writes it to the link.
 
+use crate::bluetooth::BluetoothLink;
+use crate::serial::SerialLink;
 use crate::session::Session;
+use crate::vendor::{Protocol, daly, jbd, jk};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::rc::Rc;
@@ -22,22 +27,76 @@ pub enum DeviceState {
     Ended(String),
 }
 
+/// The open link, whichever kind.
+#[derive(Debug, Clone)]
+enum Link {
+    Serial(SerialLink),
+    Radio(BluetoothLink),
+}
+
+impl Link {
+    async fn write(&self, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            Link::Serial(port) => port.write(bytes).await,
+            Link::Radio(device) => device.write(bytes).await,
+        }
+    }
+}
+
+/// Milliseconds between looks at whether a request is due.
+const POLL_TICK_MILLIS: u32 = 50;
+
 /// Where the last baud rate that worked is kept.
 const BAUD_KEY: &str = "cellsight-baud";
+/// Where the protocol last chosen is kept.
+const PROTOCOL_KEY: &str = "cellsight-protocol";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
 
 /// The baud rate that worked last time on this browser, or the default.
 fn stored_baud() -> u32 {
-    web_sys::window()
-        .and_then(|w| w.local_storage().ok().flatten())
+    storage()
         .and_then(|s| s.get_item(BAUD_KEY).ok().flatten())
         .and_then(|b| b.parse().ok())
         .filter(|b| crate::serial::BAUD_RATES.contains(b))
         .unwrap_or(crate::serial::DEFAULT_BAUD)
 }
 
-fn remember_baud(baud: u32) {
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let _ = storage.set_item(BAUD_KEY, &baud.to_string());
+fn remember(key: &str, value: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// The protocol chosen last time (`None`: find out from the bytes).
+fn stored_protocol() -> Option<Protocol> {
+    storage()
+        .and_then(|s| s.get_item(PROTOCOL_KEY).ok().flatten())
+        .and_then(|key| Protocol::from_key(&key))
+}
+
+/// The writes that set one switch (`charge`: the charge switch, else the discharge switch) of
+/// a vendor BMS that has switch control, leaving the other as it is; JBD sets both in one
+/// register, so it is told both.
+fn switch_requests(
+    protocol: Protocol,
+    charge: bool,
+    charge_on: bool,
+    discharge_on: bool,
+) -> Vec<Vec<u8>> {
+    let one = |both: Vec<Vec<u8>>| {
+        both.into_iter()
+            .nth(usize::from(!charge))
+            .into_iter()
+            .collect()
+    };
+    match protocol {
+        Protocol::Jbd => vec![jbd::switch_request(charge_on, discharge_on)],
+        Protocol::Jk => one(jk::switch_requests(charge_on, discharge_on)),
+        Protocol::Daly => one(daly::switch_requests(charge_on, discharge_on)),
+        Protocol::Cellsight | Protocol::DalyModbus => Vec::new(),
     }
 }
 
@@ -55,10 +114,13 @@ pub fn DevicePanel(
 ) -> impl IntoView {
     let state = RwSignal::new(DeviceState::Idle);
     let baud = RwSignal::new(stored_baud());
+    let choice = RwSignal::new(stored_protocol());
     // How the present serial connection came about, for the status line.
     let reconnected = RwSignal::new(None::<&'static str>);
-    let link = StoredValue::new_local(None::<crate::serial::SerialLink>);
-    let radio = StoredValue::new_local(None::<crate::bluetooth::BluetoothLink>);
+    // A request the device could not be sent, in words.
+    let write_error = RwSignal::new(None::<String>);
+    let link = StoredValue::new_local(None::<Link>);
+    let poll_timer = StoredValue::new_local(None::<gloo::timers::callback::Interval>);
     let missing = crate::serial::unavailable();
     let missing_ble = crate::bluetooth::unavailable();
     let busy = move || {
@@ -69,14 +131,48 @@ pub fn DevicePanel(
                 | DeviceState::ConnectedBluetooth(_)
         )
     };
-    // A device is connected: the emulator steps aside and the session starts afresh.
-    let take_over: Rc<dyn Fn()> = {
+    // Writes `bytes` to the open link; a failure is shown once a protocol that needs requests
+    // is known (a streaming Cellsight device needs none, and its port may not be writable).
+    let send = move |bytes: Vec<u8>| {
+        let Some(open) = link.get_value() else { return };
+        spawn_local(async move {
+            match open.write(&bytes).await {
+                Ok(()) => write_error.set(None),
+                Err(e) => {
+                    let needs_requests =
+                        session.with_untracked(|s| s.protocol() != Some(Protocol::Cellsight));
+                    if needs_requests {
+                        write_error.set(Some(format!("A request could not be sent: {e}.")));
+                    }
+                }
+            }
+        });
+    };
+    // A device is connected: the emulator steps aside, the session starts afresh for the
+    // protocol, and requests go out whenever the session says one is due.
+    let take_over: Rc<dyn Fn(Link, Option<Protocol>)> = {
         let emulator_paused = emulator_paused.clone();
-        Rc::new(move || {
+        Rc::new(move |opened: Link, protocol: Option<Protocol>| {
             emulator_paused(true);
             showing_device.set(true);
-            session.set(Session::default());
+            session.set(Session::for_protocol(protocol));
+            write_error.set(None);
+            link.set_value(Some(opened));
+            let timer = gloo::timers::callback::Interval::new(POLL_TICK_MILLIS, move || {
+                let now = js_sys::Date::now();
+                if let Some(Some(request)) = session.try_update(|s| s.due_request(now)) {
+                    send(request);
+                }
+            });
+            poll_timer.set_value(Some(timer));
         })
+    };
+    // The link is gone: stop asking, drop any half-received frame.
+    let ended = move |why: String| {
+        poll_timer.set_value(None);
+        link.set_value(None);
+        session.update(Session::link_ended);
+        state.set(DeviceState::Ended(why));
     };
     let connect_bluetooth = {
         let take_over = take_over.clone();
@@ -87,29 +183,28 @@ pub fn DevicePanel(
             }
             let deliver = deliver.clone();
             let take_over = take_over.clone();
+            let chosen = choice.get_untracked();
             state.set(DeviceState::Connecting);
             spawn_local(async move {
-                match crate::bluetooth::BluetoothLink::connect().await {
+                match BluetoothLink::connect(chosen).await {
                     Ok(opened) => {
-                        take_over();
+                        // The service tells the protocol, except Daly's two dialects.
+                        let protocol = chosen.or(opened.profile.protocol);
+                        take_over(Link::Radio(opened.clone()), protocol);
                         let name = format!("device {} over Web Bluetooth", opened.name);
                         let listening = opened
                             .listen(
                                 move |bytes| deliver(bytes, name.clone()),
-                                move || {
-                                    radio.set_value(None);
-                                    state.set(DeviceState::Ended("Disconnected.".to_owned()));
-                                },
+                                move || ended("Disconnected.".to_owned()),
                             )
                             .await;
                         match listening {
                             Ok(()) => {
                                 state.set(DeviceState::ConnectedBluetooth(opened.name.clone()));
-                                radio.set_value(Some(opened));
                             }
                             Err(e) => {
                                 opened.disconnect();
-                                state.set(DeviceState::Ended(format!("Not connected: {e}.")));
+                                ended(format!("Not connected: {e}."));
                             }
                         }
                     }
@@ -120,30 +215,29 @@ pub fn DevicePanel(
     };
     // Opens a serial port and reads it until it ends; `how` says in words how it came.
     let run_serial: Rc<dyn Fn(crate::serial::PortChoice, &'static str)> =
-        Rc::new(move |choice, how| {
+        Rc::new(move |port, how| {
             if busy() {
                 return;
             }
             let deliver = deliver.clone();
             let take_over = take_over.clone();
             let rate = baud.get_untracked();
+            let chosen = choice.get_untracked();
             state.set(DeviceState::Connecting);
             spawn_local(async move {
-                match crate::serial::SerialLink::open(choice, rate).await {
+                match SerialLink::open(port, rate).await {
                     Ok(opened) => {
-                        take_over();
-                        remember_baud(rate);
+                        take_over(Link::Serial(opened.clone()), chosen);
+                        remember(BAUD_KEY, &rate.to_string());
                         state.set(DeviceState::Connected(rate));
                         reconnected.set(Some(how));
-                        link.set_value(Some(opened.clone()));
                         let name = format!("device over Web Serial at {rate} baud");
                         let why = opened.read(|bytes| deliver(bytes, name.clone())).await;
                         opened.disconnect().await;
-                        link.set_value(None);
-                        state.set(DeviceState::Ended(match why {
+                        ended(match why {
                             Some(why) => format!("Disconnected: {why}."),
                             None => "Disconnected.".to_owned(),
-                        }));
+                        });
                     }
                     Err(e) => state.set(DeviceState::Ended(format!("Not connected: {e}."))),
                 }
@@ -169,21 +263,15 @@ pub fn DevicePanel(
         });
     }
     let connect = move |_| run_serial(crate::serial::PortChoice::Ask, "the port you chose");
-    let disconnect = move |_| {
-        if let Some(open) = link.get_value() {
-            spawn_local(async move { open.disconnect().await });
-        }
-        if let Some(open) = radio.get_value() {
-            open.disconnect();
-        }
+    let close_link = move || match link.get_value() {
+        Some(Link::Serial(open)) => spawn_local(async move { open.disconnect().await }),
+        Some(Link::Radio(open)) => open.disconnect(),
+        None => {}
     };
+    let disconnect = move |_| close_link();
     let back_to_emulator = move |_| {
-        if let Some(open) = link.get_value() {
-            spawn_local(async move { open.disconnect().await });
-        }
-        if let Some(open) = radio.get_value() {
-            open.disconnect();
-        }
+        close_link();
+        poll_timer.set_value(None);
         showing_device.set(false);
         session.set(Session::default());
         emulator_paused(false);
@@ -191,7 +279,7 @@ pub fn DevicePanel(
     };
     let status = move || match state.get() {
         DeviceState::Idle => "No device connected.".to_owned(),
-        DeviceState::Connecting => "Choose the port in the browser's window…".to_owned(),
+        DeviceState::Connecting => "Choose the device in the browser's window…".to_owned(),
         DeviceState::Connected(rate) => format!(
             "Connected over Web Serial at {rate} baud ({}).",
             reconnected.get().unwrap_or("the port you chose")
@@ -205,14 +293,121 @@ pub fn DevicePanel(
             DeviceState::Connected(_) | DeviceState::ConnectedBluetooth(_)
         )
     };
+    // Which protocol the device speaks, and how polling goes.
+    let protocol_status = move || {
+        if !showing_device.get() {
+            return None;
+        }
+        let (protocol, polling) = session.with(|s| (s.protocol(), s.polling()));
+        let mut text = match protocol {
+            Some(p) if choice.get().is_none() => format!("Protocol: {} (detected).", p.label()),
+            Some(p) => format!("Protocol: {}.", p.label()),
+            None => "Finding out which protocol the device speaks…".to_owned(),
+        };
+        if let (Some(_), Some((retries, missed, in_a_row))) = (protocol, polling) {
+            if in_a_row > 0 {
+                text.push_str(&format!(
+                    " No answer to the last {in_a_row} request(s); asking again."
+                ));
+            }
+            if retries + missed > 0 {
+                text.push_str(&format!(
+                    " Requests sent again: {retries}; never answered: {missed}."
+                ));
+            }
+        }
+        Some(text)
+    };
     let rejected = move || session.with(|s| s.frames_rejected);
+    let last_rejection = move || {
+        session.with(|s| {
+            s.last_vendor_error
+                .clone()
+                .or_else(|| s.last_error.map(|e| e.to_string()))
+        })
+    };
+    // Vendor switch control, behind a confirmation.
+    let vendor = move || {
+        session
+            .with(|s| s.protocol())
+            .filter(|p| !switch_requests(*p, true, true, true).is_empty())
+    };
+    let toggle = move |charge: bool| {
+        let Some(protocol) = vendor() else { return };
+        let (charge_on, discharge_on) = session.with_untracked(|s| {
+            let r = s.latest.as_ref();
+            (
+                r.and_then(|r| r.charge_switch_on).unwrap_or(true),
+                r.and_then(|r| r.discharge_switch_on).unwrap_or(true),
+            )
+        });
+        let (charge_on, discharge_on) = if charge {
+            (!charge_on, discharge_on)
+        } else {
+            (charge_on, !discharge_on)
+        };
+        let (what, on) = if charge {
+            ("charge", charge_on)
+        } else {
+            ("discharge", discharge_on)
+        };
+        let question = format!(
+            "Turn the {what} switch {} on this {} BMS?{}",
+            if on { "ON" } else { "OFF" },
+            protocol.label(),
+            if on {
+                ""
+            } else if charge {
+                " Nothing can charge the battery until it is turned on again."
+            } else {
+                " Everything the battery powers loses power until it is turned on again."
+            }
+        );
+        let agreed = web_sys::window()
+            .and_then(|w| w.confirm_with_message(&question).ok())
+            .unwrap_or(false);
+        if agreed {
+            for request in switch_requests(protocol, charge, charge_on, discharge_on) {
+                send(request);
+            }
+        }
+    };
+    let switch_label = move |charge: bool| {
+        let on = session.with(|s| {
+            s.latest.as_ref().and_then(|r| {
+                if charge {
+                    r.charge_switch_on
+                } else {
+                    r.discharge_switch_on
+                }
+            })
+        });
+        let what = if charge { "charging" } else { "discharging" };
+        match on {
+            Some(false) => format!("Turn {what} on…"),
+            _ => format!("Turn {what} off…"),
+        }
+    };
     view! {
         <section class="card console device" aria-label="Device" data-testid="mode-device">
             <h2>"Your battery"</h2>
-            <p class="note">"A Cellsight device on a USB serial port or over Bluetooth: the dashboard reads it directly, nothing to install."</p>
+            <p class="note">"A Cellsight device, or a JBD, JK or Daly BMS, on a USB serial port or over Bluetooth: the dashboard reads it directly, nothing to install."</p>
             {missing.clone().map(|why| view! { <p class="error" role="alert" data-testid="serial-unavailable">{why}</p> })}
             {missing_ble.clone().map(|why| view! { <p class="error" role="alert" data-testid="bluetooth-unavailable">{why}</p> })}
             <div class="console-row">
+                <label>"Protocol "
+                    <select data-testid="protocol-select" disabled=connected
+                        on:change=move |ev| {
+                            let value = event_target_value(&ev);
+                            remember(PROTOCOL_KEY, &value);
+                            choice.set(Protocol::from_key(&value));
+                        }>
+                        <option value="auto" selected=move || choice.get().is_none()>"Find out from the device"</option>
+                        {Protocol::ALL.iter().map(|&p| view! {
+                            <option value=p.key() selected=move || choice.get() == Some(p)>{p.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label>"Baud rate "
                     <select data-testid="baud-select" disabled=connected
                         on:change=move |ev| baud.set(event_target_value(&ev).parse().unwrap_or(crate::serial::DEFAULT_BAUD))>
@@ -221,6 +416,8 @@ pub fn DevicePanel(
                         }).collect_view()}
                     </select>
                 </label>
+            </div>
+            <div class="console-row">
                 <button data-testid="connect-serial" on:click=connect disabled=move || missing.is_some() || connected()>
                     "Connect over USB serial"
                 </button>
@@ -234,10 +431,19 @@ pub fn DevicePanel(
                 </button>
             </div>
             <p class="console-message" role="status" data-testid="device-status">{status}</p>
+            {move || protocol_status().map(|t| view! { <p class="note" data-testid="protocol-status">{t}</p> })}
+            {move || write_error.get().map(|e| view! { <p class="error" role="alert" data-testid="write-error">{e}</p> })}
             <p class="note" style:display=move || if showing_device.get() { "" } else { "none" }>
                 "Rejected frames (bad checksum, cut off, unknown): "
                 <strong data-testid="link-errors">{rejected}</strong>
+                {move || last_rejection().map(|e| format!(" · last: {e}"))}
             </p>
+            {move || (connected() && vendor().is_some()).then(|| view! {
+                <div class="console-row">
+                    <button data-testid="switch-charge" on:click=move |_| toggle(true)>{move || switch_label(true)}</button>
+                    <button data-testid="switch-discharge" on:click=move |_| toggle(false)>{move || switch_label(false)}</button>
+                </div>
+            })}
         </section>
     }
 }

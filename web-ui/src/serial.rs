@@ -130,6 +130,21 @@ impl SerialLink {
         }
     }
 
+    /// Writes a request to the port (taking and releasing its writer's lock).
+    pub async fn write(&self, bytes: &[u8]) -> Result<(), String> {
+        let writable = get(&self.port, "writable").ok_or("the port cannot be written")?;
+        let writer = match method(&writable, "getWriter").map(|f| f.call0(&writable)) {
+            Some(Ok(writer)) => writer,
+            Some(Err(e)) => return Err(describe(&e)),
+            None => return Err("the port cannot be written".to_owned()),
+        };
+        let written = call(&writer, "write", &[Uint8Array::from(bytes).into()]).await;
+        if let Some(release) = method(&writer, "releaseLock") {
+            let _ = release.call0(&writer);
+        }
+        written.map(|_| ())
+    }
+
     /// Stops reading, releases the port's lock and closes it.
     pub async fn disconnect(&self) {
         let reader = self.reader.borrow_mut().take();

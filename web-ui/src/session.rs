@@ -1,10 +1,10 @@
 //! The dashboard's data: frames in, a telemetry model out. Plain Rust with no browser types, so
 //! it is tested natively; views read it through signals.
 
-use bms_engine::protocol::{DeviceInfo, DeviceMessage, FrameDecoder, Telemetry};
-use bms_engine::{Error, Event, EventKind, Fault, FaultSet, Level};
 use crate::vendor::poll::Poller;
 use crate::vendor::{Decoded, Protocol, Snapshot, VendorDecoder};
+use bms_engine::protocol::{DeviceInfo, DeviceMessage, FrameDecoder, Telemetry};
+use bms_engine::{Error, Event, EventKind, Fault, FaultSet, Level};
 use std::collections::VecDeque;
 
 /// Seconds without a frame after which the link counts as silent.
@@ -301,14 +301,16 @@ impl Reading {
         let (lo, hi) = self
             .cell_voltages_v
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let temperature_c = self
-            .temperatures_c
-            .iter()
-            .flatten()
-            .fold(None, |acc: Option<(f64, f64)>, &t| {
-                Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
             });
+        let temperature_c =
+            self.temperatures_c
+                .iter()
+                .flatten()
+                .fold(None, |acc: Option<(f64, f64)>, &t| {
+                    Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+                });
         crate::history::HistoryPoint {
             time_s: self.uptime_secs,
             pack_voltage_v: self.pack_voltage_v,
@@ -607,11 +609,13 @@ impl Detector {
         }
     }
 
-    /// Feeds bytes to every decoder; the protocol of the first good frame, if any.
+    /// Feeds bytes to every decoder; the protocol of the first good frame, if any. The bytes
+    /// are kept to be read again by the winner: all of this batch, and up to [`DETECT_KEEP`]
+    /// from before it.
     fn feed(&mut self, bytes: &[u8]) -> Option<Protocol> {
-        self.seen.extend_from_slice(bytes);
         let excess = self.seen.len().saturating_sub(DETECT_KEEP);
         self.seen.drain(..excess);
+        self.seen.extend_from_slice(bytes);
         let mut found = None;
         self.cellsight.feed(bytes, |r| {
             if r.is_ok() {
@@ -1022,7 +1026,10 @@ mod tests {
         assert!((r.uptime_secs - 60.0).abs() < 1e-9);
         let sum: f64 = r.cell_voltages_v.iter().sum();
         assert!((sum - r.pack_voltage_v).abs() < 1e-6);
-        assert_eq!((r.charge_switch_on, r.discharge_switch_on), (Some(true), Some(true)));
+        assert_eq!(
+            (r.charge_switch_on, r.discharge_switch_on),
+            (Some(true), Some(true))
+        );
         assert_eq!(session.link_state(1_000.0), LinkState::Live);
         assert_eq!(session.link_state(7_500.0), LinkState::Silent { secs: 7.0 });
     }
@@ -1166,7 +1173,9 @@ mod tests {
     fn jbd_answer(reg: u8, data: &[u8]) -> Vec<u8> {
         let mut covered = vec![0, data.len() as u8];
         covered.extend_from_slice(data);
-        let sum = covered.iter().fold(0u16, |s, &b| s.wrapping_add(u16::from(b)));
+        let sum = covered
+            .iter()
+            .fold(0u16, |s, &b| s.wrapping_add(u16::from(b)));
         let mut frame = vec![0xDD, reg];
         frame.extend_from_slice(&covered);
         frame.extend_from_slice(&0u16.wrapping_sub(sum).to_be_bytes());
@@ -1200,11 +1209,20 @@ mod tests {
         let held = session.ingest(&jbd_basic(), 80.0);
         assert_eq!(held.reports, 1);
         let r = session.latest.clone().unwrap();
-        assert_eq!((r.pack_voltage_v, r.current_a, r.soc_pct), (13.2, -5.0, 61.0));
-        assert_eq!((r.charge_switch_on, r.discharge_switch_on), (Some(false), Some(true)));
+        assert_eq!(
+            (r.pack_voltage_v, r.current_a, r.soc_pct),
+            (13.2, -5.0, 61.0)
+        );
+        assert_eq!(
+            (r.charge_switch_on, r.discharge_switch_on),
+            (Some(false), Some(true))
+        );
         assert_eq!(r.temperatures_c, vec![Some(25.0), Some(20.0)]);
         // What JBD does not say is unavailable, not zero.
-        assert_eq!((r.limits.clone(), r.heater_on, r.usable_soc_pct), (None, None, None));
+        assert_eq!(
+            (r.limits.clone(), r.heater_on, r.usable_soc_pct),
+            (None, None, None)
+        );
         assert!(r.can_frames.is_empty() && r.cell_soc_pct.is_empty());
         assert_eq!(r.capacity_ah, Some((61.0, 100.0)));
         // 61 Ah left at 5 A: a little over 12 hours.
@@ -1248,7 +1266,9 @@ mod tests {
         assert_eq!(session.protocol(), None);
         assert_eq!(session.due_request(0.0).map(|r| r[0]), Some(0xDD));
         assert_eq!(session.due_request(800.0).map(|r| r[0]), Some(0xA5));
-        let mut answer = vec![0xA5, 0x01, 0x90, 0x08, 0x02, 0x10, 0, 0, 0x75, 0x44, 0x02, 0xA3];
+        let mut answer = vec![
+            0xA5, 0x01, 0x90, 0x08, 0x02, 0x10, 0, 0, 0x75, 0x44, 0x02, 0xA3,
+        ];
         answer.push(answer.iter().fold(0u8, |s, &b| s.wrapping_add(b)));
         // Split in two: the first half decides nothing.
         session.ingest(&answer[..6], 850.0);
@@ -1256,7 +1276,10 @@ mod tests {
         session.ingest(&answer[6..], 860.0);
         assert_eq!(session.protocol(), Some(Protocol::Daly));
         let r = session.latest.clone().unwrap();
-        assert_eq!((r.pack_voltage_v, r.current_a, r.soc_pct), (52.8, 2.0, 67.5));
+        assert_eq!(
+            (r.pack_voltage_v, r.current_a, r.soc_pct),
+            (52.8, 2.0, 67.5)
+        );
         // From now on it is polled as a Daly.
         assert_eq!(session.due_request(2_000.0).map(|r| r[2]), Some(0x90));
 
@@ -1267,6 +1290,14 @@ mod tests {
         session.ingest(&dev.advance(5), 10.0);
         assert_eq!(session.protocol(), Some(Protocol::Cellsight));
         assert_eq!(session.due_request(5_000.0), None);
+        // A first batch far larger than what detection keeps is still read whole.
+        let mut dev = device();
+        let mut bytes = dev.hello();
+        bytes.extend(dev.advance_reporting_each_second(600));
+        assert!(bytes.len() > 4 * DETECT_KEEP);
+        let mut session = Session::for_protocol(None);
+        let held = session.ingest(&bytes, 0.0);
+        assert_eq!((held.reports, session.frames_rejected), (600, 0));
         assert!(session.latest.is_some() && session.device.is_some());
     }
 }

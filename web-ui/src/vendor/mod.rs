@@ -173,14 +173,6 @@ impl Framer {
     ) {
         self.buffer.extend_from_slice(bytes);
         let mut start = 0;
-        let trouble = |in_trouble: &mut bool,
-                       e: FrameError,
-                       on: &mut dyn FnMut(Result<&[u8], FrameError>)| {
-            if !*in_trouble {
-                *in_trouble = true;
-                on(Err(e));
-            }
-        };
         loop {
             let rest = self.buffer.get(start..).unwrap_or_default();
             let Some(at) = find_start(rest, S::START) else {
@@ -239,6 +231,18 @@ impl Framer {
     pub fn clear(&mut self) {
         self.buffer.clear();
         self.in_trouble = false;
+    }
+}
+
+/// Reports `e`, unless an error has been reported since the last good frame.
+fn trouble<'a>(
+    in_trouble: &mut bool,
+    e: FrameError,
+    on_frame: &mut impl FnMut(Result<&'a [u8], FrameError>),
+) {
+    if !*in_trouble {
+        *in_trouble = true;
+        on_frame(Err(e));
     }
 }
 
