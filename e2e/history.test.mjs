@@ -27,6 +27,11 @@ test('the history charts grow with the session and can be zoomed', async () => {
   assert.match(legend, /true \(emulator\)/);
   // Not a static picture: plotly's drag layer is there to zoom and pan.
   assert.ok((await page.locator('#history-pack .draglayer').count()) > 0, 'zoom and pan enabled');
+  // Resizing the window relayouts the charts without a zoom range: not a zoom, not an error.
+  await page.setViewportSize({ width: 900, height: 700 });
+  await page.waitForTimeout(800);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.waitForTimeout(800);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -269,7 +269,10 @@ fn zoomed_to(event: &wasm_bindgen::JsValue) -> Option<Option<(f64, f64)>> {
     if let (Some(from), Some(to)) = (from, to) {
         return Some(Some((from.min(to), from.max(to))));
     }
-    let range = js_sys::Array::from(&get("xaxis.range")?);
+    // Other relayouts (a window resize, an autosize) carry no range at all.
+    let range = get("xaxis.range")
+        .filter(js_sys::Array::is_array)
+        .map(|v| js_sys::Array::from(&v))?;
     let (from, to) = (range.get(0).as_f64()?, range.get(1).as_f64()?);
     Some(Some((from.min(to), from.max(to))))
 }
