@@ -284,6 +284,7 @@ test('Daly D2 over Bluetooth: the dialect found from the answer; a drop-out mid-
   assert.equal(await text(page, 'temperature-2'), '22.0 °C');
   // The D2 block says nothing about switches or protections: unavailable, not OFF or "none".
   assert.match(await text(page, 'charge-switch'), /unavailable|—/);
+  await page.getByTestId('alarms-unavailable').waitFor();
   const request = await page.evaluate(() => window.__bleRequest);
   assert.ok(request.optionalServices.includes(DALY.service), 'the service is declared');
   assert.ok(request.filters.some((f) => f.namePrefix === 'DL-'));
@@ -310,7 +311,11 @@ test('JK over Bluetooth: the stream asked for, read, and a switch written only a
   assert.deepEqual(await cells(page, 16), JK_CELLS_MV.map((mv) => mv / 1000));
   assert.equal(await text(page, 'temperature-1'), '24.5 °C');
   assert.equal(await text(page, 'discharge-switch'), 'ON');
-  assert.match(await text(page, 'soc-bound'), /no confidence bound/);
+  assert.match(await text(page, 'soc-bound'), /as the BMS counts it/);
+  // What JK does not report is said to be unavailable, and the session is not recorded.
+  await page.getByTestId('alarms-unavailable').waitFor();
+  await page.getByTestId('can-unavailable').waitFor();
+  assert.match(await text(page, 'recording-status'), /Not recording: .* JK BMS/);
 
   // Declining the confirmation writes nothing; accepting writes JK's charge-switch command.
   const charge = page.getByTestId('switch-charge');

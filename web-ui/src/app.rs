@@ -56,8 +56,15 @@ pub fn App() -> impl IntoView {
             });
             // Recordings hold Cellsight wire bytes (a replay decodes them again); a vendor
             // BMS's session is shown and kept in the history, not recorded.
-            if let (Some(source), Some((held, Some(Protocol::Cellsight)))) = (&source, held) {
-                recordings.receive(&bytes, source, held);
+            match (&source, held) {
+                (Some(source), Some((held, Some(Protocol::Cellsight)))) => {
+                    recordings.receive(&bytes, source, held);
+                }
+                (Some(_), Some((_, Some(vendor)))) => recordings.stop(&format!(
+                    "Not recording: recordings keep a Cellsight device's own frames, and this is a {} BMS. Its history is kept while the page is open.",
+                    vendor.label()
+                )),
+                _ => {}
             }
             now_ms.set(now);
             emulator.set(status.as_ref().map(EmulatorInfo::of));
@@ -394,6 +401,9 @@ fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
         <section class="card inverter" aria-label="Inverter CAN frames">
             <h2>"Told to the inverter over CAN"</h2>
             <p class="note">"Pylontech-compatible frames, 500 kbit/s, each sent every second (Victron, SMA, Deye, Growatt … read them)."</p>
+            {move || reading.with(|r| r.as_ref().is_some_and(|r| r.protocol != Protocol::Cellsight)).then(|| view! {
+                <p class="quiet" data-testid="can-unavailable">"This BMS does not say what it sends its inverter."</p>
+            })}
             <table class="can" data-testid="can-frames">
                 <thead><tr><th scope="col">"ID"</th><th scope="col">"Bytes"</th><th scope="col">"What the inverter reads"</th></tr></thead>
                 <tbody>
@@ -651,11 +661,16 @@ fn SocCard(
 ) -> impl IntoView {
     let soc = move || reading.with(|r| r.as_ref().map(|r| r.soc_pct));
     let bound = move || {
-        reading.with(|r| match r.as_ref().map(|r| r.soc_bound_pct) {
-            Some(Some(b)) => format!("± {b:.1} % (3σ)"),
-            Some(None) => "no confidence bound (coulomb counting)".to_owned(),
-            None => UNAVAILABLE.to_owned(),
-        })
+        reading.with(
+            |r| match r.as_ref().map(|r| (r.soc_bound_pct, r.protocol)) {
+                Some((Some(b), _)) => format!("± {b:.1} % (3σ)"),
+                Some((None, Protocol::Cellsight)) => {
+                    "no confidence bound (coulomb counting)".to_owned()
+                }
+                Some((None, _)) => "as the BMS counts it; no confidence bound".to_owned(),
+                None => UNAVAILABLE.to_owned(),
+            },
+        )
     };
     let detail = move || {
         reading.with(|r| {
@@ -917,7 +932,9 @@ fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                 <span title="Discharge current limit">"DCL"</span>
                 <span><span data-testid="limits-dcl">{limit(|r| format!("{:.0}", r.discharge_current_a))}</span>" A"</span>
             </div>
-            <span class="note">{limit(|l| format!("charge phase: {}", l.phase))}</span>
+            {move || untold().is_none().then(|| view! {
+                <span class="note">{limit(|l| format!("charge phase: {}", l.phase))}</span>
+            })}
             {move || untold().map(|t| view! { <span class="note" data-testid="limits-unavailable">{t}</span> })}
         </div>
     }
@@ -928,13 +945,18 @@ fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
     let alarms = move || {
         reading.with(|r| {
             r.as_ref()
+                .filter(|r| r.alarms_known)
                 .map(|r| (r.faults.clone(), r.warnings.clone(), r.latched.clone()))
         })
     };
+    let untold = move || reading.with(|r| r.as_ref().is_some_and(|r| !r.alarms_known));
     view! {
         <div class="card alarms" data-testid="alarms">
             <span class="label">"Active alarms"</span>
             {move || match alarms() {
+                None if untold() => view! {
+                    <p class="quiet" data-testid="alarms-unavailable">"Not reported by this BMS"</p>
+                }.into_any(),
                 None => view! { <p class="quiet">{UNAVAILABLE}</p> }.into_any(),
                 Some((t, w, _)) if t.is_empty() && w.is_empty() => {
                     view! { <p class="quiet">"None"</p> }.into_any()

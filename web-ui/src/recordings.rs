@@ -41,6 +41,8 @@ pub enum RecordingStatus {
     Failed(String),
     /// Playing a recording back: nothing new is recorded.
     Replaying,
+    /// What is shown cannot be recorded, and why.
+    Off(String),
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +184,43 @@ impl Recordings {
         });
     }
 
+    /// Writes what still waits for a recording that has ended.
+    async fn write_out(&self, old: Option<Recorder>) {
+        if let Some(mut old) = old {
+            let bytes = old.take_pending();
+            let sequence = self.state.borrow().sequence;
+            if let Some(store) = self.store()
+                && !bytes.is_empty()
+            {
+                let _ = store.append(&old.meta, sequence, &bytes).await;
+            }
+        }
+    }
+
+    /// Stops recording because what is shown cannot be recorded (`why`, for the user); the
+    /// recording that was running is finished. The next source that can be recorded starts a
+    /// new one.
+    pub fn stop(&self, why: &str) {
+        if matches!(
+            self.status.get_untracked(),
+            RecordingStatus::Off(_) | RecordingStatus::Replaying
+        ) {
+            return;
+        }
+        let mut state = self.state.borrow_mut();
+        let old = state.recorder.take();
+        state.source.clear();
+        state.early.clear();
+        state.early_held = Ingested::default();
+        drop(state);
+        self.status.set(RecordingStatus::Off(why.to_owned()));
+        let this = self.clone();
+        spawn_local(async move {
+            this.write_out(old).await;
+            this.refresh().await;
+        });
+    }
+
     /// Takes in bytes the link delivered from `source` (a new source starts a new recording),
     /// with what the session decoded from them.
     pub fn receive(&self, bytes: &[u8], source: &str, held: Ingested) {
@@ -202,15 +241,7 @@ impl Recordings {
                 let this = self.clone();
                 let source = source.to_owned();
                 spawn_local(async move {
-                    if let Some(mut old) = old {
-                        let bytes = old.take_pending();
-                        let sequence = this.state.borrow().sequence;
-                        if let Some(store) = this.store()
-                            && !bytes.is_empty()
-                        {
-                            let _ = store.append(&old.meta, sequence, &bytes).await;
-                        }
-                    }
+                    this.write_out(old).await;
                     this.begin(source).await;
                     this.refresh().await;
                 });
@@ -460,6 +491,7 @@ pub fn RecordingsPanel(
         ),
         RecordingStatus::Failed(e) => e,
         RecordingStatus::Replaying => "Replaying a recording: nothing new is recorded.".to_owned(),
+        RecordingStatus::Off(why) => why,
     };
     let full_alert = move || match status.get() {
         RecordingStatus::Full {
