@@ -404,7 +404,8 @@ fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             {move || reading.with(|r| r.as_ref().is_some_and(|r| r.protocol != Protocol::Cellsight)).then(|| view! {
                 <p class="quiet" data-testid="can-unavailable">"This BMS does not say what it sends its inverter."</p>
             })}
-            <table class="can" data-testid="can-frames">
+            <table class="can" data-testid="can-frames"
+                style:display=move || if reading.with(|r| r.as_ref().is_some_and(|r| r.protocol != Protocol::Cellsight)) { "none" } else { "" }>
                 <thead><tr><th scope="col">"ID"</th><th scope="col">"Bytes"</th><th scope="col">"What the inverter reads"</th></tr></thead>
                 <tbody>
                     {move || reading.with(|r| r.as_ref().map(|r| r.can_frames.clone()).unwrap_or_default())
@@ -995,6 +996,14 @@ fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
             <ol class="event-list" data-testid="event-log">
                 {move || {
                     let items = recent();
+                    let vendor = session.with(|s| {
+                        s.protocol().is_some_and(|p| p != Protocol::Cellsight)
+                    });
+                    if items.is_empty() && vendor {
+                        return view! {
+                            <li class="quiet">"This BMS keeps no event log the dashboard can read; its active alarms show above."</li>
+                        }.into_any();
+                    }
                     if items.is_empty() {
                         return view! { <li class="quiet">"Nothing has happened yet."</li> }.into_any();
                     }
