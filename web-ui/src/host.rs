@@ -33,6 +33,9 @@ pub enum Command {
     RunToNextEvent,
     /// Injects a fault now.
     Inject(InjectedFault),
+    /// Bytes from the host for the device, as a serial link would carry them (configuration
+    /// reads and writes); the report carries its answer.
+    ToDevice(Vec<u8>),
 }
 
 /// What the emulator knows besides the wire bytes, for the console and the truth panel.
@@ -156,6 +159,7 @@ impl DeviceHost {
                 link.inject(fault);
                 Vec::new()
             }
+            Command::ToDevice(bytes) => link.receive(&bytes),
         };
         self.report(bytes, None)
     }
@@ -178,6 +182,17 @@ mod tests {
             speed: 60,
             run,
         })
+    }
+
+    #[test]
+    fn host_bytes_reach_the_device_and_its_answer_comes_back() {
+        let mut host = DeviceHost::new();
+        let mut session = Session::default();
+        session.ingest(&start(&mut host, 1).bytes, 0.0);
+        let answer = host.handle(Command::ToDevice(crate::config_edit::read_request(3)));
+        session.ingest(&answer.bytes, 1.0);
+        assert_eq!(session.config.answered, Some(3));
+        assert_eq!(session.config.device.map(|c| c.cell_count), Some(8));
     }
 
     #[test]

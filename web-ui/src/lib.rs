@@ -10,6 +10,7 @@
 pub mod app;
 pub mod bluetooth;
 pub mod chart;
+pub mod config_edit;
 mod console;
 pub mod device;
 pub mod device_panel;

@@ -341,6 +341,11 @@ impl EmulatedLink {
         self.device.simulation().pack().soc() * 100.0
     }
 
+    /// Hands the device bytes from the host (configuration requests…); returns its answer.
+    pub fn receive(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.device.receive(bytes)
+    }
+
     /// Bytes the device sent since the last poll (one tick of [`TICK_MILLIS`]): its greeting
     /// first, then one telemetry frame (after advancing by the speed unless paused) and any
     /// new events.

@@ -571,6 +571,21 @@ pub struct Session {
     vendor_started_ms: Option<f64>,
     /// Why the last vendor frame was rejected.
     pub last_vendor_error: Option<String>,
+    /// The configuration exchange with a Cellsight device.
+    pub config: ConfigExchange,
+}
+
+/// What a Cellsight device has said about its configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigExchange {
+    /// Its configuration, as it last sent it.
+    pub device: Option<bms_engine::PackConfig>,
+    /// The request that configuration answered (0: sent unasked).
+    pub answered: Option<u16>,
+    /// The outcome of the last request it acknowledged: (request id, result).
+    pub ack: Option<(u16, bms_engine::protocol::AckResult)>,
+    /// The rules a rejected write broke, as the device reported them: (field, rule).
+    pub violations: Vec<(String, String)>,
 }
 
 /// How a session reads its bytes.
@@ -878,9 +893,20 @@ impl Session {
                              version {host_version}: update the one that is older."
                         ));
                     }
-                    DeviceMessage::Config { .. }
-                    | DeviceMessage::Ack { .. }
-                    | DeviceMessage::ConfigViolation { .. } => {}
+                    DeviceMessage::Config { request_id, config } => {
+                        self.config.device = Some(config);
+                        self.config.answered = Some(request_id);
+                    }
+                    DeviceMessage::Ack { request_id, result } => {
+                        self.config.ack = Some((request_id, result));
+                        self.config.violations.clear();
+                    }
+                    DeviceMessage::ConfigViolation { violation, .. } => {
+                        self.config.violations.push((
+                            violation.field.as_str().to_owned(),
+                            violation.rule.as_str().to_owned(),
+                        ));
+                    }
                 }
             }
             Err(error) => {
