@@ -1,6 +1,7 @@
 //! The views. They read the [`Session`] through signals and never touch the engine.
 
 use crate::chart::{self, CELL_CHART_ID};
+use crate::config_panel::ConfigPanel;
 use crate::console::{ClockControls, EmulatorConsole};
 use crate::device::{EmulatorHandle, Placement};
 use crate::device_panel::DevicePanel;
@@ -41,6 +42,8 @@ pub fn App() -> impl IntoView {
     let placement = RwSignal::new(Placement::Starting);
     // Whether the session shows a real device (then the emulator is paused and ignored).
     let showing_device = RwSignal::new(false);
+    // Writes to the connected device (set by the device panel while a link is open).
+    let device_writer = StoredValue::new_local(None::<crate::device_panel::Writer>);
     // What the device sent goes through here, whoever made it send (emulator, a real device or
     // a replay); `source` names the recording it belongs to (none for a replay).
     let deliver = {
@@ -183,7 +186,7 @@ pub fn App() -> impl IntoView {
                 let deliver = deliver.clone();
                 let device = device.clone();
                 view! {
-                    <DevicePanel session=session showing_device=showing_device
+                    <DevicePanel session=session showing_device=showing_device writer=device_writer
                         deliver=std::rc::Rc::new(move |bytes, name| deliver(bytes, None, Some(name)))
                         emulator_paused=std::rc::Rc::new(move |paused| {
                             if paused {
@@ -231,6 +234,20 @@ pub fn App() -> impl IntoView {
             <EventsPanel session=session/>
             <HistoryPanel session=session/>
             <InverterPanel reading=reading/>
+            {replay_id.is_none().then(|| {
+                let device = device.clone();
+                // Host bytes go to what is shown: the connected device, or the emulated one.
+                let to_device: std::rc::Rc<dyn Fn(Vec<u8>)> = std::rc::Rc::new(move |bytes| {
+                    if showing_device.get_untracked() {
+                        if let Some(write) = device_writer.get_value() {
+                            write(bytes);
+                        }
+                    } else if let Some(device) = &device {
+                        device.send(Command::ToDevice(bytes));
+                    }
+                });
+                view! { <ConfigPanel session=session showing_device=showing_device to_device=to_device/> }
+            })}
             <RecordingsPanel recordings=recordings/>
         </main>
         <footer>

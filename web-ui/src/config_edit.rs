@@ -71,7 +71,9 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<Field>) {
         }),
         other => out.push(Field {
             path: prefix.to_owned(),
-            value: other.as_str().map_or_else(|| other.to_string(), str::to_owned),
+            value: other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned),
             editable: false,
         }),
     }
@@ -243,9 +245,7 @@ pub fn restore(text: &str) -> Result<PackConfig, String> {
             ));
         }
     }
-    let config = doc
-        .get("config")
-        .ok_or("the backup holds no \"config\"")?;
+    let config = doc.get("config").ok_or("the backup holds no \"config\"")?;
     let config: PackConfig = serde_json::from_value(config.clone())
         .map_err(|e| format!("the configuration in the backup is incomplete or wrong: {e}"))?;
     if let Some((field, rule)) = violations(&config).into_iter().next() {
@@ -331,13 +331,19 @@ mod tests {
         let unsafe_trip = edit(&before, "cell_over_voltage.trip", "3900").unwrap();
         let broken = violations(&unsafe_trip);
         assert!(
-            broken.iter().any(|(f, _)| f.starts_with("cell_over_voltage")),
+            broken
+                .iter()
+                .any(|(f, _)| f.starts_with("cell_over_voltage")),
             "{broken:?}"
         );
         // Values the setting cannot hold never become a configuration.
         let e = edit(&before, "cell_count", "300").unwrap_err();
         assert!(e.contains("cell_count") && e.contains("0 to 255"), "{e}");
-        assert!(edit(&before, "capacity_mah", "lots").unwrap_err().contains("whole number"));
+        assert!(
+            edit(&before, "capacity_mah", "lots")
+                .unwrap_err()
+                .contains("whole number")
+        );
         assert!(edit(&before, "no_such", "1").is_err());
     }
 
@@ -351,7 +357,10 @@ mod tests {
         assert!(e.contains("line") && e.contains("column"), "{e}");
         let e = restore("{\"kind\": \"something else\"}").unwrap_err();
         assert!(e.contains("not a Cellsight configuration backup"), "{e}");
-        let wrong = text.replace(&format!("\"cell_count\": {}", c.cell_count), "\"cell_count\": -1");
+        let wrong = text.replace(
+            &format!("\"cell_count\": {}", c.cell_count),
+            "\"cell_count\": -1",
+        );
         assert!(restore(&wrong).unwrap_err().contains("incomplete or wrong"));
         let unsafe_one = backup(&edit(&c, "cell_over_voltage.trip", "3900").unwrap(), "x");
         assert!(restore(&unsafe_one).unwrap_err().contains("breaks a rule"));
@@ -359,16 +368,25 @@ mod tests {
 
     #[test]
     fn requests_round_trip_through_the_emulated_device() {
-        let mut dev = EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap();
+        let mut dev =
+            EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap();
         let mut session = crate::session::Session::default();
         session.ingest(&dev.hello(), 0.0);
         session.ingest(&dev.receive(&read_request(7)), 1.0);
         let read = session.config.device.unwrap();
         assert_eq!(session.config.answered, Some(7));
-        let wanted = edit(&read, "balance_start_delta_mv", &(read.balance_start_delta_mv + 5).to_string()).unwrap();
+        let wanted = edit(
+            &read,
+            "balance_start_delta_mv",
+            &(read.balance_start_delta_mv + 5).to_string(),
+        )
+        .unwrap();
         session.ingest(&dev.receive(&write_request(8, wanted)), 2.0);
         assert_eq!(session.config.device, Some(wanted));
-        assert_eq!(session.config.ack, Some((8, bms_engine::protocol::AckResult::Ok)));
+        assert_eq!(
+            session.config.ack,
+            Some((8, bms_engine::protocol::AckResult::Ok))
+        );
         // A write the engine refuses changes nothing and says why.
         let bad = edit(&wanted, "cell_over_voltage.trip", "3900").unwrap();
         session.ingest(&dev.receive(&write_request(9, bad)), 3.0);

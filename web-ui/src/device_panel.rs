@@ -43,6 +43,9 @@ impl Link {
     }
 }
 
+/// Writes bytes to whatever link is open.
+pub type Writer = Rc<dyn Fn(Vec<u8>)>;
+
 /// Milliseconds between looks at whether a request is due.
 const POLL_TICK_MILLIS: u32 = 50;
 
@@ -111,6 +114,8 @@ pub fn DevicePanel(
     deliver: Rc<dyn Fn(Vec<u8>, String)>,
     /// Pauses (true) or resumes the emulator.
     emulator_paused: Rc<dyn Fn(bool)>,
+    /// Set to a writer to the open link (for the configuration panel), cleared when it ends.
+    writer: StoredValue<Option<Writer>, LocalStorage>,
 ) -> impl IntoView {
     let state = RwSignal::new(DeviceState::Idle);
     let baud = RwSignal::new(stored_baud());
@@ -133,7 +138,8 @@ pub fn DevicePanel(
     };
     // Writes `bytes` to the open link; a failure is shown once a protocol that needs requests
     // is known (a streaming Cellsight device needs none, and its port may not be writable).
-    let send = move |bytes: Vec<u8>| {
+    // Configuration writes (`always_report`) fail visibly on any device.
+    let write = move |bytes: Vec<u8>, always_report: bool| {
         let Some(open) = link.get_value() else { return };
         spawn_local(async move {
             match open.write(&bytes).await {
@@ -141,13 +147,14 @@ pub fn DevicePanel(
                 Err(e) => {
                     let needs_requests =
                         session.with_untracked(|s| s.protocol() != Some(Protocol::Cellsight));
-                    if needs_requests {
+                    if needs_requests || always_report {
                         write_error.set(Some(format!("A request could not be sent: {e}.")));
                     }
                 }
             }
         });
     };
+    let send = move |bytes: Vec<u8>| write(bytes, false);
     // A device is connected: the emulator steps aside, the session starts afresh for the
     // protocol, and requests go out whenever the session says one is due.
     let take_over: Rc<dyn Fn(Link, Option<Protocol>)> = {
@@ -158,6 +165,7 @@ pub fn DevicePanel(
             session.set(Session::for_protocol(protocol));
             write_error.set(None);
             link.set_value(Some(opened));
+            writer.set_value(Some(Rc::new(move |bytes| write(bytes, true))));
             let timer = gloo::timers::callback::Interval::new(POLL_TICK_MILLIS, move || {
                 let now = js_sys::Date::now();
                 if let Some(Some(request)) = session.try_update(|s| s.due_request(now)) {
@@ -171,6 +179,7 @@ pub fn DevicePanel(
     let ended = move |why: String| {
         poll_timer.set_value(None);
         link.set_value(None);
+        writer.set_value(None);
         session.update(Session::link_ended);
         state.set(DeviceState::Ended(why));
     };

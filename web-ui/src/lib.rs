@@ -11,6 +11,7 @@ pub mod app;
 pub mod bluetooth;
 pub mod chart;
 pub mod config_edit;
+pub mod config_panel;
 mod console;
 pub mod device;
 pub mod device_panel;
