@@ -16,41 +16,60 @@ before(async () => {
   ]);
 });
 
-async function pageWithDevice(bytes, { dropAfter } = {}) {
+/** A page whose `navigator.bluetooth` offers one Cellsight device notifying `bytes` in 20-byte
+ *  pieces. `dropAfter`: the link drops once after that many bytes; `comesBack`: whether the
+ *  device can be connected again then (it resumes with its next whole frame). */
+async function pageWithDevice(bytes, { dropAfter, comesBack = false } = {}) {
   const context = await dashboard.browser.newContext();
-  await context.addInitScript(({ b64, nus, dropAfter }) => {
+  await context.addInitScript(({ b64, nus, dropAfter, comesBack }) => {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const device = new EventTarget();
     device.name = 'Cellsight-7F';
     const tx = new EventTarget();
     tx.uuid = '6e400003-b5a3-f393-e0a9-e50e24dcca9e';
+    let i = 0;
+    let dropped = false;
+    window.__connects = 0;
     const drop = () => {
+      if (!device.gatt.connected) return;
       device.gatt.connected = false;
       device.dispatchEvent(new Event('gattserverdisconnected'));
     };
     tx.startNotifications = async () => {
-      let i = 0;
-      const limit = dropAfter ?? bytes.length;
       const push = () => {
+        const limit = !dropped && dropAfter !== undefined ? dropAfter : bytes.length;
         for (let n = 0; n < 50 && i < limit && device.gatt.connected; n++, i += 20) {
           // A fresh buffer per notification, as the browser gives.
           tx.value = new DataView(bytes.slice(i, Math.min(i + 20, limit)).buffer);
           tx.dispatchEvent(new Event('characteristicvaluechanged'));
         }
-        if (i < limit && device.gatt.connected) setTimeout(push, 0);
-        else if (dropAfter !== undefined) drop();
+        if (i >= limit && limit < bytes.length && device.gatt.connected) {
+          dropped = true;
+          // A device that comes back starts with its next whole frame.
+          i = bytes.indexOf(0, limit) + 1;
+          drop();
+        } else if (i < limit && device.gatt.connected) setTimeout(push, 0);
       };
       setTimeout(push, 0);
       return tx;
     };
     const service = { getCharacteristic: async (uuid) => { window.__bleCharacteristic = uuid; return tx; } };
     const server = { getPrimaryService: async (uuid) => { if (uuid !== nus) throw new DOMException('no such service', 'NotFoundError'); return service; } };
-    device.gatt = { connected: false, connect: async () => { device.gatt.connected = true; return server; }, disconnect: drop };
+    device.gatt = {
+      connected: false,
+      connect: async () => {
+        window.__connects += 1;
+        if (dropped && !comesBack) throw new DOMException('out of range', 'NetworkError');
+        device.gatt.connected = true;
+        return server;
+      },
+      disconnect: drop,
+    };
     Object.defineProperty(navigator, 'bluetooth', {
       configurable: true,
       value: { requestDevice: async (options) => { window.__bleRequest = options; return device; } },
     });
-  }, { b64: Buffer.from(bytes).toString('base64'), nus: NUS, dropAfter });
+  }, { b64: Buffer.from(bytes).toString('base64'), nus: NUS, dropAfter, comesBack });
   return openDashboard(context, dashboard.url);
 }
 
@@ -78,14 +97,29 @@ test('a Cellsight device over Bluetooth: the UART service is asked for, frames a
   await context.close();
 });
 
-test('a device that drops out mid-frame ends the link and shows only whole reports', async () => {
+test('a device that drops out mid-frame and stays away: tries again, then ends, showing only whole reports', async () => {
   const cut = wire.indexOf(0, Math.floor(wire.length / 3)) + 30;
   const { context, page } = await pageWithDevice(wire, { dropAfter: cut });
   await page.getByTestId('connect-bluetooth').click();
-  await page.getByTestId('device-status').filter({ hasText: /^Disconnected\.$/ }).waitFor({ timeout: 20_000 });
+  await page.getByTestId('device-status').filter({ hasText: /dropped out; connecting again \(try 1 of 3\)/ }).waitFor({ timeout: 20_000 });
+  await page.getByTestId('device-status').filter({ hasText: 'did not come back after 3 tries' }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.evaluate(() => window.__connects), 4, 'the first connection and three tries');
   assert.equal(await page.getByTestId('link-errors').textContent(), '0');
   const v = Number(await page.getByTestId('pack-voltage').textContent());
   assert.ok(v > 40 && v < 60, `a 16-cell pack: ${v} V`);
+  await context.close();
+});
+
+test('a device that drops out and comes back is reconnected by itself and read on', async () => {
+  const cut = wire.indexOf(0, Math.floor(wire.length / 3)) + 30;
+  const { context, page, errors } = await pageWithDevice(wire, { dropAfter: cut, comesBack: true });
+  await page.getByTestId('connect-bluetooth').click();
+  await page.getByTestId('device-status').filter({ hasText: 'Connected to Cellsight-7F (reconnected) over Web Bluetooth' }).waitFor({ timeout: 20_000 });
+  const counters = await untilQuiet(page);
+  // Every frame but the one cut by the drop-out; the cut one is neither shown nor rejected.
+  assert.match(counters, /^144 frames received · 0 rejected/);
+  assert.equal(await page.getByTestId('link-errors').textContent(), '0');
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

@@ -178,13 +178,8 @@ impl BluetoothLink {
         }
     }
 
-    /// Starts the notifications: each piece goes to `on_bytes`; `on_end` hears when the device
-    /// disconnects (by itself or through [`BluetoothLink::disconnect`]).
-    pub async fn listen(
-        &self,
-        on_bytes: impl Fn(Vec<u8>) + 'static,
-        on_end: impl Fn() + 'static,
-    ) -> Result<(), String> {
+    /// Starts the notifications: each piece goes to `on_bytes`.
+    pub async fn listen(&self, on_bytes: impl Fn(Vec<u8>) + 'static) -> Result<(), String> {
         let tx = self.tx.clone();
         let notified = Closure::<dyn Fn(JsValue)>::new(move |_event: JsValue| {
             // The characteristic's value is a DataView over the notification's bytes.
@@ -204,27 +199,57 @@ impl BluetoothLink {
                 on_bytes(bytes.to_vec());
             }
         });
-        let ended = Closure::<dyn Fn(JsValue)>::new(move |_event: JsValue| on_end());
-        for (target, event, handler) in [
-            (&self.tx, "characteristicvaluechanged", &notified),
-            (&self.device, "gattserverdisconnected", &ended),
-        ] {
-            if let Some(add) = method(target, "addEventListener") {
-                add.call2(target, &event.into(), handler.as_ref().unchecked_ref())
-                    .map_err(|e| describe(&e))?;
-            }
-        }
-        // The device object may fire after this link is gone: the handlers live as long as
-        // the page (two small closures per connection).
-        notified.forget();
-        ended.forget();
+        listen_to(&self.tx, "characteristicvaluechanged", notified)?;
         call(&self.tx, "startNotifications", &[]).await.map(|_| ())
+    }
+
+    /// Calls `on_end` whenever the device disconnects (by itself or through
+    /// [`BluetoothLink::disconnect`]); register once per device.
+    pub fn on_disconnect(&self, on_end: impl Fn() + 'static) -> Result<(), String> {
+        let ended = Closure::<dyn Fn(JsValue)>::new(move |_event: JsValue| on_end());
+        listen_to(&self.device, "gattserverdisconnected", ended)
+    }
+
+    /// Connects again to the same device (after a drop-out; no chooser needed, the user
+    /// allowed it) and opens the same service.
+    pub async fn reopen(&self) -> Result<BluetoothLink, String> {
+        let gatt = get(&self.device, "gatt").ok_or("the device has no GATT server")?;
+        let server = call(&gatt, "connect", &[]).await?;
+        let service = call(&server, "getPrimaryService", &[self.profile.service.into()]).await?;
+        let tx = call(&service, "getCharacteristic", &[self.profile.notify.into()]).await?;
+        let rx = match self.profile.write {
+            Some(uuid) if uuid == self.profile.notify => Some(tx.clone()),
+            Some(uuid) => Some(call(&service, "getCharacteristic", &[uuid.into()]).await?),
+            None => None,
+        };
+        Ok(BluetoothLink {
+            device: self.device.clone(),
+            tx,
+            rx,
+            name: self.name.clone(),
+            profile: self.profile,
+        })
     }
 
     /// Disconnects from the device (its `gattserverdisconnected` then ends the link).
     pub fn disconnect(&self) {
         disconnect_gatt(&self.device);
     }
+}
+
+/// Adds `handler` for `event` on `target`. The object may fire after its link is gone, so the
+/// handler lives as long as the page (one small closure per connection).
+fn listen_to(
+    target: &JsValue,
+    event: &str,
+    handler: Closure<dyn Fn(JsValue)>,
+) -> Result<(), String> {
+    if let Some(add) = method(target, "addEventListener") {
+        add.call2(target, &event.into(), handler.as_ref().unchecked_ref())
+            .map_err(|e| describe(&e))?;
+    }
+    handler.forget();
+    Ok(())
 }
 
 fn disconnect_gatt(device: &JsValue) {

@@ -23,6 +23,8 @@ pub enum DeviceState {
     Connected(u32),
     /// Receiving notifications from this Bluetooth device.
     ConnectedBluetooth(String),
+    /// This Bluetooth device dropped out; trying to connect again (this try).
+    Reconnecting(String, u32),
     /// The last connection ended or failed, and why.
     Ended(String),
 }
@@ -45,6 +47,24 @@ impl Link {
 
 /// Writes bytes to whatever link is open.
 pub type Writer = Rc<dyn Fn(Vec<u8>)>;
+
+/// Tries to connect again to a Bluetooth device that dropped out.
+const RECONNECT_TRIES: u32 = 3;
+/// Wait before the first try, ms (twice that before the second…).
+const RECONNECT_WAIT_MILLIS: u32 = 1_000;
+
+/// Waits `ms` milliseconds.
+async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
 
 /// Milliseconds between looks at whether a request is due.
 const POLL_TICK_MILLIS: u32 = 50;
@@ -126,6 +146,20 @@ pub fn DevicePanel(
     let write_error = RwSignal::new(None::<String>);
     let link = StoredValue::new_local(None::<Link>);
     let poll_timer = StoredValue::new_local(None::<gloo::timers::callback::Interval>);
+    // The user ended the link (so a drop-out is not reconnected).
+    let user_closed = StoredValue::new(false);
+    // Which notification listener is the live one: a browser may hand back the same
+    // characteristic after a reconnection, whose earlier listener must then fall silent.
+    let listener = StoredValue::new(0_u32);
+    let current_listener = move |on_bytes: Rc<dyn Fn(Vec<u8>)>| {
+        let mine = listener.get_value().wrapping_add(1);
+        listener.set_value(mine);
+        move |bytes: Vec<u8>| {
+            if listener.get_value() == mine {
+                on_bytes(bytes);
+            }
+        }
+    };
     let missing = crate::serial::unavailable();
     let missing_ble = crate::bluetooth::unavailable();
     let busy = move || {
@@ -134,6 +168,7 @@ pub fn DevicePanel(
             DeviceState::Connecting
                 | DeviceState::Connected(_)
                 | DeviceState::ConnectedBluetooth(_)
+                | DeviceState::Reconnecting(..)
         )
     };
     // Writes `bytes` to the open link; a failure is shown once a protocol that needs requests
@@ -183,6 +218,39 @@ pub fn DevicePanel(
         session.update(Session::link_ended);
         state.set(DeviceState::Ended(why));
     };
+    // Connects again to a device that dropped out, a few times, waiting longer each time.
+    let reconnect = move |device: BluetoothLink, on_bytes: Rc<dyn Fn(Vec<u8>)>| async move {
+        for attempt in 1..=RECONNECT_TRIES {
+            state.set(DeviceState::Reconnecting(device.name.clone(), attempt));
+            sleep_ms(RECONNECT_WAIT_MILLIS * attempt).await;
+            if user_closed.get_value() {
+                break;
+            }
+            let Ok(again) = device.reopen().await else {
+                continue;
+            };
+            if again
+                .listen(current_listener(on_bytes.clone()))
+                .await
+                .is_ok()
+            {
+                link.set_value(Some(Link::Radio(again.clone())));
+                writer.set_value(Some(Rc::new(move |bytes| write(bytes, true))));
+                state.set(DeviceState::ConnectedBluetooth(format!(
+                    "{} (reconnected)",
+                    again.name
+                )));
+                return;
+            }
+        }
+        ended(if user_closed.get_value() {
+            "Disconnected.".to_owned()
+        } else {
+            format!(
+                "Disconnected: the device went away and did not come back after {RECONNECT_TRIES} tries."
+            )
+        });
+    };
     let connect_bluetooth = {
         let take_over = take_over.clone();
         let deliver = deliver.clone();
@@ -193,31 +261,51 @@ pub fn DevicePanel(
             let deliver = deliver.clone();
             let take_over = take_over.clone();
             let chosen = choice.get_untracked();
+            user_closed.set_value(false);
             state.set(DeviceState::Connecting);
             spawn_local(async move {
-                match BluetoothLink::connect(chosen).await {
-                    Ok(opened) => {
-                        // The service tells the protocol, except Daly's two dialects.
-                        let protocol = chosen.or(opened.profile.protocol);
-                        take_over(Link::Radio(opened.clone()), protocol);
-                        let name = format!("device {} over Web Bluetooth", opened.name);
-                        let listening = opened
-                            .listen(
-                                move |bytes| deliver(bytes, name.clone()),
-                                move || ended("Disconnected.".to_owned()),
-                            )
-                            .await;
-                        match listening {
-                            Ok(()) => {
-                                state.set(DeviceState::ConnectedBluetooth(opened.name.clone()));
-                            }
-                            Err(e) => {
-                                opened.disconnect();
-                                ended(format!("Not connected: {e}."));
-                            }
-                        }
+                let opened = match BluetoothLink::connect(chosen).await {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        state.set(DeviceState::Ended(format!("Not connected: {e}.")));
+                        return;
                     }
-                    Err(e) => state.set(DeviceState::Ended(format!("Not connected: {e}."))),
+                };
+                // The service tells the protocol, except Daly's two dialects.
+                let protocol = chosen.or(opened.profile.protocol);
+                take_over(Link::Radio(opened.clone()), protocol);
+                let name = format!("device {} over Web Bluetooth", opened.name);
+                let on_bytes: Rc<dyn Fn(Vec<u8>)> =
+                    Rc::new(move |bytes| deliver(bytes, name.clone()));
+                // A drop-out the user did not ask for: connect again to the same device.
+                let dropped = {
+                    let on_bytes = on_bytes.clone();
+                    let device = opened.clone();
+                    move || {
+                        if user_closed.get_value() || !showing_device.get_untracked() {
+                            ended("Disconnected.".to_owned());
+                            return;
+                        }
+                        // What was half received is dropped, never shown.
+                        session.update(Session::link_ended);
+                        let on_bytes = on_bytes.clone();
+                        let device = device.clone();
+                        spawn_local(async move {
+                            reconnect(device, on_bytes).await;
+                        });
+                    }
+                };
+                let listening = match opened.on_disconnect(dropped) {
+                    Ok(()) => opened.listen(current_listener(on_bytes.clone())).await,
+                    Err(e) => Err(e),
+                };
+                match listening {
+                    Ok(()) => state.set(DeviceState::ConnectedBluetooth(opened.name.clone())),
+                    Err(e) => {
+                        user_closed.set_value(true);
+                        opened.disconnect();
+                        ended(format!("Not connected: {e}."));
+                    }
                 }
             });
         }
@@ -277,8 +365,15 @@ pub fn DevicePanel(
         Some(Link::Radio(open)) => open.disconnect(),
         None => {}
     };
-    let disconnect = move |_| close_link();
+    let disconnect = move |_| {
+        user_closed.set_value(true);
+        if matches!(state.get_untracked(), DeviceState::Reconnecting(..)) {
+            ended("Disconnected.".to_owned());
+        }
+        close_link();
+    };
     let back_to_emulator = move |_| {
+        user_closed.set_value(true);
         close_link();
         poll_timer.set_value(None);
         showing_device.set(false);
@@ -294,12 +389,17 @@ pub fn DevicePanel(
             reconnected.get().unwrap_or("the port you chose")
         ),
         DeviceState::ConnectedBluetooth(name) => format!("Connected to {name} over Web Bluetooth."),
+        DeviceState::Reconnecting(name, attempt) => {
+            format!("{name} dropped out; connecting again (try {attempt} of {RECONNECT_TRIES})…")
+        }
         DeviceState::Ended(why) => why,
     };
     let connected = move || {
         matches!(
             state.get(),
-            DeviceState::Connected(_) | DeviceState::ConnectedBluetooth(_)
+            DeviceState::Connected(_)
+                | DeviceState::ConnectedBluetooth(_)
+                | DeviceState::Reconnecting(..)
         )
     };
     // Which protocol the device speaks, and how polling goes.
