@@ -315,7 +315,6 @@ pub(crate) mod tests {
     use super::super::tests::{decode_all, hex};
     use super::super::{Decoded, Protocol};
     use super::*;
-    use proptest::prelude::*;
 
     /// A reply read from a Daly BMS over USB, logged in liufuyang/usb-1's source comments:
     /// 21.7 V, 0 A, 20.9 %.
@@ -422,26 +421,34 @@ pub(crate) mod tests {
         assert!(good.is_empty() && rejected >= 1);
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic_or_read(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            for protocol in [Protocol::Daly, Protocol::DalyModbus] {
-                let (good, _, s) = decode_all(protocol, &bytes, 13);
-                prop_assert!(good.iter().all(|d| *d != Decoded::Report), "{protocol:?} read {bytes:02x?}");
-                prop_assert!(s.pack_voltage_v.is_none() && s.cell_voltages_v.is_empty());
-            }
-        }
+    /// Property tests (native only: proptest's random source does not build for the
+    /// browser target).
+    #[cfg(not(target_family = "wasm"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
 
-        #[test]
-        fn truncated_frames_never_read(cut in 0usize..129) {
-            let bytes = hex(AIOBMSBLE_D2);
-            let (good, _, s) = decode_all(Protocol::DalyModbus, &bytes[..cut], 7);
-            prop_assert!(good.is_empty());
-            prop_assert_eq!(s, Snapshot::default());
-            let classic = hex(REAL_90);
-            let (good, _, s) = decode_all(Protocol::Daly, &classic[..cut.min(12)], 3);
-            prop_assert!(good.is_empty());
-            prop_assert_eq!(s, Snapshot::default());
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic_or_read(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                for protocol in [Protocol::Daly, Protocol::DalyModbus] {
+                    let (good, _, s) = decode_all(protocol, &bytes, 13);
+                    prop_assert!(good.iter().all(|d| *d != Decoded::Report), "{protocol:?} read {bytes:02x?}");
+                    prop_assert!(s.pack_voltage_v.is_none() && s.cell_voltages_v.is_empty());
+                }
+            }
+
+            #[test]
+            fn truncated_frames_never_read(cut in 0usize..129) {
+                let bytes = hex(AIOBMSBLE_D2);
+                let (good, _, s) = decode_all(Protocol::DalyModbus, &bytes[..cut], 7);
+                prop_assert!(good.is_empty());
+                prop_assert_eq!(s, Snapshot::default());
+                let classic = hex(REAL_90);
+                let (good, _, s) = decode_all(Protocol::Daly, &classic[..cut.min(12)], 3);
+                prop_assert!(good.is_empty());
+                prop_assert_eq!(s, Snapshot::default());
+            }
         }
     }
 }

@@ -160,7 +160,6 @@ pub(crate) mod tests {
     use super::super::tests::{decode_all, hex};
     use super::super::{Decoded, Protocol};
     use super::*;
-    use proptest::prelude::*;
 
     /// A real cell frame (32-cell layout, 16 cells connected) that a JK inverter BMS in master
     /// mode put on its RS485 bus, logged in a public write-up of a JK-BMS Home Assistant
@@ -259,31 +258,39 @@ pub(crate) mod tests {
         assert_eq!(s.soc_pct, Some(65.0));
     }
 
-    proptest! {
-        #[test]
-        fn random_bytes_never_panic_or_read(bytes in proptest::collection::vec(any::<u8>(), 0..900)) {
-            let (good, _, s) = decode_all(Protocol::Jk, &bytes, 20);
-            prop_assert!(good.is_empty());
-            prop_assert_eq!(s, Snapshot::default());
-        }
+    /// Property tests (native only: proptest's random source does not build for the
+    /// browser target).
+    #[cfg(not(target_family = "wasm"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
 
-        #[test]
-        fn truncated_frames_never_read(cut in 0usize..300) {
-            let bytes = hex(REAL_32);
-            let (good, _, s) = decode_all(Protocol::Jk, &bytes[..cut], 20);
-            prop_assert!(good.is_empty());
-            prop_assert_eq!(s, Snapshot::default());
-        }
-
-        #[test]
-        fn random_bytes_after_the_header_never_read(body in proptest::collection::vec(any::<u8>(), 296..=296)) {
-            let mut bytes = vec![0x55, 0xAA, 0xEB, 0x90];
-            bytes.extend_from_slice(&body);
-            let (good, _, _) = decode_all(Protocol::Jk, &bytes, 300);
-            // Only a frame whose checksum holds by chance could pass, and then only if its
-            // values are those of a battery.
-            if sum8(&bytes[..299]) != bytes[299] {
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic_or_read(bytes in proptest::collection::vec(any::<u8>(), 0..900)) {
+                let (good, _, s) = decode_all(Protocol::Jk, &bytes, 20);
                 prop_assert!(good.is_empty());
+                prop_assert_eq!(s, Snapshot::default());
+            }
+
+            #[test]
+            fn truncated_frames_never_read(cut in 0usize..300) {
+                let bytes = hex(REAL_32);
+                let (good, _, s) = decode_all(Protocol::Jk, &bytes[..cut], 20);
+                prop_assert!(good.is_empty());
+                prop_assert_eq!(s, Snapshot::default());
+            }
+
+            #[test]
+            fn random_bytes_after_the_header_never_read(body in proptest::collection::vec(any::<u8>(), 296..=296)) {
+                let mut bytes = vec![0x55, 0xAA, 0xEB, 0x90];
+                bytes.extend_from_slice(&body);
+                let (good, _, _) = decode_all(Protocol::Jk, &bytes, 300);
+                // Only a frame whose checksum holds by chance could pass, and then only if its
+                // values are those of a battery.
+                if sum8(&bytes[..299]) != bytes[299] {
+                    prop_assert!(good.is_empty());
+                }
             }
         }
     }
