@@ -19,9 +19,9 @@ before(async () => {
 /** A page whose `navigator.bluetooth` offers one Cellsight device notifying `bytes` in 20-byte
  *  pieces. `dropAfter`: the link drops once after that many bytes; `comesBack`: whether the
  *  device can be connected again then (it resumes with its next whole frame). */
-async function pageWithDevice(bytes, { dropAfter, comesBack = false } = {}) {
+async function pageWithDevice(bytes, { dropAfter, comesBack = false, granted = false } = {}) {
   const context = await dashboard.browser.newContext();
-  await context.addInitScript(({ b64, nus, dropAfter, comesBack }) => {
+  await context.addInitScript(({ b64, nus, dropAfter, comesBack, granted }) => {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const device = new EventTarget();
     device.name = 'Cellsight-7F';
@@ -67,10 +67,14 @@ async function pageWithDevice(bytes, { dropAfter, comesBack = false } = {}) {
     };
     Object.defineProperty(navigator, 'bluetooth', {
       configurable: true,
-      value: { requestDevice: async (options) => { window.__bleRequest = options; return device; } },
+      value: {
+        requestDevice: async (options) => { window.__bleRequest = options; return device; },
+        // A browser that remembers devices allowed before (Chromium behind a flag).
+        ...(granted ? { getDevices: async () => [device] } : {}),
+      },
     });
-  }, { b64: Buffer.from(bytes).toString('base64'), nus: NUS, dropAfter, comesBack });
-  return openDashboard(context, dashboard.url);
+  }, { b64: Buffer.from(bytes).toString('base64'), nus: NUS, dropAfter, comesBack, granted });
+  return openDashboard(context, dashboard.url, granted ? 'device-status' : 'emulated-time');
 }
 
 test('a Cellsight device over Bluetooth: the UART service is asked for, frames are reassembled', async () => {
@@ -119,6 +123,16 @@ test('a device that drops out and comes back is reconnected by itself and read o
   // Every frame but the one cut by the drop-out; the cut one is neither shown nor rejected.
   assert.match(counters, /^144 frames received · 0 rejected/);
   assert.equal(await page.getByTestId('link-errors').textContent(), '0');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a device allowed before connects by itself where the browser remembers it', async () => {
+  const { context, page, errors } = await pageWithDevice(wire, { granted: true });
+  await page.getByTestId('device-status').filter({ hasText: 'Connected to Cellsight-7F (allowed before) over Web Bluetooth' }).waitFor({ timeout: 20_000 });
+  const counters = await untilQuiet(page);
+  assert.match(counters, /^145 frames received · 0 rejected/);
+  assert.equal(await page.evaluate(() => window.__bleRequest), undefined, 'no chooser was needed');
   assert.deepEqual(errors, []);
   await context.close();
 });

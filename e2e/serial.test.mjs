@@ -42,7 +42,7 @@ async function pageWithPort(bytes, { chunk = bytes.length, end = 'open', granted
       }),
     });
     const serial = new EventTarget();
-    serial.requestPort = async () => makePort();
+    serial.requestPort = async (options) => { window.__requestPortOptions = options; return makePort(); };
     serial.getPorts = async () => (granted ? [makePort()] : []);
     // A port the user allowed before, plugged in again: the browser fires `connect` at it.
     window.__plugInAgain = () => {
@@ -81,6 +81,9 @@ test('a Cellsight device streaming over serial is shown like the emulator', asyn
   const { context, page, errors } = await pageWithPort(wire);
   await connectAndRead(page);
   assert.deepEqual(await page.evaluate(() => window.__serialOpened), { baudRate: 115200 });
+  // The chooser offers USB-serial adapters (CH340, CP210x, FTDI, PL2303, Espressif) by default.
+  const offered = (await page.evaluate(() => window.__requestPortOptions)).filters.map((f) => f.usbVendorId);
+  assert.deepEqual(offered, [0x1a86, 0x10c4, 0x0403, 0x067b, 0x303a]);
   reference = await shown(page);
   assert.equal(await page.getByTestId('cell-voltage-9').count(), 0, 'an 8-cell pack');
   const sum = reference.cells.map(Number).reduce((a, b) => a + b, 0);
@@ -97,7 +100,10 @@ test('a Cellsight device streaming over serial is shown like the emulator', asyn
 
 test('the same stream one byte at a time shows the same numbers', async () => {
   const { context, page } = await pageWithPort(wire, { chunk: 1 });
+  // Every port this time (a board whose USB chip is not in the adapters' list).
+  await page.getByTestId('port-filter').uncheck();
   await connectAndRead(page);
+  assert.deepEqual((await page.evaluate(() => window.__requestPortOptions)).filters, []);
   assert.deepEqual(await shown(page), reference);
   assert.equal(await page.getByTestId('link-errors').textContent(), '0');
   await context.close();

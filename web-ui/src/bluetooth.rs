@@ -129,6 +129,26 @@ impl BluetoothLink {
         let _ = Reflect::set(&options, &"filters".into(), &filters);
         let _ = Reflect::set(&options, &"optionalServices".into(), &services);
         let device = call(&bluetooth, "requestDevice", &[options.into()]).await?;
+        Self::open(device, profiles).await
+    }
+
+    /// A device this page was allowed to use before, offered by the browser without asking
+    /// (`getDevices`, where the browser has it).
+    pub async fn granted() -> Option<JsValue> {
+        let bluetooth = web_sys::window().and_then(|w| get(&w.navigator(), "bluetooth"))?;
+        method(&bluetooth, "getDevices")?;
+        let devices = call(&bluetooth, "getDevices", &[]).await.ok()?;
+        let first = js_sys::Array::from(&devices).get(0);
+        (!first.is_undefined()).then_some(first)
+    }
+
+    /// Connects to a device allowed before (see [`BluetoothLink::granted`]), with any profile.
+    pub async fn reconnect_granted(device: JsValue) -> Result<Self, String> {
+        Self::open(device, PROFILES.to_vec()).await
+    }
+
+    /// Connects to `device` and opens the first of `profiles` it offers.
+    async fn open(device: JsValue, profiles: Vec<Profile>) -> Result<Self, String> {
         let gatt = get(&device, "gatt").ok_or("the device has no GATT server")?;
         let server = call(&gatt, "connect", &[]).await?;
         let mut found = None;

@@ -140,6 +140,13 @@ pub fn DevicePanel(
     let state = RwSignal::new(DeviceState::Idle);
     let baud = RwSignal::new(stored_baud());
     let choice = RwSignal::new(stored_protocol());
+    // Whether the port chooser offers only USB-serial adapters, and which those are.
+    let adapters_only = RwSignal::new(true);
+    let adapter_vendors = crate::serial::USB_SERIAL_VENDORS
+        .iter()
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(", ");
     // How the present serial connection came about, for the status line.
     let reconnected = RwSignal::new(None::<&'static str>);
     // A request the device could not be sent, in words.
@@ -251,10 +258,12 @@ pub fn DevicePanel(
             )
         });
     };
-    let connect_bluetooth = {
+    // Connects a Bluetooth device: the one the user picks in the browser's chooser, or one
+    // allowed before (`granted`), and reads it until it ends.
+    let run_bluetooth: Rc<dyn Fn(Option<wasm_bindgen::JsValue>)> = {
         let take_over = take_over.clone();
         let deliver = deliver.clone();
-        move |_| {
+        Rc::new(move |granted| {
             if busy() {
                 return;
             }
@@ -264,15 +273,31 @@ pub fn DevicePanel(
             user_closed.set_value(false);
             state.set(DeviceState::Connecting);
             spawn_local(async move {
-                let opened = match BluetoothLink::connect(chosen).await {
+                let was_granted = granted.is_some();
+                let opening = match granted {
+                    Some(device) => BluetoothLink::reconnect_granted(device).await,
+                    None => BluetoothLink::connect(chosen).await,
+                };
+                let opened = match opening {
                     Ok(opened) => opened,
+                    Err(e) if was_granted => {
+                        // Out of range or switched off: the user can still connect by hand.
+                        state.set(DeviceState::Ended(format!(
+                            "The Bluetooth device allowed before did not connect ({e}); connect it by hand."
+                        )));
+                        return;
+                    }
                     Err(e) => {
                         state.set(DeviceState::Ended(format!("Not connected: {e}.")));
                         return;
                     }
                 };
                 // The service tells the protocol, except Daly's two dialects.
-                let protocol = chosen.or(opened.profile.protocol);
+                let protocol = if was_granted {
+                    opened.profile.protocol
+                } else {
+                    chosen.or(opened.profile.protocol)
+                };
                 take_over(Link::Radio(opened.clone()), protocol);
                 let name = format!("device {} over Web Bluetooth", opened.name);
                 let on_bytes: Rc<dyn Fn(Vec<u8>)> =
@@ -300,7 +325,11 @@ pub fn DevicePanel(
                     Err(e) => Err(e),
                 };
                 match listening {
-                    Ok(()) => state.set(DeviceState::ConnectedBluetooth(opened.name.clone())),
+                    Ok(()) => state.set(DeviceState::ConnectedBluetooth(if was_granted {
+                        format!("{} (allowed before)", opened.name)
+                    } else {
+                        opened.name.clone()
+                    })),
                     Err(e) => {
                         user_closed.set_value(true);
                         opened.disconnect();
@@ -308,8 +337,22 @@ pub fn DevicePanel(
                     }
                 }
             });
-        }
+        })
     };
+    let connect_bluetooth = {
+        let run_bluetooth = run_bluetooth.clone();
+        move |_| run_bluetooth(None)
+    };
+    // A Bluetooth device allowed before connects by itself (where the browser offers
+    // `getDevices`; Chromium still keeps it behind a flag).
+    if missing_ble.is_none() {
+        let at_start = run_bluetooth.clone();
+        spawn_local(async move {
+            if let Some(device) = BluetoothLink::granted().await {
+                at_start(Some(device));
+            }
+        });
+    }
     // Opens a serial port and reads it until it ends; `how` says in words how it came.
     let run_serial: Rc<dyn Fn(crate::serial::PortChoice, &'static str)> =
         Rc::new(move |port, how| {
@@ -359,7 +402,14 @@ pub fn DevicePanel(
             );
         });
     }
-    let connect = move |_| run_serial(crate::serial::PortChoice::Ask, "the port you chose");
+    let connect = move |_| {
+        run_serial(
+            crate::serial::PortChoice::Ask {
+                adapters_only: adapters_only.get_untracked(),
+            },
+            "the port you chose",
+        );
+    };
     let close_link = move || match link.get_value() {
         Some(Link::Serial(open)) => spawn_local(async move { open.disconnect().await }),
         Some(Link::Radio(open)) => open.disconnect(),
@@ -516,6 +566,11 @@ pub fn DevicePanel(
                             <option value=p.key() selected=move || choice.get() == Some(p)>{p.label()}</option>
                         }).collect_view()}
                     </select>
+                </label>
+                <label title=adapter_vendors>
+                    <input type="checkbox" data-testid="port-filter" prop:checked=move || adapters_only.get()
+                        on:change=move |ev| adapters_only.set(event_target_checked(&ev))/>
+                    " Only USB-serial adapters"
                 </label>
                 <label>"Baud rate "
                     <select data-testid="baud-select" disabled=connected

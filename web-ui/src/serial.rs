@@ -15,6 +15,17 @@ pub const BAUD_RATES: [u32; 5] = [9_600, 19_200, 38_400, 57_600, 115_200];
 /// The default baud rate.
 pub const DEFAULT_BAUD: u32 = 115_200;
 
+/// USB vendors of the USB-serial bridges BMS cables and boards use, offered by the port
+/// chooser when it shows only adapters: WCH (CH340), Silicon Labs (CP210x), FTDI, Prolific
+/// (PL2303) and Espressif (boards with native USB).
+pub const USB_SERIAL_VENDORS: [(u16, &str); 5] = [
+    (0x1a86, "WCH"),
+    (0x10c4, "Silicon Labs"),
+    (0x0403, "FTDI"),
+    (0x067b, "Prolific"),
+    (0x303a, "Espressif"),
+];
+
 /// Why this page cannot use Web Serial, in words for the user; `None` when it can.
 pub fn unavailable() -> Option<String> {
     crate::js::unavailable(
@@ -36,8 +47,12 @@ pub struct SerialLink {
 /// Which port to open.
 #[derive(Debug, Clone)]
 pub enum PortChoice {
-    /// Ask the user now (the browser's chooser; needs a click).
-    Ask,
+    /// Ask the user now (the browser's chooser; needs a click), offering only USB-serial
+    /// adapters ([`USB_SERIAL_VENDORS`]) or every port.
+    Ask {
+        /// Offer only USB-serial adapters.
+        adapters_only: bool,
+    },
     /// One the user allowed before (from `getPorts` or a `connect` event).
     Granted(JsValue),
 }
@@ -70,11 +85,6 @@ pub fn on_port_plugged(on_port: impl Fn(JsValue) + 'static) {
 }
 
 impl SerialLink {
-    /// Asks the user for a port (the browser's chooser) and opens it at `baud`.
-    pub async fn connect(baud: u32) -> Result<Self, String> {
-        Self::open(PortChoice::Ask, baud).await
-    }
-
     /// Opens the chosen port at `baud`.
     pub async fn open(choice: PortChoice, baud: u32) -> Result<Self, String> {
         if let Some(why) = unavailable() {
@@ -82,11 +92,19 @@ impl SerialLink {
         }
         let port = match choice {
             PortChoice::Granted(port) => port,
-            PortChoice::Ask => {
+            PortChoice::Ask { adapters_only } => {
                 let serial = serial().ok_or("no Web Serial")?;
                 let options = Object::new();
-                Reflect::set(&options, &"filters".into(), &js_sys::Array::new())
-                    .map_err(|e| describe(&e))?;
+                let filters = js_sys::Array::new();
+                if adapters_only {
+                    for (vendor, _) in USB_SERIAL_VENDORS {
+                        let filter = Object::new();
+                        Reflect::set(&filter, &"usbVendorId".into(), &JsValue::from(vendor))
+                            .map_err(|e| describe(&e))?;
+                        filters.push(&filter);
+                    }
+                }
+                Reflect::set(&options, &"filters".into(), &filters).map_err(|e| describe(&e))?;
                 call(&serial, "requestPort", &[options.into()]).await?
             }
         };
