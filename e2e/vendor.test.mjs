@@ -36,7 +36,7 @@ const dalyFrame = (addr, cmd, data) => {
   const f = [0xa5, addr, cmd, 0x08, ...data];
   return [...f, sum8(f)];
 };
-const dalyRequest = (cmd) => dalyFrame(0x80, cmd, [0, 0, 0, 0, 0, 0, 0, 0]);
+const dalyRequest = (cmd, host = 0x80) => dalyFrame(host, cmd, [0, 0, 0, 0, 0, 0, 0, 0]);
 const dalyAnswer = (cmd, data) => dalyFrame(0x01, cmd, data);
 const DALY_CELLS_MV = Array.from({ length: 16 }, (_, i) => 3300 + i);
 const dalyCellFrames = [];
@@ -44,15 +44,17 @@ for (let n = 0; n < 6; n++) {
   const three = [0, 1, 2].map((k) => DALY_CELLS_MV[n * 3 + k] ?? 0);
   dalyCellFrames.push(dalyAnswer(0x95, [n + 1, ...three.flatMap(be16), 0]));
 }
-const dalyAnswers = {
-  [hex(dalyRequest(0x90))]: [dalyAnswer(0x90, [...be16(528), 0, 0, ...be16(30125), ...be16(675)])],
-  [hex(dalyRequest(0x93))]: [dalyAnswer(0x93, [1, 1, 1, 0, ...[0x00, 0x02, 0x49, 0xf0]])],
-  [hex(dalyRequest(0x94))]: [dalyAnswer(0x94, [16, 2, 0, 0, 0, ...be16(42), 0])],
-  [hex(dalyRequest(0x95))]: dalyCellFrames,
-  [hex(dalyRequest(0x96))]: [dalyAnswer(0x96, [1, 65, 66, 0, 0, 0, 0, 0])],
-  [hex(dalyRequest(0x97))]: [dalyAnswer(0x97, [0b1100, 0, 0, 0, 0, 0, 0, 0])],
-  [hex(dalyRequest(0x98))]: [dalyAnswer(0x98, [0b10, 0, 0, 0, 0, 0, 0, 0])],
-};
+/** A Daly that answers requests from host address `host` (0x80 UART/BLE, 0x40 RS485). */
+const dalyAnswersFrom = (host) => ({
+  [hex(dalyRequest(0x90, host))]: [dalyAnswer(0x90, [...be16(528), 0, 0, ...be16(30125), ...be16(675)])],
+  [hex(dalyRequest(0x93, host))]: [dalyAnswer(0x93, [1, 1, 1, 0, ...[0x00, 0x02, 0x49, 0xf0]])],
+  [hex(dalyRequest(0x94, host))]: [dalyAnswer(0x94, [16, 2, 0, 0, 0, ...be16(42), 0])],
+  [hex(dalyRequest(0x95, host))]: dalyCellFrames,
+  [hex(dalyRequest(0x96, host))]: [dalyAnswer(0x96, [1, 65, 66, 0, 0, 0, 0, 0])],
+  [hex(dalyRequest(0x97, host))]: [dalyAnswer(0x97, [0b1100, 0, 0, 0, 0, 0, 0, 0])],
+  [hex(dalyRequest(0x98, host))]: [dalyAnswer(0x98, [0b10, 0, 0, 0, 0, 0, 0, 0])],
+});
+const dalyAnswers = dalyAnswersFrom(0x80);
 
 // --- Daly D2 Modbus: `D2 03 7C <62 registers> <CRC-16/Modbus, low byte first>`.
 const crc16 = (bytes) => {
@@ -335,4 +337,48 @@ test('JK over Bluetooth: the stream asked for, read, and a switch written only a
   assert.match(question, /charge switch OFF.*Nothing can charge the battery/);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test('the other transports: JBD and Daly A5 over Bluetooth, Daly D2 over serial, a Daly on RS485', async () => {
+  const cases = [
+    {
+      what: 'JBD over Bluetooth (0xFF00)',
+      options: { transport: JBD, name: 'JBD-SP04S034', answers: { [hex(jbdRequest(0x03))]: [jbdBasic], [hex(jbdRequest(0x04))]: [jbdCells] } },
+      protocol: /JBD \/ Xiaoxiang \/ Overkill \(detected\)/,
+      pack: '26.40',
+      service: JBD.service,
+    },
+    {
+      what: 'Daly A5 over Bluetooth (0xFFF0)',
+      options: { transport: DALY, name: 'DL-A5', answers: dalyAnswers },
+      protocol: /Daly \(A5 frames\) \(detected\)/,
+      pack: '52.80',
+      service: DALY.service,
+    },
+    {
+      what: 'Daly D2 over serial',
+      options: { transport: 'serial', answers: { [hex(modbusRead)]: [d2Block] }, chunk: 7 },
+      protocol: /Daly \(D2 Modbus, DL- units\) \(detected\)/,
+      pack: '13.20',
+    },
+    {
+      what: 'Daly on RS485 (host address 0x40), chosen by hand',
+      options: { transport: 'serial', answers: dalyAnswersFrom(0x40), chunk: 13, protocol: 'daly' },
+      protocol: /Daly \(A5 frames\)\./,
+      pack: '52.80',
+    },
+  ];
+  for (const c of cases) {
+    const { context, page, errors } = await pageWithVendor(c.options);
+    await page.getByTestId(c.service ? 'connect-bluetooth' : 'connect-serial').click();
+    await page.getByTestId('pack-voltage').filter({ hasText: c.pack }).waitFor({ timeout: 25_000 });
+    assert.match(await text(page, 'protocol-status'), c.protocol, c.what);
+    if (c.service) {
+      const request = await page.evaluate(() => window.__bleRequest);
+      assert.ok(request.optionalServices.includes(c.service), `${c.what}: service declared`);
+    }
+    assert.equal(await text(page, 'link-errors'), '0', c.what);
+    assert.deepEqual(errors, [], c.what);
+    await context.close();
+  }
 });

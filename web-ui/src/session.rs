@@ -663,7 +663,12 @@ fn poller_for(protocol: Protocol) -> Option<Poller> {
                 ..poll::TIMING
             },
         )),
-        Protocol::Daly => Some(Poller::new(daly::poll_requests(), poll::TIMING)),
+        // A BMS on RS485 answers the host address 0x40, on UART and Bluetooth 0x80: the
+        // poller tries the other when one goes unanswered.
+        Protocol::Daly => Some(
+            Poller::new(daly::poll_requests(), poll::TIMING)
+                .with_alternate(daly::poll_requests_from(daly::RS485_HOST_ADDRESS)),
+        ),
         Protocol::DalyModbus => Some(Poller::new(daly::modbus_poll_requests(), poll::TIMING)),
     }
 }
@@ -676,6 +681,7 @@ fn probe_poller() -> Poller {
             jbd::read_request(jbd::BASIC),
             daly::request(0x90, [0; 8]),
             daly::modbus_read(0, daly::MODBUS_REGISTERS),
+            daly::request_from(daly::RS485_HOST_ADDRESS, 0x90, [0; 8]),
         ],
         poll::Timing {
             timeout_ms: 700.0,

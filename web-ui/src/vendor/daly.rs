@@ -16,6 +16,8 @@ use bms_engine::Fault;
 
 /// The host's address on UART and Bluetooth.
 pub const HOST_ADDRESS: u8 = 0x80;
+/// The host's address on RS485.
+pub const RS485_HOST_ADDRESS: u8 = 0x40;
 /// The classic commands one polling round sends.
 pub const POLLED: [u8; 7] = [0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98];
 /// Charge switch (MOS) control.
@@ -25,17 +27,30 @@ pub const DISCHARGE_MOS: u8 = 0xD9;
 /// Registers the Modbus dialect reads: 62 from 0.
 pub const MODBUS_REGISTERS: u16 = 62;
 
-/// The classic request `cmd` with `data`.
+/// The classic request `cmd` with `data`, from the UART/Bluetooth host address.
 pub fn request(cmd: u8, data: [u8; 8]) -> Vec<u8> {
-    let mut frame = vec![0xA5, HOST_ADDRESS, cmd, 0x08];
+    request_from(HOST_ADDRESS, cmd, data)
+}
+
+/// The classic request `cmd` with `data`, from host address `host`.
+pub fn request_from(host: u8, cmd: u8, data: [u8; 8]) -> Vec<u8> {
+    let mut frame = vec![0xA5, host, cmd, 0x08];
     frame.extend_from_slice(&data);
     frame.push(sum8(&frame));
     frame
 }
 
-/// One classic polling round.
+/// One classic polling round from host address `host`.
+pub fn poll_requests_from(host: u8) -> Vec<Vec<u8>> {
+    POLLED
+        .iter()
+        .map(|&cmd| request_from(host, cmd, [0; 8]))
+        .collect()
+}
+
+/// One classic polling round (UART and Bluetooth address).
 pub fn poll_requests() -> Vec<Vec<u8>> {
-    POLLED.iter().map(|&cmd| request(cmd, [0; 8])).collect()
+    poll_requests_from(HOST_ADDRESS)
 }
 
 /// The classic writes that set both switches.

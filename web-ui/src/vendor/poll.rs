@@ -44,7 +44,15 @@ pub struct Poller {
     pub missed: u64,
     /// Requests in a row that went unanswered (0 once one is answered).
     pub unanswered_in_a_row: u64,
+    /// Another form of the same requests to try when these go unanswered (e.g. Daly's RS485
+    /// host address), swapped in after [`SWITCH_AFTER_MISSES`] misses in a row.
+    alternate: Option<Vec<Vec<u8>>>,
+    /// Times the poller switched to the other form.
+    pub switched: u64,
 }
+
+/// Misses in a row after which a poller with an alternate form switches to it.
+pub const SWITCH_AFTER_MISSES: u64 = 2;
 
 impl Poller {
     /// A poller sending `requests` round after round with `timing`.
@@ -59,7 +67,16 @@ impl Poller {
             retries: 0,
             missed: 0,
             unanswered_in_a_row: 0,
+            alternate: None,
+            switched: 0,
         }
+    }
+
+    /// The same poller, switching between `requests` and `alternate` whenever one form goes
+    /// unanswered [`SWITCH_AFTER_MISSES`] times in a row.
+    pub fn with_alternate(mut self, alternate: Vec<Vec<u8>>) -> Self {
+        self.alternate = Some(alternate);
+        self
     }
 
     /// Bytes arrived at `now_ms` (a frame may be partly in).
@@ -93,6 +110,14 @@ impl Poller {
             self.pending = None;
             self.missed += 1;
             self.unanswered_in_a_row += 1;
+            if self.unanswered_in_a_row.is_multiple_of(SWITCH_AFTER_MISSES)
+                && let Some(other) = self.alternate.take()
+            {
+                self.alternate = Some(std::mem::replace(&mut self.requests, other));
+                self.switched += 1;
+                self.next = 0;
+                self.round_started_ms = None;
+            }
         }
         if now_ms - self.heard_at_ms < self.timing.gap_ms {
             return None;
@@ -150,6 +175,22 @@ mod tests {
         assert_eq!((p.retries, p.missed, p.unanswered_in_a_row), (2, 1, 1));
         p.answered(3_100.0);
         assert_eq!(p.unanswered_in_a_row, 0);
+    }
+
+    #[test]
+    fn an_unanswered_form_gives_way_to_the_alternate() {
+        let timing = Timing { tries: 1, ..TIMING };
+        let mut p = Poller::new(vec![vec![0x80]], timing).with_alternate(vec![vec![0x40]]);
+        assert_eq!(p.due(0.0), Some(vec![0x80]));
+        assert_eq!(p.due(1_000.0), Some(vec![0x80]), "one miss: same form");
+        assert_eq!(
+            p.due(2_000.0),
+            Some(vec![0x40]),
+            "two misses: the other form"
+        );
+        assert_eq!(p.switched, 1);
+        p.answered(2_050.0);
+        assert_eq!(p.due(3_100.0), Some(vec![0x40]), "an answered form stays");
     }
 
     #[test]
