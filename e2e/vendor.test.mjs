@@ -261,9 +261,11 @@ test('Daly A5 over serial, chosen by hand: every round filled in; then silent', 
   assert.equal(await text(page, 'pack-current'), '+12.5');
   assert.equal(await text(page, 'soc'), '67.5');
   assert.deepEqual(await cells(page, 16), DALY_CELLS_MV.map((mv) => mv / 1000));
-  assert.equal(await text(page, 'temperature-1'), '25.0 °C');
-  assert.equal(await text(page, 'cell-balancing-3'), '⇣');
-  assert.match(await text(page, 'alarm-list'), /over-voltage/i);
+  // Temperatures, balancing and faults are the round's later requests (0x96, 0x97, 0x98).
+  await page.getByTestId('temperature-1').filter({ hasText: '25.0 °C' }).waitFor();
+  await page.getByTestId('cell-balancing-3').filter({ hasText: '⇣' }).waitFor();
+  await page.getByTestId('alarm-list').filter({ hasText: /over-voltage/i }).waitFor();
+  assert.equal(await text(page, 'cell-balancing-2'), '');
   assert.match(await text(page, 'protocol-status'), /Protocol: Daly \(A5 frames\)\./);
   // Two rounds answered, then nothing: the page says so, and keeps asking.
   await page.getByTestId('protocol-status').filter({ hasText: 'No answer to the last' }).waitFor({ timeout: 15_000 });
