@@ -360,10 +360,7 @@ impl Theme {
 
     /// The theme last chosen on this browser.
     fn stored() -> Self {
-        let saved = web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item(Self::STORAGE_KEY).ok().flatten());
-        match saved.as_deref() {
+        match crate::js::remembered(Self::STORAGE_KEY).as_deref() {
             Some("light") => Theme::Light,
             Some("dark") => Theme::Dark,
             _ => Theme::Auto,
@@ -391,9 +388,7 @@ impl Theme {
         if let Some(root) = window.document().and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-theme", self.resolved().name());
         }
-        if let Ok(Some(storage)) = window.local_storage() {
-            let _ = storage.set_item(Self::STORAGE_KEY, self.name());
-        }
+        crate::js::remember(Self::STORAGE_KEY, self.name());
     }
 }
 

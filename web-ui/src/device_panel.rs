@@ -74,30 +74,17 @@ const BAUD_KEY: &str = "cellsight-baud";
 /// Where the protocol last chosen is kept.
 const PROTOCOL_KEY: &str = "cellsight-protocol";
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
 /// The baud rate that worked last time on this browser, or the default.
 fn stored_baud() -> u32 {
-    storage()
-        .and_then(|s| s.get_item(BAUD_KEY).ok().flatten())
+    crate::js::remembered(BAUD_KEY)
         .and_then(|b| b.parse().ok())
         .filter(|b| crate::serial::BAUD_RATES.contains(b))
         .unwrap_or(crate::serial::DEFAULT_BAUD)
 }
 
-fn remember(key: &str, value: &str) {
-    if let Some(storage) = storage() {
-        let _ = storage.set_item(key, value);
-    }
-}
-
 /// The protocol chosen last time (`None`: find out from the bytes).
 fn stored_protocol() -> Option<Protocol> {
-    storage()
-        .and_then(|s| s.get_item(PROTOCOL_KEY).ok().flatten())
-        .and_then(|key| Protocol::from_key(&key))
+    crate::js::remembered(PROTOCOL_KEY).and_then(|key| Protocol::from_key(&key))
 }
 
 /// The writes that set one switch (`charge`: the charge switch, else the discharge switch) of
@@ -368,7 +355,7 @@ pub fn DevicePanel(
                 match SerialLink::open(port, rate).await {
                     Ok(opened) => {
                         take_over(Link::Serial(opened.clone()), chosen);
-                        remember(BAUD_KEY, &rate.to_string());
+                        crate::js::remember(BAUD_KEY, &rate.to_string());
                         state.set(DeviceState::Connected(rate));
                         reconnected.set(Some(how));
                         let name = format!("device over Web Serial at {rate} baud");
@@ -558,7 +545,7 @@ pub fn DevicePanel(
                     <select data-testid="protocol-select" disabled=connected
                         on:change=move |ev| {
                             let value = event_target_value(&ev);
-                            remember(PROTOCOL_KEY, &value);
+                            crate::js::remember(PROTOCOL_KEY, &value);
                             choice.set(Protocol::from_key(&value));
                         }>
                         <option value="auto" selected=move || choice.get().is_none()>"Find out from the device"</option>

@@ -55,3 +55,17 @@ pub fn unavailable(api: &str, what: &str, browsers: &str) -> Option<String> {
     }
     None
 }
+
+/// What this browser keeps under `key` for the page (`None`: nothing, or storage refused).
+pub fn remembered(key: &str) -> Option<String> {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(key).ok().flatten())
+}
+
+/// Keeps `value` under `key` for the next visit (storage may be refused: then it is not kept).
+pub fn remember(key: &str, value: &str) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(key, value);
+    }
+}
