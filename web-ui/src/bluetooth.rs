@@ -233,22 +233,7 @@ impl BluetoothLink {
     /// Connects again to the same device (after a drop-out; no chooser needed, the user
     /// allowed it) and opens the same service.
     pub async fn reopen(&self) -> Result<BluetoothLink, String> {
-        let gatt = get(&self.device, "gatt").ok_or("the device has no GATT server")?;
-        let server = call(&gatt, "connect", &[]).await?;
-        let service = call(&server, "getPrimaryService", &[self.profile.service.into()]).await?;
-        let tx = call(&service, "getCharacteristic", &[self.profile.notify.into()]).await?;
-        let rx = match self.profile.write {
-            Some(uuid) if uuid == self.profile.notify => Some(tx.clone()),
-            Some(uuid) => Some(call(&service, "getCharacteristic", &[uuid.into()]).await?),
-            None => None,
-        };
-        Ok(BluetoothLink {
-            device: self.device.clone(),
-            tx,
-            rx,
-            name: self.name.clone(),
-            profile: self.profile,
-        })
+        Self::open(self.device.clone(), vec![self.profile]).await
     }
 
     /// Disconnects from the device (its `gattserverdisconnected` then ends the link).

@@ -87,6 +87,11 @@ fn stored_protocol() -> Option<Protocol> {
     crate::js::remembered(PROTOCOL_KEY).and_then(|key| Protocol::from_key(&key))
 }
 
+/// Whether the dashboard can set this protocol's switches.
+fn has_switch_control(protocol: Protocol) -> bool {
+    matches!(protocol, Protocol::Jbd | Protocol::Jk | Protocol::Daly)
+}
+
 /// The writes that set one switch (`charge`: the charge switch, else the discharge switch) of
 /// a vendor BMS that has switch control, leaving the other as it is; JBD sets both in one
 /// register, so it is told both.
@@ -184,6 +189,11 @@ pub fn DevicePanel(
         });
     };
     let send = move |bytes: Vec<u8>| write(bytes, false);
+    // The link requests and configuration writes go to from now on.
+    let adopt = move |opened: Link| {
+        link.set_value(Some(opened));
+        writer.set_value(Some(Rc::new(move |bytes| write(bytes, true))));
+    };
     // A device is connected: the emulator steps aside, the session starts afresh for the
     // protocol, and requests go out whenever the session says one is due.
     let take_over: Rc<dyn Fn(Link, Option<Protocol>)> = {
@@ -193,8 +203,7 @@ pub fn DevicePanel(
             showing_device.set(true);
             session.set(Session::for_protocol(protocol));
             write_error.set(None);
-            link.set_value(Some(opened));
-            writer.set_value(Some(Rc::new(move |bytes| write(bytes, true))));
+            adopt(opened);
             let timer = gloo::timers::callback::Interval::new(POLL_TICK_MILLIS, move || {
                 let now = js_sys::Date::now();
                 if let Some(Some(request)) = session.try_update(|s| s.due_request(now)) {
@@ -228,8 +237,7 @@ pub fn DevicePanel(
                 .await
                 .is_ok()
             {
-                link.set_value(Some(Link::Radio(again.clone())));
-                writer.set_value(Some(Rc::new(move |bytes| write(bytes, true))));
+                adopt(Link::Radio(again.clone()));
                 state.set(DeviceState::ConnectedBluetooth(format!(
                     "{} (reconnected)",
                     again.name
@@ -476,7 +484,7 @@ pub fn DevicePanel(
     let vendor = move || {
         session
             .with(|s| s.protocol())
-            .filter(|p| !switch_requests(*p, true, true, true).is_empty())
+            .filter(|p| has_switch_control(*p))
     };
     let toggle = move |charge: bool| {
         let Some(protocol) = vendor() else { return };
