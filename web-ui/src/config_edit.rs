@@ -226,7 +226,7 @@ pub fn restore(text: &str) -> Result<PackConfig, String> {
     let doc: Value = serde_json::from_str(text).map_err(|e| {
         format!(
             "not a JSON file: {} at line {}, column {}",
-            e.classify_reason(),
+            reason(&e),
             e.line(),
             e.column()
         )
@@ -256,18 +256,13 @@ pub fn restore(text: &str) -> Result<PackConfig, String> {
     Ok(config)
 }
 
-trait Reason {
-    fn classify_reason(&self) -> &'static str;
-}
-
-impl Reason for serde_json::Error {
-    fn classify_reason(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Eof => "it ends too soon",
-            serde_json::error::Category::Syntax => "a syntax error",
-            serde_json::error::Category::Data => "a wrong value",
-            serde_json::error::Category::Io => "it could not be read",
-        }
+/// Why JSON could not be read, in words.
+fn reason(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "it ends too soon",
+        serde_json::error::Category::Syntax => "a syntax error",
+        serde_json::error::Category::Data => "a wrong value",
+        serde_json::error::Category::Io => "it could not be read",
     }
 }
 

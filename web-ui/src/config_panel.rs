@@ -40,7 +40,10 @@ pub fn ConfigPanel(
         next_id.set_value(id.wrapping_add(1).max(1));
         id
     };
-    let device_config = move || session.with(|s| s.config.device);
+    // Memos: the session changes with every report, the configuration hardly ever, and the
+    // diff below serialises both configurations.
+    let exchange = Memo::new(move |_| session.with(|s| s.config.clone()));
+    let device_config = move || exchange.with(|c| c.device);
     let cellsight = move || session.with(|s| s.protocol() == Some(Protocol::Cellsight));
     let target = move || {
         if showing_device.get() {
@@ -52,14 +55,8 @@ pub fn ConfigPanel(
     // Answers: a read fills the draft (unless the user is editing); a write is confirmed only
     // when the device acknowledges it and sends back exactly what was written.
     Effect::new(move |_| {
-        let (config, answered, ack, violations) = session.with(|s| {
-            (
-                s.config.device,
-                s.config.answered,
-                s.config.ack,
-                s.config.violations.clone(),
-            )
-        });
+        let (config, answered, ack, violations) =
+            exchange.with(|c| (c.device, c.answered, c.ack, c.violations.clone()));
         match waiting.get_untracked() {
             Some(Waiting::Read(id)) if answered == Some(id) => {
                 waiting.set(None);
@@ -134,18 +131,20 @@ pub fn ConfigPanel(
             send(Waiting::Read(id), config_edit::read_request(id));
         }
     };
-    let changes = move || -> Vec<Change> {
+    let changes_memo = Memo::new(move |_| -> Vec<Change> {
         match (device_config(), draft.get()) {
             (Some(device), Some(draft)) => config_edit::diff(&device, &draft),
             _ => Vec::new(),
         }
-    };
-    let broken = move || {
+    });
+    let changes = move || changes_memo.get();
+    let broken_memo = Memo::new(move |_| {
         draft
             .get()
             .map(|d| config_edit::violations(&d))
             .unwrap_or_default()
-    };
+    });
+    let broken = move || broken_memo.get();
     let can_write = move || {
         waiting.get().is_none()
             && !changes().is_empty()
