@@ -1186,7 +1186,7 @@ fn LinkCounters(session: RwSignal<Session>) -> impl IntoView {
                 "{} frames received · {} rejected",
                 s.frames_ok, s.frames_rejected
             );
-            if let Some(e) = s.last_error {
+            if let Some(e) = s.last_rejection() {
                 text.push_str(&format!(" (last: {e})"));
             }
             text

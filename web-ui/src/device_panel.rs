@@ -473,13 +473,7 @@ pub fn DevicePanel(
         Some(text)
     };
     let rejected = move || session.with(|s| s.frames_rejected);
-    let last_rejection = move || {
-        session.with(|s| {
-            s.last_vendor_error
-                .clone()
-                .or_else(|| s.last_error.map(|e| e.to_string()))
-        })
-    };
+    let last_rejection = move || session.with(Session::last_rejection);
     // Vendor switch control, behind a confirmation.
     let vendor = move || {
         session

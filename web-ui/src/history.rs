@@ -43,14 +43,12 @@ impl HistoryPoint {
             .cell_voltages_mv
             .iter()
             .fold((u16::MAX, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let temperature_c = t
-            .temperatures_deci_c
-            .iter()
-            .flatten()
-            .map(|&d| f64::from(d) / 10.0)
-            .fold(None, |acc: Option<(f64, f64)>, t| {
-                Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
-            });
+        let temperature_c = temperature_range(
+            t.temperatures_deci_c
+                .iter()
+                .flatten()
+                .map(|&d| f64::from(d) / 10.0),
+        );
         HistoryPoint {
             time_s: t.uptime_ms as f64 / 1000.0,
             pack_voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
@@ -62,6 +60,13 @@ impl HistoryPoint {
             temperature_c,
         }
     }
+}
+
+/// The coldest and hottest of `temperatures`, °C; `None` when there are none.
+pub fn temperature_range(temperatures: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    temperatures.fold(None, |acc, t| {
+        Some(acc.map_or((t, t), |(lo, hi): (f64, f64)| (lo.min(t), hi.max(t))))
+    })
 }
 
 /// A sample as stored: single precision, `NaN` for "none".

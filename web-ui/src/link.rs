@@ -1,5 +1,6 @@
-//! Where bytes come from. Today one source, the emulated device running inside the page; real
-//! devices (Web Serial, Web Bluetooth) join here behind a common trait when they arrive.
+//! The emulated device as a byte source, with its clock, and what the page's address asks of
+//! it. Real devices are reached in `serial.rs` and `bluetooth.rs`; their bytes take the same
+//! path into the session.
 
 use emulator::{EmulatedDevice, Scenario, SimulationConfig};
 

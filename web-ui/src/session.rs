@@ -298,19 +298,12 @@ impl Reading {
 
     /// The point this reading makes in the history.
     pub fn history_point(&self) -> crate::history::HistoryPoint {
-        let (lo, hi) = self
-            .cell_voltages_v
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+        let spread_v = match (self.min_cell(), self.max_cell()) {
+            (Some((_, lo)), Some((_, hi))) => hi - lo,
+            _ => 0.0,
+        };
         let temperature_c =
-            self.temperatures_c
-                .iter()
-                .flatten()
-                .fold(None, |acc: Option<(f64, f64)>, &t| {
-                    Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
-                });
+            crate::history::temperature_range(self.temperatures_c.iter().flatten().copied());
         crate::history::HistoryPoint {
             time_s: self.uptime_secs,
             pack_voltage_v: self.pack_voltage_v,
@@ -318,7 +311,7 @@ impl Reading {
             soc_pct: self.soc_pct,
             soc_bound_pct: self.soc_bound_pct,
             true_soc_pct: None,
-            spread_mv: if hi >= lo { (hi - lo) * 1000.0 } else { 0.0 },
+            spread_mv: spread_v * 1000.0,
             temperature_c,
         }
     }
@@ -934,6 +927,13 @@ impl Session {
         ingested
     }
 
+    /// Why the last frame was rejected, in words, whichever protocol the device speaks.
+    pub fn last_rejection(&self) -> Option<String> {
+        self.last_vendor_error
+            .clone()
+            .or_else(|| self.last_error.map(|e| e.to_string()))
+    }
+
     /// The link's state at `now_ms`.
     pub fn link_state(&self, now_ms: f64) -> LinkState {
         match self.last_frame_at_ms {
@@ -1201,20 +1201,6 @@ mod tests {
         assert!((r.power_w() + 19.8).abs() < 1e-9);
     }
 
-    /// A JBD answer to register `reg` carrying `data`.
-    fn jbd_answer(reg: u8, data: &[u8]) -> Vec<u8> {
-        let mut covered = vec![0, data.len() as u8];
-        covered.extend_from_slice(data);
-        let sum = covered
-            .iter()
-            .fold(0u16, |s, &b| s.wrapping_add(u16::from(b)));
-        let mut frame = vec![0xDD, reg];
-        frame.extend_from_slice(&covered);
-        frame.extend_from_slice(&0u16.wrapping_sub(sum).to_be_bytes());
-        frame.push(0x77);
-        frame
-    }
-
     /// Register 0x03 of a 4-cell JBD: 13.20 V, −5.00 A, 61 %, charge FET off.
     fn jbd_basic() -> Vec<u8> {
         let mut d = vec![0u8; 27];
@@ -1228,7 +1214,7 @@ mod tests {
         d[22] = 2;
         d[23..25].copy_from_slice(&2981u16.to_be_bytes());
         d[25..27].copy_from_slice(&2931u16.to_be_bytes());
-        jbd_answer(0x03, &d)
+        crate::vendor::jbd::tests::answer(0x03, &d)
     }
 
     #[test]
@@ -1270,7 +1256,7 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_be_bytes())
             .collect();
-        let held = session.ingest(&jbd_answer(0x04, &cells), 260.0);
+        let held = session.ingest(&crate::vendor::jbd::tests::answer(0x04, &cells), 260.0);
         assert_eq!(held.reports, 0);
         let r = session.latest.clone().unwrap();
         assert_eq!(r.cell_voltages_v, vec![3.301, 3.302, 3.299, 3.3]);

@@ -201,7 +201,7 @@ pub fn decode(frame: &[u8], into: &mut Snapshot) -> Result<Decoded, FrameError> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::tests::{decode_all, hex};
     use super::super::{Decoded, Protocol};
     use super::*;
