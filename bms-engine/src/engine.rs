@@ -156,6 +156,8 @@ pub struct Engine {
     thermal: Thermal,
     limits: LimitState,
     estimator: Estimator,
+    /// The estimator's report as of the last step (or the last change of estimator).
+    soc: SocReport,
     log: EventLog,
     forced_off: bool,
 }
@@ -167,6 +169,12 @@ impl Engine {
         config.validate()?;
         let rules = protection::rules(&config);
         let debouncers = rules.iter().map(|_| Debouncer::default()).collect();
+        let estimator = Estimator::new(
+            EstimatorKind::Model,
+            CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),
+            usize::from(config.cell_count),
+            f32::from(initial_soc_permille.min(1000)) / 1000.0,
+        );
         Ok(Engine {
             rules,
             debouncers,
@@ -178,12 +186,8 @@ impl Engine {
             balancer: Balancer::default(),
             thermal: Thermal::default(),
             limits: LimitState::default(),
-            estimator: Estimator::new(
-                EstimatorKind::Model,
-                CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),
-                usize::from(config.cell_count),
-                f32::from(initial_soc_permille.min(1000)) / 1000.0,
-            ),
+            soc: estimator.report(),
+            estimator,
             log: EventLog::default(),
             forced_off: false,
             config,
@@ -222,12 +226,14 @@ impl Engine {
 
     /// Replaces the estimator (another kind, or a cell model from a datasheet).
     pub fn set_estimator(&mut self, estimator: Estimator) {
+        self.soc = estimator.report();
         self.estimator = estimator;
     }
 
-    /// The state of charge as of the last step.
-    pub fn soc_report(&self) -> SocReport {
-        self.estimator.report()
+    /// The state of charge as of the last step (a restore through
+    /// [`Engine::estimator_mut`] shows from the next one).
+    pub fn soc_report(&self) -> &SocReport {
+        &self.soc
     }
 
     /// Engine time since start, ms.
@@ -254,12 +260,12 @@ impl Engine {
         {
             // Another pack: keep the SOC, restart the cell estimates from it.
             let soc = self.estimator.report().average;
-            self.estimator = Estimator::new(
+            self.set_estimator(Estimator::new(
                 self.estimator.kind(),
                 CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),
                 usize::from(config.cell_count),
                 soc,
-            );
+            ));
         }
         if config.switches != self.config.switches {
             self.switches = Switches::new(config.switches);
@@ -367,6 +373,7 @@ impl Engine {
                 .update(&StepInput::new(m, &self.config, dt_millis));
         }
         let soc = self.estimator.report();
+        self.soc = soc;
 
         let mut trips = FaultSet::EMPTY;
         let mut derates = FaultSet::EMPTY;
@@ -438,8 +445,8 @@ impl Engine {
             soc_bound_permille: soc.bound.map(permille),
             usable_soc_permille: permille(soc.usable),
             cell_soc_permille: (0..usize::from(self.config.cell_count))
-                .filter_map(|i| self.estimator.cell(i))
-                .map(|c| permille(c.soc))
+                .filter_map(|i| self.estimator.cell_soc(i))
+                .map(permille)
                 .collect(),
             soh_permille: self
                 .estimator

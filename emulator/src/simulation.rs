@@ -535,7 +535,7 @@ impl Simulation {
             }
         }
         let estimator = self.engine.estimator();
-        let report = estimator.report();
+        let report = self.engine.soc_report();
         let err_pct = f64::from(report.average) * 100.0 - self.pack.soc() * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
         stats.soc_max_err = stats.soc_max_err.max(err_pct.abs());

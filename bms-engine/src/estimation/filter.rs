@@ -58,6 +58,31 @@ pub struct CellFilter {
     full_secs: f32,
     /// Innovations skipped as outliers.
     outliers: u32,
+    /// Covariance propagation not yet applied to `p` (see [`Pending`]).
+    pending: Pending,
+}
+
+/// The time updates of the covariance since it was last brought up to date, composed into one.
+///
+/// Every step's Jacobian has the form `F = D + u·e_Bᵀ` (diagonal decays, and a column of how the
+/// states depend on the current-sensor bias), with `d_B = 1` and `u_B = 0`. Such matrices
+/// compose into the same form: `(D₂ + u₂e_Bᵀ)(D₁ + u₁e_Bᵀ) = D₂D₁ + (D₂u₁ + u₂)e_Bᵀ`. So the
+/// state advances every second (a few multiplications per cell) while the O(N²) covariance
+/// propagation runs only before a correction, with the steps' diagonal process noise added
+/// at the end (which slightly overstates the noise of the decaying RC states: conservative).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pending {
+    d: [f32; N],
+    u: [f32; N],
+    q: [f32; N],
+}
+
+impl Pending {
+    const NONE: Pending = Pending {
+        d: [1.0; N],
+        u: [0.0; N],
+        q: [0.0; N],
+    };
 }
 
 impl CellFilter {
@@ -76,6 +101,7 @@ impl CellFilter {
             z_carry: 0.0,
             full_secs: 0.0,
             outliers: 0,
+            pending: Pending::NONE,
         }
     }
 
@@ -100,6 +126,7 @@ impl CellFilter {
             z_carry: 0.0,
             full_secs: 0.0,
             outliers: 0,
+            pending: Pending::NONE,
         }
     }
 
@@ -110,7 +137,16 @@ impl CellFilter {
 
     /// 1σ of the SOC, fraction.
     pub fn soc_sigma(&self) -> f32 {
-        libm::sqrtf(self.p[Z][Z].max(0.0))
+        libm::sqrtf(self.soc_variance())
+    }
+
+    /// Variance of the SOC, fraction².
+    pub fn soc_variance(&self) -> f32 {
+        // The pending propagation's (Z, Z) element alone: d_Z = 1, so
+        // (F·P·Fᵀ)_ZZ = P_ZZ + 2·u_Z·P_ZB + u_Z²·P_BB.
+        let u = self.pending.u[Z];
+        let zz = self.p[Z][Z] + 2.0 * u * self.p[Z][B] + u * u * self.p[B][B] + self.pending.q[Z];
+        zz.max(0.0)
     }
 
     /// Estimated current-sensor bias, A.
@@ -120,7 +156,8 @@ impl CellFilter {
 
     /// 1σ of the bias, A.
     pub fn bias_sigma_a(&self) -> f32 {
-        libm::sqrtf(self.p[B][B].max(0.0))
+        // The bias row of a pending propagation is the identity's.
+        libm::sqrtf((self.p[B][B] + self.pending.q[B]).max(0.0))
     }
 
     /// Hysteresis state, −1 … 1.
@@ -188,9 +225,35 @@ impl CellFilter {
         self.x[H] = k * h_before + (1.0 - k) * direction;
 
         // Jacobian F = D + u·e_Bᵀ: diagonal decays D and, in column B, how the states depend
-        // on the bias through the current. F·P·Fᵀ then costs O(N²) instead of two products.
+        // on the bias through the current. Composed into the pending propagation.
         let d = [1.0, a1, a2, k, 1.0, 1.0];
         let u = [-dz_di, -g1, -g2, 0.0, 0.0, 0.0];
+        let pending = &mut self.pending;
+        for n in 0..N {
+            pending.u[n] = d[n] * pending.u[n] + u[n];
+            pending.d[n] *= d[n];
+        }
+
+        let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
+        let z_noise = current_sigma * dz_di;
+        pending.q[Z] +=
+            z_noise * z_noise + capacity_rel_sigma * capacity_rel_sigma * libm::fabsf(dz);
+        pending.q[V1] += RC_NOISE_V * RC_NOISE_V * dt;
+        pending.q[V2] += RC_NOISE_V * RC_NOISE_V * dt;
+        let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
+        pending.q[H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
+        pending.q[B] += BIAS_WALK_A * BIAS_WALK_A * dt / 3600.0;
+        let walk = params.ocv_error_v.1;
+        pending.q[E] += walk * walk * libm::fabsf(dz);
+    }
+
+    /// Applies the pending propagation to the covariance: `P ← F·P·Fᵀ + Q`, which with
+    /// `F = D + u·e_Bᵀ` costs O(N²) instead of two matrix products.
+    fn propagate(&mut self) {
+        let Pending { d, u, q } = self.pending;
+        if self.pending == Pending::NONE {
+            return;
+        }
         let c = {
             let mut c = [0.0; N];
             for (ci, row) in c.iter_mut().zip(&self.p) {
@@ -209,18 +272,10 @@ impl CellFilter {
                 self.p[j][i] = value;
             }
         }
-
-        let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
-        let z_noise = current_sigma * dz_di;
-        self.p[Z][Z] +=
-            z_noise * z_noise + capacity_rel_sigma * capacity_rel_sigma * libm::fabsf(dz);
-        self.p[V1][V1] += RC_NOISE_V * RC_NOISE_V * dt;
-        self.p[V2][V2] += RC_NOISE_V * RC_NOISE_V * dt;
-        let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
-        self.p[H][H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
-        self.p[B][B] += BIAS_WALK_A * BIAS_WALK_A * dt / 3600.0;
-        let walk = params.ocv_error_v.1;
-        self.p[E][E] += walk * walk * libm::fabsf(dz);
+        for (n, qn) in q.iter().enumerate() {
+            self.p[n][n] += qn;
+        }
+        self.pending = Pending::NONE;
     }
 
     /// Measurement update with the cell's terminal voltage `v`.
@@ -248,6 +303,7 @@ impl CellFilter {
         if !(lowest..=highest).contains(&ocv_seen) {
             return;
         }
+        self.propagate();
         let predicted =
             ocv + params.hysteresis_v * self.x[H] + self.x[E] + self.x[V1] + self.x[V2] + r0 * i;
         let h = [slope, 1.0, 1.0, params.hysteresis_v, -r0, 1.0];
@@ -279,6 +335,7 @@ impl CellFilter {
             self.full_secs = 0.0;
         }
         if self.full_secs >= input.full_detect_secs {
+            self.propagate();
             let mut h = [0.0; N];
             h[Z] = 1.0;
             // A full charge is a fact, however far the estimate was: no outlier gate.

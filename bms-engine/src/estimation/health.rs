@@ -17,7 +17,7 @@
 //! the cell's load-dependent polarisation (its reduced accessible capacity, strong in the
 //! cold) adds to the ohmic drop.
 
-use super::CellModelParams;
+use super::{CellModelParams, OcvTable};
 use crate::MAX_CELLS;
 use heapless::Vec;
 
@@ -50,7 +50,7 @@ const CAPACITY_TRUSTED_SIGMA: f32 = 0.03;
 
 /// What one cell showed in one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Observation {
+pub struct Observation<'a> {
     /// Terminal voltage, V, if plausible.
     pub voltage_v: Option<f32>,
     /// Current corrected by the bias estimate, A.
@@ -61,10 +61,10 @@ pub struct Observation {
     pub resistance_factor: f32,
     /// Estimated SOC and its σ after the step.
     pub soc: f32,
-    /// 1σ of `soc`.
-    pub soc_sigma: f32,
-    /// Slope of the OCV curve at `soc`, V per unit SOC.
-    pub ocv_slope: f32,
+    /// Variance of `soc`.
+    pub soc_variance: f32,
+    /// The OCV curve (its slope at `soc` says whether a well-known SOC is a pin).
+    pub ocv: &'a OcvTable,
     /// Step length, s.
     pub dt_secs: f32,
 }
@@ -206,7 +206,7 @@ impl Health {
     }
 
     /// Takes in cell `i`'s step.
-    pub fn observe(&mut self, i: usize, o: &Observation) {
+    pub fn observe(&mut self, i: usize, o: &Observation<'_>) {
         let nominal = self.nominal_ah;
         let efficiency = self.charge_efficiency;
         let day = (self.secs / 86_400.0) as f32;
@@ -248,12 +248,13 @@ impl Health {
         cell.last = o.voltage_v.map(|v| (v, o.current_a));
 
         // Capacity from pins far apart.
-        if o.soc_sigma > PIN_SIGMA || o.ocv_slope < PIN_MIN_SLOPE {
+        // The variance first: the curve is looked up only for a well-known SOC.
+        if o.soc_variance > PIN_SIGMA * PIN_SIGMA || o.ocv.voltage(o.soc).1 < PIN_MIN_SLOPE {
             return;
         }
         let here = Pin {
             soc: o.soc,
-            variance: o.soc_sigma * o.soc_sigma,
+            variance: o.soc_variance,
             ah: cell.ah,
             secs: self.secs,
         };
@@ -459,15 +460,17 @@ mod tests {
 
     #[test]
     fn a_fading_capacity_is_tracked_and_projected_to_80_percent() {
-        let mut h = Health::new(&CellModelParams::lfp(280.0), 1);
+        let params = CellModelParams::lfp(280.0);
+        let mut h = Health::new(&params, 1);
+        // Pins at 100 % and 5 %, where the LFP curve is steep.
         let pin = |soc: f32, current_a: f32, dt_secs: f32| Observation {
             voltage_v: None,
             current_a,
             rc_change_v: 0.0,
             resistance_factor: 1.0,
             soc,
-            soc_sigma: 0.005,
-            ocv_slope: 1.5,
+            soc_variance: 0.005 * 0.005,
+            ocv: &params.ocv,
             dt_secs,
         };
         // Every day a full cycle between pins at 100 % and 5 % on a cell at 90 % of nominal

@@ -267,6 +267,10 @@ pub trait SocEstimator {
     fn update(&mut self, input: &StepInput<'_>);
     /// Cell `i`'s estimate.
     fn cell(&self, i: usize) -> Option<CellEstimate>;
+    /// Cell `i`'s SOC alone, fraction 0..1 (every step's outputs need no σ).
+    fn cell_soc(&self, i: usize) -> Option<f32> {
+        self.cell(i).map(|c| c.soc)
+    }
     /// The pack view.
     fn report(&self) -> SocReport;
     /// State of health, when the estimator tracks it.
@@ -328,7 +332,17 @@ pub struct ModelEstimator {
     decays: (f32, f32, f32, f32, f32),
     /// Accessible capacity fraction at that temperature.
     accessible: f32,
+    /// Steps so far, for the staggered corrections.
+    steps: u32,
 }
+
+/// Each cell's filter is corrected with its voltage every this many steps, the cells in turn
+/// (cell `i` when `(step + i) % CORRECTION_EVERY == 0`), so that a step corrects an even share
+/// of them. Between corrections a filter counts charge, moves its RC and hysteresis states and
+/// composes its covariance propagation (see `filter::Pending`): the O(N²) work happens only at
+/// a correction. At 1 s steps a cell's voltage is heard every few seconds, far faster than
+/// LiFePO4's SOC or the slow RC pair move.
+const CORRECTION_EVERY: u32 = 4;
 
 impl ModelEstimator {
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
@@ -343,6 +357,7 @@ impl ModelEstimator {
             cells,
             decays: (f32::NAN, f32::NAN, 1.0, 1.0, 1.0),
             accessible: 1.0,
+            steps: 0,
         }
     }
 
@@ -409,7 +424,9 @@ impl SocEstimator for ModelEstimator {
             // What the RC pairs did by themselves over the step (before the correction).
             let rc_change_v = cell.rc_voltage() - before;
             if let Some(v) = voltage {
-                cell.correct(&self.params, &step, r0_ohm, v);
+                if (self.steps as usize + i) % CORRECTION_EVERY as usize == 0 {
+                    cell.correct(&self.params, &step, r0_ohm, v);
+                }
                 cell.full_charge_sync(&self.params, input, v);
             }
             self.health.observe(
@@ -420,13 +437,14 @@ impl SocEstimator for ModelEstimator {
                     rc_change_v,
                     resistance_factor: rf,
                     soc: cell.soc(),
-                    soc_sigma: cell.soc_sigma(),
-                    ocv_slope: self.params.ocv.voltage(cell.soc()).1,
+                    soc_variance: cell.soc_variance(),
+                    ocv: &self.params.ocv,
                     dt_secs: dt,
                 },
             );
         }
         self.health.advance(dt);
+        self.steps = self.steps.wrapping_add(1);
     }
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
@@ -434,6 +452,10 @@ impl SocEstimator for ModelEstimator {
             soc: c.soc().clamp(0.0, 1.0),
             sigma: Some(c.soc_sigma()),
         })
+    }
+
+    fn cell_soc(&self, i: usize) -> Option<f32> {
+        self.cells.get(i).map(|c| c.soc().clamp(0.0, 1.0))
     }
 
     fn report(&self) -> SocReport {
@@ -514,6 +536,10 @@ impl SocEstimator for Estimator {
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
         self.inner().cell(i)
+    }
+
+    fn cell_soc(&self, i: usize) -> Option<f32> {
+        self.inner().cell_soc(i)
     }
 
     fn report(&self) -> SocReport {
