@@ -224,15 +224,18 @@ impl CellFilter {
         let h_before = self.x[H];
         self.x[H] = k * h_before + (1.0 - k) * direction;
 
-        // Jacobian F = D + u·e_Bᵀ: diagonal decays D and, in column B, how the states depend
-        // on the bias through the current. Composed into the pending propagation.
-        let d = [1.0, a1, a2, k, 1.0, 1.0];
-        let u = [-dz_di, -g1, -g2, 0.0, 0.0, 0.0];
+        // Jacobian F = D + u·e_Bᵀ with D = diag(1, a1, a2, k, 1, 1) and u = (−dz/di, −g1, −g2,
+        // 0, 0, 0): the decays, and how the states depend on the bias through the current.
+        // Composed into the pending propagation (u ← D·u + u_step, d ← D·d), written out for
+        // the entries that change.
         let pending = &mut self.pending;
-        for n in 0..N {
-            pending.u[n] = d[n] * pending.u[n] + u[n];
-            pending.d[n] *= d[n];
-        }
+        pending.u[Z] -= dz_di;
+        pending.u[V1] = a1 * pending.u[V1] - g1;
+        pending.u[V2] = a2 * pending.u[V2] - g2;
+        pending.u[H] *= k;
+        pending.d[V1] *= a1;
+        pending.d[V2] *= a2;
+        pending.d[H] *= k;
 
         let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
         let z_noise = current_sigma * dz_di;

@@ -427,7 +427,6 @@ impl SocEstimator for ModelEstimator {
                 (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
                 |(q, s)| (q, (s / q).max(0.01)),
             );
-            let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
             let voltage = input.cell_v(i);
             let before = cell.rc_voltage();
             cell.predict(&self.params, &step, capacity_ah, capacity_rel_sigma);
@@ -435,6 +434,7 @@ impl SocEstimator for ModelEstimator {
             let rc_change_v = cell.rc_voltage() - before;
             if let Some(v) = voltage {
                 if (self.steps as usize + i) % CORRECTION_EVERY as usize == 0 {
+                    let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
                     cell.correct(&self.params, &step, r0_ohm, v);
                 }
                 cell.full_charge_sync(&self.params, input, v);
