@@ -352,7 +352,7 @@ pub struct ModelEstimator {
 /// composes its covariance propagation (see `filter::Pending`): the O(N²) work happens only at
 /// a correction. At 1 s steps a cell's voltage is heard every 8 s, far faster than LiFePO4's
 /// SOC or the slow RC pair move.
-pub const CORRECTION_EVERY: u32 = 8;
+pub const CORRECTION_EVERY: usize = 8;
 
 impl ModelEstimator {
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
@@ -433,7 +433,7 @@ impl SocEstimator for ModelEstimator {
             // What the RC pairs did by themselves over the step (before the correction).
             let rc_change_v = cell.rc_voltage() - before;
             if let Some(v) = voltage {
-                if (self.steps as usize + i) % CORRECTION_EVERY as usize == 0 {
+                if (self.steps as usize + i).is_multiple_of(CORRECTION_EVERY) {
                     let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
                     cell.correct(&self.params, &step, r0_ohm, v);
                 }
