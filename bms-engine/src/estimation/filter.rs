@@ -67,7 +67,7 @@ pub struct CellFilter {
 /// Every step's Jacobian has the form `F = D + u·e_Bᵀ` (diagonal decays, and a column of how the
 /// states depend on the current-sensor bias), with `d_B = 1` and `u_B = 0`. Such matrices
 /// compose into the same form: `(D₂ + u₂e_Bᵀ)(D₁ + u₁e_Bᵀ) = D₂D₁ + (D₂u₁ + u₂)e_Bᵀ`. So the
-/// state advances every second (a few multiplications per cell) while the O(N²) covariance
+/// state advances every step (a few multiplications per cell) while the O(N²) covariance
 /// propagation runs only before a correction, with the steps' diagonal process noise added
 /// at the end (which slightly overstates the noise of the decaying RC states: conservative).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -403,4 +403,61 @@ impl CellFilter {
 
 fn dot(a: &[f32; N], b: &[f32; N]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(current_a: f32) -> Step {
+        Step {
+            current_a,
+            dt_secs: 1.0,
+            decays: (libm::expf(-1.0 / 45.0), libm::expf(-1.0 / 2_700.0)),
+            resistance_factor: 1.3,
+            accessible: 1.0,
+        }
+    }
+
+    /// Eight steps composed and propagated once give the covariance that propagating after
+    /// every step gives, up to where the steps' noise enters (added at the end instead of
+    /// decaying with the RC states, so a variance may come out larger by at most that noise):
+    /// the composition of `F = D + u·e_Bᵀ` is exact.
+    #[test]
+    fn composed_steps_propagate_like_single_steps() {
+        let params = CellModelParams::lfp(280.0);
+        let mut composed = CellFilter::new(&params, 0.6, 0.1);
+        // A correlated start, so that the bias column matters.
+        composed.p[Z][B] = 0.02;
+        composed.p[B][Z] = 0.02;
+        composed.p[V1][B] = 0.000_1;
+        composed.p[B][V1] = 0.000_1;
+        let mut stepwise = composed.clone();
+        for current in [30.0, -50.0, 0.0, 12.0, -3.0, 80.0, -80.0, 5.0] {
+            composed.predict(&params, &step(current), 280.0, 0.05);
+            stepwise.predict(&params, &step(current), 280.0, 0.05);
+            stepwise.propagate();
+        }
+        assert_eq!(
+            composed.x, stepwise.x,
+            "the state does not depend on when P is updated"
+        );
+        let sigma_before = composed.soc_sigma();
+        let noise = composed.pending.q;
+        composed.propagate();
+        assert!((composed.soc_sigma() - sigma_before).abs() <= 1e-6 * sigma_before);
+        for (i, noise_i) in noise.iter().enumerate() {
+            for j in 0..N {
+                let (a, b) = (composed.p[i][j], stepwise.p[i][j]);
+                let scale = libm::sqrtf(stepwise.p[i][i] * stepwise.p[j][j]);
+                let agrees = if i == j {
+                    // The noise added at the end has not decayed: more, never more than it.
+                    a - b >= -1e-5 * scale && a - b <= noise_i + 1e-5 * scale
+                } else {
+                    (a - b).abs() <= 1e-4 * scale
+                };
+                assert!(agrees, "P[{i}][{j}]: composed {a:e}, step by step {b:e}");
+            }
+        }
+    }
 }

@@ -59,7 +59,7 @@ pub struct Observation<'a> {
     pub rc_change_v: f32,
     /// Arrhenius factor of the resistances now.
     pub resistance_factor: f32,
-    /// Estimated SOC and its σ after the step.
+    /// Estimated SOC after the step.
     pub soc: f32,
     /// Variance of `soc`.
     pub soc_variance: f32,
