@@ -8,7 +8,7 @@
 //! Every problem in either file is reported with its line and column, and nothing panics.
 
 use crate::Trip;
-use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind, OcvTable, SocEstimator};
+use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind, OcvTable};
 use bms_engine::{Engine, EventKind, GradedLimit, Level, Measurement, PackConfig};
 use serde::{Deserialize, Serialize};
 
@@ -418,7 +418,7 @@ pub fn replay(
                 });
             }
         }
-        let report = engine.estimator().report();
+        let report = engine.soc_report();
         let soc_pct = f64::from(report.average) * 100.0;
         if let Some(t) = truth {
             let err = soc_pct - t;

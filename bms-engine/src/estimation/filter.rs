@@ -253,10 +253,10 @@ impl CellFilter {
     /// Applies the pending propagation to the covariance: `P ← F·P·Fᵀ + Q`, which with
     /// `F = D + u·e_Bᵀ` costs O(N²) instead of two matrix products.
     fn propagate(&mut self) {
-        let Pending { d, u, q } = self.pending;
         if self.pending == Pending::NONE {
             return;
         }
+        let Pending { d, u, q } = self.pending;
         let c = {
             let mut c = [0.0; N];
             for (ci, row) in c.iter_mut().zip(&self.p) {
@@ -306,7 +306,6 @@ impl CellFilter {
         if !(lowest..=highest).contains(&ocv_seen) {
             return;
         }
-        self.propagate();
         let predicted =
             ocv + params.hysteresis_v * self.x[H] + self.x[E] + self.x[V1] + self.x[V2] + r0 * i;
         let h = [slope, 1.0, 1.0, params.hysteresis_v, -r0, 1.0];
@@ -338,7 +337,6 @@ impl CellFilter {
             self.full_secs = 0.0;
         }
         if self.full_secs >= input.full_detect_secs {
-            self.propagate();
             let mut h = [0.0; N];
             h[Z] = 1.0;
             // A full charge is a fact, however far the estimate was: no outlier gate.
@@ -365,6 +363,8 @@ impl CellFilter {
         gate_sigmas: f32,
         soc_sigma_floor: f32,
     ) -> bool {
+        // Every measurement update needs the covariance brought up to date first.
+        self.propagate();
         let mut ph = [0.0_f32; N];
         for (out, row) in ph.iter_mut().zip(&self.p) {
             *out = dot(row, h);
