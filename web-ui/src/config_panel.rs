@@ -162,9 +162,7 @@ pub fn ConfigPanel(
                 "Write {n} change(s) to {}? It applies them at once.",
                 target()
             );
-            let agreed = web_sys::window()
-                .and_then(|w| w.confirm_with_message(&question).ok())
-                .unwrap_or(false);
+            let agreed = crate::js::confirm(&question);
             if !agreed {
                 return;
             }

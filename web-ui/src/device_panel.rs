@@ -511,9 +511,7 @@ pub fn DevicePanel(
                 " Everything the battery powers loses power until it is turned on again."
             }
         );
-        let agreed = web_sys::window()
-            .and_then(|w| w.confirm_with_message(&question).ok())
-            .unwrap_or(false);
+        let agreed = crate::js::confirm(&question);
         if agreed {
             for request in switch_requests(protocol, charge, charge_on, discharge_on) {
                 send(request);

@@ -69,3 +69,11 @@ pub fn remember(key: &str, value: &str) {
         let _ = storage.set_item(key, value);
     }
 }
+
+/// Asks the user `question` with the browser's OK/Cancel dialog; `false` when declined or when
+/// no dialog can be shown.
+pub fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}

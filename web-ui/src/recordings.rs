@@ -457,12 +457,6 @@ fn meta_line(m: &RecordingMeta) -> String {
     )
 }
 
-fn confirm(question: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
-}
-
 /// The recordings panel: this session's recording, storage, and every stored recording.
 #[component]
 pub fn RecordingsPanel(
@@ -573,7 +567,7 @@ pub fn RecordingsPanel(
                                     disabled=is_current
                                     title=if is_current { "This recording is still being made" } else { "" }
                                     on:click=move |_| {
-                                        if confirm(&format!("Delete recording #{id}? This cannot be undone.")) {
+                                        if crate::js::confirm(&format!("Delete recording #{id}? This cannot be undone.")) {
                                             handle.with_value(|r| r.delete(id));
                                         }
                                     }>"Delete"</button>
