@@ -15,8 +15,7 @@ usage:
       enclosure and temperature sensor), with the BMS's SOC estimator (default model:
       Kalman filters with bias and SOH; baseline: coulomb counting with OCV resets),
       optionally replacing the scenario's current-sensor offset by A amperes, then print
-      a summary
-      (one JSON object with --json). --csv writes a time series every SECS (default 60)
+      a summary (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                 [--module-cells M] [--interval SECS] --out FILE
@@ -33,16 +32,35 @@ usage:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
     match run(&args) {
         Ok(output) => {
             println!("{output}");
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
+            // The error alone, so that it stays on the screen; the usage is one command away.
+            eprintln!("error: {message}\n(`emulator --help` lists the commands and their options)");
             ExitCode::from(2)
         }
     }
+}
+
+/// The scenarios with their purposes, the purposes in one column.
+fn scenario_list() -> String {
+    let width = Scenario::ALL
+        .iter()
+        .map(|s| s.name().len())
+        .max()
+        .unwrap_or(0);
+    Scenario::ALL
+        .iter()
+        .map(|s| format!("{:<width$}  {}", s.name(), s.purpose()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn run(args: &[String]) -> Result<String, String> {
@@ -50,11 +68,7 @@ fn run(args: &[String]) -> Result<String, String> {
         Some((cmd, rest)) if cmd == "run" => run_scenario(rest),
         Some((cmd, rest)) if cmd == "wire" => write_wire(rest),
         Some((cmd, rest)) if cmd == "replay" => replay(rest),
-        Some((cmd, [])) if cmd == "scenarios" => Ok(Scenario::ALL
-            .iter()
-            .map(|s| format!("{:<16} {}", s.name(), s.purpose()))
-            .collect::<Vec<_>>()
-            .join("\n")),
+        Some((cmd, [])) if cmd == "scenarios" => Ok(scenario_list()),
         Some((cmd, _)) if cmd == "-h" || cmd == "--help" || cmd == "help" => Ok(USAGE.into()),
         Some((cmd, _)) => Err(format!("unknown command `{cmd}`")),
         None => Err("no command given".into()),

@@ -1,0 +1,151 @@
+//! The `emulator` command as a user meets it: its listing, its JSON, and its errors (exit code 2,
+//! the error on the screen and not buried under the usage).
+
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
+use emulator::Scenario;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn emulator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_emulator"))
+        .args(args)
+        .output()
+        .expect("the emulator binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A file in a directory of this test process's own, removed with it.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("emulator-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Scratch(dir)
+    }
+
+    fn write(&self, file: &str, text: &str) -> String {
+        let path = self.0.join(file);
+        std::fs::write(&path, text).expect("a scratch file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn scenarios_are_listed_one_per_line_with_their_purposes_in_one_column() {
+    let out = emulator(&["scenarios"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), Scenario::ALL.len(), "{text}");
+    let mut columns = Vec::new();
+    for (line, scenario) in lines.iter().zip(Scenario::ALL) {
+        assert!(line.starts_with(scenario.name()), "{line}");
+        let column = line
+            .find(scenario.purpose())
+            .expect("the purpose on the line");
+        assert!(column > scenario.name().len(), "{line}");
+        columns.push(column);
+    }
+    assert!(columns.iter().all(|&c| c == columns[0]), "{text}");
+}
+
+#[test]
+fn run_with_json_prints_one_object_with_the_steps_simulated() {
+    let out = emulator(&["run", "--days", "0.01", "--seed", "3", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
+    assert_eq!(summary["scenario"], "solar-day");
+    assert_eq!(summary["seed"], 3);
+    assert_eq!(summary["steps"], 864);
+    assert_eq!(summary["trips"], serde_json::json!([]));
+    assert!(summary["wall_ms"].is_u64(), "{summary}");
+}
+
+#[test]
+fn a_bad_argument_is_named_on_the_screen_without_the_whole_usage() {
+    for (args, says) in [
+        (
+            &["run", "--frobnicate"][..],
+            "unknown option `--frobnicate`",
+        ),
+        (&["run", "--days", "-1"], "`--days -1`"),
+        (&["run", "--scenario", "nope"], "unknown scenario `nope`"),
+        (&["fly"], "unknown command `fly`"),
+    ] {
+        let out = emulator(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: {says}")),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("emulator --help"), "{args:?}: {err}");
+        assert!(err.lines().count() <= 3, "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn no_arguments_show_the_usage_and_help_shows_it_on_stdout() {
+    let bare = emulator(&[]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(stderr(&bare).contains("emulator replay MEASUREMENTS.csv"));
+    let help = emulator(&["--help"]);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("emulator scenarios"));
+}
+
+#[test]
+fn replay_names_the_file_line_and_column_of_a_bad_value() {
+    let scratch = Scratch::new("replay");
+    let cell = scratch.write(
+        "cell.json",
+        r#"{"capacity_ah": 100, "ocv": [[0, 2.8], [50, 3.28], [100, 3.4]], "v_min": 2.5, "v_max": 3.65}"#,
+    );
+    let good = scratch.write(
+        "good.csv",
+        "time_s,current_a,cell1_v,cell2_v\n0,0,3.28,3.28\n1,-10,3.27,3.27\n2,-10,3.27,3.27\n",
+    );
+    let out = emulator(&["replay", &good, "--cell", &cell, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    assert!(summary.is_object(), "{summary}");
+
+    let bad = scratch.write(
+        "bad.csv",
+        "time_s,current_a,cell1_v,cell2_v\n0,0,3.28,3.28\n1,-10,3.27,x\n",
+    );
+    let out = emulator(&["replay", &bad, "--cell", &cell]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3, column 4 (`cell2_v`): `x` is not a number"),
+        "{err}"
+    );
+
+    let out = emulator(&[
+        "replay",
+        &good,
+        "--cell",
+        &scratch.write("c.json", "{\n  \"capacity_ah\": -1\n}"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("c.json"), "{err}");
+}
