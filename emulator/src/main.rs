@@ -9,7 +9,8 @@ usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                [--module-cells M] [--estimator model|baseline] [--current-offset A] [--json]
                [--csv FILE [--csv-interval SECS]]
-      Simulate NAME (default solar-day) for N days (default 1, fractions allowed) with
+      Simulate NAME (default solar-day) for N days (default: the scenario's own length, as
+      `emulator scenarios` lists it; fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
       (default 1), M groups to a module (default: one module; each module has its own
       enclosure and temperature sensor), with the BMS's SOC estimator (default model:
@@ -19,8 +20,9 @@ usage:
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                 [--module-cells M] [--interval SECS] --out FILE
-      Write the byte stream the emulated device sends over a serial link: its greeting,
-      then telemetry and new events every SECS (default 60) simulated seconds.
+      Write the byte stream the emulated device sends over a serial link for N days
+      (default 1): its greeting, then telemetry and new events every SECS (default 60)
+      simulated seconds.
   emulator replay MEASUREMENTS.csv --cell CELL.json [--estimator model|baseline] [--json]
                  [--csv OUT.csv]
       Run the BMS engine on recorded measurements (columns time_s,current_a,cell1_v..cellN_v,
@@ -28,7 +30,7 @@ usage:
       {\"capacity_ah\": .., \"ocv\": [[soc_pct, volts], ..], \"v_min\": .., \"v_max\": ..}.
       --csv writes the engine's SOC (and the truth) per row.
   emulator scenarios
-      List the scenarios with their purpose.";
+      List the scenarios with their length in days and their purpose.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,7 +51,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The scenarios with their purposes, the purposes in one column.
+/// The scenarios with their lengths and purposes, the purposes in one column.
 fn scenario_list() -> String {
     let width = Scenario::ALL
         .iter()
@@ -58,7 +60,14 @@ fn scenario_list() -> String {
         .unwrap_or(0);
     Scenario::ALL
         .iter()
-        .map(|s| format!("{:<width$}  {}", s.name(), s.purpose()))
+        .map(|s| {
+            format!(
+                "{:<width$}  {:>5}  {}",
+                s.name(),
+                format!("{} d", s.days()),
+                s.purpose()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -77,7 +86,8 @@ fn run(args: &[String]) -> Result<String, String> {
 
 struct RunArgs {
     scenario: Scenario,
-    days: f64,
+    /// `--days`, when given (`run` defaults to the scenario's own length, `wire` to one day).
+    days: Option<f64>,
     seed: u64,
     cells: usize,
     parallel: usize,
@@ -118,7 +128,7 @@ fn parse_interval(flag: &str, v: &str) -> Result<u64, String> {
 fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
     let mut parsed = RunArgs {
         scenario: Scenario::SolarDay,
-        days: 1.0,
+        days: None,
         seed: 1,
         cells: 16,
         parallel: 1,
@@ -144,13 +154,14 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
             }
             "--days" => {
                 let v = value("--days")?;
-                parsed.days = v
+                let days = v
                     .parse::<f64>()
                     .ok()
                     .filter(|d| d.is_finite() && *d > 0.0 && *d <= 3_650.0)
                     .ok_or_else(|| {
                         format!("`--days {v}`: expected a number of days above 0, at most 3650")
                     })?;
+                parsed.days = Some(days);
             }
             "--seed" => {
                 let v = value("--seed")?;
@@ -306,7 +317,7 @@ fn write_wire(args: &[String]) -> Result<String, String> {
         .ok_or_else(|| "`wire` needs `--out FILE`".to_owned())?;
     let config = args.config();
     let mut device = emulator::EmulatedDevice::new(config).map_err(|e| e.to_string())?;
-    let total_secs = (args.days * 86_400.0).round() as u64;
+    let total_secs = (args.days.unwrap_or(1.0) * 86_400.0).round() as u64;
     let mut bytes = device.hello();
     let mut done = 0;
     let mut frames = 1;
@@ -331,7 +342,8 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     let args = parse_run_args(args)?;
     let started = Instant::now();
     let mut sim = Simulation::new(args.config()).map_err(|e| e.to_string())?;
-    let total_secs = (args.days * 86_400.0).round() as u64;
+    let days = args.days.unwrap_or(args.scenario.days());
+    let total_secs = (days * 86_400.0).round() as u64;
     match &args.csv {
         None => sim.run_for(total_secs),
         Some(path) => {

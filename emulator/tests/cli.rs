@@ -55,6 +55,7 @@ fn scenarios_are_listed_one_per_line_with_their_purposes_in_one_column() {
     let mut columns = Vec::new();
     for (line, scenario) in lines.iter().zip(Scenario::ALL) {
         assert!(line.starts_with(scenario.name()), "{line}");
+        assert!(line.contains(&format!(" {} d ", scenario.days())), "{line}");
         let column = line
             .find(scenario.purpose())
             .expect("the purpose on the line");
@@ -75,6 +76,21 @@ fn run_with_json_prints_one_object_with_the_steps_simulated() {
     assert_eq!(summary["steps"], 864);
     assert_eq!(summary["trips"], serde_json::json!([]));
     assert!(summary["wall_ms"].is_u64(), "{summary}");
+}
+
+#[test]
+fn run_without_days_runs_the_scenario_for_its_own_length() {
+    let scenario = Scenario::PeakShaving;
+    assert!(
+        scenario.days() > 1.0,
+        "a scenario longer than the old one-day default"
+    );
+    let out = emulator(&["run", "--scenario", scenario.name(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
+    assert_eq!(summary["days"], scenario.days());
+    assert_eq!(summary["steps"], (scenario.days() * 86_400.0) as u64);
 }
 
 #[test]
