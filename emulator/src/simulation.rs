@@ -524,8 +524,14 @@ impl Simulation {
     fn record(&mut self, dt_secs: f64) {
         let stats = &mut self.stats;
         stats.steps += 1;
+        let estimator = self.engine.estimator();
+        // One pass over the cells for everything per cell (this runs every step): extremes,
+        // the pack's true SOC and voltage, and each cell's estimate against its truth.
+        let model = &self.pack.model;
+        let (mut true_soc_sum, mut pack_v) = (0.0, 0.0);
         for (i, cell) in self.pack.cells.iter().enumerate() {
-            let v = self.pack.cell_voltage_v(i).unwrap_or(0.0);
+            let v = cell.voltage_v(model);
+            pack_v += v;
             stats.min_cell_v = stats.min_cell_v.min(v);
             stats.max_cell_v = stats.max_cell_v.max(v);
             stats.min_temp_c = stats.min_temp_c.min(cell.temperature_c);
@@ -533,10 +539,30 @@ impl Simulation {
             if cell.temperature_c < 0.0 && cell.current_a > 0.0 {
                 stats.charged_below_zero_ah += cell.current_a * dt_secs / 3600.0;
             }
+            let truth = cell.soc(model);
+            true_soc_sum += truth;
+            let Some(estimate) = estimator.cell(i) else {
+                continue;
+            };
+            let err = f64::from(estimate.soc) * 100.0 - truth.clamp(0.0, 1.0) * 100.0;
+            stats.cell_sq_err_sum += err * err;
+            stats.cell_scored += 1;
+            if estimate
+                .sigma
+                .is_some_and(|s| err.abs() <= 300.0 * f64::from(s))
+            {
+                stats.cell_in_bound += 1;
+            }
         }
-        let estimator = self.engine.estimator();
+        let cell_count = self.pack.cells.len();
+        // As `Pack::soc`: the mean cell SOC, clamped.
+        let true_soc = if cell_count == 0 {
+            0.0
+        } else {
+            (true_soc_sum / cell_count as f64).clamp(0.0, 1.0)
+        };
         let report = self.engine.soc_report();
-        let err_pct = f64::from(report.average) * 100.0 - self.pack.soc() * 100.0;
+        let err_pct = f64::from(report.average) * 100.0 - true_soc * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
         stats.soc_max_err = stats.soc_max_err.max(err_pct.abs());
         if let Some(bound) = report.bound.map(|b| f64::from(b) * 100.0) {
@@ -551,21 +577,7 @@ impl Simulation {
                 stats.in_bound_steps += 1;
             }
         }
-        for i in 0..self.pack.cells.len() {
-            let (Some(estimate), Some(truth)) = (estimator.cell(i), self.pack.cell_soc(i)) else {
-                continue;
-            };
-            let err = f64::from(estimate.soc) * 100.0 - truth.clamp(0.0, 1.0) * 100.0;
-            stats.cell_sq_err_sum += err * err;
-            stats.cell_scored += 1;
-            if estimate
-                .sigma
-                .is_some_and(|s| err.abs() <= 300.0 * f64::from(s))
-            {
-                stats.cell_in_bound += 1;
-            }
-        }
-        let energy_wh = self.pack.voltage_v() * self.current_a * dt_secs / 3600.0;
+        let energy_wh = pack_v * self.current_a * dt_secs / 3600.0;
         if energy_wh > 0.0 {
             stats.energy_in_wh += energy_wh;
         } else {

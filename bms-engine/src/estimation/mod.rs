@@ -527,40 +527,41 @@ impl Estimator {
             Estimator::Baseline(_) => EstimatorKind::Baseline,
         }
     }
+}
 
-    fn inner(&self) -> &dyn SocEstimator {
-        match self {
-            Estimator::Model(m) => m,
-            Estimator::Baseline(b) => b,
+/// Calls `$call` on whichever estimator `$e` holds: a `match`, so the call inlines (these run
+/// for every cell every step; a `dyn` call would not).
+macro_rules! dispatch {
+    ($e:expr, $inner:ident => $call:expr) => {
+        match $e {
+            Estimator::Model($inner) => $call,
+            Estimator::Baseline($inner) => $call,
         }
-    }
+    };
 }
 
 impl SocEstimator for Estimator {
     fn update(&mut self, input: &StepInput<'_>) {
-        match self {
-            Estimator::Model(m) => m.update(input),
-            Estimator::Baseline(b) => b.update(input),
-        }
+        dispatch!(self, e => e.update(input))
     }
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
-        self.inner().cell(i)
+        dispatch!(self, e => e.cell(i))
     }
 
     fn cell_soc(&self, i: usize) -> Option<f32> {
-        self.inner().cell_soc(i)
+        dispatch!(self, e => e.cell_soc(i))
     }
 
     fn report(&self) -> SocReport {
-        self.inner().report()
+        dispatch!(self, e => e.report())
     }
 
     fn health(&self) -> Option<HealthReport> {
-        self.inner().health()
+        dispatch!(self, e => e.health())
     }
 
     fn soh_pct(&self) -> Option<(f32, f32)> {
-        self.inner().soh_pct()
+        dispatch!(self, e => e.soh_pct())
     }
 }
