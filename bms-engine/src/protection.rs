@@ -636,6 +636,7 @@ impl Signals {
         let (mut open, mut open_first) = (0_usize, None);
         let (mut out_of_range, mut out_first) = (0_usize, None);
         let mut sum_mv = 0_u32;
+        let (mut plausible_sum_mv, mut plausible) = (0_u64, 0_u64);
         for (i, &mv) in m.cell_voltages_mv.iter().enumerate() {
             sum_mv += u32::from(mv);
             if mv < config.open_wire_mv {
@@ -648,6 +649,8 @@ impl Signals {
                 out_first = out_first.or(Some(i));
                 continue;
             }
+            plausible_sum_mv += u64::from(mv);
+            plausible += 1;
             if hi.is_none_or(|(_, h)| mv > h) {
                 hi = Some((i, mv));
             }
@@ -686,8 +689,14 @@ impl Signals {
         }
         s.max_cell = hi.and_then(|(i, v)| located(i, i32::from(v)));
         s.min_cell = lo.and_then(|(i, v)| located(i, i32::from(v)));
+        // The spread is located at the cell out of line: whichever extreme lies farther from
+        // the mean (h − mean ≥ mean − l ⇔ (h + l)·n ≥ 2·sum). A leaking cell sits low, a weak one
+        // runs high at the top of charge; the other extreme is just the healthiest cell.
         s.cell_spread = match (hi, lo) {
-            (Some((i, h)), Some((_, l))) => located(i, i32::from(h) - i32::from(l)),
+            (Some((i, h)), Some((j, l))) => {
+                let high_is_out = (u64::from(h) + u64::from(l)) * plausible >= 2 * plausible_sum_mv;
+                located(if high_is_out { i } else { j }, i32::from(h) - i32::from(l))
+            }
             _ => None,
         };
         s.open_wire = count_reading(open, open_first);
@@ -836,6 +845,28 @@ mod tests {
             .iter()
             .find(|r| r.fault == fault && r.level == level)
             .unwrap()
+    }
+
+    #[test]
+    fn the_cell_spread_is_located_at_the_cell_out_of_line() {
+        let config = PackConfig::lfp_280ah(4);
+        let ctx = SignalContext {
+            shape_ok: true,
+            ..SignalContext::default()
+        };
+        let spread_at = |cells: &[u16]| {
+            let m = Measurement::new(cells, 0)
+                .unwrap()
+                .with_temperatures(&[Some(250), Some(250)])
+                .unwrap();
+            Signals::read(&m, &config, &ctx).get(Signal::CellSpread)
+        };
+        // A leaking cell lags below three healthy ones: the low one is named, not the highest.
+        assert_eq!(spread_at(&[3300, 3302, 3150, 3301]), Some((152, Some(2))));
+        // A weak cell runs ahead at the top of charge: the high one is named.
+        assert_eq!(spread_at(&[3400, 3550, 3402, 3401]), Some((150, Some(1))));
+        // An open wire is not a plausible reading and does not pull the mean.
+        assert_eq!(spread_at(&[3300, 0, 3301, 3200]), Some((101, Some(3))));
     }
 
     #[test]
