@@ -47,11 +47,14 @@
 //!
 //! Every step each filter counts charge and moves its RC and hysteresis states (a few
 //! multiplications); the O(N²) covariance work runs only at a voltage correction, which each cell
-//! gets every [`CORRECTION_EVERY`] steps, the cells in turn. Hearing a cell every 8 s instead of
-//! every second also made the filter better on `solar-30` (pack SOC RMSE 0.58 → 0.33 %): part
-//! of a front end's error does not change from one second to the next (a channel's offset, the
-//! quantisation of a steady voltage), and a filter fed every sample as if independent believed
-//! it more than it deserved.
+//! gets every [`CORRECTION_EVERY`] steps, the cells in turn. Hearing a cell less often also made
+//! the filter better on `solar-30` (pack SOC RMSE 0.58 % every second, 0.33 % every 8 s, 0.30 %
+//! every 16 s; 0.24 % every 32 s, but there `capacity-fade`'s per-cell RMSE rose from 0.56 to
+//! 0.72 %): part of a front end's error does not change from one second to the next (a
+//! channel's offset, the quantisation of a steady voltage), and a filter fed every sample as if
+//! independent believed it more than it deserved. Every 16 s costs one thing: a weak cell (70 %
+//! capacity) is followed a little less closely until its capacity is learnt (its per-cell RMSE
+//! over a day 3.1 % against 2.8 % every 8 s).
 //!
 //! The reported bound is 3σ of `z`. Everything is `f32` with `libm`, so the results are
 //! identical on a microcontroller, natively and in WebAssembly.
@@ -350,9 +353,9 @@ pub struct ModelEstimator {
 /// (cell `i` when `(step + i) % CORRECTION_EVERY == 0`), so that a step corrects an even share
 /// of them. Between corrections a filter counts charge, moves its RC and hysteresis states and
 /// composes its covariance propagation (see `filter::Pending`): the O(N²) work happens only at
-/// a correction. At 1 s steps a cell's voltage is heard every 8 s, far faster than LiFePO4's
-/// SOC or the slow RC pair move.
-pub const CORRECTION_EVERY: usize = 8;
+/// a correction. At 1 s steps a cell's voltage is heard every 16 s, far faster than LiFePO4's
+/// SOC or the slow RC pair move (see "Cost" above for why not more often).
+pub const CORRECTION_EVERY: usize = 16;
 
 impl ModelEstimator {
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
