@@ -259,7 +259,7 @@ impl Engine {
             || config.cell_count != self.config.cell_count
         {
             // Another pack: keep the SOC, restart the cell estimates from it.
-            let soc = self.estimator.report().average;
+            let soc = self.soc.average;
             self.set_estimator(Estimator::new(
                 self.estimator.kind(),
                 CellModelParams::lfp(config.capacity_mah as f32 / 1000.0),

@@ -60,14 +60,7 @@ fn scenario_list() -> String {
         .unwrap_or(0);
     Scenario::ALL
         .iter()
-        .map(|s| {
-            format!(
-                "{:<width$}  {:>5}  {}",
-                s.name(),
-                format!("{} d", s.days()),
-                s.purpose()
-            )
-        })
+        .map(|s| format!("{:<width$}  {:>3} d  {}", s.name(), s.days(), s.purpose()))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -303,11 +303,17 @@ impl Pack {
 
     /// True state of charge of the pack as the mean cell SOC, clamped to 0..1.
     pub fn soc(&self) -> f64 {
-        if self.cells.is_empty() {
+        let sum: f64 = self.cells.iter().map(|c| c.soc(&self.model)).sum();
+        Self::mean_soc(sum, self.cells.len())
+    }
+
+    /// The pack's SOC from the sum of `count` cell SOCs: their mean, clamped to 0..1 (0 for
+    /// no cells), for callers that already pass over the cells.
+    pub fn mean_soc(sum: f64, count: usize) -> f64 {
+        if count == 0 {
             return 0.0;
         }
-        let sum: f64 = self.cells.iter().map(|c| c.soc(&self.model)).sum();
-        (sum / self.cells.len() as f64).clamp(0.0, 1.0)
+        (sum / count as f64).clamp(0.0, 1.0)
     }
 }
 

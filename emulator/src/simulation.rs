@@ -554,13 +554,7 @@ impl Simulation {
                 stats.cell_in_bound += 1;
             }
         }
-        let cell_count = self.pack.cells.len();
-        // As `Pack::soc`: the mean cell SOC, clamped.
-        let true_soc = if cell_count == 0 {
-            0.0
-        } else {
-            (true_soc_sum / cell_count as f64).clamp(0.0, 1.0)
-        };
+        let true_soc = Pack::mean_soc(true_soc_sum, self.pack.cells.len());
         let report = self.engine.soc_report();
         let err_pct = f64::from(report.average) * 100.0 - true_soc * 100.0;
         stats.soc_sq_err_sum += err_pct * err_pct;
