@@ -99,12 +99,18 @@ fn themed_layout(height: usize) -> Layout {
         .height(height)
 }
 
-/// An axis on the right, sharing the plot with the left one.
+/// An axis on the right, sharing the plot with the left one. It picks its own round ticks
+/// (plotly otherwise lines them up with the left axis's grid at values like 18.8 and −28.9)
+/// and draws no grid of its own, so the plot keeps one set of grid lines.
 fn right_axis(title: &str) -> Axis {
     Axis::new()
         .title(title)
         .overlaying("y")
         .side(plotly::common::AxisSide::Right)
+        .tick_mode(plotly::common::TickMode::Auto)
+        .show_grid(false)
+        // Room for the tick labels and the title, which would otherwise overlap.
+        .auto_margin(true)
 }
 
 /// The chart library, copied next to index.html by trunk.
@@ -146,7 +152,7 @@ fn plotly_loaded() -> bool {
 pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "history-cells"];
 
 /// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
-/// band, the truth in emulator mode); pack voltage and current; cell spread and the
+/// band held to 0–100 %, as no cell holds less or more; the truth in emulator mode); pack voltage and current; cell spread and the
 /// temperature extremes. Drag to zoom, double-click to see everything again.
 ///
 /// `window_h` is the stretch on screen, hours (`None`: everything).
@@ -155,7 +161,8 @@ pub fn history_plots(
     window_h: Option<(f64, f64)>,
 ) -> [Plot; 3] {
     use plotly::Scatter;
-    use plotly::common::{DashType, Line, Mode};
+    use plotly::common::{Anchor, DashType, Line, Mode, Orientation};
+    use plotly::layout::Legend;
     let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
     let series = |f: &dyn Fn(&crate::history::HistoryPoint) -> Option<f64>| -> Vec<Option<f64>> {
         points.iter().map(f).collect()
@@ -171,9 +178,19 @@ pub fn history_plots(
             None => axis,
         }
     };
+    // The legend runs along the top: on the right it collided with the right axis's title.
+    let legend = || {
+        Legend::new()
+            .orientation(Orientation::Horizontal)
+            .x(0.0)
+            .x_anchor(Anchor::Left)
+            .y(1.0)
+            .y_anchor(Anchor::Bottom)
+    };
     let layout = |title: &str| {
-        themed_layout(230)
-            .margin(Margin::new().left(56).right(56).top(12).bottom(40))
+        themed_layout(250)
+            .margin(Margin::new().left(56).right(56).top(32).bottom(40))
+            .legend(legend())
             .x_axis(x_axis())
             .y_axis(Axis::new().title(title).grid_color(GRID))
     };
@@ -183,14 +200,14 @@ pub fn history_plots(
     soc.add_trace(
         line(
             "estimate + 3σ",
-            series(&|p| p.soc_bound_pct.map(|b| p.soc_pct + b)),
+            series(&|p| p.soc_bound_pct.map(|b| (p.soc_pct + b).min(100.0))),
         )
         .line(dotted.clone()),
     );
     soc.add_trace(
         line(
             "estimate − 3σ",
-            series(&|p| p.soc_bound_pct.map(|b| p.soc_pct - b)),
+            series(&|p| p.soc_bound_pct.map(|b| (p.soc_pct - b).max(0.0))),
         )
         .line(dotted.clone()),
     );
@@ -345,8 +362,30 @@ mod tests {
         let pack: serde_json::Value = serde_json::from_str(&pack.to_json()).unwrap();
         assert_eq!(pack["data"][1]["yaxis"], "y2");
         assert_eq!(pack["layout"]["yaxis2"]["overlaying"], "y");
+        // Round ticks of its own, not values lined up with the voltage grid.
+        assert_eq!(pack["layout"]["yaxis2"]["tickmode"], "auto");
+        assert_eq!(pack["layout"]["yaxis2"]["showgrid"], false);
         let cells: serde_json::Value = serde_json::from_str(&cells.to_json()).unwrap();
         assert_eq!(cells["data"][0]["x"][9], 1.5, "hours");
+    }
+
+    #[test]
+    fn the_soc_band_stays_between_empty_and_full() {
+        let point = |soc_pct, bound| crate::history::HistoryPoint {
+            time_s: 0.0,
+            pack_voltage_v: 52.0,
+            current_a: 0.0,
+            soc_pct,
+            soc_bound_pct: Some(bound),
+            true_soc_pct: None,
+            spread_mv: 0.0,
+            temperature_c: None,
+        };
+        // A fresh estimate (±60 points) at 35 %, and a nearly full one.
+        let [soc, _, _] = history_plots(&[point(35.0, 60.0), point(99.0, 3.0)], None);
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        assert_eq!(soc["data"][1]["y"], serde_json::json!([95.0, 100.0]), "+3σ");
+        assert_eq!(soc["data"][2]["y"], serde_json::json!([0.0, 96.0]), "−3σ");
     }
 
     #[test]
