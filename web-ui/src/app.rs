@@ -617,18 +617,27 @@ fn ConnectionStatus(session: RwSignal<Session>, now_ms: RwSignal<f64>) -> impl I
     }
 }
 
+/// "day 2, 02:00:30": the emulated clock, its day counted from the start and turning at
+/// midnight, as a calendar's does (a run starting at 06:00 is in day 2 twenty hours later).
+fn emulated_clock(elapsed_secs: u64, time_of_day_secs: u64) -> String {
+    const DAY: u64 = 86_400;
+    let t = time_of_day_secs % DAY;
+    // The time of day the run started at.
+    let start = (t + DAY - elapsed_secs % DAY) % DAY;
+    let day = (start + elapsed_secs) / DAY + 1;
+    format!(
+        "day {day}, {:02}:{:02}:{:02}",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60
+    )
+}
+
 #[component]
 fn EmulatorBanner(info: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
     move || {
         info.get().map(|i| {
-            let t = i.time_of_day_secs;
-            let day = i.elapsed_secs / 86_400 + 1;
-            let clock = format!(
-                "day {day}, {:02}:{:02}:{:02}",
-                t / 3600,
-                t % 3600 / 60,
-                t % 60
-            );
+            let clock = emulated_clock(i.elapsed_secs, i.time_of_day_secs);
             let speed = if i.paused {
                 "paused".to_owned()
             } else {
@@ -1193,4 +1202,21 @@ fn LinkCounters(session: RwSignal<Session>) -> impl IntoView {
         })
     };
     view! { <span class="link-counters" data-testid="link-counters">{counts}</span> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emulated_clock;
+
+    #[test]
+    fn the_emulated_day_turns_at_midnight() {
+        // A run from 06:00: the first evening, just before and after midnight, a day later.
+        assert_eq!(emulated_clock(0, 21_600), "day 1, 06:00:00");
+        assert_eq!(emulated_clock(64_799, 86_399), "day 1, 23:59:59");
+        assert_eq!(emulated_clock(64_800, 0), "day 2, 00:00:00");
+        assert_eq!(emulated_clock(72_030, 7_230), "day 2, 02:00:30");
+        assert_eq!(emulated_clock(86_400, 21_600), "day 2, 06:00:00");
+        // A run from midnight.
+        assert_eq!(emulated_clock(3 * 86_400 + 5, 5), "day 4, 00:00:05");
+    }
 }
