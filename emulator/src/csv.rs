@@ -1,6 +1,7 @@
 //! The time-series CSV of `emulator run --csv`: what the sensors read (in the column layout
 //! `emulator replay` reads back: `time_s,current_a,cell1_v,…,cellN_v,temp_c`), the truth
-//! (`true_soc1_pct,…`, `true_cell1_v,…`) and the BMS's decisions.
+//! (`true_soc1_pct,…`, `true_cell1_v,…`, the coldest and hottest cell) and the BMS's
+//! decisions (switches, limits, heater, fan, the cells it bleeds, trips).
 
 use crate::Simulation;
 use std::io::{self, Write};
@@ -20,7 +21,8 @@ pub fn write_header(out: &mut impl Write, cells: usize) -> io::Result<()> {
     }
     writeln!(
         out,
-        ",true_pack_soc_pct,bms_soc_pct,charge_switch_on,discharge_switch_on,cvl_v,ccl_a,dcl_a,trips"
+        ",true_pack_soc_pct,true_min_temp_c,true_max_temp_c,bms_soc_pct,charge_switch_on,\
+         discharge_switch_on,cvl_v,ccl_a,dcl_a,heater_on,fan_on,bleeding_cells,trips"
     )
 }
 
@@ -59,17 +61,33 @@ pub fn write_row(out: &mut impl Write, sim: &Simulation) -> io::Result<()> {
     for i in 0..pack.cells.len() {
         write!(out, ",{:.4}", pack.cell_voltage_v(i).unwrap_or(0.0))?;
     }
+    let (coldest, hottest) = pack
+        .cells
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+            (lo.min(c.temperature_c), hi.max(c.temperature_c))
+        });
     let trips: Vec<&str> = o.trips.iter().map(|f| f.name()).collect();
+    // 1-based, as the dashboard and the events number cells.
+    let bleeding: Vec<String> = (0..pack.cells.len().min(32))
+        .filter(|i| o.balancing.mask & (1 << i) != 0)
+        .map(|i| (i + 1).to_string())
+        .collect();
     writeln!(
         out,
-        ",{:.3},{:.1},{},{},{:.2},{:.1},{:.1},{}",
-        sim.pack().soc() * 100.0,
+        ",{:.3},{:.2},{:.2},{:.1},{},{},{:.2},{:.1},{:.1},{},{},{},{}",
+        pack.soc() * 100.0,
+        coldest,
+        hottest,
         f64::from(o.soc_permille) / 10.0,
         u8::from(o.charge_switch_on),
         u8::from(o.discharge_switch_on),
         f64::from(o.limits.charge_voltage_mv) / 1000.0,
         f64::from(o.limits.charge_current_ma) / 1000.0,
         f64::from(o.limits.discharge_current_ma) / 1000.0,
+        u8::from(o.heater_on),
+        u8::from(o.fan_on),
+        bleeding.join(" "),
         trips.join(" ")
     )
 }

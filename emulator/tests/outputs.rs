@@ -114,6 +114,40 @@ fn csv_rows_match_the_header_and_carry_measurement_truth_and_decisions() {
     assert_eq!(last[charge_col], "0");
     let v: f64 = last[2].parse().unwrap();
     assert!((3.0..3.8).contains(&v));
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // The lab bench sits at 25 °C: the cells warm a little under 140 A.
+    let coldest: f64 = last[column("true_min_temp_c")].parse().unwrap();
+    let hottest: f64 = last[column("true_max_temp_c")].parse().unwrap();
+    assert!(
+        (24.0..=hottest).contains(&coldest) && hottest < 35.0,
+        "{coldest}..{hottest}"
+    );
+    assert_eq!(last[column("heater_on")], "0");
+    assert!(["0", "1"].contains(&last[column("fan_on")]));
+    // Empty, or 1-based cell numbers separated by spaces.
+    for cell in last[column("bleeding_cells")].split_whitespace() {
+        assert!((1..=4).contains(&cell.parse::<usize>().unwrap()), "{cell}");
+    }
+}
+
+#[test]
+fn the_csv_shows_the_heater_warming_a_winter_pack() {
+    let mut sim = Simulation::new(config(Scenario::WinterCold, 16)).unwrap();
+    let mut out = Vec::new();
+    emulator::csv::write_header(&mut out, 16).unwrap();
+    for _ in 0..24 {
+        sim.run_for(600);
+        emulator::csv::write_row(&mut out, &sim).unwrap();
+    }
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let heater = header.iter().position(|h| *h == "heater_on").unwrap();
+    let coldest = header.iter().position(|h| *h == "true_min_temp_c").unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().any(|r| r[heater] == "1"), "the heater runs");
+    let first: f64 = rows[0][coldest].parse().unwrap();
+    assert!(first < 0.0, "the pack starts below freezing: {first} °C");
 }
 
 #[test]
