@@ -49,3 +49,20 @@ test('during a grid outage the picture shows the grid down', async () => {
   await page.getByTestId('flow-grid').filter({ hasText: 'down (outage)' }).waitFor({ timeout: 30_000 });
   await page.close();
 });
+
+test('on a winter night the heater draws inside the battery, not from the grid', async () => {
+  const page = await dashboard.browser.newPage();
+  await page.goto(`${dashboard.url}?scenario=winter-cold&seed=1`);
+  await page.getByTestId('power-flow').waitFor({ timeout: 20_000 });
+  await page.getByTestId('speed-select').selectOption('3600');
+  // After midnight, when the heater keeps the cells above freezing (seed 1: 00:00–04:00).
+  await page.waitForFunction(() => /day 2, 0[0-2]:/.test(document.querySelector('[data-testid="emulated-time"]')?.textContent ?? ''), null, { timeout: 60_000 });
+  await page.getByTestId('pause').click();
+  await page.getByTestId('flow-heater').waitFor({ timeout: 5_000 });
+  assert.match(await page.getByTestId('flow-heater').textContent(), /^heater [\d.]+ k?W$/);
+  assert.equal(await page.getByTestId('flow-pv').textContent(), '0 W');
+  assert.doesNotMatch(await page.getByTestId('flow-grid').textContent(), /exporting/);
+  const label = await page.locator('[data-testid="power-flow"] svg').getAttribute('aria-label');
+  assert.match(label, /battery .+, its heater [\d.]+ k?W;/);
+  await page.close();
+});

@@ -204,11 +204,16 @@ impl Pack {
     /// Current the heater draws from the cells while it runs, A (it sits on the cell side of
     /// the switches and behind the current sensor, so the BMS sees and counts it).
     pub fn heater_current_a(&self) -> f64 {
-        if !self.heater_on {
-            return 0.0;
+        self.heater_w() / self.voltage_v().max(1.0)
+    }
+
+    /// Power the heater takes while it runs, W (0 when off).
+    pub fn heater_w(&self) -> f64 {
+        if self.heater_on {
+            self.model.params.heater_w_per_cell * self.cells.len() as f64
+        } else {
+            0.0
         }
-        let watts = self.model.params.heater_w_per_cell * self.cells.len() as f64;
-        watts / self.voltage_v().max(1.0)
     }
 
     /// Advances every cell by `dt_secs` at `requested_a` (limited by the switches), with the

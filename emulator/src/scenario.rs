@@ -523,6 +523,8 @@ pub struct Home {
     pub unserved_wh: f64,
     /// A charger that ignores the BMS and pushes this current (fault injection), A.
     pub rogue_charger_a: Option<f64>,
+    /// PV and household power during the last step, W.
+    last_w: (f64, f64),
 }
 
 impl Home {
@@ -536,6 +538,7 @@ impl Home {
             reserve: (u64::MAX, 0.0),
             unserved_wh: 0.0,
             rogue_charger_a: None,
+            last_w: (0.0, 0.0),
         }
     }
 
@@ -562,20 +565,11 @@ impl Home {
         base + routine + if self.spike.0 > 0 { self.spike.1 } else { 0.0 }
     }
 
-    /// PV and household power now, W, for the home's clock at `time_s` (0 and 0 in the lab
-    /// scenarios, where a bench supply or load drives the pack instead of a home).
-    pub fn pv_and_load_w(&self, time_s: u64, time_of_day_secs: u64) -> (f64, f64) {
-        if matches!(
-            self.scenario,
-            Scenario::Overcharge | Scenario::DeepDischarge
-        ) {
-            return (0.0, 0.0);
-        }
-        let day = (self.scenario.start_time_of_day_secs() + time_s) / 86_400;
-        (
-            self.pv_w(day, time_of_day_secs),
-            self.load_w(time_of_day_secs),
-        )
+    /// PV and household power during the last step, W: what the inverter balanced with the
+    /// current it asked for (0 and 0 in the lab scenarios, where a bench supply or load
+    /// drives the pack instead of a home, and before the first step).
+    pub fn pv_and_load_w(&self) -> (f64, f64) {
+        self.last_w
     }
 
     /// Whether the grid is up at `time_s`.
@@ -599,10 +593,14 @@ impl Home {
             Scenario::DeepDischarge => return -140.0,
             _ => {}
         }
+        let day = (self.scenario.start_time_of_day_secs() + input.time_s) / 86_400;
         if let Some(current_a) = self.rogue_charger_a {
+            self.last_w = (
+                self.pv_w(day, input.time_of_day_secs),
+                self.load_w(input.time_of_day_secs),
+            );
             return current_a;
         }
-        let day = (self.scenario.start_time_of_day_secs() + input.time_s) / 86_400;
         // Clouds drift slowly; appliances (kettle, oven, pump) switch on at random.
         let drift: f64 = rng.random_range(-0.01..=0.01);
         self.cloud = (self.cloud + drift + 0.002 * (0.95 - self.cloud)).clamp(0.3, 1.0);
@@ -630,7 +628,9 @@ impl Home {
         let soc = f64::from(input.bms_soc_permille) / 1000.0;
         let grid = self.grid_available(input.time_s);
         let load_w = self.load_w(input.time_of_day_secs);
-        let net_w = self.pv_w(day, input.time_of_day_secs) - load_w;
+        let pv_w = self.pv_w(day, input.time_of_day_secs);
+        self.last_w = (pv_w, load_w);
+        let net_w = pv_w - load_w;
         let volts = (input.pack_voltage_mv / 1000.0).max(1.0);
         let ccl_a = f64::from(input.limits.charge_current_ma) / 1000.0;
         let dcl_a = f64::from(input.limits.discharge_current_ma) / 1000.0;

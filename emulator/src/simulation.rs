@@ -202,8 +202,11 @@ pub struct PowerFlow {
     pub pv_w: f64,
     /// Household consumption, W.
     pub load_w: f64,
-    /// Into the battery, W (negative: out of it).
+    /// Into the battery at its terminals, W (negative: out of it).
     pub battery_w: f64,
+    /// What the battery's own heater takes from the cells, W (inside the battery: the cells
+    /// give `heater_w` more than `battery_w` shows leaving).
+    pub heater_w: f64,
     /// From the grid, W (negative: exported); in the lab scenarios, the bench supply or load.
     pub grid_w: f64,
     /// Whether the grid is up.
@@ -220,7 +223,10 @@ pub struct Simulation {
     home: Home,
     engine: Engine,
     time_s: u64,
+    /// The string current of the last step, A.
     current_a: f64,
+    /// The heater's power during the last step, W.
+    heater_w: f64,
     measurement: Measurement,
     outputs: Outputs,
     stats: Stats,
@@ -337,6 +343,7 @@ impl Simulation {
             engine,
             time_s: 0,
             current_a: 0.0,
+            heater_w: 0.0,
             measurement,
             outputs,
             stats,
@@ -456,20 +463,22 @@ impl Simulation {
         });
     }
 
-    /// Where power flows now: PV and load from the home, the battery's true power, and the
-    /// grid as the balance (import positive). Without a grid, load the battery cannot cover goes
-    /// unserved and the grid shows 0.
+    /// Where power flowed during the last step: PV and load from the home, the battery's true
+    /// power at its terminals, and the grid as the balance (import positive). Without a grid, load the
+    /// battery cannot cover goes unserved and the grid shows 0.
     pub fn power_flow(&self) -> PowerFlow {
-        let (pv_w, load_w) = self
-            .home
-            .pv_and_load_w(self.time_s, self.time_of_day_secs());
-        let battery_w = self.pack.voltage_v() * self.current_a;
-        let grid_available = self.home.grid_available(self.time_s);
+        let (pv_w, load_w) = self.home.pv_and_load_w();
+        // The string current includes the heater's draw, which never leaves the battery.
+        let heater_w = self.heater_w;
+        let battery_w = self.pack.voltage_v() * self.current_a + heater_w;
+        // The step just taken started a second ago.
+        let grid_available = self.home.grid_available(self.time_s.saturating_sub(1));
         let balance_w = battery_w + load_w - pv_w;
         PowerFlow {
             pv_w,
             load_w,
             battery_w,
+            heater_w,
             grid_w: if grid_available { balance_w } else { 0.0 },
             grid_available,
         }
@@ -497,6 +506,7 @@ impl Simulation {
             &mut self.rng,
         );
         self.pack.ambient_c = self.config.scenario.ambient_c(self.time_of_day_secs());
+        self.heater_w = self.pack.heater_w();
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 

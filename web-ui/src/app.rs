@@ -797,13 +797,20 @@ fn PowerFlowCard(emulator: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
             } else {
                 "idle".to_owned()
             };
+            // The battery's own heater draws from the cells, inside the battery.
+            let heater = (f.heater_w > FLOW_IDLE_W).then(|| format!("heater {}", power_text(f.heater_w)));
             let pv = power_text(f.pv_w);
             let home = power_text(f.load_w);
-            let summary = format!("Solar {pv}; battery {battery}; home uses {home}; grid {grid}.");
+            let battery_said = match &heater {
+                Some(h) => format!("{battery}, its {h}"),
+                None => battery.clone(),
+            };
+            let summary =
+                format!("Solar {pv}; battery {battery_said}; home uses {home}; grid {grid}.");
             view! {
                 <div class="card flow-card" data-testid="power-flow">
                     <span class="label">"Power flow (emulator)"</span>
-                    <svg viewBox="0 0 320 170" role="img" aria-label=summary.clone() class="flow-picture">
+                    <svg viewBox="-10 0 340 170" role="img" aria-label=summary.clone() class="flow-picture">
                         {flow_line(62.0, 28.0, f.pv_w, "flow-line-pv")}
                         {flow_line(62.0, 112.0, f.grid_w, "flow-line-grid")}
                         {flow_line(258.0, 28.0, -f.battery_w, "flow-line-battery")}
@@ -820,6 +827,9 @@ fn PowerFlowCard(emulator: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
                         <text class="flow-value" x=62 y=160 data-testid="flow-grid">{grid}</text>
                         <text class="flow-label" x=258 y=62>"Battery"</text>
                         <text class="flow-value" x=258 y=76 data-testid="flow-battery">{battery}</text>
+                        {heater.map(|h| view! {
+                            <text class="flow-label" x=266 y=91 data-testid="flow-heater">{h}</text>
+                        })}
                         <text class="flow-label" x=258 y=146>"Home"</text>
                         <text class="flow-value" x=258 y=160 data-testid="flow-home">{home}</text>
                     </svg>
