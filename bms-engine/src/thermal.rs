@@ -1,4 +1,11 @@
 //! Thermal management: the heater (heat first, then charge) and the fan, each with hysteresis.
+//!
+//! The heater starts only while the pack is not being discharged (beyond the rest current):
+//! heat is for taking charge, and LiFePO4 discharges down to −20 °C, which protection
+//! enforces. So a winter night's load does not also pay for keeping the cells warm hour after
+//! hour; the heater starts when the pack rests or is charged, e.g. once PV covers the house in
+//! the morning. Once on it runs to its off temperature, as its own draw then shows as
+//! discharge.
 //! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
 //! limits is the protection table's trip rows.
 
@@ -42,13 +49,16 @@ impl Thermal {
         heating_permitted: bool,
     ) -> ThermalCommands {
         let (coldest, hottest) = (extremes.coldest_deci_c, extremes.hottest_deci_c);
+        let discharging = i64::from(m.current_ma) < -i64::from(config.rest_current_ma);
         self.heater_on = match (coldest, hottest) {
             (Some(cold), Some(hot)) if heating_permitted && m.fresh => {
                 let too_hot_to_heat = hot >= i32::from(config.heater_off_at_deci_c);
                 if self.heater_on {
                     cold < i32::from(config.heater_off_at_deci_c) && !too_hot_to_heat
                 } else {
-                    cold < i32::from(config.heater_on_below_deci_c) && !too_hot_to_heat
+                    cold < i32::from(config.heater_on_below_deci_c)
+                        && !too_hot_to_heat
+                        && !discharging
                 }
             }
             _ => false,
@@ -87,6 +97,26 @@ mod tests {
             "below 5 °C keeps heating"
         );
         assert!(!t.update(&c, &at(&[Some(50), Some(50)]), true).heater_on);
+    }
+
+    #[test]
+    fn the_heater_waits_while_the_pack_is_discharged_and_then_runs_to_its_off_temperature() {
+        let c = PackConfig::lfp_280ah(4);
+        let with_current = |ma: i32, deci_c: i16| {
+            let mut m = at(&[Some(deci_c), Some(deci_c)]);
+            m.current_ma = ma;
+            m
+        };
+        let mut t = Thermal::default();
+        // A cold night, the house drawing 5 A: no heating.
+        assert!(!t.update(&c, &with_current(-5_000, -80), true).heater_on);
+        // At rest (within the rest current) or charging: heat.
+        assert!(t.update(&c, &with_current(-500, -80), true).heater_on);
+        // Its own draw (or a load coming on) does not stop it before the off temperature.
+        assert!(t.update(&c, &with_current(-9_000, 20), true).heater_on);
+        assert!(!t.update(&c, &with_current(-9_000, 50), true).heater_on);
+        // Charging into a cold pack starts it too.
+        assert!(t.update(&c, &with_current(3_000, 0), true).heater_on);
     }
 
     #[test]
