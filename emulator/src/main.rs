@@ -395,7 +395,8 @@ fn describe_estimation(s: &emulator::Summary) -> String {
     )];
     if let (Some(t), Some(max)) = (s.converged_after_s, s.soc_max_err_after_convergence_pct) {
         lines.push(format!(
-            "converged           after {t} s; max error since {max:.2} %"
+            "converged           after {}; max error since {max:.2} %",
+            duration(t)
         ));
     }
     if let (Some(pack), Some(cells)) = (s.soc_in_bound_pct, s.cell_soc_in_bound_pct) {
@@ -431,10 +432,48 @@ fn describe_trips(trips: &[emulator::Trip]) -> String {
     }
     trips
         .iter()
-        .map(|t| match t.cell {
-            Some(cell) => format!("{} on cell {cell} at {} s", t.fault, t.time_s),
-            None => format!("{} at {} s", t.fault, t.time_s),
+        .map(|t| {
+            let at = elapsed(t.time_s);
+            match t.cell {
+                Some(cell) => format!("{} on cell {cell} at {at}", t.fault),
+                None => format!("{} at {at}", t.fault),
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A duration for people: "45 s", "12 min 20 s", "3 h 05 min".
+fn duration(secs: u64) -> String {
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..3_600 => format!("{} min {:02} s", secs / 60, secs % 60),
+        _ => format!("{} h {:02} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// Time since the start as the dashboard's events show it: "+2d 13:05:15".
+fn elapsed(secs: u64) -> String {
+    format!(
+        "+{}d {:02}:{:02}:{:02}",
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{duration, elapsed};
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        assert_eq!(duration(45), "45 s");
+        assert_eq!(duration(740), "12 min 20 s");
+        assert_eq!(duration(6_612), "1 h 50 min");
+        assert_eq!(duration(11_385), "3 h 09 min");
+        assert_eq!(elapsed(5), "+0d 00:00:05");
+        assert_eq!(elapsed(219_915), "+2d 13:05:15");
+    }
 }

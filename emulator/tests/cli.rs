@@ -79,6 +79,30 @@ fn run_with_json_prints_one_object_with_the_steps_simulated() {
 }
 
 #[test]
+fn the_text_summary_gives_times_as_the_dashboard_does() {
+    let out = emulator(&["run", "--scenario", "overcharge", "--days", "0.01"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let trips = text
+        .lines()
+        .find(|l| l.starts_with("protection trips"))
+        .unwrap_or_default();
+    // The over-voltage trip a few minutes in, located at its cell.
+    assert!(
+        trips.contains("cell-over-voltage on cell ") && trips.contains(" at +0d 00:0"),
+        "{text}"
+    );
+    let converged = text
+        .lines()
+        .find(|l| l.starts_with("converged"))
+        .unwrap_or_default();
+    assert!(
+        converged.contains(" s;") && !converged.contains("after 0 s"),
+        "{text}"
+    );
+}
+
+#[test]
 fn run_without_days_runs_the_scenario_for_its_own_length() {
     let scenario = Scenario::PeakShaving;
     assert!(
