@@ -538,8 +538,8 @@ pub fn DevicePanel(
         <section class="card console device" aria-label="Device" data-testid="mode-device">
             <h2>"Your battery"</h2>
             <p class="note">"A Cellsight device, or a JBD, JK or Daly BMS, on a USB serial port or over Bluetooth: the dashboard reads it directly, nothing to install."</p>
-            {missing.clone().map(|why| view! { <p class="error" role="alert" data-testid="serial-unavailable">{why}</p> })}
-            {missing_ble.clone().map(|why| view! { <p class="error" role="alert" data-testid="bluetooth-unavailable">{why}</p> })}
+            {missing.clone().map(|why| view! { <p class="notice" data-testid="serial-unavailable">{why}</p> })}
+            {missing_ble.clone().map(|why| view! { <p class="notice" data-testid="bluetooth-unavailable">{why}</p> })}
             <div class="console-row">
                 <label>"Protocol "
                     <select data-testid="protocol-select" disabled=connected
