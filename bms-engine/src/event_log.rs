@@ -2,7 +2,26 @@
 //! and resets, each with the cell, value, limit and delay that explain it.
 
 use crate::Event;
+use core::fmt;
 use heapless::Deque;
+
+/// Time since start as events are shown, "+2d 13:05:15": days, then the time within the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(pub u64);
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0;
+        write!(
+            f,
+            "+{}d {:02}:{:02}:{:02}",
+            secs / 86_400,
+            secs % 86_400 / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+}
 
 /// Events the ring keeps.
 pub const EVENT_LOG_LEN: usize = 64;

@@ -433,7 +433,8 @@ fn describe_trips(trips: &[emulator::Trip]) -> String {
     trips
         .iter()
         .map(|t| {
-            let at = elapsed(t.time_s);
+            // As the dashboard's events show it: "+2d 13:05:15".
+            let at = bms_engine::event_log::Elapsed(t.time_s);
             match t.cell {
                 Some(cell) => format!("{} on cell {cell} at {at}", t.fault),
                 None => format!("{} at {at}", t.fault),
@@ -452,20 +453,10 @@ fn duration(secs: u64) -> String {
     }
 }
 
-/// Time since the start as the dashboard's events show it: "+2d 13:05:15".
-fn elapsed(secs: u64) -> String {
-    format!(
-        "+{}d {:02}:{:02}:{:02}",
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{duration, elapsed};
+    use super::duration;
+    use bms_engine::event_log::Elapsed;
 
     #[test]
     fn times_read_as_people_say_them() {
@@ -473,7 +464,7 @@ mod tests {
         assert_eq!(duration(740), "12 min 20 s");
         assert_eq!(duration(6_612), "1 h 50 min");
         assert_eq!(duration(11_385), "3 h 09 min");
-        assert_eq!(elapsed(5), "+0d 00:00:05");
-        assert_eq!(elapsed(219_915), "+2d 13:05:15");
+        assert_eq!(Elapsed(5).to_string(), "+0d 00:00:05");
+        assert_eq!(Elapsed(219_915).to_string(), "+2d 13:05:15");
     }
 }

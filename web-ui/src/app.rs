@@ -1056,16 +1056,9 @@ fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
     }
 }
 
-/// Device time as "d 1 · 06:05:09" (days from 0 since the device started).
+/// Device time as "+0d 06:05:09" (days from 0 since the device started).
 fn device_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    format!(
-        "+{}d {:02}:{:02}:{:02}",
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    bms_engine::event_log::Elapsed(ms / 1000).to_string()
 }
 
 #[component]
