@@ -83,16 +83,21 @@ fn integrated_current_matches_every_cells_stored_charge() {
     }
 }
 
-#[test]
-fn csv_rows_match_the_header_and_carry_measurement_truth_and_decisions() {
-    let mut sim = Simulation::new(config(Scenario::Overcharge, 4)).unwrap();
+/// `emulator run --csv` of `scenario` with `cells` cells: `rows` rows, one every `every_s`.
+fn csv_text(scenario: Scenario, cells: usize, rows: usize, every_s: u64) -> String {
+    let mut sim = Simulation::new(config(scenario, cells)).unwrap();
     let mut out = Vec::new();
-    emulator::csv::write_header(&mut out, 4).unwrap();
-    for _ in 0..10 {
-        sim.run_for(60);
+    emulator::csv::write_header(&mut out, cells).unwrap();
+    for _ in 0..rows {
+        sim.run_for(every_s);
         emulator::csv::write_row(&mut out, &sim).unwrap();
     }
-    let text = String::from_utf8(out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn csv_rows_match_the_header_and_carry_measurement_truth_and_decisions() {
+    let text = csv_text(Scenario::Overcharge, 4, 10, 60);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(&header[..3], ["time_s", "current_a", "cell1_v"]);
@@ -132,14 +137,7 @@ fn csv_rows_match_the_header_and_carry_measurement_truth_and_decisions() {
 
 #[test]
 fn the_csv_shows_the_heater_warming_a_winter_pack() {
-    let mut sim = Simulation::new(config(Scenario::WinterCold, 16)).unwrap();
-    let mut out = Vec::new();
-    emulator::csv::write_header(&mut out, 16).unwrap();
-    for _ in 0..24 {
-        sim.run_for(600);
-        emulator::csv::write_row(&mut out, &sim).unwrap();
-    }
-    let text = String::from_utf8(out).unwrap();
+    let text = csv_text(Scenario::WinterCold, 16, 24, 600);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let heater = header.iter().position(|h| *h == "heater_on").unwrap();
