@@ -366,9 +366,11 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     Ok(format!(
         "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
+         true cell temp      {:.1} °C … {:.1} °C\n\
          protection trips    {trips}\n\
          SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
          {estimation}\n\
+         thermal             heater {:.1} h, {:.2} kWh from the cells; fan {:.1} h\n\
          energy              in {:.2} kWh, out {:.2} kWh",
         summary.scenario,
         summary.seed,
@@ -378,10 +380,15 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         summary.wall_ms,
         summary.true_min_cell_v,
         summary.true_max_cell_v,
+        summary.true_min_temp_c,
+        summary.true_max_temp_c,
         summary.soc_rmse_pct,
         summary.soc_max_err_pct,
         summary.final_soc_pct,
         summary.final_true_soc_pct,
+        summary.heater_hours,
+        summary.heater_kwh,
+        summary.fan_hours,
         summary.energy_in_kwh,
         summary.energy_out_kwh,
     ))

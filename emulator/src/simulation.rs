@@ -163,6 +163,12 @@ pub struct Summary {
     pub unserved_kwh: f64,
     /// Charge that went into a cell below 0 °C, Ah (must stay 0: heat first, then charge).
     pub charged_below_zero_ah: f64,
+    /// How long the heater ran, h.
+    pub heater_hours: f64,
+    /// Energy the heater took from the cells, kWh.
+    pub heater_kwh: f64,
+    /// How long the fan ran, h.
+    pub fan_hours: f64,
     /// Mean capacity fade of the cells at the end, %.
     pub capacity_fade_pct: f64,
     /// True SOC spread between cells at the end, percentage points.
@@ -193,6 +199,9 @@ struct Stats {
     energy_in_wh: f64,
     energy_out_wh: f64,
     charged_below_zero_ah: f64,
+    heater_secs: f64,
+    heater_wh: f64,
+    fan_secs: f64,
 }
 
 /// Where power flows in the emulated home at one moment (the truth the BMS does not see).
@@ -507,6 +516,13 @@ impl Simulation {
         );
         self.pack.ambient_c = self.config.scenario.ambient_c(self.time_of_day_secs());
         self.heater_w = self.pack.heater_w();
+        if self.heater_w > 0.0 {
+            self.stats.heater_secs += dt_secs;
+            self.stats.heater_wh += self.heater_w * dt_secs / 3600.0;
+        }
+        if self.pack.fan_on {
+            self.stats.fan_secs += dt_secs;
+        }
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 
@@ -686,6 +702,9 @@ impl Simulation {
             energy_out_kwh: s.energy_out_wh / 1000.0,
             unserved_kwh: self.home.unserved_wh / 1000.0,
             charged_below_zero_ah: s.charged_below_zero_ah,
+            heater_hours: s.heater_secs / 3600.0,
+            heater_kwh: s.heater_wh / 1000.0,
+            fan_hours: s.fan_secs / 3600.0,
             capacity_fade_pct: {
                 let model = &self.pack.model;
                 let n = self.pack.cells.len().max(1) as f64;

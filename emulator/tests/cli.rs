@@ -100,6 +100,11 @@ fn the_text_summary_gives_times_as_the_dashboard_does() {
         converged.contains(" s;") && !converged.contains("after 0 s"),
         "{text}"
     );
+    assert!(text.contains("\ntrue cell temp      25.0 °C … "), "{text}");
+    assert!(
+        text.contains("\nthermal             heater 0.0 h, 0.00 kWh from the cells; fan "),
+        "{text}"
+    );
 }
 
 #[test]

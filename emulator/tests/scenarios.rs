@@ -89,6 +89,15 @@ fn winter_never_charges_a_frozen_cell_and_heats_first() {
     );
     assert_eq!(s.charged_below_zero_ah, 0.0);
     assert!(s.energy_in_kwh > 5.0, "it still charges once warm");
+    // The heater (16 × 15 W) runs, but not through every night: it ran 50 of the 72 hours
+    // when it also kept a discharging pack warm.
+    assert!((10.0..45.0).contains(&s.heater_hours), "{s:#?}");
+    assert!(
+        (s.heater_kwh - s.heater_hours * 0.24).abs() < 0.01,
+        "{} kWh in {} h",
+        s.heater_kwh,
+        s.heater_hours
+    );
 }
 
 #[test]
