@@ -12,6 +12,16 @@
 //!   at 0 %;
 //! * warnings — any active derate-level fault of that direction halves it.
 //!
+//! The taper is a controller, not a function of the voltage alone: it falls at once, but by
+//! a tenth a step once below the current then flowing, and recovers at most from 0 to full in
+//! [`TAPER_RECOVERY_MS`]. Taken from the voltage under load alone, it switched a cold pack's
+//! discharge on and off every second: full current pulled the lowest cell below the derate
+//! level, the DCL fell to 0, the cell recovered without load, the DCL came back in full, and
+//! the inverter followed each change a second later (winter-cold saw 1 096 such seconds in
+//! three days). Now the current settles just below where the cells sag to the derate level.
+//! Safety does not rest on the taper: the under-voltage and over-voltage trips block the
+//! direction outright.
+//!
 //! A direction that protection does not allow gets 0 A. The CVL is never 0: it is the absorption
 //! (or float) voltage of the configured cell count, which validation keeps positive.
 
@@ -23,6 +33,9 @@ use serde::{Deserialize, Serialize};
 const FULL_CHARGE_INTERVAL_MS: u64 = 30 * 24 * 3_600_000;
 /// SOC that counts as "reached full" for the full-charge request, per mille.
 const FULL_SOC_PERMILLE: u16 = 970;
+
+/// How long the taper takes at most to recover from 0 to full, ms.
+pub const TAPER_RECOVERY_MS: u32 = 60_000;
 
 /// Where the charge cycle is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +71,8 @@ pub struct LimitState {
     phase: ChargePhase,
     tail_ms: u32,
     since_full_ms: u64,
+    /// The charge and discharge taper factors of the last step, per mille.
+    taper: (u32, u32),
 }
 
 impl Default for LimitState {
@@ -66,8 +81,25 @@ impl Default for LimitState {
             phase: ChargePhase::Absorption,
             tail_ms: 0,
             since_full_ms: 0,
+            taper: (1000, 1000),
         }
     }
+}
+
+/// The taper factor after this step, per mille: when `instant` is lower than `last`, it falls
+/// to `instant` but no lower than 90 % of the smaller of the current now flowing (`flowing`,
+/// per mille of the maximum) and `last`, so it keeps falling by a tenth a step while the cells
+/// stay beyond the level; otherwise it rises towards `instant` by at most the recovery of
+/// `dt_millis`.
+fn recovering(last: u32, instant: u32, flowing: u32, dt_millis: u32) -> u32 {
+    if instant < last {
+        let floor = flowing.min(last).saturating_mul(9) / 10;
+        return instant.max(floor);
+    }
+    let rise = u32::try_from(u64::from(dt_millis) * 1000 / u64::from(TAPER_RECOVERY_MS))
+        .unwrap_or(1000)
+        .max(1);
+    instant.min(last.saturating_add(rise))
 }
 
 /// Linear factor in per mille: 1000 at `full`, 0 at `zero`, clamped, for either orientation.
@@ -195,11 +227,18 @@ impl LimitState {
         let (highest, lowest) = (extremes.highest_cell_mv, extremes.lowest_cell_mv);
         let soc = i32::from(inputs.soc_permille);
 
-        let charge_factor = weakest([
-            temperature(
-                &config.charge_over_temperature,
-                &config.charge_under_temperature,
-            ),
+        // The current flowing in each direction, per mille of that direction's maximum.
+        let flowing = |max_ma: u32, charging: bool| {
+            let ma = if charging {
+                m.current_ma.max(0)
+            } else {
+                m.current_ma.min(0)
+            }
+            .unsigned_abs();
+            u32::try_from(u64::from(ma) * 1000 / u64::from(max_ma.max(1))).unwrap_or(1000)
+        };
+        let charge_taper = recovering(
+            self.taper.0,
             highest.map_or(0, |v| {
                 ramp(
                     v,
@@ -207,6 +246,28 @@ impl LimitState {
                     config.cell_over_voltage.derate,
                 )
             }),
+            flowing(config.max_charge_current_ma, true),
+            dt_millis,
+        );
+        let discharge_taper = recovering(
+            self.taper.1,
+            lowest.map_or(0, |v| {
+                ramp(
+                    v,
+                    config.cell_under_voltage.warn,
+                    config.cell_under_voltage.derate,
+                )
+            }),
+            flowing(config.max_discharge_current_ma, false),
+            dt_millis,
+        );
+        self.taper = (charge_taper, discharge_taper);
+        let charge_factor = weakest([
+            temperature(
+                &config.charge_over_temperature,
+                &config.charge_under_temperature,
+            ),
+            charge_taper,
             200 + ramp(soc, 950, 1000) * 800 / 1000,
             warning_factor(inputs.derates.iter().any(concerns_charge)),
         ]);
@@ -215,13 +276,7 @@ impl LimitState {
                 &config.discharge_over_temperature,
                 &config.discharge_under_temperature,
             ),
-            lowest.map_or(0, |v| {
-                ramp(
-                    v,
-                    config.cell_under_voltage.warn,
-                    config.cell_under_voltage.derate,
-                )
-            }),
+            discharge_taper,
             200 + ramp(soc, 100, 0) * 800 / 1000,
             warning_factor(inputs.derates.iter().any(concerns_discharge)),
         ]);
@@ -328,10 +383,61 @@ mod tests {
             l.discharge_current_ma, 100_000,
             "halfway from 2.90 V to 2.80 V"
         );
+        // The SOC factors, with tapers that have not been pulled down.
+        let mut s = LimitState::default();
         let l = s.update(&config(), &snapshot(3_300, 0, 250), inputs(1_000), 1_000);
         assert_eq!(l.charge_current_ma, 28_000, "20 % at 100 % SOC");
         let l = s.update(&config(), &snapshot(3_300, 0, 250), inputs(50), 1_000);
         assert_eq!(l.discharge_current_ma, 120_000, "60 % at 5 % SOC");
+    }
+
+    #[test]
+    fn the_taper_falls_at_once_and_recovers_over_a_minute() {
+        let mut s = LimitState::default();
+        // 100 A pulls the lowest cell to the derate level: the limit falls to 90 A, not to 0.
+        let l = s.update(
+            &config(),
+            &snapshot(2_800, -100_000, 250),
+            inputs(500),
+            1_000,
+        );
+        assert_eq!(l.discharge_current_ma, 90_000);
+        // With no current flowing, the derate level gives 0.
+        let l = s.update(&config(), &snapshot(2_800, 0, 250), inputs(500), 1_000);
+        assert_eq!(l.discharge_current_ma, 0);
+        // Without load it is back at 3.2 V a second later, yet the limit comes back gradually,
+        // not at once (which made the inverter switch its load on and off every second).
+        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+        assert_eq!(l.discharge_current_ma, 200_000 * 16 / 1000);
+        for _ in 0..29 {
+            s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+        }
+        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+        assert_eq!(
+            l.discharge_current_ma,
+            200_000 * 16 * 31 / 1000,
+            "half after 31 s"
+        );
+        for _ in 0..40 {
+            s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+        }
+        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+        assert_eq!(l.discharge_current_ma, 200_000, "full after a minute");
+        // A lower instant value still wins at once, down to 90 % of what flows.
+        let l = s.update(
+            &config(),
+            &snapshot(2_850, -40_000, 250),
+            inputs(500),
+            1_000,
+        );
+        assert_eq!(l.discharge_current_ma, 100_000);
+        let l = s.update(
+            &config(),
+            &snapshot(2_790, -40_000, 250),
+            inputs(500),
+            1_000,
+        );
+        assert_eq!(l.discharge_current_ma, 36_000);
     }
 
     #[test]
