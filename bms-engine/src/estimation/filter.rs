@@ -286,8 +286,9 @@ impl CellFilter {
         let r0 = r0_ohm * step.resistance_factor;
         let i = step.current_a - self.x[B];
         let z = self.x[Z];
-        // The SOC the OCV shows: emptier under discharge load in the cold, and empty under full
-        // load once the charge left is all beyond reach (`cold` ≤ 0), continuously.
+        // The SOC the OCV shows: emptier under discharge load in the cold. Once the charge left
+        // is all beyond reach (`cold` ≤ 0) the cell sags towards empty under load, and how far
+        // depends on the load and the cold far more than on the SOC: no correction then.
         let load = (-i / (0.1 * params.capacity_ah)).clamp(0.0, 1.0);
         let cold = 1.0 - (1.0 - z) / step.accessible.max(0.05);
         let (z_shown, dz_shown) = if load <= 0.0 || cold >= z {
@@ -298,7 +299,7 @@ impl CellFilter {
                 1.0 - load + load / step.accessible.max(0.05),
             )
         } else {
-            (z * (1.0 - load), 1.0 - load)
+            return;
         };
         let (ocv, slope) = params.ocv.voltage(z_shown);
         let slope = slope * dz_shown;

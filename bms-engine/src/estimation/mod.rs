@@ -23,12 +23,13 @@
 //! The measurement is the cell's terminal voltage:
 //! `v = OCV(z') + M·h + e + v1 + v2 + R0(T)·(i − b)`, where `z' = z` except under discharge in
 //! the cold: from 0.1 C on, a cell whose accessible capacity is a fraction `a(T)` of nominal
-//! shows the OCV of `max(0, 1 − (1 − z)/a)` (it looks emptier under load, not at rest), and
-//! below 0.1 C proportionally less so. Without that term a cool pack's recovery after every
-//! discharge reads as charge coming from nowhere, and the bias state learns it. The floor at
-//! 0 matters on frozen nights: with `z` below `1 − a` nothing is within reach and the cell
-//! looks empty under load. Taking `z' = z` there instead (as once done) had the estimate climb
-//! while the pack emptied: `winter-cold` ended 9 points high (RMSE 3.2 %, now 0.4 %).
+//! shows the OCV of `1 − (1 − z)/a` (it looks emptier under load, not at rest), and below
+//! 0.1 C proportionally less so. Without that term a cool pack's recovery after every
+//! discharge reads as charge coming from nowhere, and the bias state learns it. On frozen
+//! nights `z` can fall below `1 − a`: nothing is within reach, the cell sags towards empty
+//! under load by an amount set by the load and the cold rather than the SOC, and the filter
+//! does not correct. Taking `z' = z` there instead (as once done) had the estimate climb
+//! while the pack emptied: `winter-cold` ended 9 points high (RMSE 3.2 %, now 0.2 %).
 //!
 //! # Noise tuning, and why
 //!
