@@ -394,50 +394,29 @@ mod tests {
     #[test]
     fn the_taper_falls_at_once_and_recovers_over_a_minute() {
         let mut s = LimitState::default();
+        // The DCL after a second with the lowest cell at `mv` and `ma` flowing.
+        let mut dcl = |mv: u16, ma: i32| {
+            s.update(&config(), &snapshot(mv, ma, 250), inputs(500), 1_000)
+                .discharge_current_ma
+        };
         // 100 A pulls the lowest cell to the derate level: the limit falls to 90 A, not to 0.
-        let l = s.update(
-            &config(),
-            &snapshot(2_800, -100_000, 250),
-            inputs(500),
-            1_000,
-        );
-        assert_eq!(l.discharge_current_ma, 90_000);
+        assert_eq!(dcl(2_800, -100_000), 90_000);
         // With no current flowing, the derate level gives 0.
-        let l = s.update(&config(), &snapshot(2_800, 0, 250), inputs(500), 1_000);
-        assert_eq!(l.discharge_current_ma, 0);
+        assert_eq!(dcl(2_800, 0), 0);
         // Without load it is back at 3.2 V a second later, yet the limit comes back gradually,
         // not at once (which made the inverter switch its load on and off every second).
-        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
-        assert_eq!(l.discharge_current_ma, 200_000 * 16 / 1000);
+        assert_eq!(dcl(3_200, 0), 200_000 * 16 / 1000);
         for _ in 0..29 {
-            s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+            dcl(3_200, 0);
         }
-        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
-        assert_eq!(
-            l.discharge_current_ma,
-            200_000 * 16 * 31 / 1000,
-            "half after 31 s"
-        );
+        assert_eq!(dcl(3_200, 0), 200_000 * 16 * 31 / 1000, "half after 31 s");
         for _ in 0..40 {
-            s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
+            dcl(3_200, 0);
         }
-        let l = s.update(&config(), &snapshot(3_200, 0, 250), inputs(500), 1_000);
-        assert_eq!(l.discharge_current_ma, 200_000, "full after a minute");
+        assert_eq!(dcl(3_200, 0), 200_000, "full after a minute");
         // A lower instant value still wins at once, down to 90 % of what flows.
-        let l = s.update(
-            &config(),
-            &snapshot(2_850, -40_000, 250),
-            inputs(500),
-            1_000,
-        );
-        assert_eq!(l.discharge_current_ma, 100_000);
-        let l = s.update(
-            &config(),
-            &snapshot(2_790, -40_000, 250),
-            inputs(500),
-            1_000,
-        );
-        assert_eq!(l.discharge_current_ma, 36_000);
+        assert_eq!(dcl(2_850, -40_000), 100_000);
+        assert_eq!(dcl(2_790, -40_000), 36_000);
     }
 
     #[test]
