@@ -12,9 +12,10 @@
 //!   at 0 %;
 //! * warnings — any active derate-level fault of that direction halves it.
 //!
-//! The taper is a controller, not a function of the voltage alone: it falls at once, but by
-//! a tenth a step once below the current then flowing, and recovers at most from 0 to full in
-//! [`TAPER_RECOVERY_MS`]. Taken from the voltage under load alone, it switched a cold pack's
+//! The taper is a controller, not a function of the voltage alone: it recovers at most from 0
+//! to full in [`TAPER_RECOVERY_MS`], and the discharge taper falls at once but by a tenth a
+//! step once below the current then flowing (the charge taper falls all the way at once:
+//! over-voltage harms LiFePO4, a sag under load in the cold does not). Taken from the voltage under load alone, it switched a cold pack's
 //! discharge on and off every second: full current pulled the lowest cell below the derate
 //! level, the DCL fell to 0, the cell recovered without load, the DCL came back in full, and
 //! the inverter followed each change a second later (winter-cold saw 1 096 such seconds in
@@ -227,16 +228,12 @@ impl LimitState {
         let (highest, lowest) = (extremes.highest_cell_mv, extremes.lowest_cell_mv);
         let soc = i32::from(inputs.soc_permille);
 
-        // The current flowing in each direction, per mille of that direction's maximum.
-        let flowing = |max_ma: u32, charging: bool| {
-            let ma = if charging {
-                m.current_ma.max(0)
-            } else {
-                m.current_ma.min(0)
-            }
-            .unsigned_abs();
-            u32::try_from(u64::from(ma) * 1000 / u64::from(max_ma.max(1))).unwrap_or(1000)
-        };
+        // The discharge current flowing, per mille of the maximum.
+        let discharging = u32::try_from(
+            u64::from(m.current_ma.min(0).unsigned_abs()) * 1000
+                / u64::from(config.max_discharge_current_ma.max(1)),
+        )
+        .unwrap_or(1000);
         let charge_taper = recovering(
             self.taper.0,
             highest.map_or(0, |v| {
@@ -246,7 +243,8 @@ impl LimitState {
                     config.cell_over_voltage.derate,
                 )
             }),
-            flowing(config.max_charge_current_ma, true),
+            // Over-voltage is what harms LiFePO4: the charge taper falls all the way at once.
+            0,
             dt_millis,
         );
         let discharge_taper = recovering(
@@ -258,7 +256,7 @@ impl LimitState {
                     config.cell_under_voltage.derate,
                 )
             }),
-            flowing(config.max_discharge_current_ma, false),
+            discharging,
             dt_millis,
         );
         self.taper = (charge_taper, discharge_taper);
