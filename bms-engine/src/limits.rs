@@ -15,11 +15,12 @@
 //! The taper is a controller, not a function of the voltage alone: it recovers at most from 0
 //! to full in [`TAPER_RECOVERY_MS`], and the discharge taper falls at once but by a tenth a
 //! step once below the current then flowing (the charge taper falls all the way at once:
-//! over-voltage harms LiFePO4, a sag under load in the cold does not). Taken from the voltage under load alone, it switched a cold pack's
-//! discharge on and off every second: full current pulled the lowest cell below the derate
-//! level, the DCL fell to 0, the cell recovered without load, the DCL came back in full, and
-//! the inverter followed each change a second later (winter-cold saw 1 096 such seconds in
-//! three days). Now the current settles just below where the cells sag to the derate level.
+//! over-voltage harms LiFePO4, a sag under load in the cold does not). Taken from the voltage
+//! under load alone, it switched a cold pack's discharge on and off every second: full
+//! current pulled the lowest cell below the derate level, the DCL fell to 0, the cell
+//! recovered without load, the DCL came back in full, and the inverter followed each change a
+//! second later (winter-cold saw 1 096 such seconds in three days). Now the current settles
+//! just below where the cells sag to the derate level.
 //! Safety does not rest on the taper: the under-voltage and over-voltage trips block the
 //! direction outright.
 //!

@@ -1,4 +1,6 @@
 //! Thermal management: the heater (heat first, then charge) and the fan, each with hysteresis.
+//! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
+//! limits is the protection table's trip rows.
 //!
 //! The heater starts only while the pack is not being discharged (beyond the rest current):
 //! heat is for taking charge, and LiFePO4 discharges down to −20 °C, which protection
@@ -6,8 +8,6 @@
 //! hour; the heater starts when the pack rests or is charged, e.g. once PV covers the house in
 //! the morning. Once on it runs to its off temperature, as its own draw then shows as
 //! discharge.
-//! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
-//! limits is the protection table's trip rows.
 
 use crate::{Extremes, Measurement, PackConfig};
 

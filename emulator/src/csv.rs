@@ -61,12 +61,7 @@ pub fn write_row(out: &mut impl Write, sim: &Simulation) -> io::Result<()> {
     for i in 0..pack.cells.len() {
         write!(out, ",{:.4}", pack.cell_voltage_v(i).unwrap_or(0.0))?;
     }
-    let (coldest, hottest) = pack
-        .cells
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
-            (lo.min(c.temperature_c), hi.max(c.temperature_c))
-        });
+    let (coldest, hottest) = pack.temperature_range_c();
     let trips: Vec<&str> = o.trips.iter().map(|f| f.name()).collect();
     // 1-based, as the dashboard and the events number cells.
     let bleeding: Vec<String> = (0..pack.cells.len().min(32))

@@ -201,6 +201,15 @@ impl Pack {
         currents
     }
 
+    /// The coldest and hottest cell temperature, °C.
+    pub fn temperature_range_c(&self) -> (f64, f64) {
+        self.cells
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
+                (lo.min(c.temperature_c), hi.max(c.temperature_c))
+            })
+    }
+
     /// Current the heater draws from the cells while it runs, A (it sits on the cell side of
     /// the switches and behind the current sensor, so the BMS sees and counts it).
     pub fn heater_current_a(&self) -> f64 {

@@ -473,8 +473,8 @@ impl Simulation {
     }
 
     /// Where power flowed during the last step: PV and load from the home, the battery's true
-    /// power at its terminals, and the grid as the balance (import positive). Without a grid, load the
-    /// battery cannot cover goes unserved and the grid shows 0.
+    /// power at its terminals, and the grid as the balance (import positive). Without a grid,
+    /// load the battery cannot cover goes unserved and the grid shows 0.
     pub fn power_flow(&self) -> PowerFlow {
         let (pv_w, load_w) = self.home.pv_and_load_w();
         // The string current includes the heater's draw, which never leaves the battery.

@@ -152,8 +152,8 @@ fn plotly_loaded() -> bool {
 pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "history-cells"];
 
 /// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
-/// band held to 0–100 %, as no cell holds less or more; the truth in emulator mode); pack voltage and current; cell spread and the
-/// temperature extremes. Drag to zoom, double-click to see everything again.
+/// band held to 0–100 %, as no cell holds less or more; the truth in emulator mode); pack
+/// voltage and current; cell spread and the temperature extremes. Drag to zoom, double-click to see everything again.
 ///
 /// `window_h` is the stretch on screen, hours (`None`: everything).
 pub fn history_plots(

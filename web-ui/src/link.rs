@@ -320,15 +320,7 @@ impl EmulatedLink {
 
     /// The coldest and hottest true cell temperature, °C (the BMS sees only its sensors).
     pub fn true_temperature_range_c(&self) -> (f64, f64) {
-        self.device
-            .simulation()
-            .pack()
-            .cells
-            .iter()
-            .map(|c| c.temperature_c)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
-                (lo.min(t), hi.max(t))
-            })
+        self.device.simulation().pack().temperature_range_c()
     }
 
     /// Where power flows in the emulated home now (PV, house, battery, grid).
