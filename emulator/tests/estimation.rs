@@ -127,6 +127,48 @@ fn the_capacity_is_found_and_followed_as_the_pack_fades() {
     assert!(s.soc_in_bound_pct.unwrap() >= 95.0, "{s:#?}");
 }
 
+/// Other packs of the same history: their evenings end above 10 %, where the curve is less
+/// steep, and the capacity must still be found (seed 1 once never found it: RMSE 2.9 %).
+#[test]
+fn the_capacity_is_found_on_packs_that_are_never_emptied_below_15_percent() {
+    for seed in [1, 3] {
+        let s = run(SimulationConfig::new(Scenario::CapacityFade, seed, 16), 60);
+        let estimate = s.capacity_estimate_ah.expect("a capacity estimate");
+        let error = (estimate - s.true_capacity_ah) / s.true_capacity_ah;
+        assert!(error.abs() <= 0.02, "seed {seed}: {s:#?}");
+        assert!(s.soc_rmse_pct <= 1.0, "seed {seed}: {s:#?}");
+        assert!(s.soc_in_bound_pct.unwrap() >= 95.0, "seed {seed}: {s:#?}");
+    }
+}
+
+/// A cell the model does not fit (70 % of the capacity, or a +5 mΩ connection) makes the
+/// filter bend its states to follow the voltage while its σ stays small: no capacity may be
+/// learnt from such a "pin" (once: 220 Ah for a 195 Ah cell, 224 Ah for a 281 Ah one).
+#[test]
+fn a_cell_the_model_does_not_fit_gets_no_confidently_wrong_capacity() {
+    for (scenario, seed) in [
+        (Scenario::FaultWeakCell, 1),
+        (Scenario::FaultWeakCell, 42),
+        (Scenario::FaultResistanceStep, 42),
+    ] {
+        let mut sim = Simulation::new(SimulationConfig::new(scenario, seed, 16)).unwrap();
+        sim.run_for(DAY);
+        let health = sim.engine().estimator().health().unwrap();
+        let pack = sim.pack();
+        for (i, estimate) in health.cell_capacity_ah.iter().enumerate() {
+            let truth = pack.cells[i].capacity_ah(&pack.model);
+            if let Some((q, sigma)) = estimate {
+                let error = (f64::from(*q) - truth) / truth;
+                assert!(
+                    error.abs() <= 0.03,
+                    "{scenario:?} seed {seed} cell {}: {q:.1} ± {sigma:.1} Ah, true {truth:.1} Ah",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_restart_resumes_from_the_saved_state_not_from_a_guess() {
     let mut sim = Simulation::new(SimulationConfig::new(Scenario::SolarDay, SEED, 16)).unwrap();

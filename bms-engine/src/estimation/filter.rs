@@ -26,6 +26,8 @@ const RC_NOISE_V: f32 = 0.000_2;
 const HYSTERESIS_NOISE: f32 = 0.1;
 /// Innovations beyond this many σ are not believed (a glitch, an open wire): skipped.
 const OUTLIER_SIGMAS: f32 = 6.0;
+/// A correction whose innovation is within this many σ agrees with the model.
+const AGREEMENT_SIGMAS: f32 = 3.0;
 /// A full charge sets the SOC to 1 with this σ.
 const FULL_CHARGE_SIGMA: f32 = 0.01;
 /// A cell held full is synchronised again after this long, s (a bias shows as drift).
@@ -58,6 +60,9 @@ pub struct CellFilter {
     full_secs: f32,
     /// Innovations skipped as outliers.
     outliers: u32,
+    /// Whether the last voltage correction was made and agreed with the model (innovation
+    /// within [`AGREEMENT_SIGMAS`]): a small σ means the SOC is known only while this holds.
+    agrees: bool,
     /// Covariance propagation not yet applied to `p` (see [`Pending`]).
     pending: Pending,
 }
@@ -101,6 +106,7 @@ impl CellFilter {
             z_carry: 0.0,
             full_secs: 0.0,
             outliers: 0,
+            agrees: false,
             pending: Pending::NONE,
         }
     }
@@ -126,6 +132,7 @@ impl CellFilter {
             z_carry: 0.0,
             full_secs: 0.0,
             outliers: 0,
+            agrees: false,
             pending: Pending::NONE,
         }
     }
@@ -173,6 +180,11 @@ impl CellFilter {
     /// Innovations skipped as outliers so far.
     pub fn outliers(&self) -> u32 {
         self.outliers
+    }
+
+    /// Whether the last voltage correction was made and agreed with the model.
+    pub fn agrees(&self) -> bool {
+        self.agrees
     }
 
     /// Time update over one step at the measured current.
@@ -283,6 +295,8 @@ impl CellFilter {
 
     /// Measurement update with the cell's terminal voltage `v`.
     pub(crate) fn correct(&mut self, params: &CellModelParams, step: &Step, r0_ohm: f32, v: f32) {
+        // Until this correction is made and agrees, the voltage has not vouched for the SOC.
+        self.agrees = false;
         let r0 = r0_ohm * step.resistance_factor;
         let i = step.current_a - self.x[B];
         let z = self.x[Z];
@@ -313,14 +327,18 @@ impl CellFilter {
         let predicted =
             ocv + params.hysteresis_v * self.x[H] + self.x[E] + self.x[V1] + self.x[V2] + r0 * i;
         let h = [slope, 1.0, 1.0, params.hysteresis_v, -r0, 1.0];
-        if !self.scalar_update(
+        match self.scalar_update(
             &h,
             v - predicted,
             params.voltage_sigma_v * params.voltage_sigma_v,
             OUTLIER_SIGMAS,
             params.soc_sigma_floor,
         ) {
-            self.outliers = self.outliers.saturating_add(1);
+            Some(normalised) => {
+                self.agrees = normalised <= AGREEMENT_SIGMAS * AGREEMENT_SIGMAS
+                    && libm::fabsf(self.x[E]) <= AGREEMENT_SIGMAS * params.ocv_error_v.0;
+            }
+            None => self.outliers = self.outliers.saturating_add(1),
         }
         self.x[H] = self.x[H].clamp(-1.0, 1.0);
     }
@@ -356,7 +374,8 @@ impl CellFilter {
         }
     }
 
-    /// Kalman update with one scalar measurement of `h · x`; false if it was an outlier. The SOC σ
+    /// Kalman update with one scalar measurement of `h · x`: the squared innovation over its
+    /// variance, or `None` if it was an outlier (and nothing changed). The SOC σ
     /// is kept at or above `soc_sigma_floor`: the OCV table and the
     /// capacity are never exact, and a filter that believes otherwise stops listening.
     fn scalar_update(
@@ -366,7 +385,7 @@ impl CellFilter {
         r: f32,
         gate_sigmas: f32,
         soc_sigma_floor: f32,
-    ) -> bool {
+    ) -> Option<f32> {
         // Every measurement update needs the covariance brought up to date first.
         self.propagate();
         let mut ph = [0.0_f32; N];
@@ -375,12 +394,13 @@ impl CellFilter {
         }
         let s = dot(h, &ph) + r;
         if s.is_nan() || s <= 0.0 || !innovation.is_finite() {
-            return false;
+            return None;
         }
         if innovation * innovation > gate_sigmas * gate_sigmas * s {
-            return false;
+            return None;
         }
         let inv_s = 1.0 / s;
+        let normalised = innovation * innovation * inv_s;
         for (x, phi) in self.x.iter_mut().zip(&ph) {
             *x += phi * inv_s * innovation;
         }
@@ -401,7 +421,7 @@ impl CellFilter {
         if self.p[Z][Z] < floor {
             self.p[Z][Z] = floor;
         }
-        true
+        Some(normalised)
     }
 }
 
@@ -463,5 +483,39 @@ mod tests {
                 assert!(agrees, "P[{i}][{j}]: composed {a:e}, step by step {b:e}");
             }
         }
+    }
+
+    /// The voltage vouches for the SOC only while the model explains it: a rested cell showing
+    /// its OCV agrees; a voltage too far from the model's to be believed does not, nor one the
+    /// model follows only by bending its OCV offset further than the table's error can go.
+    #[test]
+    fn agreement_is_lost_when_the_voltage_and_the_model_part() {
+        let params = CellModelParams::lfp(280.0);
+        let r0 = params.r0_ohm;
+        let soc = 0.2;
+        let ocv = params.ocv.voltage(soc).0;
+        let rest = step(0.0);
+        let settled = || {
+            let mut filter = CellFilter::new(&params, soc, 0.01);
+            assert!(!filter.agrees(), "nothing heard yet");
+            for _ in 0..20 {
+                filter.predict(&params, &rest, 280.0, 0.05);
+                filter.correct(&params, &rest, r0, ocv);
+            }
+            assert!(filter.agrees());
+            filter
+        };
+        // 60 mV below the OCV at once: beyond belief.
+        let mut filter = settled();
+        filter.predict(&params, &rest, 280.0, 0.05);
+        filter.correct(&params, &rest, r0, ocv - 0.06);
+        assert!(!filter.agrees());
+        // An OCV offset of 30 mV (4σ of the table's error) that explains the voltage.
+        let mut filter = settled();
+        filter.x[E] = -0.03;
+        filter.predict(&params, &rest, 280.0, 0.05);
+        filter.correct(&params, &rest, r0, ocv - 0.03);
+        assert_eq!(filter.outliers(), 0);
+        assert!(!filter.agrees(), "{:?}", filter.x);
     }
 }

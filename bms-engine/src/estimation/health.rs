@@ -2,13 +2,18 @@
 //! windows (Plett's AWTLS family), its ohmic resistance from current steps, SOH with a
 //! confidence, and a remaining-life projection from the capacity trend.
 //!
-//! **Capacity.** When a cell's SOC is known well (σ ≤ 1 %) where the OCV curve is steep
-//! (≥ 0.5 V per unit SOC: near full or near empty), it is a *pin*. Two pins at least 50 % of SOC apart give one data
-//! point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge counted between
-//! them `y` in Ah (uncertain by the bias estimate over the time and a 0.5 % gain error). Both
-//! coordinates are noisy, so ordinary least squares of `y` on `x` is biased low; the estimate
-//! minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by golden-section search, with
-//! weights fading over 30 days so that fade is tracked.
+//! **Capacity.** When a cell's SOC is known well (σ ≤ 1 %) where the OCV curve is steep enough
+//! for the voltage to tell (≥ 0.25 V per unit SOC, 2.5 mV per %: on the LiFePO4 table below
+//! 30 %, at 70–75 % and above 95 %), the cell carries at most 0.05 C (so the SOC does not lean
+//! on the resistance model) and its last voltage correction agreed with the filter's model (see
+//! `CellFilter::agrees`), it is a *pin*. The last condition matters: a cell the model does not
+//! fit (far less capacity than it counts with, a bad connection) makes the filter bend its
+//! states to follow the voltage while its σ stays small. Two pins at least 50 % of SOC apart
+//! give one data point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge
+//! counted between them `y` in Ah (uncertain by the bias estimate over the time and a 0.5 %
+//! gain error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
+//! low; the estimate minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by
+//! golden-section search, with weights fading over 30 days so that fade is tracked.
 //!
 //! **Resistance.** A current step of at least 0.1 C between two samples moves the voltage by
 //! R0·ΔI within a second, before the RC pairs respond; the filter's own RC prediction is
@@ -23,9 +28,13 @@ use heapless::Vec;
 
 /// A pin needs this SOC σ or better.
 const PIN_SIGMA: f32 = 0.01;
-/// … and an OCV slope at least this steep, V per unit SOC (on LiFePO4: below ~10 % and above
-/// ~95 %): on the plateau a small σ only says the filter believes its own model.
-const PIN_MIN_SLOPE: f32 = 0.5;
+/// … and an OCV slope at least this steep, V per unit SOC: on the plateau a small σ only says
+/// the filter believes its own model. (0.5 V, below ~10 % on LiFePO4, left packs whose
+/// evenings end at 15–20 % without any capacity estimate, counting a 243 Ah cell as 280 Ah.)
+const PIN_MIN_SLOPE: f32 = 0.25;
+/// … and a current at most this, in units of the nominal capacity: under load the SOC read
+/// from the voltage leans on the resistance model.
+const PIN_MAX_C_RATE: f32 = 0.05;
 /// Two pins make a data point when this far apart in SOC.
 const MIN_WINDOW: f32 = 0.5;
 /// A pin this close to the last one (in SOC) and as good replaces it: less counting.
@@ -65,6 +74,10 @@ pub struct Observation<'a> {
     pub soc_variance: f32,
     /// The OCV curve (its slope at `soc` says whether a well-known SOC is a pin).
     pub ocv: &'a OcvTable,
+    /// Whether the filter's last voltage correction agreed with its model: a small variance
+    /// while the voltage disagrees (a weak cell, a bad connection) is the model believing
+    /// itself.
+    pub voltage_agrees: bool,
     /// Step length, s.
     pub dt_secs: f32,
 }
@@ -249,7 +262,11 @@ impl Health {
 
         // Capacity from pins far apart.
         // The variance first: the curve is looked up only for a well-known SOC.
-        if o.soc_variance > PIN_SIGMA * PIN_SIGMA || o.ocv.voltage(o.soc).1 < PIN_MIN_SLOPE {
+        if o.soc_variance > PIN_SIGMA * PIN_SIGMA
+            || !o.voltage_agrees
+            || libm::fabsf(o.current_a) > PIN_MAX_C_RATE * nominal
+            || o.ocv.voltage(o.soc).1 < PIN_MIN_SLOPE
+        {
             return;
         }
         let here = Pin {
@@ -458,34 +475,53 @@ mod tests {
         assert!((estimate - q).abs() / q < 0.005, "{estimate}");
     }
 
-    #[test]
-    fn a_fading_capacity_is_tracked_and_projected_to_80_percent() {
-        let params = CellModelParams::lfp(280.0);
-        let mut h = Health::new(&params, 1);
-        // Pins at 100 % and 5 %, where the LFP curve is steep.
-        let pin = |soc: f32, current_a: f32, dt_secs: f32| Observation {
+    /// A step of `dt_secs` at `current_a` with the SOC known to `sigma`, at rest voltage-wise
+    /// unless `agrees` is false.
+    fn seen<'a>(
+        params: &'a CellModelParams,
+        soc: f32,
+        sigma: f32,
+        current_a: f32,
+        dt_secs: f32,
+        agrees: bool,
+    ) -> Observation<'a> {
+        Observation {
             voltage_v: None,
             current_a,
             rc_change_v: 0.0,
             resistance_factor: 1.0,
             soc,
-            soc_variance: 0.005 * 0.005,
+            soc_variance: sigma * sigma,
             ocv: &params.ocv,
+            voltage_agrees: agrees,
             dt_secs,
-        };
+        }
+    }
+
+    #[test]
+    fn a_fading_capacity_is_tracked_and_projected_to_80_percent() {
+        let params = CellModelParams::lfp(280.0);
+        let mut h = Health::new(&params, 1);
+        // Pins at rest at 100 % and 5 %, where the LFP curve is steep; the charge between them
+        // is counted while the SOC is not known well.
+        let pin = |soc: f32| seen(&params, soc, 0.005, 0.0, 0.0, true);
+        let count =
+            |current_a: f32, dt_secs: f32| seen(&params, 0.5, 0.1, current_a, dt_secs, true);
         // Every day a full cycle between pins at 100 % and 5 % on a cell at 90 % of nominal
         // losing 10 % of it a year; the charge is counted exactly.
         let true_capacity = |day: f32| 252.0 * (1.0 - 0.1 * day / 365.0);
         for day in 0..60 {
             let q = true_capacity(day as f32);
             let half_day = 43_200.0;
-            h.observe(0, &pin(1.0, 0.0, 1.0));
-            h.advance(half_day);
+            h.observe(0, &pin(1.0));
             // Discharge 95 % over half a day; efficiency only applies to charge.
-            h.observe(0, &pin(0.05, -0.95 * q * 3600.0 / half_day, half_day));
+            h.observe(0, &count(-0.95 * q * 3600.0 / half_day, half_day));
             h.advance(half_day);
-            h.observe(0, &pin(1.0, 0.95 * q * 3600.0 / half_day / 0.999, half_day));
+            h.observe(0, &pin(0.05));
+            h.observe(0, &count(0.95 * q * 3600.0 / half_day / 0.999, half_day));
+            h.advance(half_day);
         }
+        h.observe(0, &pin(1.0));
         let r = h.report();
         let (capacity, sigma) = r.capacity_ah.unwrap();
         let truth = true_capacity(59.0);
@@ -498,5 +534,34 @@ mod tests {
         // 252 Ah · 0.1/year is 9 % of nominal a year: from ~88.4 % to 80 % is ~0.93 years.
         let years = r.years_to_80_pct.unwrap();
         assert!((0.75..1.15).contains(&years), "{years}");
+    }
+
+    #[test]
+    fn no_pin_under_load_or_while_the_voltage_disagrees_with_the_model() {
+        let params = CellModelParams::lfp(280.0);
+        // A discharge from a pin at full to a well-known 10 %, ending each way in turn.
+        let capacity_after = |end: &Observation<'_>| {
+            let mut h = Health::new(&params, 1);
+            h.observe(0, &seen(&params, 1.0, 0.005, 0.0, 0.0, true));
+            h.observe(
+                0,
+                &seen(&params, 0.5, 0.1, -20.0, 0.9 * 250.0 * 180.0, true),
+            );
+            h.advance(0.9 * 250.0 * 180.0);
+            h.observe(0, end);
+            h.report().cell_capacity_ah[0]
+        };
+        let (q, _) = capacity_after(&seen(&params, 0.1, 0.005, -1.0, 0.0, true))
+            .expect("a rested, agreeing cell at 10 % is a pin");
+        assert!((q - 250.0).abs() < 1.0, "{q}");
+        // 28 A on a 280 Ah cell: 0.1 C, beyond the light load a pin may carry.
+        assert_eq!(
+            capacity_after(&seen(&params, 0.1, 0.005, -28.0, 0.0, true)),
+            None
+        );
+        assert_eq!(
+            capacity_after(&seen(&params, 0.1, 0.005, -1.0, 0.0, false)),
+            None
+        );
     }
 }

@@ -456,6 +456,7 @@ impl SocEstimator for ModelEstimator {
                     soc: cell.soc(),
                     soc_variance: cell.soc_variance(),
                     ocv: &self.params.ocv,
+                    voltage_agrees: cell.agrees(),
                     dt_secs: dt,
                 },
             );
