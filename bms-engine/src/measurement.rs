@@ -25,6 +25,9 @@ pub struct Measurement {
     pub short_circuit: bool,
     /// The front end delivered this snapshot now; `false` repeats an old one (link lost).
     pub fresh: bool,
+    /// Whether a charge source is connected and offering charge (a charger-detect input, or
+    /// an inverter with surplus to store), if the hardware can tell.
+    pub charger_present: Option<bool>,
 }
 
 impl Measurement {

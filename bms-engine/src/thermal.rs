@@ -2,12 +2,14 @@
 //! Temperature derating of the current limits lives in [`crate::limits`]; shutdown at the hard
 //! limits is the protection table's trip rows.
 //!
-//! The heater starts only while the pack is not being discharged (beyond the rest current):
+//! The heater starts only while the pack is not being discharged (beyond the rest current)
+//! and, where the hardware can tell (`Measurement::charger_present`), a charge is on offer:
 //! heat is for taking charge, and LiFePO4 discharges down to −20 °C, which protection
 //! enforces. So a winter night's load does not also pay for keeping the cells warm hour after
-//! hour; the heater starts when the pack rests or is charged, e.g. once PV covers the house in
-//! the morning. Once on it runs to its off temperature, as its own draw then shows as
-//! discharge.
+//! hour, nor does a pack resting at its reserve while the grid carries the house; the heater
+//! starts once PV has surplus in the morning (or, without a charger signal, when the pack
+//! rests or is charged). Once on it runs to its off temperature, as its own draw then shows
+//! as discharge and a passing cloud should not stop it.
 
 use crate::{Extremes, Measurement, PackConfig};
 
@@ -59,6 +61,7 @@ impl Thermal {
                     cold < i32::from(config.heater_on_below_deci_c)
                         && !too_hot_to_heat
                         && !discharging
+                        && m.charger_present != Some(false)
                 }
             }
             _ => false,
@@ -117,6 +120,26 @@ mod tests {
         assert!(!t.update(&c, &with_current(-9_000, 50), true).heater_on);
         // Charging into a cold pack starts it too.
         assert!(t.update(&c, &with_current(3_000, 0), true).heater_on);
+    }
+
+    #[test]
+    fn with_a_charger_signal_the_heater_starts_only_when_charge_is_on_offer() {
+        let c = PackConfig::lfp_280ah(4);
+        let resting = |charger: Option<bool>, deci_c: i16| {
+            let mut m = at(&[Some(deci_c), Some(deci_c)]);
+            m.charger_present = charger;
+            m
+        };
+        let mut t = Thermal::default();
+        // A cold night at the reserve, the grid carrying the house: nothing to charge, no heat.
+        assert!(!t.update(&c, &resting(Some(false), -80), true).heater_on);
+        // The sun is up and has surplus: heat, then charge.
+        assert!(t.update(&c, &resting(Some(true), -80), true).heater_on);
+        // A cloud takes the surplus away: the heater still runs to its off temperature.
+        assert!(t.update(&c, &resting(Some(false), 20), true).heater_on);
+        assert!(!t.update(&c, &resting(Some(false), 50), true).heater_on);
+        // Hardware that cannot tell: a rested cold pack is heated as before.
+        assert!(t.update(&c, &resting(None, -80), true).heater_on);
     }
 
     #[test]

@@ -525,6 +525,8 @@ pub struct Home {
     pub rogue_charger_a: Option<f64>,
     /// PV and household power during the last step, W.
     last_w: (f64, f64),
+    /// Whether the last step had charge on offer, before the BMS's limits.
+    charge_offered: bool,
 }
 
 impl Home {
@@ -539,6 +541,7 @@ impl Home {
             unserved_wh: 0.0,
             rogue_charger_a: None,
             last_w: (0.0, 0.0),
+            charge_offered: false,
         }
     }
 
@@ -572,6 +575,13 @@ impl Home {
         self.last_w
     }
 
+    /// Whether the last step had charge to give the pack before the BMS's limits (PV surplus,
+    /// a grid charge, a bench or rogue charger): what a charger-detect input or the inverter's
+    /// charge request tells the BMS.
+    pub fn charge_offered(&self) -> bool {
+        self.charge_offered
+    }
+
     /// Whether the grid is up at `time_s`.
     pub fn grid_available(&self, time_s: u64) -> bool {
         match self.scenario.mode() {
@@ -589,8 +599,14 @@ impl Home {
     /// covers the rest of the load from the grid (when there is one).
     pub fn step(&mut self, input: HomeInputs<'_>, rng: &mut impl Rng) -> f64 {
         match self.scenario {
-            Scenario::Overcharge => return 140.0,
-            Scenario::DeepDischarge => return -140.0,
+            Scenario::Overcharge => {
+                self.charge_offered = true;
+                return 140.0;
+            }
+            Scenario::DeepDischarge => {
+                self.charge_offered = false;
+                return -140.0;
+            }
             _ => {}
         }
         let day = (self.scenario.start_time_of_day_secs() + input.time_s) / 86_400;
@@ -599,6 +615,7 @@ impl Home {
                 self.pv_w(day, input.time_of_day_secs),
                 self.load_w(input.time_of_day_secs),
             );
+            self.charge_offered = current_a > 0.0;
             return current_a;
         }
         // Clouds drift slowly; appliances (kettle, oven, pump) switch on at random.
@@ -649,6 +666,7 @@ impl Home {
         if self.scenario.mode() == Mode::PeakShaving && (1.0..5.0).contains(&hour) && soc < 0.5 {
             wanted_a = wanted_a.max(GRID_CHARGE_A);
         }
+        self.charge_offered = wanted_a > 0.0;
         let limited_a = wanted_a.clamp(-INVERTER_MAX_A.min(dcl_a), INVERTER_MAX_A.min(ccl_a));
         if !grid && wanted_a < limited_a {
             // No grid: what the battery cannot deliver is load the house goes without.

@@ -527,6 +527,7 @@ impl Simulation {
         self.time_s += 1;
 
         self.measurement = self.sensors.measure(&self.pack, self.current_a);
+        self.measurement.charger_present = Some(self.home.charge_offered());
         self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
         self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
