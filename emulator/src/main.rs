@@ -418,8 +418,18 @@ fn describe_estimation(s: &emulator::Summary) -> String {
         ));
     }
     if let Some(q) = s.capacity_estimate_ah {
+        // A cell without an estimate may be the weak one: say so rather than imply the
+        // estimate covers the string.
+        let of = if s.capacity_cells_estimated < s.cells {
+            format!(
+                " ({} of {} cells estimated)",
+                s.capacity_cells_estimated, s.cells
+            )
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "capacity            estimated {q:.1} Ah, true {:.1} Ah (weakest cell)",
+            "capacity            estimated {q:.1} Ah{of}, true {:.1} Ah (weakest cell)",
             s.true_capacity_ah
         ));
     }

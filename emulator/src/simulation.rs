@@ -147,8 +147,11 @@ pub struct Summary {
     pub bias_estimate_a: Option<f64>,
     /// True current-sensor offset at the end (configured offset plus drift), A.
     pub true_bias_a: f64,
-    /// Estimated capacity of the weakest cell at the end, Ah.
+    /// Estimated capacity of the weakest cell at the end, Ah (of the cells with an estimate).
     pub capacity_estimate_ah: Option<f64>,
+    /// How many cells have a capacity estimate at the end: a cell the estimator has not
+    /// pinned (or does not trust, like a weak one) is not in `capacity_estimate_ah`.
+    pub capacity_cells_estimated: usize,
     /// True present capacity of the weakest cell at the end, Ah.
     pub true_capacity_ah: f64,
     /// Estimated mean R0 at 25 °C at the end, mΩ.
@@ -674,6 +677,9 @@ impl Simulation {
                 .health()
                 .and_then(|h| h.capacity_ah)
                 .map(|(q, _)| f64::from(q)),
+            capacity_cells_estimated: self.engine.estimator().health().map_or(0, |h| {
+                h.cell_capacity_ah.iter().filter(|c| c.is_some()).count()
+            }),
             true_capacity_ah: {
                 let model = &self.pack.model;
                 self.pack

@@ -108,6 +108,32 @@ fn the_text_summary_gives_times_as_the_dashboard_does() {
 }
 
 #[test]
+fn a_capacity_known_for_only_some_cells_says_so() {
+    // After one solar day (seed 42) 15 of the 16 cells have a capacity estimate: the line must
+    // not read as if the weakest of all had been found.
+    let text = |days: &str| {
+        let out = emulator(&["run", "--scenario", "solar-day", "--days", days]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        text.lines()
+            .find(|l| l.starts_with("capacity "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no capacity line: {text}"))
+    };
+    let one_day = text("1");
+    assert!(
+        one_day.contains(" Ah (15 of 16 cells estimated), true "),
+        "{one_day}"
+    );
+    let json = emulator(&["run", "--scenario", "solar-day", "--days", "1", "--json"]);
+    assert!(
+        stdout(&json).contains("\"capacity_cells_estimated\":15"),
+        "{}",
+        stdout(&json)
+    );
+}
+
+#[test]
 fn run_without_days_runs_the_scenario_for_its_own_length() {
     let scenario = Scenario::PeakShaving;
     assert!(
