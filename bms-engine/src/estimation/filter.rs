@@ -30,6 +30,10 @@ const OUTLIER_SIGMAS: f32 = 6.0;
 const AGREEMENT_SIGMAS: f32 = 3.0;
 /// A full charge sets the SOC to 1 with this σ.
 const FULL_CHARGE_SIGMA: f32 = 0.01;
+/// A cell below the OCV curve's empty end is set to SOC 0 with this σ …
+const EMPTY_SIGMA: f32 = 0.01;
+/// … when it carries at most this current, in units of its capacity.
+const EMPTY_MAX_C_RATE: f32 = 0.05;
 /// A cell held full is synchronised again after this long, s (a bias shows as drift).
 const FULL_CHARGE_REPEAT_SECS: f32 = 3_600.0;
 
@@ -318,9 +322,28 @@ impl CellFilter {
         let (ocv, slope) = params.ocv.voltage(z_shown);
         let slope = slope * dz_shown;
         // Beyond the table's ends the curve is not known: a voltage there says only "full" or
-        // "empty", which the SOC bounds and the full-charge synchronisation express.
+        // "empty". Full is the full-charge synchronisation's to say. Below the empty end at a
+        // light load (where the SOC cannot hinge on the resistance) the cell is empty, however
+        // far the count was: a weak cell the filter counted as full-sized once sat at 2.80 V
+        // for hours while its estimate stayed at 15 %.
         let ocv_seen = v - r0 * i - self.x[V1] - self.x[V2] - params.hysteresis_v * self.x[H];
         let (lowest, highest) = params.ocv.range_v();
+        if ocv_seen < lowest && libm::fabsf(i) <= EMPTY_MAX_C_RATE * params.capacity_ah {
+            // A reset, not an update: a filter that counted this far wrong was sure of itself
+            // (its σ small, its other states bent to follow), so a weighted update would move
+            // it only part of the way, and its correlations would carry the error elsewhere.
+            if self.x[Z] > EMPTY_SIGMA {
+                self.propagate();
+                self.x[Z] = 0.0;
+                self.z_carry = 0.0;
+                for k in 0..N {
+                    self.p[Z][k] = 0.0;
+                    self.p[k][Z] = 0.0;
+                }
+                self.p[Z][Z] = EMPTY_SIGMA * EMPTY_SIGMA;
+            }
+            return;
+        }
         if !(lowest..=highest).contains(&ocv_seen) {
             return;
         }
@@ -517,5 +540,32 @@ mod tests {
         filter.correct(&params, &rest, r0, ocv - 0.03);
         assert_eq!(filter.outliers(), 0);
         assert!(!filter.agrees(), "{:?}", filter.x);
+    }
+
+    /// A cell resting below the OCV curve's empty end is empty, however sure the filter was of
+    /// more (a weak cell counted as full-sized once sat at 2.80 V for hours, its estimate at
+    /// 15 % with σ 1.4 %); under a heavy load such a voltage may be the resistance: no reset.
+    #[test]
+    fn a_cell_below_the_empty_end_at_light_load_is_empty() {
+        let params = CellModelParams::lfp(280.0);
+        let r0 = params.r0_ohm;
+        let empty_v = params.ocv.range_v().0;
+        let mut filter = CellFilter::new(&params, 0.15, 0.014);
+        let heavy = step(-0.2 * 280.0);
+        filter.predict(&params, &heavy, 280.0, 0.05);
+        let before = filter.soc();
+        filter.correct(&params, &heavy, r0, empty_v - 0.2);
+        assert!(filter.soc() > 0.1, "{} (was {before})", filter.soc());
+        let rest = step(0.0);
+        for _ in 0..3 {
+            filter.predict(&params, &rest, 280.0, 0.05);
+            filter.correct(&params, &rest, r0, empty_v - 0.03);
+        }
+        assert!(filter.soc().abs() < 0.005, "{}", filter.soc());
+        assert!(
+            (filter.soc_sigma() - EMPTY_SIGMA).abs() < 0.002,
+            "{}",
+            filter.soc_sigma()
+        );
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! * [`ModelEstimator`] (the default) runs one extended Kalman filter per cell on the equivalent
 //!   circuit the emulator also uses (OCV table, one-state hysteresis, R0 and two RC pairs,
-//!   Arrhenius resistances), plus full-charge synchronisation, capacity estimation by weighted
-//!   total least squares and resistance tracking from current steps ([`health`]).
+//!   Arrhenius resistances), plus full-charge synchronisation (and a reset to empty for a
+//!   cell resting below the OCV curve's end), capacity estimation by weighted total least
+//!   squares and resistance tracking from current steps ([`health`]).
 //! * [`BaselineEstimator`] is what most BMSs ship: coulomb counting, reset from the OCV table
 //!   after a rest and to 100 % at full charge; no bias, no hysteresis, no bound.
 //!
