@@ -27,4 +27,4 @@ pub use faults::InjectedFault;
 pub use pack::{Contactor, Pack};
 pub use scenario::Scenario;
 pub use sensors::{SensorParams, Sensors};
-pub use simulation::{MAX_PARALLEL, PowerFlow, Simulation, SimulationConfig, Summary, Trip};
+pub use simulation::{Alert, MAX_PARALLEL, PowerFlow, Simulation, SimulationConfig, Summary, Trip};

@@ -362,12 +362,14 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
     let trips = describe_trips(&summary.trips);
+    let alerts = describe_alerts(&summary.alerts);
     let estimation = describe_estimation(&summary);
     Ok(format!(
         "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
          true cell temp      {:.1} °C … {:.1} °C\n\
          protection trips    {trips}\n\
+         warnings, derates   {alerts}\n\
          SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
          {estimation}\n\
          thermal             heater {:.1} h, {:.2} kWh from the cells; fan {:.1} h\n\
@@ -459,6 +461,50 @@ fn describe_trips(trips: &[emulator::Trip]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The warnings and derates, a line per fault in the order they first came: "cell-imbalance
+/// on cell 8: warning 3×, derate 4×, from +0d 05:28:40".
+fn describe_alerts(alerts: &[emulator::Alert]) -> String {
+    let mut faults: Vec<&str> = Vec::new();
+    for a in alerts {
+        if !faults.contains(&a.fault) {
+            faults.push(a.fault);
+        }
+    }
+    if faults.is_empty() {
+        return "none".to_owned();
+    }
+    faults
+        .iter()
+        .map(|&fault| {
+            let of_fault: Vec<&emulator::Alert> =
+                alerts.iter().filter(|a| a.fault == fault).collect();
+            let mut cells: Vec<u8> = of_fault.iter().flat_map(|a| a.cells.clone()).collect();
+            cells.sort_unstable();
+            cells.dedup();
+            let place = match cells.as_slice() {
+                [] => String::new(),
+                [cell] => format!(" on cell {cell}"),
+                few if few.len() <= 4 => {
+                    let list: Vec<String> = few.iter().map(u8::to_string).collect();
+                    format!(" on cells {}", list.join(", "))
+                }
+                many => format!(" on {} cells", many.len()),
+            };
+            let levels: Vec<String> = of_fault
+                .iter()
+                .map(|a| format!("{} {}×", a.level, a.count))
+                .collect();
+            let first = of_fault.iter().map(|a| a.first_time_s).min().unwrap_or(0);
+            format!(
+                "{fault}{place}: {}, from {}",
+                levels.join(", "),
+                bms_engine::event_log::Elapsed(first)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n                    ")
 }
 
 /// A duration for people: "45 s", "12 min 20 s", "3 h 05 min".

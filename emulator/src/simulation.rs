@@ -86,6 +86,21 @@ pub struct Trip {
     pub cell: Option<u8>,
 }
 
+/// A warning or derate level of one fault, as often as it became active during the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// Fault name, e.g. `cell-imbalance`.
+    pub fault: &'static str,
+    /// `warning` or `derate`.
+    pub level: &'static str,
+    /// How many times it became active.
+    pub count: u32,
+    /// When it first did, simulated seconds since the start.
+    pub first_time_s: u64,
+    /// The cells it was located at, numbered from 1 (empty for pack-level faults).
+    pub cells: Vec<u8>,
+}
+
 /// A fault the emulator injected.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InjectedRecord {
@@ -124,6 +139,9 @@ pub struct Summary {
     pub true_max_temp_c: f64,
     /// Every protection trip, in order.
     pub trips: Vec<Trip>,
+    /// The warnings and derates below the trips, by fault and level in the order they first
+    /// became active.
+    pub alerts: Vec<Alert>,
     /// Every injected fault, in order.
     pub injected: Vec<InjectedRecord>,
     /// The BMS's estimator: `model` or `baseline`.
@@ -190,6 +208,7 @@ struct Stats {
     min_temp_c: f64,
     max_temp_c: f64,
     trips: Vec<Trip>,
+    alerts: Vec<Alert>,
     injected: Vec<InjectedRecord>,
     soc_sq_err_sum: f64,
     soc_max_err: f64,
@@ -608,15 +627,48 @@ impl Simulation {
             stats.energy_out_wh -= energy_wh;
         }
         for event in &self.outputs.events {
-            if event.kind == EventKind::Tripped && event.level == Level::Trip {
+            if event.kind != EventKind::Tripped {
+                continue;
+            }
+            let cell = event
+                .location
+                .filter(|_| event.fault.located_at_cell())
+                .map(|i| i.saturating_add(1));
+            if event.level == Level::Trip {
                 stats.trips.push(Trip {
                     time_s: self.time_s,
                     fault: event.fault.name(),
-                    cell: event
-                        .location
-                        .filter(|_| event.fault.located_at_cell())
-                        .map(|i| i.saturating_add(1)),
+                    cell,
                 });
+                continue;
+            }
+            let (fault, level) = (event.fault.name(), event.level.name());
+            // A handful of distinct faults at most: a search, and an allocation only the first
+            // time one appears.
+            if !stats
+                .alerts
+                .iter()
+                .any(|a| a.fault == fault && a.level == level)
+            {
+                stats.alerts.push(Alert {
+                    fault,
+                    level,
+                    count: 0,
+                    first_time_s: self.time_s,
+                    cells: Vec::new(),
+                });
+            }
+            if let Some(alert) = stats
+                .alerts
+                .iter_mut()
+                .find(|a| a.fault == fault && a.level == level)
+            {
+                alert.count = alert.count.saturating_add(1);
+                if let Some(c) = cell
+                    && let Err(at) = alert.cells.binary_search(&c)
+                {
+                    alert.cells.insert(at, c);
+                }
             }
         }
     }
@@ -643,6 +695,7 @@ impl Simulation {
             true_min_temp_c: s.min_temp_c,
             true_max_temp_c: s.max_temp_c,
             trips: s.trips.clone(),
+            alerts: s.alerts.clone(),
             injected: s.injected.clone(),
             estimator: match self.config.estimator {
                 EstimatorKind::Model => "model",

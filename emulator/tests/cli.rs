@@ -108,6 +108,36 @@ fn the_text_summary_gives_times_as_the_dashboard_does() {
 }
 
 #[test]
+fn the_summary_reports_the_warnings_and_derates_below_the_trips() {
+    // fault-weak-cell trips nothing: its story is the BMS warning of the weak cell and
+    // derating the charge, which the summary once left out ("protection trips none").
+    let out = emulator(&["run", "--scenario", "fault-weak-cell"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("\nprotection trips    none\n"), "{text}");
+    let alerts: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("warnings, derates   "))
+        .take_while(|l| l.starts_with("warnings, derates   ") || l.starts_with("    "))
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|l| l.contains("cell-imbalance on cell 8: warning ")
+                && l.contains(", derate ")
+                && l.contains(", from +0d ")),
+        "{text}"
+    );
+    let json = emulator(&["run", "--scenario", "fault-weak-cell", "--json"]);
+    let json = stdout(&json);
+    assert!(
+        json.contains("\"alerts\":[{\"fault\":\"cell-imbalance\",\"level\":\"warning\","),
+        "{json}"
+    );
+    assert!(json.contains("\"cells\":[8]"), "{json}");
+}
+
+#[test]
 fn a_capacity_known_for_only_some_cells_says_so() {
     // After one solar day (seed 42) 15 of the 16 cells have a capacity estimate: the line must
     // not read as if the weakest of all had been found.
