@@ -143,8 +143,8 @@ fn the_capacity_is_found_on_packs_that_are_never_emptied_below_15_percent() {
 
 /// A cell the model does not fit (70 % of the capacity, or a +5 mΩ connection) makes the
 /// filter bend its states to follow the voltage while its σ stays small: no capacity may be
-/// learnt from such a "pin" (once: 220 Ah for a 195 Ah cell, 224 Ah for a 281 Ah one), and
-/// the weak cell, run empty, must be seen empty.
+/// learnt from such a "pin" (once: 220 Ah for a 195 Ah cell, 224 Ah for a 281 Ah one); the
+/// weak cell, run empty, must be seen empty, and its capacity found from full to empty.
 #[test]
 fn a_cell_the_model_does_not_fit_gets_no_confidently_wrong_capacity() {
     for (scenario, seed) in [
@@ -158,12 +158,17 @@ fn a_cell_the_model_does_not_fit_gets_no_confidently_wrong_capacity() {
         let pack = sim.pack();
         if scenario == Scenario::FaultWeakCell {
             // By midnight the weak cell 8 rests empty, at 2.80 V: the estimate says so (it
-            // once stayed at 15 % all night).
+            // once stayed at 15 % all night), and from its full charge in the morning to
+            // empty the string counted its capacity.
             let estimate = sim.engine().estimator().cell(7).unwrap().soc;
             let truth = pack.cell_soc(7).unwrap();
             assert!(
                 truth < 0.05 && (f64::from(estimate) - truth).abs() < 0.03,
                 "seed {seed}: cell 8 estimated {estimate:.3}, true {truth:.3}"
+            );
+            assert!(
+                health.cell_capacity_ah[7].is_some(),
+                "seed {seed}: no capacity for the weak cell 8"
             );
         }
         for (i, estimate) in health.cell_capacity_ah.iter().enumerate() {

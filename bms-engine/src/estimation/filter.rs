@@ -31,7 +31,7 @@ const AGREEMENT_SIGMAS: f32 = 3.0;
 /// A full charge sets the SOC to 1 with this σ.
 const FULL_CHARGE_SIGMA: f32 = 0.01;
 /// A cell below the OCV curve's empty end is set to SOC 0 with this σ …
-const EMPTY_SIGMA: f32 = 0.01;
+const EMPTY_SIGMA: f32 = 0.005;
 /// … when it carries at most this current, in units of its capacity.
 const EMPTY_MAX_C_RATE: f32 = 0.05;
 /// A cell held full is synchronised again after this long, s (a bias shows as drift).
@@ -65,7 +65,9 @@ pub struct CellFilter {
     /// Innovations skipped as outliers.
     outliers: u32,
     /// Whether the last voltage correction was made and agreed with the model (innovation
-    /// within [`AGREEMENT_SIGMAS`]): a small σ means the SOC is known only while this holds.
+    /// within [`AGREEMENT_SIGMAS`], OCV offset within as many σ of the table's error), or a
+    /// full charge or a rest below the curve's empty end vouched for the SOC: a small σ means
+    /// the SOC is known only while this holds.
     agrees: bool,
     /// Covariance propagation not yet applied to `p` (see [`Pending`]).
     pending: Pending,
@@ -186,7 +188,8 @@ impl CellFilter {
         self.outliers
     }
 
-    /// Whether the last voltage correction was made and agreed with the model.
+    /// Whether the last voltage correction was made and agreed with the model (or a full
+    /// charge or an empty cell vouched for the SOC).
     pub fn agrees(&self) -> bool {
         self.agrees
     }
@@ -342,6 +345,8 @@ impl CellFilter {
                 }
                 self.p[Z][Z] = EMPTY_SIGMA * EMPTY_SIGMA;
             }
+            // The voltage vouches for this SOC as a full charge does for 100 %.
+            self.agrees = true;
             return;
         }
         if !(lowest..=highest).contains(&ocv_seen) {
@@ -394,6 +399,9 @@ impl CellFilter {
             );
             // Held full: again after an hour.
             self.full_secs = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
+            // A full charge vouches for the SOC, whatever the voltage beyond the table's end
+            // did to the last correction: a pin for the capacity.
+            self.agrees = true;
         }
     }
 
@@ -567,5 +575,7 @@ mod tests {
             "{}",
             filter.soc_sigma()
         );
+        // Empty is known from the voltage: a pin for the capacity, as a full charge is.
+        assert!(filter.agrees());
     }
 }

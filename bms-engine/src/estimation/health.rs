@@ -5,13 +5,15 @@
 //! **Capacity.** When a cell's SOC is known well (σ ≤ 1 %) where the OCV curve is steep enough
 //! for the voltage to tell (≥ 0.25 V per unit SOC, 2.5 mV per %: on the LiFePO4 table below
 //! 30 %, at 70–75 % and above 95 %), the cell carries at most 0.05 C (so the SOC does not lean
-//! on the resistance model) and its last voltage correction agreed with the filter's model (see
+//! on the resistance model) and its last voltage correction agreed with the filter's model, or
+//! a full charge or a rest below the curve's empty end vouched for it (see
 //! `CellFilter::agrees`), it is a *pin*. The last condition matters: a cell the model does not
 //! fit (far less capacity than it counts with, a bad connection) makes the filter bend its
 //! states to follow the voltage while its σ stays small. Two pins at least 50 % of SOC apart
 //! give one data point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge
-//! counted between them `y` in Ah (uncertain by the bias estimate over the time and a 0.5 %
-//! gain error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
+//! counted between them `y` in Ah (with the cells' mean bias estimate: one cell's own bends
+//! when the model does not fit it; uncertain by the bias over the time and a 0.5 % gain
+//! error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
 //! low; the estimate minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by
 //! golden-section search, with weights fading over 30 days so that fade is tracked.
 //!
@@ -62,7 +64,7 @@ const CAPACITY_TRUSTED_SIGMA: f32 = 0.03;
 pub struct Observation<'a> {
     /// Terminal voltage, V, if plausible.
     pub voltage_v: Option<f32>,
-    /// Current corrected by the bias estimate, A.
+    /// Current corrected by the string's bias estimate (the cells' mean), A.
     pub current_a: f32,
     /// Change of the filter's RC voltages over the step, V.
     pub rc_change_v: f32,

@@ -430,6 +430,10 @@ impl SocEstimator for ModelEstimator {
             resistance_factor: rf,
             accessible: self.accessible,
         };
+        // The sensor's bias is one for the string; a cell the model does not fit bends its own
+        // estimate of it, so charge is counted for health against the cells' mean.
+        let n = self.cells.len().max(1) as f32;
+        let bias_a = self.cells.iter().map(|c| c.bias_a()).sum::<f32>() / n;
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let (capacity_ah, capacity_rel_sigma) = self.health.capacity_ah(i).map_or(
                 (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
@@ -451,7 +455,7 @@ impl SocEstimator for ModelEstimator {
                 i,
                 &health::Observation {
                     voltage_v: voltage,
-                    current_a: input.current_a - cell.bias_a(),
+                    current_a: input.current_a - bias_a,
                     rc_change_v,
                     resistance_factor: rf,
                     soc: cell.soc(),
