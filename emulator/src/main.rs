@@ -480,7 +480,10 @@ fn describe_alerts(alerts: &[emulator::Alert]) -> String {
         .map(|&fault| {
             let of_fault: Vec<&emulator::Alert> =
                 alerts.iter().filter(|a| a.fault == fault).collect();
-            let mut cells: Vec<u8> = of_fault.iter().flat_map(|a| a.cells.clone()).collect();
+            let mut cells: Vec<u8> = of_fault
+                .iter()
+                .flat_map(|a| a.cells.iter().copied())
+                .collect();
             cells.sort_unstable();
             cells.dedup();
             let place = match cells.as_slice() {

@@ -645,30 +645,26 @@ impl Simulation {
             let (fault, level) = (event.fault.name(), event.level.name());
             // A handful of distinct faults at most: a search, and an allocation only the first
             // time one appears.
-            if !stats
-                .alerts
-                .iter()
-                .any(|a| a.fault == fault && a.level == level)
-            {
-                stats.alerts.push(Alert {
-                    fault,
-                    level,
-                    count: 0,
-                    first_time_s: self.time_s,
-                    cells: Vec::new(),
-                });
-            }
-            if let Some(alert) = stats
+            match stats
                 .alerts
                 .iter_mut()
                 .find(|a| a.fault == fault && a.level == level)
             {
-                alert.count = alert.count.saturating_add(1);
-                if let Some(c) = cell
-                    && let Err(at) = alert.cells.binary_search(&c)
-                {
-                    alert.cells.insert(at, c);
+                Some(alert) => {
+                    alert.count = alert.count.saturating_add(1);
+                    if let Some(c) = cell
+                        && let Err(at) = alert.cells.binary_search(&c)
+                    {
+                        alert.cells.insert(at, c);
+                    }
                 }
+                None => stats.alerts.push(Alert {
+                    fault,
+                    level,
+                    count: 1,
+                    first_time_s: self.time_s,
+                    cells: cell.into_iter().collect(),
+                }),
             }
         }
     }
@@ -676,6 +672,8 @@ impl Simulation {
     /// What the run has shown so far; `wall_ms` is left at 0 for the caller to fill in.
     pub fn summary(&self) -> Summary {
         let s = &self.stats;
+        // Built once: capacity, the cells estimated and R0 all come from it.
+        let health = self.engine.estimator().health();
         let rmse = if s.steps == 0 {
             0.0
         } else {
@@ -724,13 +722,11 @@ impl Simulation {
                 .bias_a
                 .map(|(b, _)| f64::from(b)),
             true_bias_a: self.sensors.current_bias_a(),
-            capacity_estimate_ah: self
-                .engine
-                .estimator()
-                .health()
+            capacity_estimate_ah: health
+                .as_ref()
                 .and_then(|h| h.capacity_ah)
                 .map(|(q, _)| f64::from(q)),
-            capacity_cells_estimated: self.engine.estimator().health().map_or(0, |h| {
+            capacity_cells_estimated: health.as_ref().map_or(0, |h| {
                 h.cell_capacity_ah.iter().filter(|c| c.is_some()).count()
             }),
             true_capacity_ah: {
@@ -741,10 +737,8 @@ impl Simulation {
                     .map(|c| c.capacity_ah(model))
                     .fold(f64::INFINITY, f64::min)
             },
-            r0_estimate_mohm: self
-                .engine
-                .estimator()
-                .health()
+            r0_estimate_mohm: health
+                .as_ref()
                 .and_then(|h| h.r0_ohm)
                 .map(|(r, _)| f64::from(r) * 1000.0),
             true_r0_mohm: {

@@ -76,9 +76,9 @@ pub struct Observation<'a> {
     pub soc_variance: f32,
     /// The OCV curve (its slope at `soc` says whether a well-known SOC is a pin).
     pub ocv: &'a OcvTable,
-    /// Whether the filter's last voltage correction agreed with its model: a small variance
-    /// while the voltage disagrees (a weak cell, a bad connection) is the model believing
-    /// itself.
+    /// Whether the filter's last voltage correction agreed with its model, or a full charge or
+    /// an empty cell vouched for the SOC: a small variance while the voltage disagrees (a weak
+    /// cell, a bad connection) is the model believing itself.
     pub voltage_agrees: bool,
     /// Step length, s.
     pub dt_secs: f32,
@@ -477,8 +477,8 @@ mod tests {
         assert!((estimate - q).abs() / q < 0.005, "{estimate}");
     }
 
-    /// A step of `dt_secs` at `current_a` with the SOC known to `sigma`, at rest voltage-wise
-    /// unless `agrees` is false.
+    /// A step of `dt_secs` at `current_a` with the SOC known to `sigma`, the filter's voltage
+    /// agreement `agrees`.
     fn seen<'a>(
         params: &'a CellModelParams,
         soc: f32,

@@ -363,6 +363,14 @@ pub struct ModelEstimator {
 pub const CORRECTION_EVERY: usize = 16;
 
 impl ModelEstimator {
+    /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
+    /// their 1σ: the sensor is one for the string.
+    fn mean_bias_a(&self) -> (f32, f32) {
+        let n = self.cells.len().max(1) as f32;
+        self.cells.iter().fold((0.0, 0.0), |(b, s), c| {
+            (b + c.bias_a() / n, s + c.bias_sigma_a() / n)
+        })
+    }
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
     pub fn new(params: CellModelParams, cell_count: usize, soc: f32, soc_sigma: f32) -> Self {
         let mut cells = Vec::new();
@@ -432,8 +440,7 @@ impl SocEstimator for ModelEstimator {
         };
         // The sensor's bias is one for the string; a cell the model does not fit bends its own
         // estimate of it, so charge is counted for health against the cells' mean.
-        let n = self.cells.len().max(1) as f32;
-        let bias_a = self.cells.iter().map(|c| c.bias_a()).sum::<f32>() / n;
+        let (bias_a, _) = self.mean_bias_a();
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let (capacity_ah, capacity_rel_sigma) = self.health.capacity_ah(i).map_or(
                 (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
@@ -482,10 +489,7 @@ impl SocEstimator for ModelEstimator {
     }
 
     fn report(&self) -> SocReport {
-        let n = self.cells.len().max(1) as f32;
-        let (bias, bias_sigma) = self.cells.iter().fold((0.0, 0.0), |(b, s), c| {
-            (b + c.bias_a() / n, s + c.bias_sigma_a() / n)
-        });
+        let (bias, bias_sigma) = self.mean_bias_a();
         pack_report(
             (0..self.cells.len()).filter_map(|i| {
                 let capacity = self
