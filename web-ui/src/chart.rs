@@ -31,10 +31,7 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
             _ => NORMAL,
         })
         .collect();
-    // Zoom the axis onto the cells so millivolt differences are visible, but never closer than
-    // a 40 mV window so noise does not look like imbalance.
-    let mid = (lo + hi) / 2.0;
-    let half = ((hi - lo) / 2.0 + 0.01).max(0.02);
+    let (bottom, top) = voltage_window(lo, hi);
     let trace = Bar::new(labels, cells.to_vec())
         .marker(Marker::new().color_array(colors))
         .hover_template("Cell %{x}: %{y:.3f} V<extra></extra>");
@@ -53,7 +50,7 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
             .y_axis(
                 Axis::new()
                     .title("Voltage (V)")
-                    .range(vec![mid - half, mid + half])
+                    .range(vec![bottom, top])
                     .tick_format(".3f")
                     .fixed_range(true)
                     .grid_color(GRID),
@@ -61,6 +58,18 @@ pub fn cell_plot(cells: &[f64]) -> Plot {
     );
     plot.set_configuration(Configuration::new().responsive(true).static_plot(true));
     plot
+}
+
+/// The voltage axis for cells between `lo` and `hi`, V: zoomed onto the cells so millivolt
+/// differences are visible, never closer than a 40 mV window so noise does not look like
+/// imbalance, and with room below the lowest cell in proportion to the spread, so that a cell
+/// that has fallen far behind (the one that matters) still shows as a bar, not a sliver.
+fn voltage_window(lo: f64, hi: f64) -> (f64, f64) {
+    let spread = hi - lo;
+    let bottom = lo - (0.25 * spread).max(0.01);
+    let top = hi + (0.05 * spread).max(0.01);
+    let short = (0.04 - (top - bottom)).max(0.0);
+    (bottom - short / 2.0, top + short / 2.0)
 }
 
 fn position(cells: &[f64], value: f64) -> Option<usize> {
@@ -397,6 +406,25 @@ mod tests {
         let range = &json["layout"]["yaxis"]["range"];
         let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
         assert!(lo < 3.28 && hi > 3.35 && hi - lo < 0.2, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn a_cell_far_below_the_others_still_shows_as_a_bar() {
+        // An internal short: one cell at 2.25 V, the rest near 3.24 V.
+        let mut cells = [3.236; 16];
+        cells[4] = 2.253;
+        cells[7] = 3.237;
+        let plot = cell_plot(&cells);
+        let json: serde_json::Value = serde_json::from_str(&plot.to_json()).unwrap();
+        let range = &json["layout"]["yaxis"]["range"];
+        let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
+        let shown = (2.253 - lo) / (hi - lo);
+        assert!(
+            shown >= 0.15,
+            "the low cell fills {:.1} % of the height",
+            shown * 100.0
+        );
+        assert!(hi > 3.237 && (hi - 3.237) / (hi - lo) < 0.1, "{lo}..{hi}");
     }
 
     #[test]
