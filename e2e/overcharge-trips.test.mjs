@@ -18,7 +18,12 @@ test('an over-voltage trip is shown, acted on and explained', async () => {
     .getByTestId('event-log')
     .locator('li', { hasText: /over-voltage protection at 3\.\d{3} V \(limit 3\.650 V\) after 2\.0 s: charging stopped; discharging still allowed\./ });
   await trip.first().waitFor({ timeout: 30_000 });
-  assert.match(await trip.first().textContent(), /^\+0d \d\d:\d\d:\d\dCell \d{1,2} over-voltage/);
+  // Told on the emulated clock the banner shows, the time since the start on hover.
+  assert.match(await trip.first().textContent(), /^day 1, \d\d:\d\d:\d\d\s*Cell \d{1,2} over-voltage/);
+  const when = trip.first().locator('.event-time');
+  assert.match(await when.getAttribute('title'), /^\+0d \d\d:\d\d:\d\d after the start$/);
+  const banner = await page.getByTestId('emulated-time').textContent();
+  assert.ok((await when.textContent()).trim() <= banner, `event after the clock: ${banner}`);
 
   await page.getByTestId('alarms').filter({ hasText: 'over-voltage' }).waitFor({ timeout: 5_000 });
   assert.equal(await page.getByTestId('charge-switch').textContent(), 'OFF');

@@ -231,7 +231,7 @@ pub fn App() -> impl IntoView {
                 <AlarmsCard reading=reading/>
             </section>
             <CellsPanel reading=reading/>
-            <EventsPanel session=session/>
+            <EventsPanel session=session emulator=emulator/>
             <HistoryPanel session=session/>
             <InverterPanel reading=reading/>
             {replay_id.is_none().then(|| {
@@ -1010,7 +1010,12 @@ fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
 }
 
 #[component]
-fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
+fn EventsPanel(
+    session: RwSignal<Session>,
+    emulator: RwSignal<Option<EmulatorInfo>>,
+) -> impl IntoView {
+    // On the emulator, events are told on the clock the banner shows; a device's on its uptime.
+    let clock = move || emulator.with(|e| e.as_ref().map(|e| (e.elapsed_secs, e.time_of_day_secs)));
     let recent = move || {
         session.with(|s| {
             s.events
@@ -1038,6 +1043,7 @@ fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
                     if items.is_empty() {
                         return view! { <li class="quiet">"Nothing has happened yet."</li> }.into_any();
                     }
+                    let clock = clock();
                     items.into_iter().map(|(seq, time_ms, text, kind)| {
                         let class = match kind {
                             bms_engine::EventKind::Tripped | bms_engine::EventKind::Latched => "event bad",
@@ -1045,7 +1051,9 @@ fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
                         };
                         view! {
                             <li class=class data-sequence=seq>
-                                <span class="event-time">{device_time(time_ms)}</span>
+                                <span class="event-time" title=format!("{} after the start", device_time(time_ms))>
+                                    {event_time(time_ms, clock)}
+                                </span>
                                 <span>{text}</span>
                             </li>
                         }
@@ -1059,6 +1067,21 @@ fn EventsPanel(session: RwSignal<Session>) -> impl IntoView {
 /// Device time as "+0d 06:05:09" (days from 0 since the device started).
 fn device_time(ms: u64) -> String {
     bms_engine::event_log::Elapsed(ms / 1000).to_string()
+}
+
+/// When an event `ms` after the start happened: on the emulated clock ("day 1, 21:49:33") when
+/// `clock` gives the emulator's elapsed seconds and time of day now (its engine starts with the
+/// run), else as device time.
+fn event_time(ms: u64, clock: Option<(u64, u64)>) -> String {
+    const DAY: u64 = 86_400;
+    match clock {
+        Some((elapsed_secs, time_of_day_secs)) => {
+            let start = (time_of_day_secs % DAY + DAY - elapsed_secs % DAY) % DAY;
+            let at = ms / 1000;
+            emulated_clock(at, (start + at) % DAY)
+        }
+        None => device_time(ms),
+    }
 }
 
 #[component]
@@ -1209,7 +1232,7 @@ fn LinkCounters(session: RwSignal<Session>) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::emulated_clock;
+    use super::{emulated_clock, event_time};
 
     #[test]
     fn the_emulated_day_turns_at_midnight() {
@@ -1221,5 +1244,15 @@ mod tests {
         assert_eq!(emulated_clock(86_400, 21_600), "day 2, 06:00:00");
         // A run from midnight.
         assert_eq!(emulated_clock(3 * 86_400 + 5, 5), "day 4, 00:00:05");
+    }
+
+    #[test]
+    fn emulator_events_are_told_on_the_banner_clock_device_events_on_uptime() {
+        // A run from 06:00, now at day 2, 06:00:30: an event 21 h 49 min 33 s in.
+        let now = Some((86_430, 21_630));
+        let at_ms = (21 * 3600 + 49 * 60 + 33) * 1000;
+        assert_eq!(event_time(at_ms, now), "day 2, 03:49:33");
+        assert_eq!(event_time(0, now), "day 1, 06:00:00");
+        assert_eq!(event_time(at_ms, None), "+0d 21:49:33");
     }
 }

@@ -404,7 +404,10 @@ fn value_text(fault: Fault, value: i32) -> String {
 pub fn explain(event: &Event) -> String {
     let subject = match event.location {
         Some(i) if event.fault.located_at_cell() => {
-            format!("Cell {} {}", u32::from(i) + 1, fault_label(event.fault))
+            // "Cell 5 imbalance", not "Cell 5 cell imbalance".
+            let label = fault_label(event.fault);
+            let label = label.strip_prefix("cell ").unwrap_or(label);
+            format!("Cell {} {label}", u32::from(i) + 1)
         }
         Some(i)
             if matches!(
@@ -1153,6 +1156,18 @@ mod tests {
                 ..wire
             }),
             "Cell 8 open sense wire protection cleared: charging and discharging allowed again."
+        );
+        let imbalance = Event {
+            fault: Fault::CellImbalance,
+            location: Some(4),
+            value: 422,
+            limit: 400,
+            delay_ms: 60_000,
+            ..e
+        };
+        assert_eq!(
+            explain(&imbalance),
+            "Cell 5 imbalance protection at 422 mV (limit 400 mV) after 60.0 s: charging stopped; discharging still allowed."
         );
     }
 
