@@ -21,6 +21,10 @@ test('a configuration round-trips on the emulator: edit, diff, write, confirm, a
 
   const trip = page.getByTestId('config-field-cell_over_voltage.trip');
   assert.equal(await trip.inputValue(), '3650');
+  // Every setting in words: the limits as a table, the rest in groups.
+  assert.equal(await page.getByRole('textbox', { name: 'Cell over-voltage: Trip', exact: true }).inputValue(), '3650');
+  assert.equal(await page.getByTestId('config-limits').locator('tbody tr').count(), 11);
+  assert.equal(await page.getByRole('textbox', { name: 'Balance only cells at or above', exact: true }).inputValue(), '3300');
   // Above the cell's absolute maximum: the engine's rule, shown, and no write.
   await trip.fill('3900');
   await trip.press('Enter');
@@ -36,7 +40,7 @@ test('a configuration round-trips on the emulator: edit, diff, write, confirm, a
 
   await trip.fill('3620');
   await trip.press('Enter');
-  await page.getByTestId('config-diff').filter({ hasText: 'cell_over_voltage.trip: 3650 mV → 3620 mV' }).waitFor();
+  await page.getByTestId('config-diff').filter({ hasText: 'Cell over-voltage: Trip cell_over_voltage.trip: 3650 mV → 3620 mV' }).waitFor();
   assert.equal(await page.getByTestId('config-violations').count(), 0);
   let question = '';
   page.once('dialog', (d) => { question = d.message(); d.accept(); });

@@ -113,6 +113,241 @@ pub fn unit(path: &str) -> &'static str {
     }
 }
 
+/// The graded limits, in the order a protection table reads: voltages, currents,
+/// temperatures, balance. Each is a row of the settings' limit table.
+pub const LIMITS: [(&str, &str); 11] = [
+    ("cell_over_voltage", "Cell over-voltage"),
+    ("cell_under_voltage", "Cell under-voltage"),
+    ("pack_over_voltage", "Pack over-voltage"),
+    ("pack_under_voltage", "Pack under-voltage"),
+    ("charge_over_current", "Charge current"),
+    ("discharge_over_current", "Discharge current"),
+    ("charge_over_temperature", "Too hot to charge"),
+    ("charge_under_temperature", "Too cold to charge"),
+    ("discharge_over_temperature", "Too hot to run"),
+    ("discharge_under_temperature", "Too cold to discharge"),
+    ("cell_imbalance", "Cell imbalance (highest − lowest)"),
+];
+
+/// A graded limit's fields: the columns of the limit table, with their headings.
+pub const LIMIT_COLUMNS: [(&str, &str); 8] = [
+    ("warn", "Warning"),
+    ("derate", "Derate"),
+    ("trip", "Trip"),
+    ("trip_release", "Trip release"),
+    ("hysteresis", "Hysteresis"),
+    ("warn_delay_ms", "Warn delay"),
+    ("trip_delay_ms", "Trip delay"),
+    ("release_delay_ms", "Release delay"),
+];
+
+/// The other settings, by group, each with what it means in words. A path not listed here
+/// still shows (in "Other"), under its own name.
+const GROUPS: [(&str, &[(&str, &str)]); 7] = [
+    (
+        "Pack",
+        &[
+            ("cell_count", "Series cells"),
+            ("temperature_count", "Temperature sensors"),
+            ("capacity_mah", "Nominal capacity"),
+            ("cell_voltage_max_mv", "Cell absolute maximum (datasheet)"),
+            ("cell_voltage_min_mv", "Cell absolute minimum (datasheet)"),
+        ],
+    ),
+    (
+        "Charging and discharging (told to the inverter)",
+        &[
+            ("absorption_cell_mv", "Charge target per cell (absorption)"),
+            (
+                "absorption_tail_current_ma",
+                "Absorption ends below this current",
+            ),
+            (
+                "absorption_tail_ms",
+                "Absorption ends after this long below it",
+            ),
+            ("float_cell_mv", "Float voltage per cell"),
+            (
+                "float_exit_soc_permille",
+                "Back to absorption below this SOC",
+            ),
+            ("discharge_cell_mv", "Discharge voltage limit per cell"),
+            ("max_charge_current_ma", "Largest charge current"),
+            ("max_discharge_current_ma", "Largest discharge current"),
+        ],
+    ),
+    (
+        "Balancing",
+        &[
+            ("balance_min_cell_mv", "Balance only cells at or above"),
+            (
+                "balance_start_delta_mv",
+                "Balance a cell this far above the lowest",
+            ),
+            ("balance_stop_delta_mv", "Stop balancing it within"),
+            ("rest_current_ma", "At rest below this current"),
+            ("rest_time_ms", "At rest after this long"),
+            (
+                "balance_max_temperature_deci_c",
+                "No balancing with a sensor at or above",
+            ),
+            (
+                "balancer.Passive.bleed_current_ma",
+                "Bleed current per cell",
+            ),
+            (
+                "balancer.Passive.max_channels",
+                "Most cells bleeding at once",
+            ),
+            (
+                "balancer.Passive.no_adjacent",
+                "Never two neighbours at once",
+            ),
+            ("balancer.Active.max_current_ma", "Largest transfer current"),
+            ("balancer", "Balancer"),
+        ],
+    ),
+    (
+        "Heater and fan",
+        &[
+            ("heater_on_below_deci_c", "Heater on below"),
+            ("heater_off_at_deci_c", "Heater off at"),
+            ("fan_on_above_deci_c", "Fan on above"),
+            ("fan_off_at_deci_c", "Fan off at"),
+        ],
+    ),
+    (
+        "Switches",
+        &[
+            (
+                "switches.Contactor.voltage_match_mv",
+                "Pre-charge must match the pack within",
+            ),
+            (
+                "switches.Contactor.precharge_timeout_ms",
+                "Pre-charge fails after",
+            ),
+            ("switches", "Switches"),
+        ],
+    ),
+    (
+        "Sensor and hardware faults",
+        &[
+            ("short_circuit_current_ma", "Short circuit at (front end)"),
+            ("short_circuit_delay_us", "Short-circuit delay (front end)"),
+            ("open_wire_mv", "Open sense wire below"),
+            ("cell_reading_max_mv", "Cell reading out of range above"),
+            (
+                "temperature_reading_limit_deci_c",
+                "Temperature out of range beyond ±",
+            ),
+            (
+                "pack_voltage_mismatch_mv",
+                "Pack voltage may differ from the cells' sum by",
+            ),
+            (
+                "temperature_disagreement_deci_c",
+                "Temperature sensors may differ by",
+            ),
+            ("stuck_sensor_ms", "Stuck sensor after (0: off)"),
+            ("afe_timeout_ms", "Front end lost after"),
+        ],
+    ),
+    (
+        "Repeated trips",
+        &[
+            ("repeat_trip_count", "Latch a fault after this many trips"),
+            ("repeat_window_ms", "Trips counted within"),
+        ],
+    ),
+];
+
+/// What the setting at `path` means, in words ("Cell over-voltage: Trip"), if this page knows.
+pub fn describe(path: &str) -> Option<String> {
+    if let Some((parent, column)) = path.split_once('.')
+        && let Some(&(_, limit)) = LIMITS.iter().find(|(p, _)| *p == parent)
+    {
+        let (_, heading) = LIMIT_COLUMNS.iter().find(|(c, _)| *c == column)?;
+        return Some(format!("{limit}: {heading}"));
+    }
+    GROUPS
+        .iter()
+        .flat_map(|(_, entries)| entries.iter())
+        .find(|(p, _)| *p == path)
+        .map(|(_, label)| (*label).to_owned())
+}
+
+/// One row of the limit table: a graded limit's name, unit and fields in column order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitRow {
+    /// The limit's path, `cell_over_voltage`.
+    pub path: &'static str,
+    /// What it limits, in words.
+    pub label: &'static str,
+    /// The unit of its thresholds (its delays are in ms).
+    pub unit: &'static str,
+    /// Its fields, in the order of [`LIMIT_COLUMNS`] (`None` where a column is missing).
+    pub fields: Vec<Option<Field>>,
+}
+
+/// A titled group of settings, each with its meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The group's heading.
+    pub title: &'static str,
+    /// Its settings with their meanings in words.
+    pub fields: Vec<(String, Field)>,
+}
+
+/// `fields` laid out for reading: the graded limits as a table, the rest in groups. Every
+/// field lands in exactly one place; one this code does not know goes to "Other" under its
+/// path, so a new setting is never hidden.
+pub fn layout(fields: &[Field]) -> (Vec<LimitRow>, Vec<Group>) {
+    let mut placed = vec![false; fields.len()];
+    let mut take = |path: &str| {
+        let i = fields.iter().position(|f| f.path == path)?;
+        placed[i] = true;
+        fields.get(i).cloned()
+    };
+    let rows = LIMITS
+        .iter()
+        .map(|&(path, label)| LimitRow {
+            path,
+            label,
+            unit: unit(&format!("{path}.trip")),
+            fields: LIMIT_COLUMNS
+                .iter()
+                .map(|(column, _)| take(&format!("{path}.{column}")))
+                .collect(),
+        })
+        .filter(|row| row.fields.iter().any(Option::is_some))
+        .collect();
+    let mut groups: Vec<Group> = GROUPS
+        .iter()
+        .map(|&(title, entries)| Group {
+            title,
+            fields: entries
+                .iter()
+                .filter_map(|&(path, label)| take(path).map(|f| (label.to_owned(), f)))
+                .collect(),
+        })
+        .filter(|g| !g.fields.is_empty())
+        .collect();
+    let other: Vec<(String, Field)> = fields
+        .iter()
+        .zip(&placed)
+        .filter(|(_, placed)| !**placed)
+        .map(|(f, _)| (f.path.clone(), f.clone()))
+        .collect();
+    if !other.is_empty() {
+        groups.push(Group {
+            title: "Other",
+            fields: other,
+        });
+    }
+    (rows, groups)
+}
+
 /// `config` with the setting at `path` set to `text`; an error in words when `text` is not a
 /// value that setting can hold (nothing changes then).
 pub fn edit(config: &PackConfig, path: &str, text: &str) -> Result<PackConfig, String> {
@@ -310,6 +545,67 @@ mod tests {
         assert_eq!(unit("charge_under_temperature.warn"), "0.1 °C");
         assert_eq!(unit("capacity_mah"), "mAh");
         assert_eq!(unit("float_exit_soc_permille"), "‰");
+    }
+
+    #[test]
+    fn every_setting_is_laid_out_once_in_words_whatever_the_hardware() {
+        let contactor = EmulatedDevice::new(SimulationConfig::new(Scenario::ContactorRack, 1, 16))
+            .unwrap()
+            .simulation()
+            .engine()
+            .config()
+            .to_owned();
+        let active = PackConfig {
+            balancer: bms_engine::BalancerKind::Active {
+                max_current_ma: 2_000,
+            },
+            ..config()
+        };
+        for c in [config(), contactor, active] {
+            let fs = fields(&c);
+            let (rows, groups) = layout(&fs);
+            let mut shown: Vec<&str> = rows
+                .iter()
+                .flat_map(|r| r.fields.iter().flatten())
+                .chain(groups.iter().flat_map(|g| g.fields.iter().map(|(_, f)| f)))
+                .map(|f| f.path.as_str())
+                .collect();
+            shown.sort_unstable();
+            let mut all: Vec<&str> = fs.iter().map(|f| f.path.as_str()).collect();
+            all.sort_unstable();
+            assert_eq!(shown, all, "each setting exactly once");
+            assert_eq!(rows.len(), LIMITS.len());
+            assert!(rows.iter().all(|r| r.fields.iter().all(Option::is_some)));
+            assert!(
+                groups.iter().all(|g| g.title != "Other"),
+                "a setting without words: {:?}",
+                groups.last()
+            );
+        }
+        assert_eq!(
+            describe("cell_over_voltage.trip").as_deref(),
+            Some("Cell over-voltage: Trip")
+        );
+        assert_eq!(
+            describe("balance_min_cell_mv").as_deref(),
+            Some("Balance only cells at or above")
+        );
+        assert_eq!(describe("new_setting_mv"), None);
+        let (rows, _) = layout(&fields(&config()));
+        assert_eq!(rows[0].label, "Cell over-voltage");
+        assert_eq!(rows[0].unit, "mV");
+        assert_eq!(rows[8].unit, "0.1 °C");
+        // A setting this page does not know yet is still shown, under its path.
+        let mut fs = fields(&config());
+        fs.push(Field {
+            path: "new_setting_mv".to_owned(),
+            value: "1".to_owned(),
+            editable: true,
+        });
+        let (_, groups) = layout(&fs);
+        let other = groups.last().unwrap();
+        assert_eq!(other.title, "Other");
+        assert_eq!(other.fields[0].0, "new_setting_mv");
     }
 
     #[test]

@@ -289,7 +289,10 @@ pub fn ConfigPanel(
                             view! {
                                 <ul>
                                     {list.into_iter().map(|c| view! {
-                                        <li><code>{c.path}</code>": "{c.before}" → "<strong>{c.after}</strong></li>
+                                        <li>
+                                            {config_edit::describe(&c.path).map(|d| format!("{d} "))}
+                                            <code>{c.path}</code>": "{c.before}" → "<strong>{c.after}</strong>
+                                        </li>
                                     }).collect_view()}
                                 </ul>
                             }.into_any()
@@ -313,21 +316,72 @@ pub fn ConfigPanel(
             {move || draft.get().is_some().then(|| view! {
                 <details class="config-fields">
                     <summary>{move || format!("All settings ({})", field_rows().len())}</summary>
-                    <div class="config-grid">
-                        {move || field_rows().into_iter().map(|f| {
+                    {move || {
+                        let fields = field_rows();
+                        let (rows, groups) = config_edit::layout(&fields);
+                        let input = move |f: config_edit::Field, label: String| {
                             let path = f.path.clone();
-                            let unit = config_edit::unit(&f.path);
                             view! {
-                                <label class="config-field">
-                                    <span class="config-path">{f.path.clone()}</span>
-                                    <input data-testid=format!("config-field-{}", f.path) value=f.value.clone()
-                                        disabled=!f.editable
-                                        on:change=move |ev| edit(path.clone(), event_target_value(&ev))/>
-                                    <span class="unit">{unit}</span>
-                                </label>
+                                <input data-testid=format!("config-field-{}", f.path) value=f.value
+                                    disabled=!f.editable aria-label=label
+                                    on:change=move |ev| edit(path.clone(), event_target_value(&ev))/>
                             }
-                        }).collect_view()}
-                    </div>
+                        };
+                        view! {
+                            <h3>"Protection limits"</h3>
+                            <p class="quiet">
+                                "Warning: reported, nothing switched. Derate: the limits told to the inverter are reduced. "
+                                "Trip: the switches open, and close again once the value has stayed past the trip release "
+                                "for the release delay. Warning and derate clear past their level by the hysteresis."
+                            </p>
+                            <div class="limit-table-wrap">
+                                <table class="limit-table" data-testid="config-limits">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Limit"</th>
+                                            {config_edit::LIMIT_COLUMNS.iter().map(|&(column, heading)| {
+                                                let unit = if column.ends_with("_ms") { " (ms)" } else { "" };
+                                                view! { <th scope="col">{heading}{unit}</th> }
+                                            }).collect_view()}
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|row| {
+                                            let label = row.label;
+                                            let unit = row.unit;
+                                            view! {
+                                                <tr>
+                                                    <th scope="row">
+                                                        {label}" ("{unit}")"
+                                                        <code class="config-path">{row.path}</code>
+                                                    </th>
+                                                    {row.fields.into_iter().zip(config_edit::LIMIT_COLUMNS).map(|(f, (_, heading))| {
+                                                        view! { <td>{f.map(|f| input(f, format!("{label}: {heading}")))}</td> }
+                                                    }).collect_view()}
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            {groups.into_iter().map(|g| view! {
+                                <h3>{g.title}</h3>
+                                <div class="config-grid">
+                                    {g.fields.into_iter().map(|(label, f)| {
+                                        let unit = config_edit::unit(&f.path);
+                                        let path = f.path.clone();
+                                        view! {
+                                            <label class="config-field">
+                                                <span class="config-label">{label.clone()}<code class="config-path">{path}</code></span>
+                                                {input(f, label)}
+                                                <span class="unit">{unit}</span>
+                                            </label>
+                                        }
+                                    }).collect_view()}
+                                </div>
+                            }).collect_view()}
+                        }
+                    }}
                 </details>
             })}
         </section>
