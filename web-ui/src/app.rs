@@ -13,6 +13,7 @@ use crate::session::{
     LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label,
 };
 use crate::vendor::Protocol;
+use bms_engine::protocol::AckResult;
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -159,6 +160,22 @@ pub fn App() -> impl IntoView {
         })
     };
 
+    // Host bytes go to what is shown: the connected device, or the emulated one (none while a
+    // recording replays: nothing is there to answer).
+    let to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>> = replay_id.is_none().then(|| {
+        let device = device.clone();
+        let send: std::rc::Rc<dyn Fn(Vec<u8>)> = std::rc::Rc::new(move |bytes| {
+            if showing_device.get_untracked() {
+                if let Some(write) = device_writer.get_value() {
+                    write(bytes);
+                }
+            } else if let Some(device) = &device {
+                device.send(Command::ToDevice(bytes));
+            }
+        });
+        send
+    });
+
     view! {
         <header class="top">
             <div class="brand">
@@ -228,25 +245,14 @@ pub fn App() -> impl IntoView {
                 <PowerFlowCard emulator=emulator/>
                 <SwitchesCard reading=reading/>
                 <LimitsCard reading=reading/>
-                <AlarmsCard reading=reading/>
+                <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
             <CellsPanel reading=reading/>
             <EventsPanel session=session emulator=emulator/>
             <HistoryPanel session=session/>
             <InverterPanel reading=reading/>
-            {replay_id.is_none().then(|| {
-                let device = device.clone();
-                // Host bytes go to what is shown: the connected device, or the emulated one.
-                let to_device: std::rc::Rc<dyn Fn(Vec<u8>)> = std::rc::Rc::new(move |bytes| {
-                    if showing_device.get_untracked() {
-                        if let Some(write) = device_writer.get_value() {
-                            write(bytes);
-                        }
-                    } else if let Some(device) = &device {
-                        device.send(Command::ToDevice(bytes));
-                    }
-                });
-                view! { <ConfigPanel session=session showing_device=showing_device to_device=to_device/> }
+            {to_device.clone().map(|to_device| view! {
+                <ConfigPanel session=session showing_device=showing_device to_device=to_device/>
             })}
             <RecordingsPanel recordings=recordings/>
         </main>
@@ -972,8 +978,64 @@ fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
     }
 }
 
+/// Request ids of the alarms card's commands: apart from the configuration panel's, which
+/// count up from 1, so that neither takes the other's acknowledgement for its own.
+const RESET_REQUEST_IDS: u16 = 0xF000;
+
 #[component]
-fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn AlarmsCard(
+    reading: Memo<Option<Reading>>,
+    session: RwSignal<Session>,
+    /// Sends host bytes to what is shown (none while a recording replays).
+    to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>>,
+) -> impl IntoView {
+    // Latched faults wait for a person: a Cellsight device (or the emulated one) takes the
+    // reset command; a vendor BMS has its own way, and a replay is only a recording.
+    let has_link = to_device.is_some();
+    // A stored handle: the view's closures must be `Send`, an `Rc` is not.
+    let to_device = StoredValue::new_local(to_device);
+    let can_reset = move || {
+        has_link
+            && session.with(|s| s.protocol() == Some(Protocol::Cellsight))
+            && reading.with(|r| r.as_ref().is_some_and(|r| !r.latched.is_empty()))
+    };
+    let reset_sent = RwSignal::new(None::<u16>);
+    let next_id = StoredValue::new(RESET_REQUEST_IDS);
+    let reset_status = move || {
+        let id = reset_sent.get()?;
+        Some(match session.with(|s| s.config.ack) {
+            Some((acked, AckResult::Ok)) if acked == id => {
+                "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.".to_owned()
+            }
+            Some((acked, other)) if acked == id => format!("The BMS answered {other:?}."),
+            _ => "Reset sent…".to_owned(),
+        })
+    };
+    let reset = move |_| {
+        let sure = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(
+                    "Reset the latched faults?\n\nOnly after you have found and dealt with the cause: \
+                     the BMS closes its switches again once nothing is wrong, and keeps them open while a fault is still there.",
+                )
+                .ok()
+            })
+            .unwrap_or(false);
+        if !sure {
+            return;
+        }
+        let id = next_id.get_value();
+        next_id.set_value(id.wrapping_add(1).max(RESET_REQUEST_IDS));
+        to_device.with_value(|send| {
+            if let Some(send) = send {
+                send(crate::config_edit::command_request(
+                    id,
+                    bms_engine::protocol::Command::ResetLatched,
+                ));
+                reset_sent.set(Some(id));
+            }
+        });
+    };
     let alarms = move || {
         reading.with(|r| {
             r.as_ref()
@@ -1005,6 +1067,12 @@ fn AlarmsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                     </ul>
                 }.into_any(),
             }}
+            {move || can_reset().then(|| view! {
+                <button class="reset" data-testid="reset-latched" on:click=reset>"Reset latched faults…"</button>
+            })}
+            {move || reset_status().map(|t| view! {
+                <span class="note" role="status" data-testid="reset-status">{t}</span>
+            })}
         </div>
     }
 }

@@ -511,6 +511,14 @@ pub fn write_request(request_id: u16, config: PackConfig) -> Vec<u8> {
     frame(&HostMessage::WriteConfig { request_id, config })
 }
 
+/// The frame sending `command` to a device.
+pub fn command_request(request_id: u16, command: bms_engine::protocol::Command) -> Vec<u8> {
+    frame(&HostMessage::Command {
+        request_id,
+        command,
+    })
+}
+
 fn frame(message: &HostMessage) -> Vec<u8> {
     let mut buffer = [0u8; MAX_FRAME_LEN];
     let len = encode_frame(message, &mut buffer).unwrap_or(0);
