@@ -134,7 +134,7 @@ impl Scenario {
                 "Three days at −13…−3 °C: charging below 0 °C is blocked until the heater has warmed the cells."
             }
             Scenario::Imbalance => {
-                "A new pack whose cells start about 5 % apart in SOC: watch the balancer pull the top cells down at the end of charge."
+                "A new pack whose cells start about 5 % apart in SOC, with a 2 A active balancer: watch it move charge from the highest cell to the lowest at the top of each charge until the cells agree."
             }
             Scenario::AgingPack => {
                 "A year of solar days: capacity fades and resistance grows with time, charge level and temperature."
@@ -317,6 +317,13 @@ impl Scenario {
         let mut config = PackConfig::lfp_280ah(cell_count);
         if self == Scenario::FaultStuckSensor {
             config.stuck_sensor_ms = 30 * 60 * 1000;
+        }
+        // 5 % of 280 Ah is 14 Ah: the default 60 mA bleed, working a few hours a day at the
+        // top of charge, would need months; an active balancer as JK or Daly fit does it in days.
+        if self == Scenario::Imbalance {
+            config.balancer = bms_engine::BalancerKind::Active {
+                max_current_ma: 2_000,
+            };
         }
         if matches!(self, Scenario::ContactorRack | Scenario::FaultPrecharge) {
             config.switches = bms_engine::SwitchKind::Contactor {
