@@ -1191,6 +1191,13 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             ))
         })
     };
+    let receiving = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.transfer)
+                .is_some_and(|(_, to, _)| to == i)
+        })
+    };
     let balancing = move |i: usize| {
         reading.with(|r| {
             r.as_ref()
@@ -1216,15 +1223,22 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
     let thermal = move || {
         reading.with(|r| {
             r.as_ref().map(|r| {
-                let mut parts = vec![];
+                let mut parts: Vec<String> = vec![];
                 if r.heater_on == Some(true) {
-                    parts.push("heater on");
+                    parts.push("heater on".to_owned());
                 }
                 if r.fan_on == Some(true) {
-                    parts.push("fan on");
+                    parts.push("fan on".to_owned());
+                }
+                if let Some((from, to, amps)) = r.transfer {
+                    parts.push(format!(
+                        "balancer moving {amps:.1} A from cell {} to cell {}",
+                        from + 1,
+                        to + 1
+                    ));
                 }
                 if r.balancing.is_none() {
-                    parts.push("balancing not reported by this BMS");
+                    parts.push("balancing not reported by this BMS".to_owned());
                 }
                 parts.join(" · ")
             })
@@ -1265,14 +1279,15 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             })}
             <ol class="cell-grid">
                 <For each=move || 0..cell_count.get() key=|i| *i children=move |i| view! {
-                    <li class="cell" class:balancing=move || balancing(i)>
+                    <li class="cell" class:balancing=move || balancing(i) class:receiving=move || receiving(i)>
                         <span class="cell-no">{i + 1}</span>
                         <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
                         <span class="unit">"V"</span>
                         <span class="cell-soc" title="state of charge of this cell"
                             data-testid=format!("cell-soc-{}", i + 1)>{move || cell_soc(i)}</span>
-                        <span class="balance-mark" title="balancing" data-testid=format!("cell-balancing-{}", i + 1)>
-                            {move || if balancing(i) { "⇣" } else { "" }}
+                        <span class="balance-mark" data-testid=format!("cell-balancing-{}", i + 1)
+                            title=move || if receiving(i) { "receiving charge from the balancer" } else { "balancing: giving charge" }>
+                            {move || if balancing(i) { "⇣" } else if receiving(i) { "⇡" } else { "" }}
                         </span>
                     </li>
                 }/>

@@ -65,6 +65,8 @@ pub struct Reading {
     pub latched: Vec<Fault>,
     /// Cells being balanced, 0-based (`None`: the device does not say).
     pub balancing: Option<Vec<usize>>,
+    /// An active balancer's transfer: from cell, to cell (0-based), current in A.
+    pub transfer: Option<(usize, usize, f64)>,
     /// Limits told to the charger and inverter (`None`: the device does not say).
     pub limits: Option<LimitsView>,
     /// Heater on (`None`: the device has none it reports).
@@ -242,6 +244,13 @@ impl Reading {
             warnings: mild.iter().collect(),
             latched: FaultSet::from_bits(t.latched_bits).iter().collect(),
             balancing: Some((0..32).filter(|i| t.balance_mask & (1 << i) != 0).collect()),
+            transfer: t.transfer.map(|x| {
+                (
+                    usize::from(x.from_cell),
+                    usize::from(x.to_cell),
+                    f64::from(x.current_ma) / 1000.0,
+                )
+            }),
             limits: Some(LimitsView {
                 charge_voltage_v: f64::from(t.limits.charge_voltage_mv) / 1000.0,
                 charge_current_a: f64::from(t.limits.charge_current_ma) / 1000.0,
@@ -286,6 +295,7 @@ impl Reading {
             warnings: Vec::new(),
             latched: Vec::new(),
             balancing: s.balancing.clone(),
+            transfer: None,
             limits: None,
             heater_on: None,
             fan_on: None,
