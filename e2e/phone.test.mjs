@@ -18,5 +18,15 @@ test('on a 390 px phone nothing runs off the screen', async () => {
     const box = await page.getByTestId(id).boundingBox();
     assert.ok(box && box.x >= 0 && box.x + box.width <= 391, `${id} within the screen: ${JSON.stringify(box)}`);
   }
+  // Every setting open: the limit table scrolls inside its card, the fields keep their rows.
+  await page.getByTestId('config-read').click();
+  await page.locator('.config-fields summary').click();
+  await page.getByTestId('config-limits').waitFor();
+  const open = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(open <= 390, `with the settings open the page is ${open} px wide`);
+  const field = await page.getByTestId('config-field-balance_min_cell_mv').boundingBox();
+  const label = await page.locator('.config-label', { hasText: 'Balance only cells at or above' }).boundingBox();
+  assert.ok(field.x + field.width <= 391, `setting within the screen: ${JSON.stringify(field)}`);
+  assert.ok(Math.abs(field.y - label.y) < field.height, 'a setting beside its words, not below them');
   await context.close();
 });
