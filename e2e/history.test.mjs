@@ -68,6 +68,12 @@ test('every second is kept: zooming into minutes at 3600× shows one point a sec
     mid,
     { timeout: 5_000 },
   );
+  // The time axis reads on the emulated clock, as the banner and the events do: round
+  // minutes in a ten-minute window, the first tick with its day.
+  const ticks = await page.evaluate(() => document.getElementById('history-pack').layout.xaxis.ticktext);
+  assert.match(ticks[0], /^day 1<br>\d\d:\d\d$/, ticks.join(' '));
+  assert.ok(ticks.length >= 4 && ticks.length <= 11, ticks.join(' '));
+  assert.ok(ticks.slice(1).every((t) => /^\d\d:\d\d$/.test(t)), ticks.join(' '));
   const steps = await page.evaluate(() => {
     const x = document.getElementById('history-pack').data[0].x;
     return x.slice(1).map((v, i) => Math.round((v - x[i]) * 3600));

@@ -249,7 +249,7 @@ pub fn App() -> impl IntoView {
             </section>
             <CellsPanel reading=reading/>
             <EventsPanel session=session emulator=emulator/>
-            <HistoryPanel session=session/>
+            <HistoryPanel session=session emulator=emulator/>
             <InverterPanel reading=reading/>
             {to_device.clone().map(|to_device| view! {
                 <ConfigPanel session=session showing_device=showing_device to_device=to_device/>
@@ -266,7 +266,21 @@ pub fn App() -> impl IntoView {
 /// share one time window: zooming or panning one zooms all, and the window is redrawn from the
 /// full one-second history, decimated to the screen.
 #[component]
-fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
+fn HistoryPanel(
+    session: RwSignal<Session>,
+    emulator: RwSignal<Option<EmulatorInfo>>,
+) -> impl IntoView {
+    // On the emulator, time reads as its clock (as the banner and the events tell it).
+    let time_axis = move || {
+        emulator.with_untracked(|e| {
+            e.as_ref()
+                .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
+                    start_of_day_s: (e.time_of_day_secs % 86_400 + 86_400
+                        - e.elapsed_secs % 86_400)
+                        % 86_400,
+                })
+        })
+    };
     // Redraw when a report has added a point (a paused device's repeats add none).
     let stamp = Memo::new(move |_| {
         session.with(|s| (s.history.len(), s.history.span_s().map_or(0.0, |(_, b)| b)))
@@ -292,7 +306,8 @@ fn HistoryPanel(session: RwSignal<Session>) -> impl IntoView {
             return;
         };
         let range = window.get_untracked();
-        if session.with_untracked(|s| chart::draw_history_chart(index, &s.history, range)) {
+        let axis = time_axis();
+        if session.with_untracked(|s| chart::draw_history_chart(index, &s.history, range, axis)) {
             stale.update_value(|s| s[index] = false);
             next.set_value(index + 1);
         }

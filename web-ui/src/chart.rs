@@ -160,14 +160,58 @@ fn plotly_loaded() -> bool {
 /// Containers of the three history charts.
 pub const HISTORY_CHART_IDS: [&str; 3] = ["history-soc", "history-pack", "history-cells"];
 
+/// How the history's time axis reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeAxis {
+    /// Hours since the device started (a real device, a recording).
+    Hours,
+    /// The emulated clock, as the banner and the events tell it; the run started at
+    /// `start_of_day_s` seconds after midnight of day 1.
+    Clock {
+        /// The emulated time of day the run started at, s.
+        start_of_day_s: u64,
+    },
+}
+
+/// Ticks for hours `from_h`..`to_h` since a start at `start_of_day_s`: at round clock times
+/// (every 1 min … 2 days, about eight on screen), "06:00", with the day told on the first and
+/// at each midnight ("day 2<br>00:00").
+pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Vec<String>) {
+    const STEPS_MIN: [u64; 13] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1_440, 2_880];
+    let span_min = ((to_h - from_h) * 60.0).max(0.0);
+    let step_min = STEPS_MIN
+        .into_iter()
+        .find(|&m| span_min / m as f64 <= 8.0)
+        .unwrap_or(2_880);
+    let start_min = start_of_day_s as f64 / 60.0;
+    // Clock minutes since midnight of day 1, at the first round tick inside the window.
+    let first = ((start_min + from_h * 60.0) / step_min as f64).ceil() as u64 * step_min;
+    let (mut values, mut labels) = (Vec::new(), Vec::new());
+    let mut clock = first;
+    while (clock as f64 - start_min) / 60.0 <= to_h + 1e-9 && values.len() < 24 {
+        let of_day = clock % 1_440;
+        let time = format!("{:02}:{:02}", of_day / 60, of_day % 60);
+        labels.push(if values.is_empty() || of_day == 0 {
+            format!("day {}<br>{time}", clock / 1_440 + 1)
+        } else {
+            time
+        });
+        values.push((clock as f64 - start_min) / 60.0);
+        clock += step_min;
+    }
+    (values, labels)
+}
+
 /// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
 /// band held to 0–100 %, as no cell holds less or more; the truth in emulator mode); pack
 /// voltage and current; cell spread and the temperature extremes. Drag to zoom, double-click to see everything again.
 ///
-/// `window_h` is the stretch on screen, hours (`None`: everything).
+/// `window_h` is the stretch on screen, hours (`None`: everything); `time_axis` says whether
+/// the axis reads in hours or on the emulated clock.
 pub fn history_plots(
     points: &[crate::history::HistoryPoint],
     window_h: Option<(f64, f64)>,
+    time_axis: TimeAxis,
 ) -> [Plot; 3] {
     use plotly::Scatter;
     use plotly::common::{Anchor, DashType, Line, Mode, Orientation};
@@ -180,8 +224,20 @@ pub fn history_plots(
         Scatter::new(hours.clone(), y).name(name).mode(Mode::Lines)
     };
     let dotted = Line::new().dash(DashType::Dot).width(1.0);
+    let shown_h = window_h.or_else(|| Some((*hours.first()?, *hours.last()?)));
     let x_axis = || {
-        let axis = Axis::new().title("Hours").grid_color(GRID);
+        let axis = match (time_axis, shown_h) {
+            (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
+                let (values, labels) = clock_ticks(from, to, start_of_day_s);
+                Axis::new()
+                    .title("Emulated time")
+                    .tick_mode(plotly::common::TickMode::Array)
+                    .tick_values(values)
+                    .tick_text(labels)
+            }
+            _ => Axis::new().title("Hours"),
+        }
+        .grid_color(GRID);
         match window_h {
             Some((from, to)) => axis.range(vec![from, to]),
             None => axis,
@@ -255,12 +311,13 @@ pub fn draw_history_chart(
     index: usize,
     history: &crate::history::History,
     window_s: Option<(f64, f64)>,
+    time_axis: TimeAxis,
 ) -> bool {
     let loaded = plotly_loaded();
     if loaded {
         let points = history.view(window_s, HISTORY_BUCKETS);
         let window_h = window_s.map(|(a, b)| (a / 3600.0, b / 3600.0));
-        let plots = history_plots(&points, window_h);
+        let plots = history_plots(&points, window_h, time_axis);
         if let (Some(id), Some(plot)) = (HISTORY_CHART_IDS.get(index), plots.into_iter().nth(index))
         {
             leptos::task::spawn_local(async move {
@@ -277,6 +334,7 @@ pub fn draw_history_chart(
     _index: usize,
     _history: &crate::history::History,
     _window_s: Option<(f64, f64)>,
+    _time_axis: TimeAxis,
 ) -> bool {
     false
 }
@@ -359,7 +417,7 @@ mod tests {
                 temperature_c: Some((20.0, 22.0)),
             })
             .collect();
-        let [soc, pack, cells] = history_plots(&points, None);
+        let [soc, pack, cells] = history_plots(&points, None, TimeAxis::Hours);
         let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
         assert_eq!(
             soc["data"].as_array().unwrap().len(),
@@ -391,7 +449,11 @@ mod tests {
             temperature_c: None,
         };
         // A fresh estimate (±60 points) at 35 %, and a nearly full one.
-        let [soc, _, _] = history_plots(&[point(35.0, 60.0), point(99.0, 3.0)], None);
+        let [soc, _, _] = history_plots(
+            &[point(35.0, 60.0), point(99.0, 3.0)],
+            None,
+            TimeAxis::Hours,
+        );
         let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
         assert_eq!(soc["data"][1]["y"], serde_json::json!([95.0, 100.0]), "+3σ");
         assert_eq!(soc["data"][2]["y"], serde_json::json!([0.0, 96.0]), "−3σ");
@@ -406,6 +468,69 @@ mod tests {
         let range = &json["layout"]["yaxis"]["range"];
         let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
         assert!(lo < 3.28 && hi > 3.35 && hi - lo < 0.2, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn the_emulated_clock_gets_round_ticks_with_the_day_at_midnight() {
+        // A run from 06:00, its first day on screen: every 3 h, the day told at the start
+        // and at midnight.
+        let (values, labels) = clock_ticks(0.0, 24.0, 6 * 3600);
+        assert_eq!(values.first(), Some(&0.0));
+        assert_eq!(values.get(1), Some(&3.0));
+        assert_eq!(
+            labels,
+            [
+                "day 1<br>06:00",
+                "09:00",
+                "12:00",
+                "15:00",
+                "18:00",
+                "21:00",
+                "day 2<br>00:00",
+                "03:00",
+                "06:00"
+            ]
+        );
+        // Zoomed to 20 minutes from 13:07 on day 2 of a run from 00:00: every 5 min.
+        let from = 24.0 + 13.0 + 7.0 / 60.0;
+        let (values, labels) = clock_ticks(from, from + 20.0 / 60.0, 0);
+        assert_eq!(labels.first().map(String::as_str), Some("day 2<br>13:10"));
+        assert_eq!(labels.get(1).map(String::as_str), Some("13:15"));
+        assert!((values[0] - (24.0 + 13.0 + 10.0 / 60.0)).abs() < 1e-9);
+        // A month: the coarsest step, two days, and never more than 24 ticks.
+        let (values, _) = clock_ticks(0.0, 30.0 * 24.0, 0);
+        assert!(!values.is_empty() && values.len() <= 24, "{}", values.len());
+    }
+
+    #[test]
+    fn on_the_emulator_the_history_reads_on_its_clock() {
+        let points: Vec<_> = (0..=24)
+            .map(|h| crate::history::HistoryPoint {
+                time_s: f64::from(h) * 3600.0,
+                pack_voltage_v: 53.0,
+                current_a: 0.0,
+                soc_pct: 50.0,
+                soc_bound_pct: None,
+                true_soc_pct: None,
+                spread_mv: 5.0,
+                temperature_c: None,
+            })
+            .collect();
+        let [soc, _, _] = history_plots(
+            &points,
+            None,
+            TimeAxis::Clock {
+                start_of_day_s: 21_600,
+            },
+        );
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        let axis = &soc["layout"]["xaxis"];
+        assert_eq!(axis["title"]["text"], "Emulated time");
+        assert_eq!(axis["ticktext"][0], "day 1<br>06:00");
+        let [soc, _, _] = history_plots(&points, None, TimeAxis::Hours);
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        assert_eq!(soc["layout"]["xaxis"]["title"]["text"], "Hours");
+        assert!(soc["layout"]["xaxis"]["ticktext"].is_null());
     }
 
     #[test]
