@@ -275,9 +275,7 @@ fn HistoryPanel(
         emulator.with_untracked(|e| {
             e.as_ref()
                 .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
-                    start_of_day_s: (e.time_of_day_secs % 86_400 + 86_400
-                        - e.elapsed_secs % 86_400)
-                        % 86_400,
+                    start_of_day_s: e.start_of_day_secs(),
                 })
         })
     };
@@ -545,6 +543,11 @@ pub(crate) struct EmulatorInfo {
 }
 
 impl EmulatorInfo {
+    /// The emulated time of day the run started at, s after midnight of day 1.
+    pub(crate) fn start_of_day_secs(&self) -> u64 {
+        start_of_day(self.elapsed_secs, self.time_of_day_secs)
+    }
+
     pub(crate) fn of(status: &LinkStatus) -> Self {
         let scenario = status.scenario();
         EmulatorInfo {
@@ -638,13 +641,18 @@ fn ConnectionStatus(session: RwSignal<Session>, now_ms: RwSignal<f64>) -> impl I
     }
 }
 
+/// The time of day a run started at, from its elapsed seconds and the time of day now.
+fn start_of_day(elapsed_secs: u64, time_of_day_secs: u64) -> u64 {
+    const DAY: u64 = 86_400;
+    (time_of_day_secs % DAY + DAY - elapsed_secs % DAY) % DAY
+}
+
 /// "day 2, 02:00:30": the emulated clock, its day counted from the start and turning at
 /// midnight, as a calendar's does (a run starting at 06:00 is in day 2 twenty hours later).
 fn emulated_clock(elapsed_secs: u64, time_of_day_secs: u64) -> String {
     const DAY: u64 = 86_400;
     let t = time_of_day_secs % DAY;
-    // The time of day the run started at.
-    let start = (t + DAY - elapsed_secs % DAY) % DAY;
+    let start = start_of_day(elapsed_secs, t);
     let day = (start + elapsed_secs) / DAY + 1;
     format!(
         "day {day}, {:02}:{:02}:{:02}",
@@ -1014,17 +1022,30 @@ fn AlarmsCard(
             && session.with(|s| s.protocol() == Some(Protocol::Cellsight))
             && reading.with(|r| r.as_ref().is_some_and(|r| !r.latched.is_empty()))
     };
+    // The last reset: its request id, and what the BMS answered (kept once seen, as later
+    // acknowledgements answer other requests).
     let reset_sent = RwSignal::new(None::<u16>);
+    let reset_answer = RwSignal::new(None::<String>);
     let next_id = StoredValue::new(RESET_REQUEST_IDS);
+    Effect::new(move |_| {
+        let ack = session.with(|s| s.config.ack);
+        if let (Some(id), Some((acked, result))) = (reset_sent.get(), ack)
+            && acked == id
+            && reset_answer.with_untracked(Option::is_none)
+        {
+            reset_answer.set(Some(match result {
+                AckResult::Ok => "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.".to_owned(),
+                other => format!("The BMS answered {other:?}; nothing was reset."),
+            }));
+        }
+    });
     let reset_status = move || {
-        let id = reset_sent.get()?;
-        Some(match session.with(|s| s.config.ack) {
-            Some((acked, AckResult::Ok)) if acked == id => {
-                "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.".to_owned()
-            }
-            Some((acked, other)) if acked == id => format!("The BMS answered {other:?}."),
-            _ => "Reset sent…".to_owned(),
-        })
+        reset_sent.get()?;
+        Some(
+            reset_answer
+                .get()
+                .unwrap_or_else(|| "Reset sent…".to_owned()),
+        )
     };
     let reset = move |_| {
         let sure = web_sys::window()
@@ -1047,7 +1068,18 @@ fn AlarmsCard(
                     id,
                     bms_engine::protocol::Command::ResetLatched,
                 ));
+                reset_answer.set(None);
                 reset_sent.set(Some(id));
+                gloo::timers::callback::Timeout::new(5_000, move || {
+                    if reset_sent.get_untracked() == Some(id)
+                        && reset_answer.with_untracked(Option::is_none)
+                    {
+                        reset_answer.set(Some(
+                            "No answer from the BMS within 5 s: is it connected?".to_owned(),
+                        ));
+                    }
+                })
+                .forget();
             }
         });
     };
@@ -1098,7 +1130,7 @@ fn EventsPanel(
     emulator: RwSignal<Option<EmulatorInfo>>,
 ) -> impl IntoView {
     // On the emulator, events are told on the clock the banner shows; a device's on its uptime.
-    let clock = move || emulator.with(|e| e.as_ref().map(|e| (e.elapsed_secs, e.time_of_day_secs)));
+    let clock = move || emulator.with(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs));
     let recent = move || {
         session.with(|s| {
             s.events
@@ -1153,15 +1185,13 @@ fn device_time(ms: u64) -> String {
 }
 
 /// When an event `ms` after the start happened: on the emulated clock ("day 1, 21:49:33") when
-/// `clock` gives the emulator's elapsed seconds and time of day now (its engine starts with the
+/// `start_of_day` gives the time of day the emulated run started at (its engine starts with the
 /// run), else as device time.
-fn event_time(ms: u64, clock: Option<(u64, u64)>) -> String {
-    const DAY: u64 = 86_400;
-    match clock {
-        Some((elapsed_secs, time_of_day_secs)) => {
-            let start = (time_of_day_secs % DAY + DAY - elapsed_secs % DAY) % DAY;
+fn event_time(ms: u64, start_of_day: Option<u64>) -> String {
+    match start_of_day {
+        Some(start) => {
             let at = ms / 1000;
-            emulated_clock(at, (start + at) % DAY)
+            emulated_clock(at, (start + at) % 86_400)
         }
         None => device_time(ms),
     }
@@ -1330,7 +1360,7 @@ fn LinkCounters(session: RwSignal<Session>) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::{emulated_clock, event_time};
+    use super::{emulated_clock, event_time, start_of_day};
 
     #[test]
     fn the_emulated_day_turns_at_midnight() {
@@ -1346,8 +1376,9 @@ mod tests {
 
     #[test]
     fn emulator_events_are_told_on_the_banner_clock_device_events_on_uptime() {
-        // A run from 06:00, now at day 2, 06:00:30: an event 21 h 49 min 33 s in.
-        let now = Some((86_430, 21_630));
+        // A run from 06:00 (now at day 2, 06:00:30): an event 21 h 49 min 33 s in.
+        let now = Some(start_of_day(86_430, 21_630));
+        assert_eq!(now, Some(21_600));
         let at_ms = (21 * 3600 + 49 * 60 + 33) * 1000;
         assert_eq!(event_time(at_ms, now), "day 2, 03:49:33");
         assert_eq!(event_time(0, now), "day 1, 06:00:00");
