@@ -364,6 +364,19 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     let trips = describe_trips(&summary.trips);
     let alerts = describe_alerts(&summary.alerts);
     let estimation = describe_estimation(&summary);
+    let balancing = format!(
+        "balancing           {}; cell SOC spread {:.2} → {:.2} %",
+        if summary.balancing_hours > 0.0 {
+            format!(
+                "{:.1} h, {:.2} Ah taken from high cells",
+                summary.balancing_hours, summary.balanced_ah
+            )
+        } else {
+            "none".to_owned()
+        },
+        summary.initial_soc_spread_pct,
+        summary.final_soc_spread_pct
+    );
     Ok(format!(
         "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
          true cell voltage   {:.3} V … {:.3} V\n\
@@ -373,6 +386,7 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
          SOC error           RMSE {:.2} %, max {:.2} % (final: BMS {:.1} %, true {:.1} %)\n\
          {estimation}\n\
          thermal             heater {:.1} h, {:.2} kWh from the cells; fan {:.1} h\n\
+         {balancing}\n\
          energy              in {:.2} kWh, out {:.2} kWh",
         summary.scenario,
         summary.seed,

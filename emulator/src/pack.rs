@@ -315,6 +315,15 @@ impl Pack {
         self.cells.get(i).map(|c| c.voltage_v(&self.model))
     }
 
+    /// Highest minus lowest cell SOC, percentage points (0 for no cells).
+    pub fn soc_spread_pct(&self) -> f64 {
+        let socs = (0..self.cells.len()).filter_map(|i| self.cell_soc(i));
+        let (lo, hi) = socs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+            (lo.min(s), hi.max(s))
+        });
+        if lo <= hi { (hi - lo) * 100.0 } else { 0.0 }
+    }
+
     /// True state of charge of the pack as the mean cell SOC, clamped to 0..1.
     pub fn soc(&self) -> f64 {
         let sum: f64 = self.cells.iter().map(|c| c.soc(&self.model)).sum();

@@ -192,6 +192,12 @@ pub struct Summary {
     pub fan_hours: f64,
     /// Mean capacity fade of the cells at the end, %.
     pub capacity_fade_pct: f64,
+    /// How long the balancer worked (any cell bleeding, or a transfer running), h.
+    pub balancing_hours: f64,
+    /// Charge the balancer took from high cells, Ah (as the engine counts it).
+    pub balanced_ah: f64,
+    /// True SOC spread between cells at the start, percentage points.
+    pub initial_soc_spread_pct: f64,
     /// True SOC spread between cells at the end, percentage points.
     pub final_soc_spread_pct: f64,
     /// True pack SOC at the end, %.
@@ -224,6 +230,8 @@ struct Stats {
     heater_secs: f64,
     heater_wh: f64,
     fan_secs: f64,
+    balancing_secs: f64,
+    initial_soc_spread_pct: f64,
 }
 
 /// Where power flows in the emulated home at one moment (the truth the BMS does not see).
@@ -363,6 +371,7 @@ impl Simulation {
             max_cell_v: true_v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             min_temp_c: start_c,
             max_temp_c: start_c,
+            initial_soc_spread_pct: pack.soc_spread_pct(),
             ..Stats::default()
         };
         Ok(Simulation {
@@ -544,6 +553,9 @@ impl Simulation {
         }
         if self.pack.fan_on {
             self.stats.fan_secs += dt_secs;
+        }
+        if self.pack.balancing.mask != 0 {
+            self.stats.balancing_secs += dt_secs;
         }
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
@@ -764,18 +776,12 @@ impl Simulation {
                 let n = self.pack.cells.len().max(1) as f64;
                 self.pack.cells.iter().map(|c| c.fade(model)).sum::<f64>() / n * 100.0
             },
-            final_soc_spread_pct: {
-                let socs: Vec<f64> = (0..self.pack.cells.len())
-                    .filter_map(|i| self.pack.cell_soc(i))
-                    .collect();
-                let hi = socs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let lo = socs.iter().copied().fold(f64::INFINITY, f64::min);
-                if socs.is_empty() {
-                    0.0
-                } else {
-                    (hi - lo) * 100.0
-                }
-            },
+            balancing_hours: s.balancing_secs / 3600.0,
+            balanced_ah: (0..self.pack.cells.len())
+                .map(|i| f64::from(self.engine.balanced_mah(i)) / 1000.0)
+                .sum(),
+            initial_soc_spread_pct: s.initial_soc_spread_pct,
+            final_soc_spread_pct: self.pack.soc_spread_pct(),
             final_true_soc_pct: self.pack.soc() * 100.0,
             final_soc_pct: f64::from(self.outputs.soc_permille) / 10.0,
         }

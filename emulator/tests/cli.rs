@@ -108,6 +108,40 @@ fn the_text_summary_gives_times_as_the_dashboard_does() {
 }
 
 #[test]
+fn the_summary_says_what_the_balancer_did() {
+    // imbalance: cells about 5 % apart and a 2 A active balancer, for two days.
+    let out = emulator(&["run", "--scenario", "imbalance", "--days", "2", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let hours = json["balancing_hours"].as_f64().unwrap();
+    let moved = json["balanced_ah"].as_f64().unwrap();
+    // A 2 A transfer: the charge moved is the hours worked times 2 A.
+    assert!(hours > 2.0 && (moved - 2.0 * hours).abs() < 0.05 * moved, "{json}");
+    let (start, end) = (
+        json["initial_soc_spread_pct"].as_f64().unwrap(),
+        json["final_soc_spread_pct"].as_f64().unwrap(),
+    );
+    assert!(start > 4.0 && end < start / 2.0, "{json}");
+    let out = emulator(&["run", "--scenario", "imbalance", "--days", "2"]);
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("balancing           "))
+        .unwrap_or_default();
+    assert!(
+        line.contains(" h, ") && line.contains(" Ah taken from high cells; cell SOC spread "),
+        "{text}"
+    );
+    // A pack run down to 8 %: no cell is high enough to balance, said as none.
+    let out = emulator(&["run", "--scenario", "deep-discharge", "--days", "0.01"]);
+    assert!(
+        stdout(&out).contains("\nbalancing           none; cell SOC spread "),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn the_summary_reports_the_warnings_and_derates_below_the_trips() {
     // fault-weak-cell trips nothing: its story is the BMS warning of the weak cell and
     // derating the charge, which the summary once left out ("protection trips none").
