@@ -116,7 +116,10 @@ fn the_summary_says_what_the_balancer_did() {
     let hours = json["balancing_hours"].as_f64().unwrap();
     let moved = json["balanced_ah"].as_f64().unwrap();
     // A 2 A transfer: the charge moved is the hours worked times 2 A.
-    assert!(hours > 2.0 && (moved - 2.0 * hours).abs() < 0.05 * moved, "{json}");
+    assert!(
+        hours > 2.0 && (moved - 2.0 * hours).abs() < 0.05 * moved,
+        "{json}"
+    );
     let (start, end) = (
         json["initial_soc_spread_pct"].as_f64().unwrap(),
         json["final_soc_spread_pct"].as_f64().unwrap(),
