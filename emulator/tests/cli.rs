@@ -136,11 +136,16 @@ fn the_summary_says_what_the_balancer_did() {
         "{text}"
     );
     // A pack run down to 8 %: no cell is high enough to balance, said as none.
-    let out = emulator(&["run", "--scenario", "deep-discharge", "--days", "0.01"]);
+    let text = stdout(&emulator(&[
+        "run",
+        "--scenario",
+        "deep-discharge",
+        "--days",
+        "0.01",
+    ]));
     assert!(
-        stdout(&out).contains("\nbalancing           none; cell SOC spread "),
-        "{}",
-        stdout(&out)
+        text.contains("\nbalancing           none; cell SOC spread "),
+        "{text}"
     );
 }
 

@@ -100,23 +100,13 @@ fn winter_never_charges_a_frozen_cell_and_heats_first() {
     );
 }
 
-/// The pack's true SOC spread: highest minus lowest cell, points.
-fn soc_spread_pct(sim: &Simulation) -> f64 {
-    let socs: Vec<f64> = (0..sim.pack().cells.len())
-        .filter_map(|i| sim.pack().cell_soc(i))
-        .collect();
-    let hi = socs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let lo = socs.iter().copied().fold(f64::INFINITY, f64::min);
-    (hi - lo) * 100.0
-}
-
 /// The cells start about 5 % apart; the scenario's 2 A active balancer moves charge from the
 /// highest cell to the lowest at the top of each charge, so the spread at full closes within
 /// days (a 60 mA bleed would take months: 0.2 points in this week).
 #[test]
 fn the_imbalanced_pack_is_balanced_at_the_top_of_charge() {
     let mut sim = Simulation::new(SimulationConfig::new(Scenario::Imbalance, 42, 16)).unwrap();
-    let start = soc_spread_pct(&sim);
+    let start = sim.pack().soc_spread_pct();
     let mut balancing_steps = 0;
     // The smallest spread of each day: at the top of charge, where the pack is balanced.
     let mut daily_least = Vec::new();
@@ -127,7 +117,7 @@ fn the_imbalanced_pack_is_balanced_at_the_top_of_charge() {
             if sim.outputs().balancing.transfer.is_some() {
                 balancing_steps += 1;
             }
-            least = least.min(soc_spread_pct(&sim));
+            least = least.min(sim.pack().soc_spread_pct());
         }
         daily_least.push(least);
     }

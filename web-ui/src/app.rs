@@ -1130,7 +1130,9 @@ fn EventsPanel(
     emulator: RwSignal<Option<EmulatorInfo>>,
 ) -> impl IntoView {
     // On the emulator, events are told on the clock the banner shows; a device's on its uptime.
-    let clock = move || emulator.with(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs));
+    // A memo: the emulator's status changes with every report, the start of its run does not.
+    let clock =
+        Memo::new(move |_| emulator.with(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs)));
     let recent = move || {
         session.with(|s| {
             s.events
@@ -1158,7 +1160,7 @@ fn EventsPanel(
                     if items.is_empty() {
                         return view! { <li class="quiet">"Nothing has happened yet."</li> }.into_any();
                     }
-                    let clock = clock();
+                    let clock = clock.get();
                     items.into_iter().map(|(seq, time_ms, text, kind)| {
                         let class = match kind {
                             bms_engine::EventKind::Tripped | bms_engine::EventKind::Latched => "event bad",

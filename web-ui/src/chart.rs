@@ -202,7 +202,7 @@ pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Ve
     (values, labels)
 }
 
-/// The history as three plotly charts sharing a time axis in hours: SOC (estimate, its 3σ
+/// The history as three plotly charts sharing a time axis (hours, or the emulated clock): SOC (estimate, its 3σ
 /// band held to 0–100 %, as no cell holds less or more; the truth in emulator mode); pack
 /// voltage and current; cell spread and the temperature extremes. Drag to zoom, double-click to see everything again.
 ///
@@ -224,18 +224,22 @@ pub fn history_plots(
         Scatter::new(hours.clone(), y).name(name).mode(Mode::Lines)
     };
     let dotted = Line::new().dash(DashType::Dot).width(1.0);
+    // The emulated clock's ticks, worked out once for the three charts.
     let shown_h = window_h.or_else(|| Some((*hours.first()?, *hours.last()?)));
+    let ticks = match (time_axis, shown_h) {
+        (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
+            Some(clock_ticks(from, to, start_of_day_s))
+        }
+        _ => None,
+    };
     let x_axis = || {
-        let axis = match (time_axis, shown_h) {
-            (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
-                let (values, labels) = clock_ticks(from, to, start_of_day_s);
-                Axis::new()
-                    .title("Emulated time")
-                    .tick_mode(plotly::common::TickMode::Array)
-                    .tick_values(values)
-                    .tick_text(labels)
-            }
-            _ => Axis::new().title("Hours"),
+        let axis = match &ticks {
+            Some((values, labels)) => Axis::new()
+                .title("Emulated time")
+                .tick_mode(plotly::common::TickMode::Array)
+                .tick_values(values.clone())
+                .tick_text(labels.clone()),
+            None => Axis::new().title("Hours"),
         }
         .grid_color(GRID);
         match window_h {
