@@ -229,7 +229,9 @@ impl CellModel {
         if x.is_nan() || x <= 0.0 {
             return first;
         }
-        let i = x as usize;
+        // Through u32: x86-64 has no unsigned 64-bit conversion, so `as usize` costs two
+        // paths; a grid never has 4 billion points (beyond it, `get` finds none).
+        let i = x as u32 as usize;
         match (self.ocv_grid.get(i), self.ocv_grid.get(i + 1)) {
             (Some(a), Some(b)) => a + (x - i as f64) * (b - a),
             _ => self.ocv_grid.last().copied().unwrap_or(first),

@@ -593,10 +593,13 @@ impl Simulation {
         for (i, cell) in self.pack.cells.iter().enumerate() {
             let v = cell.voltage_v(model);
             pack_v += v;
-            stats.min_cell_v = stats.min_cell_v.min(v);
-            stats.max_cell_v = stats.max_cell_v.max(v);
-            stats.min_temp_c = stats.min_temp_c.min(cell.temperature_c);
-            stats.max_temp_c = stats.max_temp_c.max(cell.temperature_c);
+            // Compare-and-pick: `f64::min`'s care for NaN costs instructions every cell-step,
+            // and the model's voltages and temperatures are finite.
+            let t = cell.temperature_c;
+            lower(&mut stats.min_cell_v, v);
+            raise(&mut stats.max_cell_v, v);
+            lower(&mut stats.min_temp_c, t);
+            raise(&mut stats.max_temp_c, t);
             if cell.temperature_c < 0.0 && cell.current_a > 0.0 {
                 stats.charged_below_zero_ah += cell.current_a * dt_secs / 3600.0;
             }
@@ -795,5 +798,19 @@ impl Simulation {
             &self.outputs,
             self.engine.event_log().recorded(),
         )
+    }
+}
+
+/// `held = min(held, x)` for finite values, as one compare.
+fn lower(held: &mut f64, x: f64) {
+    if x < *held {
+        *held = x;
+    }
+}
+
+/// `held = max(held, x)` for finite values, as one compare.
+fn raise(held: &mut f64, x: f64) {
+    if x > *held {
+        *held = x;
     }
 }

@@ -39,7 +39,8 @@ const FULL_CHARGE_REPEAT_SECS: f32 = 3_600.0;
 
 type Matrix = [[f32; N]; N];
 
-/// What one step shares across the cells.
+/// What one step shares across the cells: its inputs, and what follows from them alone,
+/// worked out once for the string instead of once per cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Step {
     pub current_a: f32,
@@ -50,6 +51,41 @@ pub(crate) struct Step {
     pub resistance_factor: f32,
     /// Accessible capacity fraction at the temperature.
     pub accessible: f32,
+    /// How much of the current each RC pair takes up over the step, V/A: R·f·(1 − a).
+    gains: (f32, f32),
+    /// σ of the measured current, A.
+    current_sigma: f32,
+    /// Process noise of each RC voltage over the step, V².
+    rc_noise: f32,
+    /// Process noise of the bias over the step, A².
+    bias_noise: f32,
+}
+
+impl Step {
+    pub(crate) fn new(
+        params: &CellModelParams,
+        current_a: f32,
+        dt_secs: f32,
+        decays: (f32, f32),
+        resistance_factor: f32,
+        accessible: f32,
+    ) -> Self {
+        let (a1, a2) = decays;
+        Step {
+            current_a,
+            dt_secs,
+            decays,
+            resistance_factor,
+            accessible,
+            gains: (
+                params.rc1.0 * resistance_factor * (1.0 - a1),
+                params.rc2.0 * resistance_factor * (1.0 - a2),
+            ),
+            current_sigma: CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(current_a),
+            rc_noise: RC_NOISE_V * RC_NOISE_V * dt_secs,
+            bias_noise: BIAS_WALK_A * BIAS_WALK_A * dt_secs / 3600.0,
+        }
+    }
 }
 
 /// A cell's filter: state, covariance and full-charge detection.
@@ -222,8 +258,7 @@ impl CellFilter {
         self.x[Z] = t;
 
         let (a1, a2) = step.decays;
-        let g1 = params.rc1.0 * step.resistance_factor * (1.0 - a1);
-        let g2 = params.rc2.0 * step.resistance_factor * (1.0 - a2);
+        let (g1, g2) = step.gains;
         self.x[V1] = a1 * self.x[V1] + g1 * i;
         self.x[V2] = a2 * self.x[V2] + g2 * i;
         let x = params.hysteresis_rate * libm::fabsf(dz);
@@ -256,15 +291,14 @@ impl CellFilter {
         pending.d[V2] *= a2;
         pending.d[H] *= k;
 
-        let current_sigma = CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(step.current_a);
-        let z_noise = current_sigma * dz_di;
+        let z_noise = step.current_sigma * dz_di;
         pending.q[Z] +=
             z_noise * z_noise + capacity_rel_sigma * capacity_rel_sigma * libm::fabsf(dz);
-        pending.q[V1] += RC_NOISE_V * RC_NOISE_V * dt;
-        pending.q[V2] += RC_NOISE_V * RC_NOISE_V * dt;
+        pending.q[V1] += step.rc_noise;
+        pending.q[V2] += step.rc_noise;
         let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
         pending.q[H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
-        pending.q[B] += BIAS_WALK_A * BIAS_WALK_A * dt / 3600.0;
+        pending.q[B] += step.bias_noise;
         let walk = params.ocv_error_v.1;
         pending.q[E] += walk * walk * libm::fabsf(dz);
     }
@@ -465,13 +499,14 @@ mod tests {
     use super::*;
 
     fn step(current_a: f32) -> Step {
-        Step {
+        Step::new(
+            &CellModelParams::lfp(280.0),
             current_a,
-            dt_secs: 1.0,
-            decays: (libm::expf(-1.0 / 45.0), libm::expf(-1.0 / 2_700.0)),
-            resistance_factor: 1.3,
-            accessible: 1.0,
-        }
+            1.0,
+            (libm::expf(-1.0 / 45.0), libm::expf(-1.0 / 2_700.0)),
+            1.3,
+            1.0,
+        )
     }
 
     /// Eight steps composed and propagated once give the covariance that propagating after

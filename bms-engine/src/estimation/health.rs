@@ -241,12 +241,14 @@ impl Health {
             let one_tenth_c = STEP_C_RATE * nominal;
             // A step from rest or light load into discharge also shows the cell's
             // load-dependent polarisation (strong in the cold), which is not R0: such steps
-            // are left out.
-            let touches_light_discharge = [i0, o.current_a]
-                .iter()
-                .any(|&i| i < 0.0 && i > -one_tenth_c)
-                || (i0.min(o.current_a) < 0.0 && i0.max(o.current_a) >= 0.0);
-            if libm::fabsf(di) >= one_tenth_c && !touches_light_discharge {
+            // are left out. (Asked only of a step: most samples are not one.)
+            let touches_light_discharge = || {
+                [i0, o.current_a]
+                    .iter()
+                    .any(|&i| i < 0.0 && i > -one_tenth_c)
+                    || (i0.min(o.current_a) < 0.0 && i0.max(o.current_a) >= 0.0)
+            };
+            if libm::fabsf(di) >= one_tenth_c && !touches_light_discharge() {
                 let r = (v - v0 - o.rc_change_v) / di / o.resistance_factor.max(1e-3);
                 if r.is_finite() && r > 0.0 {
                     let w = di * di;

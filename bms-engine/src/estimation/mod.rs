@@ -314,10 +314,13 @@ fn pack_report(
             Some(s) => sigma_sum += s,
             None => has_sigma = false,
         }
-        lowest = lowest.min(c.soc);
-        highest = highest.max(c.soc);
-        remaining = remaining.min(c.soc * capacity_ah);
-        headroom = headroom.min((1.0 - c.soc) * capacity_ah);
+        // Compare-and-pick rather than `f32::min`, whose care for NaN costs three instructions
+        // a call (this runs for every cell every step; an estimate is never NaN).
+        let pick_low = |held: f32, x: f32| if x < held { x } else { held };
+        lowest = pick_low(lowest, c.soc);
+        highest = if c.soc > highest { c.soc } else { highest };
+        remaining = pick_low(remaining, c.soc * capacity_ah);
+        headroom = pick_low(headroom, (1.0 - c.soc) * capacity_ah);
     }
     if n == 0.0 {
         return SocReport::default();
@@ -431,13 +434,14 @@ impl SocEstimator for ModelEstimator {
             self.accessible = self.params.accessible(input.temperature_c);
         }
         let (_, _, a1, a2, rf) = self.decays;
-        let step = filter::Step {
-            current_a: input.current_a,
-            dt_secs: dt,
-            decays: (a1, a2),
-            resistance_factor: rf,
-            accessible: self.accessible,
-        };
+        let step = filter::Step::new(
+            &self.params,
+            input.current_a,
+            dt,
+            (a1, a2),
+            rf,
+            self.accessible,
+        );
         // The sensor's bias is one for the string; a cell the model does not fit bends its own
         // estimate of it, so charge is counted for health against the cells' mean.
         let (bias_a, _) = self.mean_bias_a();
