@@ -224,7 +224,6 @@ impl Health {
     pub fn observe(&mut self, i: usize, o: &Observation<'_>) {
         let nominal = self.nominal_ah;
         let efficiency = self.charge_efficiency;
-        let day = (self.secs / 86_400.0) as f32;
         let Some(cell) = self.cells.get_mut(i) else {
             return;
         };
@@ -294,6 +293,7 @@ impl Health {
             }
             return;
         }
+        let day = (self.secs / 86_400.0) as f32;
         let y = (here.ah - pin.ah) as f32;
         let hours = ((here.secs - pin.secs) / 3600.0) as f32;
         // Bias uncertainty of 0.05 A over the window, plus the gain error.
