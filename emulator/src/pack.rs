@@ -285,17 +285,22 @@ impl Pack {
         let count = self.cells.len();
         let module = self.module_cells.max(1);
         let mut left: Option<f64> = None;
+        // The cell's place in its module (`i % module`, counted rather than divided for: a
+        // division per cell-step is slow).
+        let mut place = 0;
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let t = cell.temperature_c;
             let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
-            if let Some(tl) = left.filter(|_| i % module != 0) {
+            if let Some(tl) = left.filter(|_| place != 0) {
                 flow_w += neighbour * (tl - t);
             }
-            let right_in_module = i + 1 < count && (i + 1) % module != 0;
+            let last_of_module = place + 1 == module;
+            let right_in_module = i + 1 < count && !last_of_module;
             if let Some(&tr) = temps.get(i + 1).filter(|_| right_in_module) {
                 flow_w += neighbour * (tr - t);
             }
             left = Some(t);
+            place = if last_of_module { 0 } else { place + 1 };
             cell.set_temperature(&self.model, t + flow_w * k_per_joule);
         }
     }
