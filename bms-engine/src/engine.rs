@@ -65,6 +65,9 @@ pub struct Outputs {
     pub heater_on: bool,
     /// Fan on.
     pub fan_on: bool,
+    /// A host has ordered every switch open ([`Engine::force_switches_off`]) and not yet
+    /// given them back: protection cannot close them.
+    pub switches_held_open: bool,
 }
 
 /// Tracks how long each reading has not moved (stuck-sensor detection).
@@ -460,6 +463,7 @@ impl Engine {
             balancing,
             heater_on: thermal.heater_on,
             fan_on: thermal.fan_on,
+            switches_held_open: self.forced_off,
         }
     }
 }

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 
 /// Longest encoded frame, including the trailing 0x00 delimiter.
 pub const MAX_FRAME_LEN: usize = 512;
@@ -134,6 +134,10 @@ pub struct Telemetry {
     pub fan_on: bool,
     /// Events recorded since start: when it grows, ask for the new ones.
     pub events_recorded: u64,
+    /// A host has ordered every switch open ([`Command::ForceSwitchesOff`]) and not yet given
+    /// them back ([`Command::ReleaseSwitches`]). Last, so that a version 3 report is a
+    /// version 4 one without it (see [`decode_frame`]).
+    pub switches_held_open: bool,
 }
 
 impl Telemetry {
@@ -199,6 +203,7 @@ impl Telemetry {
             heater_on: o.heater_on,
             fan_on: o.fan_on,
             events_recorded,
+            switches_held_open: o.switches_held_open,
         }
     }
 }
@@ -351,8 +356,54 @@ pub fn encode_frame_with_version<T: Serialize>(
     Ok(encoded + 1)
 }
 
+/// A message type of the protocol, and which older versions of it a receiver still reads.
+pub trait WireMessage: DeserializeOwned {
+    /// `payload` written in the older `version`, read as this version's message; `None` if
+    /// that version is not read (the frame is rejected as [`Error::UnsupportedVersion`]).
+    fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
+        let _ = (version, payload);
+        None
+    }
+}
+
+/// A device answers a host of another version with [`DeviceMessage::VersionMismatch`], so that
+/// the host can say which side to update.
+impl WireMessage for HostMessage {}
+
+/// A host reads version 3 too: recordings keep the bytes as they came, and a recording made
+/// before version 4 still plays. Version 4 only added [`Telemetry::switches_held_open`] at the
+/// end of the report, so a version 3 report is a version 4 one with `false` (one 0x00 byte)
+/// appended; every other message is unchanged.
+impl WireMessage for DeviceMessage {
+    fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
+        if version != 3 {
+            return None;
+        }
+        // The variant index, a varint: Telemetry's (1) is the single byte 0x01.
+        if payload.first() != Some(&1) {
+            return Some(decode_payload(payload));
+        }
+        let mut upgraded = [0_u8; MAX_FRAME_LEN];
+        let Some(slot) = upgraded.get_mut(..payload.len()) else {
+            return Some(Err(Error::FrameTooLong));
+        };
+        slot.copy_from_slice(payload);
+        Some(decode_payload(
+            upgraded.get(..=payload.len()).unwrap_or_default(),
+        ))
+    }
+}
+
+/// The message in `payload`, which it must fill exactly.
+fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Error> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((message, [])) => Ok(message),
+        _ => Err(Error::MalformedPayload),
+    }
+}
+
 /// Decodes one frame's bytes (without the 0x00 delimiter), checking COBS, CRC and version.
-pub fn decode_frame<T: DeserializeOwned>(frame: &[u8]) -> Result<T, Error> {
+pub fn decode_frame<T: WireMessage>(frame: &[u8]) -> Result<T, Error> {
     let mut buf = [0_u8; MAX_FRAME_LEN];
     let buf = buf.get_mut(..frame.len()).ok_or(Error::FrameTooLong)?;
     buf.copy_from_slice(frame);
@@ -372,12 +423,10 @@ pub fn decode_frame<T: DeserializeOwned>(frame: &[u8]) -> Result<T, Error> {
     }
     let (&version, payload) = content.split_first().ok_or(Error::FrameTooShort { len })?;
     if version != PROTOCOL_VERSION {
-        return Err(Error::UnsupportedVersion { found: version });
+        return T::decode_older(version, payload)
+            .unwrap_or(Err(Error::UnsupportedVersion { found: version }));
     }
-    match postcard::take_from_bytes::<T>(payload) {
-        Ok((message, [])) => Ok(message),
-        _ => Err(Error::MalformedPayload),
-    }
+    decode_payload(payload)
 }
 
 /// Turns a byte stream into messages of type `T` ([`DeviceMessage`] on the host,
@@ -404,7 +453,7 @@ impl<T> Default for FrameDecoder<T> {
     }
 }
 
-impl<T: DeserializeOwned> FrameDecoder<T> {
+impl<T: WireMessage> FrameDecoder<T> {
     /// A decoder with an empty buffer.
     pub fn new() -> Self {
         Self::default()
@@ -588,6 +637,7 @@ mod tests {
             heater_on: true,
             fan_on: true,
             events_recorded: u64::MAX,
+            switches_held_open: true,
         };
         let mut config = PackConfig::lfp_280ah(32);
         config.switches = SwitchKind::Contactor {

@@ -83,6 +83,7 @@ fn telemetry() -> Telemetry {
         heater_on: false,
         fan_on: false,
         events_recorded: 7,
+        switches_held_open: false,
     }
 }
 
@@ -109,6 +110,7 @@ fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
         current_ma: 2_000,
     });
     contactor_telemetry.limits.phase = ChargePhase::Float;
+    contactor_telemetry.switches_held_open = true;
     vec![
         ("device_info", DeviceMessage::DeviceInfo(device_info())),
         ("telemetry", DeviceMessage::Telemetry(telemetry())),
@@ -213,14 +215,18 @@ fn encode<T: serde::Serialize>(message: &T) -> std::vec::Vec<u8> {
 }
 
 fn golden_path(name: &str) -> PathBuf {
+    golden_path_of(PROTOCOL_VERSION, name)
+}
+
+fn golden_path_of(version: u8, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/v3")
+        .join(format!("tests/golden/v{version}"))
         .join(format!("{name}.bin"))
 }
 
 fn check_golden<T>(name: &str, message: &T)
 where
-    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    T: serde::Serialize + bms_engine::protocol::WireMessage + PartialEq + std::fmt::Debug,
 {
     let bytes = encode(message);
     let path = golden_path(name);
@@ -269,6 +275,70 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(&body[11..13], &[0x01, 24], "bound Some(24)");
     assert_eq!(&body[13..15], &[0xDD, 0x06], "usable soc 861 as varint");
     assert_eq!(body[15], 4, "four cell SOCs follow");
+    assert_eq!(
+        body[body.len() - 3],
+        0,
+        "switches held open: false, the last field before the CRC"
+    );
+}
+
+/// Recordings keep the bytes as they came: every version 3 device message (the golden bytes
+/// frozen when version 3 was current) still reads, as the version 4 message it was — a report
+/// with the switches not held open (which version 3 could not say).
+#[test]
+fn version_3_device_messages_still_decode() {
+    for (name, message) in device_messages() {
+        let golden = std::fs::read(golden_path_of(3, name)).unwrap();
+        let expected = match message {
+            DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
+                switches_held_open: false,
+                ..t
+            }),
+            DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
+                protocol_version: 3,
+                ..info
+            }),
+            other => other,
+        };
+        assert_eq!(
+            decode_frame::<DeviceMessage>(&golden[..golden.len() - 1]),
+            Ok(expected),
+            "{name}"
+        );
+    }
+    // A device (which answers older hosts with a version mismatch) reads only its own.
+    let golden = std::fs::read(golden_path_of(3, "hello")).unwrap();
+    assert_eq!(
+        decode_frame::<HostMessage>(&golden[..golden.len() - 1]),
+        Err(Error::UnsupportedVersion { found: 3 })
+    );
+    // Older than 3 is not read at all.
+    let mut out = [0; MAX_FRAME_LEN];
+    let n = encode_frame_with_version(2, &DeviceMessage::Telemetry(telemetry()), &mut out).unwrap();
+    assert_eq!(
+        decode_frame::<DeviceMessage>(&out[..n - 1]),
+        Err(Error::UnsupportedVersion { found: 2 })
+    );
+}
+
+/// A version 3 report cut short is malformed, not read as something else.
+#[test]
+fn a_truncated_version_3_report_is_rejected() {
+    let golden = std::fs::read(golden_path_of(3, "telemetry")).unwrap();
+    let mut body = golden[..golden.len() - 1].to_vec();
+    let n = cobs_decode(&mut body);
+    // Drop the last field (events recorded, one byte) and re-frame with a fresh CRC.
+    let payload = &body[1..n - 3];
+    let mut out = [0; MAX_FRAME_LEN];
+    let message: Result<DeviceMessage, _> = {
+        let mut frame = vec![3_u8];
+        frame.extend_from_slice(payload);
+        let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(&frame);
+        frame.extend_from_slice(&crc.to_le_bytes());
+        let len = cobs::try_encode(&frame, &mut out).unwrap();
+        decode_frame(&out[..len])
+    };
+    assert_eq!(message, Err(Error::MalformedPayload));
 }
 
 /// Minimal COBS decoder for the layout test, written independently of the crate under test.
@@ -341,7 +411,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 3"
+        "frame has protocol version 1, this build speaks 4"
     );
 }
 
@@ -482,6 +552,10 @@ fn commands_are_carried_out_and_acknowledged() {
     );
     let o = e.step(&healthy, 100);
     assert!(!o.charge_switch_on && !o.discharge_switch_on);
+    assert!(
+        o.switches_held_open,
+        "the report says why the switches are open"
+    );
     replies(
         &mut e,
         HostMessage::Command {
@@ -489,7 +563,8 @@ fn commands_are_carried_out_and_acknowledged() {
             command: Command::ReleaseSwitches,
         },
     );
-    assert!(e.step(&healthy, 100).charge_switch_on);
+    let o = e.step(&healthy, 100);
+    assert!(o.charge_switch_on && !o.switches_held_open);
     let out = replies(&mut e, HostMessage::ReadConfig { request_id: 9 });
     assert_eq!(
         out,

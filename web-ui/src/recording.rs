@@ -485,4 +485,22 @@ mod tests {
         assert_eq!(session.history.len(), 60);
         assert!((replay.progress() - 1.0).abs() < 1e-9);
     }
+
+    /// A recording made before protocol version 4 still plays: its reports read as the switches
+    /// not held open (version 3 could not say), everything else as it was.
+    #[test]
+    fn a_version_3_recording_still_plays() {
+        let v3: &[u8] = include_bytes!("../../bms-engine/tests/golden/v3/telemetry.bin");
+        let v4: &[u8] = include_bytes!("../../bms-engine/tests/golden/v4/telemetry.bin");
+        assert_ne!(v3, v4);
+        let read = |bytes: &[u8]| {
+            let mut session = crate::session::Session::default();
+            session.ingest(bytes, 0.0);
+            session.latest.expect("a reading")
+        };
+        let old = read(v3);
+        assert_eq!(old.switches_held_open, Some(false));
+        assert_eq!(old, read(v4));
+        assert_eq!(to_csv(v3).lines().count(), 2, "header and one row");
+    }
 }

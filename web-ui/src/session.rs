@@ -55,6 +55,8 @@ pub struct Reading {
     pub discharge_switch_on: Option<bool>,
     /// The contactor's state in words, for contactor hardware.
     pub contactor: Option<&'static str>,
+    /// Whether a host holds every switch open (`None`: the device cannot be told to).
+    pub switches_held_open: Option<bool>,
     /// Whether the device reports its protections at all (the fault lists are empty when not).
     pub alarms_known: bool,
     /// Faults at trip level (switches open).
@@ -239,6 +241,7 @@ impl Reading {
                 bms_engine::switches::ContactorState::Closed => "closed",
                 bms_engine::switches::ContactorState::Failed => "failed",
             }),
+            switches_held_open: Some(t.switches_held_open),
             alarms_known: true,
             faults: trips.iter().collect(),
             warnings: mild.iter().collect(),
@@ -290,6 +293,7 @@ impl Reading {
             charge_switch_on: s.charge_switch_on,
             discharge_switch_on: s.discharge_switch_on,
             contactor: None,
+            switches_held_open: None,
             alarms_known: s.faults.is_some(),
             faults,
             warnings: Vec::new(),

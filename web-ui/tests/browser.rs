@@ -10,7 +10,7 @@ use web_ui::session::Session;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const GOLDEN_TELEMETRY: &[u8] = include_bytes!("../../bms-engine/tests/golden/v3/telemetry.bin");
+const GOLDEN_TELEMETRY: &[u8] = include_bytes!("../../bms-engine/tests/golden/v4/telemetry.bin");
 
 #[wasm_bindgen_test]
 fn golden_frame_decodes_in_the_browser() {
