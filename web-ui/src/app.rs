@@ -13,7 +13,7 @@ use crate::session::{
     LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label,
 };
 use crate::vendor::Protocol;
-use bms_engine::protocol::AckResult;
+use bms_engine::protocol::{AckResult, Command as DeviceCommand};
 use leptos::prelude::*;
 
 /// Text shown where a value is not (yet) available.
@@ -243,7 +243,7 @@ pub fn App() -> impl IntoView {
                 <SocCard reading=reading emulator=emulator/>
                 <TruthCard reading=reading emulator=emulator/>
                 <PowerFlowCard emulator=emulator/>
-                <SwitchesCard reading=reading/>
+                <SwitchesCard reading=reading session=session to_device=to_device.clone()/>
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
@@ -923,11 +923,17 @@ fn TruthCard(
 }
 
 #[component]
-fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn SwitchesCard(
+    reading: Memo<Option<Reading>>,
+    session: RwSignal<Session>,
+    /// Sends host bytes to what is shown (none while a recording replays).
+    to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>>,
+) -> impl IntoView {
     let switch =
         move |get: fn(&Reading) -> Option<bool>| move || reading.with(|r| r.as_ref().and_then(get));
     let charge = switch(|r| r.charge_switch_on);
     let discharge = switch(|r| r.discharge_switch_on);
+    let held = switch(|r| r.switches_held_open);
     let text = |on: Option<bool>| match on {
         Some(true) => "ON",
         Some(false) => "OFF",
@@ -938,8 +944,39 @@ fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
         Some(false) => "switch off",
         None => "switch",
     };
+    // A Cellsight device (or the emulated one) can be told to hold its switches open, and to
+    // give them back; a vendor BMS cannot, and a replay is only a recording.
+    let has_link = to_device.is_some();
+    let to_device = StoredValue::new_local(to_device);
+    let can_command = move || {
+        has_link && session.with(|s| s.protocol() == Some(Protocol::Cellsight)) && held().is_some()
+    };
+    let track = CommandTrack::new(session, SWITCH_REQUEST_IDS);
+    let hold_open = move |_| {
+        if !confirmed(
+            "Open both switches and keep them open?\n\nThe battery stops charging and \
+             discharging: the inverter runs the house from the grid, or without one the house \
+             goes dark, until you give the switches back to protection.",
+        ) {
+            return;
+        }
+        track.send(
+            to_device,
+            DeviceCommand::ForceSwitchesOff,
+            "Opening the switches…",
+            "Held open: the BMS confirmed.",
+        );
+    };
+    let release = move |_| {
+        track.send(
+            to_device,
+            DeviceCommand::ReleaseSwitches,
+            "Giving the switches back…",
+            "Given back: the BMS confirmed. Protection decides again.",
+        );
+    };
     view! {
-        <div class="card switches">
+        <div class="card switches" data-testid="switches">
             <span class="label">"Switches"</span>
             <div class="switch-row">
                 <span>"Charge"</span>
@@ -954,6 +991,27 @@ fn SwitchesCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                     <span>"Contactor"</span>
                     <span class="contactor" data-testid="contactor">{state}</span>
                 </div>
+            })}
+            {move || (held() == Some(true)).then(|| view! {
+                <p class="note held" data-testid="switches-held">
+                    "Held open from a dashboard: protection cannot close them."
+                </p>
+            })}
+            {move || can_command().then(|| if held() == Some(true) {
+                view! {
+                    <button class="command" data-testid="release-switches" on:click=release>
+                        "Give back to protection"
+                    </button>
+                }.into_any()
+            } else {
+                view! {
+                    <button class="command" data-testid="hold-open" on:click=hold_open>
+                        "Open both switches…"
+                    </button>
+                }.into_any()
+            })}
+            {move || track.status().map(|t| view! {
+                <span class="note" role="status" data-testid="switches-status">{t}</span>
             })}
         </div>
     }
@@ -1001,9 +1059,107 @@ fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
     }
 }
 
-/// Request ids of the alarms card's commands: apart from the configuration panel's, which
-/// count up from 1, so that neither takes the other's acknowledgement for its own.
+/// Request ids of the cards' commands: apart from the configuration panel's, which count up
+/// from 1, and from each other's (each card cycles through 2048 of its own), so that none takes
+/// another's acknowledgement for its own.
 const RESET_REQUEST_IDS: u16 = 0xF000;
+const SWITCH_REQUEST_IDS: u16 = 0xF800;
+const REQUEST_IDS_PER_CARD: u16 = 0x0800;
+
+/// Asks the person `question` (OK or Cancel); `false` where no dialog can be shown.
+fn confirmed(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
+/// Where a card's commands go: the bytes' way to the device, none while a recording replays
+/// (stored, as the view's closures must be `Send` and an `Rc` is not).
+type DeviceWriter = StoredValue<Option<std::rc::Rc<dyn Fn(Vec<u8>)>>, LocalStorage>;
+
+/// A card's command and what became of it: the request id of the last one sent, and the BMS's
+/// answer in words once seen (kept: later acknowledgements answer other requests), or that
+/// none came within 5 s.
+#[derive(Clone, Copy)]
+struct CommandTrack {
+    sent: RwSignal<Option<u16>>,
+    answer: RwSignal<Option<String>>,
+    next_id: StoredValue<u16>,
+    first_id: u16,
+    /// What to say while waiting, and once the BMS has confirmed.
+    words: StoredValue<(&'static str, &'static str)>,
+}
+
+impl CommandTrack {
+    fn new(session: RwSignal<Session>, first_id: u16) -> Self {
+        let track = CommandTrack {
+            sent: RwSignal::new(None),
+            answer: RwSignal::new(None),
+            next_id: StoredValue::new(first_id),
+            first_id,
+            words: StoredValue::new(("", "")),
+        };
+        Effect::new(move |_| {
+            let ack = session.with(|s| s.config.ack);
+            if let (Some(id), Some((acked, result))) = (track.sent.get(), ack)
+                && acked == id
+                && track.answer.with_untracked(Option::is_none)
+            {
+                track.answer.set(Some(match result {
+                    AckResult::Ok => track.words.get_value().1.to_owned(),
+                    other => format!("The BMS answered {other:?}; nothing changed."),
+                }));
+            }
+        });
+        track
+    }
+
+    /// Sends `command` to the device (if one is linked), saying `pending` until the BMS answers
+    /// and `done` once it has confirmed.
+    fn send(
+        self,
+        to_device: DeviceWriter,
+        command: DeviceCommand,
+        pending: &'static str,
+        done: &'static str,
+    ) {
+        let Some(send) = to_device.with_value(Clone::clone) else {
+            return;
+        };
+        let id = self.next_id.get_value();
+        let next = id.wrapping_add(1);
+        self.next_id.set_value(
+            if next.wrapping_sub(self.first_id) >= REQUEST_IDS_PER_CARD {
+                self.first_id
+            } else {
+                next
+            },
+        );
+        self.words.set_value((pending, done));
+        send(crate::config_edit::command_request(id, command));
+        self.answer.set(None);
+        self.sent.set(Some(id));
+        gloo::timers::callback::Timeout::new(5_000, move || {
+            if self.sent.get_untracked() == Some(id) && self.answer.with_untracked(Option::is_none)
+            {
+                self.answer.set(Some(
+                    "No answer from the BMS within 5 s: is it connected?".to_owned(),
+                ));
+            }
+        })
+        .forget();
+    }
+
+    /// What to tell of the last command, once one was sent.
+    fn status(self) -> Option<String> {
+        self.sent.get()?;
+        Some(
+            self.answer
+                .get()
+                .unwrap_or_else(|| self.words.get_value().0.to_owned()),
+        )
+    }
+}
 
 #[component]
 fn AlarmsCard(
@@ -1022,66 +1178,20 @@ fn AlarmsCard(
             && session.with(|s| s.protocol() == Some(Protocol::Cellsight))
             && reading.with(|r| r.as_ref().is_some_and(|r| !r.latched.is_empty()))
     };
-    // The last reset: its request id, and what the BMS answered (kept once seen, as later
-    // acknowledgements answer other requests).
-    let reset_sent = RwSignal::new(None::<u16>);
-    let reset_answer = RwSignal::new(None::<String>);
-    let next_id = StoredValue::new(RESET_REQUEST_IDS);
-    Effect::new(move |_| {
-        let ack = session.with(|s| s.config.ack);
-        if let (Some(id), Some((acked, result))) = (reset_sent.get(), ack)
-            && acked == id
-            && reset_answer.with_untracked(Option::is_none)
-        {
-            reset_answer.set(Some(match result {
-                AckResult::Ok => "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.".to_owned(),
-                other => format!("The BMS answered {other:?}; nothing was reset."),
-            }));
-        }
-    });
-    let reset_status = move || {
-        reset_sent.get()?;
-        Some(
-            reset_answer
-                .get()
-                .unwrap_or_else(|| "Reset sent…".to_owned()),
-        )
-    };
+    let track = CommandTrack::new(session, RESET_REQUEST_IDS);
     let reset = move |_| {
-        let sure = web_sys::window()
-            .and_then(|w| {
-                w.confirm_with_message(
-                    "Reset the latched faults?\n\nOnly after you have found and dealt with the cause: \
-                     the BMS closes its switches again once nothing is wrong, and keeps them open while a fault is still there.",
-                )
-                .ok()
-            })
-            .unwrap_or(false);
-        if !sure {
+        if !confirmed(
+            "Reset the latched faults?\n\nOnly after you have found and dealt with the cause: \
+             the BMS closes its switches again once nothing is wrong, and keeps them open while a fault is still there.",
+        ) {
             return;
         }
-        let id = next_id.get_value();
-        next_id.set_value(id.wrapping_add(1).max(RESET_REQUEST_IDS));
-        to_device.with_value(|send| {
-            if let Some(send) = send {
-                send(crate::config_edit::command_request(
-                    id,
-                    bms_engine::protocol::Command::ResetLatched,
-                ));
-                reset_answer.set(None);
-                reset_sent.set(Some(id));
-                gloo::timers::callback::Timeout::new(5_000, move || {
-                    if reset_sent.get_untracked() == Some(id)
-                        && reset_answer.with_untracked(Option::is_none)
-                    {
-                        reset_answer.set(Some(
-                            "No answer from the BMS within 5 s: is it connected?".to_owned(),
-                        ));
-                    }
-                })
-                .forget();
-            }
-        });
+        track.send(
+            to_device,
+            DeviceCommand::ResetLatched,
+            "Reset sent…",
+            "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.",
+        );
     };
     let alarms = move || {
         reading.with(|r| {
@@ -1115,9 +1225,9 @@ fn AlarmsCard(
                 }.into_any(),
             }}
             {move || can_reset().then(|| view! {
-                <button class="reset" data-testid="reset-latched" on:click=reset>"Reset latched faults…"</button>
+                <button class="command" data-testid="reset-latched" on:click=reset>"Reset latched faults…"</button>
             })}
-            {move || reset_status().map(|t| view! {
+            {move || track.status().map(|t| view! {
                 <span class="note" role="status" data-testid="reset-status">{t}</span>
             })}
         </div>
