@@ -355,6 +355,9 @@ pub struct ModelEstimator {
     accessible: f32,
     /// Steps so far, for the staggered corrections.
     steps: u32,
+    /// [`ModelEstimator::mean_bias_a`] as of the filters' last change: the step's health
+    /// counting and the report both need it, and it costs a division and a root per cell.
+    bias_mean: (f32, f32),
 }
 
 /// Each cell's filter is corrected with its voltage every this many steps, the cells in turn
@@ -367,7 +370,7 @@ pub const CORRECTION_EVERY: usize = 16;
 
 impl ModelEstimator {
     /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
-    /// their 1σ: the sensor is one for the string.
+    /// their 1σ: the sensor is one for the string. (Kept in `bias_mean` once worked out.)
     fn mean_bias_a(&self) -> (f32, f32) {
         let n = self.cells.len().max(1) as f32;
         self.cells.iter().fold((0.0, 0.0), |(b, s), c| {
@@ -380,14 +383,17 @@ impl ModelEstimator {
         for _ in 0..cell_count.min(MAX_CELLS) {
             let _ = cells.push(CellFilter::new(&params, soc, soc_sigma));
         }
-        ModelEstimator {
+        let mut estimator = ModelEstimator {
             health: Health::new(&params, cell_count),
             params,
             cells,
             decays: (f32::NAN, f32::NAN, 1.0, 1.0, 1.0),
             accessible: 1.0,
             steps: 0,
-        }
+            bias_mean: (0.0, 0.0),
+        };
+        estimator.bias_mean = estimator.mean_bias_a();
+        estimator
     }
 
     /// The cell model in use.
@@ -412,7 +418,9 @@ impl ModelEstimator {
 
     /// Restores what [`ModelEstimator::save`] wrote; on error nothing changes.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
-        blob::restore(self, bytes)
+        blob::restore(self, bytes)?;
+        self.bias_mean = self.mean_bias_a();
+        Ok(())
     }
 }
 
@@ -444,7 +452,7 @@ impl SocEstimator for ModelEstimator {
         );
         // The sensor's bias is one for the string; a cell the model does not fit bends its own
         // estimate of it, so charge is counted for health against the cells' mean.
-        let (bias_a, _) = self.mean_bias_a();
+        let (bias_a, _) = self.bias_mean;
         for (i, cell) in self.cells.iter_mut().enumerate() {
             let (capacity_ah, capacity_rel_sigma) = self.health.capacity_ah(i).map_or(
                 (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
@@ -479,6 +487,7 @@ impl SocEstimator for ModelEstimator {
         }
         self.health.advance(dt);
         self.steps = self.steps.wrapping_add(1);
+        self.bias_mean = self.mean_bias_a();
     }
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
@@ -493,7 +502,7 @@ impl SocEstimator for ModelEstimator {
     }
 
     fn report(&self) -> SocReport {
-        let (bias, bias_sigma) = self.mean_bias_a();
+        let (bias, bias_sigma) = self.bias_mean;
         pack_report(
             (0..self.cells.len()).filter_map(|i| {
                 let capacity = self
