@@ -953,7 +953,7 @@ fn SwitchesCard(
     };
     let track = CommandTrack::new(session, SWITCH_REQUEST_IDS);
     let hold_open = move |_| {
-        if !confirmed(
+        if !crate::js::confirm(
             "Open both switches and keep them open?\n\nThe battery stops charging and \
              discharging: the inverter runs the house from the grid, or without one the house \
              goes dark, until you give the switches back to protection.",
@@ -1066,13 +1066,6 @@ const RESET_REQUEST_IDS: u16 = 0xF000;
 const SWITCH_REQUEST_IDS: u16 = 0xF800;
 const REQUEST_IDS_PER_CARD: u16 = 0x0800;
 
-/// Asks the person `question` (OK or Cancel); `false` where no dialog can be shown.
-fn confirmed(question: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
-}
-
 /// Where a card's commands go: the bytes' way to the device, none while a recording replays
 /// (stored, as the view's closures must be `Send` and an `Rc` is not).
 type DeviceWriter = StoredValue<Option<std::rc::Rc<dyn Fn(Vec<u8>)>>, LocalStorage>;
@@ -1180,7 +1173,7 @@ fn AlarmsCard(
     };
     let track = CommandTrack::new(session, RESET_REQUEST_IDS);
     let reset = move |_| {
-        if !confirmed(
+        if !crate::js::confirm(
             "Reset the latched faults?\n\nOnly after you have found and dealt with the cause: \
              the BMS closes its switches again once nothing is wrong, and keeps them open while a fault is still there.",
         ) {

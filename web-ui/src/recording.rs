@@ -7,7 +7,7 @@ use crate::session::{Ingested, Reading, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 
 /// The CSV's fixed columns, before the per-cell and per-sensor ones (documented in README.md).
-pub const CSV_FIXED_COLUMNS: [&str; 19] = [
+pub const CSV_FIXED_COLUMNS: [&str; 20] = [
     "device_time_s",
     "pack_voltage_v",
     "current_a",
@@ -18,6 +18,7 @@ pub const CSV_FIXED_COLUMNS: [&str; 19] = [
     "soh_pct",
     "charge_switch",
     "discharge_switch",
+    "switches_held_open",
     "charge_voltage_limit_v",
     "charge_current_limit_a",
     "discharge_current_limit_a",
@@ -204,6 +205,7 @@ pub fn to_csv(bytes: &[u8]) -> String {
             optional(r.soh_pct, 1),
             flag(r.charge_switch_on),
             flag(r.discharge_switch_on),
+            flag(r.switches_held_open),
             optional(r.limits.as_ref().map(|l| l.charge_voltage_v), 3),
             optional(r.limits.as_ref().map(|l| l.charge_current_a), 1),
             optional(r.limits.as_ref().map(|l| l.discharge_current_a), 1),
@@ -501,6 +503,23 @@ mod tests {
         let old = read(v3);
         assert_eq!(old.switches_held_open, Some(false));
         assert_eq!(old, read(v4));
-        assert_eq!(to_csv(v3).lines().count(), 2, "header and one row");
+        // In the CSV: 0 for a version 3 report, 1 for a report of switches held open.
+        let held_column = |bytes: &[u8]| {
+            let csv = to_csv(bytes);
+            let mut lines = csv.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let at = header
+                .iter()
+                .position(|&h| h == "switches_held_open")
+                .unwrap();
+            let rows: Vec<String> = lines
+                .map(|l| l.split(',').nth(at).unwrap().to_owned())
+                .collect();
+            rows
+        };
+        assert_eq!(held_column(v3), ["0"]);
+        let held: &[u8] =
+            include_bytes!("../../bms-engine/tests/golden/v4/telemetry_contactor.bin");
+        assert_eq!(held_column(held), ["1"]);
     }
 }
