@@ -470,9 +470,7 @@ impl Engine {
 
 /// A fraction as per mille, clamped to 0..=1000.
 fn permille(fraction: f32) -> u16 {
-    // Through i32 (0 for NaN, as before): a signed 32-bit conversion is one instruction, the
-    // saturating one to u16 several, and this runs for every cell every step.
-    (fraction * 1000.0 + 0.5).clamp(0.0, 1000.0) as i32 as u16
+    (fraction * 1000.0 + 0.5).clamp(0.0, 1000.0) as u16
 }
 
 /// A debouncer that is active and latched (carried across a configuration change).
