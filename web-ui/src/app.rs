@@ -16,6 +16,10 @@ use crate::vendor::Protocol;
 use bms_engine::protocol::{AckResult, Command as DeviceCommand};
 use leptos::prelude::*;
 
+/// The way host bytes go to what is shown (the connected device, or the emulated one); none
+/// while a recording replays, as nothing is there to answer.
+type DeviceLink = Option<std::rc::Rc<dyn Fn(Vec<u8>)>>;
+
 /// Text shown where a value is not (yet) available.
 const UNAVAILABLE: &str = "—";
 
@@ -162,7 +166,7 @@ pub fn App() -> impl IntoView {
 
     // Host bytes go to what is shown: the connected device, or the emulated one (none while a
     // recording replays: nothing is there to answer).
-    let to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>> = replay_id.is_none().then(|| {
+    let to_device: DeviceLink = replay_id.is_none().then(|| {
         let device = device.clone();
         let send: std::rc::Rc<dyn Fn(Vec<u8>)> = std::rc::Rc::new(move |bytes| {
             if showing_device.get_untracked() {
@@ -927,7 +931,7 @@ fn SwitchesCard(
     reading: Memo<Option<Reading>>,
     session: RwSignal<Session>,
     /// Sends host bytes to what is shown (none while a recording replays).
-    to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>>,
+    to_device: DeviceLink,
 ) -> impl IntoView {
     let switch =
         move |get: fn(&Reading) -> Option<bool>| move || reading.with(|r| r.as_ref().and_then(get));
@@ -946,12 +950,8 @@ fn SwitchesCard(
     };
     // A Cellsight device (or the emulated one) can be told to hold its switches open, and to
     // give them back; a vendor BMS cannot, and a replay is only a recording.
-    let has_link = to_device.is_some();
-    let to_device = StoredValue::new_local(to_device);
-    let can_command = move || {
-        has_link && session.with(|s| s.protocol() == Some(Protocol::Cellsight)) && held().is_some()
-    };
-    let track = CommandTrack::new(session, SWITCH_REQUEST_IDS);
+    let track = CommandTrack::new(session, SWITCH_REQUEST_IDS, to_device);
+    let can_command = move || track.can_send() && held().is_some();
     let hold_open = move |_| {
         if !crate::js::confirm(
             "Open both switches and keep them open?\n\nThe battery stops charging and \
@@ -961,7 +961,6 @@ fn SwitchesCard(
             return;
         }
         track.send(
-            to_device,
             DeviceCommand::ForceSwitchesOff,
             "Opening the switches…",
             "Held open: the BMS confirmed.",
@@ -969,7 +968,6 @@ fn SwitchesCard(
     };
     let release = move |_| {
         track.send(
-            to_device,
             DeviceCommand::ReleaseSwitches,
             "Giving the switches back…",
             "Given back: the BMS confirmed. Protection decides again.",
@@ -1066,15 +1064,15 @@ const RESET_REQUEST_IDS: u16 = 0xF000;
 const SWITCH_REQUEST_IDS: u16 = 0xF800;
 const REQUEST_IDS_PER_CARD: u16 = 0x0800;
 
-/// Where a card's commands go: the bytes' way to the device, none while a recording replays
-/// (stored, as the view's closures must be `Send` and an `Rc` is not).
-type DeviceWriter = StoredValue<Option<std::rc::Rc<dyn Fn(Vec<u8>)>>, LocalStorage>;
-
-/// A card's command and what became of it: the request id of the last one sent, and the BMS's
+/// A card's commands: where they go, the request id of the last one sent, and the BMS's
 /// answer in words once seen (kept: later acknowledgements answer other requests), or that
 /// none came within 5 s.
 #[derive(Clone, Copy)]
 struct CommandTrack {
+    session: RwSignal<Session>,
+    /// The bytes' way to the device, none while a recording replays (stored: the view's
+    /// closures must be `Send`, an `Rc` is not).
+    to_device: StoredValue<DeviceLink, LocalStorage>,
     sent: RwSignal<Option<u16>>,
     answer: RwSignal<Option<String>>,
     next_id: StoredValue<u16>,
@@ -1084,8 +1082,10 @@ struct CommandTrack {
 }
 
 impl CommandTrack {
-    fn new(session: RwSignal<Session>, first_id: u16) -> Self {
+    fn new(session: RwSignal<Session>, first_id: u16, to_device: DeviceLink) -> Self {
         let track = CommandTrack {
+            session,
+            to_device: StoredValue::new_local(to_device),
             sent: RwSignal::new(None),
             answer: RwSignal::new(None),
             next_id: StoredValue::new(first_id),
@@ -1107,16 +1107,19 @@ impl CommandTrack {
         track
     }
 
+    /// Whether commands can go now: to a Cellsight device (or the emulated one); a vendor BMS
+    /// has its own ways, and a replay is only a recording.
+    fn can_send(self) -> bool {
+        self.to_device.with_value(Option::is_some)
+            && self
+                .session
+                .with(|s| s.protocol() == Some(Protocol::Cellsight))
+    }
+
     /// Sends `command` to the device (if one is linked), saying `pending` until the BMS answers
     /// and `done` once it has confirmed.
-    fn send(
-        self,
-        to_device: DeviceWriter,
-        command: DeviceCommand,
-        pending: &'static str,
-        done: &'static str,
-    ) {
-        let Some(send) = to_device.with_value(Clone::clone) else {
+    fn send(self, command: DeviceCommand, pending: &'static str, done: &'static str) {
+        let Some(send) = self.to_device.with_value(Clone::clone) else {
             return;
         };
         let id = self.next_id.get_value();
@@ -1159,19 +1162,14 @@ fn AlarmsCard(
     reading: Memo<Option<Reading>>,
     session: RwSignal<Session>,
     /// Sends host bytes to what is shown (none while a recording replays).
-    to_device: Option<std::rc::Rc<dyn Fn(Vec<u8>)>>,
+    to_device: DeviceLink,
 ) -> impl IntoView {
     // Latched faults wait for a person: a Cellsight device (or the emulated one) takes the
     // reset command; a vendor BMS has its own way, and a replay is only a recording.
-    let has_link = to_device.is_some();
-    // A stored handle: the view's closures must be `Send`, an `Rc` is not.
-    let to_device = StoredValue::new_local(to_device);
+    let track = CommandTrack::new(session, RESET_REQUEST_IDS, to_device);
     let can_reset = move || {
-        has_link
-            && session.with(|s| s.protocol() == Some(Protocol::Cellsight))
-            && reading.with(|r| r.as_ref().is_some_and(|r| !r.latched.is_empty()))
+        track.can_send() && reading.with(|r| r.as_ref().is_some_and(|r| !r.latched.is_empty()))
     };
-    let track = CommandTrack::new(session, RESET_REQUEST_IDS);
     let reset = move |_| {
         if !crate::js::confirm(
             "Reset the latched faults?\n\nOnly after you have found and dealt with the cause: \
@@ -1180,7 +1178,6 @@ fn AlarmsCard(
             return;
         }
         track.send(
-            to_device,
             DeviceCommand::ResetLatched,
             "Reset sent…",
             "Reset: the BMS confirmed. A fault still there keeps the switches open until it clears.",

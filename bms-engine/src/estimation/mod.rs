@@ -317,8 +317,9 @@ fn pack_report(
         // Compare-and-pick rather than `f32::min`, whose care for NaN costs three instructions
         // a call (this runs for every cell every step; an estimate is never NaN).
         let pick_low = |held: f32, x: f32| if x < held { x } else { held };
+        let pick_high = |held: f32, x: f32| if x > held { x } else { held };
         lowest = pick_low(lowest, c.soc);
-        highest = if c.soc > highest { c.soc } else { highest };
+        highest = pick_high(highest, c.soc);
         remaining = pick_low(remaining, c.soc * capacity_ah);
         headroom = pick_low(headroom, (1.0 - c.soc) * capacity_ah);
     }
