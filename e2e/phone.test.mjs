@@ -18,6 +18,16 @@ test('on a 390 px phone nothing runs off the screen', async () => {
     const box = await page.getByTestId(id).boundingBox();
     assert.ok(box && box.x >= 0 && box.x + box.width <= 391, `${id} within the screen: ${JSON.stringify(box)}`);
   }
+  // What the inverter reads from each CAN frame gets the width of the screen, below the frame's
+  // id and bytes (as a third column it was about 60 px wide, a word a line, and cut off).
+  for (const id of ['can-351', 'can-356', 'can-35C']) {
+    const row = page.getByTestId(id);
+    const bytes = await row.locator('td').nth(1).boundingBox();
+    const meaning = await row.locator('td').nth(2).boundingBox();
+    assert.ok(meaning.width >= 300, `${id}: what the inverter reads is ${meaning.width} px wide`);
+    assert.ok(meaning.x >= 0 && meaning.x + meaning.width <= 391, `${id} within the screen: ${JSON.stringify(meaning)}`);
+    assert.ok(meaning.y >= bytes.y + bytes.height - 1, `${id}: the meaning below the bytes`);
+  }
   // Every setting open: the limit table scrolls inside its card, the fields keep their rows.
   await page.getByTestId('config-read').click();
   await page.locator('.config-fields summary').click();
