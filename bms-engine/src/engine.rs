@@ -300,9 +300,15 @@ impl Engine {
         }
     }
 
-    /// Forces every switch open (`true`) or returns control to protection (`false`).
+    /// Forces every switch open (`true`) or returns control to protection (`false`). A change
+    /// is recorded in the event log, so that whoever looks later can see why the battery was
+    /// off and since when; a repeated command records nothing.
     pub fn force_switches_off(&mut self, off: bool) {
+        if off == self.forced_off {
+            return;
+        }
         self.forced_off = off;
+        self.log.push(Event::switch_command(self.now_ms, off));
     }
 
     fn latched(&self) -> FaultSet {

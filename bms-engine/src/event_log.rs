@@ -1,5 +1,6 @@
 //! A fixed-size ring of timestamped events: the newest [`EVENT_LOG_LEN`] trips, clears, latches
-//! and resets, each with the cell, value, limit and delay that explain it.
+//! and resets, each with the cell, value, limit and delay that explain it, and the hosts'
+//! switch commands (held open, given back).
 
 use crate::Event;
 use core::fmt;

@@ -224,6 +224,15 @@ pub enum EventKind {
     Latched,
     /// A person reset latched faults.
     Reset,
+    /// A host ordered every switch open ([`crate::protocol::Command::ForceSwitchesOff`]): they
+    /// stay open, whatever protection says, until given back. A command, not a fault: the
+    /// event's `fault`, `level`, `location`, `value`, `limit` and `delay_ms` say nothing (see
+    /// [`Event::switch_command`]).
+    SwitchesHeldOpen,
+    /// A host gave the switches back to protection
+    /// ([`crate::protocol::Command::ReleaseSwitches`]); as for [`EventKind::SwitchesHeldOpen`],
+    /// only the time and the kind say anything.
+    SwitchesGivenBack,
 }
 
 /// Something that happened, with the numbers that explain it in one sentence: "cell 7
@@ -246,6 +255,37 @@ pub struct Event {
     pub limit: i32,
     /// The delay that elapsed before it acted, ms.
     pub delay_ms: u32,
+}
+
+impl Event {
+    /// A host's switch command at `time_ms`: the switches held open (`held`) or given back. It
+    /// names no fault, so the fault-specific fields hold their first values (cell over-voltage,
+    /// warning, no location, zeros), which mean nothing here.
+    pub const fn switch_command(time_ms: u64, held: bool) -> Self {
+        Event {
+            time_ms,
+            kind: if held {
+                EventKind::SwitchesHeldOpen
+            } else {
+                EventKind::SwitchesGivenBack
+            },
+            fault: Fault::CellOverVoltage,
+            level: Level::Warning,
+            location: None,
+            value: 0,
+            limit: 0,
+            delay_ms: 0,
+        }
+    }
+
+    /// Whether this event is about a fault (a trip, a clear, a latch or a reset), not a host's
+    /// switch command.
+    pub const fn names_a_fault(&self) -> bool {
+        !matches!(
+            self.kind,
+            EventKind::SwitchesHeldOpen | EventKind::SwitchesGivenBack
+        )
+    }
 }
 
 /// What a rule watches. Each reads a value and, where it has one, the cell or sensor it came from.

@@ -346,6 +346,32 @@ fn forced_off_opens_everything_until_released() {
     assert!(out.charge_switch_on && out.discharge_switch_on);
 }
 
+/// Whoever looks at the log later can see that a host held the switches open, when, and when
+/// it gave them back; a command that changes nothing is not news.
+#[test]
+fn holding_the_switches_open_and_giving_them_back_are_logged() {
+    let mut e = engine();
+    run(&mut e, &healthy(), 5_000);
+    let before = e.event_log().recorded();
+    e.force_switches_off(true);
+    e.force_switches_off(true);
+    run(&mut e, &healthy(), 3_000);
+    e.force_switches_off(false);
+    e.force_switches_off(false);
+    let logged: Vec<(u64, EventKind, bool)> = e
+        .event_log()
+        .since(before)
+        .map(|(_, ev)| (ev.time_ms, ev.kind, ev.names_a_fault()))
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            (5_000, EventKind::SwitchesHeldOpen, false),
+            (8_000, EventKind::SwitchesGivenBack, false)
+        ]
+    );
+}
+
 #[test]
 fn an_invalid_configuration_write_changes_nothing_and_lists_every_error() {
     let mut e = engine();

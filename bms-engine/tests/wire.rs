@@ -100,6 +100,10 @@ fn event() -> Event {
     }
 }
 
+/// Device messages version 3 could not send (so they have no version 3 golden bytes): the log's
+/// record of a host holding the switches open and giving them back.
+const NEW_IN_VERSION_4: [&str; 2] = ["event_switches_held", "event_switches_given_back"];
+
 /// Every device message variant (and every acknowledgement result), with its golden file name.
 fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
     let mut contactor_telemetry = telemetry();
@@ -123,6 +127,20 @@ fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
             DeviceMessage::Event {
                 sequence: 41,
                 event: event(),
+            },
+        ),
+        (
+            "event_switches_held",
+            DeviceMessage::Event {
+                sequence: 42,
+                event: Event::switch_command(3_660_000, true),
+            },
+        ),
+        (
+            "event_switches_given_back",
+            DeviceMessage::Event {
+                sequence: 43,
+                event: Event::switch_command(3_720_000, false),
             },
         ),
         (
@@ -288,6 +306,9 @@ fn golden_telemetry_layout_is_as_documented() {
 #[test]
 fn version_3_device_messages_still_decode() {
     for (name, message) in device_messages() {
+        if NEW_IN_VERSION_4.contains(&name) {
+            continue;
+        }
         let golden = std::fs::read(golden_path_of(3, name)).unwrap();
         let expected = match message {
             DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {

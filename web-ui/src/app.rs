@@ -1263,7 +1263,9 @@ fn EventsPanel(
                     let clock = clock.get();
                     items.into_iter().map(|(seq, time_ms, text, kind)| {
                         let class = match kind {
-                            bms_engine::EventKind::Tripped | bms_engine::EventKind::Latched => "event bad",
+                            bms_engine::EventKind::Tripped
+                            | bms_engine::EventKind::Latched
+                            | bms_engine::EventKind::SwitchesHeldOpen => "event bad",
                             _ => "event good",
                         };
                         view! {

@@ -495,6 +495,15 @@ pub fn explain(event: &Event) -> String {
             format!("{subject} {level} latched: it tripped repeatedly; reset needed.")
         }
         EventKind::Reset => format!("{subject} reset by the user."),
+        // A host's command names no fault: the subject and numbers above say nothing of it.
+        EventKind::SwitchesHeldOpen => "Both switches held open by a host command: charging and \
+                                        discharging stopped until they are given back to \
+                                        protection."
+            .to_owned(),
+        EventKind::SwitchesGivenBack => {
+            "Switches given back to protection by a host command: protection decides again."
+                .to_owned()
+        }
     }
 }
 
@@ -1182,6 +1191,50 @@ mod tests {
         assert_eq!(
             explain(&imbalance),
             "Cell 5 imbalance protection at 422 mV (limit 400 mV) after 60.0 s: charging stopped; discharging still allowed."
+        );
+    }
+
+    /// A host holding the switches open, and giving them back, reaches the event list as the
+    /// device logged it, in words: an owner who opens the dashboard hours later sees why the
+    /// battery was off and since when.
+    #[test]
+    fn held_switches_are_told_in_the_events() {
+        let mut dev = device();
+        let mut session = Session::default();
+        session.ingest(&dev.hello(), 0.0);
+        session.ingest(&dev.advance(60), 1.0);
+        let before = session.events.len();
+        let command = |id, command| crate::config_edit::command_request(id, command);
+        dev.receive(&command(1, bms_engine::protocol::Command::ForceSwitchesOff));
+        session.ingest(&dev.advance(600), 2.0);
+        dev.receive(&command(2, bms_engine::protocol::Command::ReleaseSwitches));
+        session.ingest(&dev.advance(1), 3.0);
+        let told: Vec<(u64, String)> = session
+            .events
+            .iter()
+            .skip(before)
+            .map(|e| (e.event.time_ms, explain(&e.event)))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (
+                    60_000,
+                    "Both switches held open by a host command: charging and discharging \
+                     stopped until they are given back to protection."
+                        .to_owned()
+                ),
+                (
+                    660_000,
+                    "Switches given back to protection by a host command: protection decides \
+                     again."
+                        .to_owned()
+                )
+            ]
+        );
+        assert_eq!(
+            session.latest.as_ref().and_then(|r| r.switches_held_open),
+            Some(false)
         );
     }
 
