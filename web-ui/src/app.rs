@@ -10,7 +10,7 @@ use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{
-    LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label,
+    LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label, signed,
 };
 use crate::vendor::Protocol;
 use bms_engine::protocol::{AckResult, Command as DeviceCommand};
@@ -223,7 +223,7 @@ pub fn App() -> impl IntoView {
                 <Metric label="Pack voltage" unit="V" testid="pack-voltage"
                     value=field(|r| format!("{:.2}", r.pack_voltage_v))/>
                 <Metric label="Current" unit="A" testid="pack-current"
-                    value=field(|r| format!("{:+.1}", r.current_a))
+                    value=field(|r| signed(r.current_a, 1))
                     note=Signal::derive(move || {
                         session.with(|s| {
                             let Some(r) = s.latest.as_ref() else { return UNAVAILABLE.to_owned() };
@@ -239,7 +239,7 @@ pub fn App() -> impl IntoView {
                         })
                     })/>
                 <Metric label="Power" unit="W" testid="pack-power"
-                    value=field(|r| format!("{:+.0}", r.power_w()))
+                    value=field(|r| signed(r.power_w(), 0))
                     note=Signal::derive(move || session.with(|s| {
                         let (into, out) = s.energy_wh;
                         format!("this session: in {:.2} kWh, out {:.2} kWh", into / 1000.0, out / 1000.0)
@@ -907,11 +907,11 @@ fn TruthCard(
                     <span class="label">"Truth (emulator)"</span>
                     <dl>
                         <dt>"Current"</dt>
-                        <dd data-testid="true-current">{format!("{:+.2} A", truth.true_current_a)}</dd>
-                        <dd class="note">{format!("measured {measured_a:+.2} A")}</dd>
+                        <dd data-testid="true-current">{format!("{} A", signed(truth.true_current_a, 2))}</dd>
+                        <dd class="note">{format!("measured {} A", signed(measured_a, 2))}</dd>
                         <dt>"SOC"</dt>
                         <dd>{format!("{:.1} %", truth.true_soc_pct)}</dd>
-                        <dd class="note">{format!("estimate off by {:+.1} points", estimate - truth.true_soc_pct)}</dd>
+                        <dd class="note">{format!("estimate off by {} points", signed(estimate - truth.true_soc_pct, 1))}</dd>
                         <dt>"Cells"</dt>
                         <dd data-testid="true-temperatures">{format!("{t_lo:.1} … {t_hi:.1} °C")}</dd>
                         <dd class="note">{if has_sensors {

@@ -353,6 +353,17 @@ impl Reading {
     }
 }
 
+/// `value` with its sign and `decimals` places, and "+0.0" for anything that rounds to zero:
+/// formatted as it is, −0.04 A to one place reads "-0.0", a current that seems to flow out.
+pub fn signed(value: f64, decimals: usize) -> String {
+    let text = format!("{value:+.decimals$}");
+    if text.bytes().all(|b| matches!(b, b'+' | b'-' | b'0' | b'.')) {
+        format!("{:+.decimals$}", 0.0)
+    } else {
+        text
+    }
+}
+
 /// A duration for a person: "2 h 05 min", "45 min", or "more than 10 days".
 pub fn duration_text(hours: f64) -> String {
     if !hours.is_finite() || hours > 240.0 {
@@ -979,6 +990,17 @@ mod tests {
 
     fn device() -> EmulatedDevice {
         EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap()
+    }
+
+    #[test]
+    fn signed_numbers_never_read_minus_zero() {
+        assert_eq!(signed(-0.04, 1), "+0.0");
+        assert_eq!(signed(-0.0, 0), "+0");
+        assert_eq!(signed(-0.004, 2), "+0.00");
+        assert_eq!(signed(-0.06, 1), "-0.1");
+        assert_eq!(signed(0.04, 1), "+0.0");
+        assert_eq!(signed(68.126, 2), "+68.13");
+        assert_eq!(signed(-3694.4, 0), "-3694");
     }
 
     #[test]
