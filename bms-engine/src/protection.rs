@@ -277,15 +277,6 @@ impl Event {
             delay_ms: 0,
         }
     }
-
-    /// Whether this event is about a fault (a trip, a clear, a latch or a reset), not a host's
-    /// switch command.
-    pub const fn names_a_fault(&self) -> bool {
-        !matches!(
-            self.kind,
-            EventKind::SwitchesHeldOpen | EventKind::SwitchesGivenBack
-        )
-    }
 }
 
 /// What a rule watches. Each reads a value and, where it has one, the cell or sensor it came from.
