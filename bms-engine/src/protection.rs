@@ -257,6 +257,29 @@ pub struct Event {
     pub delay_ms: u32,
 }
 
+impl EventKind {
+    /// Stable kebab-case name, as in exported event logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::Tripped => "tripped",
+            EventKind::Cleared => "cleared",
+            EventKind::Latched => "latched",
+            EventKind::Reset => "reset",
+            EventKind::SwitchesHeldOpen => "switches-held-open",
+            EventKind::SwitchesGivenBack => "switches-given-back",
+        }
+    }
+
+    /// Whether an event of this kind is about a fault (its fault, level and location say
+    /// something), rather than a host's switch command.
+    pub const fn is_about_a_fault(self) -> bool {
+        !matches!(
+            self,
+            EventKind::SwitchesHeldOpen | EventKind::SwitchesGivenBack
+        )
+    }
+}
+
 impl Event {
     /// A host's switch command at `time_ms`: the switches held open (`held`) or given back. It
     /// names no fault, so the fault-specific fields hold their first values (cell over-voltage,

@@ -1233,19 +1233,73 @@ fn EventsPanel(
     // A memo: the emulator's status changes with every report, the start of its run does not.
     let clock =
         Memo::new(move |_| emulator.with(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs)));
+    // The newest few unless asked for every event the dashboard keeps.
+    let show_all = RwSignal::new(false);
+    let kept = move || session.with(|s| s.events.len());
     let recent = move || {
+        let shown = if show_all.get() {
+            usize::MAX
+        } else {
+            EVENTS_SHOWN
+        };
         session.with(|s| {
             s.events
                 .iter()
                 .rev()
-                .take(12)
-                .map(|e| (e.sequence, e.event.time_ms, explain(&e.event), e.event.kind))
+                .take(shown)
+                .map(|e| {
+                    (
+                        e.sequence,
+                        e.event.time_ms,
+                        explain(&e.event),
+                        event_class(&e.event),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
     };
+    let export_message = RwSignal::new(None::<String>);
+    let export = move |_| {
+        let clock = clock.get_untracked();
+        let csv = session.with_untracked(|s| s.events_csv(|ms| event_time(ms, clock)));
+        let rows = csv.lines().count().saturating_sub(1);
+        export_message.set(Some(
+            match crate::store::download("cellsight-events.csv", "text/csv", csv.as_bytes()) {
+                Ok(()) => format!("{rows} events exported as CSV."),
+                Err(e) => format!("The events could not be exported: {e}"),
+            },
+        ));
+    };
     view! {
         <section class="card events" aria-label="Events">
-            <h2>"Events"</h2>
+            <div class="cells-head">
+                <h2>"Events"</h2>
+                {move || (kept() > 0).then(|| view! {
+                    <div class="event-actions">
+                        <span class="note" data-testid="events-shown">{move || {
+                            let n = kept();
+                            if show_all.get() || n <= EVENTS_SHOWN {
+                                format!("{n} kept, newest first")
+                            } else {
+                                format!("newest {EVENTS_SHOWN} of {n} kept")
+                            }
+                        }}</span>
+                        {move || (kept() > EVENTS_SHOWN).then(|| view! {
+                            <button class="command" data-testid="events-show-all"
+                                aria-pressed=move || show_all.get().to_string()
+                                on:click=move |_| show_all.update(|all| *all = !*all)>
+                                {move || if show_all.get() { "Show the newest only" } else { "Show all" }}
+                            </button>
+                        })}
+                        <button class="command" data-testid="events-csv" on:click=export>
+                            "Download as CSV"
+                        </button>
+                    </div>
+                })}
+            </div>
+            {move || export_message.get().map(|m| view! {
+                <p class="note" role="status" data-testid="events-export-status">{m}</p>
+            })}
             <ol class="event-list" data-testid="event-log">
                 {move || {
                     let items = recent();
@@ -1261,13 +1315,7 @@ fn EventsPanel(
                         return view! { <li class="quiet">"Nothing has happened yet."</li> }.into_any();
                     }
                     let clock = clock.get();
-                    items.into_iter().map(|(seq, time_ms, text, kind)| {
-                        let class = match kind {
-                            bms_engine::EventKind::Tripped
-                            | bms_engine::EventKind::Latched
-                            | bms_engine::EventKind::SwitchesHeldOpen => "event bad",
-                            _ => "event good",
-                        };
+                    items.into_iter().map(|(seq, time_ms, text, class)| {
                         view! {
                             <li class=class data-sequence=seq>
                                 <span class="event-time" title=format!("{} after the start", device_time(time_ms))>
@@ -1282,6 +1330,21 @@ fn EventsPanel(
         </section>
     }
 }
+
+/// How an event is coloured, as the alarms card colours what is active: a trip, a latch or the
+/// switches held open in red, a warning or derate becoming active in amber, anything ending
+/// in green.
+fn event_class(event: &bms_engine::Event) -> &'static str {
+    use bms_engine::{EventKind, Level};
+    match (event.kind, event.level) {
+        (EventKind::Tripped, Level::Warning | Level::Derate) => "event warn",
+        (EventKind::Tripped | EventKind::Latched | EventKind::SwitchesHeldOpen, _) => "event bad",
+        (EventKind::Cleared | EventKind::Reset | EventKind::SwitchesGivenBack, _) => "event good",
+    }
+}
+
+/// Events the list shows until asked for all the session keeps ([`crate::session::EVENTS_KEPT`]).
+const EVENTS_SHOWN: usize = 12;
 
 /// Device time as "+0d 06:05:09" (days from 0 since the device started).
 fn device_time(ms: u64) -> String {

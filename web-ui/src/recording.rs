@@ -250,7 +250,7 @@ pub fn to_csv(bytes: &[u8]) -> String {
 }
 
 /// A CSV field, quoted when it holds a comma, quote or semicolon.
-fn quoted(field: &str) -> String {
+pub(crate) fn quoted(field: &str) -> String {
     if field.contains([',', '"', ';']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

@@ -424,29 +424,68 @@ fn value_text(fault: Fault, value: i32) -> String {
     }
 }
 
+/// Where an event happened, numbered from 1 as a person counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Cell(u32),
+    Sensor(u32),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Cell(n) => write!(f, "cell {n}"),
+            Place::Sensor(n) => write!(f, "sensor {n}"),
+        }
+    }
+}
+
+/// The cell or temperature sensor an event is located at, if any (pack-level faults and a
+/// host's commands have none).
+fn place(event: &Event) -> Option<Place> {
+    let n = u32::from(event.location?) + 1;
+    if !event.kind.is_about_a_fault() {
+        None
+    } else if event.fault.located_at_cell() {
+        Some(Place::Cell(n))
+    } else if matches!(
+        event.fault,
+        Fault::ChargeOverTemperature
+            | Fault::ChargeUnderTemperature
+            | Fault::DischargeOverTemperature
+            | Fault::DischargeUnderTemperature
+            | Fault::TemperatureDisagreement
+    ) {
+        Some(Place::Sensor(n))
+    } else {
+        None
+    }
+}
+
+/// Columns of [`Session::events_csv`].
+pub const EVENTS_CSV_COLUMNS: [&str; 8] = [
+    "sequence",
+    "device_time_s",
+    "time",
+    "kind",
+    "fault",
+    "level",
+    "where",
+    "explanation",
+];
+
 /// One sentence explaining an event: "Cell 7 over-voltage tripped at 3.702 V (limit 3.650 V)
 /// after 2.0 s."
 pub fn explain(event: &Event) -> String {
-    let subject = match event.location {
-        Some(i) if event.fault.located_at_cell() => {
+    let subject = match place(event) {
+        Some(Place::Cell(n)) => {
             // "Cell 5 imbalance", not "Cell 5 cell imbalance".
             let label = fault_label(event.fault);
             let label = label.strip_prefix("cell ").unwrap_or(label);
-            format!("Cell {} {label}", u32::from(i) + 1)
+            format!("Cell {n} {label}")
         }
-        Some(i)
-            if matches!(
-                event.fault,
-                Fault::ChargeOverTemperature
-                    | Fault::ChargeUnderTemperature
-                    | Fault::DischargeOverTemperature
-                    | Fault::DischargeUnderTemperature
-                    | Fault::TemperatureDisagreement
-            ) =>
-        {
-            format!("Sensor {} {}", u32::from(i) + 1, fault_label(event.fault))
-        }
-        _ => {
+        Some(Place::Sensor(n)) => format!("Sensor {n} {}", fault_label(event.fault)),
+        None => {
             let label = fault_label(event.fault);
             let mut c = label.chars();
             c.next().map_or_else(String::new, |f| {
@@ -971,6 +1010,37 @@ impl Session {
             .or_else(|| self.last_error.map(|e| e.to_string()))
     }
 
+    /// The events kept, oldest first, as CSV ([`EVENTS_CSV_COLUMNS`]): the sequence number,
+    /// device time, the time as `when` tells it (the emulated clock, or device time), the kind,
+    /// fault and level by name (empty for a host's switch command), the cell or sensor, and the
+    /// sentence the event list shows.
+    pub fn events_csv(&self, when: impl Fn(u64) -> String) -> String {
+        use crate::recording::quoted;
+        let mut csv = EVENTS_CSV_COLUMNS.join(",");
+        csv.push('\n');
+        for e in &self.events {
+            let event = &e.event;
+            let (fault, level) = if event.kind.is_about_a_fault() {
+                (event.fault.name(), event.level.name())
+            } else {
+                ("", "")
+            };
+            let row = [
+                e.sequence.to_string(),
+                format!("{:.3}", event.time_ms as f64 / 1000.0),
+                quoted(&when(event.time_ms)),
+                event.kind.name().to_owned(),
+                fault.to_owned(),
+                level.to_owned(),
+                place(event).map_or_else(String::new, |p| p.to_string()),
+                quoted(&explain(event)),
+            ];
+            csv.push_str(&row.join(","));
+            csv.push('\n');
+        }
+        csv
+    }
+
     /// The link's state at `now_ms`.
     pub fn link_state(&self, now_ms: f64) -> LinkState {
         match self.last_frame_at_ms {
@@ -1257,6 +1327,46 @@ mod tests {
         assert_eq!(
             session.latest.as_ref().and_then(|r| r.switches_held_open),
             Some(false)
+        );
+    }
+
+    /// The event log as a file: a row per kept event with its names, place and sentence, a
+    /// host's command with no fault or level, and fields with commas quoted.
+    #[test]
+    fn the_events_export_as_csv() {
+        let mut dev =
+            EmulatedDevice::new(SimulationConfig::new(Scenario::Overcharge, 2, 16)).unwrap();
+        let mut session = Session::default();
+        for i in 0..20 {
+            session.ingest(&dev.advance(60), f64::from(i));
+        }
+        dev.receive(&crate::config_edit::command_request(
+            1,
+            bms_engine::protocol::Command::ForceSwitchesOff,
+        ));
+        session.ingest(&dev.advance(1), 21.0);
+        let csv = session.events_csv(|ms| format!("at {}, s", ms / 1000));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], EVENTS_CSV_COLUMNS.join(","));
+        assert_eq!(lines.len(), session.events.len() + 1, "{csv}");
+        let trip = session
+            .events
+            .iter()
+            .find(|e| e.event.kind == EventKind::Tripped && e.event.level == Level::Trip)
+            .expect("the over-voltage trip");
+        let cell = u32::from(trip.event.location.unwrap()) + 1;
+        let row = format!(
+            "{},{:.3},\"at {}, s\",tripped,cell-over-voltage,trip,cell {cell},\"{}\"",
+            trip.sequence,
+            trip.event.time_ms as f64 / 1000.0,
+            trip.event.time_ms / 1000,
+            explain(&trip.event)
+        );
+        assert!(lines.contains(&row.as_str()), "{row}\nnot in\n{csv}");
+        let held = lines.last().unwrap();
+        assert!(
+            held.contains(",switches-held-open,,,,Both switches held open"),
+            "{held}"
         );
     }
 
