@@ -1235,14 +1235,22 @@ fn EventsPanel(
         Memo::new(move |_| emulator.with(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs)));
     // The newest few unless asked for every event the dashboard keeps.
     let show_all = RwSignal::new(false);
-    let kept = move || session.with(|s| s.events.len());
-    let recent = move || {
+    // The log changes only when an event comes (its length and newest sequence), not with
+    // every report: the list is built again only then, not up to 200 sentences a report.
+    let log_state =
+        Memo::new(move |_| session.with(|s| (s.events.len(), s.events.back().map(|e| e.sequence))));
+    let kept = move || log_state.get().0;
+    let vendor = Memo::new(move |_| {
+        session.with(|s| s.protocol().is_some_and(|p| p != Protocol::Cellsight))
+    });
+    let recent = Memo::new(move |_| {
+        log_state.track();
         let shown = if show_all.get() {
             usize::MAX
         } else {
             EVENTS_SHOWN
         };
-        session.with(|s| {
+        session.with_untracked(|s| {
             s.events
                 .iter()
                 .rev()
@@ -1257,7 +1265,7 @@ fn EventsPanel(
                 })
                 .collect::<Vec<_>>()
         })
-    };
+    });
     let export_message = RwSignal::new(None::<String>);
     let export = move |_| {
         let clock = clock.get_untracked();
@@ -1302,10 +1310,8 @@ fn EventsPanel(
             })}
             <ol class="event-list" data-testid="event-log">
                 {move || {
-                    let items = recent();
-                    let vendor = session.with(|s| {
-                        s.protocol().is_some_and(|p| p != Protocol::Cellsight)
-                    });
+                    let items = recent.get();
+                    let vendor = vendor.get();
                     if items.is_empty() && vendor {
                         return view! {
                             <li class="quiet">"This BMS keeps no event log the dashboard can read; its active alarms show above."</li>
