@@ -2,8 +2,13 @@
 //! charge balancing has moved per cell.
 //!
 //! Balancing runs only when the engine allows it: no trip-level fault, a plausible snapshot, the
-//! pack charging or at rest (|current| below `rest_current_ma` for `rest_time_ms`), and the
-//! hottest sensor below `balance_max_temperature_deci_c` (the board's thermal budget). A cell
+//! pack charging or at rest, and the hottest sensor below `balance_max_temperature_deci_c` (the
+//! board's thermal budget). *At rest* is |current| below `rest_current_ma`: at once when the
+//! last current outside that band was a charge (the tail of a charge, and the pauses of a pack
+//! floating at the top, where an inverter tops it up in short bursts, are where LiFePO4 cells
+//! show their differences), but only after `rest_time_ms` following a discharge or a start
+//! (under load a cell's voltage says as much about its resistance as about its charge, and it
+//! takes that long to recover). A cell
 //! qualifies when it is at or above `balance_min_cell_mv` and more than `balance_start_delta_mv`
 //! above the lowest cell; once bleeding it continues until it is within `balance_stop_delta_mv`.
 //! Cells are chosen from the highest down, at most `max_channels` at once and, if configured,
@@ -38,6 +43,8 @@ pub struct Balancing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balancer {
     rest_ms: u32,
+    /// Whether the last current outside the rest band was a charge (see the module docs).
+    after_charge: bool,
     last: Balancing,
     /// Charge removed from each cell by balancing, mA·ms.
     counters_ma_ms: [u64; MAX_CELLS],
@@ -47,6 +54,7 @@ impl Default for Balancer {
     fn default() -> Self {
         Balancer {
             rest_ms: 0,
+            after_charge: false,
             last: Balancing::default(),
             counters_ma_ms: [0; MAX_CELLS],
         }
@@ -77,7 +85,11 @@ impl Balancer {
             0
         };
         let charging = m.current_ma > 0 && current >= config.rest_current_ma;
-        let resting = self.rest_ms >= config.rest_time_ms;
+        if current >= config.rest_current_ma {
+            self.after_charge = charging;
+        }
+        let resting = current < config.rest_current_ma
+            && (self.after_charge || self.rest_ms >= config.rest_time_ms);
         let cool = m
             .plausible_temperatures(config)
             .all(|(_, t)| t < config.balance_max_temperature_deci_c);
@@ -253,6 +265,37 @@ mod tests {
         let half_hour = config.rest_time_ms;
         assert_eq!(b.update(&config, &rest, true, half_hour - 1_000).mask, 0);
         assert_eq!(b.update(&config, &rest, true, 1_000).mask, 1);
+        // A discharge: the half hour again.
+        let mut discharging = rest.clone();
+        discharging.current_ma = -20_000;
+        assert_eq!(b.update(&config, &discharging, true, 1_000).mask, 0);
+        assert_eq!(b.update(&config, &rest, true, half_hour - 1_000).mask, 0);
+        assert_eq!(b.update(&config, &rest, true, 1_000).mask, 1);
+    }
+
+    #[test]
+    fn keeps_balancing_in_a_charge_tail_and_between_top_up_bursts() {
+        let config = PackConfig::lfp_280ah(4);
+        let mut b = Balancer::default();
+        let cells = [3_600, 3_370, 3_370, 3_370];
+        let mut m = charging(&cells);
+        assert_eq!(b.update(&config, &m, true, 1_000).mask, 1);
+        // The charge ends: the pack floats at the top, an inverter topping it up now and then.
+        for current_ma in [300, -80, 0, 1_500, 40, -200, 2_000, 0] {
+            m.current_ma = current_ma;
+            for _ in 0..600 {
+                assert_eq!(
+                    b.update(&config, &m, true, 1_000).mask,
+                    1,
+                    "at {current_ma} mA"
+                );
+            }
+        }
+        // A discharge ends that: the voltages must recover first.
+        m.current_ma = -1_000;
+        assert_eq!(b.update(&config, &m, true, 1_000).mask, 0);
+        m.current_ma = 0;
+        assert_eq!(b.update(&config, &m, true, 1_000).mask, 0);
     }
 
     #[test]

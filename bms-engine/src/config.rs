@@ -171,7 +171,9 @@ pub struct PackConfig {
     pub balance_start_delta_mv: u16,
     /// Balancing of a cell stops when it is within this of the lowest, mV.
     pub balance_stop_delta_mv: u16,
-    /// The pack counts as resting after |current| stays below `rest_current_ma` this long, ms.
+    /// The pack has rested once |current| has stayed below `rest_current_ma` this long, ms: for
+    /// the coulomb counter's OCV reading, and for balancing after a discharge or a start (after a
+    /// charge balancing goes on at once: see `balancing`).
     pub rest_time_ms: u32,
     /// Current below which the pack is at rest, mA.
     pub rest_current_ma: u32,
