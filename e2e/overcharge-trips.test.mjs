@@ -26,6 +26,9 @@ test('an over-voltage trip is shown, acted on and explained', async () => {
   assert.ok((await when.textContent()).trim() <= banner, `event after the clock: ${banner}`);
 
   await page.getByTestId('alarms').filter({ hasText: 'over-voltage' }).waitFor({ timeout: 5_000 });
+  // The alarm says what the BMS did about it, in the trip's red.
+  const alarm = page.getByTestId('alarm-list').locator('li.alarm.trip').filter({ hasText: /^over-voltage/ });
+  assert.equal((await alarm.locator('.consequence').textContent()).trim(), 'charging stopped');
   assert.equal(await page.getByTestId('charge-switch').textContent(), 'OFF');
   assert.equal(await page.getByTestId('discharge-switch').textContent(), 'ON');
   assert.equal(await page.getByTestId('limits-ccl').textContent(), '0');

@@ -9,9 +9,7 @@ use crate::host::{Command, LinkStatus, Report};
 use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
-use crate::session::{
-    LimitsView, LinkState, Reading, Session, duration_text, explain, fault_label, signed,
-};
+use crate::session::{LimitsView, LinkState, Reading, Session, duration_text, explain, signed};
 use crate::vendor::Protocol;
 use bms_engine::protocol::{AckResult, Command as DeviceCommand};
 use leptos::prelude::*;
@@ -1187,7 +1185,7 @@ fn AlarmsCard(
         reading.with(|r| {
             r.as_ref()
                 .filter(|r| r.alarms_known)
-                .map(|r| (r.faults.clone(), r.warnings.clone(), r.latched.clone()))
+                .map(|r| r.alarm_lines())
         })
     };
     let untold = move || reading.with(|r| r.as_ref().is_some_and(|r| !r.alarms_known));
@@ -1199,17 +1197,17 @@ fn AlarmsCard(
                     <p class="quiet" data-testid="alarms-unavailable">"Not reported by this BMS"</p>
                 }.into_any(),
                 None => view! { <p class="quiet">{UNAVAILABLE}</p> }.into_any(),
-                Some((t, w, _)) if t.is_empty() && w.is_empty() => {
+                Some(lines) if lines.is_empty() => {
                     view! { <p class="quiet">"None"</p> }.into_any()
                 }
-                Some((trips, warnings, latched)) => view! {
+                Some(lines) => view! {
                     <ul data-testid="alarm-list">
-                        {trips.into_iter().map(|f| {
-                            let latch = latched.contains(&f).then_some(" · reset needed");
-                            view! { <li class="alarm trip">{fault_label(f)}{latch}</li> }
-                        }).collect_view()}
-                        {warnings.into_iter().map(|f| view! {
-                            <li class="alarm warning">{fault_label(f)}</li>
+                        {lines.into_iter().map(|line| {
+                            let class = if line.trip { "alarm trip" } else { "alarm warning" };
+                            let consequence = (!line.consequence.is_empty()).then(|| view! {
+                                <span class="consequence">{line.consequence}</span>
+                            });
+                            view! { <li class=class>{line.label}{consequence}</li> }
                         }).collect_view()}
                     </ul>
                 }.into_any(),

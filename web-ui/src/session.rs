@@ -63,6 +63,8 @@ pub struct Reading {
     pub faults: Vec<Fault>,
     /// Faults at warning or derate level (and not tripped).
     pub warnings: Vec<Fault>,
+    /// Those of `warnings` at derate level (the current limits are reduced for them).
+    pub derates: Vec<Fault>,
     /// Latched faults (need a reset).
     pub latched: Vec<Fault>,
     /// Cells being balanced, 0-based (`None`: the device does not say).
@@ -245,6 +247,9 @@ impl Reading {
             alarms_known: true,
             faults: trips.iter().collect(),
             warnings: mild.iter().collect(),
+            derates: FaultSet::from_bits(t.derate_bits & !t.trip_bits)
+                .iter()
+                .collect(),
             latched: FaultSet::from_bits(t.latched_bits).iter().collect(),
             balancing: Some((0..32).filter(|i| t.balance_mask & (1 << i) != 0).collect()),
             transfer: t.transfer.map(|x| {
@@ -297,6 +302,7 @@ impl Reading {
             alarms_known: s.faults.is_some(),
             faults,
             warnings: Vec::new(),
+            derates: Vec::new(),
             latched: Vec::new(),
             balancing: s.balancing.clone(),
             transfer: None,
@@ -399,6 +405,61 @@ pub fn fault_label(fault: Fault) -> &'static str {
         Fault::FrontEndLost => "front end not responding",
         Fault::MeasurementInvalid => "measurement invalid",
         Fault::PrechargeFailed => "pre-charge failed",
+    }
+}
+
+/// One line of the alarms card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmLine {
+    /// The fault's name: "too cold to charge".
+    pub label: &'static str,
+    /// What the BMS does about it, where that is known: "charging stopped · reset needed",
+    /// "current limits reduced", "warning". Empty for a vendor BMS's protection: its own
+    /// firmware decides, and the switches card shows what it did.
+    pub consequence: String,
+    /// Trip level (red), else warning or derate (amber).
+    pub trip: bool,
+}
+
+impl Reading {
+    /// The alarms card's lines, trips first.
+    pub fn alarm_lines(&self) -> Vec<AlarmLine> {
+        let ours = self.protocol == Protocol::Cellsight;
+        let trips = self.faults.iter().map(|&f| {
+            let (opens_charge, opens_discharge) = f.trip_opens();
+            let action = match (opens_charge, opens_discharge) {
+                (true, true) => "charging and discharging stopped",
+                (true, false) => "charging stopped",
+                (false, true) => "discharging stopped",
+                (false, false) => "reported",
+            };
+            let mut consequence = if ours {
+                action.to_owned()
+            } else {
+                String::new()
+            };
+            if self.latched.contains(&f) {
+                if !consequence.is_empty() {
+                    consequence.push_str(" · ");
+                }
+                consequence.push_str("reset needed");
+            }
+            AlarmLine {
+                label: fault_label(f),
+                consequence,
+                trip: true,
+            }
+        });
+        let milder = self.warnings.iter().map(|&f| AlarmLine {
+            label: fault_label(f),
+            consequence: match (ours, self.derates.contains(&f)) {
+                (false, _) => String::new(),
+                (true, true) => "current limits reduced".to_owned(),
+                (true, false) => "warning".to_owned(),
+            },
+            trip: false,
+        });
+        trips.chain(milder).collect()
     }
 }
 
@@ -1071,6 +1132,54 @@ mod tests {
         assert_eq!(signed(0.04, 1), "+0.0");
         assert_eq!(signed(68.126, 2), "+68.13");
         assert_eq!(signed(-3694.4, 0), "-3694");
+    }
+
+    #[test]
+    fn each_alarm_says_what_the_bms_does_about_it() {
+        let bits = |faults: &[Fault]| {
+            let mut set = FaultSet::default();
+            for &f in faults {
+                set.set(f, true);
+            }
+            set.bits()
+        };
+        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        t.trip_bits = bits(&[Fault::CellOverVoltage, Fault::OpenWire]);
+        t.latched_bits = bits(&[Fault::OpenWire]);
+        t.derate_bits = bits(&[Fault::ChargeUnderTemperature, Fault::CellOverVoltage]);
+        t.warning_bits = bits(&[Fault::CellImbalance, Fault::ChargeUnderTemperature]);
+        let lines: Vec<(&str, String, bool)> = Reading::from_telemetry(&t)
+            .alarm_lines()
+            .into_iter()
+            .map(|l| (l.label, l.consequence, l.trip))
+            .collect();
+        let line = |label, consequence: &str, trip| (label, consequence.to_owned(), trip);
+        assert_eq!(
+            lines,
+            [
+                line("over-voltage", "charging stopped", true),
+                line(
+                    "open sense wire",
+                    "charging and discharging stopped · reset needed",
+                    true
+                ),
+                line("too cold to charge", "current limits reduced", false),
+                line("cell imbalance", "warning", false),
+            ]
+        );
+        // A vendor BMS's protection: its firmware decides what it stops, not this table.
+        let vendor = Reading {
+            protocol: Protocol::Jbd,
+            ..Reading::from_telemetry(&t)
+        };
+        let said: Vec<String> = vendor
+            .alarm_lines()
+            .into_iter()
+            .map(|l| l.consequence)
+            .collect();
+        assert_eq!(said, ["", "reset needed", "", ""]);
     }
 
     #[test]
