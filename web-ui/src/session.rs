@@ -478,8 +478,9 @@ fn value_text(fault: Fault, value: i32) -> String {
         Fault::ChargeOverTemperature
         | Fault::ChargeUnderTemperature
         | Fault::DischargeOverTemperature
-        | Fault::DischargeUnderTemperature
-        | Fault::TemperatureDisagreement => format!("{:.1} °C", f64::from(value) / 10.0),
+        | Fault::DischargeUnderTemperature => format!("{:.1} °C", f64::from(value) / 10.0),
+        // The hottest and the coldest sensor's difference.
+        Fault::TemperatureDisagreement => format!("{:.1} °C apart", f64::from(value) / 10.0),
         Fault::FrontEndLost => format!("{:.1} s", f64::from(value) / 1000.0),
         _ => value.to_string(),
     }
@@ -544,6 +545,10 @@ pub fn explain(event: &Event) -> String {
             let label = fault_label(event.fault);
             let label = label.strip_prefix("cell ").unwrap_or(label);
             format!("Cell {n} {label}")
+        }
+        // Located at the hottest sensor: "Sensor 2 temperature sensors disagree" said it badly.
+        Some(Place::Sensor(n)) if event.fault == Fault::TemperatureDisagreement => {
+            format!("Temperature-sensor disagreement (sensor {n} the hottest)")
         }
         Some(Place::Sensor(n)) => format!("Sensor {n} {}", fault_label(event.fault)),
         None => {
@@ -1349,6 +1354,20 @@ mod tests {
         assert_eq!(
             explain(&cold),
             "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s: a warning; nothing switched."
+        );
+        let apart = Event {
+            fault: Fault::TemperatureDisagreement,
+            level: Level::Trip,
+            location: Some(1),
+            value: 152,
+            limit: 150,
+            delay_ms: 10_000,
+            ..e
+        };
+        assert_eq!(
+            explain(&apart),
+            "Temperature-sensor disagreement (sensor 2 the hottest) protection at 15.2 °C apart \
+             (limit 15.0 °C apart) after 10.0 s: charging and discharging stopped."
         );
         let lost = Event {
             fault: Fault::FrontEndLost,
