@@ -233,6 +233,13 @@ pub enum EventKind {
     /// ([`crate::protocol::Command::ReleaseSwitches`]); as for [`EventKind::SwitchesHeldOpen`],
     /// only the time and the kind say anything.
     SwitchesGivenBack,
+    /// Pre-charge brought the DC bus up to the pack and the main contactor closed. Names no
+    /// fault (see [`Event::contactor`]): `value` is the bus voltage and `limit` the pack
+    /// voltage at the close, mV, and `delay_ms` how long pre-charge took.
+    ContactorClosed,
+    /// The main contactor opened after being closed (protection stopped both directions, or a
+    /// host held the switches open); `value` is the pack voltage then, mV.
+    ContactorOpened,
 }
 
 /// Something that happened, with the numbers that explain it in one sentence: "cell 7
@@ -267,15 +274,20 @@ impl EventKind {
             EventKind::Reset => "reset",
             EventKind::SwitchesHeldOpen => "switches-held-open",
             EventKind::SwitchesGivenBack => "switches-given-back",
+            EventKind::ContactorClosed => "contactor-closed",
+            EventKind::ContactorOpened => "contactor-opened",
         }
     }
 
     /// Whether an event of this kind is about a fault (its fault, level and location say
-    /// something), rather than a host's switch command.
+    /// something), rather than a host's switch command or the contactor's sequence.
     pub const fn is_about_a_fault(self) -> bool {
         !matches!(
             self,
-            EventKind::SwitchesHeldOpen | EventKind::SwitchesGivenBack
+            EventKind::SwitchesHeldOpen
+                | EventKind::SwitchesGivenBack
+                | EventKind::ContactorClosed
+                | EventKind::ContactorOpened
         )
     }
 }
@@ -298,6 +310,28 @@ impl Event {
             value: 0,
             limit: 0,
             delay_ms: 0,
+        }
+    }
+
+    /// The contactor's sequence at `time_ms`: `kind` is [`EventKind::ContactorClosed`] or
+    /// [`EventKind::ContactorOpened`]; `value`, `limit` (mV) and `delay_ms` as those kinds say.
+    /// The fault-specific fields hold their first values, as for [`Event::switch_command`].
+    pub const fn contactor(
+        time_ms: u64,
+        kind: EventKind,
+        value: i32,
+        limit: i32,
+        delay_ms: u32,
+    ) -> Self {
+        Event {
+            time_ms,
+            kind,
+            fault: Fault::CellOverVoltage,
+            level: Level::Warning,
+            location: None,
+            value,
+            limit,
+            delay_ms,
         }
     }
 }

@@ -287,6 +287,47 @@ fn precharge_failure_latches_and_reset_retries() {
     assert!(out.charge_switch_on && out.discharge_switch_on);
 }
 
+/// The log tells the contactor's sequence: how long pre-charge took and at what voltages the
+/// main contactor closed, and when it opened again.
+#[test]
+fn the_contactor_closing_and_opening_are_logged() {
+    let mut c = config();
+    c.switches = SwitchKind::Contactor {
+        voltage_match_mv: 1_000,
+        precharge_timeout_ms: 3_000,
+    };
+    let mut e = Engine::new(c, 500).unwrap();
+    let mut m = healthy();
+    m.bus_voltage_mv = Some(40_000);
+    run(&mut e, &m, 1_000);
+    assert!(
+        e.event_log()
+            .iter()
+            .all(|(_, ev)| ev.kind != EventKind::ContactorClosed)
+    );
+    m.bus_voltage_mv = Some(52_500);
+    let out = run(&mut e, &m, 500);
+    assert!(out.switches.main_contactor_on);
+    e.force_switches_off(true);
+    let out = run(&mut e, &m, 200);
+    assert!(!out.switches.main_contactor_on);
+    let logged: Vec<_> = e
+        .event_log()
+        .iter()
+        .map(|(_, ev)| (ev.kind, ev.value, ev.limit, ev.delay_ms))
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            // Pre-charge began at the first step; the eleventh, with the bus within 1 V of the
+            // 52.8 V pack, closed the contactor: ten steps of 100 ms.
+            (EventKind::ContactorClosed, 52_500, 52_800, 1_000),
+            (EventKind::SwitchesHeldOpen, 0, 0, 0),
+            (EventKind::ContactorOpened, 52_800, 0, 0),
+        ]
+    );
+}
+
 #[test]
 fn contactor_stays_closed_for_one_blocked_direction_and_limits_say_zero() {
     let mut c = config();

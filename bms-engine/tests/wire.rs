@@ -101,8 +101,14 @@ fn event() -> Event {
 }
 
 /// Device messages version 3 could not send (so they have no version 3 golden bytes): the log's
-/// record of a host holding the switches open and giving them back.
-const NEW_IN_VERSION_4: [&str; 2] = ["event_switches_held", "event_switches_given_back"];
+/// record of a host holding the switches open and giving them back, and of the contactor
+/// closing and opening.
+const NEW_IN_VERSION_4: [&str; 4] = [
+    "event_switches_held",
+    "event_switches_given_back",
+    "event_contactor_closed",
+    "event_contactor_opened",
+];
 
 /// Every device message variant (and every acknowledgement result), with its golden file name.
 fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
@@ -141,6 +147,26 @@ fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
             DeviceMessage::Event {
                 sequence: 43,
                 event: Event::switch_command(3_720_000, false),
+            },
+        ),
+        (
+            "event_contactor_closed",
+            DeviceMessage::Event {
+                sequence: 44,
+                event: Event::contactor(
+                    3_721_200,
+                    EventKind::ContactorClosed,
+                    52_500,
+                    52_800,
+                    1_200,
+                ),
+            },
+        ),
+        (
+            "event_contactor_opened",
+            DeviceMessage::Event {
+                sequence: 45,
+                event: Event::contactor(3_780_000, EventKind::ContactorOpened, 52_790, 0, 0),
             },
         ),
         (

@@ -1335,15 +1335,27 @@ fn EventsPanel(
     }
 }
 
-/// How an event is coloured, as the alarms card colours what is active: a trip, a latch or the
-/// switches held open in red, a warning or derate becoming active in amber, anything ending
-/// in green.
+/// How an event is coloured, as the alarms card colours what is active: a trip, a latch, the
+/// switches held open or the contactor opening in red, a warning or derate becoming active in
+/// amber, anything ending (and the contactor closing) in green.
 fn event_class(event: &bms_engine::Event) -> &'static str {
     use bms_engine::{EventKind, Level};
     match (event.kind, event.level) {
         (EventKind::Tripped, Level::Warning | Level::Derate) => "event warn",
-        (EventKind::Tripped | EventKind::Latched | EventKind::SwitchesHeldOpen, _) => "event bad",
-        (EventKind::Cleared | EventKind::Reset | EventKind::SwitchesGivenBack, _) => "event good",
+        (
+            EventKind::Tripped
+            | EventKind::Latched
+            | EventKind::SwitchesHeldOpen
+            | EventKind::ContactorOpened,
+            _,
+        ) => "event bad",
+        (
+            EventKind::Cleared
+            | EventKind::Reset
+            | EventKind::SwitchesGivenBack
+            | EventKind::ContactorClosed,
+            _,
+        ) => "event good",
     }
 }
 

@@ -620,6 +620,18 @@ pub fn explain(event: &Event) -> String {
             "Switches given back to protection by a host command: protection decides again."
                 .to_owned()
         }
+        // The contactor's sequence: its numbers are volts and the pre-charge time.
+        EventKind::ContactorClosed => format!(
+            "Pre-charge done in {delay:.1} s (DC bus {:.1} V, pack {:.1} V): main contactor \
+             closed, the pack connected.",
+            f64::from(event.value) / 1000.0,
+            f64::from(event.limit) / 1000.0
+        ),
+        EventKind::ContactorOpened => format!(
+            "Main contactor opened at {:.1} V: the pack disconnected, charging and discharging \
+             stopped.",
+            f64::from(event.value) / 1000.0
+        ),
     }
 }
 
@@ -1354,6 +1366,18 @@ mod tests {
         assert_eq!(
             explain(&cold),
             "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s: a warning; nothing switched."
+        );
+        let closed = Event::contactor(60_000, EventKind::ContactorClosed, 52_140, 52_210, 1_200);
+        assert_eq!(
+            explain(&closed),
+            "Pre-charge done in 1.2 s (DC bus 52.1 V, pack 52.2 V): main contactor closed, the \
+             pack connected."
+        );
+        let opened = Event::contactor(90_000, EventKind::ContactorOpened, 51_960, 0, 0);
+        assert_eq!(
+            explain(&opened),
+            "Main contactor opened at 52.0 V: the pack disconnected, charging and discharging \
+             stopped."
         );
         let apart = Event {
             fault: Fault::TemperatureDisagreement,
