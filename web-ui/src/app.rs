@@ -9,7 +9,9 @@ use crate::host::{Command, LinkStatus, Report};
 use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
-use crate::session::{LimitsView, LinkState, Reading, Session, duration_text, explain, signed};
+use crate::session::{
+    LimitsView, LinkState, Reading, STALE_NOTE, Session, duration_text, explain, signed,
+};
 use crate::vendor::Protocol;
 use bms_engine::protocol::{AckResult, Command as DeviceCommand};
 use leptos::prelude::*;
@@ -225,6 +227,9 @@ pub fn App() -> impl IntoView {
                     note=Signal::derive(move || {
                         session.with(|s| {
                             let Some(r) = s.latest.as_ref() else { return UNAVAILABLE.to_owned() };
+                            if r.measurements_stale() {
+                                return STALE_NOTE.to_owned();
+                            }
                             match s.time_to_full_or_empty() {
                                 Some((hours, full)) => format!(
                                     "{} · {} in {}",
@@ -1452,6 +1457,9 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
         reading.with(|r| {
             r.as_ref().map(|r| {
                 let mut parts: Vec<String> = vec![];
+                if r.measurements_stale() {
+                    parts.push(STALE_NOTE.to_owned());
+                }
                 if r.heater_on == Some(true) {
                     parts.push("heater on".to_owned());
                 }

@@ -421,7 +421,17 @@ pub struct AlarmLine {
     pub trip: bool,
 }
 
+/// What the cards say of measurements the BMS could not renew.
+pub const STALE_NOTE: &str = "last reading before the front end stopped answering";
+
 impl Reading {
+    /// Whether the measurements are old: the BMS reports that its analog front end stopped
+    /// answering, so it (and this page) holds the last ones it had. A current "charging, full
+    /// in 52 h" would be a claim about a pack whose switches are open.
+    pub fn measurements_stale(&self) -> bool {
+        self.faults.contains(&Fault::FrontEndLost)
+    }
+
     /// The alarms card's lines, trips first.
     pub fn alarm_lines(&self) -> Vec<AlarmLine> {
         let ours = self.protocol == Protocol::Cellsight;
@@ -594,15 +604,22 @@ pub fn explain(event: &Event) -> String {
             | Fault::PrechargeFailed
     );
     let delay = f64::from(event.delay_ms) / 1000.0;
+    // A rule without a delay acts at once (its signal is itself a time, or a tracker timed it):
+    // "after 0.0 s" would read as a glitch.
+    let after = if event.delay_ms == 0 {
+        String::new()
+    } else {
+        format!(" after {delay:.1} s")
+    };
     match event.kind {
         EventKind::Tripped if measured => {
-            format!("{subject} {level} at {value} (limit {limit}) after {delay:.1} s: {action}.")
+            format!("{subject} {level} at {value} (limit {limit}){after}: {action}.")
         }
         EventKind::Tripped if event.value > 1 => format!(
-            "{subject} {level} on {} channels after {delay:.1} s: {action}.",
+            "{subject} {level} on {} channels{after}: {action}.",
             event.value
         ),
-        EventKind::Tripped => format!("{subject} {level} after {delay:.1} s: {action}."),
+        EventKind::Tripped => format!("{subject} {level}{after}: {action}."),
         EventKind::Cleared if measured => {
             format!("{subject} {level} cleared at {value} (release {limit}): {resumed}.")
         }
@@ -1200,6 +1217,22 @@ mod tests {
     }
 
     #[test]
+    fn measurements_are_marked_old_while_the_front_end_is_lost() {
+        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        assert!(!Reading::from_telemetry(&t).measurements_stale());
+        let mut lost = FaultSet::default();
+        lost.set(Fault::FrontEndLost, true);
+        t.trip_bits = lost.bits();
+        assert!(Reading::from_telemetry(&t).measurements_stale());
+        // Only a trip says so: a warning that the front end is slow leaves the numbers current.
+        t.trip_bits = 0;
+        t.warning_bits = lost.bits();
+        assert!(!Reading::from_telemetry(&t).measurements_stale());
+    }
+
+    #[test]
     fn durations_read_like_a_person_would_say_them() {
         assert_eq!(duration_text(0.75), "45 min");
         assert_eq!(duration_text(2.0833), "2 h 05 min");
@@ -1403,7 +1436,7 @@ mod tests {
         };
         assert_eq!(
             explain(&lost),
-            "Front end not responding protection at 2.1 s (limit 2.0 s) after 0.0 s: charging and discharging stopped."
+            "Front end not responding protection at 2.1 s (limit 2.0 s): charging and discharging stopped."
         );
         let wire = Event {
             fault: Fault::OpenWire,
