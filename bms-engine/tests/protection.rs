@@ -20,6 +20,17 @@ fn config() -> PackConfig {
     PackConfig::lfp_280ah(CELLS as u8)
 }
 
+/// The pack behind a main contactor: closes when the bus is within 1 V, gives up after 3 s.
+fn contactor_config() -> PackConfig {
+    PackConfig {
+        switches: SwitchKind::Contactor {
+            voltage_match_mv: 1_000,
+            precharge_timeout_ms: 3_000,
+        },
+        ..config()
+    }
+}
+
 fn engine() -> Engine {
     Engine::new(config(), 500).unwrap()
 }
@@ -264,12 +275,7 @@ fn a_stuck_sensor_latches_when_enabled() {
 
 #[test]
 fn precharge_failure_latches_and_reset_retries() {
-    let mut c = config();
-    c.switches = SwitchKind::Contactor {
-        voltage_match_mv: 1_000,
-        precharge_timeout_ms: 3_000,
-    };
-    let mut e = Engine::new(c, 500).unwrap();
+    let mut e = Engine::new(contactor_config(), 500).unwrap();
     let mut dead_bus = healthy();
     dead_bus.bus_voltage_mv = Some(0);
     let out = run(&mut e, &dead_bus, 3_200);
@@ -291,12 +297,7 @@ fn precharge_failure_latches_and_reset_retries() {
 /// main contactor closed, and when it opened again.
 #[test]
 fn the_contactor_closing_and_opening_are_logged() {
-    let mut c = config();
-    c.switches = SwitchKind::Contactor {
-        voltage_match_mv: 1_000,
-        precharge_timeout_ms: 3_000,
-    };
-    let mut e = Engine::new(c, 500).unwrap();
+    let mut e = Engine::new(contactor_config(), 500).unwrap();
     let mut m = healthy();
     m.bus_voltage_mv = Some(40_000);
     run(&mut e, &m, 1_000);
@@ -330,12 +331,7 @@ fn the_contactor_closing_and_opening_are_logged() {
 
 #[test]
 fn contactor_stays_closed_for_one_blocked_direction_and_limits_say_zero() {
-    let mut c = config();
-    c.switches = SwitchKind::Contactor {
-        voltage_match_mv: 1_000,
-        precharge_timeout_ms: 3_000,
-    };
-    let mut e = Engine::new(c, 500).unwrap();
+    let mut e = Engine::new(contactor_config(), 500).unwrap();
     let mut m = with_cell(1, 3_700);
     m.bus_voltage_mv = Some(53_000);
     let out = run(&mut e, &m, 2_200);
