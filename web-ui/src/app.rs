@@ -327,9 +327,9 @@ fn HistoryPanel(
             Some((a, b)) => {
                 let per = s.history.reports_per_point();
                 format!(
-                    "{} points over {:.1} h; {}",
+                    "{} points over {}; {}",
                     s.history.len(),
-                    (b - a) / 3600.0,
+                    crate::session::span_text(b - a),
                     if per == 1 {
                         "every report kept".to_owned()
                     } else {

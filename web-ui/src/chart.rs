@@ -174,15 +174,37 @@ pub enum TimeAxis {
 }
 
 /// Ticks for hours `from_h`..`to_h` since a start at `start_of_day_s`: at round clock times
-/// (every 1 min … 2 days, about eight on screen), "06:00", with the day told on the first and
-/// at each midnight ("day 2<br>00:00").
+/// (every 1 min … 12 h, about eight on screen), "06:00", with the day told on the first and
+/// at each midnight ("day 2<br>00:00"); over more than four days, at midnights only (every
+/// 1 … 90 days), each "day 31".
 pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Vec<String>) {
-    const STEPS_MIN: [u64; 13] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1_440, 2_880];
+    const DAY_MIN: u64 = 1_440;
+    const STEPS_MIN: [u64; 19] = [
+        1,
+        2,
+        5,
+        10,
+        15,
+        30,
+        60,
+        120,
+        180,
+        360,
+        720,
+        DAY_MIN,
+        2 * DAY_MIN,
+        5 * DAY_MIN,
+        7 * DAY_MIN,
+        14 * DAY_MIN,
+        30 * DAY_MIN,
+        60 * DAY_MIN,
+        90 * DAY_MIN,
+    ];
     let span_min = ((to_h - from_h) * 60.0).max(0.0);
     let step_min = STEPS_MIN
         .into_iter()
         .find(|&m| span_min / m as f64 <= 8.0)
-        .unwrap_or(2_880);
+        .unwrap_or(90 * DAY_MIN);
     let start_min = start_of_day_s as f64 / 60.0;
     // Clock minutes since midnight of day 1, at the first round tick inside the window.
     let first = ((start_min + from_h * 60.0) / step_min as f64).ceil() as u64 * step_min;
@@ -191,7 +213,9 @@ pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Ve
     while (clock as f64 - start_min) / 60.0 <= to_h + 1e-9 && values.len() < 24 {
         let of_day = clock % 1_440;
         let time = format!("{:02}:{:02}", of_day / 60, of_day % 60);
-        labels.push(if values.is_empty() || of_day == 0 {
+        labels.push(if step_min >= DAY_MIN {
+            format!("day {}", clock / DAY_MIN + 1)
+        } else if values.is_empty() || of_day == 0 {
             format!("day {}<br>{time}", clock / 1_440 + 1)
         } else {
             time
@@ -501,8 +525,14 @@ mod tests {
         assert_eq!(labels.first().map(String::as_str), Some("day 2<br>13:10"));
         assert_eq!(labels.get(1).map(String::as_str), Some("13:15"));
         assert!((values[0] - (24.0 + 13.0 + 10.0 / 60.0)).abs() < 1e-9);
-        // A month: the coarsest step, two days, and never more than 24 ticks.
-        let (values, _) = clock_ticks(0.0, 30.0 * 24.0, 0);
+        // A month from 06:00: every five days, at midnight, the day alone.
+        let (values, labels) = clock_ticks(0.0, 30.0 * 24.0, 6 * 3600);
+        assert_eq!(labels, ["day 6", "day 11", "day 16", "day 21", "day 26", "day 31"]);
+        assert_eq!(values.first(), Some(&(4.0 * 24.0 + 18.0)));
+        // A year: every 60 days; never more than 24 ticks, however long.
+        let (_, labels) = clock_ticks(0.0, 365.0 * 24.0, 0);
+        assert_eq!(labels.get(1).map(String::as_str), Some("day 61"));
+        let (values, _) = clock_ticks(0.0, 10_000.0 * 24.0, 0);
         assert!(!values.is_empty() && values.len() <= 24, "{}", values.len());
     }
 

@@ -452,7 +452,7 @@ fn meta_line(m: &RecordingMeta) -> String {
     format!(
         "{} reports · {} of device time · {}",
         m.reports,
-        crate::session::duration_text(m.duration_s / 3600.0),
+        crate::session::span_text(m.duration_s),
         size_text(m.bytes as f64)
     )
 }

@@ -382,6 +382,20 @@ pub fn duration_text(hours: f64) -> String {
     }
 }
 
+/// A stretch of device time for a person: "45 min", "26 h 05 min", "46 days 12 h" (from two
+/// days up, where minutes no longer matter).
+pub fn span_text(secs: f64) -> String {
+    let minutes = (secs.max(0.0) / 60.0).round() as u64;
+    if minutes < 48 * 60 {
+        return duration_text(minutes as f64 / 60.0);
+    }
+    let hours = (minutes + 30) / 60;
+    match (hours / 24, hours % 24) {
+        (d, 0) => format!("{d} days"),
+        (d, h) => format!("{d} days {h} h"),
+    }
+}
+
 /// A fault's name as a person reads it.
 pub fn fault_label(fault: Fault) -> &'static str {
     match fault {
@@ -1238,6 +1252,10 @@ mod tests {
         assert_eq!(duration_text(2.0833), "2 h 05 min");
         assert_eq!(duration_text(500.0), "more than 10 days");
         assert_eq!(duration_text(f64::INFINITY), "more than 10 days");
+        assert_eq!(span_text(45.0 * 60.0), "45 min");
+        assert_eq!(span_text(26.0 * 3600.0 + 300.0), "26 h 05 min");
+        assert_eq!(span_text(46.0 * 86_400.0 + 12.0 * 3600.0 + 600.0), "46 days 12 h");
+        assert_eq!(span_text(365.0 * 86_400.0), "365 days");
     }
 
     #[test]
