@@ -22,7 +22,7 @@ test('speed, pause and one step move the emulated clock as asked', async () => {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(dashboard.url);
   await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
-  assert.equal(await page.getByTestId('emulator-speed').textContent(), '60× real time');
+  assert.equal(await page.getByTestId('emulator-speed').textContent(), '60× real time (1 min a second)');
   // The emulated device runs in its Web Worker, not in the page.
   assert.match(await page.getByTestId('emulator-placement').textContent(), /runs in a Web Worker/);
   const workers = page.workers().map((w) => w.url());
@@ -33,6 +33,14 @@ test('speed, pause and one step move the emulated clock as asked', async () => {
   await page.waitForTimeout(2_000);
   const after = await emulatedSecs(page);
   assert.ok(after - before >= 3_600, `3600× for 2 s moved ${after - before} s`);
+
+  // A day a second: a trainer's month goes by in half a minute.
+  await page.getByTestId('speed-select').selectOption('86400');
+  await page.getByTestId('emulator-speed').filter({ hasText: '86400× real time (1 day a second)' }).waitFor();
+  const fast = await emulatedSecs(page);
+  await page.waitForTimeout(3_000);
+  const faster = await emulatedSecs(page);
+  assert.ok(faster - fast >= 86_400, `86400× for 3 s moved ${faster - fast} s`);
 
   await page.getByRole('button', { name: 'Pause' }).click();
   await page.getByTestId('emulator-speed').filter({ hasText: 'paused' }).waitFor();

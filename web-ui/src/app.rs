@@ -58,7 +58,7 @@ pub fn App() -> impl IntoView {
             let held = session.try_update(|s| {
                 let held = s.ingest(&bytes, now);
                 if let Some(status) = &status {
-                    s.history.set_latest_truth(status.true_soc_pct);
+                    s.history.set_truth(&status.truth);
                 }
                 (held, s.protocol())
             });
@@ -517,7 +517,7 @@ fn ReplayBar(
                 )))}
             </p>
             <div class="console-row">
-                <ClockControls speed=Signal::derive(speed) paused=Signal::derive(paused)
+                <ClockControls speeds=&crate::recording::REPLAY_SPEEDS speed=Signal::derive(speed) paused=Signal::derive(paused)
                     on_speed=set_speed on_toggle=toggle speed_testid="replay-speed" pause_testid="replay-pause"/>
                 <a class="button" href="./" data-testid="replay-exit">"Back to the live emulator"</a>
             </div>
@@ -544,6 +544,8 @@ pub(crate) struct EmulatorInfo {
     pub flow: emulator::PowerFlow,
     /// × real time.
     pub speed: u32,
+    /// The speed reached when the pack is too large to keep up with `speed`.
+    pub reached_speed: Option<u32>,
     pub paused: bool,
     /// The last "run to the next event".
     pub seek: Option<crate::link::Seek>,
@@ -568,6 +570,7 @@ impl EmulatorInfo {
             true_temperature_range_c: status.true_temperature_range_c,
             flow: status.flow,
             speed: status.speed,
+            reached_speed: status.reached_speed,
             paused: status.paused,
             seek: status.seek,
         }
@@ -677,7 +680,7 @@ fn EmulatorBanner(info: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
             let speed = if i.paused {
                 "paused".to_owned()
             } else {
-                format!("{}× real time", i.speed)
+                crate::link::speed_text(i.speed, i.reached_speed)
             };
             view! {
                 <section class="emulator" aria-label="Emulator">

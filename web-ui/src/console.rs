@@ -1,5 +1,5 @@
 //! The emulator console: what to run (scenario, seed, pack size), how fast (pause, one step,
-//! 1× … 3600×, run to the next event), and faults to inject now. It drives the emulated device
+//! 1× … a day a second, run to the next event), and faults to inject now. It drives the emulated device
 //! and hands whatever the device sends to the same path as every other frame.
 
 use crate::app::EmulatorInfo;
@@ -7,10 +7,12 @@ use crate::device::{EmulatorHandle, Placement};
 use crate::host::Command;
 use crate::link::{SPEEDS, Seek};
 
-/// A speed select (1× … 3600×) and a pause button: the emulator's clock and a replay's use the
+/// A speed select (1× … 86 400×) and a pause button: the emulator's clock and a replay's use the
 /// same two controls.
 #[component]
 pub(crate) fn ClockControls(
+    /// The speeds offered, × real time.
+    speeds: &'static [u32],
     /// The speed now, × real time.
     speed: Signal<u32>,
     /// Whether the clock stands still.
@@ -32,8 +34,8 @@ pub(crate) fn ClockControls(
                         on_speed(s);
                     }
                 }>
-                {SPEEDS.iter().map(|&s| view! {
-                    <option value=s.to_string() selected=move || speed.get() == s>{format!("{s}×")}</option>
+                {speeds.iter().map(|&s| view! {
+                    <option value=s.to_string() selected=move || speed.get() == s>{crate::link::speed_label(s)}</option>
                 }).collect_view()}
             </select>
         </label>
@@ -197,7 +199,7 @@ pub fn EmulatorConsole(
             </div>
             <p class="purpose-line">{move || chosen().map(Scenario::purpose)}</p>
             <div class="console-row">
-                <ClockControls speed=Signal::derive(speed) paused=Signal::derive(paused)
+                <ClockControls speeds=&SPEEDS speed=Signal::derive(speed) paused=Signal::derive(paused)
                     on_speed=set_speed on_toggle=toggle_pause speed_testid="speed-select" pause_testid="pause"/>
                 <button data-testid="step" on:click=step>"Step 1 s"</button>
                 <button data-testid="run-to-event" on:click=run_to_event>"Run to next event"</button>

@@ -125,7 +125,7 @@ impl EmulatorHandle {
                 .borrow_mut()
                 .in_page
                 .as_mut()
-                .and_then(DeviceHost::tick);
+                .and_then(DeviceHost::tick_in_budget);
             if let Some(report) = report {
                 (this.on_report)(report);
             }

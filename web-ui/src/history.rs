@@ -191,10 +191,23 @@ impl History {
         self.samples.push(Sample::of(&point));
     }
 
-    /// Records the emulated pack's true SOC for the latest point.
-    pub fn set_latest_truth(&mut self, true_soc_pct: f64) {
-        if let Some(p) = self.samples.last_mut() {
-            p.true_soc_pct = true_soc_pct as f32;
+    /// Records the emulated pack's true SOC beside the points of the same device time:
+    /// `truth` is (time, s; SOC, %), oldest first, as the emulator noted it at each report.
+    /// A time with no point (merged away, or never pushed) is skipped.
+    pub fn set_truth(&mut self, truth: &[(f64, f32)]) {
+        let Some(&(first, _)) = truth.first() else {
+            return;
+        };
+        let mut i = self.samples.partition_point(|p| p.time_s < first);
+        for &(time_s, soc_pct) in truth {
+            while self.samples.get(i).is_some_and(|p| p.time_s < time_s) {
+                i += 1;
+            }
+            match self.samples.get_mut(i) {
+                Some(p) if p.time_s == time_s => p.true_soc_pct = soc_pct,
+                Some(_) => {}
+                None => break,
+            }
         }
     }
 
@@ -345,7 +358,7 @@ mod tests {
         h.push(point(60.0, 50.0, 5.0));
         h.push(point(30.0, 50.0, 5.0));
         assert_eq!(h.len(), 1);
-        h.set_latest_truth(49.5);
+        h.set_truth(&[(30.0, 48.0), (60.0, 49.5), (90.0, 51.0)]);
         assert_eq!(h.latest().unwrap().true_soc_pct, Some(49.5));
         assert_eq!(h.latest().unwrap().temperature_c, Some((20.0, 21.0)));
     }

@@ -57,15 +57,20 @@ pub struct LinkStatus {
     pub flow: PowerFlow,
     /// × real time.
     pub speed: u32,
+    /// The speed the last tick reached when the pack was too large to keep up with `speed`.
+    pub reached_speed: Option<u32>,
     /// Whether the clock stands still.
     pub paused: bool,
     /// The last "run to the next event".
     pub seek: Option<Seek>,
+    /// The true SOC at each telemetry report in this message's bytes (see
+    /// [`EmulatedLink::take_truth`]).
+    pub truth: Vec<(f64, f32)>,
 }
 
 impl LinkStatus {
-    /// What `link` knows now.
-    pub fn of(link: &EmulatedLink) -> Self {
+    /// What `link` knows now, with the truth of the reports sent since the last status.
+    pub fn of(link: &mut EmulatedLink) -> Self {
         LinkStatus {
             config: link.config(),
             time_of_day_secs: link.time_of_day_secs(),
@@ -75,8 +80,10 @@ impl LinkStatus {
             true_temperature_range_c: link.true_temperature_range_c(),
             flow: link.power_flow(),
             speed: link.speed(),
+            reached_speed: link.reached_speed(),
             paused: link.paused(),
             seek: link.seek(),
+            truth: link.take_truth(),
         }
     }
 
@@ -113,11 +120,11 @@ impl DeviceHost {
         Self::default()
     }
 
-    fn report(&self, bytes: Vec<u8>, refused: Option<String>) -> Report {
+    fn report(&mut self, bytes: Vec<u8>, refused: Option<String>) -> Report {
         Report {
             run: self.run,
             bytes,
-            status: self.link.as_ref().map(LinkStatus::of),
+            status: self.link.as_mut().map(LinkStatus::of),
             refused,
         }
     }
@@ -166,8 +173,34 @@ impl DeviceHost {
 
     /// One tick of the clock: what the device sent in it (nothing before a start).
     pub fn tick(&mut self) -> Option<Report> {
-        let bytes = self.link.as_mut()?.poll();
+        self.tick_within(|| false)
+    }
+
+    /// [`DeviceHost::tick`], stepping only until `out_of_time` says so (see
+    /// [`EmulatedLink::poll_within`]).
+    pub fn tick_within(&mut self, out_of_time: impl FnMut() -> bool) -> Option<Report> {
+        let bytes = self.link.as_mut()?.poll_within(out_of_time);
         Some(self.report(bytes, None))
+    }
+
+    /// [`DeviceHost::tick`] within [`crate::link::STEP_BUDGET_MILLIS`] of wall-clock time.
+    pub fn tick_in_budget(&mut self) -> Option<Report> {
+        let started_ms = wall_clock_ms();
+        self.tick_within(|| wall_clock_ms() - started_ms > crate::link::STEP_BUDGET_MILLIS)
+    }
+}
+
+/// Wall-clock time, ms (the browser's clock in WebAssembly).
+fn wall_clock_ms() -> f64 {
+    #[cfg(target_family = "wasm")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
 }
 
@@ -193,6 +226,37 @@ mod tests {
         session.ingest(&answer.bytes, 1.0);
         assert_eq!(session.config.answered, Some(3));
         assert_eq!(session.config.device.map(|c| c.cell_count), Some(8));
+    }
+
+    #[test]
+    fn every_report_carries_its_truth_into_the_history_at_a_day_a_second() {
+        let mut host = DeviceHost::new();
+        let mut session = Session::default();
+        let ingest = |report: Report, session: &mut Session| {
+            session.ingest(&report.bytes, 0.0);
+            let status = report.status.unwrap();
+            session.history.set_truth(&status.truth);
+            status
+        };
+        ingest(start(&mut host, 1), &mut session);
+        ingest(host.handle(Command::SetSpeed(86_400)), &mut session);
+        let status = ingest(host.tick().unwrap(), &mut session);
+        assert_eq!(status.truth.len(), 1_800, "one truth per report");
+        let points = session.history.view(None, 1_000_000);
+        assert!(points.len() > 1_800, "{}", points.len());
+        let with_truth = points.iter().filter(|p| p.true_soc_pct.is_some()).count();
+        assert_eq!(with_truth, points.len(), "every point has the truth beside it");
+        // The morning's charge shows in the truth, report by report, not as one line from the
+        // start to the end of the tick.
+        let truth: Vec<f64> = points.iter().filter_map(|p| p.true_soc_pct).collect();
+        let steps: Vec<f64> = truth.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+        let largest = steps.iter().copied().fold(0.0, f64::max);
+        assert!(largest < 1.0, "truth moves at most a point a report: {largest}");
+        let last = points.last().unwrap().true_soc_pct.unwrap();
+        assert!((last - status.true_soc_pct).abs() < 1e-3, "{last} {}", status.true_soc_pct);
+        // Status reports for commands carry no truth of reports they did not send.
+        let refused = host.handle(Command::SetPaused(true));
+        assert!(refused.status.unwrap().truth.is_empty());
     }
 
     #[test]

@@ -6,14 +6,69 @@ use emulator::{EmulatedDevice, Scenario, SimulationConfig};
 
 /// Wall-clock milliseconds between updates.
 pub const TICK_MILLIS: u32 = 500;
-/// The speeds the console offers, × real time.
-pub const SPEEDS: [u32; 5] = [1, 10, 60, 600, 3600];
+/// The speeds the console offers, × real time: up to a day a second, so that a trainer can
+/// show a month of solar days in half a minute and the year of `aging-pack` in six.
+pub const SPEEDS: [u32; 7] = [1, 10, 60, 600, 3600, 21_600, 86_400];
+/// Most telemetry reports the emulator sends per real second. Up to 3600× it reports every
+/// simulated second, as a device does; faster, every `speed / 3600` simulated seconds, so the
+/// page decodes no more reports at a day a second than at an hour a second (the history keeps
+/// a long run at a resolution coarser than that anyway).
+pub const REPORTS_PER_REAL_SECOND: u32 = 3600;
+/// The wall-clock time a tick may spend stepping the emulator, ms. A pack too large for the
+/// speed asked stops there and the rest of the tick's simulated time is dropped, so commands
+/// (pause, a fault) are still heard within a tick; the status then says what speed is reached.
+pub const STEP_BUDGET_MILLIS: f64 = 350.0;
 /// The speed a visit starts at, × real time.
 pub const DEFAULT_SPEED: u32 = 60;
 /// "Run to the next event" gives up after this long, simulated seconds (a week).
 pub const NEXT_EVENT_LIMIT_SECS: u64 = 7 * 86_400;
 /// … and looks this far ahead per tick, so the page stays responsive while it searches.
 pub const SEEK_SECS_PER_TICK: u64 = 6 * 3600;
+
+/// How much simulated time a real second holds at `speed`, in words: "1 h" at 3600×,
+/// "1 day" at 86 400×; `None` below a minute a second, where "10×" says it plainly.
+pub fn pace(speed: u32) -> Option<String> {
+    let (unit_secs, unit) = match speed {
+        86_400.. => (86_400, "day"),
+        3_600.. => (3_600, "h"),
+        60.. => (60, "min"),
+        _ => return None,
+    };
+    let n = f64::from(speed) / f64::from(unit_secs);
+    let n = if n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.1}")
+    };
+    Some(if unit == "day" && n != "1" {
+        format!("{n} days")
+    } else {
+        format!("{n} {unit}")
+    })
+}
+
+/// The speed select's words for `speed`: "3600× · 1 h/s".
+pub fn speed_label(speed: u32) -> String {
+    match pace(speed) {
+        Some(p) => format!("{speed}× · {p}/s"),
+        None => format!("{speed}×"),
+    }
+}
+
+/// The emulator banner's words for the clock's speed, with what is reached when the pack is
+/// too large to step at the speed asked.
+pub fn speed_text(speed: u32, reached: Option<u32>) -> String {
+    let asked = match pace(speed) {
+        Some(p) => format!("{speed}× real time ({p} a second)"),
+        None => format!("{speed}× real time"),
+    };
+    match reached {
+        Some(r) => format!(
+            "{asked}: reaching {r}×, as fast as this computer steps a pack this large"
+        ),
+        None => asked,
+    }
+}
 
 /// Where a "run to the next event" stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -131,6 +186,66 @@ mod tests {
     }
 
     #[test]
+    fn speeds_are_said_in_simulated_time_per_second() {
+        let labels: Vec<String> = SPEEDS.iter().map(|&s| speed_label(s)).collect();
+        assert_eq!(
+            labels,
+            [
+                "1×",
+                "10×",
+                "60× · 1 min/s",
+                "600× · 10 min/s",
+                "3600× · 1 h/s",
+                "21600× · 6 h/s",
+                "86400× · 1 day/s"
+            ]
+        );
+        assert_eq!(pace(172_800).as_deref(), Some("2 days"));
+        assert_eq!(pace(5_400).as_deref(), Some("1.5 h"));
+        assert_eq!(speed_text(10, None), "10× real time");
+        assert_eq!(
+            speed_text(86_400, Some(30_000)),
+            "86400× real time (1 day a second): reaching 30000×, as fast as this computer \
+             steps a pack this large"
+        );
+    }
+
+    #[test]
+    fn above_an_hour_a_second_reports_thin_out_and_a_slow_tick_says_what_it_reached() {
+        let count = |bytes: &[u8]| {
+            frames(bytes)
+                .iter()
+                .filter(|m| matches!(m, bms_engine::protocol::DeviceMessage::Telemetry(_)))
+                .count()
+        };
+        let mut link = EmulatedLink::demo().unwrap();
+        link.poll();
+        link.set_speed(3600);
+        assert_eq!(count(&link.poll()), 1800, "one report a simulated second");
+        link.set_speed(86_400);
+        let before = link.elapsed_secs();
+        let bytes = link.poll();
+        assert_eq!(link.elapsed_secs() - before, 43_200, "half a day in half a second");
+        assert_eq!(count(&bytes), 1800, "one report every 24 simulated seconds");
+        assert_eq!(link.reached_speed(), None);
+        // A tick that runs out of time after 100 reports: 2400 s stepped, in half a second.
+        let before = link.elapsed_secs();
+        let mut asked = 0;
+        let bytes = link.poll_within(|| {
+            asked += 1;
+            asked >= 100
+        });
+        assert_eq!(link.elapsed_secs() - before, 2_400);
+        assert_eq!(count(&bytes), 100);
+        assert_eq!(link.reached_speed(), Some(4_800));
+        // The time not stepped is dropped, not owed: the next tick starts afresh.
+        let before = link.elapsed_secs();
+        link.poll();
+        assert_eq!(link.elapsed_secs() - before, 43_200);
+        assert_eq!(link.reached_speed(), None);
+    }
+
+    #[test]
     fn the_clock_follows_the_speed_and_stands_still_when_paused() {
         let mut link = EmulatedLink::demo().unwrap();
         assert_eq!(link.speed(), DEFAULT_SPEED);
@@ -213,6 +328,11 @@ pub struct EmulatedLink {
     owed_secs: f64,
     /// The last "run to the next event", if any since the last other command.
     seek: Option<Seek>,
+    /// The speed the last tick reached when it could not keep up with `speed`.
+    reached: Option<u32>,
+    /// The pack's true SOC at each telemetry report sent since the last
+    /// [`EmulatedLink::take_truth`]: (device time as the report carries it, s; SOC, %).
+    truth: Vec<(f64, f32)>,
 }
 
 impl EmulatedLink {
@@ -230,6 +350,8 @@ impl EmulatedLink {
             paused: false,
             owed_secs: 0.0,
             seek: None,
+            reached: None,
+            truth: Vec::new(),
         })
     }
 
@@ -247,6 +369,13 @@ impl EmulatedLink {
     pub fn set_speed(&mut self, speed: u32) {
         self.speed = speed.max(1);
         self.seek = None;
+        self.reached = None;
+    }
+
+    /// The speed the last tick reached, × real time, when stepping the pack took longer than
+    /// [`STEP_BUDGET_MILLIS`] allows at the speed asked; `None` while it keeps up.
+    pub fn reached_speed(&self) -> Option<u32> {
+        self.reached
     }
 
     /// Whether the clock stands still.
@@ -259,14 +388,37 @@ impl EmulatedLink {
         self.paused = paused;
         self.owed_secs = 0.0;
         self.seek = None;
+        self.reached = None;
     }
 
     /// Advances one engine step (one simulated second) and pauses; returns what the device sent.
     pub fn step(&mut self) -> Vec<u8> {
         self.set_paused(true);
         let mut bytes = self.greeting();
-        bytes.extend(self.device.advance(1));
+        bytes.extend(self.advance(1));
         bytes
+    }
+
+    /// The device's report after `secs` more seconds, its truth noted for the history.
+    fn advance(&mut self, secs: u64) -> Vec<u8> {
+        let bytes = self.device.advance(secs);
+        self.note_truth();
+        bytes
+    }
+
+    fn note_truth(&mut self) {
+        let sim = self.device.simulation();
+        self.truth.push((
+            sim.engine().uptime_ms() as f64 / 1000.0,
+            (sim.pack().soc() * 100.0) as f32,
+        ));
+    }
+
+    /// The true SOC at each report sent since the last call, oldest first: (device time, s, as
+    /// [`crate::history::HistoryPoint`] reads it from the report; SOC, %). The history draws
+    /// the truth beside the estimate from these, a point for every report at any speed.
+    pub fn take_truth(&mut self) -> Vec<(f64, f32)> {
+        std::mem::take(&mut self.truth)
     }
 
     /// Starts running until the BMS records an event (at most a simulated week, searched a
@@ -340,15 +492,23 @@ impl EmulatedLink {
     }
 
     /// Bytes the device sent since the last poll (one tick of [`TICK_MILLIS`]): its greeting
-    /// first, then one telemetry frame (after advancing by the speed unless paused) and any
-    /// new events.
+    /// first, then the telemetry reports (after advancing by the speed unless paused) and any
+    /// new events. No limit on the time it takes: see [`EmulatedLink::poll_within`].
     pub fn poll(&mut self) -> Vec<u8> {
+        self.poll_within(|| false)
+    }
+
+    /// [`EmulatedLink::poll`], stopping early once `out_of_time` says so (it is asked after
+    /// each report): the simulated time left over is dropped and
+    /// [`EmulatedLink::reached_speed`] says what was reached.
+    pub fn poll_within(&mut self, mut out_of_time: impl FnMut() -> bool) -> Vec<u8> {
         let mut bytes = self.greeting();
         if let Some(Seek::Running { left_secs }) = self.seek {
             let before = self.elapsed_secs();
             let (sent, found) = self
                 .device
                 .advance_to_next_event(left_secs.min(SEEK_SECS_PER_TICK));
+            self.note_truth();
             let left_secs = left_secs.saturating_sub(self.elapsed_secs() - before);
             self.seek = Some(match (found, left_secs) {
                 (true, _) => Seek::Found,
@@ -366,7 +526,22 @@ impl EmulatedLink {
             self.owed_secs -= whole;
             whole as u64
         };
-        bytes.extend(self.device.advance_reporting_each_second(secs));
+        if secs == 0 {
+            bytes.extend(self.advance(0));
+            return bytes;
+        }
+        let every = u64::from((self.speed / REPORTS_PER_REAL_SECOND).max(1));
+        let mut done = 0;
+        while done < secs {
+            let chunk = every.min(secs - done);
+            bytes.extend(self.advance(chunk));
+            done += chunk;
+            if done < secs && out_of_time() {
+                self.owed_secs = 0.0;
+                break;
+            }
+        }
+        self.reached = (done < secs).then(|| (done * 1000 / u64::from(TICK_MILLIS)) as u32);
         bytes
     }
 }

@@ -258,6 +258,12 @@ pub(crate) fn quoted(field: &str) -> String {
     }
 }
 
+/// The speeds a replay offers, × real time: up to an hour a second. A replay plays every frame
+/// recorded (a device's are a second apart), so faster would hand the page tens of thousands
+/// of reports a tick; the live emulator thins its reports out instead (see
+/// [`crate::link::REPORTS_PER_REAL_SECOND`]).
+pub const REPLAY_SPEEDS: [u32; 5] = [1, 10, 60, 600, 3600];
+
 /// A recording played back as a byte source, at a chosen speed in device time.
 #[derive(Debug, Clone)]
 pub struct Replay {

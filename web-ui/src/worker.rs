@@ -35,7 +35,7 @@ impl Worker for EmulatorWorker {
     }
 
     fn update(&mut self, scope: &WorkerScope<Self>, _tick: ()) {
-        if let (Some(page), Some(report)) = (self.page, self.host.tick()) {
+        if let (Some(page), Some(report)) = (self.page, self.host.tick_in_budget()) {
             scope.respond(page, report);
         }
     }
