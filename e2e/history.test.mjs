@@ -26,6 +26,7 @@ test('the history charts grow with the session and can be zoomed', async () => {
   const { points, hours } = spanOf(span);
   assert.ok(points >= 6 && hours >= 1.0, `4 s at 3600× is hours of history: ${span}`);
   // One line per series: estimate, +3σ, −3σ, truth; voltage, current; spread, coldest, hottest.
+  // (SOH joins once the BMS has estimated a capacity: see the next test.)
   for (const [id, traces] of [['history-soc', 4], ['history-pack', 2], ['history-cells', 3]]) {
     await page.locator(`#${id} .scatterlayer .trace`).first().waitFor({ timeout: 5_000 });
     assert.equal(await page.locator(`#${id} .scatterlayer .trace`).count(), traces, id);
@@ -39,6 +40,38 @@ test('the history charts grow with the session and can be zoomed', async () => {
   await page.waitForTimeout(800);
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.waitForTimeout(800);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('at a day a second the SOH estimate follows the true SOH down, on the SOC chart', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // A pack at 90 % of its capacity, losing 10 % a year.
+  await page.goto(`${dashboard.url}?scenario=capacity-fade&seed=1`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await page.getByTestId('speed-select').selectOption('86400');
+  await page.getByTestId('emulated-time').filter({ hasText: /^day (1[2-9]|[2-9]\d)/ }).waitFor({ timeout: 60_000 });
+  await page.getByTestId('pause').click();
+  const { points, hours } = spanOf(await page.getByTestId('history-span').textContent());
+  assert.ok(hours >= 10 * 24, `ten days and more: ${hours} h`);
+  // Reports 24 s apart at this speed: a day is 3 600 of them, not 86 400.
+  assert.ok(points >= (hours - 1) * 150 && points <= (hours + 1) * 150 + 10, `${points} points`);
+  await page.waitForFunction(() => {
+    const d = document.getElementById('history-soc')?.data;
+    return d && d.some((t) => t.name === 'true SOH (emulator)');
+  }, null, { timeout: 10_000 });
+  const soh = await page.evaluate(() => {
+    const div = document.getElementById('history-soc');
+    const pick = (name) => div.data.find((t) => t.name === name).y.filter((y) => y != null);
+    return { estimate: pick('SOH'), truth: pick('true SOH (emulator)'), axis: div.layout.yaxis2.title.text };
+  });
+  assert.equal(soh.axis, 'SOH (%)');
+  // The truth starts near 90 % and falls; the estimate ends within two points of it.
+  const [t0, t1] = [soh.truth[0], soh.truth.at(-1)];
+  assert.ok(t0 > 88 && t0 < 92 && t1 < t0, `true SOH ${t0} → ${t1}`);
+  assert.ok(Math.abs(soh.estimate.at(-1) - t1) < 2, `estimate ${soh.estimate.at(-1)} against ${t1}`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -427,6 +427,24 @@ impl Simulation {
         &self.pack
     }
 
+    /// The weakest cell's (or parallel group's) true capacity now, Ah: what limits the pack,
+    /// and what the engine's capacity estimate is after.
+    pub fn true_capacity_ah(&self) -> f64 {
+        let model = &self.pack.model;
+        self.pack
+            .cells
+            .iter()
+            .map(|c| c.capacity_ah(model))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The true state of health, %: [`Simulation::true_capacity_ah`] over the capacity the
+    /// engine is configured with, as the engine's SOH is its weakest cell's estimate over it.
+    pub fn true_soh_pct(&self) -> f64 {
+        let nominal_ah = f64::from(self.engine.config().capacity_mah) / 1000.0;
+        self.true_capacity_ah() / nominal_ah.max(1e-3) * 100.0
+    }
+
     /// The engine's latest decisions.
     pub fn outputs(&self) -> &Outputs {
         &self.outputs
@@ -744,14 +762,7 @@ impl Simulation {
             capacity_cells_estimated: health.as_ref().map_or(0, |h| {
                 h.cell_capacity_ah.iter().filter(|c| c.is_some()).count()
             }),
-            true_capacity_ah: {
-                let model = &self.pack.model;
-                self.pack
-                    .cells
-                    .iter()
-                    .map(|c| c.capacity_ah(model))
-                    .fold(f64::INFINITY, f64::min)
-            },
+            true_capacity_ah: self.true_capacity_ah(),
             r0_estimate_mohm: health
                 .as_ref()
                 .and_then(|h| h.r0_ohm)

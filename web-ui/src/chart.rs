@@ -97,6 +97,8 @@ pub fn draw(_cells: &[f64]) -> bool {
 
 /// Grid lines that read on both themes.
 const GRID: &str = "rgba(128,128,128,0.25)";
+/// Both SOH lines (estimate solid, truth dashed), apart from the SOC lines' colours.
+const SOH_COLOUR: &str = "#9467bd";
 
 /// A layout on a transparent background with mid-grey text: readable in the light and the
 /// dark theme.
@@ -304,11 +306,35 @@ pub fn history_plots(
         )
         .line(dotted.clone()),
     );
-    if points.iter().any(|p| p.true_soc_pct.is_some()) {
-        // The truth comes once per report batch, not every second: join its points.
+    let emulated = points.iter().any(|p| p.true_soc_pct.is_some());
+    if emulated {
+        // A point whose report was merged before its truth came has none: join across it.
         soc.add_trace(line("true (emulator)", series(&|p| p.true_soc_pct)).connect_gaps(true));
     }
-    soc.set_layout(layout("SOC (%)"));
+    // SOH on the right: it moves over weeks, so it reads against a scale of its own.
+    let soh_line = Line::new().width(1.5);
+    let with_soh = points.iter().any(|p| p.soh_pct.is_some());
+    if with_soh {
+        soc.add_trace(
+            line("SOH", series(&|p| p.soh_pct))
+                .y_axis("y2")
+                .line(soh_line.clone().color(SOH_COLOUR)),
+        );
+    }
+    if with_soh && emulated {
+        soc.add_trace(
+            line("true SOH (emulator)", series(&|p| p.true_soh_pct))
+                .y_axis("y2")
+                .connect_gaps(true)
+                .line(soh_line.dash(DashType::Dash).color(SOH_COLOUR)),
+        );
+    }
+    let soc_layout = layout("SOC (%)");
+    soc.set_layout(if with_soh {
+        soc_layout.y_axis2(right_axis("SOH (%)"))
+    } else {
+        soc_layout
+    });
 
     let mut pack = Plot::new();
     pack.add_trace(line("voltage", series(&|p| Some(p.pack_voltage_v))));
@@ -441,6 +467,8 @@ mod tests {
                 soc_pct: 50.0,
                 soc_bound_pct: Some(3.0),
                 true_soc_pct: Some(49.0),
+                soh_pct: None,
+                true_soh_pct: None,
                 spread_mv: 6.0,
                 temperature_c: Some((20.0, 22.0)),
             })
@@ -462,6 +490,28 @@ mod tests {
         assert_eq!(pack["layout"]["yaxis2"]["showgrid"], false);
         let cells: serde_json::Value = serde_json::from_str(&cells.to_json()).unwrap();
         assert_eq!(cells["data"][0]["x"][9], 1.5, "hours");
+
+        // With SOH reported, it and its truth go on the SOC chart's right axis.
+        let with_soh: Vec<_> = points
+            .iter()
+            .map(|p| crate::history::HistoryPoint {
+                soh_pct: Some(96.0),
+                true_soh_pct: Some(95.5),
+                ..*p
+            })
+            .collect();
+        let [soc, _, _] = history_plots(&with_soh, None, TimeAxis::Hours);
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        let names: Vec<&str> = soc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names[4..], ["SOH", "true SOH (emulator)"]);
+        assert_eq!(soc["data"][4]["yaxis"], "y2");
+        assert_eq!(soc["data"][5]["y"][0], 95.5);
+        assert_eq!(soc["layout"]["yaxis2"]["title"]["text"], "SOH (%)");
     }
 
     #[test]
@@ -473,6 +523,8 @@ mod tests {
             soc_pct,
             soc_bound_pct: Some(bound),
             true_soc_pct: None,
+            soh_pct: None,
+            true_soh_pct: None,
             spread_mv: 0.0,
             temperature_c: None,
         };
@@ -546,6 +598,8 @@ mod tests {
                 soc_pct: 50.0,
                 soc_bound_pct: None,
                 true_soc_pct: None,
+                soh_pct: None,
+                true_soh_pct: None,
                 spread_mv: 5.0,
                 temperature_c: None,
             })

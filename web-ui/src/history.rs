@@ -1,6 +1,6 @@
 //! What the session has seen over time, for the history charts: one sample per telemetry
 //! report — one a second from a device, or from the emulator at any speed — kept at full
-//! resolution for [`FULL_RESOLUTION_SECS`] and more (a compact 40 bytes each), then merged in
+//! resolution for [`FULL_RESOLUTION_SECS`] and more (a compact 48 bytes each), then merged in
 //! neighbouring pairs (means for levels, the worst spread and temperature extremes) so that a
 //! longer session keeps its whole span at a resolution that halves as it grows.
 //!
@@ -8,7 +8,7 @@
 //! decimates it to a budget of buckets, each drawn as its lowest and highest value of every
 //! series, so a spike of one second in a week still shows.
 
-/// Most samples kept: a week and a bit at one a second (about 26 MB).
+/// Most samples kept: a week and a bit at one a second (about 31 MB).
 pub const HISTORY_POINTS: usize = 640_000;
 
 /// The span kept at one-second resolution, s.
@@ -29,6 +29,11 @@ pub struct HistoryPoint {
     pub soc_bound_pct: Option<f64>,
     /// The true SOC, % (emulator mode).
     pub true_soc_pct: Option<f64>,
+    /// Estimated state of health, %.
+    pub soh_pct: Option<f64>,
+    /// The true SOH, % (emulator mode): the weakest cell's capacity over nominal, as the
+    /// estimate means it.
+    pub true_soh_pct: Option<f64>,
     /// Highest minus lowest cell, mV.
     pub spread_mv: f64,
     /// Coldest and hottest sensor, °C.
@@ -56,6 +61,8 @@ impl HistoryPoint {
             soc_pct: f64::from(t.soc_permille) / 10.0,
             soc_bound_pct: t.soc_bound_permille.map(|b| f64::from(b) / 10.0),
             true_soc_pct: None,
+            soh_pct: t.soh_permille.map(|p| f64::from(p) / 10.0),
+            true_soh_pct: None,
             spread_mv: if hi >= lo { f64::from(hi - lo) } else { 0.0 },
             temperature_c,
         }
@@ -78,6 +85,8 @@ struct Sample {
     soc_pct: f32,
     soc_bound_pct: f32,
     true_soc_pct: f32,
+    soh_pct: f32,
+    true_soh_pct: f32,
     spread_mv: f32,
     coldest_c: f32,
     hottest_c: f32,
@@ -100,6 +109,8 @@ impl Sample {
             soc_pct: p.soc_pct as f32,
             soc_bound_pct: nan_or(p.soc_bound_pct),
             true_soc_pct: nan_or(p.true_soc_pct),
+            soh_pct: nan_or(p.soh_pct),
+            true_soh_pct: nan_or(p.true_soh_pct),
             spread_mv: p.spread_mv as f32,
             coldest_c: nan_or(p.temperature_c.map(|t| t.0)),
             hottest_c: nan_or(p.temperature_c.map(|t| t.1)),
@@ -114,6 +125,8 @@ impl Sample {
             soc_pct: f64::from(self.soc_pct),
             soc_bound_pct: some(self.soc_bound_pct),
             true_soc_pct: some(self.true_soc_pct),
+            soh_pct: some(self.soh_pct),
+            true_soh_pct: some(self.true_soh_pct),
             spread_mv: f64::from(self.spread_mv),
             temperature_c: some(self.coldest_c).zip(some(self.hottest_c)),
         }
@@ -128,6 +141,8 @@ impl Sample {
             soc_pct: pick(self.soc_pct, other.soc_pct),
             soc_bound_pct: pick(self.soc_bound_pct, other.soc_bound_pct),
             true_soc_pct: pick(self.true_soc_pct, other.true_soc_pct),
+            soh_pct: pick(self.soh_pct, other.soh_pct),
+            true_soh_pct: pick(self.true_soh_pct, other.true_soh_pct),
             spread_mv: pick(self.spread_mv, other.spread_mv),
             coldest_c: pick(self.coldest_c, other.coldest_c),
             hottest_c: pick(self.hottest_c, other.hottest_c),
@@ -191,20 +206,23 @@ impl History {
         self.samples.push(Sample::of(&point));
     }
 
-    /// Records the emulated pack's true SOC beside the points of the same device time:
-    /// `truth` is (time, s; SOC, %), oldest first, as the emulator noted it at each report.
-    /// A time with no point (merged away, or never pushed) is skipped.
-    pub fn set_truth(&mut self, truth: &[(f64, f32)]) {
-        let Some(&(first, _)) = truth.first() else {
+    /// Records the emulated pack's true SOC and SOH beside the points of the same device
+    /// time: `truth` is oldest first, as the emulator noted it at each report. A time with no
+    /// point (merged away, or never pushed) is skipped.
+    pub fn set_truth(&mut self, truth: &[crate::link::Truth]) {
+        let Some(first) = truth.first() else {
             return;
         };
-        let mut i = self.samples.partition_point(|p| p.time_s < first);
-        for &(time_s, soc_pct) in truth {
-            while self.samples.get(i).is_some_and(|p| p.time_s < time_s) {
+        let mut i = self.samples.partition_point(|p| p.time_s < first.time_s);
+        for t in truth {
+            while self.samples.get(i).is_some_and(|p| p.time_s < t.time_s) {
                 i += 1;
             }
             match self.samples.get_mut(i) {
-                Some(p) if p.time_s == time_s => p.true_soc_pct = soc_pct,
+                Some(p) if p.time_s == t.time_s => {
+                    p.true_soc_pct = t.soc_pct;
+                    p.true_soh_pct = t.soh_pct;
+                }
                 Some(_) => {}
                 None => break,
             }
@@ -294,6 +312,8 @@ mod tests {
             soc_pct: soc,
             soc_bound_pct: Some(3.0),
             true_soc_pct: None,
+            soh_pct: None,
+            true_soh_pct: None,
             spread_mv: spread,
             temperature_c: Some((20.0, 21.0)),
         }
@@ -358,8 +378,14 @@ mod tests {
         h.push(point(60.0, 50.0, 5.0));
         h.push(point(30.0, 50.0, 5.0));
         assert_eq!(h.len(), 1);
-        h.set_truth(&[(30.0, 48.0), (60.0, 49.5), (90.0, 51.0)]);
+        let truth = |time_s: f64, soc_pct: f32| crate::link::Truth {
+            time_s,
+            soc_pct,
+            soh_pct: 97.5,
+        };
+        h.set_truth(&[truth(30.0, 48.0), truth(60.0, 49.5), truth(90.0, 51.0)]);
         assert_eq!(h.latest().unwrap().true_soc_pct, Some(49.5));
+        assert_eq!(h.latest().unwrap().true_soh_pct, Some(97.5));
         assert_eq!(h.latest().unwrap().temperature_c, Some((20.0, 21.0)));
     }
 

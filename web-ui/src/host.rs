@@ -65,7 +65,7 @@ pub struct LinkStatus {
     pub seek: Option<Seek>,
     /// The true SOC at each telemetry report in this message's bytes (see
     /// [`EmulatedLink::take_truth`]).
-    pub truth: Vec<(f64, f32)>,
+    pub truth: Vec<crate::link::Truth>,
 }
 
 impl LinkStatus {
@@ -244,8 +244,13 @@ mod tests {
         assert_eq!(status.truth.len(), 1_800, "one truth per report");
         let points = session.history.view(None, 1_000_000);
         assert!(points.len() > 1_800, "{}", points.len());
-        let with_truth = points.iter().filter(|p| p.true_soc_pct.is_some()).count();
+        let with_truth = points
+            .iter()
+            .filter(|p| p.true_soc_pct.is_some() && p.true_soh_pct.is_some())
+            .count();
         assert_eq!(with_truth, points.len(), "every point has the truth beside it");
+        let soh = points.last().unwrap().true_soh_pct.unwrap();
+        assert!((90.0..=110.0).contains(&soh), "a new pack's weakest cell: {soh} %");
         // The morning's charge shows in the truth, report by report, not as one line from the
         // start to the end of the tick.
         let truth: Vec<f64> = points.iter().filter_map(|p| p.true_soc_pct).collect();

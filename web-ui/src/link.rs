@@ -70,6 +70,18 @@ pub fn speed_text(speed: u32, reached: Option<u32>) -> String {
     }
 }
 
+/// What the emulated pack truly was when the device sent a telemetry report: what the BMS's
+/// estimates are after, drawn beside them in emulator mode.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Truth {
+    /// Device time, s, as [`crate::history::HistoryPoint`] reads it from the report.
+    pub time_s: f64,
+    /// State of charge (mean of the cells), %.
+    pub soc_pct: f32,
+    /// State of health (the weakest cell's capacity over nominal), %.
+    pub soh_pct: f32,
+}
+
 /// Where a "run to the next event" stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Seek {
@@ -330,9 +342,8 @@ pub struct EmulatedLink {
     seek: Option<Seek>,
     /// The speed the last tick reached when it could not keep up with `speed`.
     reached: Option<u32>,
-    /// The pack's true SOC at each telemetry report sent since the last
-    /// [`EmulatedLink::take_truth`]: (device time as the report carries it, s; SOC, %).
-    truth: Vec<(f64, f32)>,
+    /// The truth at each telemetry report sent since the last [`EmulatedLink::take_truth`].
+    truth: Vec<Truth>,
 }
 
 impl EmulatedLink {
@@ -408,16 +419,16 @@ impl EmulatedLink {
 
     fn note_truth(&mut self) {
         let sim = self.device.simulation();
-        self.truth.push((
-            sim.engine().uptime_ms() as f64 / 1000.0,
-            (sim.pack().soc() * 100.0) as f32,
-        ));
+        self.truth.push(Truth {
+            time_s: sim.engine().uptime_ms() as f64 / 1000.0,
+            soc_pct: (sim.pack().soc() * 100.0) as f32,
+            soh_pct: sim.true_soh_pct() as f32,
+        });
     }
 
-    /// The true SOC at each report sent since the last call, oldest first: (device time, s, as
-    /// [`crate::history::HistoryPoint`] reads it from the report; SOC, %). The history draws
-    /// the truth beside the estimate from these, a point for every report at any speed.
-    pub fn take_truth(&mut self) -> Vec<(f64, f32)> {
+    /// The truth at each report sent since the last call, oldest first. The history draws
+    /// it beside the estimates from these, a point for every report at any speed.
+    pub fn take_truth(&mut self) -> Vec<Truth> {
         std::mem::take(&mut self.truth)
     }
 

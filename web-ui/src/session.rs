@@ -331,6 +331,8 @@ impl Reading {
             soc_pct: self.soc_pct,
             soc_bound_pct: self.soc_bound_pct,
             true_soc_pct: None,
+            soh_pct: self.soh_pct,
+            true_soh_pct: None,
             spread_mv: spread_v * 1000.0,
             temperature_c,
         }

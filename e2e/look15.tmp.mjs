@@ -1,0 +1,17 @@
+import { launch } from './browser.mjs';
+import { serveDist } from './serve.mjs';
+const server = await serveDist();
+const browser = await launch();
+const [sc, wait] = [process.env.SC, Number(process.env.WAIT)];
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.on('pageerror', (e) => console.log('ERR', e.message));
+await page.goto(server.url + `?scenario=${sc}&seed=1`);
+await page.getByTestId('emulated-time').waitFor({ timeout: 20000 });
+await page.getByTestId('speed-select').selectOption(process.env.SPEED ?? '86400');
+await page.waitForTimeout(wait);
+await page.getByTestId('pause').click();
+await page.waitForTimeout(1500);
+console.log(await page.getByTestId('emulated-time').textContent());
+await page.screenshot({ path: `/tmp/shots/long-${sc}.png`, clip: { x: 0, y: 560, width: 1280, height: 1100 } });
+await page.locator('section', { has: page.locator('#history-soc') }).screenshot({ path: `/tmp/shots/long-${sc}-hist.png` });
+await browser.close(); await server.close();
