@@ -330,10 +330,9 @@ pub fn history_plots(
         );
     }
     let soc_layout = layout("SOC (%)");
-    soc.set_layout(if with_soh {
-        soc_layout.y_axis2(right_axis("SOH (%)"))
-    } else {
-        soc_layout
+    soc.set_layout(match soh_range(points) {
+        Some(range) if with_soh => soc_layout.y_axis2(right_axis("SOH (%)").range(range)),
+        _ => soc_layout,
     });
 
     let mut pack = Plot::new();
@@ -350,6 +349,20 @@ pub fn history_plots(
         plot.set_configuration(Configuration::new().responsive(true).display_logo(false));
     }
     [soc, pack, cells]
+}
+
+/// The SOH axis: whole points around every SOH value on screen, at least ten points tall, so
+/// that a estimate wandering by half a point reads as the small thing it is.
+fn soh_range(points: &[crate::history::HistoryPoint]) -> Option<Vec<f64>> {
+    let (lo, hi) = points
+        .iter()
+        .flat_map(|p| [p.soh_pct, p.true_soh_pct])
+        .flatten()
+        .fold(None, |acc: Option<(f64, f64)>, x| {
+            Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+        })?;
+    let top = hi.ceil();
+    Some(vec![lo.floor().min(top - 10.0), top])
 }
 
 /// Most time buckets a history chart draws (each as its low and high point): about one point
@@ -512,6 +525,8 @@ mod tests {
         assert_eq!(soc["data"][4]["yaxis"], "y2");
         assert_eq!(soc["data"][5]["y"][0], 95.5);
         assert_eq!(soc["layout"]["yaxis2"]["title"]["text"], "SOH (%)");
+        // Ten points tall at least: half a point apart is not drawn as a gulf.
+        assert_eq!(soc["layout"]["yaxis2"]["range"], serde_json::json!([86.0, 96.0]));
     }
 
     #[test]
