@@ -526,7 +526,10 @@ mod tests {
         assert_eq!(soc["data"][5]["y"][0], 95.5);
         assert_eq!(soc["layout"]["yaxis2"]["title"]["text"], "SOH (%)");
         // Ten points tall at least: half a point apart is not drawn as a gulf.
-        assert_eq!(soc["layout"]["yaxis2"]["range"], serde_json::json!([86.0, 96.0]));
+        assert_eq!(
+            soc["layout"]["yaxis2"]["range"],
+            serde_json::json!([86.0, 96.0])
+        );
     }
 
     #[test]
@@ -594,7 +597,10 @@ mod tests {
         assert!((values[0] - (24.0 + 13.0 + 10.0 / 60.0)).abs() < 1e-9);
         // A month from 06:00: every five days, at midnight, the day alone.
         let (values, labels) = clock_ticks(0.0, 30.0 * 24.0, 6 * 3600);
-        assert_eq!(labels, ["day 6", "day 11", "day 16", "day 21", "day 26", "day 31"]);
+        assert_eq!(
+            labels,
+            ["day 6", "day 11", "day 16", "day 21", "day 26", "day 31"]
+        );
         assert_eq!(values.first(), Some(&(4.0 * 24.0 + 18.0)));
         // A year: every 60 days; never more than 24 ticks, however long.
         let (_, labels) = clock_ticks(0.0, 365.0 * 24.0, 0);

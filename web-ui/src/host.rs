@@ -248,17 +248,31 @@ mod tests {
             .iter()
             .filter(|p| p.true_soc_pct.is_some() && p.true_soh_pct.is_some())
             .count();
-        assert_eq!(with_truth, points.len(), "every point has the truth beside it");
+        assert_eq!(
+            with_truth,
+            points.len(),
+            "every point has the truth beside it"
+        );
         let soh = points.last().unwrap().true_soh_pct.unwrap();
-        assert!((90.0..=110.0).contains(&soh), "a new pack's weakest cell: {soh} %");
+        assert!(
+            (90.0..=110.0).contains(&soh),
+            "a new pack's weakest cell: {soh} %"
+        );
         // The morning's charge shows in the truth, report by report, not as one line from the
         // start to the end of the tick.
         let truth: Vec<f64> = points.iter().filter_map(|p| p.true_soc_pct).collect();
         let steps: Vec<f64> = truth.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
         let largest = steps.iter().copied().fold(0.0, f64::max);
-        assert!(largest < 1.0, "truth moves at most a point a report: {largest}");
+        assert!(
+            largest < 1.0,
+            "truth moves at most a point a report: {largest}"
+        );
         let last = points.last().unwrap().true_soc_pct.unwrap();
-        assert!((last - status.true_soc_pct).abs() < 1e-3, "{last} {}", status.true_soc_pct);
+        assert!(
+            (last - status.true_soc_pct).abs() < 1e-3,
+            "{last} {}",
+            status.true_soc_pct
+        );
         // Status reports for commands carry no truth of reports they did not send.
         let refused = host.handle(Command::SetPaused(true));
         assert!(refused.status.unwrap().truth.is_empty());

@@ -63,9 +63,9 @@ pub fn speed_text(speed: u32, reached: Option<u32>) -> String {
         None => format!("{speed}× real time"),
     };
     match reached {
-        Some(r) => format!(
-            "{asked}: reaching {r}×, as fast as this computer steps a pack this large"
-        ),
+        Some(r) => {
+            format!("{asked}: reaching {r}×, as fast as this computer steps a pack this large")
+        }
         None => asked,
     }
 }
@@ -237,7 +237,11 @@ mod tests {
         link.set_speed(86_400);
         let before = link.elapsed_secs();
         let bytes = link.poll();
-        assert_eq!(link.elapsed_secs() - before, 43_200, "half a day in half a second");
+        assert_eq!(
+            link.elapsed_secs() - before,
+            43_200,
+            "half a day in half a second"
+        );
         assert_eq!(count(&bytes), 1800, "one report every 24 simulated seconds");
         assert_eq!(link.reached_speed(), None);
         // A tick that runs out of time after 100 reports: 2400 s stepped, in half a second.

@@ -1256,7 +1256,10 @@ mod tests {
         assert_eq!(duration_text(f64::INFINITY), "more than 10 days");
         assert_eq!(span_text(45.0 * 60.0), "45 min");
         assert_eq!(span_text(26.0 * 3600.0 + 300.0), "26 h 05 min");
-        assert_eq!(span_text(46.0 * 86_400.0 + 12.0 * 3600.0 + 600.0), "46 days 12 h");
+        assert_eq!(
+            span_text(46.0 * 86_400.0 + 12.0 * 3600.0 + 600.0),
+            "46 days 12 h"
+        );
         assert_eq!(span_text(365.0 * 86_400.0), "365 days");
     }
 
