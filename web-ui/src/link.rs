@@ -22,8 +22,11 @@ pub const STEP_BUDGET_MILLIS: f64 = 350.0;
 pub const DEFAULT_SPEED: u32 = 60;
 /// "Run to the next event" gives up after this long, simulated seconds (a week).
 pub const NEXT_EVENT_LIMIT_SECS: u64 = 7 * 86_400;
-/// … and looks this far ahead per tick, so the page stays responsive while it searches.
-pub const SEEK_SECS_PER_TICK: u64 = 6 * 3600;
+/// … and looks at most this far ahead per tick (as far as a day a second runs), an hour at a
+/// time within [`STEP_BUDGET_MILLIS`], so the page stays responsive while it searches.
+pub const SEEK_SECS_PER_TICK: u64 = 12 * 3600;
+/// The stretch searched between looks at the clock, s (a report each, for the history).
+const SEEK_CHUNK_SECS: u64 = 3600;
 
 /// How much simulated time a real second holds at `speed`, in words: "1 h" at 3600×,
 /// "1 day" at 86 400×; `None` below a minute a second, where "10×" says it plainly.
@@ -520,17 +523,26 @@ impl EmulatedLink {
         let mut bytes = self.greeting();
         if let Some(Seek::Running { left_secs }) = self.seek {
             let before = self.elapsed_secs();
-            let (sent, found) = self
-                .device
-                .advance_to_next_event(left_secs.min(SEEK_SECS_PER_TICK));
-            self.note_truth();
+            let ahead = left_secs.min(SEEK_SECS_PER_TICK);
+            let mut found = false;
+            while !found {
+                let searched = self.elapsed_secs() - before;
+                let (sent, event) = self
+                    .device
+                    .advance_to_next_event(SEEK_CHUNK_SECS.min(ahead - searched));
+                self.note_truth();
+                bytes.extend(sent);
+                found = event;
+                if self.elapsed_secs() - before >= ahead || out_of_time() {
+                    break;
+                }
+            }
             let left_secs = left_secs.saturating_sub(self.elapsed_secs() - before);
             self.seek = Some(match (found, left_secs) {
                 (true, _) => Seek::Found,
                 (false, 0) => Seek::NotFound,
                 (false, left_secs) => Seek::Running { left_secs },
             });
-            bytes.extend(sent);
             return bytes;
         }
         let secs = if self.paused {
