@@ -21,6 +21,9 @@ test('the CAN frames the BMS sends its inverter are shown decoded', async () => 
   const limits = await page.getByTestId('can-351').locator('td').nth(2).textContent();
   const cvl = Number(await page.getByTestId('limits-cvl').textContent());
   assert.match(limits, new RegExp(`charge voltage limit ${cvl.toFixed(1)} V`), limits);
+  // A morning pack, not yet full: the CVL is the absorption voltage (3.45 V a cell, 16 cells).
+  assert.equal(cvl, 55.2);
+  await page.getByText('CVL at the absorption voltage').waitFor();
   const soc = Number(await page.getByTestId('soc').textContent());
   const socFrame = await page.getByTestId('can-355').locator('td').nth(2).textContent();
   const sent = Number(socFrame.match(/^SOC (\d+) %/)[1]);

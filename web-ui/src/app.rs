@@ -1056,7 +1056,7 @@ fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
                 <span><span data-testid="limits-dcl">{limit(|r| format!("{:.0}", r.discharge_current_a))}</span>" A"</span>
             </div>
             {move || untold().is_none().then(|| view! {
-                <span class="note">{limit(|l| format!("charge phase: {}", l.phase))}</span>
+                <span class="note" title="Absorption: a charger may take the pack up to full. Float: the pack has been full for a while and is held a little lower, so it does not sit at the top.">{limit(|l| format!("CVL at the {} voltage", l.phase))}</span>
             })}
             {move || untold().map(|t| view! { <span class="note" data-testid="limits-unavailable">{t}</span> })}
         </div>
