@@ -32,7 +32,7 @@ test('the history charts grow with the session and can be zoomed', async () => {
     assert.equal(await page.locator(`#${id} .scatterlayer .trace`).count(), traces, id);
   }
   const legend = await page.locator('#history-soc .legend').textContent();
-  assert.match(legend, /true \(emulator\)/);
+  assert.match(legend, /truth/);
   // Not a static picture: plotly's drag layer is there to zoom and pan.
   assert.ok((await page.locator('#history-pack .draglayer').count()) > 0, 'zoom and pan enabled');
   // Resizing the window relayouts the charts without a zoom range: not a zoom, not an error.
@@ -60,12 +60,12 @@ test('at a day a second the SOH estimate follows the true SOH down, on the SOC c
   assert.ok(points >= (hours - 1) * 150 && points <= (hours + 1) * 150 + 10, `${points} points`);
   await page.waitForFunction(() => {
     const d = document.getElementById('history-soc')?.data;
-    return d && d.some((t) => t.name === 'true SOH (emulator)');
+    return d && d.some((t) => t.name === 'true SOH');
   }, null, { timeout: 10_000 });
   const soh = await page.evaluate(() => {
     const div = document.getElementById('history-soc');
     const pick = (name) => div.data.find((t) => t.name === name).y.filter((y) => y != null);
-    return { estimate: pick('SOH'), truth: pick('true SOH (emulator)'), axis: div.layout.yaxis2.title.text };
+    return { estimate: pick('SOH'), truth: pick('true SOH'), axis: div.layout.yaxis2.title.text };
   });
   assert.equal(soh.axis, 'SOH (%)');
   // The truth starts near 90 % and falls; the estimate ends within two points of it.

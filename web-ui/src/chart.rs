@@ -294,14 +294,14 @@ pub fn history_plots(
     soc.add_trace(line("estimate", series(&|p| Some(p.soc_pct))));
     soc.add_trace(
         line(
-            "estimate + 3σ",
+            "+3σ",
             series(&|p| p.soc_bound_pct.map(|b| (p.soc_pct + b).min(100.0))),
         )
         .line(dotted.clone()),
     );
     soc.add_trace(
         line(
-            "estimate − 3σ",
+            "−3σ",
             series(&|p| p.soc_bound_pct.map(|b| (p.soc_pct - b).max(0.0))),
         )
         .line(dotted.clone()),
@@ -309,7 +309,7 @@ pub fn history_plots(
     let emulated = points.iter().any(|p| p.true_soc_pct.is_some());
     if emulated {
         // A point whose report was merged before its truth came has none: join across it.
-        soc.add_trace(line("true (emulator)", series(&|p| p.true_soc_pct)).connect_gaps(true));
+        soc.add_trace(line("truth", series(&|p| p.true_soc_pct)).connect_gaps(true));
     }
     // SOH on the right: it moves over weeks, so it reads against a scale of its own.
     let soh_line = Line::new().width(1.5);
@@ -323,7 +323,7 @@ pub fn history_plots(
     }
     if with_soh && emulated {
         soc.add_trace(
-            line("true SOH (emulator)", series(&|p| p.true_soh_pct))
+            line("true SOH", series(&|p| p.true_soh_pct))
                 .y_axis("y2")
                 .connect_gaps(true)
                 .line(soh_line.dash(DashType::Dash).color(SOH_COLOUR)),
@@ -494,7 +494,7 @@ mod tests {
             "estimate, ±3σ, truth"
         );
         assert_eq!(soc["data"][1]["y"][0], 53.0);
-        assert_eq!(soc["data"][3]["name"], "true (emulator)");
+        assert_eq!(soc["data"][3]["name"], "truth");
         let pack: serde_json::Value = serde_json::from_str(&pack.to_json()).unwrap();
         assert_eq!(pack["data"][1]["yaxis"], "y2");
         assert_eq!(pack["layout"]["yaxis2"]["overlaying"], "y");
@@ -521,7 +521,7 @@ mod tests {
             .iter()
             .map(|t| t["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names[4..], ["SOH", "true SOH (emulator)"]);
+        assert_eq!(names[4..], ["SOH", "true SOH"]);
         assert_eq!(soc["data"][4]["yaxis"], "y2");
         assert_eq!(soc["data"][5]["y"][0], 95.5);
         assert_eq!(soc["layout"]["yaxis2"]["title"]["text"], "SOH (%)");
