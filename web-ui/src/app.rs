@@ -517,7 +517,7 @@ fn ReplayBar(
                 )))}
             </p>
             <div class="console-row">
-                <ClockControls speeds=&crate::recording::REPLAY_SPEEDS speed=Signal::derive(speed) paused=Signal::derive(paused)
+                <ClockControls speeds=&crate::link::SPEEDS speed=Signal::derive(speed) paused=Signal::derive(paused)
                     on_speed=set_speed on_toggle=toggle speed_testid="replay-speed" pause_testid="replay-pause"/>
                 <a class="button" href="./" data-testid="replay-exit">"Back to the live emulator"</a>
             </div>

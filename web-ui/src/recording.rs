@@ -258,11 +258,12 @@ pub(crate) fn quoted(field: &str) -> String {
     }
 }
 
-/// The speeds a replay offers, × real time: up to an hour a second. A replay plays every frame
-/// recorded (a device's are a second apart), so faster would hand the page tens of thousands
-/// of reports a tick; the live emulator thins its reports out instead (see
-/// [`crate::link::REPORTS_PER_REAL_SECOND`]).
-pub const REPLAY_SPEEDS: [u32; 5] = [1, 10, 60, 600, 3600];
+/// Above an hour a second a replay, like the live emulator, hands the page at most this many
+/// reports per real second ([`crate::link::REPORTS_PER_REAL_SECOND`]): of a device's
+/// one-second reports it plays one every `speed / 3600` recorded seconds, and every other
+/// frame (events, answers) as recorded. The history of a replay at a day a second therefore
+/// holds a report every 24 s, which is finer than it keeps a long session anyway.
+const REPLAY_REPORTS_PER_REAL_SECOND: u32 = crate::link::REPORTS_PER_REAL_SECOND;
 
 /// A recording played back as a byte source, at a chosen speed in device time.
 #[derive(Debug, Clone)]
@@ -273,6 +274,11 @@ pub struct Replay {
     clock_s: f64,
     speed: u32,
     paused: bool,
+    /// Device time of the last report played, s.
+    played_s: Option<f64>,
+    /// Index of the last report in the recording (always played: it is where the recording
+    /// ends).
+    last_report: Option<usize>,
 }
 
 impl Replay {
@@ -291,12 +297,15 @@ impl Replay {
             last = Some(*t);
         }
         let clock_s = frames.iter().find_map(|f| f.device_time_s).unwrap_or(0.0);
+        let last_report = frames.iter().rposition(|f| f.device_time_s.is_some());
         Replay {
             frames,
             next: 0,
             clock_s,
             speed: crate::link::DEFAULT_SPEED,
             paused: false,
+            played_s: None,
+            last_report,
         }
     }
 
@@ -350,12 +359,24 @@ impl Replay {
         if !self.paused {
             self.clock_s += elapsed_ms / 1000.0 * f64::from(self.speed);
         }
+        let every_s = f64::from((self.speed / REPLAY_REPORTS_PER_REAL_SECOND).max(1));
         let mut bytes = Vec::new();
         while let Some(frame) = self.frames.get(self.next) {
             if frame.device_time_s.is_some_and(|t| t > self.clock_s) {
                 break;
             }
-            bytes.extend_from_slice(&frame.bytes);
+            let skipped = match (frame.device_time_s, self.played_s) {
+                (Some(t), Some(played)) => {
+                    t < played + every_s && Some(self.next) != self.last_report
+                }
+                _ => false,
+            };
+            if !skipped {
+                bytes.extend_from_slice(&frame.bytes);
+                if frame.device_time_s.is_some() {
+                    self.played_s = frame.device_time_s;
+                }
+            }
             self.next += 1;
         }
         bytes
@@ -492,6 +513,43 @@ mod tests {
         assert!(replay.finished());
         assert_eq!(session.history.len(), 60);
         assert!((replay.progress() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn above_an_hour_a_second_a_replay_thins_its_reports_and_keeps_every_event_and_the_end() {
+        // Four hours of one-second reports, a fault injected after the first.
+        let mut dev = EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 7, 8)).unwrap();
+        let mut bytes = dev.hello();
+        bytes.extend(dev.advance_reporting_each_second(3_600));
+        dev.inject(emulator::InjectedFault::OpenSenseWire { cell: 2 });
+        bytes.extend(dev.advance_reporting_each_second(3 * 3_600 + 7));
+        let count = |bytes: &[u8]| {
+            let frames = split_frames(bytes);
+            let reports = frames.iter().filter(|f| f.device_time_s.is_some()).count();
+            (reports, frames.len() - reports)
+        };
+        let (reports, others) = count(&bytes);
+        assert_eq!(reports, 4 * 3_600 + 7);
+        let mut replay = Replay::new(&bytes);
+        replay.set_speed(86_400);
+        let played = replay.poll(1_000.0);
+        assert!(
+            replay.finished(),
+            "four hours in a second at a day a second"
+        );
+        let (played_reports, played_others) = count(&played);
+        // One every 24 s, plus the last.
+        assert_eq!(played_reports, (4 * 3_600 + 7) / 24 + 1 + 1);
+        assert_eq!(played_others, others, "the greeting and every event");
+        let mut session = crate::session::Session::default();
+        session.ingest(&played, 0.0);
+        let mut whole = crate::session::Session::default();
+        whole.ingest(&bytes, 0.0);
+        assert_eq!(
+            session.latest, whole.latest,
+            "it ends on the recording's last report"
+        );
+        assert_eq!(session.events, whole.events);
     }
 
     /// A recording made before protocol version 4 still plays: its reports read as the switches
