@@ -74,3 +74,12 @@ export async function untilQuiet(page) {
     last = now;
   }
 }
+
+/** Simulated seconds since the start, from the emulator banner's "day d, hh:mm:ss". */
+export async function emulatedSecs(page) {
+  const text = await page.getByTestId('emulated-time').textContent();
+  const m = text.match(/^day (\d+), (\d\d):(\d\d):(\d\d)$/);
+  if (!m) throw new Error(`the clock reads "day d, hh:mm:ss", got "${text}"`);
+  const [, day, h, min, s] = m.map(Number);
+  return (day - 1) * 86_400 + h * 3600 + min * 60 + s;
+}

@@ -3,18 +3,9 @@
 // by its contract test id.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDashboard } from './browser.mjs';
+import { emulatedSecs, useDashboard } from './browser.mjs';
 
 const dashboard = useDashboard();
-
-/** Simulated seconds since the start, from the banner's "day d, hh:mm:ss". */
-async function emulatedSecs(page) {
-  const text = await page.getByTestId('emulated-time').textContent();
-  const m = text.match(/^day (\d+), (\d\d):(\d\d):(\d\d)$/);
-  assert.ok(m, `the clock reads "day d, hh:mm:ss", got "${text}"`);
-  const [, day, h, min, s] = m.map(Number);
-  return (day - 1) * 86_400 + h * 3600 + min * 60 + s;
-}
 
 test('speed, pause and one step move the emulated clock as asked', async () => {
   const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });

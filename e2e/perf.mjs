@@ -9,7 +9,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { launch } from './browser.mjs';
+import { emulatedSecs, launch } from './browser.mjs';
 import { serveDist } from './serve.mjs';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -41,13 +41,6 @@ async function firstTelemetry(browser, url) {
   const ms = await page.evaluate(() => performance.now());
   await context.close();
   return ms;
-}
-
-/** Simulated seconds since the start, from the banner's "day d, hh:mm:ss". */
-async function emulatedSecs(page) {
-  const m = (await page.getByTestId('emulated-time').textContent()).match(/^day (\d+), (\d\d):(\d\d):(\d\d)$/);
-  const [, day, h, min, s] = m.map(Number);
-  return (day - 1) * 86_400 + h * 3600 + min * 60 + s;
 }
 
 async function framesAt(browser, url, speed) {
