@@ -258,13 +258,6 @@ pub(crate) fn quoted(field: &str) -> String {
     }
 }
 
-/// Above an hour a second a replay, like the live emulator, hands the page at most this many
-/// reports per real second ([`crate::link::REPORTS_PER_REAL_SECOND`]): of a device's
-/// one-second reports it plays one every `speed / 3600` recorded seconds, and every other
-/// frame (events, answers) as recorded. The history of a replay at a day a second therefore
-/// holds a report every 24 s, which is finer than it keeps a long session anyway.
-const REPLAY_REPORTS_PER_REAL_SECOND: u32 = crate::link::REPORTS_PER_REAL_SECOND;
-
 /// A recording played back as a byte source, at a chosen speed in device time.
 #[derive(Debug, Clone)]
 pub struct Replay {
@@ -359,7 +352,11 @@ impl Replay {
         if !self.paused {
             self.clock_s += elapsed_ms / 1000.0 * f64::from(self.speed);
         }
-        let every_s = f64::from((self.speed / REPLAY_REPORTS_PER_REAL_SECOND).max(1));
+        // Above an hour a second, like the live emulator, at most
+        // `link::REPORTS_PER_REAL_SECOND` reports a real second: one every `speed / 3600`
+        // recorded seconds, every other frame (events, answers) as recorded, and always the
+        // last report, where the recording ends.
+        let every_s = f64::from((self.speed / crate::link::REPORTS_PER_REAL_SECOND).max(1));
         let mut bytes = Vec::new();
         while let Some(frame) = self.frames.get(self.next) {
             if frame.device_time_s.is_some_and(|t| t > self.clock_s) {
