@@ -68,7 +68,7 @@ const crc16 = (bytes) => {
 const modbusRead = [0xd2, 0x03, 0x00, 0x00, 0x00, 0x3e, ...crc16([0xd2, 0x03, 0x00, 0x00, 0x00, 0x3e])];
 const registers = new Array(62).fill(0);
 [3310, 3312, 3309, 3311].forEach((mv, i) => { registers[i] = mv; });
-Object.assign(registers, { 32: 61, 33: 62, 40: 132, 41: 29950, 42: 873, 48: 876, 49: 4, 50: 2, 51: 9 });
+Object.assign(registers, { 32: 61, 33: 62, 40: 132, 41: 29950, 42: 873, 48: 876, 49: 4, 50: 2, 51: 9, 53: 0, 54: 1 });
 const d2Body = [0xd2, 0x03, 124, ...registers.flatMap(be16)];
 const d2Block = [...d2Body, ...crc16(d2Body)];
 
@@ -287,8 +287,12 @@ test('Daly D2 over Bluetooth: the dialect found from the answer; a drop-out mid-
   assert.equal(await text(page, 'pack-current'), '-5.0');
   assert.equal(await text(page, 'soc'), '87.3');
   assert.equal(await text(page, 'temperature-2'), '22.0 °C');
-  // The D2 block says nothing about switches or protections: unavailable, not OFF or "none".
-  assert.match(await text(page, 'charge-switch'), /unavailable|—/);
+  // Registers 53 and 54 are the switches; the block says nothing about protections:
+  // unavailable, not "none".
+  assert.equal(await text(page, 'charge-switch'), 'OFF');
+  assert.equal(await text(page, 'discharge-switch'), 'ON');
+  await page.getByTestId('switch-control-unavailable').waitFor();
+  assert.equal(await page.getByTestId('switch-charge').count(), 0, 'no button that cannot work');
   await page.getByTestId('alarms-unavailable').waitFor();
   const request = await page.evaluate(() => window.__bleRequest);
   assert.ok(request.optionalServices.includes(DALY.service), 'the service is declared');

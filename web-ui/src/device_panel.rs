@@ -595,6 +595,11 @@ pub fn DevicePanel(
                     <button data-testid="switch-discharge" on:click=move |_| toggle(false)>{move || switch_label(false)}</button>
                 </div>
             })}
+            {move || (connected() && session.with(|s| s.protocol()) == Some(Protocol::DalyModbus)).then(|| view! {
+                <p class="note" data-testid="switch-control-unavailable">
+                    "The switches are shown, but this Daly dialect's command to set them is not published: switch them from Daly's own app."
+                </p>
+            })}
         </section>
     }
 }

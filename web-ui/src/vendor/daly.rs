@@ -7,7 +7,11 @@
 //! frame; 0x97 the balancing bits; 0x98 the faults.
 //!
 //! Newer `DL-` units: a Modbus-like read `D2 03 <start> <count> <crc>` of 62 registers from 0,
-//! answered `D2 03 7C <124 bytes> <crc>` (CRC-16/Modbus, low byte first).
+//! answered `D2 03 7C <124 bytes> <crc>` (CRC-16/Modbus, low byte first). Registers 0–31
+//! are the cell voltages (mV), 32–39 the temperatures (°C + 40), 40 the pack voltage (0.1 V),
+//! 41 the current (0.1 A, offset 30 000), 42 the SOC (0.1 %), 48 the charge left (0.1 Ah),
+//! 49 and 50 the cell and sensor counts, 51 the cycles, 53 and 54 the charge and discharge
+//! switches (0 off, 1 on), as aiobmsble (patman15) reads them.
 
 use super::{
     Decoded, FrameError, FrameShape, Snapshot, be16, plausible_cell_v, plausible_pack_v, sum8,
@@ -317,6 +321,8 @@ pub fn decode_modbus(frame: &[u8], into: &mut Snapshot) -> Result<Decoded, Frame
     into.soc_pct = Some(soc);
     into.remaining_ah = Some(f64::from(reg(48)) / 10.0);
     into.cycles = Some(u32::from(reg(51)));
+    into.charge_switch_on = Some(reg(53) != 0);
+    into.discharge_switch_on = Some(reg(54) != 0);
     into.cell_count = Some(cells);
     into.cell_voltages_v = volts;
     into.temperatures_c = (0..sensors)
@@ -381,6 +387,9 @@ pub(crate) mod tests {
                 vec![Some(20.0), Some(21.0), Some(22.0), Some(23.0)]
             );
             assert_eq!(s.cell_voltages_v, vec![4.127, 4.137, 4.147, 4.157]);
+            // aiobmsble's expectation for this block: charge MOS off, discharge MOS on.
+            assert_eq!(s.charge_switch_on, Some(false));
+            assert_eq!(s.discharge_switch_on, Some(true));
         }
     }
 
