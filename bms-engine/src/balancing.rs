@@ -48,6 +48,9 @@ pub struct Balancer {
     last: Balancing,
     /// Charge removed from each cell by balancing, mA·ms.
     counters_ma_ms: [u64; MAX_CELLS],
+    /// Charge an active balancer gave each cell, mA·ms (at the transfer current: what the
+    /// converter loses on the way is not known here).
+    given_ma_ms: [u64; MAX_CELLS],
 }
 
 impl Default for Balancer {
@@ -57,6 +60,7 @@ impl Default for Balancer {
             after_charge: false,
             last: Balancing::default(),
             counters_ma_ms: [0; MAX_CELLS],
+            given_ma_ms: [0; MAX_CELLS],
         }
     }
 }
@@ -65,6 +69,13 @@ impl Balancer {
     /// Charge balancing has removed from cell `index` (0-based), mAh.
     pub fn balanced_mah(&self, index: usize) -> u32 {
         self.counters_ma_ms
+            .get(index)
+            .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
+    }
+
+    /// Charge an active balancer has given cell `index` (0-based), mAh.
+    pub fn given_mah(&self, index: usize) -> u32 {
+        self.given_ma_ms
             .get(index)
             .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
     }
@@ -184,6 +195,11 @@ impl Balancer {
             if decision.mask & (1 << i) != 0 {
                 *counter = counter.saturating_add(u64::from(current_ma) * u64::from(dt_millis));
             }
+        }
+        if let Some(t) = decision.transfer
+            && let Some(given) = self.given_ma_ms.get_mut(usize::from(t.to_cell))
+        {
+            *given = given.saturating_add(u64::from(t.current_ma) * u64::from(dt_millis));
         }
     }
 }

@@ -118,7 +118,7 @@ fn voltage_temperature_bits(set: FaultSet) -> u8 {
 }
 
 /// Faults an inverter should see as "system error": the battery cannot vouch for itself.
-const SYSTEM_ERRORS: [Fault; 8] = [
+const SYSTEM_ERRORS: [Fault; 9] = [
     Fault::ShortCircuit,
     Fault::OpenWire,
     Fault::SensorOutOfRange,
@@ -127,6 +127,7 @@ const SYSTEM_ERRORS: [Fault; 8] = [
     Fault::TemperatureDisagreement,
     Fault::MeasurementInvalid,
     Fault::PrechargeFailed,
+    Fault::CellSelfDischarge,
 ];
 
 /// The six frames for one report, in identifier order.

@@ -205,6 +205,13 @@ pub struct PackConfig {
     pub max_charge_current_ma: u32,
     /// Largest discharge current, mA.
     pub max_discharge_current_ma: u32,
+
+    /// A cell found losing this much more charge than the others, beyond the estimates' noise,
+    /// is reported (a warning), mA; 0 turns the warning off (see [`crate::self_discharge`]).
+    pub self_discharge_warn_ma: u16,
+    /// A cell found losing this much more is suspected of an internal short: charging stops
+    /// until a person has looked (the trip latches), mA; 0 turns the trip off.
+    pub self_discharge_trip_ma: u16,
 }
 
 /// One broken configuration rule (sent on the wire as text, see
@@ -337,6 +344,8 @@ impl PackConfig {
             discharge_cell_mv: 2_900,
             max_charge_current_ma: 140_000,
             max_discharge_current_ma: 200_000,
+            self_discharge_warn_ma: 100,
+            self_discharge_trip_ma: 500,
         }
     }
 
@@ -565,6 +574,13 @@ impl PackConfig {
             (100..=60_000).contains(&self.afe_timeout_ms),
             "afe_timeout_ms",
             "must be between 100 and 60000 ms",
+        );
+        rule(
+            self.self_discharge_warn_ma == 0
+                || self.self_discharge_trip_ma == 0
+                || self.self_discharge_warn_ma < self.self_discharge_trip_ma,
+            "self_discharge_warn_ma",
+            "must be below self_discharge_trip_ma",
         );
         rule(
             self.repeat_trip_count >= 2,

@@ -10,6 +10,7 @@ use crate::limits::{LimitInputs, LimitState, Limits};
 use crate::protection::{
     self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals,
 };
+use crate::self_discharge::{CellCharge, SelfDischarge};
 use crate::switches::{ContactorState, SwitchCommands, Switches};
 use crate::thermal::Thermal;
 use crate::{
@@ -163,6 +164,7 @@ pub struct Engine {
     soc: SocReport,
     log: EventLog,
     forced_off: bool,
+    self_discharge: SelfDischarge,
 }
 
 impl Engine {
@@ -193,6 +195,7 @@ impl Engine {
             estimator,
             log: EventLog::default(),
             forced_off: false,
+            self_discharge: SelfDischarge::default(),
             config,
         })
     }
@@ -215,6 +218,11 @@ impl Engine {
     /// Charge balancing has removed from cell `index` (0-based), mAh.
     pub fn balanced_mah(&self, index: usize) -> u32 {
         self.balancer.balanced_mah(index)
+    }
+
+    /// The self-discharge check: its finding as of the last top of charge.
+    pub fn self_discharge(&self) -> &SelfDischarge {
+        &self.self_discharge
     }
 
     /// The state estimator.
@@ -262,6 +270,7 @@ impl Engine {
             || config.cell_count != self.config.cell_count
         {
             // Another pack: keep the SOC, restart the cell estimates from it.
+            self.self_discharge.restart();
             let soc = self.soc.average;
             self.set_estimator(Estimator::new(
                 self.estimator.kind(),
@@ -286,6 +295,8 @@ impl Engine {
         }
         self.repeats = [RepeatCounter::default(); FAULT_COUNT];
         self.switches.reset();
+        // A person has looked (perhaps replaced a cell): the self-discharge check starts afresh.
+        self.self_discharge.restart();
         for fault in latched.iter() {
             self.log.push(Event {
                 time_ms: self.now_ms,
@@ -309,6 +320,31 @@ impl Engine {
         }
         self.forced_off = off;
         self.log.push(Event::switch_command(self.now_ms, off));
+    }
+
+    /// Hands the self-discharge check this moment of an end of charge: each cell's SOC and
+    /// what balancing moved, against the nominal capacity (near either end a capacity error
+    /// barely moves a cell's charge relative to the others, and a leaking cell's own capacity
+    /// estimate is what the leak corrupts).
+    fn note_end_of_charge(&mut self) {
+        let n = usize::from(self.config.cell_count).min(MAX_CELLS);
+        let mut cells = [CellCharge::default(); MAX_CELLS];
+        for (i, c) in cells.iter_mut().enumerate().take(n) {
+            let Some(estimate) = self.estimator.cell(i) else {
+                return;
+            };
+            *c = CellCharge {
+                soc: estimate.soc,
+                sigma: estimate.sigma,
+                taken_ah: self.balancer.balanced_mah(i) as f32 / 1000.0,
+                given_ah: self.balancer.given_mah(i) as f32 / 1000.0,
+            };
+        }
+        self.self_discharge.note(
+            self.now_ms,
+            self.config.capacity_mah as f32 / 1000.0,
+            cells.get(..n).unwrap_or_default(),
+        );
     }
 
     fn latched(&self) -> FaultSet {
@@ -337,6 +373,7 @@ impl Engine {
             stuck: self.stuck.update(m, self.config.stuck_sensor_ms, dt_millis),
             precharge_failed: self.switches.precharge_failed(),
             shape_ok,
+            self_discharge: self.self_discharge.finding(),
         };
 
         let mut events: Vec<Event, MAX_EVENTS_PER_STEP> = Vec::new();
@@ -383,6 +420,17 @@ impl Engine {
         }
         let soc = self.estimator.report();
         self.soc = soc;
+        if shape_ok
+            && m.fresh
+            && self.self_discharge.wants_note(
+                self.now_ms,
+                soc.highest,
+                soc.lowest,
+                m.current_ma as f32 / 1000.0,
+            )
+        {
+            self.note_end_of_charge();
+        }
 
         let mut trips = FaultSet::EMPTY;
         let mut derates = FaultSet::EMPTY;

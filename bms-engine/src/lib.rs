@@ -37,6 +37,7 @@ pub mod limits;
 mod measurement;
 pub mod protection;
 pub mod protocol;
+pub mod self_discharge;
 pub mod switches;
 pub mod thermal;
 

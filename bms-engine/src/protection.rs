@@ -66,10 +66,13 @@ pub enum Fault {
     MeasurementInvalid = 18,
     /// Pre-charge did not bring the bus up to the pack voltage in time. Latches.
     PrechargeFailed = 19,
+    /// A cell loses charge the others do not (see [`crate::self_discharge`]): an internal
+    /// short is suspected. Charging stops; latches.
+    CellSelfDischarge = 20,
 }
 
 /// Number of fault kinds.
-pub const FAULT_COUNT: usize = 20;
+pub const FAULT_COUNT: usize = 21;
 
 impl Fault {
     /// Every fault kind, in bit order.
@@ -94,6 +97,7 @@ impl Fault {
         Fault::FrontEndLost,
         Fault::MeasurementInvalid,
         Fault::PrechargeFailed,
+        Fault::CellSelfDischarge,
     ];
 
     /// Stable kebab-case name, as printed by the CLI and shown to users.
@@ -119,6 +123,7 @@ impl Fault {
             Fault::FrontEndLost => "front-end-lost",
             Fault::MeasurementInvalid => "measurement-invalid",
             Fault::PrechargeFailed => "precharge-failed",
+            Fault::CellSelfDischarge => "cell-self-discharge",
         }
     }
 
@@ -130,6 +135,7 @@ impl Fault {
                 | Fault::CellUnderVoltage
                 | Fault::CellImbalance
                 | Fault::OpenWire
+                | Fault::CellSelfDischarge
         )
     }
 
@@ -373,6 +379,8 @@ pub enum Signal {
     ShapeMismatch,
     /// 1 once pre-charge has failed.
     PrechargeFailure,
+    /// The self-discharge check's worst cell: its leak beyond the noise, mA; location: the cell.
+    SelfDischarge,
 }
 
 /// Which side of the threshold is a violation.
@@ -445,7 +453,8 @@ const fn blocks(fault: Fault) -> (bool, bool) {
         | Fault::ChargeOverCurrent
         | Fault::ChargeOverTemperature
         | Fault::ChargeUnderTemperature
-        | Fault::CellImbalance => (true, false),
+        | Fault::CellImbalance
+        | Fault::CellSelfDischarge => (true, false),
         Fault::CellUnderVoltage
         | Fault::PackUnderVoltage
         | Fault::DischargeOverCurrent
@@ -474,6 +483,7 @@ const fn latches(fault: Fault) -> bool {
             | Fault::PackVoltageMismatch
             | Fault::TemperatureDisagreement
             | Fault::PrechargeFailed
+            | Fault::CellSelfDischarge
     )
 }
 
@@ -573,7 +583,7 @@ pub fn rules(config: &PackConfig) -> Vec<Rule, MAX_RULES> {
             } else {
                 limit.warn_delay_ms
             };
-            // The table has room for every row (MAX_RULES > 11 × 3 + 8).
+            // The table has room for every row (MAX_RULES > 11 × 3 + 8 + 2 + 1).
             let _ = table.push(Rule {
                 fault,
                 level,
@@ -633,6 +643,31 @@ pub fn rules(config: &PackConfig) -> Vec<Rule, MAX_RULES> {
             blocks_discharge,
         });
     }
+    // The self-discharge check: its finding changes once a charge, so no delay; the warning
+    // clears when a later finding is back below it, the trip latches.
+    let self_discharge = [
+        (Level::Warning, config.self_discharge_warn_ma),
+        (Level::Trip, config.self_discharge_trip_ma),
+    ];
+    for (level, threshold_ma) in self_discharge {
+        if threshold_ma == 0 {
+            continue;
+        }
+        let trip = level == Level::Trip;
+        let _ = table.push(Rule {
+            fault: Fault::CellSelfDischarge,
+            level,
+            signal: Signal::SelfDischarge,
+            direction: Direction::Above,
+            threshold: i32::from(threshold_ma),
+            release: i32::from(threshold_ma),
+            trip_delay_ms: 0,
+            release_delay_ms: 0,
+            latching: trip,
+            blocks_charge: trip,
+            blocks_discharge: false,
+        });
+    }
     if matches!(config.switches, crate::SwitchKind::Contactor { .. }) {
         let _ = table.push(Rule {
             fault: Fault::PrechargeFailed,
@@ -662,6 +697,8 @@ pub struct SignalContext {
     pub precharge_failed: bool,
     /// Whether the snapshot has the configured shape.
     pub shape_ok: bool,
+    /// The self-discharge check's finding: mA and the cell.
+    pub self_discharge: (i32, Option<u8>),
 }
 
 /// A reading: the value and where it came from (0-based cell or sensor), if anywhere.
@@ -688,6 +725,7 @@ pub struct Signals {
     front_end_silence: Reading,
     shape_mismatch: Reading,
     precharge_failure: Reading,
+    self_discharge: Reading,
     /// Plausible extremes of the snapshot, whether or not it is fresh and well-shaped.
     extremes: crate::Extremes,
 }
@@ -716,6 +754,7 @@ impl Signals {
             shape_mismatch: Some((i32::from(!ctx.shape_ok), None)),
             precharge_failure: Some((i32::from(ctx.precharge_failed), None)),
             stuck: Some(ctx.stuck),
+            self_discharge: Some(ctx.self_discharge),
             ..Signals::default()
         };
         // Cells: extremes over plausible readings (first of equals), open and out-of-range counts.
@@ -831,6 +870,7 @@ impl Signals {
             Signal::FrontEndSilence => self.front_end_silence,
             Signal::ShapeMismatch => self.shape_mismatch,
             Signal::PrechargeFailure => self.precharge_failure,
+            Signal::SelfDischarge => self.self_discharge,
         }
     }
 }
@@ -973,7 +1013,8 @@ mod tests {
                 .collect();
             assert!(levels.contains(&Level::Trip), "{fault:?} has no trip row");
         }
-        assert_eq!(table.len(), 11 * 3 + 8 + 1);
+        // Eleven graded limits, eight flags, the self-discharge warning and trip, pre-charge.
+        assert_eq!(table.len(), 11 * 3 + 8 + 2 + 1);
     }
 
     #[test]
@@ -1082,7 +1123,8 @@ mod tests {
                 Fault::CellOverVoltage,
                 Fault::CellUnderVoltage,
                 Fault::CellImbalance,
-                Fault::OpenWire
+                Fault::OpenWire,
+                Fault::CellSelfDischarge
             ]
         );
         let levels: Vec<&str, 3> = Level::ALL.iter().map(|l| l.name()).collect();
@@ -1106,7 +1148,7 @@ mod tests {
             r.signal,
             Signal::MaxTemperature | Signal::MinTemperature | Signal::TemperatureSpread
         )));
-        assert_eq!(none.len(), 7 * 3 + 7);
+        assert_eq!(none.len(), 7 * 3 + 7 + 2);
     }
 
     #[test]
@@ -1119,7 +1161,7 @@ mod tests {
             set.iter().collect::<Vec<_, 4>>().as_slice(),
             &[Fault::CellUnderVoltage, Fault::PrechargeFailed]
         );
-        assert_eq!(FaultSet::from_bits(0xFFF0_0000), FaultSet::EMPTY);
+        assert_eq!(FaultSet::from_bits(0xFFE0_0000), FaultSet::EMPTY);
         for (i, f) in Fault::ALL.iter().enumerate() {
             assert_eq!(Fault::from_index(i as u8), Some(*f));
         }

@@ -371,25 +371,30 @@ pub trait WireMessage: DeserializeOwned {
 impl WireMessage for HostMessage {}
 
 /// A host reads version 3 too: recordings keep the bytes as they came, and a recording made
-/// before version 4 still plays. Version 4 only added [`Telemetry::switches_held_open`] at the
-/// end of the report, so a version 3 report is a version 4 one with `false` (one 0x00 byte)
-/// appended; every other message is unchanged.
+/// before version 4 still plays. Version 4 added [`Telemetry::switches_held_open`] at the end
+/// of the report, so a version 3 report is a version 4 one with `false` (one 0x00 byte)
+/// appended; and the self-discharge check's two settings at the end of [`PackConfig`], the
+/// last field of [`DeviceMessage::Config`], so a version 3 configuration is one with both 0
+/// (two 0x00 bytes: the check off, as on a device that had none). Every other message is
+/// unchanged.
 impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
         if version != 3 {
             return None;
         }
-        // The variant index, a varint: Telemetry's (1) is the single byte 0x01.
-        if payload.first() != Some(&1) {
-            return Some(decode_payload(payload));
-        }
+        // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
+        let appended = match payload.first() {
+            Some(1) => 1,
+            Some(3) => 2,
+            _ => return Some(decode_payload(payload)),
+        };
         let mut upgraded = [0_u8; MAX_FRAME_LEN];
         let Some(slot) = upgraded.get_mut(..payload.len()) else {
             return Some(Err(Error::FrameTooLong));
         };
         slot.copy_from_slice(payload);
         Some(decode_payload(
-            upgraded.get(..=payload.len()).unwrap_or_default(),
+            upgraded.get(..payload.len() + appended).unwrap_or_default(),
         ))
     }
 }

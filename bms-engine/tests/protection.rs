@@ -93,7 +93,10 @@ fn driving(signal: Signal, value: i32) -> Measurement {
                 m.cell_voltages_mv.pop();
             }
         }
-        Signal::StuckCount | Signal::FrontEndSilence | Signal::PrechargeFailure => {
+        Signal::StuckCount
+        | Signal::FrontEndSilence
+        | Signal::PrechargeFailure
+        | Signal::SelfDischarge => {
             unreachable!("{signal:?} is tested on its own")
         }
     }
@@ -131,7 +134,10 @@ fn every_table_row_trips_after_its_delay_and_releases_outside_its_band() {
     for rule in engine().rules().iter().copied() {
         if matches!(
             rule.signal,
-            Signal::StuckCount | Signal::FrontEndSilence | Signal::PrechargeFailure
+            Signal::StuckCount
+                | Signal::FrontEndSilence
+                | Signal::PrechargeFailure
+                | Signal::SelfDischarge
         ) {
             continue;
         }

@@ -328,7 +328,8 @@ fn golden_telemetry_layout_is_as_documented() {
 
 /// Recordings keep the bytes as they came: every version 3 device message (the golden bytes
 /// frozen when version 3 was current) still reads, as the version 4 message it was — a report
-/// with the switches not held open (which version 3 could not say).
+/// with the switches not held open, a configuration with the self-discharge check off (which
+/// version 3 could not say).
 #[test]
 fn version_3_device_messages_still_decode() {
     for (name, message) in device_messages() {
@@ -341,6 +342,14 @@ fn version_3_device_messages_still_decode() {
                 switches_held_open: false,
                 ..t
             }),
+            DeviceMessage::Config { request_id, config } => DeviceMessage::Config {
+                request_id,
+                config: PackConfig {
+                    self_discharge_warn_ma: 0,
+                    self_discharge_trip_ma: 0,
+                    ..config
+                },
+            },
             DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
                 protocol_version: 3,
                 ..info

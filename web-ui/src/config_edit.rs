@@ -143,7 +143,7 @@ pub const LIMIT_COLUMNS: [(&str, &str); 8] = [
 
 /// The other settings, by group, each with what it means in words. A path not listed here
 /// still shows (in "Other"), under its own name.
-const GROUPS: [(&str, &[(&str, &str)]); 7] = [
+const GROUPS: [(&str, &[(&str, &str)]); 8] = [
     (
         "Pack",
         &[
@@ -251,6 +251,19 @@ const GROUPS: [(&str, &[(&str, &str)]); 7] = [
             ),
             ("stuck_sensor_ms", "Stuck sensor after (0: off)"),
             ("afe_timeout_ms", "Front end lost after"),
+        ],
+    ),
+    (
+        "Self-discharge check (internal short)",
+        &[
+            (
+                "self_discharge_warn_ma",
+                "Warn when a cell loses more than the others by (0: off)",
+            ),
+            (
+                "self_discharge_trip_ma",
+                "Stop charging when it loses more by (0: off)",
+            ),
         ],
     ),
     (

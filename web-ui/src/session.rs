@@ -421,6 +421,7 @@ pub fn fault_label(fault: Fault) -> &'static str {
         Fault::FrontEndLost => "front end not responding",
         Fault::MeasurementInvalid => "measurement invalid",
         Fault::PrechargeFailed => "pre-charge failed",
+        Fault::CellSelfDischarge => "self-discharge",
     }
 }
 
@@ -508,6 +509,7 @@ fn value_text(fault: Fault, value: i32) -> String {
         // The hottest and the coldest sensor's difference.
         Fault::TemperatureDisagreement => format!("{:.1} °C apart", f64::from(value) / 10.0),
         Fault::FrontEndLost => format!("{:.1} s", f64::from(value) / 1000.0),
+        Fault::CellSelfDischarge => format!("{:.2} A", f64::from(value) / 1000.0),
         _ => value.to_string(),
     }
 }
@@ -628,6 +630,16 @@ pub fn explain(event: &Event) -> String {
         format!(" after {delay:.1} s")
     };
     match event.kind {
+        // The check's value is a rate of charge lost, compared over days: say so.
+        EventKind::Tripped if event.fault == Fault::CellSelfDischarge => format!(
+            "{subject} {level}: it loses {value} more than the other cells (limit {limit}){}: \
+             {action}.",
+            if event.level == Level::Trip {
+                "; an internal short is suspected"
+            } else {
+                ""
+            }
+        ),
         EventKind::Tripped if measured => {
             format!("{subject} {level} at {value} (limit {limit}){after}: {action}.")
         }
@@ -1422,6 +1434,31 @@ mod tests {
         assert_eq!(
             explain(&cold),
             "Sensor 2 too cold to charge warning at 4.2 °C (limit 5.0 °C) after 1.0 s: a warning; nothing switched."
+        );
+        let leak = Event {
+            fault: Fault::CellSelfDischarge,
+            level: Level::Warning,
+            location: Some(4),
+            value: 184,
+            limit: 100,
+            delay_ms: 0,
+            ..e
+        };
+        assert_eq!(
+            explain(&leak),
+            "Cell 5 self-discharge warning: it loses 0.18 A more than the other cells (limit \
+             0.10 A): a warning; nothing switched."
+        );
+        let short = Event {
+            level: Level::Trip,
+            value: 724,
+            limit: 500,
+            ..leak
+        };
+        assert_eq!(
+            explain(&short),
+            "Cell 5 self-discharge protection: it loses 0.72 A more than the other cells (limit \
+             0.50 A); an internal short is suspected: charging stopped; discharging still allowed."
         );
         let closed = Event::contactor(60_000, EventKind::ContactorClosed, 52_140, 52_210, 1_200);
         assert_eq!(
