@@ -36,6 +36,8 @@ pub enum Scenario {
     DeepDischarge,
     /// Solar day; one cell has an internal short (4 A of extra self-discharge).
     FaultInternalShort,
+    /// Four solar days; one cell leaks 0.3 A (a soft internal short, the slow kind).
+    FaultSlowLeak,
     /// Solar day; one cell's resistance steps up by 5 mΩ after an hour.
     FaultResistanceStep,
     /// Solar day with one cell at 70 % of the others' capacity.
@@ -60,7 +62,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `emulator scenarios` lists them.
-    pub const ALL: [Scenario; 23] = [
+    pub const ALL: [Scenario; 24] = [
         Scenario::SolarDay,
         Scenario::Solar30,
         Scenario::CloudyWeek,
@@ -74,6 +76,7 @@ impl Scenario {
         Scenario::Overcharge,
         Scenario::DeepDischarge,
         Scenario::FaultInternalShort,
+        Scenario::FaultSlowLeak,
         Scenario::FaultResistanceStep,
         Scenario::FaultWeakCell,
         Scenario::FaultThermalRunaway,
@@ -102,6 +105,7 @@ impl Scenario {
             Scenario::Overcharge => "overcharge",
             Scenario::DeepDischarge => "deep-discharge",
             Scenario::FaultInternalShort => "fault-internal-short",
+            Scenario::FaultSlowLeak => "fault-slow-leak",
             Scenario::FaultResistanceStep => "fault-resistance-step",
             Scenario::FaultWeakCell => "fault-weak-cell",
             Scenario::FaultThermalRunaway => "fault-thermal-runaway",
@@ -160,6 +164,9 @@ impl Scenario {
             Scenario::FaultInternalShort => {
                 "Cell 5 leaks 4 A internally: by the evening it lags so far that the imbalance trip stops charging, then under-voltage protection stops the discharge."
             }
+            Scenario::FaultSlowLeak => {
+                "Cell 5 leaks 0.3 A internally, too slowly for any voltage limit: the BMS compares each top and bottom of charge with the last and, within four days, warns that the cell loses charge the others do not."
+            }
             Scenario::FaultResistanceStep => {
                 "Cell 3's connection degrades (+5 mΩ) after an hour: it reads high under charge current and the BMS derates charging before anything trips."
             }
@@ -212,6 +219,13 @@ impl Scenario {
                 InjectedFault::InternalShort {
                     cell: 4,
                     leak_a: 4.0,
+                },
+            )],
+            Scenario::FaultSlowLeak => &[(
+                0,
+                InjectedFault::InternalShort {
+                    cell: 4,
+                    leak_a: 0.3,
                 },
             )],
             Scenario::FaultResistanceStep => &[(
@@ -278,6 +292,8 @@ impl Scenario {
                 (Fault::CellUnderVoltage, Level::Trip),
                 (Fault::CellImbalance, Level::Trip),
             ],
+            // Too slow to trip: the self-discharge check's warning is the point.
+            Scenario::FaultSlowLeak => &[(Fault::CellSelfDischarge, Level::Warning)],
             Scenario::FaultResistanceStep => &[(Fault::CellOverVoltage, Level::Derate)],
             // The weak cell is full first: the taper stops charging before it trips, and the
             // spread it opens up is reported.
@@ -305,6 +321,8 @@ impl Scenario {
             Scenario::Solar30 => 30.0,
             Scenario::CloudyWeek | Scenario::Imbalance => 7.0,
             Scenario::WinterCold => 3.0,
+            // The check needs two ends of charge a day apart, and a margin beyond the wander.
+            Scenario::FaultSlowLeak => 4.0,
             Scenario::AgingPack => 365.0,
             Scenario::CapacityFade => 60.0,
             Scenario::PeakShaving => 2.0,
