@@ -78,8 +78,9 @@ pub struct SelfDischarge {
     /// The note of this end so far (its quietest moment), with the cell count and capacity it
     /// was taken for.
     pending: Option<(Note, usize, f32)>,
-    /// The worst cell's leak beyond the wander, mA, and the cell (0-based).
-    finding: (i32, Option<u8>),
+    /// Per end (top, bottom), from its latest note: the worst cell's leak beyond the wander, mA
+    /// (0 when none shows), and that cell (0-based).
+    findings: [(i32, Option<u8>); 2],
 }
 
 impl Default for SelfDischarge {
@@ -89,7 +90,7 @@ impl Default for SelfDischarge {
             next: 0,
             window: None,
             pending: None,
-            finding: (0, None),
+            findings: [(0, None); 2],
         }
     }
 }
@@ -109,9 +110,12 @@ pub struct CellCharge {
 
 impl SelfDischarge {
     /// The worst cell's extra self-discharge beyond the estimates' wander, mA (0 until two
-    /// notes of one end far enough apart have been seen), and that cell (0-based).
+    /// notes of one end far enough apart have been seen, or while none shows), and that cell
+    /// (0-based): the larger of what the latest top and the latest bottom found, so that a
+    /// leak seen at one end is not cleared by the other seeing less.
     pub fn finding(&self) -> (i32, Option<u8>) {
-        self.finding
+        let [top, bottom] = self.findings;
+        if bottom.0 > top.0 { bottom } else { top }
     }
 
     /// Whether this step (engine time `time_ms`), with the fullest cell at SOC `highest`, the
@@ -198,14 +202,26 @@ impl SelfDischarge {
             *slot = Some(note);
         }
         self.next = (self.next + 1) % NOTES;
-        self.finding = self.leak(&note, n, capacity_ah);
+        let found = self.leak(&note, n, capacity_ah);
+        // Without an earlier note to compare with, what the end found before still stands.
+        if found.1.is_some() {
+            let end = match note.end {
+                End::Top => 0,
+                End::Bottom => 1,
+            };
+            if let Some(slot) = self.findings.get_mut(end) {
+                *slot = found;
+            }
+        }
     }
 
     /// The largest leak any cell shows between `latest` and an earlier note of the same end at
-    /// least [`MIN_SPAN_MS`] before it, beyond the estimates' wander.
+    /// least [`MIN_SPAN_MS`] before it, beyond the estimates' wander (0 if none shows), and
+    /// that cell (the one nearest to showing one, so that a warning's clearing names it too);
+    /// `(0, None)` without an earlier note to compare with.
     fn leak(&self, latest: &Note, n: usize, capacity_ah: f32) -> (i32, Option<u8>) {
         let floor_ah = FLOOR_FRACTION * capacity_ah;
-        let mut worst: (f32, Option<u8>) = (0.0, None);
+        let mut worst: (f32, Option<u8>) = (f32::NEG_INFINITY, None);
         for earlier in self.notes.iter().flatten() {
             let span_ms = latest.time_ms.saturating_sub(earlier.time_ms);
             if earlier.end != latest.end || span_ms < MIN_SPAN_MS {
@@ -223,7 +239,7 @@ impl SelfDischarge {
             }
         }
         // Amperes to milliamperes; the check's figures are far inside i32.
-        ((worst.0 * 1000.0) as i32, worst.1)
+        ((worst.0.max(0.0) * 1000.0) as i32, worst.1)
     }
 
     /// Forgets every note: a person has looked at the pack, or it is another pack.
@@ -266,9 +282,9 @@ mod tests {
     fn a_cell_falling_further_behind_each_day_is_found_at_its_rate_beyond_the_noise() {
         let mut check = SelfDischarge::default();
         top(&mut check, 6, 2.0, [0.0; 4]);
-        assert_eq!(check.finding(), (0, None), "one note says nothing");
+        assert_eq!(check.finding().0, 0, "one note says nothing");
         top(&mut check, 18, 14.0, [0.0; 4]);
-        assert_eq!(check.finding(), (0, None), "12 h apart is too short a span");
+        assert_eq!(check.finding().0, 0, "12 h apart is too short a span");
         // 24 Ah more behind in 24 h is a 1 A leak; 8.7 Ah of it may be wander (3σ of two
         // estimates of ±1.4 Ah, and 1 % of capacity).
         top(&mut check, 30, 26.0, [0.0; 4]);
@@ -287,10 +303,10 @@ mod tests {
         top(&mut check, 6, 0.0, [0.0; 4]);
         // Cell 2 was bled 12 Ah: it is behind by that, and nothing leaked.
         top(&mut check, 30, 12.0, [0.0, 12.0, 0.0, 0.0]);
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
         // 6 Ah of wander in a day is within the noise.
         top(&mut check, 54, 18.0, [0.0, 12.0, 0.0, 0.0]);
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
     }
 
     #[test]
@@ -300,7 +316,7 @@ mod tests {
         top_with(&mut check, 6, 0.0, [0.0; 4], 0.05);
         // 24 Ah in a day against 3σ of √(14² + 1.4²) Ah and the floor: within the wander.
         top(&mut check, 30, 24.0, [0.0; 4]);
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
         // The same growth from a sure start is a leak.
         let mut sure = SelfDischarge::default();
         top(&mut sure, 6, 0.0, [0.0; 4]);
@@ -323,12 +339,38 @@ mod tests {
         // A top a day before the bottoms, with cell 1 far ahead: not compared.
         top(&mut check, 0, -40.0, [0.0; 4]);
         bottom(&mut check, 18, 0.0);
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
         // A night later cell 1 is 24 Ah further behind the others: 1 A less the wander.
         bottom(&mut check, 42, 24.0);
         let (ma, cell) = check.finding();
         assert_eq!(cell, Some(1));
         assert!((630..=640).contains(&ma), "{ma} mA");
+    }
+
+    #[test]
+    fn a_leak_seen_at_the_tops_stands_while_the_bottoms_see_less() {
+        let mut check = SelfDischarge::default();
+        let bottom = |check: &mut SelfDischarge, hours: u64| {
+            assert!(check.wants_note(hours * HOUR_MS, 0.3, 0.08, -5.0));
+            check.note(
+                hours * HOUR_MS,
+                280.0,
+                &charges([0.2, 0.2, 0.21, 0.22], 0.005, [0.0; 4]),
+            );
+            assert!(!check.wants_note(hours * HOUR_MS, 0.5, 0.4, 30.0));
+        };
+        top(&mut check, 6, 0.0, [0.0; 4]);
+        bottom(&mut check, 18);
+        top(&mut check, 30, 24.0, [0.0; 4]);
+        assert_eq!(check.finding().1, Some(1));
+        let found = check.finding().0;
+        assert!(found > 600, "{found} mA");
+        bottom(&mut check, 42);
+        assert_eq!(
+            check.finding(),
+            (found, Some(1)),
+            "the bottoms saw nothing; the tops did"
+        );
     }
 
     #[test]
@@ -387,7 +429,7 @@ mod tests {
             "nothing counts before the charge ends"
         );
         assert!(!check.wants_note(0, 0.5, 0.5, -40.0));
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
         assert_eq!(check.notes.iter().flatten().count(), 2);
     }
 
@@ -398,7 +440,7 @@ mod tests {
         top(&mut check, 30, 40.0, [0.0; 4]);
         assert!(check.finding().0 > 0);
         check.restart();
-        assert_eq!(check.finding(), (0, None));
+        assert_eq!(check.finding().0, 0);
         top(&mut check, 54, 80.0, [0.0; 4]);
         assert_eq!(
             check.finding(),
