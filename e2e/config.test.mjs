@@ -25,6 +25,17 @@ test('a configuration round-trips on the emulator: edit, diff, write, confirm, a
   assert.equal(await page.getByRole('textbox', { name: 'Cell over-voltage: Trip', exact: true }).inputValue(), '3650');
   assert.equal(await page.getByTestId('config-limits').locator('tbody tr').count(), 11);
   assert.equal(await page.getByRole('textbox', { name: 'Balance only cells at or above', exact: true }).inputValue(), '3300');
+  // The self-discharge check's two settings, in words; a warning above the trip is the
+  // engine's rule broken, shown, and no write.
+  const leakWarn = page.getByRole('textbox', { name: 'Warn when a cell loses more than the others by (0: off)', exact: true });
+  assert.equal(await leakWarn.inputValue(), '100');
+  assert.equal(await page.getByTestId('config-field-self_discharge_trip_ma').inputValue(), '500');
+  await leakWarn.fill('600');
+  await leakWarn.press('Enter');
+  await page.getByTestId('config-violations').filter({ hasText: 'self_discharge_warn_ma' }).waitFor();
+  assert.ok(await page.getByTestId('config-write').isDisabled());
+  await leakWarn.fill('100');
+  await leakWarn.press('Enter');
   // Above the cell's absolute maximum: the engine's rule, shown, and no write.
   await trip.fill('3900');
   await trip.press('Enter');

@@ -50,3 +50,21 @@ test('every kept event can be shown and downloaded as CSV', async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a slow leak is warned of in words, naming the cell, and stays on the alarms card', async () => {
+  const context = await dashboard.browser.newContext();
+  const { page, errors } = await openDashboard(context, `${dashboard.url}?scenario=fault-slow-leak&seed=1`);
+  // Four days at a day a second: the check compares each day's top and bottom of charge.
+  await page.getByTestId('speed-select').selectOption('86400');
+  const warning = page
+    .getByTestId('event-log')
+    .locator('li.event.warn')
+    .filter({ hasText: /^day \d, [\d:]+Cell 5 self-discharge warning: it loses 0\.\d\d A more than the other cells \(limit 0\.10 A\): a warning; nothing switched\.$/ });
+  await warning.waitFor({ timeout: 30_000 });
+  await page.getByTestId('pause').click();
+  const alarm = page.getByTestId('alarm-list').locator('li.alarm').filter({ hasText: /^self-discharge/ });
+  assert.equal(await alarm.count(), 1, await page.getByTestId('alarms').textContent());
+  assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON', 'a warning switches nothing');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
