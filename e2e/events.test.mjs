@@ -62,7 +62,7 @@ test('a slow leak is warned of in words, naming the cell, and stays on the alarm
     .filter({ hasText: /^day \d, [\d:]+Cell 5 self-discharge warning: it loses 0\.\d\d A more than the other cells \(limit 0\.10 A\): a warning; nothing switched\.$/ });
   await warning.waitFor({ timeout: 30_000 });
   await page.getByTestId('pause').click();
-  const alarm = page.getByTestId('alarm-list').locator('li.alarm').filter({ hasText: /^self-discharge/ });
+  const alarm = page.getByTestId('alarm-list').locator('li.alarm').filter({ hasText: /^self-discharge, cell 5warning$/ });
   assert.equal(await alarm.count(), 1, await page.getByTestId('alarms').textContent());
   assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON', 'a warning switches nothing');
   assert.deepEqual(errors, []);

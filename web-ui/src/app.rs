@@ -1193,7 +1193,7 @@ fn AlarmsCard(
         reading.with(|r| {
             r.as_ref()
                 .filter(|r| r.alarms_known)
-                .map(|r| r.alarm_lines())
+                .map(|r| session.with(|s| s.place_alarms(r.alarm_lines())))
         })
     };
     let untold = move || reading.with(|r| r.as_ref().is_some_and(|r| !r.alarms_known));
@@ -1215,7 +1215,9 @@ fn AlarmsCard(
                             let consequence = (!line.consequence.is_empty()).then(|| view! {
                                 <span class="consequence">{line.consequence}</span>
                             });
-                            view! { <li class=class>{line.label}{consequence}</li> }
+                            // "over-voltage, cell 13": which cell, where the events say.
+                            let place = line.place.map(|p| format!(", {p}"));
+                            view! { <li class=class>{line.label}{place}{consequence}</li> }
                         }).collect_view()}
                     </ul>
                 }.into_any(),

@@ -428,8 +428,13 @@ pub fn fault_label(fault: Fault) -> &'static str {
 /// One line of the alarms card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmLine {
+    /// The fault.
+    pub fault: Fault,
     /// The fault's name: "too cold to charge".
     pub label: &'static str,
+    /// Where, for a fault at a cell or a sensor, as its newest event says: "cell 5". The
+    /// report carries only which faults are active; the events carry where.
+    pub place: Option<String>,
     /// What the BMS does about it, where that is known: "charging stopped · reset needed",
     /// "current limits reduced", "warning". Empty for a vendor BMS's protection: its own
     /// firmware decides, and the switches card shows what it did.
@@ -472,13 +477,17 @@ impl Reading {
                 consequence.push_str("reset needed");
             }
             AlarmLine {
+                fault: f,
                 label: fault_label(f),
+                place: None,
                 consequence,
                 trip: true,
             }
         });
         let milder = self.warnings.iter().map(|&f| AlarmLine {
+            fault: f,
             label: fault_label(f),
+            place: None,
             consequence: match (ours, self.derates.contains(&f)) {
                 (false, _) => String::new(),
                 (true, true) => "current limits reduced".to_owned(),
@@ -885,6 +894,25 @@ fn probe_poller() -> Poller {
 }
 
 impl Session {
+    /// `lines` (the latest report's alarms) with where each is, from the newest event that
+    /// raised it: at its level for a trip, at warning or derate for the milder ones.
+    pub fn place_alarms(&self, mut lines: Vec<AlarmLine>) -> Vec<AlarmLine> {
+        for line in &mut lines {
+            line.place = self
+                .events
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.event.kind == EventKind::Tripped
+                        && e.event.fault == line.fault
+                        && (e.event.level == Level::Trip) == line.trip
+                })
+                .and_then(|e| place(&e.event))
+                .map(|p| p.to_string());
+        }
+        lines
+    }
+
     /// A session for a device speaking `protocol`, or, with `None`, one that finds out from
     /// the bytes (sending each answering protocol's request in turn meanwhile).
     pub fn for_protocol(protocol: Option<Protocol>) -> Self {
@@ -1230,6 +1258,39 @@ mod tests {
                 line("too cold to charge", "current limits reduced", false),
                 line("cell imbalance", "warning", false),
             ]
+        );
+        // Where each is, from the newest event that raised it at its level.
+        let mut session = Session::default();
+        let tripped = |fault, level, location, time_ms| LoggedEvent {
+            sequence: time_ms,
+            event: Event {
+                time_ms,
+                kind: EventKind::Tripped,
+                fault,
+                level,
+                location,
+                value: 0,
+                limit: 0,
+                delay_ms: 0,
+            },
+        };
+        session.events.extend([
+            tripped(Fault::CellOverVoltage, Level::Warning, Some(2), 1),
+            tripped(Fault::CellOverVoltage, Level::Trip, Some(12), 2),
+            tripped(Fault::CellImbalance, Level::Warning, Some(4), 3),
+            tripped(Fault::CellImbalance, Level::Warning, Some(6), 4),
+            tripped(Fault::ChargeUnderTemperature, Level::Derate, Some(1), 5),
+        ]);
+        let placed: Vec<Option<String>> = session
+            .place_alarms(Reading::from_telemetry(&t).alarm_lines())
+            .into_iter()
+            .map(|l| l.place)
+            .collect();
+        let at = |p: &str| Some(p.to_owned());
+        assert_eq!(
+            placed,
+            [at("cell 13"), None, at("sensor 2"), at("cell 7")],
+            "the trip's cell, not the warning's; no event, no place; the newest"
         );
         // A vendor BMS's protection: its firmware decides what it stops, not this table.
         let vendor = Reading {
