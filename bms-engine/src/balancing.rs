@@ -53,6 +53,13 @@ pub struct Balancer {
     given_ma_ms: [u64; MAX_CELLS],
 }
 
+/// Counter `index` of per-cell mA·ms counters, in mAh.
+fn mah(counters: &[u64; MAX_CELLS], index: usize) -> u32 {
+    counters
+        .get(index)
+        .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
+}
+
 impl Default for Balancer {
     fn default() -> Self {
         Balancer {
@@ -68,16 +75,12 @@ impl Default for Balancer {
 impl Balancer {
     /// Charge balancing has removed from cell `index` (0-based), mAh.
     pub fn balanced_mah(&self, index: usize) -> u32 {
-        self.counters_ma_ms
-            .get(index)
-            .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
+        mah(&self.counters_ma_ms, index)
     }
 
     /// Charge an active balancer has given cell `index` (0-based), mAh.
     pub fn given_mah(&self, index: usize) -> u32 {
-        self.given_ma_ms
-            .get(index)
-            .map_or(0, |c| u32::try_from(c / 3_600_000).unwrap_or(u32::MAX))
+        mah(&self.given_ma_ms, index)
     }
 
     /// Decides this step's balancing. `permitted` is false while any trip-level fault is active

@@ -220,7 +220,7 @@ impl Engine {
         self.balancer.balanced_mah(index)
     }
 
-    /// The self-discharge check: its finding as of the last top of charge.
+    /// The self-discharge check: its finding as of the last end of charge.
     pub fn self_discharge(&self) -> &SelfDischarge {
         &self.self_discharge
     }
