@@ -53,3 +53,22 @@ pub const MAX_CELLS: usize = 32;
 
 /// Most temperature sensors one engine instance reads.
 pub const MAX_TEMPERATURES: usize = 8;
+
+/// The median of `values`, which it sorts (`None` when empty). An insertion sort: at most
+/// [`MAX_CELLS`] values, and far less flash than the library's sort.
+pub(crate) fn median(values: &mut [f32]) -> Option<f32> {
+    for k in 1..values.len() {
+        let mut j = k;
+        while j > 0 && values.get(j - 1) > values.get(j) {
+            values.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    let half = values.len() / 2;
+    let at = |k: usize| values.get(k).copied();
+    if values.len() % 2 == 1 {
+        at(half)
+    } else {
+        Some(0.5 * (at(half.checked_sub(1)?)? + at(half)?))
+    }
+}

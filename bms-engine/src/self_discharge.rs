@@ -164,23 +164,8 @@ impl SelfDischarge {
             *b = capacity_ah * (1.0 - c.soc) - c.taken_ah + c.given_ah;
             *s = capacity_ah * c.sigma.unwrap_or(UNBOUNDED_SIGMA);
         }
-        // An insertion sort: at most 32 values, once an end, and far less flash than the
-        // library's sort.
         let mut sorted = behind;
-        let sorted = sorted.get_mut(..n).unwrap_or_default();
-        for k in 1..sorted.len() {
-            let mut j = k;
-            while j > 0 && sorted.get(j - 1) > sorted.get(j) {
-                sorted.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        let at = |k: usize| sorted.get(k).copied().unwrap_or_default();
-        let median = if n % 2 == 1 {
-            at(n / 2)
-        } else {
-            0.5 * (at(n / 2 - 1) + at(n / 2))
-        };
+        let median = crate::median(sorted.get_mut(..n).unwrap_or_default()).unwrap_or_default();
         for b in behind.iter_mut().take(n) {
             *b -= median;
         }
