@@ -140,7 +140,8 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
             });
         }
     }
-    for (i, (f, v)) in e.cells.iter_mut().zip(&values).enumerate() {
+    let mut r0s = [f32::NAN; MAX_CELLS];
+    for (i, ((f, v), r0_slot)) in e.cells.iter_mut().zip(&values).zip(&mut r0s).enumerate() {
         let [soc, sigma, h, bias, capacity, capacity_sigma, r0] = *v;
         let sigma = libm::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
         *f = CellFilter::resumed(&e.params, soc, sigma, h, bias);
@@ -148,9 +149,13 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
             .then_some((capacity, capacity_sigma));
         e.health.set_capacity(i, capacity);
         if r0.is_finite() && r0 > 0.0 {
-            e.health.set_r0(i, r0, RESTORED_R0_SAMPLES);
+            *r0_slot = r0;
         }
     }
+    e.health.set_r0(
+        r0s.get(..e.cells.len()).unwrap_or_default(),
+        RESTORED_R0_SAMPLES,
+    );
     Ok(())
 }
 

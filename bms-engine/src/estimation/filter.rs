@@ -335,10 +335,10 @@ impl CellFilter {
     }
 
     /// Measurement update with the cell's terminal voltage `v`.
-    pub(crate) fn correct(&mut self, params: &CellModelParams, step: &Step, r0_ohm: f32, v: f32) {
+    /// `r0` is the cell's ohmic resistance at its temperature now.
+    pub(crate) fn correct(&mut self, params: &CellModelParams, step: &Step, r0: f32, v: f32) {
         // Until this correction is made and agrees, the voltage has not vouched for the SOC.
         self.agrees = false;
-        let r0 = r0_ohm * step.resistance_factor;
         let i = step.current_a - self.x[B];
         let z = self.x[Z];
         // The SOC the OCV shows: emptier under discharge load in the cold. Once the charge left

@@ -466,7 +466,10 @@ impl SocEstimator for ModelEstimator {
             let rc_change_v = cell.rc_voltage() - before;
             if let Some(v) = voltage {
                 if (self.steps as usize + i).is_multiple_of(CORRECTION_EVERY) {
-                    let r0_ohm = self.health.r0_ohm(i).unwrap_or(self.params.r0_ohm);
+                    let r0_ohm = self
+                        .health
+                        .r0_ohm_at(i, rf)
+                        .unwrap_or(self.params.r0_ohm * rf);
                     cell.correct(&self.params, &step, r0_ohm, v);
                 }
                 cell.full_charge_sync(&self.params, input, v);
