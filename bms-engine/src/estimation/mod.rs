@@ -34,7 +34,14 @@
 //!
 //! # Noise tuning, and why
 //!
-//! * Voltage noise σ 3 mV: the front end's noise (2 mV in `solar-30`) plus 1 mV quantisation.
+//! * Voltage noise σ 3 mV: the front end's noise (2 mV in `solar-30`) plus 1 mV quantisation;
+//!   and 20 % of the ohmic drop `R0(T)·i`, the most the resistance model is trusted: R0 moves
+//!   with the SOC, and a cell's estimate lags a change (a connection going bad).
+//! * The bias is heard only through the charge it counts, never through the ohmic drop the
+//!   measurement equation also gives it (`∂v/∂b = −R0` is left out of the Jacobian): for a
+//!   healthy cell that term is 0.03 mV per 0.1 A, far below the noise, but for a cell behind a
+//!   5 mΩ connection the filter read its resistance error at 47 A (a few percent, 10–20 mV) as a
+//!   4.6 A bias, and the cell's SOC walked off by 20 %.
 //! * SOC process noise: the current sensor's noise (50 mA) and a 0.5 % gain uncertainty of the
 //!   measured current, integrated over the step.
 //! * `b` walks by 0.02 A per √hour: biases drift slowly with temperature; the walk keeps the
