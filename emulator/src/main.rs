@@ -455,6 +455,12 @@ fn describe_estimation(s: &emulator::Summary) -> String {
             s.true_r0_mohm
         ));
     }
+    if let Some(c) = s.highest_r0 {
+        lines.push(format!(
+            "                    highest cell {}: estimated {:.3} mΩ, true {:.3} mΩ",
+            c.cell, c.estimate_mohm, c.true_mohm
+        ));
+    }
     lines.join("\n")
 }
 

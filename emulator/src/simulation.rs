@@ -110,6 +110,17 @@ pub struct InjectedRecord {
     pub fault: &'static str,
 }
 
+/// One cell's R0 at 25 °C: as estimated and as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CellResistance {
+    /// Cell number, 1-based.
+    pub cell: usize,
+    /// Estimated, mΩ.
+    pub estimate_mohm: f64,
+    /// True, mΩ.
+    pub true_mohm: f64,
+}
+
 /// The result of a run (the JSON the CLI prints).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -176,6 +187,9 @@ pub struct Summary {
     pub r0_estimate_mohm: Option<f64>,
     /// True mean R0 at 25 °C at the end, mΩ.
     pub true_r0_mohm: f64,
+    /// The cell the BMS finds the most resistive at the end (a connection gone bad shows
+    /// here), with the truth beside it.
+    pub highest_r0: Option<CellResistance>,
     /// Energy charged into the pack, kWh.
     pub energy_in_kwh: f64,
     /// Energy discharged from the pack, kWh.
@@ -767,6 +781,22 @@ impl Simulation {
                 .as_ref()
                 .and_then(|h| h.r0_ohm)
                 .map(|(r, _)| f64::from(r) * 1000.0),
+            highest_r0: health.as_ref().and_then(|h| {
+                let model = &self.pack.model;
+                h.cell_r0_ohm
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| r.map(|(r, _)| (i, r)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .and_then(|(i, r)| {
+                        let cell = self.pack.cells.get(i)?;
+                        Some(CellResistance {
+                            cell: i + 1,
+                            estimate_mohm: f64::from(r) * 1000.0,
+                            true_mohm: cell.r0_at_25c_ohm(model) * 1000.0,
+                        })
+                    })
+            }),
             true_r0_mohm: {
                 let model = &self.pack.model;
                 let n = self.pack.cells.len().max(1) as f64;

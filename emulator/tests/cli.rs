@@ -206,6 +206,37 @@ fn a_capacity_known_for_only_some_cells_says_so() {
 }
 
 #[test]
+fn the_summary_names_the_most_resistive_cell_beside_its_truth() {
+    // Cell 3's connection gains 5 mΩ after an hour: by the end of the day the BMS knows it.
+    let out = emulator(&["run", "--scenario", "fault-resistance-step", "--seed", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("highest cell "))
+        .unwrap_or_else(|| panic!("no highest-resistance line: {text}"));
+    let figures: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(line.contains("highest cell 3:"), "{line}");
+    let [_, estimate, truth] = figures[..] else {
+        panic!("{line}");
+    };
+    assert!((estimate - truth).abs() / truth < 0.05, "{line}");
+    assert!(truth > 5.0, "{line}");
+    let json = stdout(&emulator(&[
+        "run",
+        "--scenario",
+        "fault-resistance-step",
+        "--seed",
+        "1",
+        "--json",
+    ]));
+    assert!(json.contains("\"highest_r0\":{\"cell\":3,"), "{json}");
+}
+
+#[test]
 fn run_without_days_runs_the_scenario_for_its_own_length() {
     let scenario = Scenario::PeakShaving;
     assert!(

@@ -124,7 +124,8 @@ fn a_slow_leak_is_found_by_comparing_ends_of_charge_and_warned_of() {
 }
 
 /// Cell 3's connection gains 5 mΩ (17 times a cell's R0) after an hour. The BMS learns the
-/// new resistance from the day's current steps within hours, knows that a connection's does
+/// new resistance within hours from current steps (most of them its own charge derate coming
+/// and going as the cell reads high), knows that a connection's does
 /// not follow the cells' Arrhenius, and so keeps that cell's SOC as well as the others' over
 /// four days. It once took 63 hours to learn it, read the difference as a current-sensor bias
 /// of +1.3 A, and let the cell's estimate fall 23 points behind the truth, which the
