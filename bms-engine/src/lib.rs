@@ -54,19 +54,30 @@ pub const MAX_CELLS: usize = 32;
 /// Most temperature sensors one engine instance reads.
 pub const MAX_TEMPERATURES: usize = 8;
 
-/// The median of `values`, which it sorts (`None` when empty). An insertion sort: at most
-/// [`MAX_CELLS`] values, and far less flash than the library's sort.
-pub(crate) fn median(values: &mut [f32]) -> Option<f32> {
-    for k in 1..values.len() {
+/// The median of the finite ones of `values` (at most [`MAX_CELLS`] are read; `None` when
+/// none is finite). An insertion sort on a copy: few values, and far less flash than the
+/// library's sort.
+pub(crate) fn median(values: &[f32]) -> Option<f32> {
+    let mut sorted = [0.0_f32; MAX_CELLS];
+    let mut n = 0;
+    for (slot, &v) in sorted
+        .iter_mut()
+        .zip(values.iter().filter(|v| v.is_finite()))
+    {
+        *slot = v;
+        n += 1;
+    }
+    let sorted = sorted.get_mut(..n)?;
+    for k in 1..sorted.len() {
         let mut j = k;
-        while j > 0 && values.get(j - 1) > values.get(j) {
-            values.swap(j - 1, j);
+        while j > 0 && sorted.get(j - 1) > sorted.get(j) {
+            sorted.swap(j - 1, j);
             j -= 1;
         }
     }
-    let half = values.len() / 2;
-    let at = |k: usize| values.get(k).copied();
-    if values.len() % 2 == 1 {
+    let half = n / 2;
+    let at = |k: usize| sorted.get(k).copied();
+    if n % 2 == 1 {
         at(half)
     } else {
         Some(0.5 * (at(half.checked_sub(1)?)? + at(half)?))

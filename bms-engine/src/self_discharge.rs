@@ -164,8 +164,7 @@ impl SelfDischarge {
             *b = capacity_ah * (1.0 - c.soc) - c.taken_ah + c.given_ah;
             *s = capacity_ah * c.sigma.unwrap_or(UNBOUNDED_SIGMA);
         }
-        let mut sorted = behind;
-        let median = crate::median(sorted.get_mut(..n).unwrap_or_default()).unwrap_or_default();
+        let median = crate::median(behind.get(..n).unwrap_or_default()).unwrap_or_default();
         for b in behind.iter_mut().take(n) {
             *b -= median;
         }

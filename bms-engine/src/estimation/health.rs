@@ -265,16 +265,7 @@ impl Health {
     /// Sets the cells' resistances at 25 °C (NaN: not known) as if `samples` steps had shown
     /// them (restoring): the string's is their median, each cell's excess the rest.
     pub(crate) fn set_r0(&mut self, r0_ohm: &[f32], samples: f32) {
-        let mut known = [0.0_f32; MAX_CELLS];
-        let mut n = 0;
-        for (slot, &r) in known
-            .iter_mut()
-            .zip(r0_ohm.iter().filter(|r| r.is_finite()))
-        {
-            *slot = r;
-            n += 1;
-        }
-        let Some(string) = crate::median(known.get_mut(..n).unwrap_or_default()) else {
+        let Some(string) = crate::median(r0_ohm) else {
             return;
         };
         self.string_r0 = sums_of(string, samples);
@@ -386,13 +377,7 @@ impl Health {
         };
         let n = self.cells.len();
         let seen = self.step_cells_r0.get_mut(..n).unwrap_or_default();
-        let mut known = [0.0_f32; MAX_CELLS];
-        let mut k = 0;
-        for (slot, &r) in known.iter_mut().zip(seen.iter().filter(|r| r.is_finite())) {
-            *slot = r;
-            k += 1;
-        }
-        if let Some(string) = crate::median(known.get_mut(..k).unwrap_or_default()) {
+        if let Some(string) = crate::median(seen) {
             self.string_r0 = remember(self.string_r0, w, string / resistance_factor);
             for (c, r) in self.cells.iter_mut().zip(seen.iter()) {
                 if r.is_finite() {
