@@ -242,10 +242,11 @@ impl Health {
     /// Cell `i`'s R0 for the filter at Arrhenius factor `resistance_factor`, once enough steps
     /// were seen, Ω: the string's share scales, the cell's excess does not.
     pub fn r0_ohm_at(&self, i: usize, resistance_factor: f32) -> Option<f32> {
-        self.r0_parts(i).map(|((r, _), (e, _))| {
-            // However noisy the excess, never below a tenth of the string's.
-            (r * resistance_factor + e).max(0.1 * r * resistance_factor)
-        })
+        // Asked at every correction: the means alone, without the σ's square roots.
+        let r = r0_mean(self.string_r0)?;
+        let e = r0_mean(self.cells.get(i)?.r0_excess)?;
+        // However noisy the excess, never below a tenth of the string's.
+        Some((r * resistance_factor + e).max(0.1 * r * resistance_factor))
     }
 
     /// The string's typical R0 at 25 °C and cell `i`'s excess over it, each with its 1σ.
@@ -434,11 +435,15 @@ impl Health {
     }
 }
 
-fn r0_estimate((sw, swr, swr2, n): (f32, f32, f32, f32)) -> Option<(f32, f32)> {
-    if n < R0_MIN_SAMPLES || sw <= 0.0 {
-        return None;
-    }
-    let mean = swr / sw;
+/// The weighted mean of `sums`, once enough steps were seen.
+fn r0_mean((sw, swr, _, n): Sums) -> Option<f32> {
+    (n >= R0_MIN_SAMPLES && sw > 0.0).then(|| swr / sw)
+}
+
+/// The weighted mean of `sums` and its 1σ, once enough steps were seen.
+fn r0_estimate(sums: Sums) -> Option<(f32, f32)> {
+    let (sw, _, swr2, n) = sums;
+    let mean = r0_mean(sums)?;
     let variance = (swr2 / sw - mean * mean).max(0.0);
     Some((mean, libm::sqrtf(variance / n)))
 }
