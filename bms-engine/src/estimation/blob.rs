@@ -3,7 +3,7 @@
 //! endian, versioned, CRC-16 protected. A restored SOC gets extra uncertainty for the unknown
 //! time the device was off.
 
-use super::{CellFilter, ModelEstimator};
+use super::ModelEstimator;
 use crate::MAX_CELLS;
 use crc::{CRC_16_IBM_3740, Crc};
 
@@ -64,7 +64,7 @@ fn get(bytes: &[u8], at: &mut usize) -> f32 {
 }
 
 pub(super) fn save(e: &ModelEstimator, out: &mut [u8]) -> Result<usize, BlobError> {
-    let cells = e.cells.len();
+    let cells = e.filters.len();
     let len = HEADER + cells * PER_CELL + 2;
     if out.len() < len {
         return Err(BlobError::BufferTooSmall { needed: len });
@@ -83,13 +83,14 @@ pub(super) fn save(e: &ModelEstimator, out: &mut [u8]) -> Result<usize, BlobErro
         ]);
     }
     let mut at = HEADER;
-    for (i, f) in e.cells.iter().enumerate() {
+    for i in 0..cells {
+        let f = &e.filters;
         let capacity = health.cell_capacity_ah.get(i).copied().flatten();
         let r0 = health.cell_r0_ohm.get(i).copied().flatten();
-        put(out, &mut at, f.soc());
-        put(out, &mut at, f.soc_sigma());
-        put(out, &mut at, f.hysteresis());
-        put(out, &mut at, f.bias_a());
+        put(out, &mut at, f.soc(i));
+        put(out, &mut at, f.soc_sigma(i));
+        put(out, &mut at, f.hysteresis(i));
+        put(out, &mut at, f.bias_a(i));
         put(out, &mut at, capacity.map_or(f32::NAN, |c| c.0));
         put(out, &mut at, capacity.map_or(f32::NAN, |c| c.1));
         put(out, &mut at, r0.map_or(f32::NAN, |r| r.0));
@@ -117,7 +118,7 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
     if crc != Some(CRC16.checksum(bytes.get(..body).unwrap_or_default())) {
         return Err(BlobError::Corrupt);
     }
-    if usize::from(stored) != e.cells.len() {
+    if usize::from(stored) != e.filters.len() {
         return Err(BlobError::CellCount { stored });
     }
     // Read and check everything before changing anything.
@@ -141,10 +142,11 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
         }
     }
     let mut r0s = [f32::NAN; MAX_CELLS];
-    for (i, ((f, v), r0_slot)) in e.cells.iter_mut().zip(&values).zip(&mut r0s).enumerate() {
+    let cells = e.filters.len();
+    for (i, (v, r0_slot)) in values.iter().zip(&mut r0s).enumerate().take(cells) {
         let [soc, sigma, h, bias, capacity, capacity_sigma, r0] = *v;
         let sigma = libm::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
-        *f = CellFilter::resumed(&e.params, soc, sigma, h, bias);
+        e.filters.resume(i, &e.params, soc, sigma, h, bias);
         let capacity = (capacity.is_finite() && capacity > 0.0 && capacity_sigma.is_finite())
             .then_some((capacity, capacity_sigma));
         e.health.set_capacity(i, capacity);
@@ -152,10 +154,8 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
             *r0_slot = r0;
         }
     }
-    e.health.set_r0(
-        r0s.get(..e.cells.len()).unwrap_or_default(),
-        RESTORED_R0_SAMPLES,
-    );
+    e.health
+        .set_r0(r0s.get(..cells).unwrap_or_default(), RESTORED_R0_SAMPLES);
     Ok(())
 }
 

@@ -1,10 +1,13 @@
 //! One cell's extended Kalman filter (state vector and tuning: see the module above).
 //!
 //! Indices into the fixed 6×6 arrays are the named state constants or loop counters bounded
-//! by `N`, so none of them can be out of range.
-#![allow(clippy::indexing_slicing)]
+//! by `N`, and a cell's index into the [`MAX_CELLS`] lanes is below the string's length, so
+//! none of them can be out of range. The loops across the cells index every lane array by the
+//! cell: that is the shape the compiler vectorises.
+#![allow(clippy::indexing_slicing, clippy::needless_range_loop)]
 
 use super::{CellModelParams, StepInput};
+use crate::MAX_CELLS;
 
 const N: usize = 6;
 const Z: usize = 0;
@@ -92,25 +95,38 @@ impl Step {
     }
 }
 
-/// A cell's filter: state, covariance and full-charge detection.
+/// One value per cell, cell 1 first; lanes beyond the string's length stay at their start.
+pub(crate) type Lanes = [f32; MAX_CELLS];
+
+/// The string's filters, one per cell, laid out by state rather than by cell: the time update
+/// every step runs as one loop across the cells over these arrays (vectorised by the compiler,
+/// the same arithmetic per cell as one at a time), and a voltage correction (one cell's, a
+/// step) works on that cell's covariance and states alone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CellFilter {
-    x: [f32; N],
-    p: Matrix,
+pub struct Filters {
+    len: usize,
+    /// The states, each across the cells (indexed by the state constants).
+    x: [Lanes; N],
+    /// Each cell's covariance.
+    p: [Matrix; MAX_CELLS],
     /// Kahan carry of the SOC integration: per-second steps at small currents are below f32's
     /// resolution of an SOC near 1.
-    z_carry: f32,
+    z_carry: Lanes,
     /// How long the full-charge condition has held towards the next synchronisation, s.
-    full_secs: f32,
+    full_secs: Lanes,
     /// Innovations skipped as outliers.
-    outliers: u32,
+    outliers: [u32; MAX_CELLS],
     /// Whether the last voltage correction was made and agreed with the model (innovation
     /// within [`AGREEMENT_SIGMAS`], OCV offset within as many σ of the table's error), or a
     /// full charge or a rest below the curve's empty end vouched for the SOC: a small σ means
     /// the SOC is known only while this holds.
-    agrees: bool,
-    /// Covariance propagation not yet applied to `p` (see [`Pending`]).
-    pending: Pending,
+    agrees: [bool; MAX_CELLS],
+    /// Covariance propagation not yet applied to `p` (see [`Pending`]), each across the cells.
+    pending: PendingLanes,
+    /// What the RC pairs did by themselves over the last time update, V.
+    rc_change: Lanes,
+    /// Scratch of the time update: the hysteresis exponent of each cell.
+    hysteresis_x: Lanes,
 }
 
 /// The time updates of the covariance since it was last brought up to date, composed into one.
@@ -136,9 +152,59 @@ impl Pending {
     };
 }
 
-impl CellFilter {
-    /// A filter starting at `soc` with 1σ `soc_sigma`, rested, with no bias known.
-    pub fn new(params: &CellModelParams, soc: f32, soc_sigma: f32) -> Self {
+/// [`Pending`] of every cell, by component and state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PendingLanes {
+    d: [Lanes; N],
+    u: [Lanes; N],
+    q: [Lanes; N],
+}
+
+impl PendingLanes {
+    const NONE: PendingLanes = PendingLanes {
+        d: [[1.0; MAX_CELLS]; N],
+        u: [[0.0; MAX_CELLS]; N],
+        q: [[0.0; MAX_CELLS]; N],
+    };
+
+    fn get(&self, c: usize) -> Pending {
+        Pending {
+            d: core::array::from_fn(|k| self.d[k][c]),
+            u: core::array::from_fn(|k| self.u[k][c]),
+            q: core::array::from_fn(|k| self.q[k][c]),
+        }
+    }
+
+    fn clear(&mut self, c: usize) {
+        for k in 0..N {
+            self.d[k][c] = 1.0;
+            self.u[k][c] = 0.0;
+            self.q[k][c] = 0.0;
+        }
+    }
+}
+
+/// e^(−x) for the hysteresis update; a second's step moves x ≈ 0.004, where the series is
+/// exact to 1e-8.
+fn hysteresis_decay(x: f32) -> f32 {
+    if x < HYSTERESIS_SERIES_BELOW {
+        hysteresis_series(x)
+    } else {
+        libm::expf(-x)
+    }
+}
+
+fn hysteresis_series(x: f32) -> f32 {
+    1.0 - x + 0.5 * x * x
+}
+
+/// Below this exponent the hysteresis decay is its series (see [`hysteresis_decay`]).
+const HYSTERESIS_SERIES_BELOW: f32 = 0.01;
+
+impl Filters {
+    /// `len` filters (at most [`MAX_CELLS`]) starting at `soc` with 1σ `soc_sigma`, rested,
+    /// with no bias known.
+    pub(crate) fn new(params: &CellModelParams, len: usize, soc: f32, soc_sigma: f32) -> Self {
         let mut p = [[0.0; N]; N];
         p[Z][Z] = soc_sigma * soc_sigma;
         p[V1][V1] = 0.005 * 0.005;
@@ -146,205 +212,254 @@ impl CellFilter {
         p[H][H] = 0.5 * 0.5;
         p[B][B] = BIAS_PRIOR_A * BIAS_PRIOR_A;
         p[E][E] = params.ocv_error_v.0 * params.ocv_error_v.0;
-        CellFilter {
-            x: [soc, 0.0, 0.0, 0.0, 0.0, 0.0],
-            p,
-            z_carry: 0.0,
-            full_secs: 0.0,
-            outliers: 0,
-            agrees: false,
-            pending: Pending::NONE,
+        let mut x = [[0.0; MAX_CELLS]; N];
+        x[Z] = [soc; MAX_CELLS];
+        Filters {
+            len: len.min(MAX_CELLS),
+            x,
+            p: [p; MAX_CELLS],
+            z_carry: [0.0; MAX_CELLS],
+            full_secs: [0.0; MAX_CELLS],
+            outliers: [0; MAX_CELLS],
+            agrees: [false; MAX_CELLS],
+            pending: PendingLanes::NONE,
+            rc_change: [0.0; MAX_CELLS],
+            hysteresis_x: [0.0; MAX_CELLS],
         }
     }
 
-    /// A filter resumed from saved values: SOC and its σ, hysteresis, bias.
-    pub(crate) fn resumed(
+    /// Resumes cell `c` (below [`Filters::len`]) from saved values: SOC and its σ, hysteresis,
+    /// bias.
+    pub(crate) fn resume(
+        &mut self,
+        c: usize,
         params: &CellModelParams,
         soc: f32,
         soc_sigma: f32,
         hysteresis: f32,
         bias_a: f32,
-    ) -> Self {
-        let mut p = [[0.0; N]; N];
+    ) {
+        let p = &mut self.p[c];
+        *p = [[0.0; N]; N];
         p[Z][Z] = soc_sigma * soc_sigma;
         p[V1][V1] = 0.005 * 0.005;
         p[V2][V2] = 0.005 * 0.005;
         p[H][H] = 0.3 * 0.3;
         p[B][B] = 0.2 * 0.2;
         p[E][E] = params.ocv_error_v.0 * params.ocv_error_v.0;
-        CellFilter {
-            x: [soc, 0.0, 0.0, hysteresis, bias_a, 0.0],
-            p,
-            z_carry: 0.0,
-            full_secs: 0.0,
-            outliers: 0,
-            agrees: false,
-            pending: Pending::NONE,
+        for (k, value) in [soc, 0.0, 0.0, hysteresis, bias_a, 0.0]
+            .into_iter()
+            .enumerate()
+        {
+            self.x[k][c] = value;
         }
+        self.z_carry[c] = 0.0;
+        self.full_secs[c] = 0.0;
+        self.outliers[c] = 0;
+        self.agrees[c] = false;
+        self.pending.clear(c);
     }
 
-    /// Estimated SOC, fraction (not clamped).
-    pub fn soc(&self) -> f32 {
-        self.x[Z]
+    /// Number of cells.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
-    /// 1σ of the SOC, fraction.
-    pub fn soc_sigma(&self) -> f32 {
-        libm::sqrtf(self.soc_variance())
+    /// Cell `c`'s estimated SOC, fraction (not clamped). Cells are numbered below
+    /// [`Filters::len`] here and in every per-cell accessor.
+    pub(crate) fn soc(&self, c: usize) -> f32 {
+        self.x[Z][c]
     }
 
-    /// Variance of the SOC, fraction².
-    pub fn soc_variance(&self) -> f32 {
+    /// The SOCs of the cells, fraction (not clamped).
+    pub(crate) fn socs(&self) -> &[f32] {
+        &self.x[Z][..self.len]
+    }
+
+    /// 1σ of cell `c`'s SOC, fraction.
+    pub(crate) fn soc_sigma(&self, c: usize) -> f32 {
+        libm::sqrtf(self.soc_variance(c))
+    }
+
+    /// Variance of cell `c`'s SOC, fraction².
+    pub(crate) fn soc_variance(&self, c: usize) -> f32 {
         // The pending propagation's (Z, Z) element alone: d_Z = 1, so
         // (F·P·Fᵀ)_ZZ = P_ZZ + 2·u_Z·P_ZB + u_Z²·P_BB.
-        let u = self.pending.u[Z];
-        let zz = self.p[Z][Z] + 2.0 * u * self.p[Z][B] + u * u * self.p[B][B] + self.pending.q[Z];
+        let p = &self.p[c];
+        let u = self.pending.u[Z][c];
+        let zz = p[Z][Z] + 2.0 * u * p[Z][B] + u * u * p[B][B] + self.pending.q[Z][c];
         zz.max(0.0)
     }
 
-    /// Estimated current-sensor bias, A.
-    pub fn bias_a(&self) -> f32 {
-        self.x[B]
+    /// Cell `c`'s estimated current-sensor bias, A.
+    pub(crate) fn bias_a(&self, c: usize) -> f32 {
+        self.x[B][c]
     }
 
-    /// 1σ of the bias, A.
-    pub fn bias_sigma_a(&self) -> f32 {
+    /// 1σ of cell `c`'s bias, A.
+    pub(crate) fn bias_sigma_a(&self, c: usize) -> f32 {
         // The bias row of a pending propagation is the identity's.
-        libm::sqrtf((self.p[B][B] + self.pending.q[B]).max(0.0))
+        libm::sqrtf((self.p[c][B][B] + self.pending.q[B][c]).max(0.0))
     }
 
-    /// Hysteresis state, −1 … 1.
-    pub fn hysteresis(&self) -> f32 {
-        self.x[H]
+    /// Cell `c`'s hysteresis state, −1 … 1.
+    pub(crate) fn hysteresis(&self, c: usize) -> f32 {
+        self.x[H][c]
     }
 
-    /// Voltage across both RC pairs, V.
-    pub fn rc_voltage(&self) -> f32 {
-        self.x[V1] + self.x[V2]
+    /// What cell `c`'s RC pairs did by themselves over the last time update (before any
+    /// correction), V.
+    pub(crate) fn rc_change_v(&self, c: usize) -> f32 {
+        self.rc_change[c]
     }
 
-    /// Innovations skipped as outliers so far.
-    pub fn outliers(&self) -> u32 {
-        self.outliers
+    /// Whether cell `c`'s last voltage correction was made and agreed with the model (or a
+    /// full charge or an empty cell vouched for the SOC).
+    pub(crate) fn agrees(&self, c: usize) -> bool {
+        self.agrees[c]
     }
 
-    /// Whether the last voltage correction was made and agreed with the model (or a full
-    /// charge or an empty cell vouched for the SOC).
-    pub fn agrees(&self) -> bool {
-        self.agrees
-    }
-
-    /// Time update over one step at the measured current.
-    /// `capacity_ah` is the capacity to count against and `capacity_rel_sigma` its relative
+    /// Time update of every cell over one step at the measured current. `coulombs` is the
+    /// capacity each cell is counted against, A·s, and `capacity_rel_sigma` its relative
     /// uncertainty: a capacity error is an SOC error growing with the charge moved, so the SOC
     /// variance grows by `capacity_rel_sigma² · |ΔSOC|`.
     pub(crate) fn predict(
         &mut self,
         params: &CellModelParams,
         step: &Step,
-        capacity_ah: f32,
-        capacity_rel_sigma: f32,
+        coulombs: &Lanes,
+        capacity_rel_sigma: &Lanes,
     ) {
+        let n = self.len.min(MAX_CELLS);
         let dt = step.dt_secs;
-        let coulombs = capacity_ah.max(0.001) * 3600.0;
-        let i = step.current_a - self.x[B];
-        let eff = if i > 0.0 {
-            params.charge_efficiency
-        } else {
-            1.0
-        };
-        let dz_di = eff * dt / coulombs;
-        let dz = dz_di * i;
-        // Kahan-compensated z += dz.
-        let y = dz - self.z_carry;
-        let t = self.x[Z] + y;
-        self.z_carry = (t - self.x[Z]) - y;
-        self.x[Z] = t;
-
         let (a1, a2) = step.decays;
         let (g1, g2) = step.gains;
-        self.x[V1] = a1 * self.x[V1] + g1 * i;
-        self.x[V2] = a2 * self.x[V2] + g2 * i;
-        let x = params.hysteresis_rate * libm::fabsf(dz);
-        // e^(−x); a second's step moves x ≈ 0.004, where the series is exact to 1e-8.
-        let k = if x < 0.01 {
-            1.0 - x + 0.5 * x * x
-        } else {
-            libm::expf(-x)
-        };
-        let direction = if i > 0.0 {
-            1.0
-        } else if i < 0.0 {
-            -1.0
-        } else {
-            0.0
-        };
-        let h_before = self.x[H];
-        self.x[H] = k * h_before + (1.0 - k) * direction;
-
-        // Jacobian F = D + u·e_Bᵀ with D = diag(1, a1, a2, k, 1, 1) and u = (−dz/di, −g1, −g2,
-        // 0, 0, 0): the decays, and how the states depend on the bias through the current.
-        // Composed into the pending propagation (u ← D·u + u_step, d ← D·d), written out for
-        // the entries that change.
-        let pending = &mut self.pending;
-        pending.u[Z] -= dz_di;
-        pending.u[V1] = a1 * pending.u[V1] - g1;
-        pending.u[V2] = a2 * pending.u[V2] - g2;
-        pending.u[H] *= k;
-        pending.d[V1] *= a1;
-        pending.d[V2] *= a2;
-        pending.d[H] *= k;
-
-        let z_noise = step.current_sigma * dz_di;
-        pending.q[Z] +=
-            z_noise * z_noise + capacity_rel_sigma * capacity_rel_sigma * libm::fabsf(dz);
-        pending.q[V1] += step.rc_noise;
-        pending.q[V2] += step.rc_noise;
-        let h_moved = libm::fabsf(self.x[H] - h_before) + 1e-6;
-        pending.q[H] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
-        pending.q[B] += step.bias_noise;
+        let efficiency = params.charge_efficiency;
         let walk = params.ocv_error_v.1;
-        pending.q[E] += walk * walk * libm::fabsf(dz);
+        let [xz, xv1, xv2, _, xb, _] = &mut self.x;
+        let PendingLanes { d, u, q } = &mut self.pending;
+        for c in 0..n {
+            let i = step.current_a - xb[c];
+            let eff = if i > 0.0 { efficiency } else { 1.0 };
+            let dz_di = eff * dt / coulombs[c];
+            let dz = dz_di * i;
+            // Kahan-compensated z += dz.
+            let z = xz[c];
+            let y = dz - self.z_carry[c];
+            let t = z + y;
+            self.z_carry[c] = (t - z) - y;
+            xz[c] = t;
+
+            let rc_before = xv1[c] + xv2[c];
+            xv1[c] = a1 * xv1[c] + g1 * i;
+            xv2[c] = a2 * xv2[c] + g2 * i;
+            self.rc_change[c] = (xv1[c] + xv2[c]) - rc_before;
+            self.hysteresis_x[c] = params.hysteresis_rate * libm::fabsf(dz);
+
+            // Jacobian F = D + u·e_Bᵀ with D = diag(1, a1, a2, k, 1, 1) and u = (−dz/di, −g1,
+            // −g2, 0, 0, 0): the decays, and how the states depend on the bias through the
+            // current. Composed into the pending propagation (u ← D·u + u_step, d ← D·d),
+            // written out for the entries that change (the hysteresis's below).
+            u[Z][c] -= dz_di;
+            u[V1][c] = a1 * u[V1][c] - g1;
+            u[V2][c] = a2 * u[V2][c] - g2;
+            d[V1][c] *= a1;
+            d[V2][c] *= a2;
+
+            let z_noise = step.current_sigma * dz_di;
+            q[Z][c] +=
+                z_noise * z_noise + capacity_rel_sigma[c] * capacity_rel_sigma[c] * libm::fabsf(dz);
+            q[V1][c] += step.rc_noise;
+            q[V2][c] += step.rc_noise;
+            q[B][c] += step.bias_noise;
+            q[E][c] += walk * walk * libm::fabsf(dz);
+        }
+        // The hysteresis, in a loop of its own: its exponent needs e^(−x) only for a step far
+        // longer or stronger than a second's (a replay's), and the common case vectorises.
+        if self.hysteresis_x[..n]
+            .iter()
+            .all(|&x| x < HYSTERESIS_SERIES_BELOW)
+        {
+            self.hysteresis_update(step.current_a, hysteresis_series);
+        } else {
+            self.hysteresis_update(step.current_a, hysteresis_decay);
+        }
     }
 
-    /// Applies the pending propagation to the covariance: `P ← F·P·Fᵀ + Q`, which with
+    /// Moves every cell's hysteresis state towards the direction of its current by
+    /// `decay(x)` of the way, with `x` from [`Filters::predict`].
+    #[inline(always)]
+    fn hysteresis_update(&mut self, current_a: f32, decay: impl Fn(f32) -> f32) {
+        let n = self.len.min(MAX_CELLS);
+        let [_, _, _, xh, xb, _] = &mut self.x;
+        let PendingLanes { d, u, q } = &mut self.pending;
+        for c in 0..n {
+            let k = decay(self.hysteresis_x[c]);
+            let i = current_a - xb[c];
+            let direction = if i > 0.0 {
+                1.0
+            } else if i < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let h_before = xh[c];
+            let h = k * h_before + (1.0 - k) * direction;
+            xh[c] = h;
+            u[H][c] *= k;
+            d[H][c] *= k;
+            let h_moved = libm::fabsf(h - h_before) + 1e-6;
+            q[H][c] += HYSTERESIS_NOISE * HYSTERESIS_NOISE * h_moved;
+        }
+    }
+
+    /// Applies cell `c`'s pending propagation to its covariance: `P ← F·P·Fᵀ + Q`, which with
     /// `F = D + u·e_Bᵀ` costs O(N²) instead of two matrix products.
-    fn propagate(&mut self) {
-        if self.pending == Pending::NONE {
+    fn propagate(&mut self, c: usize) {
+        let pending = self.pending.get(c);
+        if pending == Pending::NONE {
             return;
         }
-        let Pending { d, u, q } = self.pending;
-        let c = {
-            let mut c = [0.0; N];
-            for (ci, row) in c.iter_mut().zip(&self.p) {
-                *ci = row[B];
-            }
-            c
-        };
-        let pbb = self.p[B][B];
+        let Pending { d, u, q } = pending;
+        let p = &mut self.p[c];
+        let col: [f32; N] = core::array::from_fn(|i| p[i][B]);
+        let pbb = p[B][B];
         for i in 0..N {
             for j in i..N {
-                let value = d[i] * d[j] * self.p[i][j]
-                    + u[i] * d[j] * c[j]
-                    + d[i] * c[i] * u[j]
+                let value = d[i] * d[j] * p[i][j]
+                    + u[i] * d[j] * col[j]
+                    + d[i] * col[i] * u[j]
                     + u[i] * u[j] * pbb;
-                self.p[i][j] = value;
-                self.p[j][i] = value;
+                p[i][j] = value;
+                p[j][i] = value;
             }
         }
         for (n, qn) in q.iter().enumerate() {
-            self.p[n][n] += qn;
+            p[n][n] += qn;
         }
-        self.pending = Pending::NONE;
+        self.pending.clear(c);
     }
 
-    /// Measurement update with the cell's terminal voltage `v`.
-    /// `r0` is the cell's ohmic resistance at its temperature now.
-    pub(crate) fn correct(&mut self, params: &CellModelParams, step: &Step, r0: f32, v: f32) {
+    /// Cell `c`'s states.
+    fn state(&self, c: usize) -> [f32; N] {
+        core::array::from_fn(|k| self.x[k][c])
+    }
+
+    /// Measurement update of cell `c` with its terminal voltage `v`. `r0` is the cell's ohmic
+    /// resistance at its temperature now.
+    pub(crate) fn correct(
+        &mut self,
+        c: usize,
+        params: &CellModelParams,
+        step: &Step,
+        r0: f32,
+        v: f32,
+    ) {
         // Until this correction is made and agrees, the voltage has not vouched for the SOC.
-        self.agrees = false;
-        let i = step.current_a - self.x[B];
-        let z = self.x[Z];
+        self.agrees[c] = false;
+        let x = self.state(c);
+        let i = step.current_a - x[B];
+        let z = x[Z];
         // The SOC the OCV shows: emptier under discharge load in the cold. Once the charge left
         // is all beyond reach (`cold` ≤ 0) the cell sags towards empty under load, and how far
         // depends on the load and the cold far more than on the SOC: no correction then.
@@ -367,36 +482,37 @@ impl CellFilter {
         // light load (where the SOC cannot hinge on the resistance) the cell is empty, however
         // far the count was: a weak cell the filter counted as full-sized once sat at 2.80 V
         // for hours while its estimate stayed at 15 %.
-        let ocv_seen = v - r0 * i - self.x[V1] - self.x[V2] - params.hysteresis_v * self.x[H];
+        let ocv_seen = v - r0 * i - x[V1] - x[V2] - params.hysteresis_v * x[H];
         let (lowest, highest) = params.ocv.range_v();
         if ocv_seen < lowest && libm::fabsf(i) <= EMPTY_MAX_C_RATE * params.capacity_ah {
             // A reset, not an update: a filter that counted this far wrong was sure of itself
             // (its σ small, its other states bent to follow), so a weighted update would move
             // it only part of the way, and its correlations would carry the error elsewhere.
-            if self.x[Z] > EMPTY_SIGMA {
-                self.propagate();
-                self.x[Z] = 0.0;
-                self.z_carry = 0.0;
-                for k in 0..N {
-                    self.p[Z][k] = 0.0;
-                    self.p[k][Z] = 0.0;
+            if x[Z] > EMPTY_SIGMA {
+                self.propagate(c);
+                self.x[Z][c] = 0.0;
+                self.z_carry[c] = 0.0;
+                let p = &mut self.p[c];
+                p[Z] = [0.0; N];
+                for row in p.iter_mut() {
+                    row[Z] = 0.0;
                 }
-                self.p[Z][Z] = EMPTY_SIGMA * EMPTY_SIGMA;
+                p[Z][Z] = EMPTY_SIGMA * EMPTY_SIGMA;
             }
             // The voltage vouches for this SOC as a full charge does for 100 %.
-            self.agrees = true;
+            self.agrees[c] = true;
             return;
         }
         if !(lowest..=highest).contains(&ocv_seen) {
             return;
         }
-        let predicted =
-            ocv + params.hysteresis_v * self.x[H] + self.x[E] + self.x[V1] + self.x[V2] + r0 * i;
+        let predicted = ocv + params.hysteresis_v * x[H] + x[E] + x[V1] + x[V2] + r0 * i;
         // ∂v/∂b = −R0 is left out: the bias is heard through the charge it counts, not through
         // an ohmic drop whose own error is far larger (see the module's noise tuning).
         let h = [slope, 1.0, 1.0, params.hysteresis_v, 0.0, 1.0];
         let drop_sigma = R0_REL_SIGMA * r0 * i;
         match self.scalar_update(
+            c,
             &h,
             v - predicted,
             params.voltage_sigma_v * params.voltage_sigma_v + drop_sigma * drop_sigma,
@@ -404,54 +520,74 @@ impl CellFilter {
             params.soc_sigma_floor,
         ) {
             Some(normalised) => {
-                self.agrees = normalised <= AGREEMENT_SIGMAS * AGREEMENT_SIGMAS
-                    && libm::fabsf(self.x[E]) <= AGREEMENT_SIGMAS * params.ocv_error_v.0;
+                self.agrees[c] = normalised <= AGREEMENT_SIGMAS * AGREEMENT_SIGMAS
+                    && libm::fabsf(self.x[E][c]) <= AGREEMENT_SIGMAS * params.ocv_error_v.0;
             }
-            None => self.outliers = self.outliers.saturating_add(1),
+            None => self.outliers[c] = self.outliers[c].saturating_add(1),
         }
-        self.x[H] = self.x[H].clamp(-1.0, 1.0);
+        self.x[H][c] = self.x[H][c].clamp(-1.0, 1.0);
     }
 
-    /// Full-charge synchronisation: a cell at or above the charged voltage while the current
-    /// is between 0 and the tail current for the detection time is full.
+    /// Full-charge synchronisation of every cell with a voltage (`voltages`, V; NaN for a cell
+    /// without a plausible reading, whose detection time holds): a cell at or above the charged
+    /// voltage while the current is between 0 and the tail current for the detection time is
+    /// full.
     pub(crate) fn full_charge_sync(
         &mut self,
         params: &CellModelParams,
         input: &StepInput<'_>,
-        v: f32,
+        voltages: &Lanes,
     ) {
+        let n = self.len.min(MAX_CELLS);
         let (charged_v, tail_a) = input.full_charge;
-        let current = input.current_a - self.x[B];
-        if v >= charged_v && (-0.5..=tail_a).contains(&current) {
-            self.full_secs += input.dt_secs;
-        } else {
-            self.full_secs = 0.0;
+        let mut any_full = false;
+        for c in 0..n {
+            let v = voltages[c];
+            let current = input.current_a - self.x[B][c];
+            let held = self.full_secs[c];
+            let counted = if v >= charged_v && (-0.5..=tail_a).contains(&current) {
+                held + input.dt_secs
+            } else {
+                0.0
+            };
+            // A cell without a reading keeps its time (NaN compares false both ways).
+            let full_secs = if v.is_nan() { held } else { counted };
+            self.full_secs[c] = full_secs;
+            any_full |= full_secs >= input.full_detect_secs;
         }
-        if self.full_secs >= input.full_detect_secs {
+        if !any_full {
+            return;
+        }
+        for c in 0..n {
+            if self.full_secs[c] < input.full_detect_secs || voltages[c].is_nan() {
+                continue;
+            }
             let mut h = [0.0; N];
             h[Z] = 1.0;
             // A full charge is a fact, however far the estimate was: no outlier gate.
             let _ = self.scalar_update(
+                c,
                 &h,
-                1.0 - self.x[Z],
+                1.0 - self.x[Z][c],
                 FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
                 f32::INFINITY,
                 params.soc_sigma_floor,
             );
             // Held full: again after an hour.
-            self.full_secs = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
+            self.full_secs[c] = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
             // A full charge vouches for the SOC, whatever the voltage beyond the table's end
             // did to the last correction: a pin for the capacity.
-            self.agrees = true;
+            self.agrees[c] = true;
         }
     }
 
-    /// Kalman update with one scalar measurement of `h · x`: the squared innovation over its
-    /// variance, or `None` if it was an outlier (and nothing changed). The SOC σ
+    /// Kalman update of cell `c` with one scalar measurement of `h · x`: the squared innovation
+    /// over its variance, or `None` if it was an outlier (and nothing changed). The SOC σ
     /// is kept at or above `soc_sigma_floor`: the OCV table and the
     /// capacity are never exact, and a filter that believes otherwise stops listening.
     fn scalar_update(
         &mut self,
+        c: usize,
         h: &[f32; N],
         innovation: f32,
         r: f32,
@@ -459,9 +595,10 @@ impl CellFilter {
         soc_sigma_floor: f32,
     ) -> Option<f32> {
         // Every measurement update needs the covariance brought up to date first.
-        self.propagate();
+        self.propagate(c);
+        let p = &mut self.p[c];
         let mut ph = [0.0_f32; N];
-        for (out, row) in ph.iter_mut().zip(&self.p) {
+        for (out, row) in ph.iter_mut().zip(p.iter()) {
             *out = dot(row, h);
         }
         let s = dot(h, &ph) + r;
@@ -473,25 +610,25 @@ impl CellFilter {
         }
         let inv_s = 1.0 / s;
         let normalised = innovation * innovation * inv_s;
-        for (x, phi) in self.x.iter_mut().zip(&ph) {
-            *x += phi * inv_s * innovation;
+        for (k, phi) in ph.iter().enumerate() {
+            self.x[k][c] += phi * inv_s * innovation;
         }
         // P −= (P·h)(P·h)ᵀ / s, computed on one triangle and mirrored: exactly symmetric.
         for i in 0..N {
             let ki = ph[i] * inv_s;
             for (j, phj) in ph.iter().enumerate().skip(i) {
-                let value = self.p[i][j] - ki * phj;
-                self.p[i][j] = value;
-                self.p[j][i] = value;
+                let value = p[i][j] - ki * phj;
+                p[i][j] = value;
+                p[j][i] = value;
             }
         }
-        for k in 0..N {
-            self.p[k][k] = self.p[k][k].max(1e-12);
+        for (k, row) in p.iter_mut().enumerate() {
+            row[k] = row[k].max(1e-12);
         }
         // Adding to a diagonal keeps the covariance positive definite.
         let floor = soc_sigma_floor * soc_sigma_floor;
-        if self.p[Z][Z] < floor {
-            self.p[Z][Z] = floor;
+        if p[Z][Z] < floor {
+            p[Z][Z] = floor;
         }
         Some(normalised)
     }
@@ -504,6 +641,16 @@ fn dot(a: &[f32; N], b: &[f32; N]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A time update of every cell of `f` counted against 280 Ah known to 5 %.
+    fn predict(f: &mut Filters, params: &CellModelParams, step: &Step) {
+        f.predict(
+            params,
+            step,
+            &[280.0 * 3600.0; MAX_CELLS],
+            &[0.05; MAX_CELLS],
+        );
+    }
 
     fn step(current_a: f32) -> Step {
         Step::new(
@@ -523,30 +670,32 @@ mod tests {
     #[test]
     fn composed_steps_propagate_like_single_steps() {
         let params = CellModelParams::lfp(280.0);
-        let mut composed = CellFilter::new(&params, 0.6, 0.1);
+        let mut composed = Filters::new(&params, 1, 0.6, 0.1);
         // A correlated start, so that the bias column matters.
-        composed.p[Z][B] = 0.02;
-        composed.p[B][Z] = 0.02;
-        composed.p[V1][B] = 0.000_1;
-        composed.p[B][V1] = 0.000_1;
+        composed.p[0][Z][B] = 0.02;
+        composed.p[0][B][Z] = 0.02;
+        composed.p[0][V1][B] = 0.000_1;
+        composed.p[0][B][V1] = 0.000_1;
         let mut stepwise = composed.clone();
         for current in [30.0, -50.0, 0.0, 12.0, -3.0, 80.0, -80.0, 5.0] {
-            composed.predict(&params, &step(current), 280.0, 0.05);
-            stepwise.predict(&params, &step(current), 280.0, 0.05);
-            stepwise.propagate();
+            predict(&mut composed, &params, &step(current));
+            predict(&mut stepwise, &params, &step(current));
+            stepwise.propagate(0);
         }
         assert_eq!(
-            composed.x, stepwise.x,
+            composed.state(0),
+            stepwise.state(0),
             "the state does not depend on when P is updated"
         );
-        let sigma_before = composed.soc_sigma();
-        let noise = composed.pending.q;
-        composed.propagate();
-        assert!((composed.soc_sigma() - sigma_before).abs() <= 1e-6 * sigma_before);
+        let sigma_before = composed.soc_sigma(0);
+        let noise = composed.pending.get(0).q;
+        composed.propagate(0);
+        assert!((composed.soc_sigma(0) - sigma_before).abs() <= 1e-6 * sigma_before);
+        let (pc, ps) = (&composed.p[0], &stepwise.p[0]);
         for (i, noise_i) in noise.iter().enumerate() {
             for j in 0..N {
-                let (a, b) = (composed.p[i][j], stepwise.p[i][j]);
-                let scale = libm::sqrtf(stepwise.p[i][i] * stepwise.p[j][j]);
+                let (a, b) = (pc[i][j], ps[i][j]);
+                let scale = libm::sqrtf(ps[i][i] * ps[j][j]);
                 let agrees = if i == j {
                     // The noise added at the end has not decayed: more, never more than it.
                     a - b >= -1e-5 * scale && a - b <= noise_i + 1e-5 * scale
@@ -569,27 +718,27 @@ mod tests {
         let ocv = params.ocv.voltage(soc).0;
         let rest = step(0.0);
         let settled = || {
-            let mut filter = CellFilter::new(&params, soc, 0.01);
-            assert!(!filter.agrees(), "nothing heard yet");
+            let mut filter = Filters::new(&params, 1, soc, 0.01);
+            assert!(!filter.agrees(0), "nothing heard yet");
             for _ in 0..20 {
-                filter.predict(&params, &rest, 280.0, 0.05);
-                filter.correct(&params, &rest, r0, ocv);
+                predict(&mut filter, &params, &rest);
+                filter.correct(0, &params, &rest, r0, ocv);
             }
-            assert!(filter.agrees());
+            assert!(filter.agrees(0));
             filter
         };
         // 60 mV below the OCV at once: beyond belief.
         let mut filter = settled();
-        filter.predict(&params, &rest, 280.0, 0.05);
-        filter.correct(&params, &rest, r0, ocv - 0.06);
-        assert!(!filter.agrees());
+        predict(&mut filter, &params, &rest);
+        filter.correct(0, &params, &rest, r0, ocv - 0.06);
+        assert!(!filter.agrees(0));
         // An OCV offset of 30 mV (4σ of the table's error) that explains the voltage.
         let mut filter = settled();
-        filter.x[E] = -0.03;
-        filter.predict(&params, &rest, 280.0, 0.05);
-        filter.correct(&params, &rest, r0, ocv - 0.03);
-        assert_eq!(filter.outliers(), 0);
-        assert!(!filter.agrees(), "{:?}", filter.x);
+        filter.x[E][0] = -0.03;
+        predict(&mut filter, &params, &rest);
+        filter.correct(0, &params, &rest, r0, ocv - 0.03);
+        assert_eq!(filter.outliers[0], 0);
+        assert!(!filter.agrees(0), "{:?}", filter.state(0));
     }
 
     /// A voltage under load that the ohmic drop does not explain (the cell's resistance is
@@ -599,17 +748,18 @@ mod tests {
         let params = CellModelParams::lfp(280.0);
         let load = step(45.0);
         let r0 = 5.0e-3 * load.resistance_factor;
-        let mut filter = CellFilter::new(&params, 0.5, 0.02);
+        let mut filter = Filters::new(&params, 1, 0.5, 0.02);
         for _ in 0..200 {
-            filter.predict(&params, &load, 280.0, 0.05);
+            predict(&mut filter, &params, &load);
             // The drop is 5 % more than the filter's R0 gives: 11 mV at 45 A.
-            let v = params.ocv.voltage(filter.soc()).0
-                + params.hysteresis_v * filter.hysteresis()
-                + filter.rc_voltage()
+            let v = params.ocv.voltage(filter.soc(0)).0
+                + params.hysteresis_v * filter.hysteresis(0)
+                + filter.x[V1][0]
+                + filter.x[V2][0]
                 + 1.05 * r0 * 45.0;
-            filter.correct(&params, &load, r0, v);
+            filter.correct(0, &params, &load, r0, v);
         }
-        assert!(filter.bias_a().abs() < 0.2, "bias {} A", filter.bias_a());
+        assert!(filter.bias_a(0).abs() < 0.2, "bias {} A", filter.bias_a(0));
     }
 
     /// A cell resting below the OCV curve's empty end is empty, however sure the filter was of
@@ -620,24 +770,24 @@ mod tests {
         let params = CellModelParams::lfp(280.0);
         let r0 = params.r0_ohm;
         let empty_v = params.ocv.range_v().0;
-        let mut filter = CellFilter::new(&params, 0.15, 0.014);
+        let mut filter = Filters::new(&params, 1, 0.15, 0.014);
         let heavy = step(-0.2 * 280.0);
-        filter.predict(&params, &heavy, 280.0, 0.05);
-        let before = filter.soc();
-        filter.correct(&params, &heavy, r0, empty_v - 0.2);
-        assert!(filter.soc() > 0.1, "{} (was {before})", filter.soc());
+        predict(&mut filter, &params, &heavy);
+        let before = filter.soc(0);
+        filter.correct(0, &params, &heavy, r0, empty_v - 0.2);
+        assert!(filter.soc(0) > 0.1, "{} (was {before})", filter.soc(0));
         let rest = step(0.0);
         for _ in 0..3 {
-            filter.predict(&params, &rest, 280.0, 0.05);
-            filter.correct(&params, &rest, r0, empty_v - 0.03);
+            predict(&mut filter, &params, &rest);
+            filter.correct(0, &params, &rest, r0, empty_v - 0.03);
         }
-        assert!(filter.soc().abs() < 0.005, "{}", filter.soc());
+        assert!(filter.soc(0).abs() < 0.005, "{}", filter.soc(0));
         assert!(
-            (filter.soc_sigma() - EMPTY_SIGMA).abs() < 0.002,
+            (filter.soc_sigma(0) - EMPTY_SIGMA).abs() < 0.002,
             "{}",
-            filter.soc_sigma()
+            filter.soc_sigma(0)
         );
         // Empty is known from the voltage: a pin for the capacity, as a full charge is.
-        assert!(filter.agrees());
+        assert!(filter.agrees(0));
     }
 }

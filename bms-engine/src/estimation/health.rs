@@ -72,17 +72,24 @@ pub const NOMINAL_CAPACITY_REL_SIGMA: f32 = 0.05;
 /// Capacity σ, fraction of nominal, below which the filter uses the estimate.
 const CAPACITY_TRUSTED_SIGMA: f32 = 0.03;
 
+/// What the string did in one step: every cell carries its current.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StringStep {
+    /// Current corrected by the string's bias estimate (the cells' mean), A.
+    pub current_a: f32,
+    /// Arrhenius factor of the resistances now.
+    pub resistance_factor: f32,
+    /// Step length, s.
+    pub dt_secs: f32,
+}
+
 /// What one cell showed in one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation<'a> {
     /// Terminal voltage, V, if plausible.
     pub voltage_v: Option<f32>,
-    /// Current corrected by the string's bias estimate (the cells' mean), A.
-    pub current_a: f32,
     /// Change of the filter's RC voltages over the step, V.
     pub rc_change_v: f32,
-    /// Arrhenius factor of the resistances now.
-    pub resistance_factor: f32,
     /// Estimated SOC after the step.
     pub soc: f32,
     /// Variance of `soc`.
@@ -93,8 +100,6 @@ pub struct Observation<'a> {
     /// an empty cell vouched for the SOC: a small variance while the voltage disagrees (a weak
     /// cell, a bad connection) is the model believing itself.
     pub voltage_agrees: bool,
-    /// Step length, s.
-    pub dt_secs: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,13 +121,9 @@ struct Point {
 
 #[derive(Debug, Clone, PartialEq)]
 struct CellHealth {
-    /// Charge counted since the start (stored charge: efficiency applied), Ah.
-    ah: f64,
-    /// Bias uncertainty integrated since the start, A·s (a bound on the counted charge's error).
     pin: Option<Pin>,
     points: Vec<Point, MAX_POINTS>,
     capacity: Option<(f32, f32)>,
-    last: Option<(f32, f32)>,
     /// Sums of the excess over the string's resistance at each step, Ω (see [`Sums`]).
     r0_excess: Sums,
 }
@@ -148,11 +149,9 @@ fn sums_of(r: f32, samples: f32) -> Sums {
 impl CellHealth {
     fn new() -> Self {
         CellHealth {
-            ah: 0.0,
             pin: None,
             points: Vec::new(),
             capacity: None,
-            last: None,
             r0_excess: (0.0, 0.0, 0.0, 0.0),
         }
     }
@@ -183,6 +182,20 @@ pub struct Health {
     charge_efficiency: f32,
     cells: Vec<CellHealth, MAX_CELLS>,
     secs: f64,
+    /// Charge counted since the start (stored charge: efficiency applied), Ah: the same for
+    /// every cell of the string, which all carry its current.
+    ah: f64,
+    /// The step under way (see [`Health::begin`]).
+    step: StringStep,
+    /// The current of the step before, A, once there was one.
+    previous_current_a: Option<f32>,
+    /// This step's change of current from the one before, A, when it is large enough to show
+    /// R0 (and does not touch light discharge).
+    current_step_a: Option<f32>,
+    /// Each cell's voltage in the step before, V (NaN: none plausible).
+    previous_v: [f32; MAX_CELLS],
+    /// Counts the changes of any cell's capacity estimate.
+    capacity_generation: u32,
     /// Capacity trend: n, Σt, Σc, Σt·c, Σt² (t in days, c as fraction of nominal).
     trend: (f32, f32, f32, f32, f32),
     /// The string's typical resistance at 25 °C, Ω (see [`Sums`]).
@@ -205,6 +218,16 @@ impl Health {
             charge_efficiency: params.charge_efficiency,
             cells,
             secs: 0.0,
+            ah: 0.0,
+            step: StringStep {
+                current_a: 0.0,
+                resistance_factor: 1.0,
+                dt_secs: 0.0,
+            },
+            previous_current_a: None,
+            current_step_a: None,
+            previous_v: [f32::NAN; MAX_CELLS],
+            capacity_generation: 0,
             trend: (0.0, 0.0, 0.0, 0.0, 0.0),
             string_r0: (0.0, 0.0, 0.0, 0.0),
             step_r0: None,
@@ -218,6 +241,11 @@ impl Health {
             .get(i)
             .and_then(|c| c.capacity)
             .filter(|&(_, sigma)| sigma <= CAPACITY_TRUSTED_SIGMA * self.nominal_ah)
+    }
+
+    /// Changes whenever any cell's capacity estimate does (for a caller that keeps copies).
+    pub fn capacity_generation(&self) -> u32 {
+        self.capacity_generation
     }
 
     /// Data points (ΔSOC windows) behind cell `i`'s capacity estimate.
@@ -260,6 +288,7 @@ impl Health {
     pub(crate) fn set_capacity(&mut self, i: usize, capacity: Option<(f32, f32)>) {
         if let Some(c) = self.cells.get_mut(i) {
             c.capacity = capacity;
+            self.capacity_generation = self.capacity_generation.wrapping_add(1);
         }
     }
 
@@ -277,49 +306,60 @@ impl Health {
         }
     }
 
-    /// Takes in cell `i`'s step.
+    /// Starts a step of the string: counts its charge and notes whether its current moved by
+    /// enough to show R0. Each cell's view of it follows ([`Health::observe`], where
+    /// [`Health::cells_wanted`] says it can matter), then [`Health::end`].
+    pub fn begin(&mut self, step: &StringStep) {
+        let stored_a = if step.current_a > 0.0 {
+            step.current_a * self.charge_efficiency
+        } else {
+            step.current_a
+        };
+        self.ah += f64::from(stored_a) * f64::from(step.dt_secs) / 3600.0;
+        self.step = *step;
+        self.current_step_a = self.previous_current_a.and_then(|i0| {
+            let i1 = step.current_a;
+            let di = i1 - i0;
+            // A step from rest or light load into discharge also shows the cell's
+            // load-dependent polarisation (strong in the cold), which is not R0: such steps
+            // are left out.
+            let light_a = LIGHT_DISCHARGE_C_RATE * self.nominal_ah;
+            let touches_light_discharge = [i0, i1].iter().any(|&i| i < 0.0 && i > -light_a)
+                || (i0.min(i1) < 0.0 && i0.max(i1) >= 0.0);
+            (libm::fabsf(di) >= STEP_C_RATE * self.nominal_ah && !touches_light_discharge)
+                .then_some(di)
+        });
+    }
+
+    /// Whether any cell's observation can matter this step beyond its voltage: the current
+    /// stepped (R0), or it is light enough for a pin. Most steps neither.
+    pub fn cells_wanted(&self) -> bool {
+        self.current_step_a.is_some()
+            || libm::fabsf(self.step.current_a) <= PIN_MAX_C_RATE * self.nominal_ah
+    }
+
+    /// Takes in cell `i`'s view of the step begun.
     pub fn observe(&mut self, i: usize, o: &Observation<'_>) {
         let nominal = self.nominal_ah;
-        let efficiency = self.charge_efficiency;
         let Some(cell) = self.cells.get_mut(i) else {
             return;
         };
-        let stored_a = if o.current_a > 0.0 {
-            o.current_a * efficiency
-        } else {
-            o.current_a
-        };
-        cell.ah += f64::from(stored_a) * f64::from(o.dt_secs) / 3600.0;
 
         // Resistance from a current step.
-        if let (Some(v), Some((v0, i0))) = (o.voltage_v, cell.last) {
-            let di = o.current_a - i0;
-            let step_a = STEP_C_RATE * nominal;
-            let light_a = LIGHT_DISCHARGE_C_RATE * nominal;
-            // A step from rest or light load into discharge also shows the cell's
-            // load-dependent polarisation (strong in the cold), which is not R0: such steps
-            // are left out. (Asked only of a step: most samples are not one.)
-            let touches_light_discharge = || {
-                [i0, o.current_a].iter().any(|&i| i < 0.0 && i > -light_a)
-                    || (i0.min(o.current_a) < 0.0 && i0.max(o.current_a) >= 0.0)
-            };
-            if libm::fabsf(di) >= step_a && !touches_light_discharge() {
-                let r = (v - v0 - o.rc_change_v) / di;
-                if let (true, Some(slot)) =
-                    (r.is_finite() && r > 0.0, self.step_cells_r0.get_mut(i))
-                {
-                    *slot = r;
-                    self.step_r0 = Some((di * di, o.resistance_factor.max(1e-3)));
-                }
+        let v0 = self.previous_v.get(i).copied().unwrap_or(f32::NAN);
+        if let (Some(di), Some(v), false) = (self.current_step_a, o.voltage_v, v0.is_nan()) {
+            let r = (v - v0 - o.rc_change_v) / di;
+            if let (true, Some(slot)) = (r.is_finite() && r > 0.0, self.step_cells_r0.get_mut(i)) {
+                *slot = r;
+                self.step_r0 = Some((di * di, self.step.resistance_factor.max(1e-3)));
             }
         }
-        cell.last = o.voltage_v.map(|v| (v, o.current_a));
 
         // Capacity from pins far apart.
         // The variance first: the curve is looked up only for a well-known SOC.
-        if o.soc_variance > PIN_SIGMA * PIN_SIGMA
+        if libm::fabsf(self.step.current_a) > PIN_MAX_C_RATE * nominal
+            || o.soc_variance > PIN_SIGMA * PIN_SIGMA
             || !o.voltage_agrees
-            || libm::fabsf(o.current_a) > PIN_MAX_C_RATE * nominal
             || o.ocv.voltage(o.soc).1 < PIN_MIN_SLOPE
         {
             return;
@@ -327,7 +367,7 @@ impl Health {
         let here = Pin {
             soc: o.soc,
             variance: o.soc_variance,
-            ah: cell.ah,
+            ah: self.ah,
             secs: self.secs,
         };
         let Some(pin) = cell.pin else {
@@ -363,6 +403,7 @@ impl Health {
         let _ = cell.points.push(point);
         cell.pin = Some(here);
         cell.capacity = awtls(&cell.points, nominal, day);
+        self.capacity_generation = self.capacity_generation.wrapping_add(1);
         if let Some(pack) = self.pack_capacity() {
             let c = pack.0 / nominal;
             let (n, st, sc, stc, stt) = self.trend;
@@ -370,9 +411,15 @@ impl Health {
         }
     }
 
-    /// Ends the step: a current step's resistances are taken in. Advances the clock.
-    pub fn advance(&mut self, dt_secs: f32) {
-        self.secs += f64::from(dt_secs);
+    /// Ends the step begun: a current step's resistances are taken in, each cell's voltage
+    /// (`voltages_v`, V, cell 1 first; NaN where none was plausible) is kept for the next, and
+    /// the clock advances.
+    pub fn end(&mut self, voltages_v: &[f32]) {
+        self.secs += f64::from(self.step.dt_secs);
+        self.previous_current_a = Some(self.step.current_a);
+        for (kept, &v) in self.previous_v.iter_mut().zip(voltages_v) {
+            *kept = v;
+        }
         let Some((w, resistance_factor)) = self.step_r0.take() else {
             return;
         };
@@ -549,27 +596,44 @@ mod tests {
         assert!((estimate - q).abs() / q < 0.005, "{estimate}");
     }
 
-    /// A step of `dt_secs` at `current_a` with the SOC known to `sigma`, the filter's voltage
-    /// agreement `agrees`.
-    fn seen<'a>(
-        params: &'a CellModelParams,
-        soc: f32,
-        sigma: f32,
-        current_a: f32,
-        dt_secs: f32,
-        agrees: bool,
-    ) -> Observation<'a> {
+    /// A cell with its SOC known to `sigma` and the filter's voltage agreement `agrees`.
+    fn seen(params: &CellModelParams, soc: f32, sigma: f32, agrees: bool) -> Observation<'_> {
         Observation {
             voltage_v: None,
-            current_a,
             rc_change_v: 0.0,
-            resistance_factor: 1.0,
             soc,
             soc_variance: sigma * sigma,
             ocv: &params.ocv,
             voltage_agrees: agrees,
-            dt_secs,
         }
+    }
+
+    /// A step of the string of `dt_secs` at `current_a` (at 25 °C unless `resistance_factor`
+    /// says otherwise) in which cell `i` shows `cells[i]`.
+    fn step(h: &mut Health, current_a: f32, dt_secs: f32, cells: &[Observation<'_>]) {
+        step_at(h, current_a, 1.0, dt_secs, cells);
+    }
+
+    fn step_at(
+        h: &mut Health,
+        current_a: f32,
+        resistance_factor: f32,
+        dt_secs: f32,
+        cells: &[Observation<'_>],
+    ) {
+        h.begin(&StringStep {
+            current_a,
+            resistance_factor,
+            dt_secs,
+        });
+        for (i, o) in cells.iter().enumerate() {
+            h.observe(i, o);
+        }
+        let voltages: Vec<f32, MAX_CELLS> = cells
+            .iter()
+            .map(|o| o.voltage_v.unwrap_or(f32::NAN))
+            .collect();
+        h.end(&voltages);
     }
 
     #[test]
@@ -578,24 +642,23 @@ mod tests {
         let mut h = Health::new(&params, 1);
         // Pins at rest at 100 % and 5 %, where the LFP curve is steep; the charge between them
         // is counted while the SOC is not known well.
-        let pin = |soc: f32| seen(&params, soc, 0.005, 0.0, 0.0, true);
-        let count =
-            |current_a: f32, dt_secs: f32| seen(&params, 0.5, 0.1, current_a, dt_secs, true);
+        let pin = |h: &mut Health, soc: f32| step(h, 0.0, 0.0, &[seen(&params, soc, 0.005, true)]);
+        let count = |h: &mut Health, current_a: f32, dt_secs: f32| {
+            step(h, current_a, dt_secs, &[seen(&params, 0.5, 0.1, true)]);
+        };
         // Every day a full cycle between pins at 100 % and 5 % on a cell at 90 % of nominal
         // losing 10 % of it a year; the charge is counted exactly.
         let true_capacity = |day: f32| 252.0 * (1.0 - 0.1 * day / 365.0);
         for day in 0..60 {
             let q = true_capacity(day as f32);
             let half_day = 43_200.0;
-            h.observe(0, &pin(1.0));
+            pin(&mut h, 1.0);
             // Discharge 95 % over half a day; efficiency only applies to charge.
-            h.observe(0, &count(-0.95 * q * 3600.0 / half_day, half_day));
-            h.advance(half_day);
-            h.observe(0, &pin(0.05));
-            h.observe(0, &count(0.95 * q * 3600.0 / half_day / 0.999, half_day));
-            h.advance(half_day);
+            count(&mut h, -0.95 * q * 3600.0 / half_day, half_day);
+            pin(&mut h, 0.05);
+            count(&mut h, 0.95 * q * 3600.0 / half_day / 0.999, half_day);
         }
-        h.observe(0, &pin(1.0));
+        pin(&mut h, 1.0);
         let r = h.report();
         let (capacity, sigma) = r.capacity_ah.unwrap();
         let truth = true_capacity(59.0);
@@ -614,29 +677,24 @@ mod tests {
     fn no_pin_under_load_or_while_the_voltage_disagrees_with_the_model() {
         let params = CellModelParams::lfp(280.0);
         // A discharge from a pin at full to a well-known 10 %, ending each way in turn.
-        let capacity_after = |end: &Observation<'_>| {
+        let capacity_after = |current_a: f32, end: Observation<'_>| {
             let mut h = Health::new(&params, 1);
-            h.observe(0, &seen(&params, 1.0, 0.005, 0.0, 0.0, true));
-            h.observe(
-                0,
-                &seen(&params, 0.5, 0.1, -20.0, 0.9 * 250.0 * 180.0, true),
+            step(&mut h, 0.0, 0.0, &[seen(&params, 1.0, 0.005, true)]);
+            step(
+                &mut h,
+                -20.0,
+                0.9 * 250.0 * 180.0,
+                &[seen(&params, 0.5, 0.1, true)],
             );
-            h.advance(0.9 * 250.0 * 180.0);
-            h.observe(0, end);
+            step(&mut h, current_a, 0.0, &[end]);
             h.report().cell_capacity_ah[0]
         };
-        let (q, _) = capacity_after(&seen(&params, 0.1, 0.005, -1.0, 0.0, true))
+        let (q, _) = capacity_after(-1.0, seen(&params, 0.1, 0.005, true))
             .expect("a rested, agreeing cell at 10 % is a pin");
         assert!((q - 250.0).abs() < 1.0, "{q}");
         // 28 A on a 280 Ah cell: 0.1 C, beyond the light load a pin may carry.
-        assert_eq!(
-            capacity_after(&seen(&params, 0.1, 0.005, -28.0, 0.0, true)),
-            None
-        );
-        assert_eq!(
-            capacity_after(&seen(&params, 0.1, 0.005, -1.0, 0.0, false)),
-            None
-        );
+        assert_eq!(capacity_after(-28.0, seen(&params, 0.1, 0.005, true)), None);
+        assert_eq!(capacity_after(-1.0, seen(&params, 0.1, 0.005, false)), None);
     }
 
     /// Four cells of 0.3 mΩ at 25 °C, one (cell 2) behind a 5 mΩ connection, see current
@@ -651,20 +709,15 @@ mod tests {
             // Warm and cold by turns, a sample without voltage between (no step across them).
             let factor = if k / 20 % 2 == 0 { 1.0 } else { 2.0 };
             if k % 20 == 0 {
-                for i in 0..4 {
-                    h.observe(i, &seen(&params, 0.5, 0.1, 10.0, 1.0, false));
-                }
-                h.advance(1.0);
+                step(&mut h, 10.0, 1.0, &[seen(&params, 0.5, 0.1, false); 4]);
             }
             // From 10 A to 30 A of charge and back: steps the estimate takes.
             for current in [10.0_f32, 30.0] {
-                for i in 0..4 {
-                    let mut o = seen(&params, 0.5, 0.1, current, 1.0, false);
-                    o.voltage_v = Some(3.3 + cell_r(i, factor) * current);
-                    o.resistance_factor = factor;
-                    h.observe(i, &o);
-                }
-                h.advance(1.0);
+                let cells: [Observation<'_>; 4] = core::array::from_fn(|i| Observation {
+                    voltage_v: Some(3.3 + cell_r(i, factor) * current),
+                    ..seen(&params, 0.5, 0.1, false)
+                });
+                step_at(&mut h, current, factor, 1.0, &cells);
             }
         }
         for factor in [1.0, 2.0] {

@@ -79,12 +79,11 @@ pub mod ocv;
 
 pub use baseline::BaselineEstimator;
 pub use blob::{BlobError, STATE_BLOB_MAX_LEN};
-pub use filter::CellFilter;
 pub use ocv::{OcvError, OcvTable};
 
 use crate::{MAX_CELLS, Measurement, PackConfig};
+use filter::{Filters, Lanes};
 use health::{Health, HealthReport};
-use heapless::Vec;
 
 /// Gas constant, J/(mol·K).
 const GAS_CONSTANT: f32 = 8.314;
@@ -355,7 +354,7 @@ fn pack_report(
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelEstimator {
     params: CellModelParams,
-    cells: Vec<CellFilter, MAX_CELLS>,
+    filters: Filters,
     health: Health,
     /// RC decay factors for the last (dt, temperature): (dt, T, a1, a2, resistance factor).
     decays: (f32, f32, f32, f32, f32),
@@ -366,6 +365,15 @@ pub struct ModelEstimator {
     /// [`ModelEstimator::mean_bias_a`] as of the filters' last change: the step's health
     /// counting and the report both need it, and it costs a division and a root per cell.
     bias_mean: (f32, f32),
+    /// What each cell is counted against, A·s, and its relative uncertainty: the health
+    /// tracker's capacity once trusted, else the nominal one (as of `capacity_generation`).
+    coulombs: Lanes,
+    capacity_rel_sigma: Lanes,
+    /// Each cell's capacity for the report, Ah (the estimate once trusted, else nominal).
+    capacity_ah: Lanes,
+    capacity_generation: Option<u32>,
+    /// The step's plausible cell voltages, V (NaN: none).
+    voltages: Lanes,
 }
 
 /// Each cell's filter is corrected with its voltage every this many steps, the cells in turn
@@ -380,38 +388,66 @@ impl ModelEstimator {
     /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
     /// their 1σ: the sensor is one for the string. (Kept in `bias_mean` once worked out.)
     fn mean_bias_a(&self) -> (f32, f32) {
-        let n = self.cells.len().max(1) as f32;
-        self.cells.iter().fold((0.0, 0.0), |(b, s), c| {
-            (b + c.bias_a() / n, s + c.bias_sigma_a() / n)
+        let n = self.filters.len().max(1) as f32;
+        (0..self.filters.len()).fold((0.0, 0.0), |(b, s), c| {
+            (
+                b + self.filters.bias_a(c) / n,
+                s + self.filters.bias_sigma_a(c) / n,
+            )
         })
     }
+
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
     pub fn new(params: CellModelParams, cell_count: usize, soc: f32, soc_sigma: f32) -> Self {
-        let mut cells = Vec::new();
-        for _ in 0..cell_count.min(MAX_CELLS) {
-            let _ = cells.push(CellFilter::new(&params, soc, soc_sigma));
-        }
         let mut estimator = ModelEstimator {
             health: Health::new(&params, cell_count),
+            filters: Filters::new(&params, cell_count, soc, soc_sigma),
             params,
-            cells,
             decays: (f32::NAN, f32::NAN, 1.0, 1.0, 1.0),
             accessible: 1.0,
             steps: 0,
             bias_mean: (0.0, 0.0),
+            coulombs: [0.0; MAX_CELLS],
+            capacity_rel_sigma: [0.0; MAX_CELLS],
+            capacity_ah: [0.0; MAX_CELLS],
+            capacity_generation: None,
+            voltages: [f32::NAN; MAX_CELLS],
         };
         estimator.bias_mean = estimator.mean_bias_a();
+        estimator.follow_capacities();
         estimator
+    }
+
+    /// Brings the per-cell capacities up to date with the health tracker's, when they changed.
+    fn follow_capacities(&mut self) {
+        let generation = self.health.capacity_generation();
+        if self.capacity_generation == Some(generation) {
+            return;
+        }
+        self.capacity_generation = Some(generation);
+        let nominal = self.params.capacity_ah;
+        for (i, ((coulombs, rel_sigma), capacity)) in self
+            .coulombs
+            .iter_mut()
+            .zip(self.capacity_rel_sigma.iter_mut())
+            .zip(self.capacity_ah.iter_mut())
+            .enumerate()
+        {
+            let (q, s) = self
+                .health
+                .capacity_ah(i)
+                .map_or((nominal, health::NOMINAL_CAPACITY_REL_SIGMA), |(q, s)| {
+                    (q, (s / q).max(0.01))
+                });
+            *coulombs = q.max(0.001) * 3600.0;
+            *rel_sigma = s;
+            *capacity = q;
+        }
     }
 
     /// The cell model in use.
     pub fn params(&self) -> &CellModelParams {
         &self.params
-    }
-
-    /// Cell `i`'s filter.
-    pub fn filter(&self, i: usize) -> Option<&CellFilter> {
-        self.cells.get(i)
     }
 
     /// The state-of-health tracker.
@@ -428,6 +464,7 @@ impl ModelEstimator {
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
         blob::restore(self, bytes)?;
         self.bias_mean = self.mean_bias_a();
+        self.follow_capacities();
         Ok(())
     }
 }
@@ -458,68 +495,87 @@ impl SocEstimator for ModelEstimator {
             rf,
             self.accessible,
         );
+        let n = self.filters.len();
+        let (low_mv, high_mv) = input.plausible_mv;
+        for (v, &mv) in self.voltages.iter_mut().zip(input.cell_voltages_mv) {
+            *v = if (low_mv..=high_mv).contains(&mv) {
+                f32::from(mv) / 1000.0
+            } else {
+                f32::NAN
+            };
+        }
+        // Cells beyond the snapshot have no reading.
+        for v in self.voltages.iter_mut().skip(input.cell_voltages_mv.len()) {
+            *v = f32::NAN;
+        }
+        self.filters.predict(
+            &self.params,
+            &step,
+            &self.coulombs,
+            &self.capacity_rel_sigma,
+        );
+        // One cell's voltage correction this step, the cells in turn.
+        let turn = (CORRECTION_EVERY - self.steps as usize % CORRECTION_EVERY) % CORRECTION_EVERY;
+        let mut corrected = turn;
+        while corrected < n {
+            if let Some(&v) = self.voltages.get(corrected).filter(|v| !v.is_nan()) {
+                let r0_ohm = self
+                    .health
+                    .r0_ohm_at(corrected, rf)
+                    .unwrap_or(self.params.r0_ohm * rf);
+                self.filters
+                    .correct(corrected, &self.params, &step, r0_ohm, v);
+            }
+            corrected += CORRECTION_EVERY;
+        }
+        self.filters
+            .full_charge_sync(&self.params, input, &self.voltages);
         // The sensor's bias is one for the string; a cell the model does not fit bends its own
         // estimate of it, so charge is counted for health against the cells' mean.
         let (bias_a, _) = self.bias_mean;
-        for (i, cell) in self.cells.iter_mut().enumerate() {
-            let (capacity_ah, capacity_rel_sigma) = self.health.capacity_ah(i).map_or(
-                (self.params.capacity_ah, health::NOMINAL_CAPACITY_REL_SIGMA),
-                |(q, s)| (q, (s / q).max(0.01)),
-            );
-            let voltage = input.cell_v(i);
-            let before = cell.rc_voltage();
-            cell.predict(&self.params, &step, capacity_ah, capacity_rel_sigma);
-            // What the RC pairs did by themselves over the step (before the correction).
-            let rc_change_v = cell.rc_voltage() - before;
-            if let Some(v) = voltage {
-                if (self.steps as usize + i).is_multiple_of(CORRECTION_EVERY) {
-                    let r0_ohm = self
-                        .health
-                        .r0_ohm_at(i, rf)
-                        .unwrap_or(self.params.r0_ohm * rf);
-                    cell.correct(&self.params, &step, r0_ohm, v);
-                }
-                cell.full_charge_sync(&self.params, input, v);
+        self.health.begin(&health::StringStep {
+            current_a: input.current_a - bias_a,
+            resistance_factor: rf,
+            dt_secs: dt,
+        });
+        if self.health.cells_wanted() {
+            for i in 0..n {
+                let voltage = self.voltages.get(i).copied().filter(|v| !v.is_nan());
+                self.health.observe(
+                    i,
+                    &health::Observation {
+                        voltage_v: voltage,
+                        rc_change_v: self.filters.rc_change_v(i),
+                        soc: self.filters.soc(i),
+                        soc_variance: self.filters.soc_variance(i),
+                        ocv: &self.params.ocv,
+                        voltage_agrees: self.filters.agrees(i),
+                    },
+                );
             }
-            self.health.observe(
-                i,
-                &health::Observation {
-                    voltage_v: voltage,
-                    current_a: input.current_a - bias_a,
-                    rc_change_v,
-                    resistance_factor: rf,
-                    soc: cell.soc(),
-                    soc_variance: cell.soc_variance(),
-                    ocv: &self.params.ocv,
-                    voltage_agrees: cell.agrees(),
-                    dt_secs: dt,
-                },
-            );
         }
-        self.health.advance(dt);
+        self.health.end(self.voltages.get(..n).unwrap_or_default());
+        self.follow_capacities();
         self.steps = self.steps.wrapping_add(1);
         self.bias_mean = self.mean_bias_a();
     }
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
-        self.cells.get(i).map(|c| CellEstimate {
-            soc: c.soc().clamp(0.0, 1.0),
-            sigma: Some(c.soc_sigma()),
+        (i < self.filters.len()).then(|| CellEstimate {
+            soc: self.filters.soc(i).clamp(0.0, 1.0),
+            sigma: Some(self.filters.soc_sigma(i)),
         })
     }
 
     fn cell_soc(&self, i: usize) -> Option<f32> {
-        self.cells.get(i).map(|c| c.soc().clamp(0.0, 1.0))
+        self.filters.socs().get(i).map(|z| z.clamp(0.0, 1.0))
     }
 
     fn report(&self) -> SocReport {
         let (bias, bias_sigma) = self.bias_mean;
         pack_report(
-            (0..self.cells.len()).filter_map(|i| {
-                let capacity = self
-                    .health
-                    .capacity_ah(i)
-                    .map_or(self.params.capacity_ah, |(q, _)| q);
+            (0..self.filters.len()).filter_map(|i| {
+                let capacity = self.capacity_ah.get(i).copied()?;
                 self.cell(i).map(|c| (c, capacity))
             }),
             Some((bias, bias_sigma)),
