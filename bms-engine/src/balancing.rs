@@ -118,9 +118,22 @@ impl Balancer {
     }
 
     fn choose(&self, config: &PackConfig, m: &Measurement) -> Balancing {
-        let Some((_, lowest)) = m.plausible_cells(config).min_by_key(|&(_, mv)| mv) else {
+        let (lowest, highest) = m
+            .plausible_cells(config)
+            .fold((u16::MAX, 0_u16), |(lo, hi), (_, mv)| {
+                (lo.min(mv), hi.max(mv))
+            });
+        // No cell can qualify (none plausible, or none far enough above the lowest even by the
+        // smaller of the two deltas, or none high enough): most steps, decided in one pass.
+        let smallest_delta = config
+            .balance_stop_delta_mv
+            .min(config.balance_start_delta_mv);
+        if lowest > highest
+            || highest < config.balance_min_cell_mv
+            || highest - lowest <= smallest_delta
+        {
             return Balancing::default();
-        };
+        }
         let was_bleeding = |i: usize| self.last.mask & (1 << i) != 0;
         let mut candidates: Vec<(u16, usize), MAX_CELLS> = m
             .plausible_cells(config)
@@ -194,8 +207,11 @@ impl Balancer {
             (BalancerKind::Active { .. }, Some(t)) => t.current_ma,
             (BalancerKind::Active { .. }, None) => 0,
         };
-        for (i, counter) in self.counters_ma_ms.iter_mut().enumerate() {
-            if decision.mask & (1 << i) != 0 {
+        let mut mask = decision.mask;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(counter) = self.counters_ma_ms.get_mut(i) {
                 *counter = counter.saturating_add(u64::from(current_ma) * u64::from(dt_millis));
             }
         }

@@ -8,7 +8,7 @@ use crate::estimation::{
 use crate::event_log::EventLog;
 use crate::limits::{LimitInputs, LimitState, Limits};
 use crate::protection::{
-    self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals,
+    self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals, Watch,
 };
 use crate::self_discharge::{CellCharge, SelfDischarge};
 use crate::switches::{ContactorState, SwitchCommands, Switches};
@@ -151,6 +151,11 @@ pub struct Engine {
     config: PackConfig,
     rules: Vec<Rule, MAX_RULES>,
     debouncers: Vec<Debouncer, MAX_RULES>,
+    /// Which rows a step can skip (see [`Watch`]).
+    watch: Watch,
+    /// Rows not at rest (bit `r` for row `r`), and the active ones among them.
+    rows_busy: u64,
+    rows_active: u64,
     repeats: [RepeatCounter; FAULT_COUNT],
     now_ms: u64,
     front_end_silence_ms: u32,
@@ -181,6 +186,9 @@ impl Engine {
             f32::from(initial_soc_permille.min(1000)) / 1000.0,
         );
         Ok(Engine {
+            watch: Watch::new(&rules),
+            rows_busy: 0,
+            rows_active: 0,
             rules,
             debouncers,
             repeats: [RepeatCounter::default(); FAULT_COUNT],
@@ -266,6 +274,8 @@ impl Engine {
                 *d = latched_debouncer();
             }
         }
+        self.watch = Watch::new(&self.rules);
+        self.note_rows();
         if config.capacity_mah != self.config.capacity_mah
             || config.cell_count != self.config.cell_count
         {
@@ -293,6 +303,7 @@ impl Engine {
         for d in self.debouncers.iter_mut() {
             d.reset();
         }
+        self.note_rows();
         self.repeats = [RepeatCounter::default(); FAULT_COUNT];
         self.switches.reset();
         // A person has looked (perhaps replaced a cell): the self-discharge check starts afresh.
@@ -347,6 +358,15 @@ impl Engine {
         );
     }
 
+    /// Brings the row masks up to date with every debouncer (after a change outside a step).
+    fn note_rows(&mut self) {
+        (self.rows_busy, self.rows_active) = (0, 0);
+        for (r, d) in self.debouncers.iter().enumerate().take(64) {
+            self.rows_busy |= u64::from(!d.at_rest()) << r;
+            self.rows_active |= u64::from(d.active()) << r;
+        }
+    }
+
     fn latched(&self) -> FaultSet {
         let mut set = FaultSet::EMPTY;
         for (rule, d) in self.rules.iter().zip(self.debouncers.iter()) {
@@ -382,9 +402,21 @@ impl Engine {
             let _ = events.push(event);
         };
         let signals = Signals::read(m, &self.config, &ctx);
-        for (rule, d) in self.rules.iter().zip(self.debouncers.iter_mut()) {
+        // Only the rows that can change: the busy ones and those whose signal left its band.
+        let mut due = self.watch.due(&signals, self.rows_busy);
+        while due != 0 {
+            let r = due.trailing_zeros() as usize;
+            due &= due - 1;
+            let (Some(rule), Some(d)) = (self.rules.get(r), self.debouncers.get_mut(r)) else {
+                continue;
+            };
             let reading = signals.get(rule.signal);
-            let Some(event) = d.update(rule, reading, dt_millis, self.now_ms) else {
+            let event = d.update(rule, reading, dt_millis, self.now_ms);
+            let bit = 1_u64 << r;
+            let note = |mask: &mut u64, on: bool| *mask = (*mask & !bit) | (u64::from(on) << r);
+            note(&mut self.rows_busy, !d.at_rest());
+            note(&mut self.rows_active, d.active());
+            let Some(event) = event else {
                 continue;
             };
             record(&mut self.log, event);
@@ -438,10 +470,13 @@ impl Engine {
         let mut latched = FaultSet::EMPTY;
         let mut charge_allowed = !self.forced_off;
         let mut discharge_allowed = !self.forced_off;
-        for (rule, d) in self.rules.iter().zip(self.debouncers.iter()) {
-            if !d.active() {
+        let mut active = self.rows_active;
+        while active != 0 {
+            let r = active.trailing_zeros() as usize;
+            active &= active - 1;
+            let (Some(rule), Some(d)) = (self.rules.get(r), self.debouncers.get(r)) else {
                 continue;
-            }
+            };
             match rule.level {
                 Level::Warning => warnings.set(rule.fault, true),
                 Level::Derate => derates.set(rule.fault, true),

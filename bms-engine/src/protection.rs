@@ -383,6 +383,38 @@ pub enum Signal {
     SelfDischarge,
 }
 
+/// Number of [`Signal`]s.
+pub const SIGNAL_COUNT: usize = 18;
+
+impl Signal {
+    /// Every signal, in the order of their indices.
+    pub const ALL: [Signal; SIGNAL_COUNT] = [
+        Signal::MaxCellVoltage,
+        Signal::MinCellVoltage,
+        Signal::PackVoltage,
+        Signal::ChargeCurrent,
+        Signal::DischargeCurrent,
+        Signal::MaxTemperature,
+        Signal::MinTemperature,
+        Signal::CellSpread,
+        Signal::ShortCircuitFlag,
+        Signal::OpenWireCount,
+        Signal::OutOfRangeCount,
+        Signal::StuckCount,
+        Signal::PackVoltageMismatch,
+        Signal::TemperatureSpread,
+        Signal::FrontEndSilence,
+        Signal::ShapeMismatch,
+        Signal::PrechargeFailure,
+        Signal::SelfDischarge,
+    ];
+
+    /// The signal's place in [`Signal::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Which side of the threshold is a violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -708,24 +740,8 @@ pub type Reading = Option<(i32, Option<u8>)>;
 /// table's rows only look values up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Signals {
-    max_cell: Reading,
-    min_cell: Reading,
-    pack_voltage: Reading,
-    charge_current: Reading,
-    discharge_current: Reading,
-    max_temperature: Reading,
-    min_temperature: Reading,
-    cell_spread: Reading,
-    short_circuit: Reading,
-    open_wire: Reading,
-    out_of_range: Reading,
-    stuck: Reading,
-    pack_mismatch: Reading,
-    temperature_spread: Reading,
-    front_end_silence: Reading,
-    shape_mismatch: Reading,
-    precharge_failure: Reading,
-    self_discharge: Reading,
+    /// The readings, by [`Signal::index`].
+    readings: [Reading; SIGNAL_COUNT],
     /// Plausible extremes of the snapshot, whether or not it is fresh and well-shaped.
     extremes: crate::Extremes,
 }
@@ -745,18 +761,28 @@ impl Signals {
     /// Reads every signal from a snapshot. A snapshot of the wrong shape, or a stale one,
     /// carries no trustworthy measured value: those signals are absent.
     pub fn read(m: &Measurement, config: &PackConfig, ctx: &SignalContext) -> Self {
-        let mut s = Signals {
-            short_circuit: Some((i32::from(m.short_circuit), None)),
-            front_end_silence: Some((
+        let mut s = Signals::default();
+        s.set(
+            Signal::ShortCircuitFlag,
+            Some((i32::from(m.short_circuit), None)),
+        );
+        s.set(
+            Signal::FrontEndSilence,
+            Some((
                 i32::try_from(ctx.front_end_silence_ms).unwrap_or(i32::MAX),
                 None,
             )),
-            shape_mismatch: Some((i32::from(!ctx.shape_ok), None)),
-            precharge_failure: Some((i32::from(ctx.precharge_failed), None)),
-            stuck: Some(ctx.stuck),
-            self_discharge: Some(ctx.self_discharge),
-            ..Signals::default()
-        };
+        );
+        s.set(
+            Signal::ShapeMismatch,
+            Some((i32::from(!ctx.shape_ok), None)),
+        );
+        s.set(
+            Signal::PrechargeFailure,
+            Some((i32::from(ctx.precharge_failed), None)),
+        );
+        s.set(Signal::StuckCount, Some(ctx.stuck));
+        s.set(Signal::SelfDischarge, Some(ctx.self_discharge));
         // Cells: extremes over plausible readings (first of equals), open and out-of-range counts.
         let mut hi: Option<(usize, u16)> = None;
         let mut lo: Option<(usize, u16)> = None;
@@ -814,34 +840,65 @@ impl Signals {
         if !(ctx.shape_ok && m.fresh) {
             return s;
         }
-        s.max_cell = hi.and_then(|(i, v)| located(i, i32::from(v)));
-        s.min_cell = lo.and_then(|(i, v)| located(i, i32::from(v)));
+        s.set(
+            Signal::MaxCellVoltage,
+            hi.and_then(|(i, v)| located(i, i32::from(v))),
+        );
+        s.set(
+            Signal::MinCellVoltage,
+            lo.and_then(|(i, v)| located(i, i32::from(v))),
+        );
         // The spread is located at the cell out of line: whichever extreme lies farther from
         // the mean (h − mean ≥ mean − l ⇔ (h + l)·n ≥ 2·sum). A leaking cell sits low, a weak one
         // runs high at the top of charge; the other extreme is just the healthiest cell.
-        s.cell_spread = match (hi, lo) {
-            (Some((i, h)), Some((j, l))) => {
-                let high_is_out = (u64::from(h) + u64::from(l)) * plausible >= 2 * plausible_sum_mv;
-                located(if high_is_out { i } else { j }, i32::from(h) - i32::from(l))
-            }
-            _ => None,
-        };
-        s.open_wire = count_reading(open, open_first);
-        s.out_of_range = count_reading(out_of_range, out_first);
+        s.set(
+            Signal::CellSpread,
+            match (hi, lo) {
+                (Some((i, h)), Some((j, l))) => {
+                    let high_is_out =
+                        (u64::from(h) + u64::from(l)) * plausible >= 2 * plausible_sum_mv;
+                    located(if high_is_out { i } else { j }, i32::from(h) - i32::from(l))
+                }
+                _ => None,
+            },
+        );
+        s.set(Signal::OpenWireCount, count_reading(open, open_first));
+        s.set(
+            Signal::OutOfRangeCount,
+            count_reading(out_of_range, out_first),
+        );
         let pack_mv = m.pack_voltage_mv.unwrap_or(sum_mv);
-        s.pack_voltage = Some((i32::try_from(pack_mv).unwrap_or(i32::MAX), None));
-        s.pack_mismatch = m.pack_voltage_mv.map(|measured| {
-            let diff = i64::from(measured) - i64::from(sum_mv);
-            (i32::try_from(diff.abs()).unwrap_or(i32::MAX), None)
-        });
-        s.charge_current = Some((m.current_ma.max(0), None));
-        s.discharge_current = Some((m.current_ma.saturating_neg().max(0), None));
-        s.max_temperature = t_hi.and_then(|(i, t)| located(i, i32::from(t)));
-        s.min_temperature = t_lo.and_then(|(i, t)| located(i, i32::from(t)));
-        s.temperature_spread = match (t_hi, t_lo) {
-            (Some((i, h)), Some((_, l))) => located(i, i32::from(h) - i32::from(l)),
-            _ => None,
-        };
+        s.set(
+            Signal::PackVoltage,
+            Some((i32::try_from(pack_mv).unwrap_or(i32::MAX), None)),
+        );
+        s.set(
+            Signal::PackVoltageMismatch,
+            m.pack_voltage_mv.map(|measured| {
+                let diff = i64::from(measured) - i64::from(sum_mv);
+                (i32::try_from(diff.abs()).unwrap_or(i32::MAX), None)
+            }),
+        );
+        s.set(Signal::ChargeCurrent, Some((m.current_ma.max(0), None)));
+        s.set(
+            Signal::DischargeCurrent,
+            Some((m.current_ma.saturating_neg().max(0), None)),
+        );
+        s.set(
+            Signal::MaxTemperature,
+            t_hi.and_then(|(i, t)| located(i, i32::from(t))),
+        );
+        s.set(
+            Signal::MinTemperature,
+            t_lo.and_then(|(i, t)| located(i, i32::from(t))),
+        );
+        s.set(
+            Signal::TemperatureSpread,
+            match (t_hi, t_lo) {
+                (Some((i, h)), Some((_, l))) => located(i, i32::from(h) - i32::from(l)),
+                _ => None,
+            },
+        );
         s
     }
 
@@ -852,26 +909,55 @@ impl Signals {
 
     /// The reading of one signal.
     pub fn get(&self, signal: Signal) -> Reading {
-        match signal {
-            Signal::MaxCellVoltage => self.max_cell,
-            Signal::MinCellVoltage => self.min_cell,
-            Signal::PackVoltage => self.pack_voltage,
-            Signal::ChargeCurrent => self.charge_current,
-            Signal::DischargeCurrent => self.discharge_current,
-            Signal::MaxTemperature => self.max_temperature,
-            Signal::MinTemperature => self.min_temperature,
-            Signal::CellSpread => self.cell_spread,
-            Signal::ShortCircuitFlag => self.short_circuit,
-            Signal::OpenWireCount => self.open_wire,
-            Signal::OutOfRangeCount => self.out_of_range,
-            Signal::StuckCount => self.stuck,
-            Signal::PackVoltageMismatch => self.pack_mismatch,
-            Signal::TemperatureSpread => self.temperature_spread,
-            Signal::FrontEndSilence => self.front_end_silence,
-            Signal::ShapeMismatch => self.shape_mismatch,
-            Signal::PrechargeFailure => self.precharge_failure,
-            Signal::SelfDischarge => self.self_discharge,
+        self.readings.get(signal.index()).copied().flatten()
+    }
+
+    fn set(&mut self, signal: Signal, reading: Reading) {
+        if let Some(slot) = self.readings.get_mut(signal.index()) {
+            *slot = reading;
         }
+    }
+}
+
+/// What lets a step skip the rows that cannot change: each signal's rows (bit `r` for row
+/// `r`), and the band inside which none of them sees a violation. A row at rest
+/// ([`Debouncer::at_rest`]) whose reading stays inside its signal's band, or is missing, would
+/// change nothing and raise no event; most steps, every row is such a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    /// Per signal: its rows, the lowest threshold of its `Above` rows and the highest of its
+    /// `Below` rows.
+    bands: [(u64, i32, i32); SIGNAL_COUNT],
+}
+
+impl Watch {
+    /// The bands of `rules` (at most 64 rows; [`MAX_RULES`] is 48).
+    pub fn new(rules: &[Rule]) -> Self {
+        let mut bands = [(0_u64, i32::MAX, i32::MIN); SIGNAL_COUNT];
+        for (r, rule) in rules.iter().enumerate().take(64) {
+            if let Some((rows, above, below)) = bands.get_mut(rule.signal.index()) {
+                *rows |= 1 << r;
+                match rule.direction {
+                    Direction::Above => *above = (*above).min(rule.threshold),
+                    Direction::Below => *below = (*below).max(rule.threshold),
+                }
+            }
+        }
+        Watch { bands }
+    }
+
+    /// The rows a step must evaluate: those not at rest (`busy`), and every row of a signal
+    /// whose reading has left its band.
+    pub fn due(&self, signals: &Signals, busy: u64) -> u64 {
+        let mut due = busy;
+        for (&(rows, above, below), reading) in self.bands.iter().zip(&signals.readings) {
+            if let Some((value, _)) = reading
+                && (*value > above || *value < below)
+            {
+                due |= rows;
+            }
+        }
+        due
     }
 }
 
@@ -893,6 +979,12 @@ impl Debouncer {
     /// Whether the row is latched (active until reset).
     pub const fn latched(&self) -> bool {
         self.latched
+    }
+
+    /// Whether the row is clear and timing nothing: a reading that does not violate it leaves
+    /// it as it is.
+    pub const fn at_rest(&self) -> bool {
+        !self.active && self.timer_ms == 0
     }
 
     /// Latches an active row (repeated trips).
@@ -1026,6 +1118,64 @@ mod tests {
                 assert!(r.blocks_charge || r.blocks_discharge, "{r:?}");
             }
         }
+    }
+
+    /// Evaluating only the rows [`Watch::due`] names gives the same events and row states as
+    /// evaluating every row, step by step, over readings that wander across every threshold
+    /// (and now and then go missing).
+    #[test]
+    fn the_watched_rows_are_all_that_can_change() {
+        let config = PackConfig::lfp_280ah(16);
+        let table = rules(&config);
+        let watch = Watch::new(&table);
+        let mut every = [Debouncer::default(); MAX_RULES];
+        let mut watched = every;
+        let mut busy = 0_u64;
+        let mut seed = 0x2545_f491_u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        // Each signal's reading walks around the thresholds its rows use.
+        let centre: [i32; SIGNAL_COUNT] = core::array::from_fn(|k| {
+            table
+                .iter()
+                .find(|r| r.signal.index() == k)
+                .map_or(0, |r| r.threshold)
+        });
+        let mut value = centre;
+        let (mut events, mut skipped) = (0, 0);
+        for step in 0..20_000_u64 {
+            let mut signals = Signals::default();
+            for (k, v) in value.iter_mut().enumerate() {
+                let spread = centre[k].abs() / 20 + 2;
+                *v = (*v + (next() % 7) as i32 - 3).clamp(centre[k] - spread, centre[k] + spread);
+                let reading = (next() % 50 != 0).then_some((*v, Some(3)));
+                signals.set(Signal::ALL[k], reading);
+            }
+            let now = step * 100;
+            let due = watch.due(&signals, busy);
+            for (r, rule) in table.iter().enumerate() {
+                let reading = signals.get(rule.signal);
+                let all = every[r].update(rule, reading, 100, now);
+                let only = if due & (1 << r) != 0 {
+                    watched[r].update(rule, reading, 100, now)
+                } else {
+                    skipped += 1;
+                    None
+                };
+                assert_eq!(all, only, "step {step}, row {r}");
+                assert_eq!(every[r], watched[r], "step {step}, row {r}");
+                events += usize::from(all.is_some());
+                busy = (busy & !(1 << r)) | (u64::from(!watched[r].at_rest()) << r);
+            }
+        }
+        assert!(
+            events > 100 && skipped > 100_000,
+            "{events} events, {skipped} skipped"
+        );
     }
 
     #[test]
