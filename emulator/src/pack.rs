@@ -228,11 +228,6 @@ impl Pack {
     /// Advances every cell by `dt_secs` at `requested_a` (limited by the switches), with the
     /// balancer, heater and fan as set; returns the string current that flowed (terminal
     /// current minus the heater's draw), A.
-    ///
-    /// One pass over the cells: each is advanced, its ageing followed when due, then its heat
-    /// balance (own heat, exchange with its neighbours as they were before the step and with
-    /// the ambient, more with the fan, and the heater) sets its new temperature, which updates
-    /// its voltage.
     pub fn step(&mut self, requested_a: f64, dt_secs: f64) -> f64 {
         let heater_a = if self.heater_on {
             self.heater_current_a()
@@ -256,14 +251,29 @@ impl Pack {
         } else {
             [0.0; bms_engine::MAX_CELLS]
         };
-        self.since_ageing_s += dt_secs;
-        let ageing_due = self.since_ageing_s >= AGEING_REFRESH_S;
-        if ageing_due {
-            self.since_ageing_s = 0.0;
+        for (cell, extra_a) in self.cells.iter_mut().zip(balance) {
+            cell.advance(&self.model, current_a + extra_a, dt_secs, self.decays.1);
         }
+        self.since_ageing_s += dt_secs;
+        if self.since_ageing_s >= AGEING_REFRESH_S {
+            self.since_ageing_s = 0.0;
+            for cell in &mut self.cells {
+                cell.refresh_ageing(&self.model);
+            }
+        }
+        // Sets each cell's new temperature, which updates its voltage.
+        self.step_thermal(dt_secs);
+        let pack_v = self.voltage_v();
+        if let Some(c) = &mut self.contactor {
+            c.step(pack_v, dt_secs);
+        }
+        current_a
+    }
 
-        let model = &self.model;
-        let p = &model.params;
+    /// Heat balance of each cell: its own heat, exchange with its neighbours and the ambient
+    /// (more with the fan), and the heater.
+    fn step_thermal(&mut self, dt_secs: f64) {
+        let p = &self.model.params;
         let cooling = p.cooling_w_per_k
             * if self.fan_on {
                 p.fan_cooling_factor
@@ -277,36 +287,32 @@ impl Pack {
         };
         let k_per_joule = dt_secs / (p.heat_capacity_j_per_k * self.parallel as f64);
         let neighbour = p.neighbour_w_per_k;
+        // Temperatures before this step (no allocation: packs hold at most MAX_CELLS groups).
+        let mut temps = [0.0_f64; bms_engine::MAX_CELLS];
+        for (t, c) in temps.iter_mut().zip(&self.cells) {
+            *t = c.temperature_c;
+        }
+        let count = self.cells.len();
         let module = self.module_cells.max(1);
-        // The left neighbour's temperature before this step (it has already moved on).
         let mut left: Option<f64> = None;
         // The cell's place in its module (`i % module`, counted rather than divided for: a
         // division per cell-step is slow).
         let mut place = 0;
-        let mut cells = self.cells.iter_mut().zip(balance).peekable();
-        while let Some((cell, extra_a)) = cells.next() {
-            cell.advance(model, current_a + extra_a, dt_secs, self.decays.1);
-            if ageing_due {
-                cell.refresh_ageing(model);
-            }
+        for (i, cell) in self.cells.iter_mut().enumerate() {
             let t = cell.temperature_c;
-            let mut flow_w = cell.heat_w(model) + heater + cooling * (self.ambient_c - t);
+            let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
             if let Some(tl) = left.filter(|_| place != 0) {
                 flow_w += neighbour * (tl - t);
             }
             let last_of_module = place + 1 == module;
-            if let Some((right, _)) = cells.peek().filter(|_| !last_of_module) {
-                flow_w += neighbour * (right.temperature_c - t);
+            let right_in_module = i + 1 < count && !last_of_module;
+            if let Some(&tr) = temps.get(i + 1).filter(|_| right_in_module) {
+                flow_w += neighbour * (tr - t);
             }
             left = Some(t);
             place = if last_of_module { 0 } else { place + 1 };
-            cell.set_temperature(model, t + flow_w * k_per_joule);
+            cell.set_temperature(&self.model, t + flow_w * k_per_joule);
         }
-        if let Some(c) = &mut self.contactor {
-            let pack_v = self.cells.iter().map(|c| c.voltage_v(&self.model)).sum();
-            c.step(pack_v, dt_secs);
-        }
-        current_a
     }
 
     /// True terminal voltage of the pack, V.

@@ -3,7 +3,7 @@
 //! sensors placed along the string.
 
 use crate::Pack;
-use bms_engine::Measurement;
+use bms_engine::{MAX_CELLS, Measurement};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -148,20 +148,37 @@ impl Sensors {
         }
         let mut m = Measurement::default();
         let noise_mv = self.params.voltage_noise_mv;
-        for (i, (cell, &(offset, gain))) in pack.cells.iter().zip(&self.channels).enumerate() {
-            let true_mv = cell.voltage_v(&pack.model) * 1000.0;
-            let r = self.noise.next_u64();
-            let mut mv = true_mv * gain + offset + noise_mv * irwin_hall(r);
-            if !self.open_wires.is_empty() && self.open_wires.contains(&i) {
-                // An open sense wire floats the channel to near zero.
-                mv = 5.0 * irwin_hall(r).abs();
-            }
-            // The channel count is capped at MAX_CELLS by the engine's configuration; a longer
-            // pack would leave the rest out, and the engine would see a shape mismatch.
-            let _ = m
-                .cell_voltages_mv
-                .push(round_i64(mv).clamp(0, i64::from(u16::MAX)) as u16);
+        // The channel count is capped at MAX_CELLS by the engine's configuration; a longer
+        // pack would leave the rest out, and the engine would see a shape mismatch.
+        let channels = pack.cells.len().min(self.channels.len()).min(MAX_CELLS);
+        // The draws first (one stream, channel by channel, as before), then the channels in a
+        // loop without calls.
+        let mut draws = [0_u64; MAX_CELLS];
+        for draw in draws.iter_mut().take(channels) {
+            *draw = self.noise.next_u64();
         }
+        let mut readings = [0_u16; MAX_CELLS];
+        for (((reading, cell), &(offset, gain)), &r) in readings
+            .iter_mut()
+            .zip(&pack.cells)
+            .zip(&self.channels)
+            .zip(&draws)
+            .take(channels)
+        {
+            let true_mv = cell.voltage_v(&pack.model) * 1000.0;
+            let mv = true_mv * gain + offset + noise_mv * irwin_hall(r);
+            *reading = round_i64(mv).clamp(0, i64::from(u16::MAX)) as u16;
+        }
+        // An open sense wire floats the channel to near zero.
+        for &i in &self.open_wires {
+            if let (Some(reading), Some(&r)) = (readings.get_mut(i), draws.get(i)) {
+                *reading =
+                    round_i64(5.0 * irwin_hall(r).abs()).clamp(0, i64::from(u16::MAX)) as u16;
+            }
+        }
+        let _ = m
+            .cell_voltages_mv
+            .extend_from_slice(readings.get(..channels).unwrap_or_default());
         let sensed_a = current_a * (1.0 + self.params.current_gain_error)
             + self.params.current_offset_a
             + self.current_drift_a;
