@@ -9,14 +9,15 @@
     clippy::panic
 )]
 
-use emulator::{Cell, Scenario, Simulation, SimulationConfig};
+use emulator::{Cells, Scenario, Simulation, SimulationConfig};
 
 fn main() {
     let sim = simulation(16);
-    let per_cell = core::mem::size_of::<Cell>() + 2 * core::mem::size_of::<f64>();
+    // The cells' arrays have a lane for each of MAX_CELLS cells.
+    let per_lane = core::mem::size_of::<Cells>() / bms_engine::MAX_CELLS;
+    let per_cell = per_lane + 2 * core::mem::size_of::<f64>();
     println!(
-        "memory per cell: {per_cell} bytes (cell state {} B + sensor channel 16 B); a 16-cell simulation holds {} B of fixed state besides",
-        core::mem::size_of::<Cell>(),
+        "memory per cell: {per_cell} bytes (cell state {per_lane} B + sensor channel 16 B); a 16-cell simulation holds {} B of fixed state besides",
         core::mem::size_of_val(&sim)
     );
     let start = std::time::Instant::now();

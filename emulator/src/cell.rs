@@ -5,8 +5,15 @@
 //!
 //! Parameters come from a JSON parameter file (`emulator/params/lfp_280ah.json`, documented in
 //! `emulator/params/README.md`). Current is positive when charging.
+//!
+//! The cells of a string are held as a structure of arrays ([`Cells`]), with one exception
+//! to the crate's rule against indexing: the lane arrays have [`MAX_CELLS`] entries and are
+//! indexed only by a cell number below the string's length (itself at most [`MAX_CELLS`]),
+//! the shape the compiler vectorises.
+#![allow(clippy::indexing_slicing, clippy::needless_range_loop)]
 
 use crate::Error;
+use bms_engine::MAX_CELLS;
 use serde::Deserialize;
 
 /// Gas constant, J/(mol·K).
@@ -244,310 +251,564 @@ impl CellModel {
     }
 }
 
-/// A cell's own (spread) parameters and true state.
+/// One value per cell, cell 1 first; lanes beyond the string's length are unused.
+pub type Lanes = [f64; MAX_CELLS];
+
+/// The cells of a series string (each a parallel group): their own (spread) parameters and
+/// true state, laid out by quantity, one value per cell in each array.
+///
+/// A pack step advances them stage by stage across the string: charge, RC pairs, hysteresis and
+/// ageing for every cell, then heat, then voltage. Each stage is one loop over these arrays, which
+/// the compiler vectorises and the processor overlaps; taken one cell at a time, the same
+/// arithmetic left it waiting on each cell's chain of dependent steps.
+///
+/// Cells are numbered from 0 below [`Cells::len`]; an accessor given another number answers
+/// `None` (a setter does nothing).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cell {
+pub struct Cells {
+    len: usize,
     /// Capacity when new, Ah (after manufacturing spread).
-    pub capacity_new_ah: f64,
-    /// Resistances when new at 25 °C, Ω (after spread).
-    pub r0_new_ohm: f64,
-    /// First RC resistance when new, Ω.
-    pub r1_new_ohm: f64,
-    /// Second RC resistance when new, Ω.
-    pub r2_new_ohm: f64,
+    capacity_new_ah: Lanes,
+    /// Resistances when new at 25 °C, Ω (after spread): R0, the first and the second RC pair's.
+    r0_new_ohm: Lanes,
+    r1_new_ohm: Lanes,
+    r2_new_ohm: Lanes,
     /// Self-discharge, fraction of capacity per second.
-    pub self_discharge_per_sec: f64,
+    self_discharge_per_sec: Lanes,
     /// Stored charge, Ah (SOC = stored / present capacity).
-    pub charge_ah: f64,
-    /// Voltage across the first RC pair, V.
-    pub v_rc1: f64,
-    /// Voltage across the second RC pair, V.
-    pub v_rc2: f64,
+    charge_ah: Lanes,
+    /// Voltage across the first and the second RC pair, V.
+    v_rc1: Lanes,
+    v_rc2: Lanes,
     /// Hysteresis state, −1 (discharged side) … +1 (charged side).
-    pub hysteresis: f64,
+    hysteresis: Lanes,
     /// Cell temperature, °C.
-    pub temperature_c: f64,
+    temperature_c: Lanes,
     /// Current in the last step, A.
-    pub current_a: f64,
+    current_a: Lanes,
     /// Stress-weighted calendar time, days (calendar fade ∝ √t of it).
-    pub calendar_equivalent_days: f64,
+    calendar_equivalent_days: Lanes,
     /// Charge moved in and out since new, Ah.
-    pub throughput_ah: f64,
+    throughput_ah: Lanes,
     /// Time simulated since the start, days.
-    pub age_days: f64,
+    age_days: Lanes,
     /// Extra self-discharge current from an internal short, A (fault injection).
-    pub internal_short_a: f64,
+    internal_short_a: Lanes,
     /// Extra ohmic resistance (fault injection), Ω.
-    pub extra_r0_ohm: f64,
+    extra_r0_ohm: Lanes,
     /// Extra heat from a thermal-runaway precursor (fault injection), W.
-    pub extra_heat_w: f64,
-    /// What the slow processes have made of the cell, refreshed by [`Cell::refresh`] and, for
-    /// the temperature, whenever it has moved by [`THERMAL_REFRESH_K`].
+    extra_heat_w: Lanes,
+    /// What the slow processes have made of each cell, refreshed by [`Cells::refresh`] and,
+    /// for the temperature, whenever it has moved by [`THERMAL_REFRESH_K`].
     derived: Derived,
     /// Terminal voltage as of the last step, V.
-    voltage: f64,
+    voltage: Lanes,
+    /// Scratch of a step: each cell's hysteresis exponent, then the SOC its OCV shows.
+    scratch: Lanes,
 }
 
 /// Quantities that change slowly (with temperature and age) and are costly to compute, kept so
-/// that a step is only multiplications and one table lookup.
+/// that a step is only multiplications and one table lookup; one value per cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Derived {
     /// Temperature the thermal quantities were computed at, °C.
-    at_c: f64,
+    at_c: Lanes,
     /// Arrhenius factor of the resistances (1 at 25 °C).
-    arrhenius: f64,
+    arrhenius: Lanes,
     /// Its inverse, the temperature stress of calendar ageing.
-    inv_arrhenius: f64,
+    inv_arrhenius: Lanes,
     /// Accessible fraction of the capacity at this temperature.
-    accessible: f64,
+    accessible: Lanes,
     /// Capacity fade, fraction of the new capacity.
-    fade: f64,
+    fade: Lanes,
     /// Present capacity at 25 °C, Ah.
-    capacity_ah: f64,
+    capacity_ah: Lanes,
     /// Its inverse, 1/Ah.
-    inv_capacity: f64,
+    inv_capacity: Lanes,
     /// Resistance factor: temperature times ageing.
-    resistance_factor: f64,
+    resistance_factor: Lanes,
     /// 1 / (R1 · factor) and 1 / (R2 · factor), for the RC pairs' heat, 1/Ω.
-    rc_conductance: (f64, f64),
+    conductance1: Lanes,
+    conductance2: Lanes,
 }
 
-impl Cell {
-    /// A rested cell at `soc` (fraction) and `temperature_c`.
-    pub fn new(
+/// e^(−x) for the hysteresis update; per-second steps move x ≈ 0.004, where the series is
+/// exact to 1e-9.
+fn hysteresis_decay(x: f64) -> f64 {
+    if x < HYSTERESIS_SERIES_BELOW {
+        hysteresis_series(x)
+    } else {
+        (-x).exp()
+    }
+}
+
+fn hysteresis_series(x: f64) -> f64 {
+    1.0 - x + 0.5 * x * x
+}
+
+/// Below this exponent the hysteresis decay is its series (see [`hysteresis_decay`]).
+const HYSTERESIS_SERIES_BELOW: f64 = 0.01;
+
+impl Default for Cells {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cells {
+    /// No cells.
+    pub fn new() -> Self {
+        const ZERO: Lanes = [0.0; MAX_CELLS];
+        Cells {
+            len: 0,
+            capacity_new_ah: ZERO,
+            r0_new_ohm: ZERO,
+            r1_new_ohm: ZERO,
+            r2_new_ohm: ZERO,
+            self_discharge_per_sec: ZERO,
+            charge_ah: ZERO,
+            v_rc1: ZERO,
+            v_rc2: ZERO,
+            hysteresis: ZERO,
+            temperature_c: ZERO,
+            current_a: ZERO,
+            calendar_equivalent_days: ZERO,
+            throughput_ah: ZERO,
+            age_days: ZERO,
+            internal_short_a: ZERO,
+            extra_r0_ohm: ZERO,
+            extra_heat_w: ZERO,
+            derived: Derived {
+                at_c: [f64::NAN; MAX_CELLS],
+                arrhenius: [1.0; MAX_CELLS],
+                inv_arrhenius: [1.0; MAX_CELLS],
+                accessible: [1.0; MAX_CELLS],
+                fade: ZERO,
+                capacity_ah: ZERO,
+                inv_capacity: ZERO,
+                resistance_factor: [1.0; MAX_CELLS],
+                conductance1: ZERO,
+                conductance2: ZERO,
+            },
+            voltage: ZERO,
+            scratch: ZERO,
+        }
+    }
+
+    /// Adds a rested cell of `capacity_ah` (resistances `resistance_factor` times the
+    /// parameters', self-discharge in % a month) at `soc` (fraction) and `temperature_c`.
+    /// A string holds at most [`MAX_CELLS`]; beyond that nothing is added.
+    pub fn push(
+        &mut self,
         capacity_ah: f64,
         resistance_factor: f64,
         self_discharge_pct_per_month: f64,
         model: &CellModel,
         soc: f64,
         temperature_c: f64,
-    ) -> Self {
+    ) {
+        let i = self.len;
+        if i >= MAX_CELLS {
+            return;
+        }
+        self.len += 1;
         let params = &model.params;
-        let mut cell = Cell {
-            capacity_new_ah: capacity_ah,
-            r0_new_ohm: params.r0_ohm * resistance_factor,
-            r1_new_ohm: params.r1_ohm * resistance_factor,
-            r2_new_ohm: params.r2_ohm * resistance_factor,
-            self_discharge_per_sec: (self_discharge_pct_per_month / 100.0).max(0.0)
-                / SECS_PER_MONTH,
-            charge_ah: soc * capacity_ah,
-            v_rc1: 0.0,
-            v_rc2: 0.0,
-            hysteresis: 0.0,
-            temperature_c,
-            current_a: 0.0,
-            calendar_equivalent_days: 0.0,
-            throughput_ah: 0.0,
-            age_days: 0.0,
-            internal_short_a: 0.0,
-            extra_r0_ohm: 0.0,
-            extra_heat_w: 0.0,
-            derived: Derived {
-                at_c: f64::NAN,
-                arrhenius: 1.0,
-                inv_arrhenius: 1.0,
-                accessible: 1.0,
-                fade: 0.0,
-                capacity_ah,
-                inv_capacity: capacity_ah.recip(),
-                resistance_factor: 1.0,
-                rc_conductance: (0.0, 0.0),
-            },
-            voltage: 0.0,
+        self.capacity_new_ah[i] = capacity_ah;
+        self.r0_new_ohm[i] = params.r0_ohm * resistance_factor;
+        self.r1_new_ohm[i] = params.r1_ohm * resistance_factor;
+        self.r2_new_ohm[i] = params.r2_ohm * resistance_factor;
+        self.self_discharge_per_sec[i] =
+            (self_discharge_pct_per_month / 100.0).max(0.0) / SECS_PER_MONTH;
+        self.charge_ah[i] = soc * capacity_ah;
+        self.temperature_c[i] = temperature_c;
+        self.derived.capacity_ah[i] = capacity_ah;
+        self.derived.inv_capacity[i] = capacity_ah.recip();
+        self.refresh(i, model);
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Cell `i`'s value in `lanes`, if there is such a cell.
+    fn at(&self, lanes: &Lanes, i: usize) -> Option<f64> {
+        lanes.get(..self.len.min(MAX_CELLS))?.get(i).copied()
+    }
+
+    /// Recomputes everything derived from temperature, age and cell `i`'s own parameters,
+    /// then its terminal voltage. Call it after changing a parameter (fault injection); a pack
+    /// refreshes ageing about once a minute.
+    pub fn refresh(&mut self, i: usize, model: &CellModel) {
+        if i >= self.len {
+            return;
+        }
+        self.derived.at_c[i] = f64::NAN;
+        self.refresh_ageing(i, model);
+        self.refresh_thermal(i, model);
+        self.refresh_voltage(i, model);
+    }
+
+    /// Capacity fade of cell `i` and what follows from it (capacity, resistance growth).
+    pub(crate) fn refresh_ageing(&mut self, i: usize, model: &CellModel) {
+        let Some(fade) = self.fade(i, model) else {
+            return;
         };
-        cell.refresh(model);
-        cell
+        let d = &mut self.derived;
+        d.fade[i] = fade;
+        d.capacity_ah[i] = self.capacity_new_ah[i] * (1.0 - fade);
+        d.inv_capacity[i] = d.capacity_ah[i].recip();
+        self.refresh_resistances(i, model);
     }
 
-    /// Recomputes everything derived from temperature, age and the cell's own parameters, then
-    /// the terminal voltage. Call it after changing a public parameter (fault injection); a
-    /// pack calls it about once a minute for ageing.
-    pub fn refresh(&mut self, model: &CellModel) {
-        self.derived.at_c = f64::NAN;
-        self.refresh_ageing(model);
-        self.refresh_thermal(model);
-        self.refresh_voltage(model);
-    }
-
-    /// Capacity fade and what follows from it (capacity, resistance growth).
-    pub(crate) fn refresh_ageing(&mut self, model: &CellModel) {
-        let fade = self.fade(model);
-        self.derived.fade = fade;
-        self.derived.capacity_ah = self.capacity_new_ah * (1.0 - fade);
-        self.derived.inv_capacity = self.derived.capacity_ah.recip();
-        self.refresh_resistances(model);
-    }
-
-    /// The temperature-dependent quantities, when the temperature has moved enough to matter.
-    fn refresh_thermal(&mut self, model: &CellModel) {
-        let moved = (self.temperature_c - self.derived.at_c).abs();
+    /// Cell `i`'s temperature-dependent quantities, when its temperature has moved enough to
+    /// matter.
+    fn refresh_thermal(&mut self, i: usize, model: &CellModel) {
+        let t = self.temperature_c[i];
+        let moved = (t - self.derived.at_c[i]).abs();
         if moved < THERMAL_REFRESH_K {
             return;
         }
-        self.derived.at_c = self.temperature_c;
-        self.derived.arrhenius = self.arrhenius(model);
-        self.derived.inv_arrhenius = self.derived.arrhenius.recip();
-        self.derived.accessible = model.accessible(self.temperature_c);
-        self.refresh_resistances(model);
-    }
-
-    fn refresh_resistances(&mut self, model: &CellModel) {
+        let arrhenius = arrhenius(model, t);
         let d = &mut self.derived;
-        d.resistance_factor =
-            d.arrhenius * (1.0 + model.params.resistance_growth_per_fade * d.fade);
-        d.rc_conductance = (
-            (self.r1_new_ohm * d.resistance_factor).recip(),
-            (self.r2_new_ohm * d.resistance_factor).recip(),
-        );
+        d.at_c[i] = t;
+        d.arrhenius[i] = arrhenius;
+        d.inv_arrhenius[i] = arrhenius.recip();
+        d.accessible[i] = model.accessible(t);
+        self.refresh_resistances(i, model);
     }
 
-    fn refresh_voltage(&mut self, model: &CellModel) {
-        self.voltage = model.ocv_v(self.ocv_soc())
-            + model.params.hysteresis_v * self.hysteresis
-            + self.current_a * self.r0_ohm(model)
-            + self.v_rc1
-            + self.v_rc2;
+    fn refresh_resistances(&mut self, i: usize, model: &CellModel) {
+        let d = &mut self.derived;
+        d.resistance_factor[i] =
+            d.arrhenius[i] * (1.0 + model.params.resistance_growth_per_fade * d.fade[i]);
+        d.conductance1[i] = (self.r1_new_ohm[i] * d.resistance_factor[i]).recip();
+        d.conductance2[i] = (self.r2_new_ohm[i] * d.resistance_factor[i]).recip();
     }
 
-    /// Capacity fade so far, fraction of the new capacity (computed now, not cached).
-    pub fn fade(&self, model: &CellModel) -> f64 {
-        let calendar = model.params.calendar_fade_per_year
-            * (self.calendar_equivalent_days / 365.0).max(0.0).sqrt();
-        let cycles = self.throughput_ah / (2.0 * self.capacity_new_ah);
-        let cycle = model.params.cycle_fade_at_eol * cycles / model.params.cycles_to_eol;
-        let extra = model.params.extra_fade_per_year * self.age_days / 365.0;
-        (calendar + cycle + extra).min(0.9)
+    fn refresh_voltage(&mut self, i: usize, model: &CellModel) {
+        self.voltage[i] = model.ocv_v(self.ocv_soc(i))
+            + model.params.hysteresis_v * self.hysteresis[i]
+            + self.current_a[i] * self.r0(i)
+            + self.v_rc1[i]
+            + self.v_rc2[i];
     }
 
-    /// Present capacity at 25 °C, Ah (as of the last ageing refresh).
-    pub fn capacity_ah(&self, _model: &CellModel) -> f64 {
-        self.derived.capacity_ah
+    /// Cell `i`'s capacity fade so far, fraction of its new capacity (computed now, not
+    /// cached).
+    pub fn fade(&self, i: usize, model: &CellModel) -> Option<f64> {
+        let p = &model.params;
+        let calendar_days = self.at(&self.calendar_equivalent_days, i)?;
+        let calendar = p.calendar_fade_per_year * (calendar_days / 365.0).max(0.0).sqrt();
+        let cycles = self.throughput_ah[i] / (2.0 * self.capacity_new_ah[i]);
+        let cycle = p.cycle_fade_at_eol * cycles / p.cycles_to_eol;
+        let extra = p.extra_fade_per_year * self.age_days[i] / 365.0;
+        Some((calendar + cycle + extra).min(0.9))
     }
 
-    /// State of charge, fraction of the present capacity.
-    pub fn soc(&self, _model: &CellModel) -> f64 {
-        self.charge_ah * self.derived.inv_capacity
+    /// Cell `i`'s present capacity at 25 °C, Ah (as of the last ageing refresh).
+    pub fn capacity_ah(&self, i: usize) -> Option<f64> {
+        self.at(&self.derived.capacity_ah, i)
     }
 
-    /// Arrhenius factor of resistances at the cell's temperature (1 at 25 °C).
-    fn arrhenius(&self, model: &CellModel) -> f64 {
-        let t_k = self.temperature_c + 273.15;
-        (model.params.activation_energy_j_per_mol / GAS_CONSTANT * (1.0 / t_k - 1.0 / T_REF_K))
-            .exp()
+    /// Cell `i`'s capacity when new, Ah.
+    pub fn capacity_new_ah(&self, i: usize) -> Option<f64> {
+        self.at(&self.capacity_new_ah, i)
     }
 
-    /// Ohmic resistance at 25 °C with ageing and injected faults, Ω.
-    pub fn r0_at_25c_ohm(&self, model: &CellModel) -> f64 {
-        let ageing = 1.0 + model.params.resistance_growth_per_fade * self.derived.fade;
-        self.r0_new_ohm * ageing + self.extra_r0_ohm
+    /// Cell `i`'s state of charge, fraction of its present capacity.
+    pub fn soc(&self, i: usize) -> Option<f64> {
+        Some(self.at(&self.charge_ah, i)? * self.derived.inv_capacity[i])
     }
 
-    /// Ohmic resistance now (temperature, ageing and injected faults included), Ω.
-    pub fn r0_ohm(&self, _model: &CellModel) -> f64 {
-        self.r0_new_ohm * self.derived.resistance_factor + self.extra_r0_ohm
+    /// Cell `i`'s self-discharge, fraction of its capacity per second.
+    pub fn self_discharge_per_sec(&self, i: usize) -> Option<f64> {
+        self.at(&self.self_discharge_per_sec, i)
     }
 
-    /// SOC the OCV sees. In the cold only part of the charge is accessible *under load*: while
-    /// discharging (fully from 0.1 C) the cell looks emptier by the capacity-vs-temperature
-    /// factor and reaches its cut-off sooner; at rest it shows its true OCV.
-    fn ocv_soc(&self) -> f64 {
+    /// Cell `i`'s stored charge, Ah.
+    pub fn charge_ah(&self, i: usize) -> Option<f64> {
+        self.at(&self.charge_ah, i)
+    }
+
+    /// Cell `i`'s terminal voltage as of the last step, V.
+    pub fn voltage_v(&self, i: usize) -> Option<f64> {
+        self.at(&self.voltage, i)
+    }
+
+    /// Every cell's terminal voltage as of the last step, V.
+    pub fn voltages_v(&self) -> &[f64] {
+        self.voltage.get(..self.len).unwrap_or_default()
+    }
+
+    /// Cell `i`'s temperature, °C.
+    pub fn temperature_c(&self, i: usize) -> Option<f64> {
+        self.at(&self.temperature_c, i)
+    }
+
+    /// Every cell's temperature, °C.
+    pub fn temperatures_c(&self) -> &[f64] {
+        self.temperature_c.get(..self.len).unwrap_or_default()
+    }
+
+    /// The current through cell `i` in the last step, A (the string's plus its balancing).
+    pub fn current_a(&self, i: usize) -> Option<f64> {
+        self.at(&self.current_a, i)
+    }
+
+    /// Cell `i`'s hysteresis state, −1 (discharged side) … +1 (charged side).
+    pub fn hysteresis(&self, i: usize) -> Option<f64> {
+        self.at(&self.hysteresis, i)
+    }
+
+    /// Charge moved in and out of cell `i` since new, Ah.
+    pub fn throughput_ah(&self, i: usize) -> Option<f64> {
+        self.at(&self.throughput_ah, i)
+    }
+
+    /// Cell `i`'s ohmic resistance now (temperature, ageing and injected faults included), Ω.
+    pub fn r0_ohm(&self, i: usize) -> Option<f64> {
+        self.at(&self.r0_new_ohm, i).map(|_| self.r0(i))
+    }
+
+    fn r0(&self, i: usize) -> f64 {
+        self.r0_new_ohm[i] * self.derived.resistance_factor[i] + self.extra_r0_ohm[i]
+    }
+
+    /// Cell `i`'s ohmic resistance at 25 °C with ageing and injected faults, Ω.
+    pub fn r0_at_25c_ohm(&self, i: usize, model: &CellModel) -> Option<f64> {
+        let r0_new = self.at(&self.r0_new_ohm, i)?;
+        let ageing = 1.0 + model.params.resistance_growth_per_fade * self.derived.fade[i];
+        Some(r0_new * ageing + self.extra_r0_ohm[i])
+    }
+
+    /// Cell `i`'s heat from current and injected faults, W.
+    pub fn heat_w(&self, i: usize) -> Option<f64> {
+        self.at(&self.current_a, i)?;
         let d = &self.derived;
-        let soc = self.charge_ah * d.inv_capacity;
-        if self.current_a >= 0.0 || d.accessible >= 1.0 {
-            return soc;
+        Some(
+            self.current_a[i] * self.current_a[i] * self.r0(i)
+                + self.v_rc1[i] * self.v_rc1[i] * d.conductance1[i]
+                + self.v_rc2[i] * self.v_rc2[i] * d.conductance2[i]
+                + self.extra_heat_w[i],
+        )
+    }
+
+    /// Adds an internal short of `leak_a` to cell `i` (fault injection).
+    pub fn add_internal_short(&mut self, i: usize, leak_a: f64) {
+        if i < self.len {
+            self.internal_short_a[i] += leak_a;
         }
-        let load = (-self.current_a / (0.1 * d.capacity_ah)).min(1.0);
-        let cold_soc = 1.0 - (1.0 - soc) / d.accessible;
-        soc + load * (cold_soc.max(0.0).min(soc) - soc)
     }
 
-    /// Passes `current_a` (positive = charge) for `dt_secs`.
-    pub fn step(&mut self, model: &CellModel, current_a: f64, dt_secs: f64) {
-        let decays = (
-            (-dt_secs / model.params.tau1_secs).exp(),
-            (-dt_secs / model.params.tau2_secs).exp(),
-        );
-        self.advance(model, current_a, dt_secs, decays);
-        self.refresh(model);
+    /// Adds `added_ohm` to cell `i`'s ohmic resistance (fault injection: a connection).
+    pub fn add_resistance(&mut self, i: usize, added_ohm: f64) {
+        if i < self.len {
+            self.extra_r0_ohm[i] += added_ohm;
+        }
     }
 
-    /// [`Cell::step`] without the refresh, for a pack that sets the temperature (and so the
-    /// voltage) right after and refreshes ageing on its own schedule; `decays` are the RC
-    /// pairs' e^(−dt/τ) for this step.
+    /// Adds a heat source of `heat_w` to cell `i` (fault injection).
+    pub fn add_heat(&mut self, i: usize, heat_w: f64) {
+        if i < self.len {
+            self.extra_heat_w[i] += heat_w;
+        }
+    }
+
+    /// Scales cell `i`'s capacity and its charge by `factor` (fault injection: a weak cell).
+    pub fn scale_capacity(&mut self, i: usize, factor: f64, model: &CellModel) {
+        if i < self.len {
+            self.capacity_new_ah[i] *= factor;
+            self.charge_ah[i] *= factor;
+            self.refresh(i, model);
+        }
+    }
+
+    /// Sets cell `i`'s temperature and updates what depends on it and its voltage.
+    pub fn set_temperature(&mut self, i: usize, model: &CellModel, temperature_c: f64) {
+        if i < self.len {
+            self.temperature_c[i] = temperature_c;
+            self.refresh_thermal(i, model);
+            self.refresh_voltage(i, model);
+        }
+    }
+
+    /// SOC cell `i`'s OCV sees. In the cold only part of the charge is accessible *under
+    /// load*: while discharging (fully from 0.1 C) the cell looks emptier by the
+    /// capacity-vs-temperature factor and reaches its cut-off sooner; at rest it shows its true
+    /// OCV.
+    fn ocv_soc(&self, i: usize) -> f64 {
+        ocv_soc(
+            self.charge_ah[i],
+            self.current_a[i],
+            self.derived.capacity_ah[i],
+            self.derived.inv_capacity[i],
+            self.derived.accessible[i],
+        )
+    }
+
+    /// Passes `current_a` (positive = charge) plus each cell's `extra_a` (balancing) through
+    /// every cell for `dt_secs`: charge, RC pairs (`decays` are their e^(−dt/τ) for this step),
+    /// hysteresis and ageing. Temperatures and voltages follow in [`Cells::set_temperatures`].
     pub(crate) fn advance(
         &mut self,
         model: &CellModel,
         current_a: f64,
+        extra_a: &Lanes,
         dt_secs: f64,
         decays: (f64, f64),
     ) {
+        let n = self.len.min(MAX_CELLS);
         let p = &model.params;
-        let capacity = self.derived.capacity_ah;
-        let stored_a = if current_a > 0.0 {
-            current_a * p.coulombic_efficiency
-        } else {
-            current_a
-        };
-        let self_discharge_a =
-            self.self_discharge_per_sec * capacity * 3600.0 + self.internal_short_a;
-        let delta_ah = (stored_a - self_discharge_a) * dt_secs * HOURS_PER_SEC;
-        self.charge_ah += delta_ah;
-
-        // RC pairs, exact for a current held over the step, resistances at temperature.
-        let rf = self.derived.resistance_factor;
         let (d1, d2) = decays;
-        self.v_rc1 = self.v_rc1 * d1 + self.r1_new_ohm * rf * current_a * (1.0 - d1);
-        self.v_rc2 = self.v_rc2 * d2 + self.r2_new_ohm * rf * current_a * (1.0 - d2);
-
-        // One-state hysteresis: moves towards ±1 with the SOC moved in that direction.
-        let moved_ah = (current_a * dt_secs * HOURS_PER_SEC).abs();
-        if current_a != 0.0 {
-            let x = p.hysteresis_rate * moved_ah * self.derived.inv_capacity;
-            // e^(−x); per-second steps move x ≈ 0.004, where the series is exact to 1e-9.
-            let k = if x < 0.01 {
-                1.0 - x + 0.5 * x * x
+        let d = &self.derived;
+        for i in 0..n {
+            let current = current_a + extra_a[i];
+            let capacity = d.capacity_ah[i];
+            let stored_a = if current > 0.0 {
+                current * p.coulombic_efficiency
             } else {
-                (-x).exp()
+                current
             };
-            self.hysteresis = k * self.hysteresis + (1.0 - k) * current_a.signum();
+            let self_discharge_a =
+                self.self_discharge_per_sec[i] * capacity * 3600.0 + self.internal_short_a[i];
+            let delta_ah = (stored_a - self_discharge_a) * dt_secs * HOURS_PER_SEC;
+            self.charge_ah[i] += delta_ah;
+
+            // RC pairs, exact for a current held over the step, resistances at temperature.
+            let rf = d.resistance_factor[i];
+            self.v_rc1[i] = self.v_rc1[i] * d1 + self.r1_new_ohm[i] * rf * current * (1.0 - d1);
+            self.v_rc2[i] = self.v_rc2[i] * d2 + self.r2_new_ohm[i] * rf * current * (1.0 - d2);
+
+            // One-state hysteresis: moves towards ±1 with the SOC moved in that direction (in
+            // a loop of its own below).
+            let moved_ah = (current * dt_secs * HOURS_PER_SEC).abs();
+            self.scratch[i] = p.hysteresis_rate * moved_ah * d.inv_capacity[i];
+
+            // Ageing: calendar time weighted by SOC and temperature stress (squared, because
+            // fade grows with √t), throughput for cycling.
+            let soc = (self.charge_ah[i] * d.inv_capacity[i]).clamp(0.0, 1.0);
+            let soc_stress = if soc > 0.5 {
+                1.0 + (p.calendar_high_soc_factor - 1.0) * (soc - 0.5) * 2.0
+            } else {
+                1.0 - 0.4 * (0.5 - soc) * 2.0
+            };
+            let stress = soc_stress * d.inv_arrhenius[i];
+            self.calendar_equivalent_days[i] += dt_secs * DAYS_PER_SEC * stress * stress;
+            self.age_days[i] += dt_secs * DAYS_PER_SEC;
+            self.throughput_ah[i] += moved_ah;
+            self.current_a[i] = current;
         }
-
-        // Ageing: calendar time weighted by SOC and temperature stress (squared, because fade
-        // grows with √t), throughput for cycling.
-        let soc = (self.charge_ah * self.derived.inv_capacity).clamp(0.0, 1.0);
-        let soc_stress = if soc > 0.5 {
-            1.0 + (p.calendar_high_soc_factor - 1.0) * (soc - 0.5) * 2.0
+        // e^(−x) is needed only for a step far longer or stronger than a second's.
+        if self.scratch[..n]
+            .iter()
+            .all(|&x| x < HYSTERESIS_SERIES_BELOW)
+        {
+            self.move_hysteresis(hysteresis_series);
         } else {
-            1.0 - 0.4 * (0.5 - soc) * 2.0
-        };
-        let stress = soc_stress * self.derived.inv_arrhenius;
-        self.calendar_equivalent_days += dt_secs * DAYS_PER_SEC * stress * stress;
-        self.age_days += dt_secs * DAYS_PER_SEC;
-        self.throughput_ah += moved_ah;
-        self.current_a = current_a;
+            self.move_hysteresis(hysteresis_decay);
+        }
     }
 
-    /// Sets the cell's temperature (the pack's thermal model) and updates what depends on it
-    /// and the terminal voltage.
-    pub fn set_temperature(&mut self, model: &CellModel, temperature_c: f64) {
-        self.temperature_c = temperature_c;
-        self.refresh_thermal(model);
-        self.refresh_voltage(model);
+    /// Moves every cell's hysteresis towards the direction of its current by `decay(x)` of
+    /// the way, with `x` from [`Cells::advance`]; a cell without current keeps its state.
+    #[inline(always)]
+    fn move_hysteresis(&mut self, decay: impl Fn(f64) -> f64) {
+        let n = self.len.min(MAX_CELLS);
+        for i in 0..n {
+            let current = self.current_a[i];
+            let k = decay(self.scratch[i]);
+            let moved = k * self.hysteresis[i] + (1.0 - k) * current.signum();
+            self.hysteresis[i] = if current != 0.0 {
+                moved
+            } else {
+                self.hysteresis[i]
+            };
+        }
     }
 
-    /// Terminal voltage as of the last step, V.
-    pub fn voltage_v(&self, _model: &CellModel) -> f64 {
-        self.voltage
+    /// Sets every cell's temperature (`temperatures_c`, °C, cell 1 first), updates what depends
+    /// on it where it has moved enough to matter, and every cell's terminal voltage.
+    pub(crate) fn set_temperatures(&mut self, model: &CellModel, temperatures_c: &Lanes) {
+        let n = self.len.min(MAX_CELLS);
+        let mut moved = 0_u64;
+        for i in 0..n {
+            let t = temperatures_c[i];
+            self.temperature_c[i] = t;
+            // As in `refresh_thermal`: a NaN (never computed) counts as moved.
+            let stays = (t - self.derived.at_c[i]).abs() < THERMAL_REFRESH_K;
+            moved |= u64::from(!stays) << i;
+        }
+        while moved != 0 {
+            let i = moved.trailing_zeros() as usize;
+            moved &= moved - 1;
+            self.refresh_thermal(i, model);
+        }
+        let d = &self.derived;
+        for i in 0..n {
+            self.scratch[i] = ocv_soc(
+                self.charge_ah[i],
+                self.current_a[i],
+                d.capacity_ah[i],
+                d.inv_capacity[i],
+                d.accessible[i],
+            );
+        }
+        for i in 0..n {
+            let r0 = self.r0_new_ohm[i] * d.resistance_factor[i] + self.extra_r0_ohm[i];
+            self.voltage[i] = model.ocv_v(self.scratch[i])
+                + model.params.hysteresis_v * self.hysteresis[i]
+                + self.current_a[i] * r0
+                + self.v_rc1[i]
+                + self.v_rc2[i];
+        }
     }
 
-    /// Heat generated in the cell by current and injected faults, W.
-    pub fn heat_w(&self, model: &CellModel) -> f64 {
-        let (g1, g2) = self.derived.rc_conductance;
-        self.current_a * self.current_a * self.r0_ohm(model)
-            + self.v_rc1 * self.v_rc1 * g1
-            + self.v_rc2 * self.v_rc2 * g2
-            + self.extra_heat_w
+    /// Every cell's heat from current and injected faults, W, into `out` (cell 1 first).
+    pub(crate) fn heats_w(&self, out: &mut Lanes) {
+        let n = self.len.min(MAX_CELLS);
+        let d = &self.derived;
+        for i in 0..n {
+            let current = self.current_a[i];
+            let r0 = self.r0_new_ohm[i] * d.resistance_factor[i] + self.extra_r0_ohm[i];
+            out[i] = current * current * r0
+                + self.v_rc1[i] * self.v_rc1[i] * d.conductance1[i]
+                + self.v_rc2[i] * self.v_rc2[i] * d.conductance2[i]
+                + self.extra_heat_w[i];
+        }
     }
+}
+
+/// The SOC a cell's OCV sees (see [`Cells::ocv_soc`]); written for any cell so that the voltage
+/// stage computes it across the string at once.
+#[inline(always)]
+fn ocv_soc(
+    charge_ah: f64,
+    current_a: f64,
+    capacity_ah: f64,
+    inv_capacity: f64,
+    accessible: f64,
+) -> f64 {
+    let soc = charge_ah * inv_capacity;
+    let load = (-current_a / (0.1 * capacity_ah)).min(1.0);
+    let cold_soc = 1.0 - (1.0 - soc) / accessible;
+    let emptier = soc + load * (cold_soc.max(0.0).min(soc) - soc);
+    if current_a >= 0.0 || accessible >= 1.0 {
+        soc
+    } else {
+        emptier
+    }
+}
+
+/// Arrhenius factor of resistances at `temperature_c` (1 at 25 °C).
+fn arrhenius(model: &CellModel, temperature_c: f64) -> f64 {
+    let t_k = temperature_c + 273.15;
+    (model.params.activation_energy_j_per_mol / GAS_CONSTANT * (1.0 / t_k - 1.0 / T_REF_K)).exp()
 }
 
 #[cfg(test)]
@@ -562,8 +823,25 @@ mod tests {
         CellModel::new(params())
     }
 
-    fn cell(soc: f64, t: f64) -> Cell {
-        Cell::new(280.0, 1.0, 0.0, &model(), soc, t)
+    /// One cell of 280 Ah at `soc` and `t` °C, on its own.
+    fn cell(soc: f64, t: f64) -> Cells {
+        let mut cells = Cells::new();
+        cells.push(280.0, 1.0, 0.0, &model(), soc, t);
+        cells
+    }
+
+    /// A step of every cell of `c` at `current_a` for `dt_secs`, its temperature held: the
+    /// charge and dynamics advance, then everything derived follows at once (a pack refreshes
+    /// ageing once a minute instead).
+    fn step(c: &mut Cells, p: &CellModel, current_a: f64, dt_secs: f64) {
+        let decays = (
+            (-dt_secs / p.params.tau1_secs).exp(),
+            (-dt_secs / p.params.tau2_secs).exp(),
+        );
+        c.advance(p, current_a, &[0.0; MAX_CELLS], dt_secs, decays);
+        for i in 0..c.len() {
+            c.refresh(i, p);
+        }
     }
 
     #[test]
@@ -613,34 +891,33 @@ mod tests {
         let p = model();
         let mut c = cell(0.0, 25.0);
         for _ in 0..3600 {
-            c.step(&p, 280.0, 1.0);
+            step(&mut c, &p, 280.0, 1.0);
         }
-        assert!((c.charge_ah - 280.0 * 0.999).abs() < 1e-6);
+        assert!((c.charge_ah(0).unwrap() - 280.0 * 0.999).abs() < 1e-6);
         for _ in 0..3600 {
-            c.step(&p, -280.0, 1.0);
+            step(&mut c, &p, -280.0, 1.0);
         }
-        assert!((c.charge_ah + 280.0 * 0.001).abs() < 1e-6);
+        assert!((c.charge_ah(0).unwrap() + 280.0 * 0.001).abs() < 1e-6);
     }
 
     #[test]
     fn resistance_doubles_at_zero_degrees() {
-        let p = model();
-        let ratio = cell(0.5, 0.0).r0_ohm(&p) / cell(0.5, 25.0).r0_ohm(&p);
+        let ratio = cell(0.5, 0.0).r0_ohm(0).unwrap() / cell(0.5, 25.0).r0_ohm(0).unwrap();
         assert!((2.0..2.3).contains(&ratio), "{ratio}");
     }
 
     #[test]
     fn the_cold_cell_looks_emptier_under_load_but_not_at_rest() {
         let p = model();
-        let at_rest = |t| cell(0.3, t).voltage_v(&p);
+        let at_rest = |t| cell(0.3, t).voltage_v(0).unwrap();
         assert!(
             (at_rest(-20.0) - at_rest(25.0)).abs() < 1e-9,
             "rested OCV does not move"
         );
         let loaded = |t| {
             let mut c = cell(0.3, t);
-            c.step(&p, -56.0, 1.0);
-            c.voltage_v(&p)
+            step(&mut c, &p, -56.0, 1.0);
+            c.voltage_v(0).unwrap()
         };
         let (warm, cold) = (loaded(25.0), loaded(-20.0));
         // At −20 °C only half the capacity is accessible: 30 % looks empty under 0.2 C.
@@ -651,39 +928,39 @@ mod tests {
     #[test]
     fn hysteresis_follows_the_current_direction_and_persists_at_rest() {
         let p = model();
-        let rest = |c: &mut Cell| {
+        let rest = |c: &mut Cells| {
             for _ in 0..20_000 {
-                c.step(&p, 0.0, 1.0);
+                step(c, &p, 0.0, 1.0);
             }
         };
         // Reach 55 % SOC once from below and once from above, then rest for hours.
         let mut up = cell(0.50, 25.0);
         for _ in 0..1800 {
-            up.step(&p, 28.0, 1.0);
+            step(&mut up, &p, 28.0, 1.0);
         }
-        assert!(up.hysteresis > 0.85, "{}", up.hysteresis);
+        assert!(up.hysteresis[0] > 0.85, "{}", up.hysteresis[0]);
         rest(&mut up);
         let mut down = cell(0.60, 25.0);
         for _ in 0..1800 {
-            down.step(&p, -28.0, 1.0);
+            step(&mut down, &p, -28.0, 1.0);
         }
-        assert!(down.hysteresis < -0.85, "{}", down.hysteresis);
+        assert!(down.hysteresis[0] < -0.85, "{}", down.hysteresis[0]);
         rest(&mut down);
-        assert!((up.soc(&p) - down.soc(&p)).abs() < 0.001);
+        assert!((up.soc(0).unwrap() - down.soc(0).unwrap()).abs() < 0.001);
         // Same SOC, rested: the charged-side voltage sits ≈ 2 × 7.5 mV × 0.86 higher.
-        let gap = up.voltage_v(&p) - down.voltage_v(&p);
+        let gap = up.voltage_v(0).unwrap() - down.voltage_v(0).unwrap();
         assert!((gap - 0.013).abs() < 0.002, "{gap}");
     }
 
     #[test]
     fn self_discharge_is_two_percent_a_month() {
         let p = model();
-        let mut c = Cell::new(280.0, 1.0, 2.0, &p, 0.5, 25.0);
-        c.calendar_equivalent_days = 0.0;
+        let mut c = Cells::new();
+        c.push(280.0, 1.0, 2.0, &p, 0.5, 25.0);
         for _ in 0..30 * 24 {
-            c.step(&p, 0.0, 3600.0);
+            step(&mut c, &p, 0.0, 3600.0);
         }
-        let lost = 0.5 - c.charge_ah / 280.0;
+        let lost = 0.5 - c.charge_ah(0).unwrap() / 280.0;
         assert!((0.019..0.0205).contains(&lost), "{lost}");
     }
 
@@ -692,31 +969,35 @@ mod tests {
         let p = model();
         let mut c = cell(0.5, 25.0);
         for _ in 0..365 {
-            c.step(&p, 0.0, 86_400.0);
+            step(&mut c, &p, 0.0, 86_400.0);
         }
-        assert!((c.fade(&p) - 0.02).abs() < 0.001, "{}", c.fade(&p));
+        assert!(
+            (c.fade(0, &p).unwrap() - 0.02).abs() < 0.001,
+            "{}",
+            c.fade(0, &p).unwrap()
+        );
         let mut full = cell(1.0, 25.0);
         for _ in 0..365 {
-            full.step(&p, 0.0, 86_400.0);
+            step(&mut full, &p, 0.0, 86_400.0);
         }
         // 2.75× at full charge; the half-charged cell's SOC creeps up as its capacity fades,
         // which ages it a little faster, so the ratio lands just under 2.75.
-        let ratio = full.fade(&p) / c.fade(&p);
+        let ratio = full.fade(0, &p).unwrap() / c.fade(0, &p).unwrap();
         assert!((2.6..=2.75).contains(&ratio), "{ratio}");
         let mut hot = cell(0.5, 45.0);
         for _ in 0..365 {
-            hot.step(&p, 0.0, 86_400.0);
+            step(&mut hot, &p, 0.0, 86_400.0);
         }
-        assert!(hot.fade(&p) > 1.5 * c.fade(&p));
+        assert!(hot.fade(0, &p).unwrap() > 1.5 * c.fade(0, &p).unwrap());
     }
 
     #[test]
     fn cycling_fades_twenty_percent_over_six_thousand_cycles() {
         let p = model();
         let mut c = cell(0.5, 25.0);
-        c.throughput_ah = 6_000.0 * 2.0 * 280.0;
-        c.step(&p, 0.0, 0.0);
-        assert!((c.fade(&p) - 0.20).abs() < 1e-9);
-        assert!(c.r0_ohm(&p) > 1.35 * cell(0.5, 25.0).r0_ohm(&p));
+        c.throughput_ah[0] = 6_000.0 * 2.0 * 280.0;
+        step(&mut c, &p, 0.0, 0.0);
+        assert!((c.fade(0, &p).unwrap() - 0.20).abs() < 1e-9);
+        assert!(c.r0_ohm(0).unwrap() > 1.35 * cell(0.5, 25.0).r0_ohm(0).unwrap());
     }
 }

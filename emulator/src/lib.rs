@@ -20,7 +20,7 @@ mod scenario;
 mod sensors;
 mod simulation;
 
-pub use cell::{Cell, CellModel, CellParams};
+pub use cell::{CellModel, CellParams, Cells};
 pub use device::EmulatedDevice;
 pub use error::Error;
 pub use faults::InjectedFault;

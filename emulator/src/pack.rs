@@ -1,9 +1,10 @@
 //! The series string: cells (each a parallel group), their temperatures, the switches, and the
 //! balancer acting as the engine commands. Current flows only in the directions the switches allow.
 
-use crate::{Cell, CellModel};
-use bms_engine::BalancerKind;
+use crate::cell::Lanes;
+use crate::{CellModel, Cells};
 use bms_engine::balancing::Balancing;
+use bms_engine::{BalancerKind, MAX_CELLS};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -69,7 +70,7 @@ pub struct Pack {
     /// The cell type.
     pub model: CellModel,
     /// The cells (parallel groups), cell 1 first.
-    pub cells: Vec<Cell>,
+    pub cells: Cells,
     /// Cells in parallel in each group.
     pub parallel: usize,
     /// Series groups per module: heat flows between neighbouring cells only inside a module
@@ -95,6 +96,9 @@ pub struct Pack {
     pub contactor: Option<Contactor>,
     /// Simulated time since the cells' ageing was last brought up to date, s.
     since_ageing_s: f64,
+    /// Which cells exchange heat with a left and a right neighbour, for the module size and
+    /// cell count given first (see [`Pack::neighbours`]).
+    neighbours: (usize, usize, [bool; MAX_CELLS], [bool; MAX_CELLS]),
 }
 
 /// How often the cells' capacity and resistance follow their ageing, simulated s. Fade moves
@@ -119,24 +123,23 @@ impl Pack {
         let parallel = parallel.max(1);
         let p = &model.params;
         let mut normal = |sigma: f64| sigma * rng.sample::<f64, _>(StandardNormal);
-        let cells = (0..cell_count)
-            .map(|_| {
-                let capacity =
-                    p.capacity_ah * parallel as f64 * (1.0 + normal(p.capacity_spread_sigma));
-                let resistance = (1.0 + normal(p.resistance_spread_sigma)) / parallel as f64;
-                let self_discharge =
-                    p.self_discharge_pct_per_month + normal(p.self_discharge_spread_pct_per_month);
-                let start = soc + normal(soc_spread.max(0.0));
-                Cell::new(
-                    capacity,
-                    resistance,
-                    self_discharge,
-                    &model,
-                    start,
-                    temperature_c,
-                )
-            })
-            .collect();
+        let mut cells = Cells::new();
+        for _ in 0..cell_count.min(MAX_CELLS) {
+            let capacity =
+                p.capacity_ah * parallel as f64 * (1.0 + normal(p.capacity_spread_sigma));
+            let resistance = (1.0 + normal(p.resistance_spread_sigma)) / parallel as f64;
+            let self_discharge =
+                p.self_discharge_pct_per_month + normal(p.self_discharge_spread_pct_per_month);
+            let start = soc + normal(soc_spread.max(0.0));
+            cells.push(
+                capacity,
+                resistance,
+                self_discharge,
+                &model,
+                start,
+                temperature_c,
+            );
+        }
         Pack {
             model,
             cells,
@@ -152,6 +155,7 @@ impl Pack {
             decays: (f64::NAN, (1.0, 1.0)),
             contactor: None,
             since_ageing_s: 0.0,
+            neighbours: (0, 0, [false; MAX_CELLS], [false; MAX_CELLS]),
         }
     }
 
@@ -173,8 +177,8 @@ impl Pack {
 
     /// Currents through each cell beyond the string current: the balancer's bleed or
     /// transfer, A (no allocation: packs hold at most MAX_CELLS groups).
-    fn balance_currents_a(&self) -> [f64; bms_engine::MAX_CELLS] {
-        let mut currents = [0.0; bms_engine::MAX_CELLS];
+    fn balance_currents_a(&self) -> Lanes {
+        let mut currents = [0.0; MAX_CELLS];
         match self.balancer {
             BalancerKind::Passive {
                 bleed_current_ma, ..
@@ -204,9 +208,10 @@ impl Pack {
     /// The coldest and hottest cell temperature, °C.
     pub fn temperature_range_c(&self) -> (f64, f64) {
         self.cells
+            .temperatures_c()
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| {
-                (lo.min(c.temperature_c), hi.max(c.temperature_c))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &t| {
+                (lo.min(t), hi.max(t))
             })
     }
 
@@ -249,16 +254,15 @@ impl Pack {
         let balance = if balancing {
             self.balance_currents_a()
         } else {
-            [0.0; bms_engine::MAX_CELLS]
+            [0.0; MAX_CELLS]
         };
-        for (cell, extra_a) in self.cells.iter_mut().zip(balance) {
-            cell.advance(&self.model, current_a + extra_a, dt_secs, self.decays.1);
-        }
+        self.cells
+            .advance(&self.model, current_a, &balance, dt_secs, self.decays.1);
         self.since_ageing_s += dt_secs;
         if self.since_ageing_s >= AGEING_REFRESH_S {
             self.since_ageing_s = 0.0;
-            for cell in &mut self.cells {
-                cell.refresh_ageing(&self.model);
+            for i in 0..self.cells.len() {
+                self.cells.refresh_ageing(i, &self.model);
             }
         }
         // Sets each cell's new temperature, which updates its voltage.
@@ -270,8 +274,8 @@ impl Pack {
         current_a
     }
 
-    /// Heat balance of each cell: its own heat, exchange with its neighbours and the ambient
-    /// (more with the fan), and the heater.
+    /// Heat balance of each cell: its own heat, exchange with its neighbours (as they were
+    /// before the step) and the ambient (more with the fan), and the heater.
     fn step_thermal(&mut self, dt_secs: f64) {
         let p = &self.model.params;
         let cooling = p.cooling_w_per_k
@@ -287,47 +291,72 @@ impl Pack {
         };
         let k_per_joule = dt_secs / (p.heat_capacity_j_per_k * self.parallel as f64);
         let neighbour = p.neighbour_w_per_k;
-        // Temperatures before this step (no allocation: packs hold at most MAX_CELLS groups).
-        let mut temps = [0.0_f64; bms_engine::MAX_CELLS];
-        for (t, c) in temps.iter_mut().zip(&self.cells) {
-            *t = c.temperature_c;
+        let (has_left, has_right) = self.neighbours();
+        // Each cell's neighbours' temperatures beside its own, so that the loop below has no
+        // dependence from one cell to the next (no allocation: packs hold at most MAX_CELLS
+        // groups).
+        let temps = self.cells.temperatures_c();
+        let (mut left, mut right) = ([0.0; MAX_CELLS], [0.0; MAX_CELLS]);
+        for (slot, &t) in left.iter_mut().skip(1).zip(temps) {
+            *slot = t;
         }
-        let count = self.cells.len();
+        for (slot, &t) in right.iter_mut().zip(temps.iter().skip(1)) {
+            *slot = t;
+        }
+        let mut heat = [0.0; MAX_CELLS];
+        self.cells.heats_w(&mut heat);
+        let mut next = [0.0; MAX_CELLS];
+        let sides = left.iter().zip(&right).zip(has_left.iter().zip(&has_right));
+        for (((next, &t), &heat), ((&tl, &tr), (&has_left, &has_right))) in
+            next.iter_mut().zip(temps).zip(&heat).zip(sides)
+        {
+            let mut flow_w = heat + heater + cooling * (self.ambient_c - t);
+            flow_w = if has_left {
+                flow_w + neighbour * (tl - t)
+            } else {
+                flow_w
+            };
+            flow_w = if has_right {
+                flow_w + neighbour * (tr - t)
+            } else {
+                flow_w
+            };
+            *next = t + flow_w * k_per_joule;
+        }
+        self.cells.set_temperatures(&self.model, &next);
+    }
+
+    /// Which cells have a left and a right neighbour inside their module (heat flows between
+    /// neighbours only inside a module); worked out again when the module size or the cell
+    /// count changes.
+    fn neighbours(&mut self) -> ([bool; MAX_CELLS], [bool; MAX_CELLS]) {
         let module = self.module_cells.max(1);
-        let mut left: Option<f64> = None;
-        // The cell's place in its module (`i % module`, counted rather than divided for: a
-        // division per cell-step is slow).
-        let mut place = 0;
-        for (i, cell) in self.cells.iter_mut().enumerate() {
-            let t = cell.temperature_c;
-            let mut flow_w = cell.heat_w(&self.model) + heater + cooling * (self.ambient_c - t);
-            if let Some(tl) = left.filter(|_| place != 0) {
-                flow_w += neighbour * (tl - t);
+        let count = self.cells.len();
+        if (self.neighbours.0, self.neighbours.1) != (module, count) {
+            let (mut has_left, mut has_right) = ([false; MAX_CELLS], [false; MAX_CELLS]);
+            for (i, (left, right)) in has_left.iter_mut().zip(&mut has_right).enumerate() {
+                let place = i % module;
+                *left = place != 0;
+                *right = i + 1 < count && place + 1 != module;
             }
-            let last_of_module = place + 1 == module;
-            let right_in_module = i + 1 < count && !last_of_module;
-            if let Some(&tr) = temps.get(i + 1).filter(|_| right_in_module) {
-                flow_w += neighbour * (tr - t);
-            }
-            left = Some(t);
-            place = if last_of_module { 0 } else { place + 1 };
-            cell.set_temperature(&self.model, t + flow_w * k_per_joule);
+            self.neighbours = (module, count, has_left, has_right);
         }
+        (self.neighbours.2, self.neighbours.3)
     }
 
     /// True terminal voltage of the pack, V.
     pub fn voltage_v(&self) -> f64 {
-        self.cells.iter().map(|c| c.voltage_v(&self.model)).sum()
+        self.cells.voltages_v().iter().sum()
     }
 
     /// True SOC of cell `i` (fraction of its present capacity).
     pub fn cell_soc(&self, i: usize) -> Option<f64> {
-        self.cells.get(i).map(|c| c.soc(&self.model))
+        self.cells.soc(i)
     }
 
     /// True terminal voltage of cell `i`, V.
     pub fn cell_voltage_v(&self, i: usize) -> Option<f64> {
-        self.cells.get(i).map(|c| c.voltage_v(&self.model))
+        self.cells.voltage_v(i)
     }
 
     /// Highest minus lowest cell SOC, percentage points (0 for no cells).
@@ -341,7 +370,9 @@ impl Pack {
 
     /// True state of charge of the pack as the mean cell SOC, clamped to 0..1.
     pub fn soc(&self) -> f64 {
-        let sum: f64 = self.cells.iter().map(|c| c.soc(&self.model)).sum();
+        let sum: f64 = (0..self.cells.len())
+            .filter_map(|i| self.cells.soc(i))
+            .sum();
         Self::mean_soc(sum, self.cells.len())
     }
 
@@ -405,12 +436,17 @@ mod tests {
     #[test]
     fn cells_differ_by_a_small_seeded_spread() {
         let p = pack();
-        let caps: Vec<f64> = p.cells.iter().map(|c| c.capacity_new_ah).collect();
+        let caps: Vec<f64> = (0..16)
+            .map(|i| p.cells.capacity_new_ah(i).unwrap())
+            .collect();
         let min = caps.iter().copied().fold(f64::MAX, f64::min);
         let max = caps.iter().copied().fold(f64::MIN, f64::max);
         assert!(max > min, "cells should not be identical");
         assert!(max / min < 1.03, "spread should be around σ 0.25 %");
-        let again: Vec<f64> = pack().cells.iter().map(|c| c.capacity_new_ah).collect();
+        let again = pack();
+        let again: Vec<f64> = (0..16)
+            .map(|i| again.cells.capacity_new_ah(i).unwrap())
+            .collect();
         assert_eq!(caps, again, "same seed, same pack");
     }
 
@@ -427,9 +463,8 @@ mod tests {
             PASSIVE,
             &mut rng,
         );
-        let c = &p2.cells[0];
-        assert!((c.capacity_new_ah / 560.0 - 1.0).abs() < 0.02);
-        assert!((c.r0_new_ohm / 0.00015 - 1.0).abs() < 0.05);
+        assert!((p2.cells.capacity_new_ah(0).unwrap() / 560.0 - 1.0).abs() < 0.02);
+        assert!((p2.cells.r0_ohm(0).unwrap() / 0.00015 - 1.0).abs() < 0.05);
     }
 
     #[test]
@@ -449,16 +484,13 @@ mod tests {
             &mut rng,
         );
         p.balancing.mask = 0b101;
-        let before: Vec<f64> = p.cells.iter().map(|c| c.charge_ah).collect();
+        let charges =
+            |p: &Pack| -> Vec<f64> { (0..16).map(|i| p.cells.charge_ah(i).unwrap()).collect() };
+        let before = charges(&p);
         for _ in 0..3600 {
             p.step(0.0, 1.0);
         }
-        let lost: Vec<f64> = p
-            .cells
-            .iter()
-            .zip(before)
-            .map(|(c, b)| b - c.charge_ah)
-            .collect();
+        let lost: Vec<f64> = charges(&p).iter().zip(before).map(|(c, b)| b - c).collect();
         assert!(
             (lost[0] - lost[1] - 0.060).abs() < 1e-6,
             "60 mA for an hour"
@@ -473,11 +505,7 @@ mod tests {
         for _ in 0..3600 {
             p.step(-200.0, 1.0);
         }
-        let hot = p
-            .cells
-            .iter()
-            .map(|c| c.temperature_c)
-            .fold(f64::MIN, f64::max);
+        let (_, hot) = p.temperature_range_c();
         assert!(hot > 26.0, "0.7 C for an hour warms the cells: {hot}");
         let mut cooled = p.clone();
         cooled.fan_on = true;
@@ -485,7 +513,7 @@ mod tests {
             p.step(0.0, 1.0);
             cooled.step(0.0, 1.0);
         }
-        let t = |p: &Pack| p.cells[8].temperature_c;
+        let t = |p: &Pack| p.cells.temperature_c(8).unwrap();
         assert!(t(&cooled) < t(&p), "the fan cools faster");
     }
 
@@ -525,22 +553,19 @@ mod tests {
         for _ in 0..3600 {
             p.step(0.0, 1.0);
         }
-        assert!(
-            p.cells[8].temperature_c > -5.0,
-            "{}",
-            p.cells[8].temperature_c
-        );
+        let t = p.cells.temperature_c(8).unwrap();
+        assert!(t > -5.0, "{t}");
     }
 
     #[test]
     fn heat_stays_inside_its_module() {
         let mut p = pack_of(4, 25.0);
         p.module_cells = 2;
-        p.cells[1].extra_heat_w = 20.0;
+        p.cells.add_heat(1, 20.0);
         for _ in 0..3600 {
             p.step(0.0, 1.0);
         }
-        let t: Vec<f64> = p.cells.iter().map(|c| c.temperature_c).collect();
+        let t = p.cells.temperatures_c();
         // Cell 1 heats its module neighbour (cell 0), not cell 2 across the module wall.
         assert!(t[1] > 27.0 && t[0] > 25.5, "{t:?}");
         assert!(
@@ -560,10 +585,6 @@ mod tests {
             (flowed - expected_a).abs() < 1e-9,
             "{flowed} vs {expected_a}"
         );
-        assert!(
-            p.cells
-                .iter()
-                .all(|c| (c.current_a - expected_a).abs() < 1e-9)
-        );
+        assert!((0..16).all(|i| (p.cells.current_a(i).unwrap() - expected_a).abs() < 1e-9));
     }
 }

@@ -150,7 +150,8 @@ impl Sensors {
         let noise_mv = self.params.voltage_noise_mv;
         // The channel count is capped at MAX_CELLS by the engine's configuration; a longer
         // pack would leave the rest out, and the engine would see a shape mismatch.
-        let channels = pack.cells.len().min(self.channels.len()).min(MAX_CELLS);
+        let voltages = pack.cells.voltages_v();
+        let channels = voltages.len().min(self.channels.len()).min(MAX_CELLS);
         // The draws first (one stream, channel by channel, as before), then the channels in a
         // loop without calls.
         let mut draws = [0_u64; MAX_CELLS];
@@ -158,14 +159,14 @@ impl Sensors {
             *draw = self.noise.next_u64();
         }
         let mut readings = [0_u16; MAX_CELLS];
-        for (((reading, cell), &(offset, gain)), &r) in readings
+        for (((reading, &v), &(offset, gain)), &r) in readings
             .iter_mut()
-            .zip(&pack.cells)
+            .zip(voltages)
             .zip(&self.channels)
             .zip(&draws)
             .take(channels)
         {
-            let true_mv = cell.voltage_v(&pack.model) * 1000.0;
+            let true_mv = v * 1000.0;
             let mv = true_mv * gain + offset + noise_mv * irwin_hall(r);
             *reading = round_i64(mv).clamp(0, i64::from(u16::MAX)) as u16;
         }
@@ -196,10 +197,7 @@ impl Sensors {
                 Some(stuck) => Some(stuck),
                 None => {
                     let cell = self.sensor_cell(k, pack.cells.len());
-                    let t = pack
-                        .cells
-                        .get(cell)
-                        .map_or(pack.ambient_c, |c| c.temperature_c)
+                    let t = pack.cells.temperature_c(cell).unwrap_or(pack.ambient_c)
                         + self.params.temperature_noise_c * self.gaussian();
                     bms_engine::deci_c_from_celsius(t as f32)
                 }

@@ -343,10 +343,8 @@ impl Simulation {
         pack.module_cells = config.cells_per_module();
         if pre_fade > 0.0 {
             let Pack { model, cells, .. } = &mut pack;
-            for c in cells.iter_mut() {
-                c.capacity_new_ah *= 1.0 - pre_fade;
-                c.charge_ah *= 1.0 - pre_fade;
-                c.refresh(model);
+            for i in 0..cells.len() {
+                cells.scale_capacity(i, 1.0 - pre_fade, model);
             }
         }
         let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
@@ -444,11 +442,9 @@ impl Simulation {
     /// The weakest cell's (or parallel group's) true capacity now, Ah: what limits the pack,
     /// and what the engine's capacity estimate is after.
     pub fn true_capacity_ah(&self) -> f64 {
-        let model = &self.pack.model;
-        self.pack
-            .cells
-            .iter()
-            .map(|c| c.capacity_ah(model))
+        let cells = &self.pack.cells;
+        (0..cells.len())
+            .filter_map(|i| cells.capacity_ah(i))
             .fold(f64::INFINITY, f64::min)
     }
 
@@ -488,30 +484,20 @@ impl Simulation {
     pub fn inject(&mut self, fault: InjectedFault) {
         match fault {
             InjectedFault::InternalShort { cell, leak_a } => {
-                if let Some(c) = self.pack.cells.get_mut(cell) {
-                    c.internal_short_a += leak_a;
-                }
+                self.pack.cells.add_internal_short(cell, leak_a);
             }
             InjectedFault::ResistanceStep { cell, added_ohm } => {
-                if let Some(c) = self.pack.cells.get_mut(cell) {
-                    c.extra_r0_ohm += added_ohm;
-                }
+                self.pack.cells.add_resistance(cell, added_ohm);
             }
             InjectedFault::WeakCell {
                 cell,
                 capacity_factor,
             } => {
                 let Pack { model, cells, .. } = &mut self.pack;
-                if let Some(c) = cells.get_mut(cell) {
-                    c.capacity_new_ah *= capacity_factor;
-                    c.charge_ah *= capacity_factor;
-                    c.refresh(model);
-                }
+                cells.scale_capacity(cell, capacity_factor, model);
             }
             InjectedFault::ThermalRunawayPrecursor { cell, heat_w } => {
-                if let Some(c) = self.pack.cells.get_mut(cell) {
-                    c.extra_heat_w += heat_w;
-                }
+                self.pack.cells.add_heat(cell, heat_w);
             }
             InjectedFault::OpenSenseWire { cell } => self.sensors.open_wires.push(cell),
             InjectedFault::StuckTemperatureSensor { sensor } => {
@@ -620,22 +606,27 @@ impl Simulation {
         let estimator = self.engine.estimator();
         // One pass over the cells for everything per cell (this runs every step): extremes,
         // the pack's true SOC and voltage, and each cell's estimate against its truth.
-        let model = &self.pack.model;
+        let cells = &self.pack.cells;
         let (mut true_soc_sum, mut pack_v) = (0.0, 0.0);
-        for (i, cell) in self.pack.cells.iter().enumerate() {
-            let v = cell.voltage_v(model);
+        for i in 0..cells.len() {
+            let (Some(v), Some(t), Some(current_a), Some(truth)) = (
+                cells.voltage_v(i),
+                cells.temperature_c(i),
+                cells.current_a(i),
+                cells.soc(i),
+            ) else {
+                continue;
+            };
             pack_v += v;
             // Compare-and-pick: `f64::min`'s care for NaN costs instructions every cell-step,
             // and the model's voltages and temperatures are finite.
-            let t = cell.temperature_c;
             lower(&mut stats.min_cell_v, v);
             raise(&mut stats.max_cell_v, v);
             lower(&mut stats.min_temp_c, t);
             raise(&mut stats.max_temp_c, t);
-            if cell.temperature_c < 0.0 && cell.current_a > 0.0 {
-                stats.charged_below_zero_ah += cell.current_a * dt_secs / 3600.0;
+            if t < 0.0 && current_a > 0.0 {
+                stats.charged_below_zero_ah += current_a * dt_secs / 3600.0;
             }
-            let truth = cell.soc(model);
             true_soc_sum += truth;
             let Some(estimate) = estimator.cell(i) else {
                 continue;
@@ -789,21 +780,19 @@ impl Simulation {
                     .filter_map(|(i, r)| r.map(|(r, _)| (i, r)))
                     .max_by(|a, b| a.1.total_cmp(&b.1))
                     .and_then(|(i, r)| {
-                        let cell = self.pack.cells.get(i)?;
                         Some(CellResistance {
                             cell: i + 1,
                             estimate_mohm: f64::from(r) * 1000.0,
-                            true_mohm: cell.r0_at_25c_ohm(model) * 1000.0,
+                            true_mohm: self.pack.cells.r0_at_25c_ohm(i, model)? * 1000.0,
                         })
                     })
             }),
             true_r0_mohm: {
                 let model = &self.pack.model;
-                let n = self.pack.cells.len().max(1) as f64;
-                self.pack
-                    .cells
-                    .iter()
-                    .map(|c| c.r0_at_25c_ohm(model))
+                let cells = &self.pack.cells;
+                let n = cells.len().max(1) as f64;
+                (0..cells.len())
+                    .filter_map(|i| cells.r0_at_25c_ohm(i, model))
                     .sum::<f64>()
                     / n
                     * 1000.0
@@ -817,8 +806,13 @@ impl Simulation {
             fan_hours: s.fan_secs / 3600.0,
             capacity_fade_pct: {
                 let model = &self.pack.model;
-                let n = self.pack.cells.len().max(1) as f64;
-                self.pack.cells.iter().map(|c| c.fade(model)).sum::<f64>() / n * 100.0
+                let cells = &self.pack.cells;
+                let n = cells.len().max(1) as f64;
+                (0..cells.len())
+                    .filter_map(|i| cells.fade(i, model))
+                    .sum::<f64>()
+                    / n
+                    * 100.0
             },
             balancing_hours: s.balancing_secs / 3600.0,
             balanced_ah: (0..self.pack.cells.len())

@@ -172,7 +172,7 @@ fn a_cell_the_model_does_not_fit_gets_no_confidently_wrong_capacity() {
             );
         }
         for (i, estimate) in health.cell_capacity_ah.iter().enumerate() {
-            let truth = pack.cells[i].capacity_ah(&pack.model);
+            let truth = pack.cells.capacity_ah(i).unwrap();
             if let Some((q, sigma)) = estimate {
                 let error = (f64::from(*q) - truth) / truth;
                 assert!(

@@ -34,7 +34,12 @@ fn integrated_current_matches_every_cells_stored_charge() {
             bms_engine::PackConfig::lfp_280ah(8).balancer,
             &mut rng,
         );
-        let before: Vec<f64> = pack.cells.iter().map(|c| c.charge_ah).collect();
+        let charges = |pack: &Pack| -> Vec<f64> {
+            (0..pack.cells.len())
+                .map(|i| pack.cells.charge_ah(i).unwrap())
+                .collect()
+        };
+        let before = charges(&pack);
         let (mut net_ah, mut charged_ah, mut throughput_ah) = (0.0, 0.0, 0.0);
         for k in 0..86_400 {
             // A day of varied current: charge in the day, discharge at night.
@@ -44,11 +49,10 @@ fn integrated_current_matches_every_cells_stored_charge() {
             charged_ah += flowed.max(0.0) / 3600.0;
             throughput_ah += flowed.abs() / 3600.0;
         }
-        let stored: Vec<f64> = pack
-            .cells
+        let stored: Vec<f64> = charges(&pack)
             .iter()
             .zip(before)
-            .map(|(c, b)| c.charge_ah - b)
+            .map(|(c, b)| c - b)
             .collect();
         (pack, stored, net_ah, charged_ah, throughput_ah)
     };
@@ -73,8 +77,10 @@ fn integrated_current_matches_every_cells_stored_charge() {
     }
     let params = CellParams::lfp_280ah().unwrap();
     let (pack, stored, net_ah, charged_ah, throughput_ah) = run(params.clone());
-    for (cell, s) in pack.cells.iter().zip(stored) {
-        let self_discharge_ah = cell.self_discharge_per_sec * cell.capacity_new_ah * 86_400.0;
+    for (i, s) in stored.into_iter().enumerate() {
+        let self_discharge_ah = pack.cells.self_discharge_per_sec(i).unwrap()
+            * pack.cells.capacity_new_ah(i).unwrap()
+            * 86_400.0;
         let losses_ah = charged_ah * (1.0 - params.coulombic_efficiency) + self_discharge_ah;
         assert!(
             (net_ah - losses_ah - s).abs() <= 0.001 * throughput_ah,
