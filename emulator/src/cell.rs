@@ -169,6 +169,9 @@ fn interpolate(table: &[(f64, f64)], x: f64) -> f64 {
 /// whole tenths of a percent (every table we ship) are reproduced exactly.
 const OCV_GRID_PER_UNIT: f64 = 1_000.0;
 
+/// A voltage too small to matter to anything the model computes, V (see [`Cells::advance`]).
+const NEGLIGIBLE_V: f64 = 1e-15;
+
 /// Temperature change that refreshes the temperature-dependent quantities, K. Resistances move
 /// about 0.03 % per 0.01 K, well below anything a sensor or the engine resolves.
 const THERMAL_REFRESH_K: f64 = 0.01;
@@ -682,8 +685,12 @@ impl Cells {
 
             // RC pairs, exact for a current held over the step, resistances at temperature.
             let rf = d.resistance_factor[i];
-            self.v_rc1[i] = self.v_rc1[i] * d1 + self.r1_new_ohm[i] * rf * current * (1.0 - d1);
-            self.v_rc2[i] = self.v_rc2[i] * d2 + self.r2_new_ohm[i] * rf * current * (1.0 - d2);
+            let v1 = self.v_rc1[i] * d1 + self.r1_new_ohm[i] * rf * current * (1.0 - d1);
+            let v2 = self.v_rc2[i] * d2 + self.r2_new_ohm[i] * rf * current * (1.0 - d2);
+            // A pair relaxing without current for hours would decay into subnormal numbers,
+            // which cost a hundred times as much to compute with: below a femtovolt it is 0.
+            self.v_rc1[i] = if v1.abs() < NEGLIGIBLE_V { 0.0 } else { v1 };
+            self.v_rc2[i] = if v2.abs() < NEGLIGIBLE_V { 0.0 } else { v2 };
 
             // One-state hysteresis: moves towards ±1 with the SOC moved in that direction (in
             // a loop of its own below).
@@ -950,6 +957,26 @@ mod tests {
         // Same SOC, rested: the charged-side voltage sits ≈ 2 × 7.5 mV × 0.86 higher.
         let gap = up.voltage_v(0).unwrap() - down.voltage_v(0).unwrap();
         assert!((gap - 0.013).abs() < 0.002, "{gap}");
+    }
+
+    /// Resting without current for a day, the RC pairs relax to exactly 0 V, never into
+    /// subnormal numbers (a pack whose switches stay open did, and every step after cost a
+    /// hundred times as much).
+    #[test]
+    fn a_rested_cell_relaxes_to_exactly_zero() {
+        let p = model();
+        let mut c = cell(0.5, 25.0);
+        for _ in 0..600 {
+            step(&mut c, &p, -100.0, 1.0);
+        }
+        assert!(c.v_rc1[0] < -0.01);
+        for _ in 0..86_400 {
+            step(&mut c, &p, 0.0, 1.0);
+            for v in [c.v_rc1[0], c.v_rc2[0]] {
+                assert!(v == 0.0 || v.is_normal(), "{v:e} V");
+            }
+        }
+        assert_eq!(c.v_rc1[0], 0.0);
     }
 
     #[test]

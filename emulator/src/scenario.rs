@@ -514,6 +514,9 @@ pub enum Mode {
 
 /// Largest charge or discharge current the inverter handles, A.
 const INVERTER_MAX_A: f64 = 100.0;
+/// The smallest charge current the inverter's constant-voltage regulator sets, A; below it
+/// the regulator stops charging.
+const CV_LIMIT_RESOLUTION_A: f64 = 0.001;
 /// Grid charging current in peak-shaving mode, A.
 const GRID_CHARGE_A: f64 = 30.0;
 
@@ -699,7 +702,14 @@ impl Home {
         }
         // Constant-voltage regulator on the BMS's CVL: back off while above, recover slowly below.
         if input.pack_voltage_mv > f64::from(input.limits.charge_voltage_mv) {
-            self.cv_limit_a *= 0.9;
+            // Down to nothing, not to ever smaller fractions of a milliampere: held above the
+            // CVL for an afternoon the limit would shrink to a subnormal number (2.5e-323 A),
+            // which every cell then multiplied by at a hundred times the cost.
+            self.cv_limit_a = if self.cv_limit_a > CV_LIMIT_RESOLUTION_A {
+                self.cv_limit_a * 0.9
+            } else {
+                0.0
+            };
         } else {
             self.cv_limit_a = (self.cv_limit_a + 0.5).min(INVERTER_MAX_A);
         }
@@ -745,6 +755,40 @@ mod tests {
             text.contains("`sunny`") && text.contains("solar-day"),
             "{text}"
         );
+    }
+
+    /// Held above the CVL for hours, the inverter's constant-voltage regulator comes down to
+    /// no current at all, never to a subnormal fraction of a milliampere (which once made every
+    /// cell's arithmetic a hundred times slower for the rest of the afternoon).
+    #[test]
+    fn the_cv_regulator_backs_off_to_exactly_nothing() {
+        use rand::SeedableRng;
+        let mut home = Home::new(Scenario::SolarDay);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let limits = Limits {
+            charge_voltage_mv: 55_200,
+            charge_current_ma: 100_000,
+            discharge_current_ma: 100_000,
+            discharge_voltage_mv: 44_800,
+            phase: bms_engine::limits::ChargePhase::Absorption,
+            full_charge_requested: false,
+            force_charge_requested: false,
+        };
+        let mut current_a = f64::NAN;
+        for s in 0..20_000 {
+            current_a = home.step(
+                HomeInputs {
+                    time_s: 11 * 3600 + s,
+                    time_of_day_secs: 11 * 3600 + s,
+                    pack_voltage_mv: 55_300.0,
+                    bms_soc_permille: 990,
+                    limits: &limits,
+                },
+                &mut rng,
+            );
+            assert!(current_a == 0.0 || current_a.is_normal(), "{current_a:e} A");
+        }
+        assert_eq!(current_a, 0.0);
     }
 
     #[test]
