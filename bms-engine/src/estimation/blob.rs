@@ -88,7 +88,11 @@ pub(super) fn save(e: &ModelEstimator, out: &mut [u8]) -> Result<usize, BlobErro
         let capacity = health.cell_capacity_ah.get(i).copied().flatten();
         let r0 = health.cell_r0_ohm.get(i).copied().flatten();
         put(out, &mut at, f.soc(i));
-        put(out, &mut at, f.soc_sigma(i));
+        put(
+            out,
+            &mut at,
+            e.soc_sigma.get(i).copied().unwrap_or(f32::NAN),
+        );
         put(out, &mut at, f.hysteresis(i));
         put(out, &mut at, f.bias_a(i));
         put(out, &mut at, capacity.map_or(f32::NAN, |c| c.0));

@@ -303,10 +303,13 @@ impl Filters {
         self.x[B][c]
     }
 
-    /// 1σ of cell `c`'s bias, A.
-    pub(crate) fn bias_sigma_a(&self, c: usize) -> f32 {
-        // The bias row of a pending propagation is the identity's.
-        libm::sqrtf((self.p[c][B][B] + self.pending.q[B][c]).max(0.0))
+    /// Every cell's SOC σ (fraction) and bias σ (A), cell 1 first.
+    pub(crate) fn sigmas(&self, soc: &mut Lanes, bias: &mut Lanes) {
+        for c in 0..self.len.min(MAX_CELLS) {
+            soc[c] = self.soc_sigma(c);
+            // The bias row of a pending propagation is the identity's.
+            bias[c] = libm::sqrtf((self.p[c][B][B] + self.pending.q[B][c]).max(0.0));
+        }
     }
 
     /// Cell `c`'s hysteresis state, −1 … 1.

@@ -196,6 +196,8 @@ pub struct Health {
     previous_v: [f32; MAX_CELLS],
     /// Counts the changes of any cell's capacity estimate.
     capacity_generation: u32,
+    /// The weakest estimated cell's capacity and 1σ, Ah, as of the last change.
+    weakest: Option<(f32, f32)>,
     /// Capacity trend: n, Σt, Σc, Σt·c, Σt² (t in days, c as fraction of nominal).
     trend: (f32, f32, f32, f32, f32),
     /// The string's typical resistance at 25 °C, Ω (see [`Sums`]).
@@ -228,6 +230,7 @@ impl Health {
             current_step_a: None,
             previous_v: [f32::NAN; MAX_CELLS],
             capacity_generation: 0,
+            weakest: None,
             trend: (0.0, 0.0, 0.0, 0.0, 0.0),
             string_r0: (0.0, 0.0, 0.0, 0.0),
             step_r0: None,
@@ -288,7 +291,7 @@ impl Health {
     pub(crate) fn set_capacity(&mut self, i: usize, capacity: Option<(f32, f32)>) {
         if let Some(c) = self.cells.get_mut(i) {
             c.capacity = capacity;
-            self.capacity_generation = self.capacity_generation.wrapping_add(1);
+            self.capacity_changed();
         }
     }
 
@@ -403,8 +406,8 @@ impl Health {
         let _ = cell.points.push(point);
         cell.pin = Some(here);
         cell.capacity = awtls(&cell.points, nominal, day);
-        self.capacity_generation = self.capacity_generation.wrapping_add(1);
-        if let Some(pack) = self.pack_capacity() {
+        self.capacity_changed();
+        if let Some(pack) = self.weakest {
             let c = pack.0 / nominal;
             let (n, st, sc, stc, stt) = self.trend;
             self.trend = (n + 1.0, st + day, sc + c, stc + day * c, stt + day * day);
@@ -439,8 +442,14 @@ impl Health {
     /// SOH: the weakest cell's estimated capacity over nominal, % and its 1σ (cheap: no
     /// report is built).
     pub fn soh_pct(&self) -> Option<(f32, f32)> {
-        self.pack_capacity()
+        self.weakest
             .map(|(q, s)| (q / self.nominal_ah * 100.0, s / self.nominal_ah * 100.0))
+    }
+
+    /// Notes that a cell's capacity estimate changed.
+    fn capacity_changed(&mut self) {
+        self.capacity_generation = self.capacity_generation.wrapping_add(1);
+        self.weakest = self.pack_capacity();
     }
 
     fn pack_capacity(&self) -> Option<(f32, f32)> {
@@ -464,7 +473,7 @@ impl Health {
             }
             let _ = report.cell_r0_ohm.push(r0);
         }
-        report.capacity_ah = self.pack_capacity();
+        report.capacity_ah = self.weakest;
         report.soh_pct = self.soh_pct();
         if r_n > 0.0 {
             report.r0_ohm = Some((r_sum / r_n, libm::sqrtf(r_var) / r_n));

@@ -362,9 +362,12 @@ pub struct ModelEstimator {
     accessible: f32,
     /// Steps so far, for the staggered corrections.
     steps: u32,
-    /// [`ModelEstimator::mean_bias_a`] as of the filters' last change: the step's health
-    /// counting and the report both need it, and it costs a division and a root per cell.
+    /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
+    /// their 1σ (the sensor is one for the string), and each cell's SOC σ, as of the filters'
+    /// last change (see [`ModelEstimator::note_filters`]): the step's health counting, the
+    /// report and every cell's estimate need them, and each costs a root per cell.
     bias_mean: (f32, f32),
+    soc_sigma: Lanes,
     /// What each cell is counted against, A·s, and its relative uncertainty: the health
     /// tracker's capacity once trusted, else the nominal one (as of `capacity_generation`).
     coulombs: Lanes,
@@ -385,16 +388,17 @@ pub struct ModelEstimator {
 pub const CORRECTION_EVERY: usize = 16;
 
 impl ModelEstimator {
-    /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
-    /// their 1σ: the sensor is one for the string. (Kept in `bias_mean` once worked out.)
-    fn mean_bias_a(&self) -> (f32, f32) {
+    /// Works out what every step's outputs need of the filters once they have changed:
+    /// `bias_mean` and `soc_sigma`.
+    fn note_filters(&mut self) {
+        let mut bias_sigma = [0.0; MAX_CELLS];
+        self.filters.sigmas(&mut self.soc_sigma, &mut bias_sigma);
         let n = self.filters.len().max(1) as f32;
-        (0..self.filters.len()).fold((0.0, 0.0), |(b, s), c| {
-            (
-                b + self.filters.bias_a(c) / n,
-                s + self.filters.bias_sigma_a(c) / n,
-            )
-        })
+        self.bias_mean = (0..self.filters.len())
+            .zip(bias_sigma)
+            .fold((0.0, 0.0), |(b, s), (c, sigma)| {
+                (b + self.filters.bias_a(c) / n, s + sigma / n)
+            });
     }
 
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
@@ -407,13 +411,14 @@ impl ModelEstimator {
             accessible: 1.0,
             steps: 0,
             bias_mean: (0.0, 0.0),
+            soc_sigma: [0.0; MAX_CELLS],
             coulombs: [0.0; MAX_CELLS],
             capacity_rel_sigma: [0.0; MAX_CELLS],
             capacity_ah: [0.0; MAX_CELLS],
             capacity_generation: None,
             voltages: [f32::NAN; MAX_CELLS],
         };
-        estimator.bias_mean = estimator.mean_bias_a();
+        estimator.note_filters();
         estimator.follow_capacities();
         estimator
     }
@@ -463,7 +468,7 @@ impl ModelEstimator {
     /// Restores what [`ModelEstimator::save`] wrote; on error nothing changes.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
         blob::restore(self, bytes)?;
-        self.bias_mean = self.mean_bias_a();
+        self.note_filters();
         self.follow_capacities();
         Ok(())
     }
@@ -557,13 +562,13 @@ impl SocEstimator for ModelEstimator {
         self.health.end(self.voltages.get(..n).unwrap_or_default());
         self.follow_capacities();
         self.steps = self.steps.wrapping_add(1);
-        self.bias_mean = self.mean_bias_a();
+        self.note_filters();
     }
 
     fn cell(&self, i: usize) -> Option<CellEstimate> {
         (i < self.filters.len()).then(|| CellEstimate {
             soc: self.filters.soc(i).clamp(0.0, 1.0),
-            sigma: Some(self.filters.soc_sigma(i)),
+            sigma: self.soc_sigma.get(i).copied(),
         })
     }
 
