@@ -93,10 +93,14 @@ impl Default for LimitState {
 /// per mille of the maximum) and `last`, so it keeps falling by a tenth a step while the cells
 /// stay beyond the level; otherwise it rises towards `instant` by at most the recovery of
 /// `dt_millis`.
-fn recovering(last: u32, instant: u32, flowing: u32, dt_millis: u32) -> u32 {
+fn recovering(last: u32, instant: u32, flowing: impl Fn() -> u32, dt_millis: u32) -> u32 {
     if instant < last {
-        let floor = flowing.min(last).saturating_mul(9) / 10;
+        let floor = flowing().min(last).saturating_mul(9) / 10;
         return instant.max(floor);
+    }
+    if instant == last {
+        // Most steps: nothing to fall or rise by.
+        return instant;
     }
     let rise = u32::try_from(u64::from(dt_millis) * 1000 / u64::from(TAPER_RECOVERY_MS))
         .unwrap_or(1000)
@@ -111,6 +115,14 @@ fn ramp(value: i32, full: i32, zero: i32) -> u32 {
     }
     let num = i64::from(zero) - i64::from(value);
     let den = i64::from(zero) - i64::from(full);
+    // At or beyond either end (most calls): no division.
+    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
+    if num >= den {
+        return 1000;
+    }
+    if num <= 0 {
+        return 0;
+    }
     u32::try_from((num * 1000 / den).clamp(0, 1000)).unwrap_or(0)
 }
 
@@ -229,12 +241,15 @@ impl LimitState {
         let (highest, lowest) = (extremes.highest_cell_mv, extremes.lowest_cell_mv);
         let soc = i32::from(inputs.soc_permille);
 
-        // The discharge current flowing, per mille of the maximum.
-        let discharging = u32::try_from(
-            u64::from(m.current_ma.min(0).unsigned_abs()) * 1000
-                / u64::from(config.max_discharge_current_ma.max(1)),
-        )
-        .unwrap_or(1000);
+        // The discharge current flowing, per mille of the maximum (asked only while the
+        // discharge taper falls).
+        let discharging = || {
+            u32::try_from(
+                u64::from(m.current_ma.min(0).unsigned_abs()) * 1000
+                    / u64::from(config.max_discharge_current_ma.max(1)),
+            )
+            .unwrap_or(1000)
+        };
         let charge_taper = recovering(
             self.taper.0,
             highest.map_or(0, |v| {
@@ -245,7 +260,7 @@ impl LimitState {
                 )
             }),
             // Over-voltage is what harms LiFePO4: the charge taper falls all the way at once.
-            0,
+            || 0,
             dt_millis,
         );
         let discharge_taper = recovering(

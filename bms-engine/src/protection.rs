@@ -790,7 +790,28 @@ impl Signals {
         let (mut out_of_range, mut out_first) = (0_usize, None);
         let mut sum_mv = 0_u32;
         let (mut plausible_sum_mv, mut plausible) = (0_u64, 0_u64);
-        for (i, &mv) in m.cell_voltages_mv.iter().enumerate() {
+        // Every reading plausible (nearly always): one pass for the sum and the extremes.
+        let cells = &m.cell_voltages_mv;
+        let (mut low, mut low_i, mut high, mut high_i) = (u16::MAX, 0, 0, 0);
+        for (i, &mv) in cells.iter().enumerate() {
+            sum_mv += u32::from(mv);
+            // Strictly: the first of equals.
+            if mv < low {
+                (low, low_i) = (mv, i);
+            }
+            if mv > high {
+                (high, high_i) = (mv, i);
+            }
+        }
+        let all_plausible = low >= config.open_wire_mv && high <= config.cell_reading_max_mv;
+        if !cells.is_empty() && all_plausible {
+            (hi, lo) = (Some((high_i, high)), Some((low_i, low)));
+            (plausible_sum_mv, plausible) = (u64::from(sum_mv), cells.len() as u64);
+        }
+        // Otherwise, reading by reading.
+        let each = if all_plausible { &[][..] } else { &cells[..] };
+        sum_mv = if all_plausible { sum_mv } else { 0 };
+        for (i, &mv) in each.iter().enumerate() {
             sum_mv += u32::from(mv);
             if mv < config.open_wire_mv {
                 open += 1;
