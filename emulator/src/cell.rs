@@ -241,9 +241,11 @@ impl CellModel {
         }
         // Through u32: x86-64 has no unsigned 64-bit conversion, so `as usize` costs two
         // paths; a grid never has 4 billion points (beyond it, `get` finds none).
-        let i = x as u32 as usize;
-        match (self.ocv_grid.get(i), self.ocv_grid.get(i + 1)) {
-            (Some(a), Some(b)) => a + (x - i as f64) * (b - a),
+        let k = x as u32;
+        let i = k as usize;
+        match self.ocv_grid.get(i..i + 2) {
+            // The index back to f64 from u32 too (one instruction, where u64 takes several).
+            Some(&[a, b]) => a + (x - f64::from(k)) * (b - a),
             _ => self.ocv_grid.last().copied().unwrap_or(first),
         }
     }
@@ -757,14 +759,23 @@ impl Cells {
             self.refresh_thermal(i, model);
         }
         let d = &self.derived;
-        for i in 0..n {
-            self.scratch[i] = ocv_soc(
-                self.charge_ah[i],
-                self.current_a[i],
-                d.capacity_ah[i],
-                d.inv_capacity[i],
-                d.accessible[i],
-            );
+        // The cold's "emptier under load" needs two divisions a cell; most steps no cell is
+        // both discharging and cold, and the SOC is all the OCV sees.
+        let any_cold_load = (0..n).any(|i| !(self.current_a[i] >= 0.0 || d.accessible[i] >= 1.0));
+        if any_cold_load {
+            for i in 0..n {
+                self.scratch[i] = ocv_soc(
+                    self.charge_ah[i],
+                    self.current_a[i],
+                    d.capacity_ah[i],
+                    d.inv_capacity[i],
+                    d.accessible[i],
+                );
+            }
+        } else {
+            for i in 0..n {
+                self.scratch[i] = self.charge_ah[i] * d.inv_capacity[i];
+            }
         }
         for i in 0..n {
             let r0 = self.r0_new_ohm[i] * d.resistance_factor[i] + self.extra_r0_ohm[i];

@@ -121,8 +121,10 @@ pub struct Filters {
     /// full charge or a rest below the curve's empty end vouched for the SOC: a small σ means
     /// the SOC is known only while this holds.
     agrees: [bool; MAX_CELLS],
-    /// Covariance propagation not yet applied to `p` (see [`Pending`]), each across the cells.
+    /// Covariance propagation not yet applied to `p` (see [`PendingLanes`]), each across the cells,
+    /// and which cells have any (bit `c` for cell `c`).
     pending: PendingLanes,
+    pending_cells: u32,
     /// What the RC pairs did by themselves over the last time update, V.
     rc_change: Lanes,
     /// Scratch of the time update: the hysteresis exponent of each cell.
@@ -137,22 +139,8 @@ pub struct Filters {
 /// state advances every step (a few multiplications per cell) while the O(N²) covariance
 /// propagation runs only before a correction, with the steps' diagonal process noise added
 /// at the end (which slightly overstates the noise of the decaying RC states: conservative).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Pending {
-    d: [f32; N],
-    u: [f32; N],
-    q: [f32; N],
-}
-
-impl Pending {
-    const NONE: Pending = Pending {
-        d: [1.0; N],
-        u: [0.0; N],
-        q: [0.0; N],
-    };
-}
-
-/// [`Pending`] of every cell, by component and state.
+///
+/// Here for every cell, by component and state.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct PendingLanes {
     d: [Lanes; N],
@@ -166,14 +154,6 @@ impl PendingLanes {
         u: [[0.0; MAX_CELLS]; N],
         q: [[0.0; MAX_CELLS]; N],
     };
-
-    fn get(&self, c: usize) -> Pending {
-        Pending {
-            d: core::array::from_fn(|k| self.d[k][c]),
-            u: core::array::from_fn(|k| self.u[k][c]),
-            q: core::array::from_fn(|k| self.q[k][c]),
-        }
-    }
 
     fn clear(&mut self, c: usize) {
         for k in 0..N {
@@ -230,6 +210,7 @@ impl Filters {
             outliers: [0; MAX_CELLS],
             agrees: [false; MAX_CELLS],
             pending: PendingLanes::NONE,
+            pending_cells: 0,
             rc_change: [0.0; MAX_CELLS],
             hysteresis_x: [0.0; MAX_CELLS],
         }
@@ -265,6 +246,7 @@ impl Filters {
         self.outliers[c] = 0;
         self.agrees[c] = false;
         self.pending.clear(c);
+        self.pending_cells &= !(1 << c);
     }
 
     /// Number of cells.
@@ -384,6 +366,7 @@ impl Filters {
             q[B][c] += step.bias_noise;
             q[E][c] += walk * walk * libm::fabsf(dz);
         }
+        self.pending_cells |= if n >= 32 { u32::MAX } else { (1 << n) - 1 };
         // The hysteresis, in a loop of its own: its exponent needs e^(−x) only for a step far
         // longer or stronger than a second's (a replay's), and the common case vectorises.
         if self.hysteresis_x[..n]
@@ -426,16 +409,35 @@ impl Filters {
     /// Applies cell `c`'s pending propagation to its covariance: `P ← F·P·Fᵀ + Q`, which with
     /// `F = D + u·e_Bᵀ` costs O(N²) instead of two matrix products.
     fn propagate(&mut self, c: usize) {
-        let pending = self.pending.get(c);
-        if pending == Pending::NONE {
+        if self.pending_cells & (1 << c) == 0 {
             return;
         }
-        let Pending { d, u, q } = pending;
+        self.pending_cells &= !(1 << c);
+        // Only the decays of V1, V2 and H and the bias column of Z, V1, V2 and H ever move
+        // from the identity's (see `predict`): the rest are written as the constants they are.
+        let pd = &mut self.pending;
+        let d = [1.0, pd.d[V1][c], pd.d[V2][c], pd.d[H][c], 1.0, 1.0];
+        let u = [pd.u[Z][c], pd.u[V1][c], pd.u[V2][c], pd.u[H][c], 0.0, 0.0];
+        let q: [f32; N] = core::array::from_fn(|k| pd.q[k][c]);
+        for k in [V1, V2, H] {
+            pd.d[k][c] = 1.0;
+        }
+        for k in [Z, V1, V2, H] {
+            pd.u[k][c] = 0.0;
+        }
+        for lane in pd.q.iter_mut() {
+            lane[c] = 0.0;
+        }
         let p = &mut self.p[c];
         let col: [f32; N] = core::array::from_fn(|i| p[i][B]);
         let pbb = p[B][B];
-        for i in 0..N {
-            for j in i..N {
+        // Written out for the structure: among the moving states (Z, V1, V2, H) the whole
+        // product; between a moving and a fixed one (B, E: d = 1, u = 0) only what is not
+        // multiplied by 0; between two fixed ones nothing changes. The same values as the full
+        // product, but for the sign of an exact zero.
+        const MOVING: [usize; 4] = [Z, V1, V2, H];
+        for (a, &i) in MOVING.iter().enumerate() {
+            for &j in &MOVING[a..] {
                 let value = d[i] * d[j] * p[i][j]
                     + u[i] * d[j] * col[j]
                     + d[i] * col[i] * u[j]
@@ -443,11 +445,15 @@ impl Filters {
                 p[i][j] = value;
                 p[j][i] = value;
             }
+            for j in [B, E] {
+                let value = d[i] * p[i][j] + u[i] * col[j];
+                p[i][j] = value;
+                p[j][i] = value;
+            }
         }
         for (n, qn) in q.iter().enumerate() {
             p[n][n] += qn;
         }
-        self.pending.clear(c);
     }
 
     /// Cell `c`'s states.
@@ -698,7 +704,7 @@ mod tests {
             "the state does not depend on when P is updated"
         );
         let sigma_before = composed.soc_sigma(0);
-        let noise = composed.pending.get(0).q;
+        let noise: [f32; N] = core::array::from_fn(|k| composed.pending.q[k][0]);
         composed.propagate(0);
         assert!((composed.soc_sigma(0) - sigma_before).abs() <= 1e-6 * sigma_before);
         let (pc, ps) = (&composed.p[0], &stepwise.p[0]);
@@ -730,12 +736,12 @@ mod tests {
                 &params,
                 &step(if k % 2 == 0 { 30.0 } else { -30.0 }),
             );
-            let pending = filter.pending.get(0);
-            for x in pending.d.iter().chain(&pending.u) {
+            let pending = &filter.pending;
+            for x in pending.d.iter().chain(&pending.u).map(|lane| &lane[0]) {
                 assert!(*x == 0.0 || x.is_normal(), "step {k}: {x:e}");
             }
         }
-        assert_eq!(filter.pending.get(0).d[V1], 0.0);
+        assert_eq!(filter.pending.d[V1][0], 0.0);
     }
 
     /// The voltage vouches for the SOC only while the model explains it: a rested cell showing
