@@ -394,11 +394,13 @@ impl ModelEstimator {
         let mut bias_sigma = [0.0; MAX_CELLS];
         self.filters.sigmas(&mut self.soc_sigma, &mut bias_sigma);
         let n = self.filters.len().max(1) as f32;
-        self.bias_mean = (0..self.filters.len())
+        let (b, s) = (0..self.filters.len())
             .zip(bias_sigma)
             .fold((0.0, 0.0), |(b, s), (c, sigma)| {
-                (b + self.filters.bias_a(c) / n, s + sigma / n)
+                (b + self.filters.bias_a(c), s + sigma)
             });
+        // Summed, then divided once (not each term: a division a cell, twice, every step).
+        self.bias_mean = (b / n, s / n);
     }
 
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
