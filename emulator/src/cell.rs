@@ -566,16 +566,6 @@ impl Cells {
         self.at(&self.current_a, i)
     }
 
-    /// Cell `i`'s hysteresis state, −1 (discharged side) … +1 (charged side).
-    pub fn hysteresis(&self, i: usize) -> Option<f64> {
-        self.at(&self.hysteresis, i)
-    }
-
-    /// Charge moved in and out of cell `i` since new, Ah.
-    pub fn throughput_ah(&self, i: usize) -> Option<f64> {
-        self.at(&self.throughput_ah, i)
-    }
-
     /// Cell `i`'s ohmic resistance now (temperature, ageing and injected faults included), Ω.
     pub fn r0_ohm(&self, i: usize) -> Option<f64> {
         self.at(&self.r0_new_ohm, i).map(|_| self.r0(i))
@@ -590,18 +580,6 @@ impl Cells {
         let r0_new = self.at(&self.r0_new_ohm, i)?;
         let ageing = 1.0 + model.params.resistance_growth_per_fade * self.derived.fade[i];
         Some(r0_new * ageing + self.extra_r0_ohm[i])
-    }
-
-    /// Cell `i`'s heat from current and injected faults, W.
-    pub fn heat_w(&self, i: usize) -> Option<f64> {
-        self.at(&self.current_a, i)?;
-        let d = &self.derived;
-        Some(
-            self.current_a[i] * self.current_a[i] * self.r0(i)
-                + self.v_rc1[i] * self.v_rc1[i] * d.conductance1[i]
-                + self.v_rc2[i] * self.v_rc2[i] * d.conductance2[i]
-                + self.extra_heat_w[i],
-        )
     }
 
     /// Adds an internal short of `leak_a` to cell `i` (fault injection).
@@ -631,15 +609,6 @@ impl Cells {
             self.capacity_new_ah[i] *= factor;
             self.charge_ah[i] *= factor;
             self.refresh(i, model);
-        }
-    }
-
-    /// Sets cell `i`'s temperature and updates what depends on it and its voltage.
-    pub fn set_temperature(&mut self, i: usize, model: &CellModel, temperature_c: f64) {
-        if i < self.len {
-            self.temperature_c[i] = temperature_c;
-            self.refresh_thermal(i, model);
-            self.refresh_voltage(i, model);
         }
     }
 
