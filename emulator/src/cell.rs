@@ -497,11 +497,17 @@ impl Cells {
     }
 
     fn refresh_voltage(&mut self, i: usize, model: &CellModel) {
-        self.voltage[i] = model.ocv_v(self.ocv_soc(i))
+        self.voltage[i] = self.terminal_v(i, model, self.ocv_soc(i));
+    }
+
+    /// Cell `i`'s terminal voltage with its OCV read at `ocv_soc`, V.
+    #[inline(always)]
+    fn terminal_v(&self, i: usize, model: &CellModel, ocv_soc: f64) -> f64 {
+        model.ocv_v(ocv_soc)
             + model.params.hysteresis_v * self.hysteresis[i]
             + self.current_a[i] * self.r0(i)
             + self.v_rc1[i]
-            + self.v_rc2[i];
+            + self.v_rc2[i]
     }
 
     /// Cell `i`'s capacity fade so far, fraction of its new capacity (computed now, not
@@ -571,6 +577,7 @@ impl Cells {
         self.at(&self.r0_new_ohm, i).map(|_| self.r0(i))
     }
 
+    #[inline(always)]
     fn r0(&self, i: usize) -> f64 {
         self.r0_new_ohm[i] * self.derived.resistance_factor[i] + self.extra_r0_ohm[i]
     }
@@ -747,12 +754,7 @@ impl Cells {
             }
         }
         for i in 0..n {
-            let r0 = self.r0_new_ohm[i] * d.resistance_factor[i] + self.extra_r0_ohm[i];
-            self.voltage[i] = model.ocv_v(self.scratch[i])
-                + model.params.hysteresis_v * self.hysteresis[i]
-                + self.current_a[i] * r0
-                + self.v_rc1[i]
-                + self.v_rc2[i];
+            self.voltage[i] = self.terminal_v(i, model, self.scratch[i]);
         }
     }
 
@@ -762,8 +764,7 @@ impl Cells {
         let d = &self.derived;
         for i in 0..n {
             let current = self.current_a[i];
-            let r0 = self.r0_new_ohm[i] * d.resistance_factor[i] + self.extra_r0_ohm[i];
-            out[i] = current * current * r0
+            out[i] = current * current * self.r0(i)
                 + self.v_rc1[i] * self.v_rc1[i] * d.conductance1[i]
                 + self.v_rc2[i] * self.v_rc2[i] * d.conductance2[i]
                 + self.extra_heat_w[i];

@@ -155,11 +155,17 @@ impl PendingLanes {
         q: [[0.0; MAX_CELLS]; N],
     };
 
+    /// Back to the identity for cell `c`: only the decays of V1, V2 and H and the bias column
+    /// of Z, V1, V2 and H ever move from it (see [`Filters::predict`]), and every noise term.
     fn clear(&mut self, c: usize) {
-        for k in 0..N {
+        for k in [V1, V2, H] {
             self.d[k][c] = 1.0;
+        }
+        for k in [Z, V1, V2, H] {
             self.u[k][c] = 0.0;
-            self.q[k][c] = 0.0;
+        }
+        for lane in self.q.iter_mut() {
+            lane[c] = 0.0;
         }
     }
 }
@@ -413,21 +419,13 @@ impl Filters {
             return;
         }
         self.pending_cells &= !(1 << c);
-        // Only the decays of V1, V2 and H and the bias column of Z, V1, V2 and H ever move
-        // from the identity's (see `predict`): the rest are written as the constants they are.
+        // What moves from the identity is read (see `PendingLanes::clear`); the rest is
+        // written as the constants it is.
         let pd = &mut self.pending;
         let d = [1.0, pd.d[V1][c], pd.d[V2][c], pd.d[H][c], 1.0, 1.0];
         let u = [pd.u[Z][c], pd.u[V1][c], pd.u[V2][c], pd.u[H][c], 0.0, 0.0];
         let q: [f32; N] = core::array::from_fn(|k| pd.q[k][c]);
-        for k in [V1, V2, H] {
-            pd.d[k][c] = 1.0;
-        }
-        for k in [Z, V1, V2, H] {
-            pd.u[k][c] = 0.0;
-        }
-        for lane in pd.q.iter_mut() {
-            lane[c] = 0.0;
-        }
+        pd.clear(c);
         let p = &mut self.p[c];
         let col: [f32; N] = core::array::from_fn(|i| p[i][B]);
         let pbb = p[B][B];

@@ -503,17 +503,8 @@ impl SocEstimator for ModelEstimator {
             self.accessible,
         );
         let n = self.filters.len();
-        let (low_mv, high_mv) = input.plausible_mv;
-        for (v, &mv) in self.voltages.iter_mut().zip(input.cell_voltages_mv) {
-            *v = if (low_mv..=high_mv).contains(&mv) {
-                f32::from(mv) / 1000.0
-            } else {
-                f32::NAN
-            };
-        }
-        // Cells beyond the snapshot have no reading.
-        for v in self.voltages.iter_mut().skip(input.cell_voltages_mv.len()) {
-            *v = f32::NAN;
+        for (i, v) in self.voltages.iter_mut().enumerate() {
+            *v = input.cell_v(i).unwrap_or(f32::NAN);
         }
         self.filters.predict(
             &self.params,
