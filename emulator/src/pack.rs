@@ -218,6 +218,10 @@ impl Pack {
     /// Current the heater draws from the cells while it runs, A (it sits on the cell side of
     /// the switches and behind the current sensor, so the BMS sees and counts it).
     pub fn heater_current_a(&self) -> f64 {
+        if !self.heater_on {
+            // Every step asks: no sum over the cells for a heater that is off.
+            return 0.0;
+        }
         self.heater_w() / self.voltage_v().max(1.0)
     }
 
@@ -234,12 +238,7 @@ impl Pack {
     /// balancer, heater and fan as set; returns the string current that flowed (terminal
     /// current minus the heater's draw), A.
     pub fn step(&mut self, requested_a: f64, dt_secs: f64) -> f64 {
-        let heater_a = if self.heater_on {
-            self.heater_current_a()
-        } else {
-            0.0
-        };
-        let current_a = self.allowed_current_a(requested_a) - heater_a;
+        let current_a = self.allowed_current_a(requested_a) - self.heater_current_a();
         if self.decays.0 != dt_secs {
             let p = &self.model.params;
             self.decays = (
