@@ -308,45 +308,79 @@ fn pack_report(
     cells: impl Iterator<Item = (CellEstimate, f32)> + Clone,
     bias_a: Option<(f32, f32)>,
 ) -> SocReport {
-    let mut n = 0.0_f32;
-    let (mut sum, mut sigma_sum) = (0.0_f32, 0.0_f32);
-    let mut has_sigma = true;
-    let (mut lowest, mut highest) = (f32::INFINITY, f32::NEG_INFINITY);
-    let (mut remaining, mut headroom) = (f32::INFINITY, f32::INFINITY);
+    let mut sums = ReportSums::new();
     for (c, capacity_ah) in cells {
-        n += 1.0;
-        sum += c.soc;
-        match c.sigma {
-            Some(s) => sigma_sum += s,
-            None => has_sigma = false,
+        sums.add(c.soc, c.sigma, capacity_ah);
+    }
+    sums.finish(bias_a)
+}
+
+/// What the pack view sums and picks over the cells, one cell at a time.
+struct ReportSums {
+    n: f32,
+    sum: f32,
+    sigma_sum: f32,
+    has_sigma: bool,
+    lowest: f32,
+    highest: f32,
+    remaining: f32,
+    headroom: f32,
+}
+
+impl ReportSums {
+    fn new() -> Self {
+        ReportSums {
+            n: 0.0,
+            sum: 0.0,
+            sigma_sum: 0.0,
+            has_sigma: true,
+            lowest: f32::INFINITY,
+            highest: f32::NEG_INFINITY,
+            remaining: f32::INFINITY,
+            headroom: f32::INFINITY,
+        }
+    }
+
+    /// One cell: its SOC, the SOC's 1σ (`None`: the estimator gives none), its capacity, Ah.
+    #[inline(always)]
+    fn add(&mut self, soc: f32, sigma: Option<f32>, capacity_ah: f32) {
+        self.n += 1.0;
+        self.sum += soc;
+        match sigma {
+            Some(s) => self.sigma_sum += s,
+            None => self.has_sigma = false,
         }
         // Compare-and-pick rather than `f32::min`, whose care for NaN costs three instructions
         // a call (this runs for every cell every step; an estimate is never NaN).
         let pick_low = |held: f32, x: f32| if x < held { x } else { held };
         let pick_high = |held: f32, x: f32| if x > held { x } else { held };
-        lowest = pick_low(lowest, c.soc);
-        highest = pick_high(highest, c.soc);
-        remaining = pick_low(remaining, c.soc * capacity_ah);
-        headroom = pick_low(headroom, (1.0 - c.soc) * capacity_ah);
+        self.lowest = pick_low(self.lowest, soc);
+        self.highest = pick_high(self.highest, soc);
+        self.remaining = pick_low(self.remaining, soc * capacity_ah);
+        self.headroom = pick_low(self.headroom, (1.0 - soc) * capacity_ah);
     }
-    if n == 0.0 {
-        return SocReport::default();
-    }
-    let usable = if remaining + headroom > 0.0 {
-        remaining / (remaining + headroom)
-    } else {
-        0.0
-    };
-    SocReport {
-        average: sum / n,
-        // Cells share the current sensor, so their errors are correlated: the mean σ, not
-        // σ/√n, is the honest bound of the average.
-        bound: has_sigma.then_some(3.0 * sigma_sum / n),
-        usable,
-        lowest,
-        highest,
-        bias_a,
-        remaining_ah: remaining,
+
+    fn finish(self, bias_a: Option<(f32, f32)>) -> SocReport {
+        if self.n == 0.0 {
+            return SocReport::default();
+        }
+        let (remaining, headroom) = (self.remaining, self.headroom);
+        let usable = if remaining + headroom > 0.0 {
+            remaining / (remaining + headroom)
+        } else {
+            0.0
+        };
+        SocReport {
+            average: self.sum / self.n,
+            // Cells share the current sensor, so their errors are correlated: the mean σ, not
+            // σ/√n, is the honest bound of the average.
+            bound: self.has_sigma.then_some(3.0 * self.sigma_sum / self.n),
+            usable,
+            lowest: self.lowest,
+            highest: self.highest,
+            bias_a,
+            remaining_ah: remaining,
+        }
     }
 }
 
@@ -570,14 +604,19 @@ impl SocEstimator for ModelEstimator {
     }
 
     fn report(&self) -> SocReport {
-        let (bias, bias_sigma) = self.bias_mean;
-        pack_report(
-            (0..self.filters.len()).filter_map(|i| {
-                let capacity = self.capacity_ah.get(i).copied()?;
-                self.cell(i).map(|c| (c, capacity))
-            }),
-            Some((bias, bias_sigma)),
-        )
+        // Over the lanes themselves (this runs every step): what `cell` gives, without an
+        // `Option` a cell.
+        let mut sums = ReportSums::new();
+        for ((&z, &sigma), &capacity_ah) in self
+            .filters
+            .socs()
+            .iter()
+            .zip(&self.soc_sigma)
+            .zip(&self.capacity_ah)
+        {
+            sums.add(z.clamp(0.0, 1.0), Some(sigma), capacity_ah);
+        }
+        sums.finish(Some(self.bias_mean))
     }
 
     fn health(&self) -> Option<HealthReport> {
