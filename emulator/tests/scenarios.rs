@@ -17,7 +17,11 @@ use emulator::{Scenario, Simulation, SimulationConfig};
 const MAX_TEST_DAYS: f64 = 30.0;
 
 fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
-    let mut sim = Simulation::new(SimulationConfig::new(scenario, 42, 16)).unwrap();
+    run_seeded(scenario, 42)
+}
+
+fn run_seeded(scenario: Scenario, seed: u64) -> (Simulation, [FaultSet; 3]) {
+    let mut sim = Simulation::new(SimulationConfig::new(scenario, seed, 16)).unwrap();
     // Every fault seen at each level during the run.
     let mut seen = [FaultSet::EMPTY; 3];
     for _ in 0..(scenario.days().min(MAX_TEST_DAYS) * 86_400.0) as u64 {
@@ -88,6 +92,35 @@ fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
         report.push(s.scenario);
     }
     assert_eq!(report.len(), Scenario::ALL.len());
+}
+
+/// Whoever runs a fault scenario picks the seed (in the emulator console, or `--seed`): the
+/// scenario must show its point whatever weather and cell spread the seed draws, not only for
+/// 42. Every one-day fault scenario with seeds 1–12 (seed 12's connection fault was once
+/// derated for the spread, not the voltage, and failed), and the slow leak with the two of 100
+/// seeds whose weather brought the pack to the top least often (warned after 133 h and 147 h:
+/// beyond the four days the scenario used to run).
+#[test]
+fn fault_scenarios_show_their_point_whatever_the_seed() {
+    let mut runs: Vec<(Scenario, u64)> = Scenario::ALL
+        .into_iter()
+        .filter(|s| !s.expected().is_empty() && s.days() <= 1.0)
+        .flat_map(|s| (1..=12).map(move |seed| (s, seed)))
+        .collect();
+    runs.extend([(Scenario::FaultSlowLeak, 17), (Scenario::FaultSlowLeak, 70)]);
+    let mut failures = vec![];
+    for (scenario, seed) in runs {
+        let (sim, seen) = run_seeded(scenario, seed);
+        let expected = scenario.expected();
+        if !expected.iter().any(|(f, l)| seen_at_least(&seen, *f, *l)) {
+            failures.push(format!(
+                "{} seed {seed}: expected one of {expected:?}, saw trips {:?}",
+                scenario.name(),
+                sim.summary().trips
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// Cell 5 leaks 0.3 A: no voltage limit notices in four days. The self-discharge check does:
