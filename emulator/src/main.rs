@@ -58,9 +58,21 @@ fn scenario_list() -> String {
         .map(|s| s.name().len())
         .max()
         .unwrap_or(0);
+    let days_width = Scenario::ALL
+        .iter()
+        .map(|s| s.days().to_string().len())
+        .max()
+        .unwrap_or(0);
     Scenario::ALL
         .iter()
-        .map(|s| format!("{:<width$}  {:>3} d  {}", s.name(), s.days(), s.purpose()))
+        .map(|s| {
+            format!(
+                "{:<width$}  {:>days_width$} d  {}",
+                s.name(),
+                s.days(),
+                s.purpose()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -162,7 +162,7 @@ impl Scenario {
                 "A 0.5 C load drains an 8 % pack: under-voltage protection must open the discharge switch."
             }
             Scenario::FaultInternalShort => {
-                "Cell 5 leaks 4 A internally: by the evening it lags so far that the imbalance trip stops charging, then under-voltage protection stops the discharge."
+                "Cell 5 leaks 4 A internally: by night it lags so far that the imbalance trip stops charging, then under-voltage protection stops the discharge; the cell then drains itself below 2 V, which nothing outside it can stop."
             }
             Scenario::FaultSlowLeak => {
                 "Cell 5 leaks 0.3 A internally, too slowly for any voltage limit: the BMS compares each top and bottom of charge with the last and, within the week (mostly by day 4), warns that the cell loses charge the others do not."
@@ -321,9 +321,10 @@ impl Scenario {
     /// Days the scenario needs to show its point.
     pub const fn days(self) -> f64 {
         match self {
-            // One day for the leak to show; longer and it keeps leaking after the trip until the
-            // cell is empty (nothing outside the cell can stop an internal short).
-            Scenario::FaultInternalShort => 1.0,
+            // The trips come 20–25 h in (100 seeds), depending on how much the day's sun
+            // charged; after them the cell keeps leaking until it is empty (nothing outside a
+            // cell can stop an internal short).
+            Scenario::FaultInternalShort => 1.25,
             Scenario::Solar30 => 30.0,
             Scenario::CloudyWeek | Scenario::Imbalance => 7.0,
             Scenario::WinterCold => 3.0,

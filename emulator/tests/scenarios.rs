@@ -1,6 +1,7 @@
 //! Every scenario, run for its days: it ends with what the BMS must show (a given fault at least
 //! at a given level, or no trip at all for the nominal ones) and the true cells stay inside the
-//! safe operating area (2.0–3.8 V, −20–60 °C).
+//! safe operating area (2.0–3.8 V, −20–60 °C) — while the pack is in service, and for the whole
+//! run but where a fault inside a cell goes on after the BMS has isolated the pack.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,14 +17,41 @@ use emulator::{Scenario, Simulation, SimulationConfig};
 /// Test runs are capped at 30 simulated days (the year of `aging-pack` is for the CLI).
 const MAX_TEST_DAYS: f64 = 30.0;
 
-fn run(scenario: Scenario) -> (Simulation, [FaultSet; 3]) {
+/// One scenario run: the simulation at its end, every fault seen at each level (warning,
+/// derate, trip) during it, and the true cells' extremes while the pack was in service.
+struct Run {
+    sim: Simulation,
+    seen: [FaultSet; 3],
+    in_service: Extremes,
+}
+
+/// True cell voltage (V) and temperature (°C) extremes: low and high.
+#[derive(Debug)]
+struct Extremes {
+    volts: (f64, f64),
+    celsius: (f64, f64),
+}
+
+impl Extremes {
+    fn inside_safe_operating_area(&self) -> bool {
+        self.volts.0 >= 2.0
+            && self.volts.1 <= 3.8
+            && self.celsius.0 >= -20.0
+            && self.celsius.1 <= 60.0
+    }
+}
+
+fn run(scenario: Scenario) -> Run {
     run_seeded(scenario, 42)
 }
 
-fn run_seeded(scenario: Scenario, seed: u64) -> (Simulation, [FaultSet; 3]) {
+fn run_seeded(scenario: Scenario, seed: u64) -> Run {
     let mut sim = Simulation::new(SimulationConfig::new(scenario, seed, 16)).unwrap();
-    // Every fault seen at each level during the run.
     let mut seen = [FaultSet::EMPTY; 3];
+    let mut in_service = Extremes {
+        volts: (f64::INFINITY, f64::NEG_INFINITY),
+        celsius: (f64::INFINITY, f64::NEG_INFINITY),
+    };
     for _ in 0..(scenario.days().min(MAX_TEST_DAYS) * 86_400.0) as u64 {
         sim.step();
         let o = sim.outputs();
@@ -32,8 +60,22 @@ fn run_seeded(scenario: Scenario, seed: u64) -> (Simulation, [FaultSet; 3]) {
                 seen[level].set(f, true);
             }
         }
+        // In service: the BMS still lets current through one way or the other.
+        if o.charge_switch_on || o.discharge_switch_on {
+            let cells = &sim.pack().cells;
+            for &v in cells.voltages_v() {
+                in_service.volts = (in_service.volts.0.min(v), in_service.volts.1.max(v));
+            }
+            for &t in cells.temperatures_c() {
+                in_service.celsius = (in_service.celsius.0.min(t), in_service.celsius.1.max(t));
+            }
+        }
     }
-    (sim, seen)
+    Run {
+        sim,
+        seen,
+        in_service,
+    }
 }
 
 fn seen_at_least(seen: &[FaultSet; 3], fault: Fault, level: Level) -> bool {
@@ -44,7 +86,11 @@ fn seen_at_least(seen: &[FaultSet; 3], fault: Fault, level: Level) -> bool {
 fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
     let mut report = vec![];
     for scenario in Scenario::ALL {
-        let (sim, seen) = run(scenario);
+        let Run {
+            sim,
+            seen,
+            in_service,
+        } = run(scenario);
         let s = sim.summary();
         let expected = scenario.expected();
         if expected.is_empty() {
@@ -62,20 +108,30 @@ fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
                 s.trips
             );
         }
+        // The BMS keeps the cells inside the safe operating area while the pack is in
+        // service. An internally shorted cell goes on draining itself once the BMS has opened
+        // both ways (nothing outside a cell can stop that): its whole run may end below 2 V.
         assert!(
-            s.true_min_cell_v >= 2.0 && s.true_max_cell_v <= 3.8,
-            "{}: true cell voltage {:.3}..{:.3} V left 2.0–3.8 V",
-            s.scenario,
-            s.true_min_cell_v,
-            s.true_max_cell_v
+            in_service.inside_safe_operating_area(),
+            "{}: in service the true cells left 2.0–3.8 V or −20–60 °C: {in_service:?}",
+            s.scenario
         );
-        assert!(
-            s.true_min_temp_c >= -20.0 && s.true_max_temp_c <= 60.0,
-            "{}: true temperature {:.1}..{:.1} °C left −20–60 °C",
-            s.scenario,
-            s.true_min_temp_c,
-            s.true_max_temp_c
-        );
+        if scenario != Scenario::FaultInternalShort {
+            assert!(
+                s.true_min_cell_v >= 2.0 && s.true_max_cell_v <= 3.8,
+                "{}: true cell voltage {:.3}..{:.3} V left 2.0–3.8 V",
+                s.scenario,
+                s.true_min_cell_v,
+                s.true_max_cell_v
+            );
+            assert!(
+                s.true_min_temp_c >= -20.0 && s.true_max_temp_c <= 60.0,
+                "{}: true temperature {:.1}..{:.1} °C left −20–60 °C",
+                s.scenario,
+                s.true_min_temp_c,
+                s.true_max_temp_c
+            );
+        }
         // A weak cell, a resistance step, a drifting current sensor, an imbalanced pack under
         // an active balancer, a year of ageing: none of them is a leak.
         if !matches!(
@@ -96,27 +152,45 @@ fn every_scenario_shows_the_right_fault_and_stays_in_the_safe_operating_area() {
 
 /// Whoever runs a fault scenario picks the seed (in the emulator console, or `--seed`): the
 /// scenario must show its point whatever weather and cell spread the seed draws, not only for
-/// 42. Every one-day fault scenario with seeds 1–12 (seed 12's connection fault was once
-/// derated for the spread, not the voltage, and failed), and the slow leak with the two of 100
-/// seeds whose weather brought the pack to the top least often (warned after 133 h and 147 h:
-/// beyond the four days the scenario used to run).
+/// 42. Every fault scenario of a day or so with seeds 1–12, and the cells inside the safe
+/// operating area while in service. Each of these failed before: seed 12's connection fault
+/// was derated for the spread, not the voltage; at one day, the internal short's seeds 30 and
+/// 60 had not yet tripped (100 seeds trip 20–25 h in), and seed 64's cell had drained itself
+/// below 2 V an hour after the under-voltage trip (the check ran to the end of the run). And
+/// the slow leak with the two of 100 seeds whose weather brought the pack to the top least
+/// often (warned after 133 h and 147 h: beyond the four days the scenario used to run).
 #[test]
 fn fault_scenarios_show_their_point_whatever_the_seed() {
     let mut runs: Vec<(Scenario, u64)> = Scenario::ALL
         .into_iter()
-        .filter(|s| !s.expected().is_empty() && s.days() <= 1.0)
+        .filter(|s| !s.expected().is_empty() && s.days() < 2.0)
         .flat_map(|s| (1..=12).map(move |seed| (s, seed)))
         .collect();
-    runs.extend([(Scenario::FaultSlowLeak, 17), (Scenario::FaultSlowLeak, 70)]);
+    runs.extend([
+        (Scenario::FaultInternalShort, 30),
+        (Scenario::FaultInternalShort, 64),
+        (Scenario::FaultSlowLeak, 17),
+        (Scenario::FaultSlowLeak, 70),
+    ]);
     let mut failures = vec![];
     for (scenario, seed) in runs {
-        let (sim, seen) = run_seeded(scenario, seed);
+        let Run {
+            sim,
+            seen,
+            in_service,
+        } = run_seeded(scenario, seed);
         let expected = scenario.expected();
         if !expected.iter().any(|(f, l)| seen_at_least(&seen, *f, *l)) {
             failures.push(format!(
                 "{} seed {seed}: expected one of {expected:?}, saw trips {:?}",
                 scenario.name(),
                 sim.summary().trips
+            ));
+        }
+        if !in_service.inside_safe_operating_area() {
+            failures.push(format!(
+                "{} seed {seed}: in service the true cells left the safe operating area: {in_service:?}",
+                scenario.name()
             ));
         }
     }
@@ -129,7 +203,7 @@ fn fault_scenarios_show_their_point_whatever_the_seed() {
 /// bound of its leak. Nothing trips: the warning is for a person to look.
 #[test]
 fn a_slow_leak_is_found_by_comparing_ends_of_charge_and_warned_of() {
-    let (sim, _) = run(Scenario::FaultSlowLeak);
+    let Run { sim, .. } = run(Scenario::FaultSlowLeak);
     let found: Vec<_> = sim
         .engine()
         .event_log()
@@ -215,7 +289,7 @@ fn a_connection_gone_bad_is_learnt_within_hours_and_misleads_nothing() {
 
 #[test]
 fn winter_never_charges_a_frozen_cell_and_heats_first() {
-    let (sim, _) = run(Scenario::WinterCold);
+    let Run { sim, .. } = run(Scenario::WinterCold);
     let s = sim.summary();
     assert!(
         s.true_min_temp_c < -5.0,
