@@ -2,7 +2,7 @@
 //! with the statistics the CLI reports.
 
 use crate::scenario::Home;
-use crate::{CellModel, Error, InjectedFault, Pack, Scenario, Sensors};
+use crate::{CellModel, Cells, Error, InjectedFault, Pack, Scenario, Sensors};
 use bms_engine::estimation::{CellModelParams, Estimator, EstimatorKind, SocEstimator};
 use bms_engine::protocol::Telemetry;
 use bms_engine::{Engine, EventKind, Level, Measurement, Outputs, PackConfig};
@@ -439,6 +439,16 @@ impl Simulation {
         &self.pack
     }
 
+    /// The mean over the cells of a per-cell quantity of the model (a cell without one counts
+    /// as 0, as the sum over every cell is divided by their number).
+    fn cell_mean(&self, of: impl Fn(&Cells, usize, &CellModel) -> Option<f64>) -> f64 {
+        let cells = &self.pack.cells;
+        let sum: f64 = (0..cells.len())
+            .filter_map(|i| of(cells, i, &self.pack.model))
+            .sum();
+        sum / cells.len().max(1) as f64
+    }
+
     /// The weakest cell's (or parallel group's) true capacity now, Ah: what limits the pack,
     /// and what the engine's capacity estimate is after.
     pub fn true_capacity_ah(&self) -> f64 {
@@ -787,16 +797,7 @@ impl Simulation {
                         })
                     })
             }),
-            true_r0_mohm: {
-                let model = &self.pack.model;
-                let cells = &self.pack.cells;
-                let n = cells.len().max(1) as f64;
-                (0..cells.len())
-                    .filter_map(|i| cells.r0_at_25c_ohm(i, model))
-                    .sum::<f64>()
-                    / n
-                    * 1000.0
-            },
+            true_r0_mohm: self.cell_mean(Cells::r0_at_25c_ohm) * 1000.0,
             energy_in_kwh: s.energy_in_wh / 1000.0,
             energy_out_kwh: s.energy_out_wh / 1000.0,
             unserved_kwh: self.home.unserved_wh / 1000.0,
@@ -804,16 +805,7 @@ impl Simulation {
             heater_hours: s.heater_secs / 3600.0,
             heater_kwh: s.heater_wh / 1000.0,
             fan_hours: s.fan_secs / 3600.0,
-            capacity_fade_pct: {
-                let model = &self.pack.model;
-                let cells = &self.pack.cells;
-                let n = cells.len().max(1) as f64;
-                (0..cells.len())
-                    .filter_map(|i| cells.fade(i, model))
-                    .sum::<f64>()
-                    / n
-                    * 100.0
-            },
+            capacity_fade_pct: self.cell_mean(Cells::fade) * 100.0,
             balancing_hours: s.balancing_secs / 3600.0,
             balanced_ah: (0..self.pack.cells.len())
                 .map(|i| f64::from(self.engine.balanced_mah(i)) / 1000.0)
