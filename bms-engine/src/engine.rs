@@ -6,7 +6,7 @@ use crate::estimation::{
     CellModelParams, Estimator, EstimatorKind, SocEstimator, SocReport, StepInput,
 };
 use crate::event_log::EventLog;
-use crate::limits::{LimitInputs, LimitState, Limits};
+use crate::limits::{ChargePhase, LimitInputs, LimitState, Limits};
 use crate::protection::{
     self, Debouncer, FAULT_COUNT, Level, MAX_RULES, Rule, SignalContext, Signals, Watch,
 };
@@ -69,6 +69,44 @@ pub struct Outputs {
     /// A host has ordered every switch open ([`Engine::force_switches_off`]) and not yet
     /// given them back: protection cannot close them.
     pub switches_held_open: bool,
+}
+
+impl Outputs {
+    /// Every switch open and every limit 0: the slot [`Engine::step`] has
+    /// [`Engine::step_into`] write over, never returned as it is.
+    fn blank() -> Self {
+        Outputs {
+            charge_switch_on: false,
+            discharge_switch_on: false,
+            switches: SwitchCommands::default(),
+            contactor: None,
+            trips: FaultSet::EMPTY,
+            derates: FaultSet::EMPTY,
+            warnings: FaultSet::EMPTY,
+            latched: FaultSet::EMPTY,
+            events: Vec::new(),
+            soc_permille: 0,
+            soc_bound_permille: None,
+            usable_soc_permille: 0,
+            cell_soc_permille: Vec::new(),
+            soh_permille: None,
+            current_bias_ma: None,
+            remaining_mah: 0,
+            limits: Limits {
+                charge_voltage_mv: 0,
+                charge_current_ma: 0,
+                discharge_current_ma: 0,
+                discharge_voltage_mv: 0,
+                phase: ChargePhase::Absorption,
+                full_charge_requested: false,
+                force_charge_requested: false,
+            },
+            balancing: Balancing::default(),
+            heater_on: false,
+            fan_on: false,
+            switches_held_open: false,
+        }
+    }
 }
 
 /// Tracks how long each reading has not moved (stuck-sensor detection).
@@ -380,6 +418,15 @@ impl Engine {
     /// Advances the engine by `dt_millis` with a new snapshot and returns what to do. Never
     /// fails and never panics: every input, however implausible, yields outputs.
     pub fn step(&mut self, m: &Measurement, dt_millis: u32) -> Outputs {
+        let mut out = Outputs::blank();
+        self.step_into(m, dt_millis, &mut out);
+        out
+    }
+
+    /// [`Engine::step`], writing the outputs over `out` (whatever it held) instead of returning
+    /// them: a host that keeps its last outputs (the emulator, every simulated second) saves
+    /// copying their 688 bytes twice a step.
+    pub fn step_into(&mut self, m: &Measurement, dt_millis: u32, out: &mut Outputs) {
         self.now_ms = self.now_ms.saturating_add(u64::from(dt_millis));
         self.front_end_silence_ms = if m.fresh {
             0
@@ -396,10 +443,10 @@ impl Engine {
             self_discharge: self.self_discharge.finding(),
         };
 
-        let mut events: Vec<Event, MAX_EVENTS_PER_STEP> = Vec::new();
+        out.events.clear();
         let mut record = |log: &mut EventLog, event: Event| {
             log.push(event);
-            let _ = events.push(event);
+            let _ = out.events.push(event);
         };
         let signals = Signals::read(m, &self.config, &ctx);
         // Only the rows that can change: the busy ones and those whose signal left its band.
@@ -552,37 +599,34 @@ impl Engine {
             .thermal
             .update_with(&self.config, m, &extremes, cold_only && shape_ok);
 
-        Outputs {
-            charge_switch_on,
-            discharge_switch_on,
-            switches,
-            contactor,
-            trips,
-            derates,
-            warnings,
-            latched,
-            events,
-            soc_permille,
-            soc_bound_permille: soc.bound.map(permille),
-            usable_soc_permille: permille(soc.usable),
-            cell_soc_permille: (0..usize::from(self.config.cell_count))
-                .filter_map(|i| self.estimator.cell_soc(i))
-                .map(permille)
-                .collect(),
-            soh_permille: self
-                .estimator
-                .soh_pct()
-                .map(|(pct, _)| (pct * 10.0 + 0.5).clamp(0.0, 2000.0) as u16),
-            current_bias_ma: soc
-                .bias_a
-                .map(|(b, _)| (b * 1000.0).clamp(-1.0e9, 1.0e9) as i32),
-            remaining_mah: (soc.remaining_ah.max(0.0) * 1000.0) as u32,
-            limits,
-            balancing,
-            heater_on: thermal.heater_on,
-            fan_on: thermal.fan_on,
-            switches_held_open: self.forced_off,
-        }
+        out.charge_switch_on = charge_switch_on;
+        out.discharge_switch_on = discharge_switch_on;
+        out.switches = switches;
+        out.contactor = contactor;
+        out.trips = trips;
+        out.derates = derates;
+        out.warnings = warnings;
+        out.latched = latched;
+        out.soc_permille = soc_permille;
+        out.soc_bound_permille = soc.bound.map(permille);
+        out.usable_soc_permille = permille(soc.usable);
+        out.cell_soc_permille = (0..usize::from(self.config.cell_count))
+            .filter_map(|i| self.estimator.cell_soc(i))
+            .map(permille)
+            .collect();
+        out.soh_permille = self
+            .estimator
+            .soh_pct()
+            .map(|(pct, _)| (pct * 10.0 + 0.5).clamp(0.0, 2000.0) as u16);
+        out.current_bias_ma = soc
+            .bias_a
+            .map(|(b, _)| (b * 1000.0).clamp(-1.0e9, 1.0e9) as i32);
+        out.remaining_mah = (soc.remaining_ah.max(0.0) * 1000.0) as u32;
+        out.limits = limits;
+        out.balancing = balancing;
+        out.heater_on = thermal.heater_on;
+        out.fan_on = thermal.fan_on;
+        out.switches_held_open = self.forced_off;
     }
 }
 

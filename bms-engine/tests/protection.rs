@@ -595,6 +595,36 @@ proptest! {
         }
     }
 
+    /// Outputs written over last step's (events, cell SOCs and all) are the outputs a fresh
+    /// step returns, for traces that trip, release and log.
+    #[test]
+    fn step_into_a_used_slot_is_step(
+        trace in proptest::collection::vec(
+            (
+                proptest::collection::vec(2_400_u16..3_800, 0..=CELLS),
+                -300_000_i32..=300_000,
+                proptest::option::of(-300_i16..=900),
+                any::<bool>(),
+                1_u32..3_000,
+            ),
+            1..40,
+        ),
+    ) {
+        let (mut stepped, mut into) = (engine(), engine());
+        let mut slot = into.step(&healthy(), DT);
+        stepped.step(&healthy(), DT);
+        for (cells, current_ma, t, sc, dt) in trace {
+            let mut m = Measurement::new(&cells, current_ma)
+                .unwrap()
+                .with_temperatures(&[t, Some(250)])
+                .unwrap();
+            m.short_circuit = sc;
+            let out = stepped.step(&m, dt);
+            into.step_into(&m, dt, &mut slot);
+            prop_assert_eq!(&out, &slot);
+        }
+    }
+
     /// Switches never close while a latched fault is active, whatever follows.
     #[test]
     fn switches_stay_open_while_latched(

@@ -590,7 +590,8 @@ impl Simulation {
 
         self.measurement = self.sensors.measure(&self.pack, self.current_a);
         self.measurement.charger_present = Some(self.home.charge_offered());
-        self.outputs = self.engine.step(&self.measurement, STEP_MILLIS);
+        self.engine
+            .step_into(&self.measurement, STEP_MILLIS, &mut self.outputs);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
         self.pack.discharge_switch_on = self.outputs.discharge_switch_on;
         self.pack.heater_on = self.outputs.heater_on;
