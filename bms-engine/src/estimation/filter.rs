@@ -291,13 +291,17 @@ impl Filters {
         self.x[B][c]
     }
 
-    /// Every cell's SOC σ (fraction) and bias σ (A), cell 1 first.
-    pub(crate) fn sigmas(&self, soc: &mut Lanes, bias: &mut Lanes) {
+    /// Every cell's SOC σ (fraction), cell 1 first.
+    pub(crate) fn soc_sigmas(&self, soc: &mut Lanes) {
         for c in 0..self.len.min(MAX_CELLS) {
             soc[c] = self.soc_sigma(c);
-            // The bias row of a pending propagation is the identity's.
-            bias[c] = libm::sqrtf((self.p[c][B][B] + self.pending.q[B][c]).max(0.0));
         }
+    }
+
+    /// Variance of cell `c`'s current-sensor bias, A².
+    pub(crate) fn bias_variance(&self, c: usize) -> f32 {
+        // The bias row of a pending propagation is the identity's.
+        (self.p[c][B][B] + self.pending.q[B][c]).max(0.0)
     }
 
     /// Cell `c`'s hysteresis state, −1 … 1.

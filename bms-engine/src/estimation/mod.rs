@@ -279,7 +279,8 @@ pub struct SocReport {
     pub lowest: f32,
     /// Highest cell SOC (limits charge).
     pub highest: f32,
-    /// Estimated current-sensor bias, A (measured − true), with its 1σ; `None` for the baseline.
+    /// Estimated current-sensor bias, A (measured − true), with its 1σ (for the model: the root
+    /// of its cells' mean variance of it); `None` for the baseline.
     pub bias_a: Option<(f32, f32)>,
     /// Remaining charge of the string (the weakest cell's), Ah.
     pub remaining_ah: f32,
@@ -396,10 +397,11 @@ pub struct ModelEstimator {
     accessible: f32,
     /// Steps so far, for the staggered corrections.
     steps: u32,
-    /// The current-sensor bias as the cells' filters see it on average, A, and the mean of
-    /// their 1σ (the sensor is one for the string), and each cell's SOC σ, as of the filters'
-    /// last change (see [`ModelEstimator::note_filters`]): the step's health counting, the
-    /// report and every cell's estimate need them, and each costs a root per cell.
+    /// The current-sensor bias as the cells' filters see it on average, A, and its 1σ: the
+    /// root of the filters' mean variance of it (the sensor is one for the string), and each
+    /// cell's SOC σ, as of the filters' last change (see [`ModelEstimator::note_filters`]):
+    /// the step's health counting, the report and every cell's estimate need them. Each SOC σ
+    /// costs a root per cell; the bias's costs one.
     bias_mean: (f32, f32),
     soc_sigma: Lanes,
     /// What each cell is counted against, A·s, and its relative uncertainty: the health
@@ -425,16 +427,13 @@ impl ModelEstimator {
     /// Works out what every step's outputs need of the filters once they have changed:
     /// `bias_mean` and `soc_sigma`.
     fn note_filters(&mut self) {
-        let mut bias_sigma = [0.0; MAX_CELLS];
-        self.filters.sigmas(&mut self.soc_sigma, &mut bias_sigma);
-        let n = self.filters.len().max(1) as f32;
-        let (b, s) = (0..self.filters.len())
-            .zip(bias_sigma)
-            .fold((0.0, 0.0), |(b, s), (c, sigma)| {
-                (b + self.filters.bias_a(c), s + sigma)
-            });
+        self.filters.soc_sigmas(&mut self.soc_sigma);
+        let (b, variance) = (0..self.filters.len()).fold((0.0, 0.0), |(b, v), c| {
+            (b + self.filters.bias_a(c), v + self.filters.bias_variance(c))
+        });
         // Summed, then divided once (not each term: a division a cell, twice, every step).
-        self.bias_mean = (b / n, s / n);
+        let n = self.filters.len().max(1) as f32;
+        self.bias_mean = (b / n, libm::sqrtf(variance / n));
     }
 
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
