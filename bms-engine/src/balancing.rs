@@ -135,7 +135,10 @@ impl Balancer {
             return Balancing::default();
         }
         let was_bleeding = |i: usize| self.last.mask & (1 << i) != 0;
-        let mut candidates: Vec<(u16, usize), MAX_CELLS> = m
+        // Highest first; the lower index first among equals, so choices are stable. Sorted as
+        // one number a cell, `(u16::MAX − mV) · 32 + index`, ascending (this runs every step
+        // while the pack balances; a pair compared field by field cost twice as much).
+        let mut candidates: Vec<u32, MAX_CELLS> = m
             .plausible_cells(config)
             .filter(|&(i, mv)| {
                 let delta = if was_bleeding(i) {
@@ -145,10 +148,11 @@ impl Balancer {
                 };
                 mv >= config.balance_min_cell_mv && mv.saturating_sub(lowest) > delta
             })
-            .map(|(i, mv)| (mv, i))
+            .map(|(i, mv)| (u32::from(u16::MAX - mv) << 5) | (i as u32 & 31))
             .collect();
-        // Highest first; the lower index first among equals, so choices are stable.
-        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        candidates.sort_unstable();
+        const _: () = assert!(MAX_CELLS <= 32, "a cell's index in 5 bits");
+        let cell = |key: u32| (key & 31) as usize;
         match config.balancer {
             BalancerKind::Passive {
                 max_channels,
@@ -157,7 +161,7 @@ impl Balancer {
             } => {
                 let mut mask = 0_u32;
                 let mut chosen = 0_u8;
-                for &(_, i) in &candidates {
+                for i in candidates.iter().map(|&key| cell(key)) {
                     if chosen >= max_channels {
                         break;
                     }
@@ -181,8 +185,8 @@ impl Balancer {
                     .plausible_cells(config)
                     .min_by_key(|&(_, mv)| mv)
                     .map(|(i, _)| i);
-                match (candidates.first(), low) {
-                    (Some(&(_, from)), Some(to)) if from != to => Balancing {
+                match (candidates.first().map(|&key| cell(key)), low) {
+                    (Some(from), Some(to)) if from != to => Balancing {
                         mask: 1 << from,
                         transfer: Some(Transfer {
                             from_cell: u8::try_from(from).unwrap_or(0),
@@ -273,6 +277,30 @@ mod tests {
             1_000,
         );
         assert_eq!(d.mask, 0, "below 3.30 V the spread says nothing on LFP");
+    }
+
+    #[test]
+    fn among_equal_cells_the_first_is_chosen_up_to_cell_32() {
+        let mut config = PackConfig::lfp_280ah(32);
+        config.balancer = BalancerKind::Passive {
+            bleed_current_ma: 60,
+            max_channels: 2,
+            no_adjacent: false,
+        };
+        let mut cells = [3_350; 32];
+        for i in [31, 29, 30] {
+            cells[i] = 3_420;
+        }
+        cells[0] = 3_425;
+        let d = Balancer::default().update(&config, &charging(&cells), true, 1_000);
+        assert_eq!(d.mask, 1 | 1 << 29);
+        config.balancer = BalancerKind::Passive {
+            bleed_current_ma: 60,
+            max_channels: 3,
+            no_adjacent: true,
+        };
+        let d = Balancer::default().update(&config, &charging(&cells), true, 1_000);
+        assert_eq!(d.mask, 1 | 1 << 29 | 1 << 31);
     }
 
     #[test]
