@@ -83,7 +83,6 @@ pub struct Sensors {
     pub front_end_ok: bool,
     /// The front end's hardware has tripped on a short circuit and reports it.
     pub short_circuit: bool,
-    last: Option<Measurement>,
     /// The noise source, seeded once from the simulation's generator: a fast generator, since
     /// every channel draws once per step.
     noise: Xoshiro256PlusPlus,
@@ -118,7 +117,6 @@ impl Sensors {
             current_drift_a: 0.0,
             front_end_ok: true,
             short_circuit: false,
-            last: None,
             noise: Xoshiro256PlusPlus::seed_from_u64(rng.next_u64()),
         }
     }
@@ -133,28 +131,29 @@ impl Sensors {
         self.params.current_offset_a + self.current_drift_a
     }
 
-    /// The last temperature reading of sensor `k`, 0.1 °C.
-    pub fn last_temperature(&self, k: usize) -> Option<i16> {
-        self.last
-            .as_ref()
-            .and_then(|m| m.temperatures_deci_c.get(k).copied().flatten())
-    }
-
     /// Index of the cell temperature sensor `k` sits on (spread evenly along the string).
     pub fn sensor_cell(&self, k: usize, cell_count: usize) -> usize {
         let count = self.params.temperature_count.max(1);
         ((2 * k + 1) * cell_count / (2 * count)).min(cell_count.saturating_sub(1))
     }
 
-    /// One snapshot of `pack` carrying `current_a`.
+    /// One snapshot of `pack` carrying `current_a` (from no earlier one: a front end that
+    /// does not answer gives an empty snapshot, marked stale).
     pub fn measure(&mut self, pack: &Pack, current_a: f64) -> Measurement {
-        if !self.front_end_ok {
-            // The front end did not answer: the BMS holds the last snapshot, marked stale.
-            let mut stale = self.last.clone().unwrap_or_default();
-            stale.fresh = false;
-            return stale;
-        }
         let mut m = Measurement::default();
+        self.measure_into(pack, current_a, &mut m);
+        m
+    }
+
+    /// One snapshot of `pack` carrying `current_a`, written over `m`, which holds the last
+    /// one: a front end that does not answer leaves it as it was, marked stale (what the BMS
+    /// holds when its front end goes silent). In place, because it runs every simulated
+    /// second: returning and keeping a snapshot copied it three times.
+    pub fn measure_into(&mut self, pack: &Pack, current_a: f64, m: &mut Measurement) {
+        if !self.front_end_ok {
+            m.fresh = false;
+            return;
+        }
         let noise_mv = self.params.voltage_noise_mv;
         // The channel count is capped at MAX_CELLS by the engine's configuration; a longer
         // pack would leave the rest out, and the engine would see a shape mismatch.
@@ -184,6 +183,7 @@ impl Sensors {
                 *reading = channel_mv(5.0 * irwin_hall(r).abs());
             }
         }
+        m.cell_voltages_mv.clear();
         let _ = m
             .cell_voltages_mv
             .extend_from_slice(readings.get(..channels).unwrap_or_default());
@@ -194,11 +194,14 @@ impl Sensors {
             round_i64(sensed_a * 1000.0 + self.params.current_noise_ma * self.gaussian())
                 .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         m.current_ma = current_ma;
+        m.pack_voltage_mv = None;
+        m.charger_present = None;
         m.fresh = true;
         m.short_circuit = self.short_circuit;
         m.bus_voltage_mv = pack
             .contactor
             .map(|c| (c.bus_v * 1000.0).round().clamp(0.0, f64::from(u32::MAX)) as u32);
+        m.temperatures_deci_c.clear();
         for k in 0..self.params.temperature_count {
             let reading = match self.stuck_temperatures.get(k).copied().flatten() {
                 Some(stuck) => Some(stuck),
@@ -212,7 +215,58 @@ impl Sensors {
             // Capacity is MAX_TEMPERATURES and the count is capped to it.
             let _ = m.temperatures_deci_c.push(reading);
         }
-        self.last = Some(m.clone());
-        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CellModel;
+    use bms_engine::BalancerKind;
+    use rand_chacha::ChaCha8Rng;
+
+    fn pack_and_sensors() -> (Pack, Sensors) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let passive = BalancerKind::Passive {
+            bleed_current_ma: 60,
+            max_channels: 8,
+            no_adjacent: true,
+        };
+        let model = CellModel::lfp_280ah().unwrap();
+        let pack = Pack::new(8, 1, model, 0.5, 0.0, 25.0, passive, &mut rng);
+        let sensors = Sensors::new(SensorParams::default(), 8, &mut rng);
+        (pack, sensors)
+    }
+
+    #[test]
+    fn a_snapshot_in_place_is_a_fresh_one_whatever_the_slot_held() {
+        let (pack, mut sensors) = pack_and_sensors();
+        let mut twin = sensors.clone();
+        let mut slot = Measurement::new(&[4_000; 12], 99_000)
+            .unwrap()
+            .with_temperatures(&[Some(900); 5])
+            .unwrap();
+        slot.pack_voltage_mv = Some(1);
+        slot.charger_present = Some(true);
+        slot.fresh = false;
+        sensors.measure_into(&pack, -40.0, &mut slot);
+        assert_eq!(slot, twin.measure(&pack, -40.0));
+        assert_eq!((slot.cell_voltages_mv.len(), slot.temperatures_deci_c.len()), (8, 2));
+        assert!(slot.fresh);
+    }
+
+    #[test]
+    fn a_silent_front_end_leaves_the_last_snapshot_marked_stale() {
+        let (pack, mut sensors) = pack_and_sensors();
+        let mut slot = sensors.measure(&pack, 10.0);
+        let last = slot.clone();
+        sensors.front_end_ok = false;
+        sensors.measure_into(&pack, 10.0, &mut slot);
+        assert_eq!(slot, Measurement { fresh: false, ..last });
+        assert_eq!(
+            sensors.measure(&pack, 10.0),
+            Measurement::default(),
+            "from no earlier snapshot: empty and stale"
+        );
     }
 }

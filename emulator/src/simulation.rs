@@ -511,7 +511,13 @@ impl Simulation {
             }
             InjectedFault::OpenSenseWire { cell } => self.sensors.open_wires.push(cell),
             InjectedFault::StuckTemperatureSensor { sensor } => {
-                let value = self.sensors.last_temperature(sensor);
+                // Stuck at its last reading.
+                let value = self
+                    .measurement
+                    .temperatures_deci_c
+                    .get(sensor)
+                    .copied()
+                    .flatten();
                 if let Some(slot) = self.sensors.stuck_temperatures.get_mut(sensor) {
                     *slot = value;
                 }
@@ -588,7 +594,8 @@ impl Simulation {
         self.current_a = self.pack.step(requested_a, dt_secs);
         self.time_s += 1;
 
-        self.measurement = self.sensors.measure(&self.pack, self.current_a);
+        self.sensors
+            .measure_into(&self.pack, self.current_a, &mut self.measurement);
         self.measurement.charger_present = Some(self.home.charge_offered());
         self.engine
             .step_into(&self.measurement, STEP_MILLIS, &mut self.outputs);
