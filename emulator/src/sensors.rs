@@ -251,7 +251,10 @@ mod tests {
         slot.fresh = false;
         sensors.measure_into(&pack, -40.0, &mut slot);
         assert_eq!(slot, twin.measure(&pack, -40.0));
-        assert_eq!((slot.cell_voltages_mv.len(), slot.temperatures_deci_c.len()), (8, 2));
+        assert_eq!(
+            (slot.cell_voltages_mv.len(), slot.temperatures_deci_c.len()),
+            (8, 2)
+        );
         assert!(slot.fresh);
     }
 
@@ -262,7 +265,13 @@ mod tests {
         let last = slot.clone();
         sensors.front_end_ok = false;
         sensors.measure_into(&pack, 10.0, &mut slot);
-        assert_eq!(slot, Measurement { fresh: false, ..last });
+        assert_eq!(
+            slot,
+            Measurement {
+                fresh: false,
+                ..last
+            }
+        );
         assert_eq!(
             sensors.measure(&pack, 10.0),
             Measurement::default(),

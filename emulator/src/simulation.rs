@@ -248,6 +248,54 @@ struct Stats {
     initial_soc_spread_pct: f64,
 }
 
+impl Stats {
+    /// One pass over the cells for everything per cell (this runs every step): extremes, and
+    /// each cell's estimate against its truth; returns the sums of the true SOCs and of the
+    /// cell voltages.
+    fn add_cells(
+        &mut self,
+        cells: &Cells,
+        estimator: &impl SocEstimator,
+        dt_secs: f64,
+    ) -> (f64, f64) {
+        let (mut true_soc_sum, mut pack_v) = (0.0, 0.0);
+        for i in 0..cells.len() {
+            let (Some(v), Some(t), Some(current_a), Some(truth)) = (
+                cells.voltage_v(i),
+                cells.temperature_c(i),
+                cells.current_a(i),
+                cells.soc(i),
+            ) else {
+                continue;
+            };
+            pack_v += v;
+            // Compare-and-pick: `f64::min`'s care for NaN costs instructions every cell-step,
+            // and the model's voltages and temperatures are finite.
+            lower(&mut self.min_cell_v, v);
+            raise(&mut self.max_cell_v, v);
+            lower(&mut self.min_temp_c, t);
+            raise(&mut self.max_temp_c, t);
+            if t < 0.0 && current_a > 0.0 {
+                self.charged_below_zero_ah += current_a * dt_secs / 3600.0;
+            }
+            true_soc_sum += truth;
+            let Some(estimate) = estimator.cell(i) else {
+                continue;
+            };
+            let err = f64::from(estimate.soc) * 100.0 - truth.clamp(0.0, 1.0) * 100.0;
+            self.cell_sq_err_sum += err * err;
+            self.cell_scored += 1;
+            if estimate
+                .sigma
+                .is_some_and(|s| err.abs() <= 300.0 * f64::from(s))
+            {
+                self.cell_in_bound += 1;
+            }
+        }
+        (true_soc_sum, pack_v)
+    }
+}
+
 /// Where power flows in the emulated home at one moment (the truth the BMS does not see).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PowerFlow {
@@ -621,44 +669,13 @@ impl Simulation {
     fn record(&mut self, dt_secs: f64) {
         let stats = &mut self.stats;
         stats.steps += 1;
-        let estimator = self.engine.estimator();
-        // One pass over the cells for everything per cell (this runs every step): extremes,
-        // the pack's true SOC and voltage, and each cell's estimate against its truth.
+        // Each estimator in a loop of its own: the per-cell call then inlines without a
+        // `match` a cell.
         let cells = &self.pack.cells;
-        let (mut true_soc_sum, mut pack_v) = (0.0, 0.0);
-        for i in 0..cells.len() {
-            let (Some(v), Some(t), Some(current_a), Some(truth)) = (
-                cells.voltage_v(i),
-                cells.temperature_c(i),
-                cells.current_a(i),
-                cells.soc(i),
-            ) else {
-                continue;
-            };
-            pack_v += v;
-            // Compare-and-pick: `f64::min`'s care for NaN costs instructions every cell-step,
-            // and the model's voltages and temperatures are finite.
-            lower(&mut stats.min_cell_v, v);
-            raise(&mut stats.max_cell_v, v);
-            lower(&mut stats.min_temp_c, t);
-            raise(&mut stats.max_temp_c, t);
-            if t < 0.0 && current_a > 0.0 {
-                stats.charged_below_zero_ah += current_a * dt_secs / 3600.0;
-            }
-            true_soc_sum += truth;
-            let Some(estimate) = estimator.cell(i) else {
-                continue;
-            };
-            let err = f64::from(estimate.soc) * 100.0 - truth.clamp(0.0, 1.0) * 100.0;
-            stats.cell_sq_err_sum += err * err;
-            stats.cell_scored += 1;
-            if estimate
-                .sigma
-                .is_some_and(|s| err.abs() <= 300.0 * f64::from(s))
-            {
-                stats.cell_in_bound += 1;
-            }
-        }
+        let (true_soc_sum, pack_v) = match self.engine.estimator() {
+            Estimator::Model(e) => stats.add_cells(cells, e, dt_secs),
+            Estimator::Baseline(e) => stats.add_cells(cells, e, dt_secs),
+        };
         let true_soc = Pack::mean_soc(true_soc_sum, self.pack.cells.len());
         let report = self.engine.soc_report();
         let err_pct = f64::from(report.average) * 100.0 - true_soc * 100.0;
