@@ -536,9 +536,17 @@ impl SocEstimator for ModelEstimator {
             self.accessible,
         );
         let n = self.filters.len();
-        for (i, v) in self.voltages.iter_mut().enumerate() {
-            *v = input.cell_v(i).unwrap_or(f32::NAN);
+        // The string's cells only (the lanes beyond are never read), in one loop without a
+        // call a cell; a cell without a plausible reading is NaN, as `StepInput::cell_v` says.
+        let (lowest_mv, highest_mv) = input.plausible_mv;
+        let voltages = self.voltages.get_mut(..n).unwrap_or_default();
+        let read = input.cell_voltages_mv.len().min(n);
+        let (read_v, unread_v) = voltages.split_at_mut(read);
+        for (v, &mv) in read_v.iter_mut().zip(input.cell_voltages_mv) {
+            let plausible = mv >= lowest_mv && mv <= highest_mv;
+            *v = if plausible { f32::from(mv) / 1000.0 } else { f32::NAN };
         }
+        unread_v.fill(f32::NAN);
         self.filters.predict(
             &self.params,
             &step,
@@ -696,5 +704,43 @@ impl SocEstimator for Estimator {
 
     fn soh_pct(&self) -> Option<(f32, f32)> {
         dispatch!(self, e => e.soh_pct())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The voltages a step hears are `StepInput::cell_v`'s for every cell of the string: a
+    /// missing or implausible reading is not heard (NaN), whatever lane it is in.
+    #[test]
+    fn a_step_hears_each_cells_plausible_reading_only() {
+        // One estimator through them all: a lane heard last step and missing now is not heard.
+        let mut estimator = ModelEstimator::new(CellModelParams::lfp(280.0), 4, 0.5, 0.1);
+        for readings in [
+            &[3_300_u16, 3_310, 3_320, 3_330][..],
+            &[3_300, 60_000, 3_320],
+            &[0, 3_310],
+            &[],
+            &[3_300, 3_310, 3_320, 3_330, 3_340, 3_350],
+        ] {
+            let input = StepInput {
+                cell_voltages_mv: readings,
+                current_a: 10.0,
+                temperature_c: 25.0,
+                dt_secs: 1.0,
+                plausible_mv: (500, 5_000),
+                full_charge: (3.55, 14.0),
+                full_detect_secs: 180.0,
+                rest: (1.0, 1_800.0),
+            };
+            estimator.update(&input);
+            for (i, &heard) in estimator.voltages.iter().enumerate().take(4) {
+                match input.cell_v(i) {
+                    Some(v) => assert_eq!(heard, v, "cell {i} of {readings:?}"),
+                    None => assert!(heard.is_nan(), "cell {i} of {readings:?}: {heard}"),
+                }
+            }
+        }
     }
 }
