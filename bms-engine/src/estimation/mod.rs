@@ -429,7 +429,10 @@ impl ModelEstimator {
     fn note_filters(&mut self) {
         self.filters.soc_sigmas(&mut self.soc_sigma);
         let (b, variance) = (0..self.filters.len()).fold((0.0, 0.0), |(b, v), c| {
-            (b + self.filters.bias_a(c), v + self.filters.bias_variance(c))
+            (
+                b + self.filters.bias_a(c),
+                v + self.filters.bias_variance(c),
+            )
         });
         // Summed, then divided once (not each term: a division a cell, twice, every step).
         let n = self.filters.len().max(1) as f32;
@@ -544,7 +547,11 @@ impl SocEstimator for ModelEstimator {
         let (read_v, unread_v) = voltages.split_at_mut(read);
         for (v, &mv) in read_v.iter_mut().zip(input.cell_voltages_mv) {
             let plausible = mv >= lowest_mv && mv <= highest_mv;
-            *v = if plausible { f32::from(mv) / 1000.0 } else { f32::NAN };
+            *v = if plausible {
+                f32::from(mv) / 1000.0
+            } else {
+                f32::NAN
+            };
         }
         unread_v.fill(f32::NAN);
         self.filters.predict(
