@@ -315,6 +315,61 @@ fn winter_never_charges_a_frozen_cell_and_heats_first() {
     );
 }
 
+/// In the heat the charge current follows the cells' temperature down (the limit falls from
+/// 40 °C to 0 at the 45 °C trip) while the fan runs, and nothing trips.
+#[test]
+fn summer_heat_cuts_the_charge_as_the_cells_heat_and_nothing_trips() {
+    let mut sim = Simulation::new(SimulationConfig::new(Scenario::SummerHeat, 42, 16)).unwrap();
+    // The highest charge current seen and the highest limit given, with the hottest cell
+    // below 40 °C and above 43.5 °C.
+    let (mut cool, mut hot) = ((0.0_f64, 0_u32), (0.0_f64, 0_u32));
+    let mut charging_hot_secs = 0;
+    for _ in 0..3 * 86_400 {
+        sim.step();
+        let hottest = sim
+            .pack()
+            .cells
+            .temperatures_c()
+            .iter()
+            .copied()
+            .fold(f64::MIN, f64::max);
+        let current_a = sim.current_a();
+        let ccl_ma = sim.outputs().limits.charge_current_ma;
+        let band = if hottest < 40.0 {
+            &mut cool
+        } else if hottest > 43.5 {
+            charging_hot_secs += u32::from(current_a > 5.0);
+            &mut hot
+        } else {
+            continue;
+        };
+        *band = (band.0.max(current_a), band.1.max(ccl_ma));
+    }
+    let s = sim.summary();
+    let figures = format!("cool {cool:?}, hot {hot:?}, {charging_hot_secs} s charging hot");
+    assert!(s.trips.is_empty(), "{:?}", s.trips);
+    assert!(
+        (43.5..45.0).contains(&s.true_max_temp_c),
+        "{}",
+        s.true_max_temp_c
+    );
+    assert!(
+        s.fan_hours > 24.0,
+        "the fan runs every afternoon: {} h",
+        s.fan_hours
+    );
+    assert!(
+        cool.1 == 140_000 && cool.0 > 50.0,
+        "full limit while cool: {figures}"
+    );
+    // At 43.5 °C the limit is 30 % of 140 A; the inverter keeps to it.
+    assert!(hot.1 <= 42_000 && hot.0 <= 43.0, "{figures}");
+    assert!(
+        charging_hot_secs > 600,
+        "it does charge in the heat: {figures}"
+    );
+}
+
 /// The cells start about 5 % apart; the scenario's 2 A active balancer moves charge from the
 /// highest cell to the lowest at the top of each charge, so the spread at full closes within
 /// days (a 60 mA bleed would take months: 0.2 points in this week).
