@@ -231,6 +231,15 @@ impl Balancer {
 mod tests {
     use super::*;
 
+    /// The default config's passive balancer with `max_channels` and `no_adjacent`.
+    fn passive(max_channels: u8, no_adjacent: bool) -> BalancerKind {
+        BalancerKind::Passive {
+            bleed_current_ma: 60,
+            max_channels,
+            no_adjacent,
+        }
+    }
+
     fn charging(cells: &[u16]) -> Measurement {
         Measurement::new(cells, 20_000)
             .unwrap()
@@ -257,11 +266,7 @@ mod tests {
     #[test]
     fn respects_the_channel_limit_and_the_minimum_voltage() {
         let mut config = PackConfig::lfp_280ah(6);
-        config.balancer = BalancerKind::Passive {
-            bleed_current_ma: 60,
-            max_channels: 1,
-            no_adjacent: false,
-        };
+        config.balancer = passive(1, false);
         let mut b = Balancer::default();
         let d = b.update(
             &config,
@@ -282,11 +287,7 @@ mod tests {
     #[test]
     fn among_equal_cells_the_first_is_chosen_up_to_cell_32() {
         let mut config = PackConfig::lfp_280ah(32);
-        config.balancer = BalancerKind::Passive {
-            bleed_current_ma: 60,
-            max_channels: 2,
-            no_adjacent: false,
-        };
+        config.balancer = passive(2, false);
         let mut cells = [3_350; 32];
         for i in [31, 29, 30] {
             cells[i] = 3_420;
@@ -294,11 +295,7 @@ mod tests {
         cells[0] = 3_425;
         let d = Balancer::default().update(&config, &charging(&cells), true, 1_000);
         assert_eq!(d.mask, 1 | 1 << 29);
-        config.balancer = BalancerKind::Passive {
-            bleed_current_ma: 60,
-            max_channels: 3,
-            no_adjacent: true,
-        };
+        config.balancer = passive(3, true);
         let d = Balancer::default().update(&config, &charging(&cells), true, 1_000);
         assert_eq!(d.mask, 1 | 1 << 29 | 1 << 31);
     }

@@ -448,6 +448,14 @@ impl Scenario {
         }
     }
 
+    /// Power the home's air conditioning draws through the hot hours (11–19 h), W.
+    pub const fn air_conditioning_w(self) -> f64 {
+        match self {
+            Scenario::SummerHeat => 1_500.0,
+            _ => 0.0,
+        }
+    }
+
     /// PV peak power on a clear day, W.
     pub const fn pv_peak_w(self) -> f64 {
         match self {
@@ -616,9 +624,8 @@ impl Home {
             h if (22.0..23.5).contains(&h) => 500.0,
             _ => 0.0,
         };
-        // In the summer heat the air conditioning runs through the hot hours.
-        let cooling = if self.scenario == Scenario::SummerHeat && (11.0..19.0).contains(&hour) {
-            1_500.0
+        let cooling = if (11.0..19.0).contains(&hour) {
+            self.scenario.air_conditioning_w()
         } else {
             0.0
         };
