@@ -55,6 +55,21 @@ fn solar_30_soc_is_accurate_honest_and_beats_the_baseline() {
     );
 }
 
+/// Every cell is followed through the month whatever the seed: with seeds 47 and 53 one cell's
+/// filter once explained its voltage by a growing OCV-table error and a bias of amperes, its
+/// estimate 30–60 points high for weeks (cell SOC RMSE 5.3 and 13.6 %), and with 53 the
+/// self-discharge check tripped on it in a nominal scenario.
+#[test]
+fn solar_30_follows_every_cell_whatever_the_seed() {
+    for seed in [47, 53] {
+        let model = run(SimulationConfig::new(Scenario::Solar30, seed, 16), 30);
+        let figures = format!("seed {seed}: {model:#?}");
+        assert!(model.cell_soc_rmse_pct <= 1.0, "{figures}");
+        assert!(model.cell_soc_in_bound_pct.unwrap() >= 95.0, "{figures}");
+        assert!(model.trips.is_empty(), "{figures}");
+    }
+}
+
 #[test]
 fn winter_cold_is_followed_through_the_frozen_nights() {
     // Three days at −13…−3 °C: under load the cold cells show only part of their charge, and

@@ -155,10 +155,10 @@ impl PendingLanes {
         q: [[0.0; MAX_CELLS]; N],
     };
 
-    /// Back to the identity for cell `c`: only the decays of V1, V2 and H and the bias column
+    /// Back to the identity for cell `c`: only the decays of V1, V2, H and E and the bias column
     /// of Z, V1, V2 and H ever move from it (see [`Filters::predict`]), and every noise term.
     fn clear(&mut self, c: usize) {
-        for k in [V1, V2, H] {
+        for k in [V1, V2, H, E] {
             self.d[k][c] = 1.0;
         }
         for k in [Z, V1, V2, H] {
@@ -337,8 +337,14 @@ impl Filters {
         let (a1, a2) = step.decays;
         let (g1, g2) = step.gains;
         let efficiency = params.charge_efficiency;
-        let walk = params.ocv_error_v.1;
-        let [xz, xv1, xv2, _, xb, _] = &mut self.x;
+        // The OCV error is a first-order Gauss–Markov process along the SOC: over a short move
+        // it walks by `walk` per √(unit SOC), and it never strays beyond `e_sigma` (1σ), however
+        // far the cell cycles. Decay 1/(1 + |Δz|/λ) ≈ e^(−|Δz|/λ) with λ = 2σ²/walk², and the
+        // noise that keeps the variance at σ².
+        let (e_sigma, walk) = params.ocv_error_v;
+        let e_variance = e_sigma * e_sigma;
+        let e_per_soc = walk * walk / (2.0 * e_variance);
+        let [xz, xv1, xv2, _, xb, x_e] = &mut self.x;
         let PendingLanes { d, u, q } = &mut self.pending;
         for c in 0..n {
             let i = step.current_a - xb[c];
@@ -358,10 +364,11 @@ impl Filters {
             self.rc_change[c] = (xv1[c] + xv2[c]) - rc_before;
             self.hysteresis_x[c] = params.hysteresis_rate * libm::fabsf(dz);
 
-            // Jacobian F = D + u·e_Bᵀ with D = diag(1, a1, a2, k, 1, 1) and u = (−dz/di, −g1,
+            // Jacobian F = D + u·e_Bᵀ with D = diag(1, a1, a2, k, 1, keep) and u = (−dz/di, −g1,
             // −g2, 0, 0, 0): the decays, and how the states depend on the bias through the
-            // current. Composed into the pending propagation (u ← D·u + u_step, d ← D·d),
-            // written out for the entries that change (the hysteresis's below).
+            // current (E's decay depends on it too, at second order: left out). Composed into
+            // the pending propagation (u ← D·u + u_step, d ← D·d), written out for the entries
+            // that change (the hysteresis's below, E's at the end).
             u[Z][c] -= dz_di;
             u[V1][c] = a1 * u[V1][c] - g1;
             u[V2][c] = a2 * u[V2][c] - g2;
@@ -374,7 +381,13 @@ impl Filters {
             q[V1][c] += step.rc_noise;
             q[V2][c] += step.rc_noise;
             q[B][c] += step.bias_noise;
-            q[E][c] += walk * walk * libm::fabsf(dz);
+            let keep = 1.0 / (1.0 + e_per_soc * libm::fabsf(dz));
+            x_e[c] *= keep;
+            d[E][c] = negligible_to_zero(d[E][c] * keep);
+            // Composed exactly (the noise so far decays with E), not added: a cell unheard for
+            // hours (its voltage beyond the table's ends) would otherwise walk without bound.
+            let keep_sq = keep * keep;
+            q[E][c] = keep_sq * q[E][c] + e_variance * (1.0 - keep_sq);
         }
         self.pending_cells |= if n >= 32 { u32::MAX } else { (1 << n) - 1 };
         // The hysteresis, in a loop of its own: its exponent needs e^(−x) only for a step far
@@ -426,7 +439,7 @@ impl Filters {
         // What moves from the identity is read (see `PendingLanes::clear`); the rest is
         // written as the constants it is.
         let pd = &mut self.pending;
-        let d = [1.0, pd.d[V1][c], pd.d[V2][c], pd.d[H][c], 1.0, 1.0];
+        let d = [1.0, pd.d[V1][c], pd.d[V2][c], pd.d[H][c], 1.0, pd.d[E][c]];
         let u = [pd.u[Z][c], pd.u[V1][c], pd.u[V2][c], pd.u[H][c], 0.0, 0.0];
         let q: [f32; N] = core::array::from_fn(|k| pd.q[k][c]);
         pd.clear(c);
@@ -434,10 +447,10 @@ impl Filters {
         let col: [f32; N] = core::array::from_fn(|i| p[i][B]);
         let pbb = p[B][B];
         // Written out for the structure: among the moving states (Z, V1, V2, H) the whole
-        // product; between a moving and a fixed one (B, E: d = 1, u = 0) only what is not
-        // multiplied by 0; between two fixed ones nothing changes. The same values as the full
-        // product, but for the sign of an exact zero.
-        const MOVING: [usize; 4] = [Z, V1, V2, H];
+        // product (E's column of u is 0); between a moving state and the bias (d = 1, u = 0)
+        // only what is not multiplied by 0; the bias's own variance does not change. The same
+        // values as the full product, but for the sign of an exact zero.
+        const MOVING: [usize; 5] = [Z, V1, V2, H, E];
         for (a, &i) in MOVING.iter().enumerate() {
             for &j in &MOVING[a..] {
                 let value = d[i] * d[j] * p[i][j]
@@ -447,11 +460,9 @@ impl Filters {
                 p[i][j] = value;
                 p[j][i] = value;
             }
-            for j in [B, E] {
-                let value = d[i] * p[i][j] + u[i] * col[j];
-                p[i][j] = value;
-                p[j][i] = value;
-            }
+            let value = d[i] * p[i][B] + u[i] * pbb;
+            p[i][B] = value;
+            p[B][i] = value;
         }
         for (n, qn) in q.iter().enumerate() {
             p[n][n] += qn;
@@ -778,6 +789,61 @@ mod tests {
         filter.correct(0, &params, &rest, r0, ocv - 0.03);
         assert_eq!(filter.outliers[0], 0);
         assert!(!filter.agrees(0), "{:?}", filter.state(0));
+    }
+
+    /// The OCV table's error is bounded: however far a cell cycles unheard, its variance
+    /// stays at the table's σ², and an offset learnt at one SOC fades as the cell moves away
+    /// from it. (As a random walk it grew without bound, and a month of cycles let one cell
+    /// explain its voltage by a −100 mV "table error".)
+    #[test]
+    fn the_ocv_error_stays_bounded_however_far_the_cell_cycles() {
+        let params = CellModelParams::lfp(280.0);
+        let sigma = params.ocv_error_v.0;
+        let mut filter = Filters::new(&params, 1, 0.5, 0.02);
+        filter.x[E][0] = 2.0 * sigma;
+        // 30 full cycles at 0.5 C, in 1 s steps, with no voltage heard.
+        for k in 0..30 * 2 * 7_200 {
+            let current = if (k / 7_200) % 2 == 0 { 140.0 } else { -140.0 };
+            predict(&mut filter, &params, &step(current));
+        }
+        filter.propagate(0);
+        let variance = filter.p[0][E][E];
+        assert!(
+            variance <= 1.01 * sigma * sigma && variance >= 0.9 * sigma * sigma,
+            "σ {} mV",
+            1e3 * libm::sqrtf(variance)
+        );
+        assert!(filter.x[E][0].abs() < 0.01 * sigma, "{}", filter.x[E][0]);
+        // Learnt exactly at one SOC, then 1 % of the SOC further: it is known to the walk's
+        // 1.2 mV and has kept almost all of its value; 0.9 of the SOC further, a third of it.
+        let walk = params.ocv_error_v.1;
+        let mut filter = Filters::new(&params, 1, 0.05, 0.02);
+        filter.p[0][E][E] = 0.0;
+        filter.x[E][0] = 0.01;
+        let charge = |filter: &mut Filters, soc: f32| {
+            // 100.8 A for a second is 1e-4 of 280 Ah.
+            for _ in 0..libm::roundf(soc / 1e-4) as u32 {
+                predict(filter, &params, &step(100.8 / params.charge_efficiency));
+            }
+            filter.propagate(0);
+        };
+        charge(&mut filter, 0.01);
+        let added = filter.p[0][E][E];
+        assert!(
+            (added - walk * walk * 0.01).abs() <= 0.02 * walk * walk * 0.01,
+            "{added:e}"
+        );
+        assert!(
+            (filter.x[E][0] - 0.01 * 0.989).abs() < 1e-5,
+            "{}",
+            filter.x[E][0]
+        );
+        charge(&mut filter, 0.89);
+        assert!(
+            (filter.x[E][0] - 0.01 / core::f32::consts::E).abs() < 2e-4,
+            "{}",
+            filter.x[E][0]
+        );
     }
 
     /// A voltage under load that the ohmic drop does not explain (the cell's resistance is
