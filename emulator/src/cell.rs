@@ -1,6 +1,7 @@
-//! One LiFePO4 cell as an equivalent circuit: OCV(SOC) from a table plus a one-state OCV
-//! hysteresis, a series resistance R0 and two RC pairs, all resistances Arrhenius in temperature,
-//! reduced accessible capacity in the cold, coulombic efficiency, self-discharge, and ageing
+//! One LiFePO4 cell as an equivalent circuit: OCV(SOC, T) from tables (the rested curve at
+//! 25 °C and its temperature coefficient by SOC) plus a one-state OCV hysteresis, a series
+//! resistance R0 and two RC pairs, all resistances Arrhenius in temperature, reduced
+//! accessible capacity in the cold, coulombic efficiency, self-discharge, and ageing
 //! (capacity fade and resistance growth from calendar time and charge throughput).
 //!
 //! Parameters come from a JSON parameter file (`emulator/params/lfp_280ah.json`, documented in
@@ -93,6 +94,11 @@ pub struct CellParams {
     pub extra_fade_per_year: f64,
     /// Rested OCV at 25 °C, [SOC %, V], ascending in SOC.
     pub ocv: Vec<[f64; 2]>,
+    /// How the rested OCV moves with temperature (the entropic coefficient dU/dT),
+    /// [SOC %, mV/K], ascending in SOC: OCV(SOC, T) = OCV(SOC, 25 °C) + dU/dT(SOC) · (T − 25 °C).
+    /// Empty (the default): the same OCV at every temperature.
+    #[serde(default)]
+    pub ocv_temperature_coefficient: Vec<[f64; 2]>,
 }
 
 impl CellParams {
@@ -142,6 +148,20 @@ impl CellParams {
         {
             return bad("`ocv` points must rise in SOC and never fall in voltage");
         }
+        if self
+            .ocv_temperature_coefficient
+            .iter()
+            .any(|p| !(p[1].is_finite() && p[1].abs() <= 5.0))
+        {
+            return bad("`ocv_temperature_coefficient` values must be mV/K within ±5");
+        }
+        if self
+            .ocv_temperature_coefficient
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if b[0] <= a[0]))
+        {
+            return bad("`ocv_temperature_coefficient` points must rise in SOC");
+        }
         if self.capacity_vs_temperature.is_empty()
             || self
                 .capacity_vs_temperature
@@ -176,15 +196,16 @@ const NEGLIGIBLE_V: f64 = 1e-15;
 /// about 0.03 % per 0.01 K, well below anything a sensor or the engine resolves.
 const THERMAL_REFRESH_K: f64 = 0.01;
 
-/// A cell type ready to simulate: its parameters, its OCV(SOC) curve extended beyond 0 % and
+/// A cell type ready to simulate: its parameters, its OCV(SOC, T) curve extended beyond 0 % and
 /// 100 % with steep segments (so over-charge and over-discharge behave like a real cell's knee),
 /// and its accessible-capacity-by-temperature table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellModel {
     /// The parameters.
     pub params: CellParams,
-    /// The extended OCV curve sampled on a uniform SOC grid, for a lookup without a search.
-    ocv_grid: Vec<f64>,
+    /// The extended OCV curve at 25 °C and its temperature coefficient (V, V/K) sampled on a
+    /// uniform SOC grid, for a lookup without a search (both from one index).
+    ocv_grid: Vec<(f64, f64)>,
     /// SOC of the grid's first point.
     ocv_grid_start: f64,
     accessible: Vec<(f64, f64)>,
@@ -211,8 +232,17 @@ impl CellModel {
         ]);
         let ocv_grid_start = first.0 - 0.10;
         let points = ((last.0 + 0.10 - ocv_grid_start) * OCV_GRID_PER_UNIT).round() as usize + 1;
+        // The coefficient, clamped beyond its table's ends (the knees' extensions too).
+        let coefficient: Vec<(f64, f64)> = params
+            .ocv_temperature_coefficient
+            .iter()
+            .map(|p| (p[0] / 100.0, p[1] / 1000.0))
+            .collect();
         let ocv_grid = (0..points)
-            .map(|k| interpolate(&ocv, ocv_grid_start + k as f64 / OCV_GRID_PER_UNIT))
+            .map(|k| {
+                let soc = ocv_grid_start + k as f64 / OCV_GRID_PER_UNIT;
+                (interpolate(&ocv, soc), interpolate(&coefficient, soc))
+            })
             .collect();
         let accessible = params
             .capacity_vs_temperature
@@ -232,12 +262,14 @@ impl CellModel {
         CellParams::lfp_280ah().map(Self::new)
     }
 
-    /// Rested OCV at `soc` (fraction), V; clamped beyond the extended curve's ends.
-    pub fn ocv_v(&self, soc: f64) -> f64 {
+    /// Rested OCV at `soc` (fraction) and `temperature_c`, V; clamped beyond the extended
+    /// curve's ends.
+    pub fn ocv_v(&self, soc: f64, temperature_c: f64) -> f64 {
         let x = (soc - self.ocv_grid_start) * OCV_GRID_PER_UNIT;
         let first = self.ocv_grid.first().copied().unwrap_or_default();
+        let at = |(v, per_k): (f64, f64)| v + per_k * (temperature_c - 25.0);
         if x.is_nan() || x <= 0.0 {
-            return first;
+            return at(first);
         }
         // Through u32: x86-64 has no unsigned 64-bit conversion, so `as usize` costs two
         // paths; a grid never has 4 billion points (beyond it, `get` finds none).
@@ -245,8 +277,11 @@ impl CellModel {
         let i = k as usize;
         match self.ocv_grid.get(i..i + 2) {
             // The index back to f64 from u32 too (one instruction, where u64 takes several).
-            Some(&[a, b]) => a + (x - f64::from(k)) * (b - a),
-            _ => self.ocv_grid.last().copied().unwrap_or(first),
+            Some(&[a, b]) => {
+                let f = x - f64::from(k);
+                at((a.0 + f * (b.0 - a.0), a.1 + f * (b.1 - a.1)))
+            }
+            _ => at(self.ocv_grid.last().copied().unwrap_or(first)),
         }
     }
 
@@ -503,7 +538,7 @@ impl Cells {
     /// Cell `i`'s terminal voltage with its OCV read at `ocv_soc`, V.
     #[inline(always)]
     fn terminal_v(&self, i: usize, model: &CellModel, ocv_soc: f64) -> f64 {
-        model.ocv_v(ocv_soc)
+        model.ocv_v(ocv_soc, self.temperature_c[i])
             + model.params.hysteresis_v * self.hysteresis[i]
             + self.current_a[i] * self.r0(i)
             + self.v_rc1[i]
@@ -849,6 +884,17 @@ mod tests {
                 .to_string()
                 .contains("coulombic_efficiency")
         );
+        for (table, says) in [
+            ("[40, -0.06], [30, -0.02]", "must rise in SOC"),
+            ("[40, -0.06], [60, 9.0]", "within ±5"),
+        ] {
+            let bad = LFP_280AH_JSON.replace("[40, -0.06], [60, -0.02]", table);
+            let err = CellParams::from_json(&bad).unwrap_err().to_string();
+            assert!(
+                err.contains("ocv_temperature_coefficient") && err.contains(says),
+                "{err}"
+            );
+        }
         bad = LFP_280AH_JSON.replace("[45, 3.264]", "[45, 3.100]");
         assert!(
             CellParams::from_json(&bad)
@@ -858,17 +904,38 @@ mod tests {
         );
     }
 
+    /// OCV(SOC, T): the 25 °C curve plus the coefficient times the distance from 25 °C, the
+    /// coefficient interpolated in SOC and held beyond its ends; without one, no dependence.
+    #[test]
+    fn the_ocv_moves_with_temperature_by_its_coefficient() {
+        let curve = model();
+        // −0.15 mV/K at 20 %: 35 K colder reads 5.25 mV higher.
+        let v25 = curve.ocv_v(0.2, 25.0);
+        assert!((curve.ocv_v(0.2, -10.0) - v25 - 0.005_25).abs() < 1e-12);
+        // Half-way between −0.06 (40 %) and −0.02 mV/K (60 %), 20 K warmer.
+        let mid = curve.ocv_v(0.5, 45.0) - curve.ocv_v(0.5, 25.0);
+        assert!((mid + 0.000_8).abs() < 1e-12, "{mid}");
+        // Beyond 100 % the last coefficient holds.
+        let over = curve.ocv_v(1.05, 35.0) - curve.ocv_v(1.05, 25.0);
+        assert!((over - 0.000_2).abs() < 1e-12, "{over}");
+        let mut p = params();
+        p.ocv_temperature_coefficient.clear();
+        let flat = CellModel::new(p);
+        assert_eq!(flat.ocv_v(0.2, -10.0), flat.ocv_v(0.2, 25.0));
+        assert_eq!(flat.ocv_v(0.2, 25.0), v25);
+    }
+
     #[test]
     fn ocv_matches_the_table_extends_steeply_and_never_falls() {
         let curve = model();
-        assert!((curve.ocv_v(0.5) - 3.265).abs() < 1e-9);
-        assert!((curve.ocv_v(0.525) - 3.2665).abs() < 1e-9);
-        assert!((curve.ocv_v(1.0) - 3.392).abs() < 1e-9);
-        assert!(curve.ocv_v(1.02) > 3.65);
-        assert!(curve.ocv_v(-0.02) < 2.5);
+        assert!((curve.ocv_v(0.5, 25.0) - 3.265).abs() < 1e-9);
+        assert!((curve.ocv_v(0.525, 25.0) - 3.2665).abs() < 1e-9);
+        assert!((curve.ocv_v(1.0, 25.0) - 3.392).abs() < 1e-9);
+        assert!(curve.ocv_v(1.02, 25.0) > 3.65);
+        assert!(curve.ocv_v(-0.02, 25.0) < 2.5);
         let mut last = 0.0;
         for i in -200..=1200 {
-            let v = curve.ocv_v(f64::from(i) / 1000.0);
+            let v = curve.ocv_v(f64::from(i) / 1000.0, 25.0);
             assert!(v >= last, "OCV falls at soc {i}‰");
             last = v;
         }
@@ -898,9 +965,14 @@ mod tests {
     fn the_cold_cell_looks_emptier_under_load_but_not_at_rest() {
         let p = model();
         let at_rest = |t| cell(0.3, t).voltage_v(0).unwrap();
+        // At rest only the OCV's temperature coefficient moves it (−0.105 mV/K at 30 %: 4.7 mV
+        // higher 45 K colder), not the cold's "emptier".
         assert!(
-            (at_rest(-20.0) - at_rest(25.0)).abs() < 1e-9,
-            "rested OCV does not move"
+            (at_rest(-20.0) - p.ocv_v(0.3, -20.0)).abs() < 1e-9
+                && (at_rest(-20.0) - at_rest(25.0) - 0.004_725).abs() < 1e-9,
+            "rested: {} V cold, {} V at 25 °C",
+            at_rest(-20.0),
+            at_rest(25.0)
         );
         let loaded = |t| {
             let mut c = cell(0.3, t);

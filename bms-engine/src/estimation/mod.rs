@@ -22,7 +22,11 @@
 //! | `e` | OCV-model error, V | the table is never exactly this cell's; `e` absorbs a slowly varying offset so that the filter does not turn a 5 mV table error on the plateau into a 10 % SOC error |
 //!
 //! The measurement is the cell's terminal voltage:
-//! `v = OCV(z') + M·h + e + v1 + v2 + R0(T)·(i − b)`, where `z' = z` except under discharge in
+//! `v = OCV(z', T) + M·h + e + v1 + v2 + R0(T)·(i − b)`, with `OCV(z, T)` the 25 °C table moved
+//! by the OCV's temperature coefficient at `z` times `T − 25 °C` (LiFePO4: a fraction of a
+//! mV/K, most negative near empty: at −10 °C a cell rests 5 mV higher at 20 % and 1.4 mV at
+//! 50 %, which on the flat curve there is two points of SOC), and `z' = z` except under
+//! discharge in
 //! the cold: from 0.1 C on, a cell whose accessible capacity is a fraction `a(T)` of nominal
 //! shows the OCV of `1 − (1 − z)/a` (it looks emptier under load, not at rest), and below
 //! 0.1 C proportionally less so. Without that term a cool pack's recovery after every
@@ -84,7 +88,7 @@ pub mod ocv;
 
 pub use baseline::BaselineEstimator;
 pub use blob::{BlobError, STATE_BLOB_MAX_LEN};
-pub use ocv::{OcvError, OcvTable};
+pub use ocv::{OcvError, OcvTable, OcvTemperatureCoefficient};
 
 use crate::{MAX_CELLS, Measurement, PackConfig};
 use filter::{Filters, Lanes};
@@ -114,6 +118,8 @@ pub struct CellModelParams {
     pub charge_efficiency: f32,
     /// The rested OCV curve at 25 °C.
     pub ocv: OcvTable,
+    /// How the rested OCV moves with temperature (none when only a datasheet is known).
+    pub ocv_temperature: OcvTemperatureCoefficient,
     /// How far the real rested voltage may be from the table, V (1σ), and how fast that error
     /// changes along the curve, V per √(unit SOC): small for a characterised cell, larger
     /// when only a datasheet is known.
@@ -135,6 +141,7 @@ impl CellModelParams {
     pub fn lfp(capacity_ah: f32) -> Self {
         CellModelParams {
             hysteresis_v: 0.0075,
+            ocv_temperature: OcvTemperatureCoefficient::lfp(),
             ..Self::from_datasheet(capacity_ah, OcvTable::lfp())
         }
     }
@@ -157,6 +164,7 @@ impl CellModelParams {
             activation_energy_j_per_mol: 20_000.0,
             charge_efficiency: 0.999,
             ocv,
+            ocv_temperature: OcvTemperatureCoefficient::default(),
             cold_capacity: [(-20.0, 0.5), (0.0, 0.8), (25.0, 1.0)],
             ocv_error_v: (0.008, 0.012),
             soc_sigma_floor: 0.005,
@@ -542,6 +550,7 @@ impl SocEstimator for ModelEstimator {
             (a1, a2),
             rf,
             self.accessible,
+            input.temperature_c,
         );
         let n = self.filters.len();
         // The string's cells only (the lanes beyond are never read), in one loop without a

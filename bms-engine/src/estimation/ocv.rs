@@ -187,6 +187,76 @@ impl OcvTable {
     }
 }
 
+/// Most points in an OCV temperature-coefficient table.
+pub const MAX_COEFFICIENT_POINTS: usize = 12;
+
+/// How a rested OCV moves with temperature (the entropic coefficient dU/dT) by SOC:
+/// `(soc_fraction, volts_per_kelvin)` points ascending in SOC, linear between them and held
+/// beyond the ends. OCV(SOC, T) = OCV(SOC, 25 °C) + dU/dT(SOC) · (T − 25 °C). Without points
+/// (the default, a cell known only from its datasheet) the OCV is the same at every temperature.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OcvTemperatureCoefficient {
+    points: Vec<(f32, f32), MAX_COEFFICIENT_POINTS>,
+}
+
+impl OcvTemperatureCoefficient {
+    /// A coefficient from `(soc_fraction, volts_per_kelvin)` points.
+    pub fn new(points: &[(f32, f32)]) -> Result<Self, OcvError> {
+        let points: Vec<(f32, f32), MAX_COEFFICIENT_POINTS> =
+            Vec::from_slice(points).map_err(|_| OcvError::TooManyPoints)?;
+        for (index, p) in points.iter().enumerate() {
+            let rises = index == 0 || points.get(index - 1).is_some_and(|a| p.0 > a.0);
+            if !(p.0.is_finite() && p.1.is_finite() && rises) {
+                return Err(OcvError::NotAscending { index });
+            }
+        }
+        Ok(OcvTemperatureCoefficient { points })
+    }
+
+    /// LiFePO4/graphite's, as the emulator's cell has it (`emulator/params/README.md`): a
+    /// fraction of a mV/K, most negative near empty.
+    pub fn lfp() -> Self {
+        const LFP: [(f32, f32); 7] = [
+            (0.0, -0.000_40),
+            (0.1, -0.000_25),
+            (0.2, -0.000_15),
+            (0.4, -0.000_06),
+            (0.6, -0.000_02),
+            (0.8, 0.0),
+            (1.0, 0.000_02),
+        ];
+        let mut points = Vec::new();
+        for p in LFP {
+            // 7 points fit the 12-point capacity.
+            let _ = points.push(p);
+        }
+        OcvTemperatureCoefficient { points }
+    }
+
+    /// The points.
+    pub fn points(&self) -> &[(f32, f32)] {
+        &self.points
+    }
+
+    /// How far the OCV at `soc` lies from the 25 °C curve at `temperature_c`, V, and how that
+    /// shift changes with the SOC, V per unit SOC (added to the curve's slope).
+    pub fn shift_v(&self, soc: f32, temperature_c: f32) -> (f32, f32) {
+        let i = self.points.partition_point(|p| p.0 < soc);
+        let delta_k = temperature_c - 25.0;
+        match (
+            i.checked_sub(1).and_then(|j| self.points.get(j)),
+            self.points.get(i),
+        ) {
+            (Some(&(s0, c0)), Some(&(s1, c1))) => {
+                let per_soc = (c1 - c0) / (s1 - s0);
+                ((c0 + (soc - s0) * per_soc) * delta_k, per_soc * delta_k)
+            }
+            (Some(&(_, c)), None) | (None, Some(&(_, c))) => (c * delta_k, 0.0),
+            (None, None) => (0.0, 0.0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +286,29 @@ mod tests {
         }
         assert_eq!(t.soc_at(2.0), 0.0);
         assert_eq!(t.soc_at(4.0), 1.0);
+    }
+
+    #[test]
+    fn the_temperature_shift_follows_the_coefficient_and_holds_beyond_its_ends() {
+        let c = OcvTemperatureCoefficient::lfp();
+        // −0.15 mV/K at 20 %, 35 K colder: 5.25 mV higher.
+        let (shift, _) = c.shift_v(0.2, -10.0);
+        assert!((shift - 0.005_25).abs() < 1e-6, "{shift}");
+        // Half-way from −0.06 to −0.02 mV/K, 20 K warmer; the slope the SOC adds:
+        // 0.2 mV/K per 0.2 of SOC, times 20 K.
+        let (shift, per_soc) = c.shift_v(0.5, 45.0);
+        assert!((shift + 0.000_8).abs() < 1e-6 && (per_soc - 0.004).abs() < 1e-6);
+        assert_eq!(c.shift_v(1.1, 35.0).1, 0.0);
+        assert!((c.shift_v(1.1, 35.0).0 - 0.000_2).abs() < 1e-7);
+        assert_eq!(c.shift_v(0.3, 25.0).0, 0.0);
+        assert_eq!(
+            OcvTemperatureCoefficient::default().shift_v(0.2, -10.0),
+            (0.0, 0.0)
+        );
+        assert_eq!(
+            OcvTemperatureCoefficient::new(&[(0.0, 0.0), (0.5, 1e-4), (0.5, 0.0)]),
+            Err(OcvError::NotAscending { index: 2 })
+        );
     }
 
     #[test]
