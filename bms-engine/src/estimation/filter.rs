@@ -450,8 +450,8 @@ impl Filters {
         let p = &mut self.p[c];
         let col: [f32; N] = core::array::from_fn(|i| p[i][B]);
         let pbb = p[B][B];
-        // Written out for the structure: among the moving states (Z, V1, V2, H) the whole
-        // product (E's column of u is 0); between a moving state and the bias (d = 1, u = 0)
+        // Written out for the structure: among the moving states (Z, V1, V2, H, E) the whole
+        // product (E's entry of u is 0); between a moving state and the bias (d = 1, u = 0)
         // only what is not multiplied by 0; the bias's own variance does not change. The same
         // values as the full product, but for the sign of an exact zero.
         const MOVING: [usize; 5] = [Z, V1, V2, H, E];

@@ -59,7 +59,7 @@
 //!   without a bound, and after a fortnight of cycling its σ was tens of mV: in `solar-30`
 //!   with seed 53 one cell explained its voltage by −100 mV of "table error" and a −1.5 A
 //!   bias, its estimate 30–60 points high for weeks, until the self-discharge check tripped
-//!   on it (cell SOC RMSE 13.6 %; bounded: 0.6 %, and 0.34–0.72 % over seeds 1–60).
+//!   on it (cell SOC RMSE 13.6 %; bounded: 0.6 %, and at most 1.04 % over seeds 1–60).
 //! * Full-charge synchronisation (as a shunt does): a cell above the charged voltage with the
 //!   current between 0 and the tail current for the detection time is full — a measurement
 //!   `z = 1` with σ 1 %, once per charge.
