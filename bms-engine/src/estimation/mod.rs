@@ -264,8 +264,14 @@ impl<'a> StepInput<'a> {
     pub fn cell_v(&self, i: usize) -> Option<f32> {
         self.cell_voltages_mv
             .get(i)
-            .filter(|&&mv| (self.plausible_mv.0..=self.plausible_mv.1).contains(&mv))
+            .filter(|&&mv| self.plausible(mv))
             .map(|&mv| f32::from(mv) / 1000.0)
+    }
+
+    /// Whether a cell reading of `mv` lies within [`StepInput::plausible_mv`].
+    #[inline(always)]
+    fn plausible(&self, mv: u16) -> bool {
+        mv >= self.plausible_mv.0 && mv <= self.plausible_mv.1
     }
 }
 
@@ -555,13 +561,11 @@ impl SocEstimator for ModelEstimator {
         let n = self.filters.len();
         // The string's cells only (the lanes beyond are never read), in one loop without a
         // call a cell; a cell without a plausible reading is NaN, as `StepInput::cell_v` says.
-        let (lowest_mv, highest_mv) = input.plausible_mv;
         let voltages = self.voltages.get_mut(..n).unwrap_or_default();
         let read = input.cell_voltages_mv.len().min(n);
         let (read_v, unread_v) = voltages.split_at_mut(read);
         for (v, &mv) in read_v.iter_mut().zip(input.cell_voltages_mv) {
-            let plausible = mv >= lowest_mv && mv <= highest_mv;
-            *v = if plausible {
+            *v = if input.plausible(mv) {
                 f32::from(mv) / 1000.0
             } else {
                 f32::NAN

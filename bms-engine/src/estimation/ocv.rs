@@ -26,6 +26,27 @@ pub enum OcvError {
     },
 }
 
+/// Every point finite and rising in SOC from the one before, and each pair of neighbours
+/// `(a, b)` passing `values_ok(a, b)`; else the first point that is not.
+fn check_ascending(
+    points: &[(f32, f32)],
+    values_ok: impl Fn((f32, f32), (f32, f32)) -> bool,
+) -> Result<(), OcvError> {
+    for (index, p) in points.iter().enumerate() {
+        if !(p.0.is_finite() && p.1.is_finite()) {
+            return Err(OcvError::NotAscending { index });
+        }
+    }
+    for (k, w) in points.windows(2).enumerate() {
+        if let [a, b] = w
+            && !(b.0 > a.0 && values_ok(*a, *b))
+        {
+            return Err(OcvError::NotAscending { index: k + 1 });
+        }
+    }
+    Ok(())
+}
+
 /// Lowest SOC of the look-up buckets, and buckets per unit of SOC (1 % each).
 const BUCKET_LOW: f32 = -0.2;
 const BUCKETS_PER_UNIT: f32 = 100.0;
@@ -50,18 +71,7 @@ impl OcvTable {
         }
         let points: Vec<(f32, f32), MAX_OCV_POINTS> =
             Vec::from_slice(points).map_err(|_| OcvError::TooManyPoints)?;
-        for (index, p) in points.iter().enumerate() {
-            if !(p.0.is_finite() && p.1.is_finite()) {
-                return Err(OcvError::NotAscending { index });
-            }
-        }
-        for (k, w) in points.windows(2).enumerate() {
-            if let [a, b] = w
-                && !(b.0 > a.0 && b.1 >= a.1)
-            {
-                return Err(OcvError::NotAscending { index: k + 1 });
-            }
-        }
+        check_ascending(&points, |a, b| b.1 >= a.1)?;
         Ok(Self::indexed(points))
     }
 
@@ -204,12 +214,7 @@ impl OcvTemperatureCoefficient {
     pub fn new(points: &[(f32, f32)]) -> Result<Self, OcvError> {
         let points: Vec<(f32, f32), MAX_COEFFICIENT_POINTS> =
             Vec::from_slice(points).map_err(|_| OcvError::TooManyPoints)?;
-        for (index, p) in points.iter().enumerate() {
-            let rises = index == 0 || points.get(index - 1).is_some_and(|a| p.0 > a.0);
-            if !(p.0.is_finite() && p.1.is_finite() && rises) {
-                return Err(OcvError::NotAscending { index });
-            }
-        }
+        check_ascending(&points, |_, _| true)?;
         Ok(OcvTemperatureCoefficient { points })
     }
 
