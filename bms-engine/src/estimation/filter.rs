@@ -39,8 +39,12 @@ const R0_REL_SIGMA: f32 = 0.2;
 const FULL_CHARGE_SIGMA: f32 = 0.01;
 /// A cell below the OCV curve's empty end is set to SOC 0 with this σ …
 const EMPTY_SIGMA: f32 = 0.005;
-/// … when it carries at most this current, in units of its capacity.
-const EMPTY_MAX_C_RATE: f32 = 0.05;
+/// … when it carries at most this current, in units of its capacity (and one above the full
+/// end, its RC pairs relaxed to [`RESTED_RC_V`], is full).
+const LIGHT_LOAD_C_RATE: f32 = 0.05;
+/// RC pairs within this of relaxed, V: a voltage beyond the curve's top end is then the cell's
+/// own, not what the last charge left in its slow pair.
+const RESTED_RC_V: f32 = 0.002;
 /// A cell held full is synchronised again after this long, s (a bias shows as drift).
 const FULL_CHARGE_REPEAT_SECS: f32 = 3_600.0;
 
@@ -520,7 +524,8 @@ impl Filters {
         // Brought back to 25 °C to compare with the table's ends.
         let ocv_seen = v - r0 * i - x[V1] - x[V2] - params.hysteresis_v * x[H] - shift;
         let (lowest, highest) = params.ocv.range_v();
-        if ocv_seen < lowest && libm::fabsf(i) <= EMPTY_MAX_C_RATE * params.capacity_ah {
+        let light_load = libm::fabsf(i) <= LIGHT_LOAD_C_RATE * params.capacity_ah;
+        if ocv_seen < lowest && light_load {
             // A reset, not an update: a filter that counted this far wrong was sure of itself
             // (its σ small, its other states bent to follow), so a weighted update would move
             // it only part of the way, and its correlations would carry the error elsewhere.
@@ -537,6 +542,26 @@ impl Filters {
             }
             // The voltage vouches for this SOC as a full charge does for 100 %.
             self.agrees[c] = true;
+            return;
+        }
+        // Above the full end at a light load with the RC pairs relaxed, the cell is full: a
+        // measurement of SOC 1 like a full charge's, when the estimate has fallen below it.
+        // Nothing else would say so: the full-charge detection's current window is read
+        // through the cell's own bias, so a cell resting full with its bias wrong by amperes
+        // was never synchronised, and counted that bias away for days (a 3 A offset: one
+        // cell 12 points low by the next day, and a false self-discharge trip).
+        let relaxed = libm::fabsf(x[V1] + x[V2]) <= RESTED_RC_V;
+        if ocv_seen > highest && light_load && relaxed && x[Z] < 1.0 - FULL_CHARGE_SIGMA {
+            let mut h = [0.0; N];
+            h[Z] = 1.0;
+            let _ = self.scalar_update(
+                c,
+                &h,
+                1.0 - x[Z],
+                FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
+                f32::INFINITY,
+                params.soc_sigma_floor,
+            );
             return;
         }
         if !(lowest..=highest).contains(&ocv_seen) {
@@ -932,5 +957,39 @@ mod tests {
         );
         // Empty is known from the voltage: a pin for the capacity, as a full charge is.
         assert!(filter.agrees(0));
+    }
+
+    /// A cell resting above the curve's full end is full, whatever its bias made of the rest:
+    /// here the sensor reads −3 A with nothing flowing, the filter believes a bias of 0, so it
+    /// counts 3 A out of the cell and, with the voltage beyond the table, heard nothing to
+    /// stop it. Under load, or with its RC pairs still charged, the same voltage says nothing.
+    #[test]
+    fn a_cell_resting_above_the_full_end_is_full() {
+        let params = CellModelParams::lfp(280.0);
+        let r0 = params.r0_ohm;
+        let above_v = params.ocv.range_v().1 + 0.005;
+        let mut filter = Filters::new(&params, 1, 0.97, 0.02);
+        filter.x[B][0] = 0.0;
+        let rest = step(-3.0);
+        // Charged RC pairs: nothing is concluded.
+        filter.x[V1][0] = 0.01;
+        predict(&mut filter, &params, &rest);
+        filter.correct(0, &params, &rest, r0, above_v + filter.x[V1][0]);
+        assert!(filter.soc(0) < 0.975, "{}", filter.soc(0));
+        // A heavy discharge: nothing either.
+        filter.x[V1][0] = 0.0;
+        let load = step(-50.0);
+        predict(&mut filter, &params, &load);
+        filter.correct(0, &params, &load, r0, above_v);
+        assert!(filter.soc(0) < 0.975, "{}", filter.soc(0));
+        // Relaxed, at rest: full, and the bias learns what took the count away.
+        filter.x[V1][0] = 0.0;
+        filter.x[V2][0] = 0.0;
+        for _ in 0..4 * 3_600 {
+            predict(&mut filter, &params, &rest);
+            filter.correct(0, &params, &rest, r0, above_v);
+        }
+        assert!(filter.soc(0) > 0.98, "{}", filter.soc(0));
+        assert!(filter.bias_a(0) < -1.0, "bias {} A", filter.bias_a(0));
     }
 }
