@@ -552,16 +552,7 @@ impl Filters {
         // cell 12 points low by the next day, and a false self-discharge trip).
         let relaxed = libm::fabsf(x[V1] + x[V2]) <= RESTED_RC_V;
         if ocv_seen > highest && light_load && relaxed && x[Z] < 1.0 - FULL_CHARGE_SIGMA {
-            let mut h = [0.0; N];
-            h[Z] = 1.0;
-            let _ = self.scalar_update(
-                c,
-                &h,
-                1.0 - x[Z],
-                FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
-                f32::INFINITY,
-                params.soc_sigma_floor,
-            );
+            self.measure_full(c, params);
             return;
         }
         if !(lowest..=highest).contains(&ocv_seen) {
@@ -623,23 +614,28 @@ impl Filters {
             if self.full_secs[c] < input.full_detect_secs || voltages[c].is_nan() {
                 continue;
             }
-            let mut h = [0.0; N];
-            h[Z] = 1.0;
-            // A full charge is a fact, however far the estimate was: no outlier gate.
-            let _ = self.scalar_update(
-                c,
-                &h,
-                1.0 - self.x[Z][c],
-                FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
-                f32::INFINITY,
-                params.soc_sigma_floor,
-            );
+            self.measure_full(c, params);
             // Held full: again after an hour.
             self.full_secs[c] = input.full_detect_secs - FULL_CHARGE_REPEAT_SECS;
             // A full charge vouches for the SOC, whatever the voltage beyond the table's end
             // did to the last correction: a pin for the capacity.
             self.agrees[c] = true;
         }
+    }
+
+    /// Measures cell `c` full: SOC 1 with σ [`FULL_CHARGE_SIGMA`]. Full is a fact, however far
+    /// the estimate was: no outlier gate.
+    fn measure_full(&mut self, c: usize, params: &CellModelParams) {
+        let mut h = [0.0; N];
+        h[Z] = 1.0;
+        let _ = self.scalar_update(
+            c,
+            &h,
+            1.0 - self.x[Z][c],
+            FULL_CHARGE_SIGMA * FULL_CHARGE_SIGMA,
+            f32::INFINITY,
+            params.soc_sigma_floor,
+        );
     }
 
     /// Kalman update of cell `c` with one scalar measurement of `h · x`: the squared innovation

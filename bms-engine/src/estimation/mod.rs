@@ -62,7 +62,11 @@
 //!   on it (cell SOC RMSE 13.6 %; bounded: 0.6 %, and at most 1.04 % over seeds 1–60).
 //! * Full-charge synchronisation (as a shunt does): a cell above the charged voltage with the
 //!   current between 0 and the tail current for the detection time is full — a measurement
-//!   `z = 1` with σ 1 %, once per charge.
+//!   `z = 1` with σ 1 %, once per charge. The same measurement is made of a cell resting above
+//!   the curve's full end (light load, RC pairs relaxed) whose estimate has fallen below it:
+//!   the detection reads its current window through the cell's own bias, and with the sensor
+//!   3 A low, cells resting full counted the offset away until the self-discharge check
+//!   tripped. Below the curve's empty end at light load a cell is reset to `z = 0`.
 //!
 //! # Cost
 //!
