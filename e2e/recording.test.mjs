@@ -84,7 +84,9 @@ test('a recording survives a reload, exports as CSV and raw bytes, replays, and 
   assert.equal(current.suggestedFilename(), 'cellsight-recording-2.csv');
 
   // Replay #1 at a day a second (reports thinned, the last kept): the same numbers come back
-  // through the same views; nothing new is recorded.
+  // through the same views; nothing new is recorded. (#2 is listed there once it has stored
+  // something: an empty recording has nothing to show.)
+  await waitFor('#2 to store reports', async () => /#2: [1-9]\d* reports/.test(await status.textContent()));
   await first.getByTestId('recording-replay').click();
   await page.getByTestId('replay-bar').waitFor({ state: 'visible', timeout: 20_000 });
   await page.getByTestId('replay-speed').selectOption('86400');
@@ -148,6 +150,52 @@ test('a full quota pauses recording visibly, holds what arrives, and stores it a
   const gaps = t.slice(1).map((x, i) => x - t[i]);
   assert.ok(rows.length >= 10, `${rows.length} rows`);
   assert.ok(Math.max(...gaps) <= 1_800.5, `no report lost while paused: largest gap ${Math.max(...gaps)} s`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a session that ends before anything is stored leaves no empty recording behind', async () => {
+  const context = await dashboard.browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${dashboard.url}?seed=3&cells=4`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  // Two empty recordings as sessions leave them (a reload before the first write): one a
+  // minute old, one begun a moment ago (as another tab's would be).
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('cellsight');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction('recordings', 'readwrite');
+      const store = tx.objectStore('recordings');
+      const empty = (id, started_ms) => ({ id, started_ms, source: 'emulator: solar-day, seed 3, 4 cells', bytes: 0, reports: 0, duration_s: 0, last_device_time_s: null });
+      store.put(empty(50, Date.now() - 60_000));
+      store.put(empty(51, Date.now()));
+      tx.oncomplete = () => { open.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  // A reload at once: this session's own recording may not have been written yet either.
+  await page.reload();
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  const status = page.getByTestId('recording-status');
+  await waitFor('the new recording to store reports', async () => /#52: [1-9]\d* reports/.test(await status.textContent()));
+  const items = page.getByTestId('recording-item');
+  const listed = await items.evaluateAll((els) => els.map((e) => [e.dataset.recording, e.textContent]));
+  for (const [id, text] of listed) {
+    assert.ok(id === '52' || !/\b0 reports/.test(text), `empty recording #${id} listed: ${text}`);
+  }
+  assert.ok(!listed.some(([id]) => id === '50' || id === '51'), JSON.stringify(listed));
+  const kept = await page.evaluate(() => new Promise((resolve) => {
+    const open = indexedDB.open('cellsight');
+    open.onsuccess = () => {
+      const get = open.result.transaction('recordings').objectStore('recordings').getAllKeys();
+      get.onsuccess = () => { open.result.close(); resolve(get.result); };
+    };
+  }));
+  assert.ok(!kept.includes(50), `the minute-old leftover is deleted: ${kept}`);
+  assert.ok(kept.includes(51), `the one just begun may be another tab's and is kept: ${kept}`);
   assert.deepEqual(errors, []);
   await context.close();
 });

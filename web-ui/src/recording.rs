@@ -62,7 +62,20 @@ impl RecordingMeta {
             last_device_time_s: None,
         }
     }
+
+    /// Whether this is what a session left behind that ended before anything of it was stored
+    /// (a reload in the first seconds, a tab closed while connecting): empty and started more
+    /// than [`LEFTOVER_AFTER_MS`] before `now_ms`. There is nothing to export or replay in it.
+    /// A session still running stores its first bytes within [`crate::recordings::FLUSH_MILLIS`]
+    /// of beginning, so a younger empty one may be another tab's, just begun (and is only left
+    /// out of the list).
+    pub fn is_leftover(&self, now_ms: f64) -> bool {
+        self.bytes == 0 && now_ms - self.started_ms > LEFTOVER_AFTER_MS
+    }
 }
+
+/// An empty recording older than this is a leftover (see [`RecordingMeta::is_leftover`]), ms.
+pub const LEFTOVER_AFTER_MS: f64 = 10_000.0;
 
 /// Keeps a recording's description up to date as bytes arrive (counted by the session that
 /// decoded them), and holds what has not been stored yet.
@@ -406,6 +419,17 @@ mod tests {
             frames.iter().filter(|f| f.device_time_s.is_some()).count(),
             60
         );
+    }
+
+    #[test]
+    fn only_an_empty_recording_of_a_session_long_gone_is_a_leftover() {
+        let mut meta = RecordingMeta::new(1, 1_000_000.0, "test".to_owned());
+        assert!(meta.is_leftover(1_000_000.0 + LEFTOVER_AFTER_MS + 1.0));
+        // Another tab's, just begun.
+        assert!(!meta.is_leftover(1_000_000.0 + 2_000.0));
+        // Anything stored, however old, is the user's to delete.
+        meta.bytes = 14;
+        assert!(!meta.is_leftover(1_000_000.0 + 1e9));
     }
 
     #[test]

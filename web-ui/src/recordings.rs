@@ -99,6 +99,9 @@ impl Recordings {
         spawn_local(async move {
             match RecordingStore::open().await {
                 Ok(store) => {
+                    // What earlier sessions left empty (a reload before the first write) would
+                    // be listed as "0 reports" for ever: gone before this one's is begun.
+                    let _ = store.delete_leftovers(js_sys::Date::now()).await;
                     let source = {
                         let mut state = this.state.borrow_mut();
                         state.store = Some(Rc::new(store));
@@ -129,11 +132,15 @@ impl Recordings {
         self.state.borrow().store.clone()
     }
 
-    /// Re-reads the list of recordings and the storage estimate.
+    /// Re-reads the list of recordings and the storage estimate. An empty recording other than
+    /// this session's is left out: a leftover not yet old enough to delete, or another tab's
+    /// before its first write, with nothing to export or replay either way.
     async fn refresh(&self) {
         if let Some(store) = self.store()
-            && let Ok(list) = store.list().await
+            && let Ok(mut list) = store.list().await
         {
+            let current = self.current_id();
+            list.retain(|m| m.bytes > 0 || Some(m.id) == current);
             self.list.set(list);
         }
         self.estimate.set(storage_estimate().await);
@@ -184,16 +191,18 @@ impl Recordings {
         });
     }
 
-    /// Writes what still waits for a recording that has ended.
+    /// Writes what still waits for a recording that has ended; one that received nothing at
+    /// all is deleted, not listed as "0 reports".
     async fn write_out(&self, old: Option<Recorder>) {
-        if let Some(mut old) = old {
-            let bytes = old.take_pending();
-            let sequence = self.state.borrow().sequence;
-            if let Some(store) = self.store()
-                && !bytes.is_empty()
-            {
-                let _ = store.append(&old.meta, sequence, &bytes).await;
-            }
+        let (Some(mut old), Some(store)) = (old, self.store()) else {
+            return;
+        };
+        let bytes = old.take_pending();
+        let sequence = self.state.borrow().sequence;
+        if old.meta.bytes == 0 {
+            let _ = store.delete(old.meta.id).await;
+        } else if !bytes.is_empty() {
+            let _ = store.append(&old.meta, sequence, &bytes).await;
         }
     }
 

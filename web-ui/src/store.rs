@@ -206,6 +206,17 @@ impl RecordingStore {
         Ok(bytes)
     }
 
+    /// Deletes the recordings sessions left behind with nothing stored (see
+    /// [`RecordingMeta::is_leftover`]), as of `now_ms`.
+    pub async fn delete_leftovers(&self, now_ms: f64) -> Result<(), StoreError> {
+        for meta in self.list().await? {
+            if meta.is_leftover(now_ms) {
+                self.delete(meta.id).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes a recording, description and bytes.
     pub async fn delete(&self, id: u32) -> Result<(), StoreError> {
         let tx = self
