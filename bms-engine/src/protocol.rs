@@ -36,7 +36,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
+
+/// Most a report says of one cell's resistance, µΩ (2 Ω: a cell or connection that far gone is
+/// as good as open). Keeps each value within three varint bytes, so that the largest report of
+/// [`MAX_CELLS`] cells fits in a frame.
+pub const MAX_CELL_R0_MICRO_OHM: u32 = 2_000_000;
 
 /// Longest encoded frame, including the trailing 0x00 delimiter.
 pub const MAX_FRAME_LEN: usize = 512;
@@ -135,9 +140,15 @@ pub struct Telemetry {
     /// Events recorded since start: when it grows, ask for the new ones.
     pub events_recorded: u64,
     /// A host has ordered every switch open ([`Command::ForceSwitchesOff`]) and not yet given
-    /// them back ([`Command::ReleaseSwitches`]). Last, so that a version 3 report is a
-    /// version 4 one without it (see [`decode_frame`]).
+    /// them back ([`Command::ReleaseSwitches`]). Added in version 4 (see
+    /// [`DeviceMessage::decode_older`]).
     pub switches_held_open: bool,
+    /// Each cell's ohmic resistance R0 at 25 °C as the estimator has learnt it, µΩ, cell 1
+    /// first: a connection gone bad shows as one cell far above the others. `None` for a cell
+    /// not yet estimated; empty from an estimator that learns none. At most
+    /// [`MAX_CELL_R0_MICRO_OHM`]. Last, so that a version 4 report is a version 5 one without
+    /// it.
+    pub cell_r0_micro_ohm: Vec<Option<u32>, MAX_CELLS>,
 }
 
 impl Telemetry {
@@ -176,10 +187,23 @@ impl Telemetry {
         }
     }
 
-    /// The report for a snapshot and the engine's decisions on it.
-    pub fn from_step(uptime_ms: u64, m: &Measurement, o: &Outputs, events_recorded: u64) -> Self {
+    /// The report of `engine` on the snapshot `m` it has just stepped on, with its decisions
+    /// `o`.
+    pub fn from_step(engine: &Engine, m: &Measurement, o: &Outputs) -> Self {
+        use crate::estimation::SocEstimator;
+        let mut cell_r0_micro_ohm = Vec::new();
+        if let Some(health) = engine.estimator().health() {
+            for r0 in &health.cell_r0_ohm {
+                // Whole µΩ: a 280 Ah cell's 0.3 mΩ is 300, a bad connection's tens of mΩ tens
+                // of thousands.
+                let micro_ohm = r0.map(|(r, _)| {
+                    (r.clamp(0.0, MAX_CELL_R0_MICRO_OHM as f32 / 1e6) * 1e6 + 0.5) as u32
+                });
+                let _ = cell_r0_micro_ohm.push(micro_ohm);
+            }
+        }
         Telemetry {
-            uptime_ms,
+            uptime_ms: engine.uptime_ms(),
             pack_voltage_mv: m.pack_voltage_mv(),
             current_ma: m.current_ma,
             soc_permille: o.soc_permille,
@@ -202,8 +226,9 @@ impl Telemetry {
             limits: o.limits,
             heater_on: o.heater_on,
             fan_on: o.fan_on,
-            events_recorded,
+            events_recorded: engine.event_log().recorded(),
             switches_held_open: o.switches_held_open,
+            cell_r0_micro_ohm,
         }
     }
 }
@@ -370,23 +395,27 @@ pub trait WireMessage: DeserializeOwned {
 /// the host can say which side to update.
 impl WireMessage for HostMessage {}
 
-/// A host reads version 3 too: recordings keep the bytes as they came, and a recording made
-/// before version 4 still plays. Version 4 added [`Telemetry::switches_held_open`] at the end
-/// of the report, so a version 3 report is a version 4 one with `false` (one 0x00 byte)
-/// appended; and the self-discharge check's two settings at the end of [`PackConfig`], the
-/// last field of [`DeviceMessage::Config`], so a version 3 configuration is one with both 0
-/// (two 0x00 bytes: the check off, as on a device that had none). Every other message is
-/// unchanged.
+/// A host reads versions 3 and 4 too: recordings keep the bytes as they came, and a recording
+/// made with an older version still plays. Each version appended fields, so an older message
+/// is the newer one with the bytes of their "nothing" appended:
+///
+/// * version 5 added [`Telemetry::cell_r0_micro_ohm`] at the end of the report: an empty list,
+///   one 0x00 byte;
+/// * version 4 added [`Telemetry::switches_held_open`] before it (`false`, one 0x00 byte), and
+///   the self-discharge check's two settings at the end of [`PackConfig`], the last field of
+///   [`DeviceMessage::Config`] (both 0, two 0x00 bytes: the check off, as on a device that had
+///   none).
+///
+/// Every other message is unchanged.
 impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
-        if version != 3 {
-            return None;
-        }
         // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
-        let appended = match payload.first() {
-            Some(1) => 1,
-            Some(3) => 2,
-            _ => return Some(decode_payload(payload)),
+        let appended = match (version, payload.first()) {
+            (3, Some(1)) => 2,
+            (3, Some(3)) => 2,
+            (4, Some(1)) => 1,
+            (3 | 4, _) => 0,
+            _ => return None,
         };
         let mut upgraded = [0_u8; MAX_FRAME_LEN];
         let Some(slot) = upgraded.get_mut(..payload.len()) else {
@@ -586,7 +615,7 @@ mod tests {
             .with_temperatures(&[Some(250), None])
             .unwrap();
         let o = engine.step(&m, 1_000);
-        DeviceMessage::Telemetry(Telemetry::from_step(1_000, &m, &o, 3))
+        DeviceMessage::Telemetry(Telemetry::from_step(&engine, &m, &o))
     }
 
     #[test]
@@ -643,6 +672,7 @@ mod tests {
             fan_on: true,
             events_recorded: u64::MAX,
             switches_held_open: true,
+            cell_r0_micro_ohm: Vec::from_slice(&[Some(MAX_CELL_R0_MICRO_OHM); MAX_CELLS]).unwrap(),
         };
         let mut config = PackConfig::lfp_280ah(32);
         config.switches = SwitchKind::Contactor {

@@ -84,6 +84,7 @@ fn telemetry() -> Telemetry {
         fan_on: false,
         events_recorded: 7,
         switches_held_open: false,
+        cell_r0_micro_ohm: Vec::from_slice(&[Some(301), Some(5_298), None, Some(299)]).unwrap(),
     }
 }
 
@@ -319,17 +320,55 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(&body[11..13], &[0x01, 24], "bound Some(24)");
     assert_eq!(&body[13..15], &[0xDD, 0x06], "usable soc 861 as varint");
     assert_eq!(body[15], 4, "four cell SOCs follow");
+    let before_crc = &body[..body.len() - 2];
     assert_eq!(
-        body[body.len() - 3],
-        0,
-        "switches held open: false, the last field before the CRC"
+        &before_crc[before_crc.len() - 13..],
+        &[
+            7, // events recorded
+            0, // switches held open: false
+            4, // four cells' resistances follow, the last field
+            1, 0xAD, 0x02, // Some(301) µΩ
+            1, 0xB2, 0x29, // Some(5298)
+            0,    // None: not yet estimated
+            1, 0xAB, 0x02, // Some(299)
+        ]
     );
 }
 
-/// Recordings keep the bytes as they came: every version 3 device message (the golden bytes
-/// frozen when version 3 was current) still reads, as the version 4 message it was — a report
-/// with the switches not held open, a configuration with the self-discharge check off (which
-/// version 3 could not say).
+/// Recordings keep the bytes as they came: every version 4 device message (the golden bytes
+/// frozen when version 4 was current) still reads, as the version 5 message it was — a report
+/// without the cells' resistances, which version 4 could not send.
+#[test]
+fn version_4_device_messages_still_decode() {
+    for (name, message) in device_messages() {
+        let golden = std::fs::read(golden_path_of(4, name)).unwrap();
+        let expected = match message {
+            DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
+                cell_r0_micro_ohm: Vec::new(),
+                ..t
+            }),
+            DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
+                protocol_version: 4,
+                ..info
+            }),
+            other => other,
+        };
+        assert_eq!(
+            decode_frame::<DeviceMessage>(&golden[..golden.len() - 1]),
+            Ok(expected),
+            "{name}"
+        );
+    }
+    let golden = std::fs::read(golden_path_of(4, "hello")).unwrap();
+    assert_eq!(
+        decode_frame::<HostMessage>(&golden[..golden.len() - 1]),
+        Err(Error::UnsupportedVersion { found: 4 })
+    );
+}
+
+/// And every version 3 device message (the golden bytes frozen when version 3 was current),
+/// as the message it was — a report with the switches not held open and no resistances, a
+/// configuration with the self-discharge check off (which version 3 could not say).
 #[test]
 fn version_3_device_messages_still_decode() {
     for (name, message) in device_messages() {
@@ -340,6 +379,7 @@ fn version_3_device_messages_still_decode() {
         let expected = match message {
             DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
                 switches_held_open: false,
+                cell_r0_micro_ohm: Vec::new(),
                 ..t
             }),
             DeviceMessage::Config { request_id, config } => DeviceMessage::Config {
@@ -377,24 +417,27 @@ fn version_3_device_messages_still_decode() {
     );
 }
 
-/// A version 3 report cut short is malformed, not read as something else.
+/// An older report cut short by its last byte (version 3's events recorded, version 4's
+/// switches held open) is malformed, not read as the next version's.
 #[test]
-fn a_truncated_version_3_report_is_rejected() {
-    let golden = std::fs::read(golden_path_of(3, "telemetry")).unwrap();
-    let mut body = golden[..golden.len() - 1].to_vec();
-    let n = cobs_decode(&mut body);
-    // Drop the last field (events recorded, one byte) and re-frame with a fresh CRC.
-    let payload = &body[1..n - 3];
-    let mut out = [0; MAX_FRAME_LEN];
-    let message: Result<DeviceMessage, _> = {
-        let mut frame = vec![3_u8];
-        frame.extend_from_slice(payload);
-        let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(&frame);
-        frame.extend_from_slice(&crc.to_le_bytes());
-        let len = cobs::try_encode(&frame, &mut out).unwrap();
-        decode_frame(&out[..len])
-    };
-    assert_eq!(message, Err(Error::MalformedPayload));
+fn a_truncated_older_report_is_rejected() {
+    for version in [3_u8, 4] {
+        let golden = std::fs::read(golden_path_of(version, "telemetry")).unwrap();
+        let mut body = golden[..golden.len() - 1].to_vec();
+        let n = cobs_decode(&mut body);
+        // Drop the last field (one byte) and re-frame with a fresh CRC.
+        let payload = &body[1..n - 3];
+        let mut out = [0; MAX_FRAME_LEN];
+        let message: Result<DeviceMessage, _> = {
+            let mut frame = vec![version];
+            frame.extend_from_slice(payload);
+            let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740).checksum(&frame);
+            frame.extend_from_slice(&crc.to_le_bytes());
+            let len = cobs::try_encode(&frame, &mut out).unwrap();
+            decode_frame(&out[..len])
+        };
+        assert_eq!(message, Err(Error::MalformedPayload), "version {version}");
+    }
 }
 
 /// Minimal COBS decoder for the layout test, written independently of the crate under test.
@@ -467,7 +510,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 4"
+        "frame has protocol version 1, this build speaks 5"
     );
 }
 

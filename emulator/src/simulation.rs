@@ -844,12 +844,7 @@ impl Simulation {
 
     /// The telemetry a Cellsight device would send now.
     pub fn telemetry(&self) -> Telemetry {
-        Telemetry::from_step(
-            self.engine.uptime_ms(),
-            &self.measurement,
-            &self.outputs,
-            self.engine.event_log().recorded(),
-        )
+        Telemetry::from_step(&self.engine, &self.measurement, &self.outputs)
     }
 }
 

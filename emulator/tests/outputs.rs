@@ -178,3 +178,42 @@ fn the_wire_stream_is_a_greeting_then_telemetry_and_events() {
         "the over-voltage events are in the stream"
     );
 }
+
+/// The reports carry each cell's resistance as the BMS has learnt it: nothing before it has
+/// seen the current steps that show it, then every cell, with the one behind the connection
+/// that went bad (cell 3, +5 mΩ after an hour) standing out at its true value.
+#[test]
+fn the_reports_name_the_cell_behind_a_bad_connection_by_its_resistance() {
+    let mut device = EmulatedDevice::new(config(Scenario::FaultResistanceStep, 16)).unwrap();
+    let resistances = |bytes: &[u8]| {
+        let mut decoder = FrameDecoder::<DeviceMessage>::new();
+        let mut last = None;
+        decoder.feed(bytes, |r| {
+            if let Ok(DeviceMessage::Telemetry(t)) = r {
+                last = Some(t.cell_r0_micro_ohm);
+            }
+        });
+        last.expect("a report")
+    };
+    let first = resistances(&device.advance(1));
+    assert_eq!(first.len(), 16, "a place for every cell");
+    assert!(first.iter().all(Option::is_none), "{first:?}");
+    let days = Scenario::FaultResistanceStep.days();
+    let last = resistances(&device.advance((days * 86_400.0) as u64));
+    let sim = device.simulation();
+    let model = &sim.pack().model;
+    for (i, r) in last.iter().enumerate() {
+        let estimate_mohm = f64::from(r.expect("every cell estimated by the end")) / 1000.0;
+        let true_mohm = sim.pack().cells.r0_at_25c_ohm(i, model).unwrap() * 1000.0;
+        assert!(
+            (estimate_mohm - true_mohm).abs() <= 0.1 * true_mohm + 0.05,
+            "cell {}: {estimate_mohm:.3} mΩ reported, {true_mohm:.3} mΩ true",
+            i + 1
+        );
+        if i == 2 {
+            assert!(estimate_mohm > 5.0, "{estimate_mohm}");
+        } else {
+            assert!(estimate_mohm < 0.5, "cell {}: {estimate_mohm}", i + 1);
+        }
+    }
+}

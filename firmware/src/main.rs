@@ -18,7 +18,6 @@ fn main() -> ! {
         panic!("default configuration rejected");
     };
     let mut frame = [0_u8; MAX_FRAME_LEN];
-    let mut uptime_ms = 0_u64;
     loop {
         // black_box stands in for the front end: the compiler cannot know the readings.
         let cells = black_box([3_300_u16; 32]);
@@ -26,8 +25,7 @@ fn main() -> ! {
             .and_then(|m| m.with_temperatures(&black_box([Some(250_i16), Some(251)])));
         let Ok(m) = m else { continue };
         let out = engine.step(&m, 100);
-        uptime_ms += 100;
-        let telemetry = Telemetry::from_step(uptime_ms, &m, &out, engine.event_log().recorded());
+        let telemetry = Telemetry::from_step(&engine, &m, &out);
         if let Ok(n) = encode_frame(&DeviceMessage::Telemetry(telemetry), &mut frame) {
             black_box(&frame[..n]);
         }
