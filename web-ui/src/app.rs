@@ -1499,6 +1499,31 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                 .map_or_else(String::new, |s| format!("{s:.0} %"))
         })
     };
+    let cell_r0 = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.cell_r0_mohm.get(i).copied().flatten())
+                .map_or_else(String::new, |r0| format!("{r0:.2} mΩ"))
+        })
+    };
+    let resistances =
+        Memo::new(move |_| reading.with(|r| r.as_ref().and_then(Reading::resistances)));
+    let resistive =
+        move |i: usize| resistances.with(|r| r.and_then(|r| r.stands_out) == Some(i + 1));
+    // Only from a device that reports resistances at all.
+    let resistance_note = move || {
+        let reported = reading.with(|r| r.as_ref().is_some_and(|r| !r.cell_r0_mohm.is_empty()));
+        reported.then(|| {
+            resistances.get().map_or_else(
+                || {
+                    "Cell resistances: not learnt yet (the BMS learns them from the voltage \
+                    steps that follow steps in the current)."
+                        .to_owned()
+                },
+                |r| r.summary(),
+            )
+        })
+    };
     view! {
         <section class="cells card" aria-label="Cells">
             <div class="cells-head">
@@ -1520,7 +1545,8 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             })}
             <ol class="cell-grid">
                 <For each=move || 0..cell_count.get() key=|i| *i children=move |i| view! {
-                    <li class="cell" class:balancing=move || balancing(i) class:receiving=move || receiving(i)>
+                    <li class="cell" class:balancing=move || balancing(i) class:receiving=move || receiving(i)
+                        class:resistive=move || resistive(i)>
                         <span class="cell-no">{i + 1}</span>
                         <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
                         <span class="unit">"V"</span>
@@ -1530,9 +1556,15 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                             title=move || if receiving(i) { "receiving charge from the balancer" } else { "balancing: giving charge" }>
                             {move || if balancing(i) { "⇣" } else if receiving(i) { "⇡" } else { "" }}
                         </span>
+                        <span class="cell-r0" title="this cell's resistance at 25 °C, as the BMS has learnt it"
+                            data-testid=format!("cell-r0-{}", i + 1)>{move || cell_r0(i)}</span>
                     </li>
                 }/>
             </ol>
+            {move || resistance_note().map(|text| view! {
+                <p class="resistance-note" class:resistive=move || resistances.with(|r| r.is_some_and(|r| r.stands_out.is_some()))
+                    data-testid="resistance-note">{text}</p>
+            })}
         </section>
     }
 }

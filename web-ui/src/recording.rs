@@ -185,6 +185,12 @@ pub fn to_csv(bytes: &[u8]) -> String {
         .map(|r| r.temperatures_c.len())
         .max()
         .unwrap_or(0);
+    // Resistances since protocol version 5: no columns for a recording without any.
+    let resistances = readings
+        .iter()
+        .map(|r| r.cell_r0_mohm.len())
+        .max()
+        .unwrap_or(0);
     let mut csv = CSV_FIXED_COLUMNS.join(",");
     for i in 1..=cells {
         csv.push_str(&format!(",cell{i}_v"));
@@ -194,6 +200,9 @@ pub fn to_csv(bytes: &[u8]) -> String {
     }
     for i in 1..=sensors {
         csv.push_str(&format!(",temp{i}_c"));
+    }
+    for i in 1..=resistances {
+        csv.push_str(&format!(",cell{i}_r0_mohm"));
     }
     csv.push('\n');
     let faults = |list: &[bms_engine::Fault]| {
@@ -255,6 +264,10 @@ pub fn to_csv(bytes: &[u8]) -> String {
         row.extend(padded(
             r.temperatures_c.iter().map(|t| optional(*t, 1)).collect(),
             sensors,
+        ));
+        row.extend(padded(
+            r.cell_r0_mohm.iter().map(|r| optional(*r, 3)).collect(),
+            resistances,
         ));
         csv.push_str(&row.join(","));
         csv.push('\n');
@@ -464,7 +477,7 @@ mod tests {
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         assert_eq!(
             header.len(),
-            CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len()
+            CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len() + 16
         );
         assert_eq!(header[0], "device_time_s");
         assert_eq!(header[CSV_FIXED_COLUMNS.len()], "cell1_v");
@@ -571,6 +584,30 @@ mod tests {
             "it ends on the recording's last report"
         );
         assert_eq!(session.events, whole.events);
+    }
+
+    /// Resistances, reported since protocol version 5, come last in the CSV, one column a cell
+    /// (empty for a cell not learnt yet); a recording made before has no such columns.
+    #[test]
+    fn the_csv_carries_each_cells_resistance_when_the_device_reports_them() {
+        let v5: &[u8] = include_bytes!("../../bms-engine/tests/golden/v5/telemetry.bin");
+        let csv = to_csv(v5);
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(
+            header[header.len() - 4..],
+            [
+                "cell1_r0_mohm",
+                "cell2_r0_mohm",
+                "cell3_r0_mohm",
+                "cell4_r0_mohm"
+            ]
+        );
+        assert_eq!(row[row.len() - 4..], ["0.301", "5.298", "", "0.299"]);
+        assert_eq!(header.len(), row.len());
+        let v4: &[u8] = include_bytes!("../../bms-engine/tests/golden/v4/telemetry.bin");
+        assert!(!to_csv(v4).contains("r0_mohm"));
     }
 
     /// A recording made before protocol version 4 still plays: its reports read as the switches

@@ -47,6 +47,9 @@ pub struct Reading {
     pub soh_pct: Option<f64>,
     /// Cell voltages, V, cell 1 first.
     pub cell_voltages_v: Vec<f64>,
+    /// Each cell's ohmic resistance at 25 °C as the BMS has learnt it, mΩ, cell 1 first
+    /// (`None`: not learnt yet); empty when the device does not say.
+    pub cell_r0_mohm: Vec<Option<f64>>,
     /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
     pub temperatures_c: Vec<Option<f64>>,
     /// Whether current may flow into the pack (`None`: the device does not say).
@@ -230,6 +233,11 @@ impl Reading {
                 .iter()
                 .map(|&mv| f64::from(mv) / 1000.0)
                 .collect(),
+            cell_r0_mohm: t
+                .cell_r0_micro_ohm
+                .iter()
+                .map(|r| r.map(|r| f64::from(r) / 1000.0))
+                .collect(),
             temperatures_c: t
                 .temperatures_deci_c
                 .iter()
@@ -294,6 +302,7 @@ impl Reading {
             cell_soc_pct: Vec::new(),
             soh_pct: s.soh_pct,
             cell_voltages_v: s.cell_voltages_v.clone(),
+            cell_r0_mohm: Vec::new(),
             temperatures_c: s.temperatures_c.clone(),
             charge_switch_on: s.charge_switch_on,
             discharge_switch_on: s.discharge_switch_on,
@@ -353,11 +362,94 @@ impl Reading {
         self.extreme(|candidate, best| candidate > best)
     }
 
+    /// What the cells' learnt resistances say, once at least [`MIN_CELLS_FOR_R0`] cells are
+    /// learnt; `None` before, or when the device does not say.
+    pub fn resistances(&self) -> Option<Resistances> {
+        let mut learnt: Vec<(usize, f64)> = self
+            .cell_r0_mohm
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.filter(|r| r.is_finite()).map(|r| (i + 1, r)))
+            .collect();
+        if learnt.len() < MIN_CELLS_FOR_R0 {
+            return None;
+        }
+        learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let n = learnt.len();
+        let median_mohm = if n % 2 == 1 {
+            learnt[n / 2].1
+        } else {
+            (learnt[n / 2 - 1].1 + learnt[n / 2].1) / 2.0
+        };
+        let (lowest, highest) = (learnt[0], learnt[n - 1]);
+        let stands_out = highest.1 >= OUTLIER_R0_FACTOR * median_mohm
+            && highest.1 - median_mohm >= OUTLIER_R0_MIN_MOHM;
+        Some(Resistances {
+            cells: self.cell_r0_mohm.len(),
+            learnt: n,
+            lowest,
+            highest,
+            median_mohm,
+            stands_out: stands_out.then_some(highest.0),
+        })
+    }
+
     fn extreme(&self, better: fn(f64, f64) -> bool) -> Option<(usize, f64)> {
         let mut cells = self.cell_voltages_v.iter().copied().enumerate();
         let first = cells.next()?;
         let (i, v) = cells.fold(first, |best, c| if better(c.1, best.1) { c } else { best });
         Some((i + 1, v))
+    }
+}
+
+/// Fewest learnt cells whose resistances are compared: with fewer, there is no "the others".
+pub const MIN_CELLS_FOR_R0: usize = 3;
+/// A cell's resistance stands out at this many times the cells' median …
+pub const OUTLIER_R0_FACTOR: f64 = 2.0;
+/// … and at least this far above it, mΩ: cells of one batch differ by a few percent, a loose
+/// or corroded connection adds from tenths of a milliohm to several.
+pub const OUTLIER_R0_MIN_MOHM: f64 = 0.2;
+
+/// The cells' learnt resistances at 25 °C, in brief (see [`Reading::resistances`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resistances {
+    /// How many cells the device reports.
+    pub cells: usize,
+    /// How many of them are learnt.
+    pub learnt: usize,
+    /// The least resistive cell: (number from 1, mΩ).
+    pub lowest: (usize, f64),
+    /// The most resistive cell: (number from 1, mΩ).
+    pub highest: (usize, f64),
+    /// The median of the learnt cells, mΩ.
+    pub median_mohm: f64,
+    /// The most resistive cell's number when it stands out from the others (twice their median
+    /// and [`OUTLIER_R0_MIN_MOHM`] above it): a connection or a cell to look at.
+    pub stands_out: Option<usize>,
+}
+
+impl Resistances {
+    /// One line for the owner: the spread, or the cell to look at and why.
+    pub fn summary(&self) -> String {
+        let (lo_n, lo) = self.lowest;
+        let (hi_n, hi) = self.highest;
+        match self.stands_out {
+            Some(n) => format!(
+                "Cell {n}: {hi:.2} mΩ, {:.0}× the cells' median ({:.2} mΩ). A loose or corroded \
+                 connection looks like this: check cell {n}'s busbars and terminal screws.",
+                hi / self.median_mohm,
+                self.median_mohm
+            ),
+            None => format!(
+                "Resistance at 25 °C: {lo:.2} mΩ (cell {lo_n}) to {hi:.2} mΩ (cell {hi_n}){}; \
+                 none stands out.",
+                if self.learnt < self.cells {
+                    format!(", {} of {} cells learnt", self.learnt, self.cells)
+                } else {
+                    String::new()
+                }
+            ),
+        }
     }
 }
 
@@ -1211,6 +1303,69 @@ mod tests {
 
     fn device() -> EmulatedDevice {
         EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap()
+    }
+
+    /// A 16-cell reading whose cells' resistances are `r0` (mΩ, `None`: not learnt).
+    fn with_resistances(r0: &[Option<f64>]) -> Reading {
+        let t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        Reading {
+            cell_r0_mohm: r0.to_vec(),
+            ..Reading::from_telemetry(&t)
+        }
+    }
+
+    #[test]
+    fn a_cell_behind_a_bad_connection_stands_out_and_a_batchs_spread_does_not() {
+        let mut r0 = vec![Some(0.30); 16];
+        r0[1] = Some(0.29);
+        r0[9] = Some(0.33);
+        let even = with_resistances(&r0).resistances().unwrap();
+        assert_eq!(even.stands_out, None);
+        assert_eq!((even.lowest, even.highest), ((2, 0.29), (10, 0.33)));
+        assert_eq!(
+            even.summary(),
+            "Resistance at 25 °C: 0.29 mΩ (cell 2) to 0.33 mΩ (cell 10); none stands out."
+        );
+        r0[2] = Some(5.3);
+        r0[5] = None;
+        let bad = with_resistances(&r0).resistances().unwrap();
+        assert_eq!(bad.stands_out, Some(3));
+        assert_eq!(bad.learnt, 15);
+        assert_eq!(
+            bad.summary(),
+            "Cell 3: 5.30 mΩ, 18× the cells' median (0.30 mΩ). A loose or corroded connection \
+             looks like this: check cell 3's busbars and terminal screws."
+        );
+        // Twice the median but a tiny resistance: a small spread on tiny values, not a fault.
+        let tiny = with_resistances(&[Some(0.05), Some(0.05), Some(0.05), Some(0.12)]);
+        assert_eq!(tiny.resistances().unwrap().stands_out, None);
+        // Not twice the median: a high cell, not a bad connection.
+        let high = with_resistances(&[Some(0.8), Some(0.8), Some(0.8), Some(1.5)]);
+        assert_eq!(high.resistances().unwrap().stands_out, None);
+        let doubled = with_resistances(&[Some(0.8), Some(0.8), Some(0.8), Some(1.6)]);
+        assert_eq!(doubled.resistances().unwrap().stands_out, Some(4));
+    }
+
+    #[test]
+    fn resistances_are_compared_only_once_three_cells_are_learnt() {
+        assert_eq!(with_resistances(&[]).resistances(), None);
+        let two = with_resistances(&[Some(0.3), None, Some(3.0), None]);
+        assert_eq!(two.resistances(), None);
+        let three = with_resistances(&[Some(0.3), None, Some(3.0), Some(0.31)]);
+        let r = three.resistances().unwrap();
+        assert_eq!((r.learnt, r.cells, r.stands_out), (3, 4, Some(3)));
+        let partial = with_resistances(&[Some(0.3), None, Some(0.32), Some(0.31)]);
+        assert!(
+            partial
+                .resistances()
+                .unwrap()
+                .summary()
+                .contains(", 3 of 4 cells learnt;"),
+            "{:?}",
+            partial.resistances()
+        );
     }
 
     #[test]
