@@ -545,13 +545,18 @@ impl Filters {
             return;
         }
         // Above the full end at a light load with the RC pairs relaxed, the cell is full: a
-        // measurement of SOC 1 like a full charge's, when the estimate has fallen below it.
-        // Nothing else would say so: the full-charge detection's current window is read
-        // through the cell's own bias, so a cell resting full with its bias wrong by amperes
-        // was never synchronised, and counted that bias away for days (a 3 A offset: one
-        // cell 12 points low by the next day, and a false self-discharge trip).
+        // measurement of SOC 1 like a full charge's, when the estimate has drifted from it
+        // either way. Nothing else would say so: the full-charge detection's current window is
+        // read through the cell's own bias, so a cell resting full with its bias wrong by
+        // amperes was never synchronised and counted that bias for hours. Too high a bias
+        // counts it down (the sensor 3 A low: one cell 12 points low by the next day, and a
+        // false self-discharge trip); too low a bias counts it past full, where no voltage
+        // can correct it (the sensor 3 A high: one cell 5 points past full in an afternoon's
+        // rest, learning nothing, its bias wrong and its estimate 25–50 points high for a
+        // fortnight).
         let relaxed = libm::fabsf(x[V1] + x[V2]) <= RESTED_RC_V;
-        if ocv_seen > highest && light_load && relaxed && x[Z] < 1.0 - FULL_CHARGE_SIGMA {
+        let drifted = libm::fabsf(x[Z] - 1.0) > FULL_CHARGE_SIGMA;
+        if ocv_seen > highest && light_load && relaxed && drifted {
             self.measure_full(c, params);
             return;
         }
@@ -987,5 +992,25 @@ mod tests {
         }
         assert!(filter.soc(0) > 0.98, "{}", filter.soc(0));
         assert!(filter.bias_a(0) < -1.0, "bias {} A", filter.bias_a(0));
+    }
+
+    /// The other way: the sensor reads 2 A high with nothing flowing, so the count climbs past
+    /// full, where the voltage (20 mV above the curve's end: beyond its reach even with the
+    /// charge branch of the hysteresis) says nothing more. Resting there, the cell is measured
+    /// full again, and the bias learns the offset (without that: 103 % after four hours, the
+    /// bias unmoved).
+    #[test]
+    fn a_cell_counting_past_full_at_rest_is_brought_back_and_learns_the_offset() {
+        let params = CellModelParams::lfp(280.0);
+        let above_v = params.ocv.range_v().1 + 0.020;
+        let mut filter = Filters::new(&params, 1, 1.0, 0.01);
+        filter.x[B][0] = 0.0;
+        let rest = step(2.0);
+        for _ in 0..4 * 3_600 {
+            predict(&mut filter, &params, &rest);
+            filter.correct(0, &params, &rest, params.r0_ohm, above_v);
+        }
+        assert!(filter.soc(0) < 1.015, "{}", filter.soc(0));
+        assert!(filter.bias_a(0) > 0.5, "bias {} A", filter.bias_a(0));
     }
 }

@@ -63,10 +63,12 @@
 //! * Full-charge synchronisation (as a shunt does): a cell above the charged voltage with the
 //!   current between 0 and the tail current for the detection time is full — a measurement
 //!   `z = 1` with σ 1 %, once per charge. The same measurement is made of a cell resting above
-//!   the curve's full end (light load, RC pairs relaxed) whose estimate has fallen below it:
-//!   the detection reads its current window through the cell's own bias, and with the sensor
-//!   3 A low, cells resting full counted the offset away until the self-discharge check
-//!   tripped. Below the curve's empty end at light load a cell is reset to `z = 0`.
+//!   the curve's full end (light load, RC pairs relaxed) whose estimate has drifted from full
+//!   by more than that σ, either way: the detection reads its current window through the
+//!   cell's own bias, and cells resting full counted a 3 A offset for hours — with the sensor
+//!   low, down until the self-discharge check tripped; with it high, past full, where no
+//!   voltage corrects, one cell's bias stayed 2 A wrong for a fortnight. Below the curve's
+//!   empty end at light load a cell is reset to `z = 0`.
 //!
 //! # Cost
 //!
