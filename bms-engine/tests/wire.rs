@@ -84,7 +84,7 @@ fn telemetry() -> Telemetry {
         fan_on: false,
         events_recorded: 7,
         switches_held_open: false,
-        cell_r0_micro_ohm: Vec::from_slice(&[Some(301), Some(5_298), None, Some(299)]).unwrap(),
+        cell_r0_micro_ohm: Vec::from_slice(&[301, 5_298, 0, 299]).unwrap(),
     }
 }
 
@@ -322,15 +322,15 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(body[15], 4, "four cell SOCs follow");
     let before_crc = &body[..body.len() - 2];
     assert_eq!(
-        &before_crc[before_crc.len() - 13..],
+        &before_crc[before_crc.len() - 10..],
         &[
             7, // events recorded
             0, // switches held open: false
             4, // four cells' resistances follow, the last field
-            1, 0xAD, 0x02, // Some(301) µΩ
-            1, 0xB2, 0x29, // Some(5298)
-            0,    // None: not yet estimated
-            1, 0xAB, 0x02, // Some(299)
+            0xAD, 0x02, // 301 µΩ
+            0xB2, 0x29, // 5298
+            0,    // not yet learnt
+            0xAB, 0x02, // 299
         ]
     );
 }

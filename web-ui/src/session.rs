@@ -236,7 +236,7 @@ impl Reading {
             cell_r0_mohm: t
                 .cell_r0_micro_ohm
                 .iter()
-                .map(|r| r.map(|r| f64::from(r) / 1000.0))
+                .map(|&r| (r > 0).then(|| f64::from(r) / 1000.0))
                 .collect(),
             temperatures_c: t
                 .temperatures_deci_c

@@ -91,4 +91,8 @@ impl SocEstimator for BaselineEstimator {
     fn soh_pct(&self) -> Option<(f32, f32)> {
         None
     }
+
+    fn cell_r0_ohm(&self, _out: &mut [Option<f32>]) -> bool {
+        false
+    }
 }

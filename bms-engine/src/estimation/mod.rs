@@ -327,6 +327,10 @@ pub trait SocEstimator {
     fn health(&self) -> Option<HealthReport>;
     /// SOH % and its 1σ alone, for every step's outputs (the full report is not needed).
     fn soh_pct(&self) -> Option<(f32, f32)>;
+    /// Each cell's R0 at 25 °C, Ω (`None` for a cell not yet learnt), cell 1 first, into
+    /// `out`; `false` from an estimator that learns no resistance (and `out` is untouched).
+    /// For every report, without the full health report.
+    fn cell_r0_ohm(&self, out: &mut [Option<f32>]) -> bool;
 }
 
 /// The pack view from per-cell estimates and capacities.
@@ -664,6 +668,13 @@ impl SocEstimator for ModelEstimator {
     fn soh_pct(&self) -> Option<(f32, f32)> {
         self.health.soh_pct()
     }
+
+    fn cell_r0_ohm(&self, out: &mut [Option<f32>]) -> bool {
+        for (i, slot) in out.iter_mut().take(self.filters.len()).enumerate() {
+            *slot = self.health.r0_ohm(i).map(|(r, _)| r);
+        }
+        true
+    }
 }
 
 /// The engine's estimator: one of the two, chosen at start.
@@ -735,6 +746,10 @@ impl SocEstimator for Estimator {
 
     fn soh_pct(&self) -> Option<(f32, f32)> {
         dispatch!(self, e => e.soh_pct())
+    }
+
+    fn cell_r0_ohm(&self, out: &mut [Option<f32>]) -> bool {
+        dispatch!(self, e => e.cell_r0_ohm(out))
     }
 }
 
