@@ -141,7 +141,7 @@ pub struct Telemetry {
     pub events_recorded: u64,
     /// A host has ordered every switch open ([`Command::ForceSwitchesOff`]) and not yet given
     /// them back ([`Command::ReleaseSwitches`]). Added in version 4 (see
-    /// [`DeviceMessage::decode_older`]).
+    /// [`WireMessage::decode_older`]).
     pub switches_held_open: bool,
     /// Each cell's ohmic resistance R0 at 25 °C as the estimator has learnt it, µΩ, cell 1
     /// first: a connection gone bad shows as one cell far above the others. 0 for a cell not
@@ -414,8 +414,7 @@ impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
         // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
         let appended = match (version, payload.first()) {
-            (3, Some(1)) => 2,
-            (3, Some(3)) => 2,
+            (3, Some(1 | 3)) => 2,
             (4, Some(1)) => 1,
             (3 | 4, _) => 0,
             _ => return None,
