@@ -83,3 +83,15 @@ export async function emulatedSecs(page) {
   const [, day, h, min, s] = m.map(Number);
   return (day - 1) * 86_400 + h * 3600 + min * 60 + s;
 }
+
+/** Polls `check` every 200 ms until it returns something truthy (which it returns), failing
+ *  with "timed out waiting for <what>" after `timeout` ms. */
+export async function waitFor(what, check, timeout = 20_000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

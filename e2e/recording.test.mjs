@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { useDashboard } from './browser.mjs';
+import { useDashboard, waitFor } from './browser.mjs';
 
 const dashboard = useDashboard();
 
@@ -13,16 +13,6 @@ async function reportsOf(item) {
   const m = (await item.textContent()).match(/(\d+) reports/);
   assert.ok(m, await item.textContent());
   return Number(m[1]);
-}
-
-async function waitFor(what, check, timeout = 20_000) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('a recording survives a reload, exports as CSV and raw bytes, replays, and is deleted on request', async () => {

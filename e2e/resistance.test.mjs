@@ -3,19 +3,9 @@
 // saying which connection to check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDashboard } from './browser.mjs';
+import { useDashboard, waitFor } from './browser.mjs';
 
 const dashboard = useDashboard();
-
-async function waitFor(what, check, timeout = 30_000) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('the cell behind a bad connection stands out by its learnt resistance', async () => {
   const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -28,7 +18,7 @@ test('the cell behind a bad connection stands out by its learnt resistance', asy
   assert.equal((await page.getByTestId('cell-r0-3').textContent()).trim(), '');
 
   await page.getByTestId('speed-select').selectOption('3600');
-  await waitFor('cell 3 to stand out', async () => /^Cell 3: /.test(await note.textContent()));
+  await waitFor('cell 3 to stand out', async () => /^Cell 3: /.test(await note.textContent()), 30_000);
   const text = await note.textContent();
   assert.match(text, /Cell 3: \d+\.\d\d mΩ, \d+× the cells' median \(0\.\d\d mΩ\)\..*check cell 3's busbars/);
   const mohm = (n) => page.getByTestId(`cell-r0-${n}`).textContent().then((t) => {

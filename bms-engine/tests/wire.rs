@@ -335,79 +335,55 @@ fn golden_telemetry_layout_is_as_documented() {
     );
 }
 
-/// Recordings keep the bytes as they came: every version 4 device message (the golden bytes
-/// frozen when version 4 was current) still reads, as the version 5 message it was — a report
-/// without the cells' resistances, which version 4 could not send.
-#[test]
-fn version_4_device_messages_still_decode() {
-    for (name, message) in device_messages() {
-        let golden = std::fs::read(golden_path_of(4, name)).unwrap();
-        let expected = match message {
-            DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
-                cell_r0_micro_ohm: Vec::new(),
-                ..t
-            }),
-            DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
-                protocol_version: 4,
-                ..info
-            }),
-            other => other,
-        };
-        assert_eq!(
-            decode_frame::<DeviceMessage>(&golden[..golden.len() - 1]),
-            Ok(expected),
-            "{name}"
-        );
+/// `message` as a device of an older `version` sent it, read by this one: what that version
+/// could not say is at its "nothing" — version 4 sent no resistances; version 3 no switches
+/// held open either, and a configuration without the self-discharge check (off).
+fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
+    match message {
+        DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
+            switches_held_open: t.switches_held_open && version >= 4,
+            cell_r0_micro_ohm: Vec::new(),
+            ..t
+        }),
+        DeviceMessage::Config { request_id, config } if version < 4 => DeviceMessage::Config {
+            request_id,
+            config: PackConfig {
+                self_discharge_warn_ma: 0,
+                self_discharge_trip_ma: 0,
+                ..config
+            },
+        },
+        DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
+            protocol_version: version,
+            ..info
+        }),
+        other => other,
     }
-    let golden = std::fs::read(golden_path_of(4, "hello")).unwrap();
-    assert_eq!(
-        decode_frame::<HostMessage>(&golden[..golden.len() - 1]),
-        Err(Error::UnsupportedVersion { found: 4 })
-    );
 }
 
-/// And every version 3 device message (the golden bytes frozen when version 3 was current),
-/// as the message it was — a report with the switches not held open and no resistances, a
-/// configuration with the self-discharge check off (which version 3 could not say).
+/// Recordings keep the bytes as they came: every device message of versions 3 and 4 (the
+/// golden bytes frozen when each was current) still reads, as the message it was.
 #[test]
-fn version_3_device_messages_still_decode() {
-    for (name, message) in device_messages() {
-        if NEW_IN_VERSION_4.contains(&name) {
-            continue;
+fn older_device_messages_still_decode() {
+    for version in [3_u8, 4] {
+        for (name, message) in device_messages() {
+            if version == 3 && NEW_IN_VERSION_4.contains(&name) {
+                continue;
+            }
+            let golden = std::fs::read(golden_path_of(version, name)).unwrap();
+            assert_eq!(
+                decode_frame::<DeviceMessage>(&golden[..golden.len() - 1]),
+                Ok(as_sent_by(version, message)),
+                "version {version}: {name}"
+            );
         }
-        let golden = std::fs::read(golden_path_of(3, name)).unwrap();
-        let expected = match message {
-            DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
-                switches_held_open: false,
-                cell_r0_micro_ohm: Vec::new(),
-                ..t
-            }),
-            DeviceMessage::Config { request_id, config } => DeviceMessage::Config {
-                request_id,
-                config: PackConfig {
-                    self_discharge_warn_ma: 0,
-                    self_discharge_trip_ma: 0,
-                    ..config
-                },
-            },
-            DeviceMessage::DeviceInfo(info) => DeviceMessage::DeviceInfo(DeviceInfo {
-                protocol_version: 3,
-                ..info
-            }),
-            other => other,
-        };
+        // A device (which answers older hosts with a version mismatch) reads only its own.
+        let golden = std::fs::read(golden_path_of(version, "hello")).unwrap();
         assert_eq!(
-            decode_frame::<DeviceMessage>(&golden[..golden.len() - 1]),
-            Ok(expected),
-            "{name}"
+            decode_frame::<HostMessage>(&golden[..golden.len() - 1]),
+            Err(Error::UnsupportedVersion { found: version })
         );
     }
-    // A device (which answers older hosts with a version mismatch) reads only its own.
-    let golden = std::fs::read(golden_path_of(3, "hello")).unwrap();
-    assert_eq!(
-        decode_frame::<HostMessage>(&golden[..golden.len() - 1]),
-        Err(Error::UnsupportedVersion { found: 3 })
-    );
     // Older than 3 is not read at all.
     let mut out = [0; MAX_FRAME_LEN];
     let n = encode_frame_with_version(2, &DeviceMessage::Telemetry(telemetry()), &mut out).unwrap();
