@@ -214,17 +214,37 @@ fn a_cell_the_model_does_not_fit_gets_no_confidently_wrong_capacity() {
                 "seed {seed}: no capacity for the weak cell 8"
             );
         }
-        for (i, estimate) in health.cell_capacity_ah.iter().enumerate() {
-            let truth = pack.cells.capacity_ah(i).unwrap();
-            if let Some((q, sigma)) = estimate {
-                let error = (f64::from(*q) - truth) / truth;
-                assert!(
-                    error.abs() <= 0.03,
-                    "{scenario:?} seed {seed} cell {}: {q:.1} ± {sigma:.1} Ah, true {truth:.1} Ah",
-                    i + 1
-                );
-            }
+        capacities_learnt_are_right(&sim, &format!("{scenario:?} seed {seed}"));
+    }
+}
+
+/// Every capacity the estimator has learnt is within 3 % of the cell's.
+fn capacities_learnt_are_right(sim: &Simulation, what: &str) {
+    let health = sim.engine().estimator().health().unwrap();
+    for (i, estimate) in health.cell_capacity_ah.iter().enumerate() {
+        let truth = sim.pack().cells.capacity_ah(i).unwrap();
+        if let Some((q, sigma)) = estimate {
+            let error = (f64::from(*q) - truth) / truth;
+            assert!(
+                error.abs() <= 0.03,
+                "{what} cell {}: {q:.1} ± {sigma:.1} Ah, true {truth:.1} Ah",
+                i + 1
+            );
         }
+    }
+}
+
+/// Whatever the seed, a weak cell's capacity is found or not yet found, never found wrong: with
+/// seeds 13, 17 and 19 of these, one day ended at 213–222 Ah for a 196 Ah cell (a pin taken at
+/// 21 % while the cell was at 12 %, its filter explaining 21 mV of the voltage as the OCV
+/// table's error).
+#[test]
+fn no_seed_learns_a_weak_cell_wrong() {
+    for seed in 1..=20 {
+        let mut sim =
+            Simulation::new(SimulationConfig::new(Scenario::FaultWeakCell, seed, 16)).unwrap();
+        sim.run_for(DAY);
+        capacities_learnt_are_right(&sim, &format!("seed {seed}"));
     }
 }
 

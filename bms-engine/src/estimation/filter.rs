@@ -312,6 +312,11 @@ impl Filters {
         (self.p[c][B][B] + self.pending.q[B][c]).max(0.0)
     }
 
+    /// Cell `c`'s OCV-model error state, V.
+    pub(crate) fn ocv_error_v(&self, c: usize) -> f32 {
+        self.x[E][c]
+    }
+
     /// Cell `c`'s hysteresis state, −1 … 1.
     pub(crate) fn hysteresis(&self, c: usize) -> f32 {
         self.x[H][c]

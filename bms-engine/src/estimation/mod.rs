@@ -624,6 +624,7 @@ impl SocEstimator for ModelEstimator {
                         soc_variance: self.filters.soc_variance(i),
                         ocv: &self.params.ocv,
                         voltage_agrees: self.filters.agrees(i),
+                        ocv_error_v: self.filters.ocv_error_v(i),
                     },
                 );
             }
