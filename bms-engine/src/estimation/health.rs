@@ -376,8 +376,11 @@ impl Health {
             return;
         }
         let slope = o.ocv.voltage(o.soc).1;
-        let lean = o.ocv_error_v / slope.max(PIN_MIN_SLOPE);
-        if slope < PIN_MIN_SLOPE || o.soc_variance + lean * lean > PIN_LEAN_SIGMA * PIN_LEAN_SIGMA {
+        if slope < PIN_MIN_SLOPE {
+            return;
+        }
+        let lean = o.ocv_error_v / slope;
+        if o.soc_variance + lean * lean > PIN_LEAN_SIGMA * PIN_LEAN_SIGMA {
             return;
         }
         let here = Pin {
