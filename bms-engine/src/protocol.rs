@@ -36,15 +36,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 5;
+pub const PROTOCOL_VERSION: u8 = 6;
 
 /// Most a report says of one cell's resistance, µΩ (2 Ω: a cell or connection that far gone is
 /// as good as open). Keeps each value within three varint bytes, so that the largest report of
 /// [`MAX_CELLS`] cells fits in a frame.
 pub const MAX_CELL_R0_MICRO_OHM: u32 = 2_000_000;
 
-/// Longest encoded frame, including the trailing 0x00 delimiter.
-pub const MAX_FRAME_LEN: usize = 512;
+/// Longest encoded frame, including the trailing 0x00 delimiter: the largest report of
+/// [`MAX_CELLS`] cells with every field at its widest (541 bytes before COBS since version 6's
+/// capacities) fits, with room to spare.
+pub const MAX_FRAME_LEN: usize = 640;
 
 /// Longest message body (version + postcard + CRC) that still fits in [`MAX_FRAME_LEN`].
 const MAX_BODY_LEN: usize = MAX_FRAME_LEN - 1 - cobs::max_encoding_overhead(MAX_FRAME_LEN);
@@ -147,9 +149,13 @@ pub struct Telemetry {
     /// first: a connection gone bad shows as one cell far above the others. 0 for a cell not
     /// yet learnt (no cell is 0 Ω; plain numbers cost the firmware 6 KB less flash than
     /// `Option`s); empty from an estimator that learns none. At most
-    /// [`MAX_CELL_R0_MICRO_OHM`]. Last, so that a version 4 report is a version 5 one without
-    /// it.
+    /// [`MAX_CELL_R0_MICRO_OHM`]. Added in version 5.
     pub cell_r0_micro_ohm: Vec<u32, MAX_CELLS>,
+    /// Each cell's capacity as the estimator has learnt it, 0.1 Ah, cell 1 first: a weak cell
+    /// shows as one below the others, and the lowest is the string's (the SOH's). 0 for a cell
+    /// not yet learnt; empty from an estimator that learns none; at most 6 553.5 Ah. Added in
+    /// version 6, last, so that a version 5 report is a version 6 one without it.
+    pub cell_capacity_deci_ah: Vec<u16, MAX_CELLS>,
 }
 
 impl Telemetry {
@@ -205,6 +211,17 @@ impl Telemetry {
                 let _ = cell_r0_micro_ohm.push(micro_ohm);
             }
         }
+        let mut cell_capacity_deci_ah = Vec::new();
+        let mut capacity_ah = [None; MAX_CELLS];
+        if engine.estimator().cell_capacity_ah(&mut capacity_ah) {
+            for q in capacity_ah.iter().take(cells) {
+                // A learnt capacity is never below 0.1 Ah, so never reads as "not learnt".
+                let deci_ah = q.map_or(0, |q| {
+                    ((q * 10.0 + 0.5).clamp(0.0, f32::from(u16::MAX)) as u16).max(1)
+                });
+                let _ = cell_capacity_deci_ah.push(deci_ah);
+            }
+        }
         Telemetry {
             uptime_ms: engine.uptime_ms(),
             pack_voltage_mv: m.pack_voltage_mv(),
@@ -232,6 +249,7 @@ impl Telemetry {
             events_recorded: engine.event_log().recorded(),
             switches_held_open: o.switches_held_open,
             cell_r0_micro_ohm,
+            cell_capacity_deci_ah,
         }
     }
 }
@@ -398,13 +416,14 @@ pub trait WireMessage: DeserializeOwned {
 /// the host can say which side to update.
 impl WireMessage for HostMessage {}
 
-/// A host reads versions 3 and 4 too: recordings keep the bytes as they came, and a recording
+/// A host reads versions 3 to 5 too: recordings keep the bytes as they came, and a recording
 /// made with an older version still plays. Each version appended fields, so an older message
 /// is the newer one with the bytes of their "nothing" appended:
 ///
-/// * version 5 added [`Telemetry::cell_r0_micro_ohm`] at the end of the report: an empty list,
-///   one 0x00 byte;
-/// * version 4 added [`Telemetry::switches_held_open`] before it (`false`, one 0x00 byte), and
+/// * version 6 added [`Telemetry::cell_capacity_deci_ah`] at the end of the report: an empty
+///   list, one 0x00 byte;
+/// * version 5 added [`Telemetry::cell_r0_micro_ohm`] before it: another empty list;
+/// * version 4 added [`Telemetry::switches_held_open`] before that (`false`, one 0x00 byte), and
 ///   the self-discharge check's two settings at the end of [`PackConfig`], the last field of
 ///   [`DeviceMessage::Config`] (both 0, two 0x00 bytes: the check off, as on a device that had
 ///   none).
@@ -414,9 +433,11 @@ impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
         // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
         let appended = match (version, payload.first()) {
-            (3, Some(1 | 3)) => 2,
-            (4, Some(1)) => 1,
-            (3 | 4, _) => 0,
+            (3, Some(1)) => 3,
+            (3, Some(3)) => 2,
+            (4, Some(1)) => 2,
+            (5, Some(1)) => 1,
+            (3..=5, _) => 0,
             _ => return None,
         };
         let mut upgraded = [0_u8; MAX_FRAME_LEN];
@@ -675,6 +696,7 @@ mod tests {
             events_recorded: u64::MAX,
             switches_held_open: true,
             cell_r0_micro_ohm: Vec::from_slice(&[MAX_CELL_R0_MICRO_OHM; MAX_CELLS]).unwrap(),
+            cell_capacity_deci_ah: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
         };
         let mut config = PackConfig::lfp_280ah(32);
         config.switches = SwitchKind::Contactor {

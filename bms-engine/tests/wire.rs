@@ -85,6 +85,7 @@ fn telemetry() -> Telemetry {
         events_recorded: 7,
         switches_held_open: false,
         cell_r0_micro_ohm: Vec::from_slice(&[301, 5_298, 0, 299]).unwrap(),
+        cell_capacity_deci_ah: Vec::from_slice(&[2_795, 0, 1_962, 2_801]).unwrap(),
     }
 }
 
@@ -322,27 +323,38 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(body[15], 4, "four cell SOCs follow");
     let before_crc = &body[..body.len() - 2];
     assert_eq!(
-        &before_crc[before_crc.len() - 10..],
+        &before_crc[before_crc.len() - 18..],
         &[
             7, // events recorded
             0, // switches held open: false
-            4, // four cells' resistances follow, the last field
+            4, // four cells' resistances follow
             0xAD, 0x02, // 301 µΩ
             0xB2, 0x29, // 5298
             0,    // not yet learnt
             0xAB, 0x02, // 299
+            4,    // four cells' capacities follow, the last field
+            0xEB, 0x15, // 279.5 Ah
+            0,    // not yet learnt
+            0xAA, 0x0F, // 196.2 Ah
+            0xF1, 0x15, // 280.1 Ah
         ]
     );
 }
 
 /// `message` as a device of an older `version` sent it, read by this one: what that version
-/// could not say is at its "nothing" — version 4 sent no resistances; version 3 no switches
-/// held open either, and a configuration without the self-discharge check (off).
+/// could not say is at its "nothing" — version 5 sent no capacities; version 4 no resistances
+/// either; version 3 no switches held open, and a configuration without the self-discharge
+/// check (off).
 fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
     match message {
         DeviceMessage::Telemetry(t) => DeviceMessage::Telemetry(Telemetry {
             switches_held_open: t.switches_held_open && version >= 4,
-            cell_r0_micro_ohm: Vec::new(),
+            cell_r0_micro_ohm: if version >= 5 {
+                t.cell_r0_micro_ohm
+            } else {
+                Vec::new()
+            },
+            cell_capacity_deci_ah: Vec::new(),
             ..t
         }),
         DeviceMessage::Config { request_id, config } if version < 4 => DeviceMessage::Config {
@@ -361,11 +373,11 @@ fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
     }
 }
 
-/// Recordings keep the bytes as they came: every device message of versions 3 and 4 (the
+/// Recordings keep the bytes as they came: every device message of versions 3 to 5 (the
 /// golden bytes frozen when each was current) still reads, as the message it was.
 #[test]
 fn older_device_messages_still_decode() {
-    for version in [3_u8, 4] {
+    for version in [3_u8, 4, 5] {
         for (name, message) in device_messages() {
             if version == 3 && NEW_IN_VERSION_4.contains(&name) {
                 continue;
@@ -394,10 +406,11 @@ fn older_device_messages_still_decode() {
 }
 
 /// An older report cut short by its last byte (version 3's events recorded, version 4's
-/// switches held open) is malformed, not read as the next version's.
+/// switches held open, version 5's last resistance) is malformed, not read as the next
+/// version's.
 #[test]
 fn a_truncated_older_report_is_rejected() {
-    for version in [3_u8, 4] {
+    for version in [3_u8, 4, 5] {
         let golden = std::fs::read(golden_path_of(version, "telemetry")).unwrap();
         let mut body = golden[..golden.len() - 1].to_vec();
         let n = cobs_decode(&mut body);
@@ -486,7 +499,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 5"
+        "frame has protocol version 1, this build speaks 6"
     );
 }
 

@@ -221,3 +221,42 @@ fn the_reports_name_the_cell_behind_a_bad_connection_by_its_resistance() {
         }
     }
 }
+
+/// The reports carry each cell's capacity as the BMS has learnt it: nothing at the start, and
+/// by the end of the day the weak cell (cell 8, 70 %: full first and empty first, so its ends
+/// are seen first) at its true capacity, as the lowest of those learnt.
+#[test]
+fn the_reports_name_the_weak_cell_by_its_capacity() {
+    let mut device = EmulatedDevice::new(config(Scenario::FaultWeakCell, 16)).unwrap();
+    let capacities = |bytes: &[u8]| {
+        let mut decoder = FrameDecoder::<DeviceMessage>::new();
+        let mut last = None;
+        decoder.feed(bytes, |r| {
+            if let Ok(DeviceMessage::Telemetry(t)) = r {
+                last = Some(t.cell_capacity_deci_ah);
+            }
+        });
+        last.expect("a report")
+    };
+    let first = capacities(&device.advance(1));
+    assert_eq!(first.len(), 16, "a place for every cell");
+    assert!(
+        first.iter().all(|&q| q == 0),
+        "nothing learnt yet: {first:?}"
+    );
+    let days = Scenario::FaultWeakCell.days();
+    let last = capacities(&device.advance((days * 86_400.0) as u64));
+    let cells = &device.simulation().pack().cells;
+    for (i, &q) in last.iter().enumerate().filter(|(_, q)| **q > 0) {
+        let estimate_ah = f64::from(q) / 10.0;
+        let true_ah = cells.capacity_ah(i).unwrap();
+        assert!(
+            (estimate_ah - true_ah).abs() <= 0.03 * true_ah,
+            "cell {}: {estimate_ah:.1} Ah reported, {true_ah:.1} Ah true",
+            i + 1
+        );
+    }
+    let weakest = (0..16).filter(|&i| last[i] > 0).min_by_key(|&i| last[i]);
+    assert_eq!(weakest, Some(7), "{last:?}");
+    assert!(f64::from(last[7]) / 10.0 < 0.75 * 280.0, "{last:?}");
+}

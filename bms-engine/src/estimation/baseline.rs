@@ -95,4 +95,8 @@ impl SocEstimator for BaselineEstimator {
     fn cell_r0_ohm(&self, _out: &mut [Option<f32>]) -> bool {
         false
     }
+
+    fn cell_capacity_ah(&self, _out: &mut [Option<f32>]) -> bool {
+        false
+    }
 }

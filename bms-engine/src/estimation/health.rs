@@ -255,6 +255,12 @@ impl Health {
             .filter(|&(_, sigma)| sigma <= CAPACITY_TRUSTED_SIGMA * self.nominal_ah)
     }
 
+    /// Cell `i`'s capacity as learnt and its 1σ, Ah: the one the SOH is worked out from (the
+    /// string's is its weakest cell's), whether or not yet trusted enough to count by.
+    pub fn learnt_capacity_ah(&self, i: usize) -> Option<(f32, f32)> {
+        self.cells.get(i).and_then(|c| c.capacity)
+    }
+
     /// Changes whenever any cell's capacity estimate does (for a caller that keeps copies).
     pub fn capacity_generation(&self) -> u32 {
         self.capacity_generation

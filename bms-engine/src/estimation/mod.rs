@@ -331,6 +331,10 @@ pub trait SocEstimator {
     /// `out`; `false` from an estimator that learns no resistance (and `out` is untouched).
     /// For every report, without the full health report.
     fn cell_r0_ohm(&self, out: &mut [Option<f32>]) -> bool;
+    /// Each cell's capacity as learnt, Ah (`None` for a cell not yet learnt), cell 1 first, into
+    /// `out`; `false` from an estimator that learns no capacity (and `out` is untouched). For
+    /// every report, without the full health report.
+    fn cell_capacity_ah(&self, out: &mut [Option<f32>]) -> bool;
 }
 
 /// The pack view from per-cell estimates and capacities.
@@ -676,6 +680,13 @@ impl SocEstimator for ModelEstimator {
         }
         true
     }
+
+    fn cell_capacity_ah(&self, out: &mut [Option<f32>]) -> bool {
+        for (i, slot) in out.iter_mut().take(self.filters.len()).enumerate() {
+            *slot = self.health.learnt_capacity_ah(i).map(|(q, _)| q);
+        }
+        true
+    }
 }
 
 /// The engine's estimator: one of the two, chosen at start.
@@ -751,6 +762,10 @@ impl SocEstimator for Estimator {
 
     fn cell_r0_ohm(&self, out: &mut [Option<f32>]) -> bool {
         dispatch!(self, e => e.cell_r0_ohm(out))
+    }
+
+    fn cell_capacity_ah(&self, out: &mut [Option<f32>]) -> bool {
+        dispatch!(self, e => e.cell_capacity_ah(out))
     }
 }
 
