@@ -254,7 +254,9 @@ pub fn App() -> impl IntoView {
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
-            <CellsPanel reading=reading/>
+            <CellsPanel reading=reading rated_ah=Signal::derive(move || session.with(|s| {
+                s.device.as_ref().map(|d| f64::from(d.capacity_mah) / 1000.0)
+            }))/>
             <EventsPanel session=session emulator=emulator/>
             <HistoryPanel session=session emulator=emulator/>
             <InverterPanel reading=reading/>
@@ -1391,7 +1393,11 @@ fn event_time(ms: u64, start_of_day: Option<u64>) -> String {
 }
 
 #[component]
-fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn CellsPanel(
+    reading: Memo<Option<Reading>>,
+    /// The device's rated cell capacity, Ah, once it has said.
+    rated_ah: Signal<Option<f64>>,
+) -> impl IntoView {
     let cell_count =
         Memo::new(move |_| reading.with(|r| r.as_ref().map_or(0, |r| r.cell_voltages_v.len())));
     let chart_missing = RwSignal::new(false);
@@ -1524,6 +1530,32 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             )
         })
     };
+    let cell_capacity = move |i: usize| {
+        reading.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.cell_capacity_ah.get(i).copied().flatten())
+                .map_or_else(String::new, |q| format!("{q:.0} Ah"))
+        })
+    };
+    let capacities = Memo::new(move |_| {
+        let rated = rated_ah.get();
+        reading.with(|r| r.as_ref().and_then(|r| r.capacities(rated)))
+    });
+    let weak = move |i: usize| capacities.with(|c| c.and_then(|c| c.weak) == Some(i + 1));
+    // Only from a device that reports capacities at all.
+    let capacity_note = move || {
+        let reported = reading.with(|r| r.as_ref().is_some_and(|r| !r.cell_capacity_ah.is_empty()));
+        reported.then(|| {
+            capacities.get().map_or_else(
+                || {
+                    "Cell capacities: not learnt yet (the BMS learns a cell's capacity from the \
+                    charge counted between a full charge and a rest far lower down)."
+                        .to_owned()
+                },
+                |c| c.summary(),
+            )
+        })
+    };
     view! {
         <section class="cells card" aria-label="Cells">
             <div class="cells-head">
@@ -1546,7 +1578,7 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
             <ol class="cell-grid">
                 <For each=move || 0..cell_count.get() key=|i| *i children=move |i| view! {
                     <li class="cell" class:balancing=move || balancing(i) class:receiving=move || receiving(i)
-                        class:resistive=move || resistive(i)>
+                        class:resistive=move || resistive(i) class:weak=move || weak(i)>
                         <span class="cell-no">{i + 1}</span>
                         <span class="cell-v" data-testid=format!("cell-voltage-{}", i + 1)>{move || cell_v(i)}</span>
                         <span class="unit">"V"</span>
@@ -1556,14 +1588,22 @@ fn CellsPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                             title=move || if receiving(i) { "receiving charge from the balancer" } else { "balancing: giving charge" }>
                             {move || if balancing(i) { "⇣" } else if receiving(i) { "⇡" } else { "" }}
                         </span>
-                        <span class="cell-r0" title="this cell's resistance at 25 °C, as the BMS has learnt it"
-                            data-testid=format!("cell-r0-{}", i + 1)>{move || cell_r0(i)}</span>
+                        <span class="cell-learnt">
+                            <span class="cell-r0" title="this cell's resistance at 25 °C, as the BMS has learnt it"
+                                data-testid=format!("cell-r0-{}", i + 1)>{move || cell_r0(i)}</span>
+                            <span class="cell-capacity" title="this cell's capacity, as the BMS has learnt it"
+                                data-testid=format!("cell-capacity-{}", i + 1)>{move || cell_capacity(i)}</span>
+                        </span>
                     </li>
                 }/>
             </ol>
             {move || resistance_note().map(|text| view! {
                 <p class="resistance-note" class:resistive=move || resistances.with(|r| r.is_some_and(|r| r.stands_out.is_some()))
                     data-testid="resistance-note">{text}</p>
+            })}
+            {move || capacity_note().map(|text| view! {
+                <p class="capacity-note" class:weak=move || capacities.with(|c| c.is_some_and(|c| c.weak.is_some()))
+                    data-testid="capacity-note">{text}</p>
             })}
         </section>
     }

@@ -191,6 +191,12 @@ pub fn to_csv(bytes: &[u8]) -> String {
         .map(|r| r.cell_r0_mohm.len())
         .max()
         .unwrap_or(0);
+    // Capacities since protocol version 6.
+    let capacities = readings
+        .iter()
+        .map(|r| r.cell_capacity_ah.len())
+        .max()
+        .unwrap_or(0);
     let mut csv = CSV_FIXED_COLUMNS.join(",");
     for i in 1..=cells {
         csv.push_str(&format!(",cell{i}_v"));
@@ -203,6 +209,9 @@ pub fn to_csv(bytes: &[u8]) -> String {
     }
     for i in 1..=resistances {
         csv.push_str(&format!(",cell{i}_r0_mohm"));
+    }
+    for i in 1..=capacities {
+        csv.push_str(&format!(",cell{i}_capacity_ah"));
     }
     csv.push('\n');
     let faults = |list: &[bms_engine::Fault]| {
@@ -268,6 +277,10 @@ pub fn to_csv(bytes: &[u8]) -> String {
         row.extend(padded(
             r.cell_r0_mohm.iter().map(|r| optional(*r, 3)).collect(),
             resistances,
+        ));
+        row.extend(padded(
+            r.cell_capacity_ah.iter().map(|q| optional(*q, 1)).collect(),
+            capacities,
         ));
         csv.push_str(&row.join(","));
         csv.push('\n');
@@ -477,7 +490,7 @@ mod tests {
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         assert_eq!(
             header.len(),
-            CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len() + 16
+            CSV_FIXED_COLUMNS.len() + 16 + 16 + r.temperatures_c.len() + 16 + 16
         );
         assert_eq!(header[0], "device_time_s");
         assert_eq!(header[CSV_FIXED_COLUMNS.len()], "cell1_v");
@@ -586,26 +599,31 @@ mod tests {
         assert_eq!(session.events, whole.events);
     }
 
-    /// Resistances, reported since protocol version 5, come last in the CSV, one column a cell
-    /// (empty for a cell not learnt yet); a recording made before has no such columns.
+    /// Resistances (reported since protocol version 5) then capacities (since version 6) come
+    /// last in the CSV, one column a cell each (empty for a cell not learnt yet); a recording
+    /// made before has no such columns.
     #[test]
-    fn the_csv_carries_each_cells_resistance_when_the_device_reports_them() {
-        let v5: &[u8] = include_bytes!("../../bms-engine/tests/golden/v5/telemetry.bin");
-        let csv = to_csv(v5);
+    fn the_csv_carries_each_cells_resistance_and_capacity_when_the_device_reports_them() {
+        let v6: &[u8] = include_bytes!("../../bms-engine/tests/golden/v6/telemetry.bin");
+        let csv = to_csv(v6);
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let cells = |name: &str| {
+            (1..=4)
+                .map(|i| format!("cell{i}_{name}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(header[header.len() - 8..header.len() - 4], cells("r0_mohm"));
+        assert_eq!(header[header.len() - 4..], cells("capacity_ah"));
         assert_eq!(
-            header[header.len() - 4..],
-            [
-                "cell1_r0_mohm",
-                "cell2_r0_mohm",
-                "cell3_r0_mohm",
-                "cell4_r0_mohm"
-            ]
+            row[row.len() - 8..],
+            ["0.301", "5.298", "", "0.299", "279.5", "", "196.2", "280.1"]
         );
-        assert_eq!(row[row.len() - 4..], ["0.301", "5.298", "", "0.299"]);
         assert_eq!(header.len(), row.len());
+        let v5: &[u8] = include_bytes!("../../bms-engine/tests/golden/v5/telemetry.bin");
+        let v5 = to_csv(v5);
+        assert!(v5.contains("cell4_r0_mohm") && !v5.contains("capacity_ah"));
         let v4: &[u8] = include_bytes!("../../bms-engine/tests/golden/v4/telemetry.bin");
         assert!(!to_csv(v4).contains("r0_mohm"));
     }

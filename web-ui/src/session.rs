@@ -50,6 +50,9 @@ pub struct Reading {
     /// Each cell's ohmic resistance at 25 °C as the BMS has learnt it, mΩ, cell 1 first
     /// (`None`: not learnt yet); empty when the device does not say.
     pub cell_r0_mohm: Vec<Option<f64>>,
+    /// Each cell's capacity as the BMS has learnt it, Ah, cell 1 first (`None`: not learnt
+    /// yet); empty when the device does not say.
+    pub cell_capacity_ah: Vec<Option<f64>>,
     /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
     pub temperatures_c: Vec<Option<f64>>,
     /// Whether current may flow into the pack (`None`: the device does not say).
@@ -238,6 +241,11 @@ impl Reading {
                 .iter()
                 .map(|&r| (r > 0).then(|| f64::from(r) / 1000.0))
                 .collect(),
+            cell_capacity_ah: t
+                .cell_capacity_deci_ah
+                .iter()
+                .map(|&q| (q > 0).then(|| f64::from(q) / 10.0))
+                .collect(),
             temperatures_c: t
                 .temperatures_deci_c
                 .iter()
@@ -303,6 +311,7 @@ impl Reading {
             soh_pct: s.soh_pct,
             cell_voltages_v: s.cell_voltages_v.clone(),
             cell_r0_mohm: Vec::new(),
+            cell_capacity_ah: Vec::new(),
             temperatures_c: s.temperatures_c.clone(),
             charge_switch_on: s.charge_switch_on,
             discharge_switch_on: s.discharge_switch_on,
@@ -394,6 +403,44 @@ impl Reading {
         })
     }
 
+    /// What the cells' learnt capacities say, once any cell is learnt, against the device's
+    /// `rated_ah` where it is known; `None` before, or when the device does not say.
+    pub fn capacities(&self, rated_ah: Option<f64>) -> Option<Capacities> {
+        let mut learnt: Vec<(usize, f64)> = self
+            .cell_capacity_ah
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| q.filter(|q| q.is_finite() && *q > 0.0).map(|q| (i + 1, q)))
+            .collect();
+        learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let (&weakest, &strongest) = (learnt.first()?, learnt.last()?);
+        let rated_ah = rated_ah.filter(|q| q.is_finite() && *q > 0.0);
+        // The others: every learnt cell but the weakest.
+        let others = &learnt[1..];
+        let others_median_ah = (others.len() >= MIN_OTHERS_FOR_CAPACITY).then(|| {
+            let n = others.len();
+            if n % 2 == 1 {
+                others[n / 2].1
+            } else {
+                (others[n / 2 - 1].1 + others[n / 2].1) / 2.0
+            }
+        });
+        let weak = match (others_median_ah, rated_ah) {
+            (Some(median), _) => weakest.1 < WEAK_CAPACITY_OF_OTHERS * median,
+            (None, Some(rated)) => weakest.1 < WEAK_CAPACITY_OF_RATED * rated,
+            (None, None) => false,
+        };
+        Some(Capacities {
+            cells: self.cell_capacity_ah.len(),
+            learnt: learnt.len(),
+            weakest,
+            strongest,
+            others_median_ah,
+            rated_ah,
+            weak: weak.then_some(weakest.0),
+        })
+    }
+
     fn extreme(&self, better: fn(f64, f64) -> bool) -> Option<(usize, f64)> {
         let mut cells = self.cell_voltages_v.iter().copied().enumerate();
         let first = cells.next()?;
@@ -409,6 +456,79 @@ pub const OUTLIER_R0_FACTOR: f64 = 2.0;
 /// … and at least this far above it, mΩ: cells of one batch differ by a few percent, a loose
 /// or corroded connection adds from tenths of a milliohm to several.
 pub const OUTLIER_R0_MIN_MOHM: f64 = 0.2;
+
+/// Fewest other learnt cells a cell's capacity is compared with; with fewer, it is compared
+/// with the rated capacity.
+pub const MIN_OTHERS_FOR_CAPACITY: usize = 2;
+/// A cell is weak below this fraction of the other cells' median capacity (cells of one batch
+/// are within a few percent; the estimate itself within about 2 %) …
+pub const WEAK_CAPACITY_OF_OTHERS: f64 = 0.9;
+/// … or, with too few others learnt, below this fraction of the rated capacity (the usual end
+/// of a cell's life).
+pub const WEAK_CAPACITY_OF_RATED: f64 = 0.8;
+
+/// The cells' learnt capacities, in brief (see [`Reading::capacities`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacities {
+    /// How many cells the device reports.
+    pub cells: usize,
+    /// How many of them are learnt.
+    pub learnt: usize,
+    /// The cell with the least capacity, the string's: (number from 1, Ah).
+    pub weakest: (usize, f64),
+    /// The cell with the most: (number from 1, Ah).
+    pub strongest: (usize, f64),
+    /// The median of the other learnt cells, Ah, once there are [`MIN_OTHERS_FOR_CAPACITY`].
+    pub others_median_ah: Option<f64>,
+    /// The device's rated capacity, Ah, where it says.
+    pub rated_ah: Option<f64>,
+    /// The weakest cell's number when it is weak: well below the others, or (with too few
+    /// others learnt) below [`WEAK_CAPACITY_OF_RATED`] of the rated capacity.
+    pub weak: Option<usize>,
+}
+
+impl Capacities {
+    /// One line for the owner: the range, or the weak cell and what it means.
+    pub fn summary(&self) -> String {
+        let (lo_n, lo) = self.weakest;
+        let (hi_n, hi) = self.strongest;
+        let of_rated = |q: f64| {
+            self.rated_ah.map_or_else(String::new, |rated| {
+                format!("{:.0} % of the rated {rated:.0} Ah", q / rated * 100.0)
+            })
+        };
+        let then = |prefix: &str, text: String| {
+            if text.is_empty() {
+                text
+            } else {
+                format!("{prefix}{text}")
+            }
+        };
+        let learnt = if self.learnt < self.cells {
+            format!(" ({} of {} cells learnt)", self.learnt, self.cells)
+        } else {
+            String::new()
+        };
+        match self.weak {
+            Some(n) => format!(
+                "Cell {n}: {lo:.1} Ah{}{}. A weak cell is full first and empty first, so the \
+                 pack holds only what cell {n} holds; balancing cannot give it back.",
+                self.others_median_ah
+                    .map_or_else(String::new, |m| format!(" (the others: {m:.1} Ah)")),
+                then(", ", of_rated(lo)),
+            ),
+            None if self.learnt == 1 => format!(
+                "Capacity: cell {lo_n} {lo:.1} Ah{}{learnt}.",
+                then(", ", of_rated(lo))
+            ),
+            None => format!(
+                "Capacity: {lo:.1} Ah (cell {lo_n}) to {hi:.1} Ah (cell {hi_n}){}{learnt}; none \
+                 stands out.",
+                then(", the lowest ", of_rated(lo))
+            ),
+        }
+    }
+}
 
 /// The cells' learnt resistances at 25 °C, in brief (see [`Reading::resistances`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -1346,6 +1466,82 @@ mod tests {
         assert_eq!(high.resistances().unwrap().stands_out, None);
         let doubled = with_resistances(&[Some(0.8), Some(0.8), Some(0.8), Some(1.6)]);
         assert_eq!(doubled.resistances().unwrap().stands_out, Some(4));
+    }
+
+    /// A 16-cell reading whose cells' capacities are `q` (Ah, `None`: not learnt).
+    fn with_capacities(q: &[Option<f64>]) -> Reading {
+        Reading {
+            cell_capacity_ah: q.to_vec(),
+            ..with_resistances(&[])
+        }
+    }
+
+    #[test]
+    fn a_weak_cell_stands_out_from_the_others_and_a_batchs_spread_does_not() {
+        let mut q = vec![Some(279.0); 16];
+        q[3] = Some(276.5);
+        q[8] = Some(280.1);
+        let even = with_capacities(&q).capacities(Some(280.0)).unwrap();
+        assert_eq!(even.weak, None);
+        assert_eq!(
+            even.summary(),
+            "Capacity: 276.5 Ah (cell 4) to 280.1 Ah (cell 9), the lowest 99 % of the rated \
+             280 Ah; none stands out."
+        );
+        q[7] = Some(196.7);
+        q[12] = None;
+        let weak = with_capacities(&q).capacities(Some(280.0)).unwrap();
+        assert_eq!((weak.weak, weak.learnt), (Some(8), 15));
+        assert_eq!(
+            weak.summary(),
+            "Cell 8: 196.7 Ah (the others: 279.0 Ah), 70 % of the rated 280 Ah. A weak cell is \
+             full first and empty first, so the pack holds only what cell 8 holds; balancing \
+             cannot give it back."
+        );
+        // A whole pack aged alike has no weak cell, however far from new.
+        let aged = with_capacities(&[Some(210.0), Some(212.0), Some(209.0), Some(211.0)]);
+        let aged = aged.capacities(Some(280.0)).unwrap();
+        assert_eq!(aged.weak, None);
+        assert!(
+            aged.summary()
+                .contains("the lowest 75 % of the rated 280 Ah")
+        );
+        // 10 % below the others is weak, 9 % is a spread.
+        let spread = with_capacities(&[Some(254.0), Some(280.0), Some(280.0)]);
+        assert_eq!(spread.capacities(None).unwrap().weak, None);
+        let below = with_capacities(&[Some(251.0), Some(280.0), Some(280.0)]);
+        assert_eq!(below.capacities(None).unwrap().weak, Some(1));
+    }
+
+    #[test]
+    fn a_cell_learnt_before_the_others_is_compared_with_the_rated_capacity() {
+        assert_eq!(with_capacities(&[]).capacities(Some(280.0)), None);
+        assert_eq!(with_capacities(&[None, None]).capacities(Some(280.0)), None);
+        let mut q = vec![None; 16];
+        q[7] = Some(196.7);
+        let one = with_capacities(&q);
+        let weak = one.capacities(Some(280.0)).unwrap();
+        assert_eq!((weak.weak, weak.learnt, weak.cells), (Some(8), 1, 16));
+        assert!(
+            weak.summary()
+                .starts_with("Cell 8: 196.7 Ah, 70 % of the rated 280 Ah. "),
+            "{}",
+            weak.summary()
+        );
+        // Without a rated capacity to compare with, one cell says nothing about weakness.
+        assert_eq!(one.capacities(None).unwrap().weak, None);
+        q[7] = Some(278.0);
+        let fine = with_capacities(&q).capacities(Some(280.0)).unwrap();
+        assert_eq!(fine.weak, None);
+        assert_eq!(
+            fine.summary(),
+            "Capacity: cell 8 278.0 Ah, 99 % of the rated 280 Ah (1 of 16 cells learnt)."
+        );
+        // Two learnt: one other is not "the others"; the rated capacity decides.
+        q[2] = Some(279.0);
+        q[7] = Some(230.0);
+        let two = with_capacities(&q).capacities(Some(280.0)).unwrap();
+        assert_eq!((two.weak, two.others_median_ah), (None, None));
     }
 
     #[test]
