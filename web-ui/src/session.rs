@@ -511,8 +511,10 @@ impl Capacities {
         };
         match self.weak {
             Some(n) => format!(
-                "Cell {n}: {lo:.1} Ah{}{}. A weak cell is full first and empty first, so the \
-                 pack holds only what cell {n} holds; balancing cannot give it back.",
+                "Cell {n}: {lo:.1} Ah{}{}. The pack holds only what cell {n} holds, and \
+                 balancing cannot give it back. A cell this far below the others is worn or \
+                 faulty; one that also falls behind them at rest is losing charge inside (an \
+                 internal short).",
                 self.others_median_ah
                     .map_or_else(String::new, |m| format!(" (the others: {m:.1} Ah)")),
                 then(", ", of_rated(lo)),
@@ -1494,9 +1496,10 @@ mod tests {
         assert_eq!((weak.weak, weak.learnt), (Some(8), 15));
         assert_eq!(
             weak.summary(),
-            "Cell 8: 196.7 Ah (the others: 279.0 Ah), 70 % of the rated 280 Ah. A weak cell is \
-             full first and empty first, so the pack holds only what cell 8 holds; balancing \
-             cannot give it back."
+            "Cell 8: 196.7 Ah (the others: 279.0 Ah), 70 % of the rated 280 Ah. The pack holds \
+             only what cell 8 holds, and balancing cannot give it back. A cell this far below the \
+             others is worn or faulty; one that also falls behind them at rest is losing charge \
+             inside (an internal short)."
         );
         // A whole pack aged alike has no weak cell, however far from new.
         let aged = with_capacities(&[Some(210.0), Some(212.0), Some(209.0), Some(211.0)]);
