@@ -461,6 +461,12 @@ fn describe_estimation(s: &emulator::Summary) -> String {
             s.true_capacity_ah
         ));
     }
+    if let Some(c) = s.lowest_capacity {
+        lines.push(format!(
+            "                    lowest cell {}: estimated {:.1} Ah, true {:.1} Ah",
+            c.cell, c.estimate_ah, c.true_ah
+        ));
+    }
     if let Some(r) = s.r0_estimate_mohm {
         lines.push(format!(
             "R0 at 25 °C         estimated {r:.3} mΩ, true {:.3} mΩ (mean)",

@@ -121,6 +121,17 @@ pub struct CellResistance {
     pub true_mohm: f64,
 }
 
+/// One cell's capacity: as estimated and as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CellCapacity {
+    /// Cell number, 1-based.
+    pub cell: usize,
+    /// Estimated, Ah.
+    pub estimate_ah: f64,
+    /// True (present, at 25 °C), Ah.
+    pub true_ah: f64,
+}
+
 /// The result of a run (the JSON the CLI prints).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -183,6 +194,10 @@ pub struct Summary {
     pub capacity_cells_estimated: usize,
     /// True present capacity of the weakest cell at the end, Ah.
     pub true_capacity_ah: f64,
+    /// The cell the BMS finds the weakest at the end (the one `capacity_estimate_ah` is), with
+    /// its own truth beside it: it need not be the truly weakest cell, which may not be
+    /// estimated yet.
+    pub lowest_capacity: Option<CellCapacity>,
     /// Estimated mean R0 at 25 °C at the end, mΩ.
     pub r0_estimate_mohm: Option<f64>,
     /// True mean R0 at 25 °C at the end, mΩ.
@@ -803,6 +818,20 @@ impl Simulation {
                 h.cell_capacity_ah.iter().filter(|c| c.is_some()).count()
             }),
             true_capacity_ah: self.true_capacity_ah(),
+            lowest_capacity: health.as_ref().and_then(|h| {
+                h.cell_capacity_ah
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, q)| q.map(|(q, _)| (i, q)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .and_then(|(i, q)| {
+                        Some(CellCapacity {
+                            cell: i + 1,
+                            estimate_ah: f64::from(q),
+                            true_ah: self.pack.cells.capacity_ah(i)?,
+                        })
+                    })
+            }),
             r0_estimate_mohm: health
                 .as_ref()
                 .and_then(|h| h.r0_ohm)

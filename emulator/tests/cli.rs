@@ -237,6 +237,29 @@ fn the_summary_names_the_most_resistive_cell_beside_its_truth() {
 }
 
 #[test]
+fn the_summary_names_the_weakest_cell_beside_its_own_truth() {
+    // Cell 8 has 70 % of the others' capacity: its ends come first, and by the end of the
+    // day it is the one the BMS has learnt.
+    let out = emulator(&["run", "--scenario", "fault-weak-cell", "--seed", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("lowest cell "))
+        .unwrap_or_else(|| panic!("no lowest-capacity line: {text}"));
+    assert!(line.contains("lowest cell 8:"), "{line}");
+    let figures: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [_, estimate, truth] = figures[..] else {
+        panic!("{line}");
+    };
+    assert!((estimate - truth).abs() / truth < 0.03, "{line}");
+    assert!(truth < 0.75 * 280.0, "{line}");
+}
+
+#[test]
 fn run_without_days_runs_the_scenario_for_its_own_length() {
     let scenario = Scenario::PeakShaving;
     assert!(

@@ -259,4 +259,9 @@ fn the_reports_name_the_weak_cell_by_its_capacity() {
     let weakest = (0..16).filter(|&i| last[i] > 0).min_by_key(|&i| last[i]);
     assert_eq!(weakest, Some(7), "{last:?}");
     assert!(f64::from(last[7]) / 10.0 < 0.75 * 280.0, "{last:?}");
+    // The summary names the same cell, with its own truth beside it.
+    let lowest = device.simulation().summary().lowest_capacity.unwrap();
+    assert_eq!(lowest.cell, 8);
+    assert!((lowest.estimate_ah - f64::from(last[7]) / 10.0).abs() <= 0.05);
+    assert_eq!(Some(lowest.true_ah), cells.capacity_ah(7));
 }
