@@ -73,6 +73,37 @@ impl Default for Balancer {
 }
 
 impl Balancer {
+    /// The current each cell's balancing drew from it under the last decision, A (negative:
+    /// an active balancer's transfer into it, at the transfer current), cell 1 first, into
+    /// `out`: what flowed through the cells beside the string's current since that decision.
+    pub fn cell_currents_a(&self, config: &PackConfig, out: &mut [f32; MAX_CELLS]) {
+        out.fill(0.0);
+        let current_ma = match (config.balancer, self.last.transfer) {
+            (
+                BalancerKind::Passive {
+                    bleed_current_ma, ..
+                },
+                _,
+            ) => bleed_current_ma,
+            (BalancerKind::Active { .. }, Some(t)) => t.current_ma,
+            (BalancerKind::Active { .. }, None) => 0,
+        };
+        let current_a = f32::from(current_ma) / 1000.0;
+        let mut mask = self.last.mask;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(slot) = out.get_mut(i) {
+                *slot = current_a;
+            }
+        }
+        if let Some(t) = self.last.transfer
+            && let Some(slot) = out.get_mut(usize::from(t.to_cell))
+        {
+            *slot = -f32::from(t.current_ma) / 1000.0;
+        }
+    }
+
     /// Charge balancing has removed from cell `index` (0-based), mAh.
     pub fn balanced_mah(&self, index: usize) -> u32 {
         mah(&self.counters_ma_ms, index)
@@ -433,5 +464,34 @@ mod tests {
             })
         );
         assert_eq!(d.mask, 0b0010);
+        // What the estimator is told flows through each cell beside the string's current.
+        let mut currents = [f32::NAN; MAX_CELLS];
+        b.cell_currents_a(&config, &mut currents);
+        assert_eq!(currents[..5], [0.0, 2.0, -2.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_cells_bled_draw_the_bleed_current_until_the_next_decision() {
+        let config = PackConfig::lfp_280ah(6);
+        let mut b = Balancer::default();
+        let mut currents = [f32::NAN; MAX_CELLS];
+        b.cell_currents_a(&config, &mut currents);
+        assert_eq!(currents, [0.0; MAX_CELLS], "nothing before a decision");
+        b.update(
+            &config,
+            &charging(&[3_400, 3_420, 3_425, 3_380, 3_300, 3_415]),
+            true,
+            1_000,
+        );
+        b.cell_currents_a(&config, &mut currents);
+        assert_eq!(currents[..7], [0.06, 0.0, 0.06, 0.0, 0.0, 0.06, 0.0]);
+        // Discharging: the bleeding stops, and so does what the estimator is told.
+        let discharging = Measurement::new(&[3_300; 6], -20_000)
+            .unwrap()
+            .with_temperatures(&[Some(250), Some(260)])
+            .unwrap();
+        b.update(&config, &discharging, true, 1_000);
+        b.cell_currents_a(&config, &mut currents);
+        assert_eq!(currents, [0.0; MAX_CELLS]);
     }
 }

@@ -494,8 +494,11 @@ impl Engine {
         }
 
         if shape_ok && m.fresh {
+            // The balancer's last decision is what flowed beside the string's current since.
+            let mut balance_a = [0.0; MAX_CELLS];
+            self.balancer.cell_currents_a(&self.config, &mut balance_a);
             self.estimator
-                .update(&StepInput::new(m, &self.config, dt_millis));
+                .update(&StepInput::new(m, &self.config, dt_millis).with_balancing(&balance_a));
         }
         let soc = self.estimator.report();
         self.soc = soc;

@@ -48,7 +48,8 @@ impl SocEstimator for BaselineEstimator {
         let coulombs = f64::from(self.params.capacity_ah.max(0.001)) * 3600.0;
         let (charged_v, tail_a) = input.full_charge;
         for (i, (soc, full_secs)) in self.cells.iter_mut().enumerate() {
-            *soc += f64::from(input.current_a) * f64::from(input.dt_secs) / coulombs;
+            let current_a = input.current_a - input.balance_a(i);
+            *soc += f64::from(current_a) * f64::from(input.dt_secs) / coulombs;
             let v = input.cell_v(i);
             if let Some(v) = v.filter(|_| reset) {
                 *soc = f64::from(self.params.ocv.soc_at(v));
@@ -98,5 +99,31 @@ impl SocEstimator for BaselineEstimator {
 
     fn cell_capacity_ah(&self, _out: &mut [Option<f32>]) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{Measurement, PackConfig};
+
+    /// The coulomb counter counts a bled cell's bleed too (what the balancer says it drew).
+    #[test]
+    fn a_bled_cell_is_counted_down_by_its_bleed() {
+        let config = PackConfig::lfp_280ah(2);
+        let mut counter = BaselineEstimator::new(CellModelParams::lfp(280.0), 2, 0.5);
+        let m = Measurement::new(&[3_300, 3_300], -10_000)
+            .unwrap()
+            .with_temperatures(&[Some(250), Some(250)])
+            .unwrap();
+        let balance = [0.0, 4.0];
+        for _ in 0..3_600 {
+            counter.update(&StepInput::new(&m, &config, 1_000).with_balancing(&balance));
+        }
+        let soc = |i| counter.cell_soc(i).unwrap();
+        assert!((soc(0) - (0.5 - 10.0 / 280.0)).abs() < 1e-5, "{}", soc(0));
+        assert!((soc(1) - (0.5 - 14.0 / 280.0)).abs() < 1e-5, "{}", soc(1));
     }
 }

@@ -334,16 +334,18 @@ impl Filters {
         self.agrees[c]
     }
 
-    /// Time update of every cell over one step at the measured current. `coulombs` is the
-    /// capacity each cell is counted against, A·s, and `capacity_rel_sigma` its relative
-    /// uncertainty: a capacity error is an SOC error growing with the charge moved, so the SOC
-    /// variance grows by `capacity_rel_sigma² · |ΔSOC|`.
+    /// Time update of every cell over one step at the measured current, less what balancing
+    /// drew from each cell (`balance_a`, A). `coulombs` is the capacity each cell is counted
+    /// against, A·s, and `capacity_rel_sigma` its relative uncertainty: a capacity error is an
+    /// SOC error growing with the charge moved, so the SOC variance grows by
+    /// `capacity_rel_sigma² · |ΔSOC|`.
     pub(crate) fn predict(
         &mut self,
         params: &CellModelParams,
         step: &Step,
         coulombs: &Lanes,
         capacity_rel_sigma: &Lanes,
+        balance_a: &Lanes,
     ) {
         let n = self.len.min(MAX_CELLS);
         let dt = step.dt_secs;
@@ -360,7 +362,7 @@ impl Filters {
         let [xz, xv1, xv2, _, xb, x_e] = &mut self.x;
         let PendingLanes { d, u, q } = &mut self.pending;
         for c in 0..n {
-            let i = step.current_a - xb[c];
+            let i = step.current_a - xb[c] - balance_a[c];
             let eff = if i > 0.0 { efficiency } else { 1.0 };
             let dz_di = eff * dt / coulombs[c];
             let dz = dz_di * i;
@@ -409,22 +411,22 @@ impl Filters {
             .iter()
             .all(|&x| x < HYSTERESIS_SERIES_BELOW)
         {
-            self.hysteresis_update(step.current_a, hysteresis_series);
+            self.hysteresis_update(step.current_a, balance_a, hysteresis_series);
         } else {
-            self.hysteresis_update(step.current_a, hysteresis_decay);
+            self.hysteresis_update(step.current_a, balance_a, hysteresis_decay);
         }
     }
 
     /// Moves every cell's hysteresis state towards the direction of its current by
     /// `decay(x)` of the way, with `x` from [`Filters::predict`].
     #[inline(always)]
-    fn hysteresis_update(&mut self, current_a: f32, decay: impl Fn(f32) -> f32) {
+    fn hysteresis_update(&mut self, current_a: f32, balance_a: &Lanes, decay: impl Fn(f32) -> f32) {
         let n = self.len.min(MAX_CELLS);
         let [_, _, _, xh, xb, _] = &mut self.x;
         let PendingLanes { d, u, q } = &mut self.pending;
         for c in 0..n {
             let k = decay(self.hysteresis_x[c]);
-            let i = current_a - xb[c];
+            let i = current_a - xb[c] - balance_a[c];
             let direction = if i > 0.0 {
                 1.0
             } else if i < 0.0 {
@@ -716,6 +718,7 @@ mod tests {
             step,
             &[280.0 * 3600.0; MAX_CELLS],
             &[0.05; MAX_CELLS],
+            &[0.0; MAX_CELLS],
         );
     }
 
@@ -773,6 +776,54 @@ mod tests {
                 assert!(agrees, "P[{i}][{j}]: composed {a:e}, step by step {b:e}");
             }
         }
+    }
+
+    /// A cell the balancer bleeds is counted down by the bleed beside the string's current,
+    /// its hysteresis driven by its own current; its neighbour is not.
+    #[test]
+    fn a_bled_cell_is_counted_with_its_bleed() {
+        let params = CellModelParams::lfp(280.0);
+        let mut f = Filters::new(&params, 2, 0.5, 0.1);
+        let mut balance = [0.0; MAX_CELLS];
+        balance[1] = 2.0;
+        for _ in 0..3_600 {
+            f.predict(
+                &params,
+                &step(-1.0),
+                &[280.0 * 3600.0; MAX_CELLS],
+                &[0.05; MAX_CELLS],
+                &balance,
+            );
+        }
+        // An hour at 1 A out, and 2 A more out of cell 2: 1/280 and 3/280 of the capacity.
+        assert!(
+            (f.soc(0) - (0.5 - 1.0 / 280.0)).abs() < 1e-5,
+            "{}",
+            f.soc(0)
+        );
+        assert!(
+            (f.soc(1) - (0.5 - 3.0 / 280.0)).abs() < 1e-5,
+            "{}",
+            f.soc(1)
+        );
+        // At 0.5 A into the string, cell 2 still loses 1.5 A: its hysteresis turns to
+        // discharge while its neighbour's turns to charge.
+        for _ in 0..600 {
+            f.predict(
+                &params,
+                &step(0.5),
+                &[280.0 * 3600.0; MAX_CELLS],
+                &[0.05; MAX_CELLS],
+                &balance,
+            );
+        }
+        assert!(
+            f.hysteresis(0) > f.hysteresis(1),
+            "{} {}",
+            f.hysteresis(0),
+            f.hysteresis(1)
+        );
+        assert!(f.soc(1) < 0.5 - 3.0 / 280.0);
     }
 
     /// A cell whose corrections are all skipped for hours (its voltage beyond the curve's

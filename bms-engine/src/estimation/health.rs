@@ -11,9 +11,9 @@
 //! fit (far less capacity than it counts with, a bad connection) makes the filter bend its
 //! states to follow the voltage while its σ stays small. Two pins at least 50 % of SOC apart
 //! give one data point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge
-//! counted between them `y` in Ah (with the cells' mean bias estimate: one cell's own bends
-//! when the model does not fit it; uncertain by the bias over the time and a 0.5 % gain
-//! error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
+//! counted between them `y` in Ah (less what the balancer drew from that cell; with the
+//! cells' mean bias estimate: one cell's own bends when the model does not fit it; uncertain
+//! by the bias over the time and a 0.5 % gain error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
 //! low; the estimate minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by
 //! golden-section search, with weights fading over 30 days so that fade is tracked.
 //!
@@ -135,6 +135,9 @@ struct CellHealth {
     capacity: Option<(f32, f32)>,
     /// Sums of the excess over the string's resistance at each step, Ω (see [`Sums`]).
     r0_excess: Sums,
+    /// Charge balancing has drawn from the cell since the start, Ah (negative: given to it):
+    /// beside the string's, the only charge a cell's own counting differs by.
+    balanced_ah: f64,
 }
 
 /// Weighted sums of a resistance with forgetting: Σw, Σw·r, Σw·r², effective count.
@@ -162,6 +165,7 @@ impl CellHealth {
             points: Vec::new(),
             capacity: None,
             r0_excess: (0.0, 0.0, 0.0, 0.0),
+            balanced_ah: 0.0,
         }
     }
 }
@@ -324,6 +328,14 @@ impl Health {
         }
     }
 
+    /// Counts what balancing drew from each cell over a step of `dt_secs` (`balance_a`, A,
+    /// cell 1 first; see [`super::StepInput::balance_a`]).
+    pub fn balance(&mut self, balance_a: &[f32], dt_secs: f32) {
+        for (cell, &a) in self.cells.iter_mut().zip(balance_a) {
+            cell.balanced_ah += f64::from(a) * f64::from(dt_secs) / 3600.0;
+        }
+    }
+
     /// Starts a step of the string: counts its charge and notes whether its current moved by
     /// enough to show R0. Each cell's view of it follows ([`Health::observe`], where
     /// [`Health::cells_wanted`] says it can matter), then [`Health::end`].
@@ -392,7 +404,7 @@ impl Health {
         let here = Pin {
             soc: o.soc,
             variance: o.soc_variance,
-            ah: self.ah,
+            ah: self.ah - cell.balanced_ah,
             secs: self.secs,
         };
         let Some(pin) = cell.pin else {
@@ -736,6 +748,36 @@ mod tests {
         assert_eq!(capacity_after(-1.0, leaning(0.05)), None);
         assert_eq!(capacity_after(-1.0, leaning(-0.05)), None);
         assert!(capacity_after(-1.0, leaning(0.002)).is_some());
+    }
+
+    /// Two cells discharged from full to 10 % by 20 A, the second bled 2 A besides all the
+    /// way: each window counts the cell's own charge, so the first is found at 250 Ah and the
+    /// second at 275 Ah (counted with the string's charge alone, it would read 250 Ah too).
+    #[test]
+    fn a_bled_cells_capacity_counts_its_bleed() {
+        let params = CellModelParams::lfp(280.0);
+        let mut h = Health::new(&params, 2);
+        let pinned = |soc| {
+            [
+                seen(&params, soc, 0.005, true),
+                seen(&params, soc, 0.005, true),
+            ]
+        };
+        step(&mut h, 0.0, 0.0, &pinned(1.0));
+        let secs = 0.9 * 250.0 * 3600.0 / 20.0;
+        h.balance(&[0.0, 2.0], secs);
+        step(
+            &mut h,
+            -20.0,
+            secs,
+            &[seen(&params, 0.5, 0.1, true), seen(&params, 0.5, 0.1, true)],
+        );
+        step(&mut h, -1.0, 0.0, &pinned(0.1));
+        let report = h.report();
+        for (q, truth) in report.cell_capacity_ah.iter().zip([250.0, 275.0]) {
+            let (q, _) = q.expect("pinned at both ends");
+            assert!((q - truth).abs() < 0.5, "{q} Ah, {truth} Ah true");
+        }
     }
 
     /// Four cells of 0.3 mΩ at 25 °C, one (cell 2) behind a 5 mΩ connection, see current
