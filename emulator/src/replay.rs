@@ -113,7 +113,10 @@ impl CellDescription {
     }
 
     /// An engine configuration for `cells` of this cell: protection at `v_max` / `v_min` with
-    /// the usual hysteresis and grading, 1 C over-current, one temperature sensor.
+    /// the usual hysteresis and grading, 1 C over-current, one temperature sensor, and no
+    /// balancer: whatever balanced the recorded cells did so before, and it is in their
+    /// voltages; a bleed the engine decided on here would flow through nothing, and the
+    /// estimator would count it.
     pub fn engine_config(&self, cells: u8) -> PackConfig {
         let mut c = PackConfig::lfp_280ah(cells);
         let mv = |v: f64| (v * 1000.0).round() as i32;
@@ -172,6 +175,11 @@ impl CellDescription {
         c.float_cell_mv = u16::try_from(hi - 275).unwrap_or(0);
         c.discharge_cell_mv = u16::try_from(lo + 400).unwrap_or(0);
         c.balance_min_cell_mv = u16::try_from(hi - 350).unwrap_or(0);
+        c.balancer = bms_engine::BalancerKind::Passive {
+            bleed_current_ma: 0,
+            max_channels: 0,
+            no_adjacent: true,
+        };
         c.max_charge_current_ma = c.capacity_mah / 2;
         c.max_discharge_current_ma = c.capacity_mah * 5 / 7;
         c.absorption_tail_current_ma = c.capacity_mah / 20;
