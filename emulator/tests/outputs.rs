@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use bms_engine::protocol::{DeviceMessage, FrameDecoder};
+use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
 use emulator::{EmulatedDevice, Scenario, Simulation, SimulationConfig};
 
 fn config(scenario: Scenario, cells: usize) -> SimulationConfig {
@@ -179,22 +179,25 @@ fn the_wire_stream_is_a_greeting_then_telemetry_and_events() {
     );
 }
 
+/// The last report in a device's `bytes`.
+fn last_report(bytes: &[u8]) -> Telemetry {
+    let mut decoder = FrameDecoder::<DeviceMessage>::new();
+    let mut last = None;
+    decoder.feed(bytes, |r| {
+        if let Ok(DeviceMessage::Telemetry(t)) = r {
+            last = Some(t);
+        }
+    });
+    last.expect("a report")
+}
+
 /// The reports carry each cell's resistance as the BMS has learnt it: nothing before it has
 /// seen the current steps that show it, then every cell, with the one behind the connection
 /// that went bad (cell 3, +5 mΩ after an hour) standing out at its true value.
 #[test]
 fn the_reports_name_the_cell_behind_a_bad_connection_by_its_resistance() {
     let mut device = EmulatedDevice::new(config(Scenario::FaultResistanceStep, 16)).unwrap();
-    let resistances = |bytes: &[u8]| {
-        let mut decoder = FrameDecoder::<DeviceMessage>::new();
-        let mut last = None;
-        decoder.feed(bytes, |r| {
-            if let Ok(DeviceMessage::Telemetry(t)) = r {
-                last = Some(t.cell_r0_micro_ohm);
-            }
-        });
-        last.expect("a report")
-    };
+    let resistances = |bytes: &[u8]| last_report(bytes).cell_r0_micro_ohm;
     let first = resistances(&device.advance(1));
     assert_eq!(first.len(), 16, "a place for every cell");
     assert!(
@@ -228,16 +231,7 @@ fn the_reports_name_the_cell_behind_a_bad_connection_by_its_resistance() {
 #[test]
 fn the_reports_name_the_weak_cell_by_its_capacity() {
     let mut device = EmulatedDevice::new(config(Scenario::FaultWeakCell, 16)).unwrap();
-    let capacities = |bytes: &[u8]| {
-        let mut decoder = FrameDecoder::<DeviceMessage>::new();
-        let mut last = None;
-        decoder.feed(bytes, |r| {
-            if let Ok(DeviceMessage::Telemetry(t)) = r {
-                last = Some(t.cell_capacity_deci_ah);
-            }
-        });
-        last.expect("a report")
-    };
+    let capacities = |bytes: &[u8]| last_report(bytes).cell_capacity_deci_ah;
     let first = capacities(&device.advance(1));
     assert_eq!(first.len(), 16, "a place for every cell");
     assert!(

@@ -385,11 +385,7 @@ impl Reading {
         }
         learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n = learnt.len();
-        let median_mohm = if n % 2 == 1 {
-            learnt[n / 2].1
-        } else {
-            (learnt[n / 2 - 1].1 + learnt[n / 2].1) / 2.0
-        };
+        let median_mohm = sorted_median(&learnt)?;
         let (lowest, highest) = (learnt[0], learnt[n - 1]);
         let stands_out = highest.1 >= OUTLIER_R0_FACTOR * median_mohm
             && highest.1 - median_mohm >= OUTLIER_R0_MIN_MOHM;
@@ -417,14 +413,8 @@ impl Reading {
         let rated_ah = rated_ah.filter(|q| q.is_finite() && *q > 0.0);
         // The others: every learnt cell but the weakest.
         let others = &learnt[1..];
-        let others_median_ah = (others.len() >= MIN_OTHERS_FOR_CAPACITY).then(|| {
-            let n = others.len();
-            if n % 2 == 1 {
-                others[n / 2].1
-            } else {
-                (others[n / 2 - 1].1 + others[n / 2].1) / 2.0
-            }
-        });
+        let others_median_ah =
+            sorted_median(others).filter(|_| others.len() >= MIN_OTHERS_FOR_CAPACITY);
         let weak = match (others_median_ah, rated_ah) {
             (Some(median), _) => weakest.1 < WEAK_CAPACITY_OF_OTHERS * median,
             (None, Some(rated)) => weakest.1 < WEAK_CAPACITY_OF_RATED * rated,
@@ -447,6 +437,18 @@ impl Reading {
         let (i, v) = cells.fold(first, |best, c| if better(c.1, best.1) { c } else { best });
         Some((i + 1, v))
     }
+}
+
+/// The median value of `(cell, value)` pairs sorted by value; `None` for none.
+fn sorted_median(sorted: &[(usize, f64)]) -> Option<f64> {
+    let n = sorted.len();
+    let upper = sorted.get(n / 2)?.1;
+    // n ≥ 1 here, so an even n has a value below the middle.
+    Some(if n.is_multiple_of(2) {
+        (sorted[n / 2 - 1].1 + upper) / 2.0
+    } else {
+        upper
+    })
 }
 
 /// Fewest learnt cells whose resistances are compared: with fewer, there is no "the others".
