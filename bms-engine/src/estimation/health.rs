@@ -13,9 +13,10 @@
 //! give one data point: ΔSOC `x` (both ends uncertain, σx² = σ₁² + σ₂²) against the charge
 //! counted between them `y` in Ah (less what the balancer drew from that cell; with the
 //! cells' mean bias estimate: one cell's own bends when the model does not fit it; uncertain
-//! by the bias over the time and a 0.5 % gain error). Both coordinates are noisy, so ordinary least squares of `y` on `x` is biased
-//! low; the estimate minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by
-//! golden-section search, with weights fading over 30 days so that fade is tracked.
+//! by the bias over the time and a 0.5 % gain error). Both coordinates are noisy, so ordinary
+//! least squares of `y` on `x` is biased low; the estimate minimises
+//! Σ w (y − Q·x)² / (σy² + Q²·σx²) instead, solved by golden-section search, with weights
+//! fading over 30 days so that fade is tracked.
 //!
 //! **Resistance.** A current step of at least 0.05 C between two samples moves the voltage by
 //! R0·ΔI within a second, before the RC pairs respond; the filter's own RC prediction is
