@@ -30,6 +30,8 @@ test('the weak cell stands out by its learnt capacity', async () => {
   for (const n of [0, 6, 8, 15]) {
     assert.doesNotMatch(await tiles.nth(n).getAttribute('class'), /\bweak\b/);
   }
+  // The SOH is the weakest cell's, and the SOC card says which cell that is.
+  assert.match(await page.getByTestId('soc-detail').textContent(), /SOH (6[5-9]|7[0-5])\.\d % \(cell 8\)/);
   // The first line of the weak cell's tile still fits its column: its SOC ends inside it.
   const inside = await tiles.nth(7).evaluate((li) => {
     const tile = li.getBoundingClientRect();

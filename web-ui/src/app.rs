@@ -738,9 +738,14 @@ fn SocCard(
     let detail = move || {
         reading.with(|r| {
             r.as_ref().map_or_else(String::new, |r| {
+                // The string's SOH is its weakest cell's: name it once the cells are told.
+                let weakest = r
+                    .capacities(None)
+                    .filter(|c| c.cells > 1)
+                    .map_or_else(String::new, |c| format!(" (cell {})", c.weakest.0));
                 let soh = r.soh_pct.map_or_else(
                     || "SOH not yet known".to_owned(),
-                    |s| format!("SOH {s:.1} %"),
+                    |s| format!("SOH {s:.1} %{weakest}"),
                 );
                 let mut parts = Vec::new();
                 if let Some(usable) = r.usable_soc_pct {
@@ -781,7 +786,7 @@ fn SocCard(
                 <span class="note truth">"true (emulator) "
                     <span data-testid="true-soc">{format!("{t:.1}")}</span>" %"</span>
             })}
-            <span class="note">{detail}</span>
+            <span class="note" data-testid="soc-detail">{detail}</span>
         </div>
     }
 }
