@@ -1528,7 +1528,8 @@ fn CellsPanel(
             resistances.get().map_or_else(
                 || {
                     "Cell resistances: not learnt yet (the BMS learns them from the voltage \
-                    steps that follow steps in the current)."
+                    steps that follow steps in the current, a charge starting or an appliance \
+                    switching: in a solar home, usually by the second sunny day)."
                         .to_owned()
                 },
                 |r| r.summary(),
@@ -1554,7 +1555,8 @@ fn CellsPanel(
             capacities.get().map_or_else(
                 || {
                     "Cell capacities: not learnt yet (the BMS learns a cell's capacity from the \
-                    charge counted between a full charge and a rest far lower down)."
+                    charge counted between a full charge and a rest far lower down: after the \
+                    first deep cycle)."
                         .to_owned()
                 },
                 |c| c.summary(),
