@@ -819,37 +819,24 @@ impl Simulation {
             }),
             true_capacity_ah: self.true_capacity_ah(),
             lowest_capacity: health.as_ref().and_then(|h| {
-                h.cell_capacity_ah
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, q)| q.map(|(q, _)| (i, q)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .and_then(|(i, q)| {
-                        Some(CellCapacity {
-                            cell: i + 1,
-                            estimate_ah: f64::from(q),
-                            true_ah: self.pack.cells.capacity_ah(i)?,
-                        })
-                    })
+                let (i, q) = learnt_extreme(&h.cell_capacity_ah, false)?;
+                Some(CellCapacity {
+                    cell: i + 1,
+                    estimate_ah: f64::from(q),
+                    true_ah: self.pack.cells.capacity_ah(i)?,
+                })
             }),
             r0_estimate_mohm: health
                 .as_ref()
                 .and_then(|h| h.r0_ohm)
                 .map(|(r, _)| f64::from(r) * 1000.0),
             highest_r0: health.as_ref().and_then(|h| {
-                let model = &self.pack.model;
-                h.cell_r0_ohm
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| r.map(|(r, _)| (i, r)))
-                    .max_by(|a, b| a.1.total_cmp(&b.1))
-                    .and_then(|(i, r)| {
-                        Some(CellResistance {
-                            cell: i + 1,
-                            estimate_mohm: f64::from(r) * 1000.0,
-                            true_mohm: self.pack.cells.r0_at_25c_ohm(i, model)? * 1000.0,
-                        })
-                    })
+                let (i, r) = learnt_extreme(&h.cell_r0_ohm, true)?;
+                Some(CellResistance {
+                    cell: i + 1,
+                    estimate_mohm: f64::from(r) * 1000.0,
+                    true_mohm: self.pack.cells.r0_at_25c_ohm(i, &self.pack.model)? * 1000.0,
+                })
             }),
             true_r0_mohm: self.cell_mean(Cells::r0_at_25c_ohm) * 1000.0,
             energy_in_kwh: s.energy_in_wh / 1000.0,
@@ -878,6 +865,21 @@ impl Simulation {
 }
 
 /// `held = min(held, x)` for finite values, as one compare.
+/// The cell (0-based) whose learnt value (of `(value, σ)` estimates) is the `highest`, or
+/// else the lowest, with that value; on a tie, the last for the highest and the first for the
+/// lowest.
+fn learnt_extreme(cells: &[Option<(f32, f32)>], highest: bool) -> Option<(usize, f32)> {
+    let learnt = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|(v, _)| (i, v)));
+    if highest {
+        learnt.max_by(|a, b| a.1.total_cmp(&b.1))
+    } else {
+        learnt.min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
 fn lower(held: &mut f64, x: f64) {
     if x < *held {
         *held = x;

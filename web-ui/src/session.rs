@@ -374,16 +374,10 @@ impl Reading {
     /// What the cells' learnt resistances say, once at least [`MIN_CELLS_FOR_R0`] cells are
     /// learnt; `None` before, or when the device does not say.
     pub fn resistances(&self) -> Option<Resistances> {
-        let mut learnt: Vec<(usize, f64)> = self
-            .cell_r0_mohm
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.filter(|r| r.is_finite()).map(|r| (i + 1, r)))
-            .collect();
+        let learnt = learnt_by_value(&self.cell_r0_mohm);
         if learnt.len() < MIN_CELLS_FOR_R0 {
             return None;
         }
-        learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n = learnt.len();
         let median_mohm = sorted_median(&learnt)?;
         let (lowest, highest) = (learnt[0], learnt[n - 1]);
@@ -402,13 +396,7 @@ impl Reading {
     /// What the cells' learnt capacities say, once any cell is learnt, against the device's
     /// `rated_ah` where it is known; `None` before, or when the device does not say.
     pub fn capacities(&self, rated_ah: Option<f64>) -> Option<Capacities> {
-        let mut learnt: Vec<(usize, f64)> = self
-            .cell_capacity_ah
-            .iter()
-            .enumerate()
-            .filter_map(|(i, q)| q.filter(|q| q.is_finite() && *q > 0.0).map(|q| (i + 1, q)))
-            .collect();
-        learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let learnt = learnt_by_value(&self.cell_capacity_ah);
         let (&weakest, &strongest) = (learnt.first()?, learnt.last()?);
         let rated_ah = rated_ah.filter(|q| q.is_finite() && *q > 0.0);
         // The others: every learnt cell but the weakest.
@@ -437,6 +425,18 @@ impl Reading {
         let (i, v) = cells.fold(first, |best, c| if better(c.1, best.1) { c } else { best });
         Some((i + 1, v))
     }
+}
+
+/// The cells with a value learnt (finite and above 0: a device says 0 for "not yet"), as
+/// (number from 1, value), smallest value first.
+fn learnt_by_value(values: &[Option<f64>]) -> Vec<(usize, f64)> {
+    let mut learnt: Vec<(usize, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.filter(|v| v.is_finite() && *v > 0.0).map(|v| (i + 1, v)))
+        .collect();
+    learnt.sort_by(|a, b| a.1.total_cmp(&b.1));
+    learnt
 }
 
 /// The median value of `(cell, value)` pairs sorted by value; `None` for none.

@@ -107,7 +107,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{Measurement, PackConfig};
+    use crate::{MAX_CELLS, Measurement, PackConfig};
 
     /// The coulomb counter counts a bled cell's bleed too (what the balancer says it drew).
     #[test]
@@ -118,7 +118,8 @@ mod tests {
             .unwrap()
             .with_temperatures(&[Some(250), Some(250)])
             .unwrap();
-        let balance = [0.0, 4.0];
+        let mut balance = [0.0; MAX_CELLS];
+        balance[1] = 4.0;
         for _ in 0..3_600 {
             counter.update(&StepInput::new(&m, &config, 1_000).with_balancing(&balance));
         }

@@ -238,14 +238,17 @@ pub struct StepInput<'a> {
     /// Rest: current below this is rest, A; after this long at rest the OCV shows, s.
     pub rest: (f32, f32),
     /// What balancing drew from each cell beside the string's current, A (negative: an
-    /// active balancer's transfer into it), cell 1 first; a cell beyond the slice, none.
-    pub balance_a: &'a [f32],
+    /// active balancer's transfer into it), cell 1 first, in the lanes the filters take.
+    pub balance_a: &'a [f32; MAX_CELLS],
 }
+
+/// No cell balanced: what a step's input says until the engine tells otherwise.
+const NO_BALANCING: [f32; MAX_CELLS] = [0.0; MAX_CELLS];
 
 impl<'a> StepInput<'a> {
     /// The same input with each cell's balancing current `balance_a` (see
     /// [`StepInput::balance_a`]).
-    pub fn with_balancing(self, balance_a: &'a [f32]) -> Self {
+    pub fn with_balancing(self, balance_a: &'a [f32; MAX_CELLS]) -> Self {
         StepInput { balance_a, ..self }
     }
 
@@ -283,7 +286,7 @@ impl<'a> StepInput<'a> {
                 config.rest_current_ma as f32 / 1000.0,
                 config.rest_time_ms as f32 / 1000.0,
             ),
-            balance_a: &[],
+            balance_a: &NO_BALANCING,
         }
     }
 
@@ -607,16 +610,12 @@ impl SocEstimator for ModelEstimator {
             };
         }
         unread_v.fill(f32::NAN);
-        let mut balance_a: Lanes = [0.0; MAX_CELLS];
-        for (lane, &a) in balance_a.iter_mut().zip(input.balance_a) {
-            *lane = a;
-        }
         self.filters.predict(
             &self.params,
             &step,
             &self.coulombs,
             &self.capacity_rel_sigma,
-            &balance_a,
+            input.balance_a,
         );
         // One cell's voltage correction this step, the cells in turn.
         let turn = (CORRECTION_EVERY - self.steps as usize % CORRECTION_EVERY) % CORRECTION_EVERY;
@@ -824,7 +823,7 @@ mod tests {
                 full_charge: (3.55, 14.0),
                 full_detect_secs: 180.0,
                 rest: (1.0, 1_800.0),
-                balance_a: &[],
+                balance_a: &NO_BALANCING,
             };
             estimator.update(&input);
             for (i, &heard) in estimator.voltages.iter().enumerate().take(4) {
