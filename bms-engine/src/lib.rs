@@ -26,6 +26,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod balancing;
 pub mod can;
 pub mod config;
@@ -34,6 +37,7 @@ mod error;
 pub mod estimation;
 pub mod event_log;
 pub mod limits;
+mod math;
 mod measurement;
 pub mod protection;
 pub mod protocol;

@@ -215,7 +215,7 @@ impl SelfDischarge {
             let behind = latest.behind_ah.iter().zip(&earlier.behind_ah);
             let sigma = latest.sigma_ah.iter().zip(&earlier.sigma_ah);
             for (i, ((now, then), (a, b))) in behind.zip(sigma).take(n).enumerate() {
-                let wander_ah = 3.0 * libm::sqrtf(a * a + b * b) + floor_ah;
+                let wander_ah = 3.0 * crate::math::sqrtf(a * a + b * b) + floor_ah;
                 let leak_a = (now - then - wander_ah) / hours;
                 if leak_a > worst.0 {
                     worst = (leak_a, u8::try_from(i).ok());

@@ -199,6 +199,15 @@ fn bench() -> Result {
         "emulator closed-loop cost (divan) and memory per cell",
         cmd("cargo").args(["bench", "-p", "emulator", "--bench", "loop"]),
     )?;
+    // The same loop compiled for this very processor (AVX and FMA where it has them), in a
+    // target directory of its own so the portable build above is not thrown away.
+    step(
+        "emulator closed-loop cost, built for this CPU (-C target-cpu=native)",
+        cmd("cargo")
+            .args(["bench", "-p", "emulator", "--bench", "loop"])
+            .env("RUSTFLAGS", "-C target-cpu=native")
+            .env("CARGO_TARGET_DIR", root().join("target/native-cpu")),
+    )?;
     step(
         "WASM step and closed-loop cost (Node, release build)",
         cmd("cargo").args([

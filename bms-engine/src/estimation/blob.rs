@@ -149,7 +149,7 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
     let cells = e.filters.len();
     for (i, (v, r0_slot)) in values.iter().zip(&mut r0s).enumerate().take(cells) {
         let [soc, sigma, h, bias, capacity, capacity_sigma, r0] = *v;
-        let sigma = libm::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
+        let sigma = crate::math::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
         e.filters.resume(i, &e.params, soc, sigma, h, bias);
         let capacity = (capacity.is_finite() && capacity > 0.0 && capacity_sigma.is_finite())
             .then_some((capacity, capacity_sigma));

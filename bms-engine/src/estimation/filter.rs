@@ -281,7 +281,7 @@ impl Filters {
 
     /// 1σ of cell `c`'s SOC, fraction.
     pub(crate) fn soc_sigma(&self, c: usize) -> f32 {
-        libm::sqrtf(self.soc_variance(c))
+        crate::math::sqrtf(self.soc_variance(c))
     }
 
     /// Variance of cell `c`'s SOC, fraction².
@@ -766,7 +766,7 @@ mod tests {
         for (i, noise_i) in noise.iter().enumerate() {
             for j in 0..N {
                 let (a, b) = (pc[i][j], ps[i][j]);
-                let scale = libm::sqrtf(ps[i][i] * ps[j][j]);
+                let scale = crate::math::sqrtf(ps[i][i] * ps[j][j]);
                 let agrees = if i == j {
                     // The noise added at the end has not decayed: more, never more than it.
                     a - b >= -1e-5 * scale && a - b <= noise_i + 1e-5 * scale
@@ -901,7 +901,7 @@ mod tests {
         assert!(
             variance <= 1.01 * sigma * sigma && variance >= 0.9 * sigma * sigma,
             "σ {} mV",
-            1e3 * libm::sqrtf(variance)
+            1e3 * crate::math::sqrtf(variance)
         );
         assert!(filter.x[E][0].abs() < 0.01 * sigma, "{}", filter.x[E][0]);
         // Learnt exactly at one SOC, then 1 % of the SOC further: it is known to the walk's

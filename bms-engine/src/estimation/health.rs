@@ -281,13 +281,13 @@ impl Health {
         self.cells
             .get(i)
             .and_then(|c| c.pin)
-            .map(|p| (p.soc, libm::sqrtf(p.variance)))
+            .map(|p| (p.soc, crate::math::sqrtf(p.variance)))
     }
 
     /// Cell `i`'s R0 at 25 °C, once enough steps were seen, Ω, and its 1σ.
     pub fn r0_ohm(&self, i: usize) -> Option<(f32, f32)> {
         self.r0_parts(i)
-            .map(|((r, rs), (e, es))| (r + e, libm::sqrtf(rs * rs + es * es)))
+            .map(|((r, rs), (e, es))| (r + e, crate::math::sqrtf(rs * rs + es * es)))
     }
 
     /// Cell `i`'s R0 for the filter at Arrhenius factor `resistance_factor`, once enough steps
@@ -511,7 +511,7 @@ impl Health {
         report.capacity_ah = self.weakest;
         report.soh_pct = self.soh_pct();
         if r_n > 0.0 {
-            report.r0_ohm = Some((r_sum / r_n, libm::sqrtf(r_var) / r_n));
+            report.r0_ohm = Some((r_sum / r_n, crate::math::sqrtf(r_var) / r_n));
         }
         let (n, st, sc, stc, stt) = self.trend;
         let denominator = n * stt - st * st;
@@ -536,7 +536,7 @@ fn r0_estimate(sums: Sums) -> Option<(f32, f32)> {
     let (sw, _, swr2, n) = sums;
     let mean = r0_mean(sums)?;
     let variance = (swr2 / sw - mean * mean).max(0.0);
-    Some((mean, libm::sqrtf(variance / n)))
+    Some((mean, crate::math::sqrtf(variance / n)))
 }
 
 /// Capacity by weighted total least squares: minimises Σ w (y − Q·x)² / (σy² + Q²·σx²) over
@@ -581,7 +581,7 @@ fn awtls(points: &[Point], nominal: f32, today: f32) -> Option<(f32, f32)> {
         .iter()
         .map(|p| weight(p) * p.x * p.x / (p.vy + q * q * p.vx))
         .sum();
-    (information > 0.0).then(|| (q, libm::sqrtf(1.0 / information)))
+    (information > 0.0).then(|| (q, crate::math::sqrtf(1.0 / information)))
 }
 
 #[cfg(test)]

@@ -493,7 +493,7 @@ impl ModelEstimator {
         });
         // Summed, then divided once (not each term: a division a cell, twice, every step).
         let n = self.filters.len().max(1) as f32;
-        self.bias_mean = (b / n, libm::sqrtf(variance / n));
+        self.bias_mean = (b / n, crate::math::sqrtf(variance / n));
     }
 
     /// `cell_count` filters starting at `soc` (fraction) with an uncertainty of `soc_sigma`.
