@@ -24,8 +24,10 @@ test('all 16 cell voltages are shown and change over time', async () => {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const violations = [];
+  const consoleErrors = [];
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    else if (m.type() === 'error') consoleErrors.push(m.text());
   });
   await page.goto(dashboard.url);
 
@@ -72,6 +74,11 @@ test('all 16 cell voltages are shown and change over time', async () => {
   await page.screenshot({ path: new URL('./artifacts/dashboard.png', import.meta.url).pathname });
   assert.deepEqual(errors, [], 'no uncaught errors on the page');
   assert.deepEqual(violations, [], 'nothing the Content-Security-Policy had to block');
+  // Nothing else in the console either: a missing file (the tab's icon was one) is a 404 there.
+  assert.deepEqual(consoleErrors, [], 'no errors in the console');
+  const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+  const response = await page.request.get(new URL(icon, dashboard.url).href);
+  assert.equal(response.status(), 200, `the tab's icon ${icon} is served`);
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
   assert.doesNotMatch(csp, /https?:|\*/, `no remote origin is allowed: ${csp}`);
   await page.close();
