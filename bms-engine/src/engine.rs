@@ -56,6 +56,8 @@ pub struct Outputs {
     pub soh_permille: Option<u16>,
     /// Estimated current-sensor bias (measured − true), mA; `None` for the baseline.
     pub current_bias_ma: Option<i32>,
+    /// Its 1σ, mA (at most 65 535); `None` with it.
+    pub current_bias_sigma_ma: Option<u16>,
     /// Remaining charge, mAh.
     pub remaining_mah: u32,
     /// Limits for the charger and inverter.
@@ -91,6 +93,7 @@ impl Outputs {
             cell_soc_permille: Vec::new(),
             soh_permille: None,
             current_bias_ma: None,
+            current_bias_sigma_ma: None,
             remaining_mah: 0,
             limits: Limits {
                 charge_voltage_mv: 0,
@@ -624,6 +627,9 @@ impl Engine {
         out.current_bias_ma = soc
             .bias_a
             .map(|(b, _)| (b * 1000.0).clamp(-1.0e9, 1.0e9) as i32);
+        out.current_bias_sigma_ma = soc
+            .bias_a
+            .map(|(_, sigma)| (sigma * 1000.0 + 0.5).clamp(0.0, f32::from(u16::MAX)) as u16);
         out.remaining_mah = (soc.remaining_ah.max(0.0) * 1000.0) as u32;
         out.limits = limits;
         out.balancing = balancing;

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 6;
+pub const PROTOCOL_VERSION: u8 = 7;
 
 /// Most a report says of one cell's resistance, µΩ (2 Ω: a cell or connection that far gone is
 /// as good as open). Keeps each value within three varint bytes, so that the largest report of
@@ -156,6 +156,10 @@ pub struct Telemetry {
     /// not yet learnt; empty from an estimator that learns none; at most 6 553.5 Ah. Added in
     /// version 6, last, so that a version 5 report is a version 6 one without it.
     pub cell_capacity_deci_ah: Vec<u16, MAX_CELLS>,
+    /// 1σ of [`Telemetry::current_bias_ma`], mA (at most 65 535): how far the estimate can be
+    /// trusted — 1 A before anything is learnt, a tenth of that after days of sun. `None`
+    /// with the bias. Added in version 7, last.
+    pub current_bias_sigma_ma: Option<u16>,
 }
 
 impl Telemetry {
@@ -250,6 +254,7 @@ impl Telemetry {
             switches_held_open: o.switches_held_open,
             cell_r0_micro_ohm,
             cell_capacity_deci_ah,
+            current_bias_sigma_ma: o.current_bias_sigma_ma,
         }
     }
 }
@@ -416,10 +421,12 @@ pub trait WireMessage: DeserializeOwned {
 /// the host can say which side to update.
 impl WireMessage for HostMessage {}
 
-/// A host reads versions 3 to 5 too: recordings keep the bytes as they came, and a recording
+/// A host reads versions 3 to 6 too: recordings keep the bytes as they came, and a recording
 /// made with an older version still plays. Each version appended fields, so an older message
 /// is the newer one with the bytes of their "nothing" appended:
 ///
+/// * version 7 added [`Telemetry::current_bias_sigma_ma`] at the end of the report: `None`,
+///   one 0x00 byte;
 /// * version 6 added [`Telemetry::cell_capacity_deci_ah`] at the end of the report: an empty
 ///   list, one 0x00 byte;
 /// * version 5 added [`Telemetry::cell_r0_micro_ohm`] before it: another empty list;
@@ -433,11 +440,12 @@ impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
         // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
         let appended = match (version, payload.first()) {
-            (3, Some(1)) => 3,
+            (3, Some(1)) => 4,
             (3, Some(3)) => 2,
-            (4, Some(1)) => 2,
-            (5, Some(1)) => 1,
-            (3..=5, _) => 0,
+            (4, Some(1)) => 3,
+            (5, Some(1)) => 2,
+            (6, Some(1)) => 1,
+            (3..=6, _) => 0,
             _ => return None,
         };
         let mut upgraded = [0_u8; MAX_FRAME_LEN];
@@ -697,6 +705,7 @@ mod tests {
             switches_held_open: true,
             cell_r0_micro_ohm: Vec::from_slice(&[MAX_CELL_R0_MICRO_OHM; MAX_CELLS]).unwrap(),
             cell_capacity_deci_ah: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
+            current_bias_sigma_ma: Some(u16::MAX),
         };
         let mut config = PackConfig::lfp_280ah(32);
         config.switches = SwitchKind::Contactor {

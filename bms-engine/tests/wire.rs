@@ -86,6 +86,7 @@ fn telemetry() -> Telemetry {
         switches_held_open: false,
         cell_r0_micro_ohm: Vec::from_slice(&[301, 5_298, 0, 299]).unwrap(),
         cell_capacity_deci_ah: Vec::from_slice(&[2_795, 0, 1_962, 2_801]).unwrap(),
+        current_bias_sigma_ma: Some(250),
     }
 }
 
@@ -323,7 +324,7 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(body[15], 4, "four cell SOCs follow");
     let before_crc = &body[..body.len() - 2];
     assert_eq!(
-        &before_crc[before_crc.len() - 18..],
+        &before_crc[before_crc.len() - 21..],
         &[
             7, // events recorded
             0, // switches held open: false
@@ -332,17 +333,19 @@ fn golden_telemetry_layout_is_as_documented() {
             0xB2, 0x29, // 5298
             0,    // not yet learnt
             0xAB, 0x02, // 299
-            4,    // four cells' capacities follow, the last field
+            4,    // four cells' capacities follow
             0xEB, 0x15, // 279.5 Ah
             0,    // not yet learnt
             0xAA, 0x0F, // 196.2 Ah
             0xF1, 0x15, // 280.1 Ah
+            0x01, 0xFA, 0x01, // the bias's σ: Some(250 mA), the last field
         ]
     );
 }
 
 /// `message` as a device of an older `version` sent it, read by this one: what that version
-/// could not say is at its "nothing" — version 5 sent no capacities; version 4 no resistances
+/// could not say is at its "nothing" — version 6 sent no σ of the current bias; version 5 no
+/// capacities; version 4 no resistances
 /// either; version 3 no switches held open, and a configuration without the self-discharge
 /// check (off).
 fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
@@ -354,7 +357,12 @@ fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
             } else {
                 Vec::new()
             },
-            cell_capacity_deci_ah: Vec::new(),
+            cell_capacity_deci_ah: if version >= 6 {
+                t.cell_capacity_deci_ah
+            } else {
+                Vec::new()
+            },
+            current_bias_sigma_ma: None,
             ..t
         }),
         DeviceMessage::Config { request_id, config } if version < 4 => DeviceMessage::Config {
@@ -373,11 +381,11 @@ fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
     }
 }
 
-/// Recordings keep the bytes as they came: every device message of versions 3 to 5 (the
+/// Recordings keep the bytes as they came: every device message of versions 3 to 6 (the
 /// golden bytes frozen when each was current) still reads, as the message it was.
 #[test]
 fn older_device_messages_still_decode() {
-    for version in [3_u8, 4, 5] {
+    for version in [3_u8, 4, 5, 6] {
         for (name, message) in device_messages() {
             if version == 3 && NEW_IN_VERSION_4.contains(&name) {
                 continue;
@@ -406,11 +414,11 @@ fn older_device_messages_still_decode() {
 }
 
 /// An older report cut short by its last byte (version 3's events recorded, version 4's
-/// switches held open, version 5's last resistance) is malformed, not read as the next
-/// version's.
+/// switches held open, version 5's last resistance, version 6's last capacity) is malformed,
+/// not read as the next version's.
 #[test]
 fn a_truncated_older_report_is_rejected() {
-    for version in [3_u8, 4, 5] {
+    for version in [3_u8, 4, 5, 6] {
         let golden = std::fs::read(golden_path_of(version, "telemetry")).unwrap();
         let mut body = golden[..golden.len() - 1].to_vec();
         let n = cobs_decode(&mut body);
@@ -499,7 +507,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 6"
+        "frame has protocol version 1, this build speaks 7"
     );
 }
 
