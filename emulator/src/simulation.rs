@@ -543,6 +543,12 @@ impl Simulation {
         self.current_a
     }
 
+    /// What the current sensor reads above the true current now, A: its offset plus any drift
+    /// (the truth beside the BMS's learnt estimate of it).
+    pub fn current_sensor_offset_a(&self) -> f64 {
+        self.sensors.current_bias_a()
+    }
+
     /// Simulated seconds since the start.
     pub fn time_s(&self) -> u64 {
         self.time_s
@@ -809,7 +815,7 @@ impl Simulation {
                 .report()
                 .bias_a
                 .map(|(b, _)| f64::from(b)),
-            true_bias_a: self.sensors.current_bias_a(),
+            true_bias_a: self.current_sensor_offset_a(),
             capacity_estimate_ah: health
                 .as_ref()
                 .and_then(|h| h.capacity_ah)

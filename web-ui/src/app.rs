@@ -10,7 +10,8 @@ use crate::link::config_from_query;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{
-    LimitsView, LinkState, Reading, STALE_NOTE, Session, duration_text, explain, signed,
+    CurrentOffset, LimitsView, LinkState, Reading, STALE_NOTE, Session, duration_text, explain,
+    signed,
 };
 use crate::vendor::Protocol;
 use bms_engine::protocol::{AckResult, Command as DeviceCommand};
@@ -147,6 +148,13 @@ pub fn App() -> impl IntoView {
     }
 
     let reading = Memo::new(move |_| session.with(|s| s.latest.clone()));
+    let rated_ah = Signal::derive(move || {
+        session.with(|s| {
+            s.device
+                .as_ref()
+                .map(|d| f64::from(d.capacity_mah) / 1000.0)
+        })
+    });
     // The chart library comes after the first numbers (a frame later, once they are drawn).
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
@@ -254,9 +262,8 @@ pub fn App() -> impl IntoView {
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
-            <CellsPanel reading=reading rated_ah=Signal::derive(move || session.with(|s| {
-                s.device.as_ref().map(|d| f64::from(d.capacity_mah) / 1000.0)
-            }))/>
+            <CellsPanel reading=reading rated_ah=rated_ah
+                offset=Signal::derive(move || session.with(|s| s.current_offset(rated_ah.get())))/>
             <EventsPanel session=session emulator=emulator/>
             <HistoryPanel session=session emulator=emulator/>
             <InverterPanel reading=reading/>
@@ -540,6 +547,8 @@ pub(crate) struct EmulatorInfo {
     pub true_soc_pct: f64,
     /// The current truly flowing, A.
     pub true_current_a: f64,
+    /// What the current sensor reads above it, A.
+    pub true_current_offset_a: f64,
     /// The coldest and hottest true cell temperature, °C.
     pub true_temperature_range_c: (f64, f64),
     /// Power in the emulated home now.
@@ -569,6 +578,7 @@ impl EmulatorInfo {
             elapsed_secs: status.elapsed_secs,
             true_soc_pct: status.true_soc_pct,
             true_current_a: status.true_current_a,
+            true_current_offset_a: status.true_current_offset_a,
             true_temperature_range_c: status.true_temperature_range_c,
             flow: status.flow,
             speed: status.speed,
@@ -909,11 +919,12 @@ fn TruthCard(
                 r.soc_pct,
                 (s_lo, s_hi),
                 !sensors.is_empty(),
+                r.current_offset(None),
             ))
         })
     };
     move || {
-        row().map(|(truth, measured_a, estimate, (s_lo, s_hi), has_sensors)| {
+        row().map(|(truth, measured_a, estimate, (s_lo, s_hi), has_sensors, learnt)| {
             let (t_lo, t_hi) = truth.true_temperature_range_c;
             view! {
                 <div class="card truth-card" data-testid="truth-panel">
@@ -925,6 +936,13 @@ fn TruthCard(
                         <dt>"SOC"</dt>
                         <dd>{format!("{:.1} %", truth.true_soc_pct)}</dd>
                         <dd class="note">{format!("estimate off by {} points", signed(estimate - truth.true_soc_pct, 1))}</dd>
+                        <dt>"Sensor offset"</dt>
+                        <dd data-testid="true-offset">{format!("{} A", signed(truth.true_current_offset_a, 2))}</dd>
+                        <dd class="note" data-testid="learnt-offset">{match learnt {
+                            Some(o) if o.learnt() => format!("BMS learnt {} A", signed(o.offset_a, 2)),
+                            Some(_) => "BMS still learning".to_owned(),
+                            None => "BMS learns none".to_owned(),
+                        }}</dd>
                         <dt>"Cells"</dt>
                         <dd data-testid="true-temperatures">{format!("{t_lo:.1} … {t_hi:.1} °C")}</dd>
                         <dd class="note">{if has_sensors {
@@ -1402,6 +1420,9 @@ fn CellsPanel(
     reading: Memo<Option<Reading>>,
     /// The device's rated cell capacity, Ah, once it has said.
     rated_ah: Signal<Option<f64>>,
+    /// What the BMS has learnt of its current sensor (told beside what it has learnt of the
+    /// cells), from a device that learns it.
+    offset: Signal<Option<CurrentOffset>>,
 ) -> impl IntoView {
     let cell_count =
         Memo::new(move |_| reading.with(|r| r.as_ref().map_or(0, |r| r.cell_voltages_v.len())));
@@ -1611,6 +1632,10 @@ fn CellsPanel(
             {move || capacity_note().map(|text| view! {
                 <p class="capacity-note" class:weak=move || capacities.with(|c| c.is_some_and(|c| c.weak.is_some()))
                     data-testid="capacity-note">{text}</p>
+            })}
+            {move || offset.get().map(|o| view! {
+                <p class="offset-note" class:attention=o.needs_attention()
+                    data-testid="offset-note">{o.summary()}</p>
             })}
         </section>
     }

@@ -51,6 +51,8 @@ pub struct LinkStatus {
     pub true_soc_pct: f64,
     /// The current truly flowing, A.
     pub true_current_a: f64,
+    /// What the current sensor reads above it, A.
+    pub true_current_offset_a: f64,
     /// The coldest and hottest true cell temperature, °C.
     pub true_temperature_range_c: (f64, f64),
     /// Power in the emulated home now.
@@ -77,6 +79,7 @@ impl LinkStatus {
             elapsed_secs: link.elapsed_secs(),
             true_soc_pct: link.true_soc_pct(),
             true_current_a: link.true_current_a(),
+            true_current_offset_a: link.true_current_offset_a(),
             true_temperature_range_c: link.true_temperature_range_c(),
             flow: link.power_flow(),
             speed: link.speed(),

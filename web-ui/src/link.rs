@@ -488,6 +488,11 @@ impl EmulatedLink {
         self.device.simulation().current_a()
     }
 
+    /// What the emulated current sensor reads above the true current, A (its offset and drift).
+    pub fn true_current_offset_a(&self) -> f64 {
+        self.device.simulation().current_sensor_offset_a()
+    }
+
     /// The coldest and hottest true cell temperature, °C (the BMS sees only its sensors).
     pub fn true_temperature_range_c(&self) -> (f64, f64) {
         self.device.simulation().pack().temperature_range_c()

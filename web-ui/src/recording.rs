@@ -7,7 +7,7 @@ use crate::session::{Ingested, Reading, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 
 /// The CSV's fixed columns, before the per-cell and per-sensor ones (documented in README.md).
-pub const CSV_FIXED_COLUMNS: [&str; 20] = [
+pub const CSV_FIXED_COLUMNS: [&str; 22] = [
     "device_time_s",
     "pack_voltage_v",
     "current_a",
@@ -28,6 +28,8 @@ pub const CSV_FIXED_COLUMNS: [&str; 20] = [
     "warnings",
     "latched",
     "balancing_cells",
+    "current_offset_a",
+    "current_offset_sigma_a",
 ];
 
 /// What a stored recording says of itself.
@@ -253,6 +255,8 @@ pub fn to_csv(bytes: &[u8]) -> String {
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
+            optional(r.current_offset_a.map(|(b, _)| b), 3),
+            optional(r.current_offset_a.and_then(|(_, s)| s), 3),
         ];
         let padded = |values: Vec<String>, n: usize| {
             let mut values = values;
@@ -602,6 +606,26 @@ mod tests {
     /// Resistances (reported since protocol version 5) then capacities (since version 6) come
     /// last in the CSV, one column a cell each (empty for a cell not learnt yet); a recording
     /// made before has no such columns.
+    /// The current sensor's learnt offset and (since protocol version 7) its σ are two fixed
+    /// columns, empty where the device does not say.
+    #[test]
+    fn the_csv_carries_the_current_sensors_learnt_offset() {
+        let column = |bytes: &[u8], name: &str| {
+            let csv = to_csv(bytes);
+            let mut lines = csv.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let at = header.iter().position(|&h| h == name).unwrap();
+            row[at].to_owned()
+        };
+        let v7: &[u8] = include_bytes!("../../bms-engine/tests/golden/v7/telemetry.bin");
+        assert_eq!(column(v7, "current_offset_a"), "-0.120");
+        assert_eq!(column(v7, "current_offset_sigma_a"), "0.250");
+        let v6: &[u8] = include_bytes!("../../bms-engine/tests/golden/v6/telemetry.bin");
+        assert_eq!(column(v6, "current_offset_a"), "-0.120");
+        assert_eq!(column(v6, "current_offset_sigma_a"), "");
+    }
+
     #[test]
     fn the_csv_carries_each_cells_resistance_and_capacity_when_the_device_reports_them() {
         let v6: &[u8] = include_bytes!("../../bms-engine/tests/golden/v6/telemetry.bin");

@@ -53,6 +53,10 @@ pub struct Reading {
     /// Each cell's capacity as the BMS has learnt it, Ah, cell 1 first (`None`: not learnt
     /// yet); empty when the device does not say.
     pub cell_capacity_ah: Vec<Option<f64>>,
+    /// The current sensor's offset (what it reads above the true current) as the BMS has
+    /// learnt it, A, with its 1σ where the device says (protocol version 7 on); `None` when
+    /// the device learns none.
+    pub current_offset_a: Option<(f64, Option<f64>)>,
     /// Temperatures, °C, sensor 1 first; `None` where the sensor has no valid reading.
     pub temperatures_c: Vec<Option<f64>>,
     /// Whether current may flow into the pack (`None`: the device does not say).
@@ -246,6 +250,7 @@ impl Reading {
                 .iter()
                 .map(|&q| (q > 0).then(|| f64::from(q) / 10.0))
                 .collect(),
+            current_offset_a: current_offset_of(t),
             temperatures_c: t
                 .temperatures_deci_c
                 .iter()
@@ -312,6 +317,7 @@ impl Reading {
             cell_voltages_v: s.cell_voltages_v.clone(),
             cell_r0_mohm: Vec::new(),
             cell_capacity_ah: Vec::new(),
+            current_offset_a: None,
             temperatures_c: s.temperatures_c.clone(),
             charge_switch_on: s.charge_switch_on,
             discharge_switch_on: s.discharge_switch_on,
@@ -393,6 +399,18 @@ impl Reading {
         })
     }
 
+    /// What the BMS has learnt of its current sensor's offset, against the device's
+    /// `rated_ah` where it is known; `None` when the device learns none.
+    pub fn current_offset(&self, rated_ah: Option<f64>) -> Option<CurrentOffset> {
+        self.current_offset_a
+            .map(|(offset_a, sigma_a)| CurrentOffset {
+                offset_a,
+                sigma_a,
+                rated_ah,
+                moved: None,
+            })
+    }
+
     /// What the cells' learnt capacities say, once any cell is learnt, against the device's
     /// `rated_ah` where it is known; `None` before, or when the device does not say.
     pub fn capacities(&self, rated_ah: Option<f64>) -> Option<Capacities> {
@@ -468,6 +486,192 @@ pub const WEAK_CAPACITY_OF_OTHERS: f64 = 0.9;
 /// … or, with too few others learnt, below this fraction of the rated capacity (the usual end
 /// of a cell's life).
 pub const WEAK_CAPACITY_OF_RATED: f64 = 0.8;
+
+/// Above this 1σ, A, the current sensor's offset is not learnt yet: the estimator starts from
+/// 1 A, and a sunny day's charge and evening rest bring it to about 0.35 A.
+pub const OFFSET_LEARNT_SIGMA_A: f64 = 0.5;
+
+/// An offset the owner should zero: left uncorrected it would miscount this fraction of the
+/// rated capacity a day (0.35 A for 280 Ah). A BMS that has learnt it corrects it, but only
+/// while its estimate keeps up, and nothing else that reads the sensor does.
+const OFFSET_ZERO_OF_RATED_PER_DAY: f64 = 0.03;
+
+/// The same without a rated capacity, A.
+const OFFSET_ZERO_A: f64 = 0.5;
+
+/// A learnt offset that moves this much within a day is a drifting sensor, A. Measured with
+/// the emulator (scenarios but `aging-pack`, seeds 1–4, at least three days each): once learnt
+/// the estimate moves at most 0.26 A in any 24 h, and at most 0.47 A while it settles on a
+/// fixed offset of ±3 A; a sensor drifting 0.1 A an hour moves it 0.86–1.34 A.
+pub const OFFSET_DRIFT_A: f64 = 0.6;
+
+/// The window the learnt offset's movement is looked at over, s.
+const OFFSET_DRIFT_WINDOW_S: f64 = 24.0 * 3600.0;
+
+/// One kept estimate per this much device time, s (a day is then 144 of them).
+const OFFSET_TRACK_EVERY_S: f64 = 600.0;
+
+/// A report's learnt current-sensor offset and its σ, A.
+fn current_offset_of(t: &Telemetry) -> Option<(f64, Option<f64>)> {
+    let amps = |ma: f64| ma / 1000.0;
+    t.current_bias_ma.map(|b| {
+        (
+            amps(f64::from(b)),
+            t.current_bias_sigma_ma.map(|s| amps(f64::from(s))),
+        )
+    })
+}
+
+/// How far the learnt offset has moved lately (see [`OffsetTrack::moved`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OffsetMove {
+    /// Between the lowest and the highest estimate of the last day, A.
+    pub amps: f64,
+    /// Device time between those two estimates, h.
+    pub hours: f64,
+}
+
+/// The learnt offset over the last day, to tell a drifting current sensor from one with a
+/// fixed offset: the estimate of a fixed one settles, a drifting one's keeps walking.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OffsetTrack {
+    /// (device time, s; learnt offset, A), one every [`OFFSET_TRACK_EVERY_S`] at most, the
+    /// last [`OFFSET_DRIFT_WINDOW_S`].
+    kept: VecDeque<(f64, f64)>,
+}
+
+impl OffsetTrack {
+    /// Notes a report's offset. Only a learnt one with its σ (protocol version 7 on) counts:
+    /// while it is being learnt it moves by design.
+    pub fn note(&mut self, time_s: f64, offset: Option<(f64, Option<f64>)>) {
+        let Some((offset_a, Some(sigma_a))) = offset else {
+            return;
+        };
+        if sigma_a > OFFSET_LEARNT_SIGMA_A {
+            return;
+        }
+        match self.kept.back() {
+            // The device restarted: its clock and its estimate start again.
+            Some(&(t, _)) if time_s < t => self.kept.clear(),
+            Some(&(t, _)) if time_s - t < OFFSET_TRACK_EVERY_S => return,
+            _ => {}
+        }
+        self.kept.push_back((time_s, offset_a));
+        while self
+            .kept
+            .front()
+            .is_some_and(|&(t, _)| t <= time_s - OFFSET_DRIFT_WINDOW_S)
+        {
+            self.kept.pop_front();
+        }
+    }
+
+    /// The largest move of the learnt offset within the last day; `None` before two
+    /// estimates.
+    pub fn moved(&self) -> Option<OffsetMove> {
+        if self.kept.len() < 2 {
+            return None;
+        }
+        let pick = |better: fn(f64, f64) -> bool| {
+            self.kept
+                .iter()
+                .copied()
+                .reduce(|held, x| if better(x.1, held.1) { x } else { held })
+        };
+        let (low_t, low) = pick(|x, held| x < held)?;
+        let (high_t, high) = pick(|x, held| x > held)?;
+        Some(OffsetMove {
+            amps: high - low,
+            hours: (high_t - low_t).abs() / 3600.0,
+        })
+    }
+}
+
+/// What the BMS has learnt of its current sensor's offset (see [`Reading::current_offset`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurrentOffset {
+    /// What the sensor reads above the true current, A.
+    pub offset_a: f64,
+    /// The estimate's 1σ, A, where the device says.
+    pub sigma_a: Option<f64>,
+    /// The device's rated capacity, Ah, where it says.
+    pub rated_ah: Option<f64>,
+    /// How far the estimate has moved in the last day, where the session has seen it.
+    pub moved: Option<OffsetMove>,
+}
+
+impl CurrentOffset {
+    /// Whether the estimate has settled enough to be told as a number.
+    pub fn learnt(&self) -> bool {
+        self.sigma_a.is_none_or(|s| s <= OFFSET_LEARNT_SIGMA_A)
+    }
+
+    /// Whether the offset is, beyond its uncertainty (3σ), big enough that the sensor's zero
+    /// should be set.
+    pub fn needs_zeroing(&self) -> bool {
+        let size = self.offset_a.abs();
+        let beyond_doubt = self.sigma_a.is_none_or(|s| size > 3.0 * s);
+        let limit = self
+            .rated_ah
+            .map_or(OFFSET_ZERO_A, |q| q * OFFSET_ZERO_OF_RATED_PER_DAY / 24.0);
+        self.learnt() && beyond_doubt && size >= limit
+    }
+
+    /// Whether the estimate keeps walking: the sensor's zero drifts.
+    pub fn drifting(&self) -> bool {
+        self.moved.is_some_and(|m| m.amps >= OFFSET_DRIFT_A)
+    }
+
+    /// Whether the owner should do something about the sensor.
+    pub fn needs_attention(&self) -> bool {
+        self.needs_zeroing() || self.drifting()
+    }
+
+    /// One line for the owner.
+    pub fn summary(&self) -> String {
+        let sigma = |s: f64| format!("±{s:.2} A, 1σ");
+        if !self.learnt() {
+            return format!(
+                "Current sensor offset: not learnt yet ({}; the BMS learns it from how the \
+                 cells' voltages follow the charge it counts: in a solar home, within about a \
+                 day).",
+                self.sigma_a.map_or_else(String::new, sigma)
+            );
+        }
+        let bounds = self
+            .sigma_a
+            .map_or_else(String::new, |s| format!(" ({})", sigma(s)));
+        let size = self.offset_a.abs();
+        if size < 0.005 {
+            return format!("Current sensor: no offset found{bounds}.");
+        }
+        let side = if self.offset_a > 0.0 { "high" } else { "low" };
+        let mut text = format!(
+            "Current sensor: reads {size:.2} A {side}{bounds}, as the BMS has learnt; it takes \
+             that off the reading before counting charge."
+        );
+        if self.needs_zeroing() {
+            let per_day = size * 24.0;
+            let share = self.rated_ah.map_or_else(String::new, |q| {
+                format!(", {:.0} % of the rated {q:.0} Ah", per_day / q * 100.0)
+            });
+            text.push_str(&format!(
+                " Uncorrected that is {per_day:.0} Ah a day{share}: set the sensor's zero \
+                 (calibrate it with no current flowing)."
+            ));
+        }
+        if let Some(m) = self.moved.filter(|_| self.drifting()) {
+            text.push_str(&format!(
+                " The estimate has moved {:.2} A in {:.0} h: the sensor's zero is drifting (a \
+                 failing or heat-sensitive sensor does this). The BMS follows a drift only in \
+                 part, so the SOC and the SOH can be further off than their bounds say: have the \
+                 sensor checked.",
+                m.amps, m.hours
+            ));
+        }
+        text
+    }
+}
 
 /// The cells' learnt capacities, in brief (see [`Reading::capacities`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -990,6 +1194,8 @@ pub struct Session {
     pub last_vendor_error: Option<String>,
     /// The configuration exchange with a Cellsight device.
     pub config: ConfigExchange,
+    /// The current sensor's learnt offset over the last day.
+    pub offset_track: OffsetTrack,
 }
 
 /// What a Cellsight device has said about its configuration.
@@ -1314,6 +1520,7 @@ impl Session {
                         ingested.reports += 1;
                         ingested.last_device_time_s = Some(point.time_s);
                         self.count_energy(&point, &mut ingested);
+                        self.offset_track.note(point.time_s, current_offset_of(&t));
                         self.history.push(point);
                         newest = Some(t);
                     }
@@ -1368,6 +1575,16 @@ impl Session {
             self.latest = Some(Reading::from_telemetry(&t));
         }
         ingested
+    }
+
+    /// What the BMS has learnt of its current sensor, with how far that has moved in the last
+    /// day of this session's reports; against the device's `rated_ah` where known.
+    pub fn current_offset(&self, rated_ah: Option<f64>) -> Option<CurrentOffset> {
+        let offset = self.latest.as_ref()?.current_offset(rated_ah)?;
+        Some(CurrentOffset {
+            moved: self.offset_track.moved(),
+            ..offset
+        })
     }
 
     /// Why the last frame was rejected, in words, whichever protocol the device speaks.
@@ -1478,6 +1695,132 @@ mod tests {
             cell_capacity_ah: q.to_vec(),
             ..with_resistances(&[])
         }
+    }
+
+    /// The offset as a device of protocol 7 reports it (mA, σ in mA).
+    fn offset(bias_ma: i32, sigma_ma: Option<u16>, rated: Option<f64>) -> CurrentOffset {
+        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        t.current_bias_ma = Some(bias_ma);
+        t.current_bias_sigma_ma = sigma_ma;
+        Reading::from_telemetry(&t).current_offset(rated).unwrap()
+    }
+
+    #[test]
+    fn the_current_sensors_offset_is_told_once_learnt_and_a_big_one_asks_for_zeroing() {
+        let start = offset(0, Some(1_000), Some(280.0));
+        assert!(!start.learnt() && !start.needs_zeroing());
+        assert!(
+            start
+                .summary()
+                .starts_with("Current sensor offset: not learnt yet (±1.00 A, 1σ;")
+        );
+        // solar-30's +0.1 A after ten days: told, and small beside the capacity.
+        let small = offset(98, Some(138), Some(280.0));
+        assert!(small.learnt() && !small.needs_zeroing());
+        assert_eq!(
+            small.summary(),
+            "Current sensor: reads 0.10 A high (±0.14 A, 1σ), as the BMS has learnt; it takes \
+             that off the reading before counting charge."
+        );
+        assert_eq!(
+            offset(-3, Some(120), None).summary(),
+            "Current sensor: no offset found (±0.12 A, 1σ)."
+        );
+        // 1.46 A low, surely: 35 Ah a day uncounted.
+        let big = offset(-1_461, Some(210), Some(280.0));
+        assert!(big.needs_zeroing());
+        assert!(
+            big.summary().ends_with(
+                "reads 1.46 A low (±0.21 A, 1σ), as the BMS has learnt; it takes that off the \
+                 reading before counting charge. Uncorrected that is 35 Ah a day, 13 % of the \
+                 rated 280 Ah: set the sensor's zero (calibrate it with no current flowing)."
+            ),
+            "{}",
+            big.summary()
+        );
+        // The same size inside its 3σ is not beyond doubt; a small pack's limit is lower.
+        assert!(!offset(-1_461, Some(500), Some(280.0)).needs_zeroing());
+        assert!(!offset(300, Some(50), Some(280.0)).needs_zeroing());
+        assert!(offset(300, Some(50), Some(100.0)).needs_zeroing());
+        assert!(offset(600, Some(50), None).needs_zeroing());
+        // A version 6 device says no σ: the estimate is told as it is.
+        let v6 = offset(250, None, Some(280.0));
+        assert!(v6.learnt() && !v6.needs_zeroing());
+        assert!(
+            v6.summary()
+                .starts_with("Current sensor: reads 0.25 A high, as the BMS")
+        );
+        // A coulomb counter learns none; nor does a vendor BMS.
+        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        t.current_bias_ma = None;
+        t.current_bias_sigma_ma = None;
+        assert_eq!(
+            Reading::from_telemetry(&t).current_offset(Some(280.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_drifting_sensor_is_told_from_a_fixed_offset_by_how_its_estimate_walks() {
+        // Reports every minute for two days: a fixed offset's estimate wanders by a few tens
+        // of mA; a drifting one's follows a third of a 0.1 A/h ramp.
+        let feed = |estimate: &dyn Fn(f64) -> f64, sigma: Option<f64>| {
+            let mut track = OffsetTrack::default();
+            for minute in 0..2 * 24 * 60 {
+                let t = f64::from(minute) * 60.0;
+                track.note(t, Some((estimate(t / 3600.0), sigma)));
+            }
+            track
+        };
+        let fixed = feed(&|h| 1.46 + 0.05 * (h / 5.0).sin(), Some(0.2));
+        let moved = fixed.moved().unwrap();
+        assert!(moved.amps < 0.11 && moved.amps > 0.09, "{moved:?}");
+        // One estimate per 10 minutes, the last day: 144.
+        assert_eq!(fixed.kept.len(), 144);
+        let drifting = feed(&|h| 0.035 * h, Some(0.35));
+        let moved = drifting.moved().unwrap();
+        assert!((moved.amps - 0.035 * 23.83).abs() < 0.01, "{moved:?}");
+        assert!((moved.hours - 23.83).abs() < 0.01, "{moved:?}");
+        // While it is being learnt, or from a device that gives no σ, nothing is kept.
+        assert_eq!(feed(&|h| 0.035 * h, Some(0.8)).moved(), None);
+        assert_eq!(feed(&|h| 0.035 * h, None).moved(), None);
+        // A restarted device's clock starts again, and so does the track.
+        let mut restarted = drifting.clone();
+        restarted.note(60.0, Some((0.0, Some(0.3))));
+        assert_eq!(restarted.moved(), None);
+
+        let mut session = Session::default();
+        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        t.current_bias_ma = Some(830);
+        t.current_bias_sigma_ma = Some(360);
+        session.latest = Some(Reading::from_telemetry(&t));
+        session.offset_track = drifting;
+        let told = session.current_offset(Some(280.0)).unwrap();
+        // 0.83 A inside its 3σ: no zeroing asked for, but the walk is a drift.
+        assert!(!told.needs_zeroing() && told.drifting() && told.needs_attention());
+        assert!(
+            told.summary().ends_with(
+                "The estimate has moved 0.83 A in 24 h: the sensor's zero is drifting (a failing \
+                 or heat-sensitive sensor does this). The BMS follows a drift only in part, so \
+                 the SOC and the SOH can be further off than their bounds say: have the sensor \
+                 checked."
+            ),
+            "{}",
+            told.summary()
+        );
+        session.offset_track = fixed;
+        assert!(
+            !session
+                .current_offset(Some(280.0))
+                .unwrap()
+                .needs_attention()
+        );
     }
 
     #[test]
