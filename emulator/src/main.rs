@@ -441,7 +441,9 @@ fn describe_estimation(s: &emulator::Summary) -> String {
     }
     if let Some(b) = s.bias_estimate_a {
         lines.push(format!(
-            "current bias        estimated {b:+.3} A, true offset {:+.3} A",
+            "current bias        estimated {b:+.3} A{}, true offset {:+.3} A",
+            s.bias_sigma_a
+                .map_or_else(String::new, |sigma| format!(" ± {sigma:.3} (1σ)")),
             s.true_bias_a
         ));
     }

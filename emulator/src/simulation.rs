@@ -185,6 +185,8 @@ pub struct Summary {
     pub cell_soc_in_bound_pct: Option<f64>,
     /// Estimated current-sensor bias at the end, A.
     pub bias_estimate_a: Option<f64>,
+    /// Its 1σ, A.
+    pub bias_sigma_a: Option<f64>,
     /// True current-sensor offset at the end (configured offset plus drift), A.
     pub true_bias_a: f64,
     /// Estimated capacity of the weakest cell at the end, Ah (of the cells with an estimate).
@@ -768,6 +770,7 @@ impl Simulation {
         let s = &self.stats;
         // Built once: capacity, the cells estimated and R0 all come from it.
         let health = self.engine.estimator().health();
+        let bias = self.engine.estimator().report().bias_a;
         let rmse = if s.steps == 0 {
             0.0
         } else {
@@ -809,12 +812,8 @@ impl Simulation {
             cell_soc_in_bound_pct: (self.config.estimator == EstimatorKind::Model
                 && s.cell_scored > 0)
                 .then(|| s.cell_in_bound as f64 / s.cell_scored as f64 * 100.0),
-            bias_estimate_a: self
-                .engine
-                .estimator()
-                .report()
-                .bias_a
-                .map(|(b, _)| f64::from(b)),
+            bias_estimate_a: bias.map(|(b, _)| f64::from(b)),
+            bias_sigma_a: bias.map(|(_, sigma)| f64::from(sigma)),
             true_bias_a: self.current_sensor_offset_a(),
             capacity_estimate_ah: health
                 .as_ref()

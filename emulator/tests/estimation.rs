@@ -146,6 +146,14 @@ fn a_large_current_offset_is_found_at_the_first_low_soc_rest() {
         "{s:#?}"
     );
     assert!((s.bias_estimate_a.unwrap() - 1.5).abs() <= 0.2, "{s:#?}");
+    // Its σ, reported from protocol version 7 on, is down from the 1 A it starts at and owns
+    // the error that is left.
+    let sigma = s.bias_sigma_a.unwrap();
+    assert!(sigma < 0.5, "{s:#?}");
+    assert!(
+        (s.bias_estimate_a.unwrap() - 1.5).abs() <= 3.0 * sigma,
+        "{s:#?}"
+    );
 }
 
 #[test]
