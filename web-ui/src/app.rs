@@ -7,6 +7,7 @@ use crate::device::{EmulatorHandle, Placement};
 use crate::device_panel::DevicePanel;
 use crate::host::{Command, LinkStatus, Report};
 use crate::link::config_from_query;
+use crate::notify::{self, Permission};
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{
@@ -31,6 +32,17 @@ pub fn App() -> impl IntoView {
     let now_ms = RwSignal::new(js_sys::Date::now());
     // The page's clock, so that a device that has gone quiet shows as quiet.
     every(1_000, move || now_ms.set(js_sys::Date::now()));
+    // The tab's title tells the SOC and current, a trip, or silence: what an owner sees of the
+    // battery with the page in the background.
+    Effect::new(move |previous: Option<String>| {
+        let title = session.with(|s| s.tab_title(now_ms.get()));
+        if previous.as_ref() != Some(&title)
+            && let Some(document) = web_sys::window().and_then(|w| w.document())
+        {
+            document.set_title(&title);
+        }
+        title
+    });
     let emulator = RwSignal::new(None::<EmulatorInfo>);
     let startup_error = RwSignal::new(None::<String>);
 
@@ -1299,6 +1311,70 @@ fn EventsPanel(
                 .collect::<Vec<_>>()
         })
     });
+    // Trips told as browser notifications, once the owner has asked for them (remembered for
+    // the next visit); the page must stay open, in the background is enough.
+    let permission = RwSignal::new(notify::permission());
+    let notify_on = RwSignal::new(
+        permission.get_untracked() == Permission::Granted
+            && crate::js::remembered(notify::REMEMBER_KEY).as_deref() == Some("on"),
+    );
+    let notify_status = RwSignal::new(None::<String>);
+    // The first event not yet looked at for a notification.
+    let looked_from = StoredValue::new(0_u64);
+    Effect::new(move |_| {
+        let on = notify_on.get();
+        log_state.track();
+        session.with_untracked(|s| {
+            let next = s.next_event_sequence();
+            // A restarted run numbers its events from 0 again.
+            let from = looked_from.get_value();
+            let from = if from > next { 0 } else { from };
+            if on {
+                let emulated = s.device.as_ref().is_some_and(|d| d.emulated);
+                for notice in s.trip_notices(from, emulated) {
+                    if let Err(e) = notify::show(&notice) {
+                        notify_status.set(Some(format!("A notification could not be shown: {e}")));
+                    }
+                }
+            }
+            looked_from.set_value(next);
+        });
+    });
+    let toggle_notify = move |_| {
+        if notify_on.get_untracked() {
+            notify_on.set(false);
+            notify_status.set(None);
+            crate::js::remember(notify::REMEMBER_KEY, "off");
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let answer = match notify::permission() {
+                Permission::Ask => notify::ask().await,
+                known => known,
+            };
+            permission.set(answer);
+            notify_status.set(match answer {
+                Permission::Granted => {
+                    notify_on.set(true);
+                    crate::js::remember(notify::REMEMBER_KEY, "on");
+                    Some(
+                        "Trips are told as notifications while this page is open, in the \
+                         background too."
+                            .to_owned(),
+                    )
+                }
+                Permission::Denied => Some(
+                    "Notifications are blocked for this page: allow them in the browser's site \
+                     settings, then press again."
+                        .to_owned(),
+                ),
+                Permission::Ask => Some("The browser asked nothing: press again.".to_owned()),
+                Permission::Unsupported => {
+                    Some("This browser shows no notifications to this page.".to_owned())
+                }
+            });
+        });
+    };
     let export_message = RwSignal::new(None::<String>);
     let export = move |_| {
         let clock = clock.get_untracked();
@@ -1315,8 +1391,14 @@ fn EventsPanel(
         <section class="card events" aria-label="Events">
             <div class="cells-head">
                 <h2>"Events"</h2>
+                <div class="event-actions">
+                {move || (permission.get() != Permission::Unsupported).then(|| view! {
+                    <button class="command" data-testid="notify-trips"
+                        aria-pressed=move || notify_on.get().to_string()
+                        title="a notification for every trip, while this page is open"
+                        on:click=toggle_notify>"Notify me of trips"</button>
+                })}
                 {move || (kept() > 0).then(|| view! {
-                    <div class="event-actions">
                         <span class="note" data-testid="events-shown">{move || {
                             let n = kept();
                             if show_all.get() || n <= EVENTS_SHOWN {
@@ -1335,9 +1417,12 @@ fn EventsPanel(
                         <button class="command" data-testid="events-csv" on:click=export>
                             "Download as CSV"
                         </button>
-                    </div>
                 })}
+                </div>
             </div>
+            {move || notify_status.get().map(|m| view! {
+                <p class="note" role="status" data-testid="notify-status">{m}</p>
+            })}
             {move || export_message.get().map(|m| view! {
                 <p class="note" role="status" data-testid="events-export-status">{m}</p>
             })}

@@ -19,6 +19,7 @@ pub mod history;
 pub mod host;
 pub mod js;
 pub mod link;
+pub mod notify;
 pub mod recording;
 pub mod recordings;
 pub mod serial;

@@ -1196,6 +1196,25 @@ pub struct Session {
     pub config: ConfigExchange,
     /// The current sensor's learnt offset over the last day.
     pub offset_track: OffsetTrack,
+    /// How many events the device had recorded at its first report to this session: events
+    /// numbered from here on happened while the page watched, those before are its backlog.
+    events_at_connect: Option<u64>,
+}
+
+/// What the page tells when it has no reading.
+pub const TAB_TITLE: &str = "Cellsight — battery dashboard";
+
+/// A trip told as a browser notification (see [`Session::trip_notices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The event's number on the device.
+    pub sequence: u64,
+    /// "Battery trip: over-voltage".
+    pub title: String,
+    /// The event's sentence, as the event list tells it.
+    pub body: String,
+    /// One notification per fault: a repeat replaces the last one instead of piling up.
+    pub tag: String,
 }
 
 /// What a Cellsight device has said about its configuration.
@@ -1521,6 +1540,7 @@ impl Session {
                         ingested.last_device_time_s = Some(point.time_s);
                         self.count_energy(&point, &mut ingested);
                         self.offset_track.note(point.time_s, current_offset_of(&t));
+                        self.events_at_connect.get_or_insert(t.events_recorded);
                         self.history.push(point);
                         newest = Some(t);
                     }
@@ -1575,6 +1595,71 @@ impl Session {
             self.latest = Some(Reading::from_telemetry(&t));
         }
         ingested
+    }
+
+    /// The number the device's next event will have, as far as this session knows.
+    pub fn next_event_sequence(&self) -> u64 {
+        self.events
+            .back()
+            .map_or(self.events_at_connect.unwrap_or(0), |e| {
+                e.sequence.saturating_add(1)
+            })
+    }
+
+    /// Trips that happened while the page watched, numbered `from` on, as notifications
+    /// (`emulated`: the emulator's pack, and the title says so). A device's backlog, sent
+    /// when the page connects, is history, not news: it is never told.
+    pub fn trip_notices(&self, from: u64, emulated: bool) -> Vec<Notice> {
+        let Some(live_from) = self.events_at_connect else {
+            return Vec::new();
+        };
+        let whose = if emulated {
+            "Emulated battery"
+        } else {
+            "Battery"
+        };
+        self.events
+            .iter()
+            .filter(|e| e.sequence >= from.max(live_from))
+            .filter(|e| e.event.kind == EventKind::Tripped && e.event.level == Level::Trip)
+            .map(|e| Notice {
+                sequence: e.sequence,
+                title: format!("{whose} trip: {}", fault_label(e.event.fault)),
+                body: explain(&e.event),
+                tag: format!("cellsight-{}", e.event.fault.name()),
+            })
+            .collect()
+    }
+
+    /// The browser tab's title: what an owner sees of the battery with the tab in the
+    /// background — the SOC and the current, or the trip that has opened a switch, or that
+    /// no data comes.
+    pub fn tab_title(&self, now_ms: f64) -> String {
+        let Some(r) = &self.latest else {
+            return TAB_TITLE.to_owned();
+        };
+        let soc = format!("{:.0} %", r.soc_pct);
+        if let LinkState::Silent { .. } = self.link_state(now_ms) {
+            return format!("No data (last {soc}) — Cellsight");
+        }
+        let lines = self.place_alarms(r.alarm_lines());
+        let mut trips = lines.iter().filter(|l| l.trip);
+        match trips.next() {
+            Some(first) => {
+                let place = first
+                    .place
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!(", {p}"));
+                let more = trips.count();
+                let more = if more > 0 {
+                    format!(" (+{more})")
+                } else {
+                    String::new()
+                };
+                format!("⚠ Trip: {}{place}{more} · {soc} — Cellsight", first.label)
+            }
+            None => format!("{soc} · {} A — Cellsight", signed(r.current_a, 1)),
+        }
     }
 
     /// What the BMS has learnt of its current sensor, with how far that has moved in the last
@@ -2373,6 +2458,68 @@ mod tests {
             held.contains(",switches-held-open,,,,Both switches held open"),
             "{held}"
         );
+    }
+
+    /// A trip the page saw happen is told once as a notification, and the tab's title names it;
+    /// a page that connects after it gets it as backlog and tells nothing.
+    #[test]
+    fn trips_seen_live_are_told_once_and_a_backlog_never() {
+        let config = SimulationConfig::new(Scenario::Overcharge, 2, 16);
+        let mut dev = EmulatedDevice::new(config).unwrap();
+        let mut session = Session::default();
+        assert_eq!(session.tab_title(0.0), TAB_TITLE);
+        session.ingest(&dev.advance(60), 0.0);
+        let r = session.latest.clone().unwrap();
+        assert_eq!(
+            session.tab_title(0.0),
+            format!(
+                "{:.0} % · {} A — Cellsight",
+                r.soc_pct,
+                signed(r.current_a, 1)
+            )
+        );
+        let from = session.next_event_sequence();
+        for i in 1..20 {
+            session.ingest(&dev.advance(60), f64::from(i));
+        }
+        let notices = session.trip_notices(from, true);
+        let trip = session
+            .events
+            .iter()
+            .find(|e| e.event.kind == EventKind::Tripped && e.event.level == Level::Trip)
+            .unwrap();
+        assert_eq!(
+            notices,
+            [Notice {
+                sequence: trip.sequence,
+                title: "Emulated battery trip: over-voltage".to_owned(),
+                body: explain(&trip.event),
+                tag: "cellsight-cell-over-voltage".to_owned(),
+            }]
+        );
+        assert_eq!(session.trip_notices(trip.sequence + 1, false), []);
+        assert_eq!(
+            session.trip_notices(from, false)[0].title,
+            "Battery trip: over-voltage"
+        );
+        let cell = trip.event.location.unwrap() + 1;
+        let soc = session.latest.as_ref().unwrap().soc_pct;
+        assert_eq!(
+            session.tab_title(19.0),
+            format!("⚠ Trip: over-voltage, cell {cell} · {soc:.0} % — Cellsight")
+        );
+        assert_eq!(
+            session.tab_title(19.0 + SILENT_AFTER_MS + 1.0),
+            format!("No data (last {soc:.0} %) — Cellsight")
+        );
+
+        // The same pack watched only from after its trip: the trip is in the log, not news.
+        let mut dev = EmulatedDevice::new(config).unwrap();
+        let backlog = dev.advance(20 * 60);
+        let mut late = Session::default();
+        late.ingest(&backlog, 0.0);
+        assert!(late.events.iter().any(|e| e.sequence == trip.sequence));
+        assert_eq!(late.trip_notices(0, true), []);
     }
 
     #[test]

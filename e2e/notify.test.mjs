@@ -1,0 +1,77 @@
+// Trips told where an owner sees them with the page in the background: the tab's title (SOC and
+// current, then the trip) and, once asked for, a browser notification for each trip the page
+// sees happen — one, with the event list's sentence, and none for what happened before.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useDashboard, waitFor } from './browser.mjs';
+
+const dashboard = useDashboard();
+
+// Records every notification the page makes, and otherwise leaves the browser's own API be.
+function spyOnNotifications() {
+  const Real = window.Notification;
+  window.__notices = [];
+  window.Notification = class extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__notices.push({ title, body: options?.body, tag: options?.tag });
+    }
+  };
+}
+
+test('a trip is told in the tab title and, once asked for, as one notification', async () => {
+  const context = await dashboard.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(['notifications'], { origin: new URL(dashboard.url).origin });
+  await context.addInitScript(spyOnNotifications);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(dashboard.url);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await waitFor('the SOC in the title', async () => /^\d+ % · [+-]\d+\.\d A — Cellsight$/.test(await page.title()), 5_000);
+
+  const button = page.getByTestId('notify-trips');
+  assert.equal(await button.getAttribute('aria-pressed'), 'false');
+  await button.click();
+  await page.getByTestId('notify-status').filter({ hasText: 'Trips are told as notifications' }).waitFor();
+  assert.equal(await button.getAttribute('aria-pressed'), 'true');
+
+  // An open sense wire trips at once.
+  const options = await page.getByTestId('inject-fault').locator('option').allTextContents();
+  const wire = options.findIndex((o) => o.startsWith('Open sense wire'));
+  await page.getByTestId('inject-fault').selectOption(String(wire));
+  await page.getByTestId('inject-fault-apply').click();
+  await waitFor('a notification', async () => (await page.evaluate(() => window.__notices.length)) > 0, 10_000);
+  await page.waitForTimeout(2_000);
+  const notices = await page.evaluate(() => window.__notices);
+  assert.equal(notices.length, 1, JSON.stringify(notices));
+  assert.equal(notices[0].title, 'Emulated battery trip: open sense wire');
+  assert.equal(notices[0].tag, 'cellsight-open-wire');
+  const log = await page.getByTestId('event-log').textContent();
+  assert.ok(log.includes(notices[0].body), `the event list's sentence: ${notices[0].body}`);
+  assert.match(await page.title(), /^⚠ Trip: open sense wire, cell \d+ · \d+ % — Cellsight$/);
+
+  // The choice is remembered for the next visit.
+  await page.reload();
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  assert.equal(await page.getByTestId('notify-trips').getAttribute('aria-pressed'), 'true');
+  // And pressed again, it stops.
+  await page.getByTestId('notify-trips').click();
+  assert.equal(await page.getByTestId('notify-trips').getAttribute('aria-pressed'), 'false');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a page the browser refuses notifications says where to allow them', async () => {
+  const context = await dashboard.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(() => {
+    Object.defineProperty(window.Notification, 'permission', { get: () => 'denied' });
+  });
+  const page = await context.newPage();
+  await page.goto(dashboard.url);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await page.getByTestId('notify-trips').click();
+  await page.getByTestId('notify-status').filter({ hasText: "allow them in the browser's site settings" }).waitFor();
+  assert.equal(await page.getByTestId('notify-trips').getAttribute('aria-pressed'), 'false');
+  await context.close();
+});
