@@ -240,6 +240,8 @@ test('JBD over serial, found from the bytes, split at every byte and after a gar
   assert.equal(await text(page, 'charge-switch'), 'ON');
   // JBD reports a protection (cell over-voltage) and its balancing; it tells no limits.
   assert.match(await text(page, 'alarm-list'), /over-voltage/i);
+  // Trips are told as notifications from the event log, which a vendor BMS does not keep.
+  assert.equal(await page.getByTestId('notify-trips').count(), 0);
   assert.match(await text(page, 'limits-cvl'), /unavailable|—/);
   await page.getByTestId('limits-unavailable').waitFor();
   // The garbage burst is one rejected stretch, never a reading.

@@ -1392,7 +1392,8 @@ fn EventsPanel(
             <div class="cells-head">
                 <h2>"Events"</h2>
                 <div class="event-actions">
-                {move || (permission.get() != Permission::Unsupported).then(|| view! {
+                // Trips are told from the event log, which a vendor BMS does not give.
+                {move || (permission.get() != Permission::Unsupported && !vendor.get()).then(|| view! {
                     <button class="command" data-testid="notify-trips"
                         aria-pressed=move || notify_on.get().to_string()
                         title="a notification for every trip, while this page is open"
