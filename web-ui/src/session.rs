@@ -610,7 +610,8 @@ impl CurrentOffset {
     /// should be set.
     pub fn needs_zeroing(&self) -> bool {
         let size = self.offset_a.abs();
-        let beyond_doubt = self.sigma_a.is_none_or(|s| size > 3.0 * s);
+        // Without a σ (before protocol version 7) nothing is beyond doubt.
+        let beyond_doubt = self.sigma_a.is_some_and(|s| size > 3.0 * s);
         let limit = self
             .rated_ah
             .map_or(OFFSET_ZERO_A, |q| q * OFFSET_ZERO_OF_RATED_PER_DAY / 24.0);
@@ -638,14 +639,18 @@ impl CurrentOffset {
                 self.sigma_a.map_or_else(String::new, sigma)
             );
         }
-        let bounds = self
-            .sigma_a
-            .map_or_else(String::new, |s| format!(" ({})", sigma(s)));
         let size = self.offset_a.abs();
+        let side = if self.offset_a > 0.0 { "high" } else { "low" };
+        let Some(s) = self.sigma_a else {
+            return format!(
+                "Current sensor: the BMS estimates it reads {size:.2} A {side}; this device does \
+                 not say how sure that is (its protocol is older than version 7)."
+            );
+        };
+        let bounds = format!(" ({})", sigma(s));
         if size < 0.005 {
             return format!("Current sensor: no offset found{bounds}.");
         }
-        let side = if self.offset_a > 0.0 { "high" } else { "low" };
         let mut text = format!(
             "Current sensor: reads {size:.2} A {side}{bounds}, as the BMS has learnt; it takes \
              that off the reading before counting charge."
@@ -1830,12 +1835,13 @@ mod tests {
         assert!(!offset(300, Some(50), Some(280.0)).needs_zeroing());
         assert!(offset(300, Some(50), Some(100.0)).needs_zeroing());
         assert!(offset(600, Some(50), None).needs_zeroing());
-        // A version 6 device says no σ: the estimate is told as it is.
-        let v6 = offset(250, None, Some(280.0));
+        // A version 6 device says no σ: the estimate is told as it is, never as beyond doubt.
+        let v6 = offset(-850, None, Some(280.0));
         assert!(v6.learnt() && !v6.needs_zeroing());
-        assert!(
-            v6.summary()
-                .starts_with("Current sensor: reads 0.25 A high, as the BMS")
+        assert_eq!(
+            v6.summary(),
+            "Current sensor: the BMS estimates it reads 0.85 A low; this device does not say \
+             how sure that is (its protocol is older than version 7)."
         );
         // A coulomb counter learns none; nor does a vendor BMS.
         let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
