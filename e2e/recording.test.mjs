@@ -53,9 +53,15 @@ test('a recording survives a reload, exports as CSV and raw bytes, replays, and 
   const t = rows.map((r) => Number(r[0]));
   assert.ok(t.every((x, i) => i === 0 || x > t[i - 1]), 'device time increases row by row');
   const cell1 = header.indexOf('cell1_v');
+  // The current sensor's learnt offset and its σ (1 A before anything is learnt).
+  const offset = header.indexOf('current_offset_a');
+  assert.equal(header[offset + 1], 'current_offset_sigma_a');
   for (const r of rows) {
     assert.equal(r.length, header.length);
     for (const v of r.slice(cell1, cell1 + 8).map(Number)) assert.ok(v > 2.5 && v < 3.65, `cell voltage ${v}`);
+    assert.match(r[offset], /^-?\d+\.\d{3}$/);
+    const sigma = Number(r[offset + 1]);
+    assert.ok(sigma > 0 && sigma <= 1.01, `offset σ ${sigma} A`);
   }
   await page.getByTestId('recording-message').filter({ hasText: `${stored} rows` }).waitFor();
 
