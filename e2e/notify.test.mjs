@@ -11,10 +11,12 @@ const dashboard = useDashboard();
 function spyOnNotifications() {
   const Real = window.Notification;
   window.__notices = [];
+  window.__shown = [];
   window.Notification = class extends Real {
     constructor(title, options) {
       super(title, options);
       window.__notices.push({ title, body: options?.body, tag: options?.tag });
+      window.__shown.push(this);
     }
   };
 }
@@ -50,6 +52,14 @@ test('a trip is told in the tab title and, once asked for, as one notification',
   const log = await page.getByTestId('event-log').textContent();
   assert.ok(log.includes(notices[0].body), `the event list's sentence: ${notices[0].body}`);
   assert.match(await page.title(), /^⚠ Trip: open sense wire, cell \d+ · \d+ % — Cellsight$/);
+  // Clicked, it brings the tab forward and closes.
+  assert.ok(await page.evaluate(() => {
+    const shown = window.__shown[0];
+    let closed = false;
+    shown.close = () => { closed = true; };
+    shown.onclick();
+    return closed;
+  }));
 
   // The choice is remembered for the next visit.
   await page.reload();

@@ -58,7 +58,8 @@ pub async fn ask() -> Permission {
     }
 }
 
-/// Shows `notice`; a notice with the same tag replaces the one before.
+/// Shows `notice`; a notice with the same tag replaces the one before. Clicked, it brings the
+/// dashboard's tab forward and goes away.
 pub fn show(notice: &Notice) -> Result<(), String> {
     let constructor: js_sys::Function = api()
         .ok_or("this browser shows no notifications")?
@@ -69,7 +70,18 @@ pub fn show(notice: &Notice) -> Result<(), String> {
     set("body", &notice.body).map_err(|e| js::describe(&e))?;
     set("tag", &notice.tag).map_err(|e| js::describe(&e))?;
     let args = js_sys::Array::of2(&notice.title.as_str().into(), &options);
-    js_sys::Reflect::construct(&constructor, &args)
+    let shown = js_sys::Reflect::construct(&constructor, &args).map_err(|e| js::describe(&e))?;
+    let closing = shown.clone();
+    // Called at most once; one never clicked stays with its notification (a trip is rare).
+    let on_click = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if let Some(window) = web_sys::window() {
+            let _ = window.focus();
+        }
+        if let Some(close) = js::method(&closing, "close") {
+            let _ = close.call0(&closing);
+        }
+    });
+    js_sys::Reflect::set(&shown, &"onclick".into(), &on_click)
         .map(|_| ())
         .map_err(|e| js::describe(&e))
 }
