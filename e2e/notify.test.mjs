@@ -30,7 +30,7 @@ test('a trip is told in the tab title and, once asked for, as one notification',
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(dashboard.url);
   await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
-  await waitFor('the SOC in the title', async () => /^\d+ % · [+-]\d+\.\d A — Cellsight$/.test(await page.title()), 5_000);
+  await waitFor('the SOC in the title', async () => /^\d+ % · [+-]\d+\.\d A — Cellsight emulator$/.test(await page.title()), 5_000);
 
   const button = page.getByTestId('notify-trips');
   assert.equal(await button.getAttribute('aria-pressed'), 'false');
@@ -51,7 +51,7 @@ test('a trip is told in the tab title and, once asked for, as one notification',
   assert.equal(notices[0].tag, 'cellsight-open-wire');
   const log = await page.getByTestId('event-log').textContent();
   assert.ok(log.includes(notices[0].body), `the event list's sentence: ${notices[0].body}`);
-  assert.match(await page.title(), /^⚠ Trip: open sense wire, cell \d+ · \d+ % — Cellsight$/);
+  assert.match(await page.title(), /^⚠ Trip: open sense wire, cell \d+ · \d+ % — Cellsight emulator$/);
   // Clicked, it brings the tab forward and closes.
   assert.ok(await page.evaluate(() => {
     const shown = window.__shown[0];

@@ -32,17 +32,6 @@ pub fn App() -> impl IntoView {
     let now_ms = RwSignal::new(js_sys::Date::now());
     // The page's clock, so that a device that has gone quiet shows as quiet.
     every(1_000, move || now_ms.set(js_sys::Date::now()));
-    // The tab's title tells the SOC and current, a trip, or silence: what an owner sees of the
-    // battery with the page in the background.
-    Effect::new(move |previous: Option<String>| {
-        let title = session.with(|s| s.tab_title(now_ms.get()));
-        if previous.as_ref() != Some(&title)
-            && let Some(document) = web_sys::window().and_then(|w| w.document())
-        {
-            document.set_title(&title);
-        }
-        title
-    });
     let emulator = RwSignal::new(None::<EmulatorInfo>);
     let startup_error = RwSignal::new(None::<String>);
 
@@ -56,6 +45,18 @@ pub fn App() -> impl IntoView {
         None
     });
     let recordings = Recordings::open(replay_id.is_none());
+    // The tab's title tells the SOC and current, a trip, or silence: what an owner sees of the
+    // battery with the page in the background.
+    let replaying = replay_id.is_some();
+    Effect::new(move |previous: Option<String>| {
+        let title = session.with(|s| s.tab_title(now_ms.get(), replaying));
+        if previous.as_ref() != Some(&title)
+            && let Some(document) = web_sys::window().and_then(|w| w.document())
+        {
+            document.set_title(&title);
+        }
+        title
+    });
     let console_message = RwSignal::new(None::<String>);
     let placement = RwSignal::new(Placement::Starting);
     // Whether the session shows a real device (then the emulator is paused and ignored).

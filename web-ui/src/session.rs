@@ -1638,14 +1638,22 @@ impl Session {
 
     /// The browser tab's title: what an owner sees of the battery with the tab in the
     /// background — the SOC and the current, or the trip that has opened a switch, or that
-    /// no data comes.
-    pub fn tab_title(&self, now_ms: f64) -> String {
+    /// no data comes; ending in what it comes from when that is not a battery live
+    /// (`replaying` a recording, or the emulator), so a demo's trip is never taken for one.
+    pub fn tab_title(&self, now_ms: f64, replaying: bool) -> String {
         let Some(r) = &self.latest else {
             return TAB_TITLE.to_owned();
         };
+        let from = if replaying {
+            "Cellsight replay"
+        } else if self.device.as_ref().is_some_and(|d| d.emulated) {
+            "Cellsight emulator"
+        } else {
+            "Cellsight"
+        };
         let soc = format!("{:.0} %", r.soc_pct);
         if let LinkState::Silent { .. } = self.link_state(now_ms) {
-            return format!("No data (last {soc}) — Cellsight");
+            return format!("No data (last {soc}) — {from}");
         }
         let lines = self.place_alarms(r.alarm_lines());
         let mut trips = lines.iter().filter(|l| l.trip);
@@ -1661,9 +1669,9 @@ impl Session {
                 } else {
                     String::new()
                 };
-                format!("⚠ Trip: {}{place}{more} · {soc} — Cellsight", first.label)
+                format!("⚠ Trip: {}{place}{more} · {soc} — {from}", first.label)
             }
-            None => format!("{soc} · {} A — Cellsight", signed(r.current_a, 1)),
+            None => format!("{soc} · {} A — {from}", signed(r.current_a, 1)),
         }
     }
 
@@ -2473,11 +2481,11 @@ mod tests {
         let config = SimulationConfig::new(Scenario::Overcharge, 2, 16);
         let mut dev = EmulatedDevice::new(config).unwrap();
         let mut session = Session::default();
-        assert_eq!(session.tab_title(0.0), TAB_TITLE);
+        assert_eq!(session.tab_title(0.0, false), TAB_TITLE);
         session.ingest(&dev.advance(60), 0.0);
         let r = session.latest.clone().unwrap();
         assert_eq!(
-            session.tab_title(0.0),
+            session.tab_title(0.0, false),
             format!(
                 "{:.0} % · {} A — Cellsight",
                 r.soc_pct,
@@ -2493,6 +2501,7 @@ mod tests {
             .events
             .iter()
             .find(|e| e.event.kind == EventKind::Tripped && e.event.level == Level::Trip)
+            .cloned()
             .unwrap();
         assert_eq!(
             notices,
@@ -2511,12 +2520,24 @@ mod tests {
         let cell = trip.event.location.unwrap() + 1;
         let soc = session.latest.as_ref().unwrap().soc_pct;
         assert_eq!(
-            session.tab_title(19.0),
+            session.tab_title(19.0, false),
             format!("⚠ Trip: over-voltage, cell {cell} · {soc:.0} % — Cellsight")
         );
         assert_eq!(
-            session.tab_title(19.0 + SILENT_AFTER_MS + 1.0),
+            session.tab_title(19.0 + SILENT_AFTER_MS + 1.0, false),
             format!("No data (last {soc:.0} %) — Cellsight")
+        );
+        // Never a demo's or a recording's trip taken for the battery's.
+        assert!(
+            session
+                .tab_title(19.0, true)
+                .ends_with(" % — Cellsight replay")
+        );
+        session.ingest(&dev.hello(), 19.5);
+        assert!(
+            session
+                .tab_title(19.0, false)
+                .ends_with(" % — Cellsight emulator")
         );
 
         // The same pack watched only from after its trip: the trip is in the log, not news.
