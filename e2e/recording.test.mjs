@@ -97,6 +97,8 @@ test('a recording survives a reload, exports as CSV and raw bytes, replays, and 
   assert.match(await status.textContent(), /Replaying/);
   // A background tab never passes a recording off as the battery now.
   assert.match(await page.title(), / — Cellsight replay$/);
+  // Nor notifies its trips: they are history.
+  assert.equal(await page.getByTestId('notify-trips').count(), 0);
   assert.equal(await page.getByTestId('recording-item').count(), 2);
 
   // Back to live (recording #3), then delete #1 after saying yes.

@@ -277,7 +277,7 @@ pub fn App() -> impl IntoView {
             </section>
             <CellsPanel reading=reading rated_ah=rated_ah
                 offset=Signal::derive(move || session.with(|s| s.current_offset(rated_ah.get())))/>
-            <EventsPanel session=session emulator=emulator/>
+            <EventsPanel session=session emulator=emulator replaying=replaying/>
             <HistoryPanel session=session emulator=emulator/>
             <InverterPanel reading=reading/>
             {to_device.clone().map(|to_device| view! {
@@ -1274,6 +1274,8 @@ fn AlarmsCard(
 fn EventsPanel(
     session: RwSignal<Session>,
     emulator: RwSignal<Option<EmulatorInfo>>,
+    /// A recording plays: its trips are history, never notified.
+    replaying: bool,
 ) -> impl IntoView {
     // On the emulator, events are told on the clock the banner shows; a device's on its uptime.
     // A memo: the emulator's status changes with every report, the start of its run does not.
@@ -1323,7 +1325,7 @@ fn EventsPanel(
     // The first event not yet looked at for a notification.
     let looked_from = StoredValue::new(0_u64);
     Effect::new(move |_| {
-        let on = notify_on.get();
+        let on = notify_on.get() && !replaying;
         log_state.track();
         session.with_untracked(|s| {
             let next = s.next_event_sequence();
@@ -1393,8 +1395,9 @@ fn EventsPanel(
             <div class="cells-head">
                 <h2>"Events"</h2>
                 <div class="event-actions">
-                // Trips are told from the event log, which a vendor BMS does not give.
-                {move || (permission.get() != Permission::Unsupported && !vendor.get()).then(|| view! {
+                // Trips are told from the event log, which a vendor BMS does not give; a
+                // replay's are history.
+                {move || (permission.get() != Permission::Unsupported && !vendor.get() && !replaying).then(|| view! {
                     <button class="command" data-testid="notify-trips"
                         aria-pressed=move || notify_on.get().to_string()
                         title="a notification for every trip, while this page is open"
