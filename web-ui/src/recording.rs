@@ -603,9 +603,6 @@ mod tests {
         assert_eq!(session.events, whole.events);
     }
 
-    /// Resistances (reported since protocol version 5) then capacities (since version 6) come
-    /// last in the CSV, one column a cell each (empty for a cell not learnt yet); a recording
-    /// made before has no such columns.
     /// The current sensor's learnt offset and (since protocol version 7) its σ are two fixed
     /// columns, empty where the device does not say.
     #[test]
@@ -626,6 +623,9 @@ mod tests {
         assert_eq!(column(v6, "current_offset_sigma_a"), "");
     }
 
+    /// Resistances (reported since protocol version 5) then capacities (since version 6) come
+    /// last in the CSV, one column a cell each (empty for a cell not learnt yet); a recording
+    /// made before has no such columns.
     #[test]
     fn the_csv_carries_each_cells_resistance_and_capacity_when_the_device_reports_them() {
         let v6: &[u8] = include_bytes!("../../bms-engine/tests/golden/v6/telemetry.bin");

@@ -1744,11 +1744,16 @@ mod tests {
         EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16)).unwrap()
     }
 
+    /// The first report of the 16-cell `solar-day` pack, to vary field by field.
+    fn solar_day_telemetry() -> Telemetry {
+        emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry()
+    }
+
     /// A 16-cell reading whose cells' resistances are `r0` (mΩ, `None`: not learnt).
     fn with_resistances(r0: &[Option<f64>]) -> Reading {
-        let t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let t = solar_day_telemetry();
         Reading {
             cell_r0_mohm: r0.to_vec(),
             ..Reading::from_telemetry(&t)
@@ -1797,9 +1802,7 @@ mod tests {
 
     /// The offset as a device of protocol 7 reports it (mA, σ in mA).
     fn offset(bias_ma: i32, sigma_ma: Option<u16>, rated: Option<f64>) -> CurrentOffset {
-        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let mut t = solar_day_telemetry();
         t.current_bias_ma = Some(bias_ma);
         t.current_bias_sigma_ma = sigma_ma;
         Reading::from_telemetry(&t).current_offset(rated).unwrap()
@@ -1852,9 +1855,7 @@ mod tests {
              how sure that is (its protocol is older than version 7)."
         );
         // A coulomb counter learns none; nor does a vendor BMS.
-        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let mut t = solar_day_telemetry();
         t.current_bias_ma = None;
         t.current_bias_sigma_ma = None;
         assert_eq!(
@@ -1893,9 +1894,7 @@ mod tests {
         assert_eq!(restarted.moved(), None);
 
         let mut session = Session::default();
-        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let mut t = solar_day_telemetry();
         t.current_bias_ma = Some(830);
         t.current_bias_sigma_ma = Some(360);
         session.latest = Some(Reading::from_telemetry(&t));
@@ -2031,9 +2030,7 @@ mod tests {
             }
             set.bits()
         };
-        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let mut t = solar_day_telemetry();
         t.trip_bits = bits(&[Fault::CellOverVoltage, Fault::OpenWire]);
         t.latched_bits = bits(&[Fault::OpenWire]);
         t.derate_bits = bits(&[Fault::ChargeUnderTemperature, Fault::CellOverVoltage]);
@@ -2105,9 +2102,7 @@ mod tests {
 
     #[test]
     fn measurements_are_marked_old_while_the_front_end_is_lost() {
-        let mut t = emulator::Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
-            .unwrap()
-            .telemetry();
+        let mut t = solar_day_telemetry();
         assert!(!Reading::from_telemetry(&t).measurements_stale());
         let mut lost = FaultSet::default();
         lost.set(Fault::FrontEndLost, true);
