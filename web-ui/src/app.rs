@@ -168,6 +168,9 @@ pub fn App() -> impl IntoView {
                 .map(|d| f64::from(d.capacity_mah) / 1000.0)
         })
     });
+    // A memo: the line under the cells is built again only when what it says changes, not
+    // with every report.
+    let offset = Memo::new(move |_| session.with(|s| s.current_offset(rated_ah.get())));
     // The chart library comes after the first numbers (a frame later, once they are drawn).
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
@@ -275,8 +278,7 @@ pub fn App() -> impl IntoView {
                 <LimitsCard reading=reading/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
-            <CellsPanel reading=reading rated_ah=rated_ah
-                offset=Signal::derive(move || session.with(|s| s.current_offset(rated_ah.get())))/>
+            <CellsPanel reading=reading rated_ah=rated_ah offset=offset/>
             <EventsPanel session=session emulator=emulator replaying=replaying/>
             <HistoryPanel session=session emulator=emulator/>
             <InverterPanel reading=reading/>
@@ -1512,7 +1514,7 @@ fn CellsPanel(
     rated_ah: Signal<Option<f64>>,
     /// What the BMS has learnt of its current sensor (told beside what it has learnt of the
     /// cells), from a device that learns it.
-    offset: Signal<Option<CurrentOffset>>,
+    offset: Memo<Option<CurrentOffset>>,
 ) -> impl IntoView {
     let cell_count =
         Memo::new(move |_| reading.with(|r| r.as_ref().map_or(0, |r| r.cell_voltages_v.len())));
