@@ -11,6 +11,7 @@
 //! | 0x35C | charge / discharge enable, force-charge and full-charge requests |
 //! | 0x35E | manufacturer name, ASCII |
 
+use crate::limits::Limits;
 use crate::protection::{Fault, FaultSet};
 
 /// One classic CAN data frame.
@@ -59,6 +60,66 @@ pub struct InverterReport {
     pub full_charge_requested: bool,
     /// Number of modules reporting.
     pub module_count: u8,
+}
+
+/// What one pack's BMS knows that its inverter is told ([`InverterReport::of_pack`]): from a
+/// telemetry report, or from an engine's outputs and the snapshot it stepped on.
+#[derive(Debug, Clone, Copy)]
+pub struct PackState<'a> {
+    /// The limits in force.
+    pub limits: &'a Limits,
+    /// SOC, per mille.
+    pub soc_permille: u16,
+    /// SOH, per mille, once estimated.
+    pub soh_permille: Option<u16>,
+    /// Pack voltage, mV.
+    pub pack_voltage_mv: u32,
+    /// Pack current, mA (positive charges).
+    pub current_ma: i32,
+    /// Each temperature sensor's reading, 0.1 °C (`None`: no valid reading).
+    pub temperatures_deci_c: &'a [Option<i16>],
+    /// Faults at trip level.
+    pub trips: FaultSet,
+    /// Faults at warning or derate level.
+    pub warnings_and_derates: FaultSet,
+    /// The charge switch conducts.
+    pub charge_switch_on: bool,
+    /// The discharge switch conducts.
+    pub discharge_switch_on: bool,
+}
+
+impl InverterReport {
+    /// The report of one pack (one module): its limits, SOC and SOH (100 % until estimated),
+    /// voltage, current, the mean of the valid temperatures, trips as protection bits and
+    /// warnings or derates as alarms, and charging or discharging enabled when the switch is
+    /// on and its limit above 0.
+    pub fn of_pack(p: &PackState<'_>) -> Self {
+        let (sum, n) = p
+            .temperatures_deci_c
+            .iter()
+            .flatten()
+            .fold((0_i32, 0_i32), |(s, n), &t| (s + i32::from(t), n + 1));
+        InverterReport {
+            charge_voltage_mv: p.limits.charge_voltage_mv,
+            charge_current_ma: p.limits.charge_current_ma,
+            discharge_current_ma: p.limits.discharge_current_ma,
+            discharge_voltage_mv: p.limits.discharge_voltage_mv,
+            soc_permille: p.soc_permille,
+            soh_permille: p.soh_permille.unwrap_or(1000),
+            pack_voltage_mv: p.pack_voltage_mv,
+            current_ma: p.current_ma,
+            mean_temperature_deci_c: (n > 0)
+                .then(|| i16::try_from(sum / n.max(1)).unwrap_or_default()),
+            trips: p.trips,
+            alarms: FaultSet::from_bits(p.warnings_and_derates.bits() & !p.trips.bits()),
+            charge_enabled: p.charge_switch_on && p.limits.charge_current_ma > 0,
+            discharge_enabled: p.discharge_switch_on && p.limits.discharge_current_ma > 0,
+            force_charge_1: p.limits.force_charge_requested,
+            force_charge_2: false,
+            full_charge_requested: p.limits.full_charge_requested,
+            module_count: 1,
+        }
+    }
 }
 
 /// Manufacturer name sent in 0x35E (inverters match on "PYLON").

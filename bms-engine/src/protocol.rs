@@ -164,38 +164,20 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// What the device tells its inverter over CAN ([`crate::can::pylontech_frames`]) at this
-    /// report: the limits, SOC and SOH (100 % until estimated), voltage, current, the mean of
-    /// the valid temperatures, trips as protection bits and warnings or derates as alarms, and
-    /// charging or discharging enabled when the switch is on and its limit above 0.
+    /// report (see [`crate::can::InverterReport::of_pack`]).
     pub fn inverter_report(&self) -> crate::can::InverterReport {
-        let (sum, n) = self
-            .temperatures_deci_c
-            .iter()
-            .flatten()
-            .fold((0_i32, 0_i32), |(s, n), &t| (s + i32::from(t), n + 1));
-        let trips = crate::FaultSet::from_bits(self.trip_bits);
-        crate::can::InverterReport {
-            charge_voltage_mv: self.limits.charge_voltage_mv,
-            charge_current_ma: self.limits.charge_current_ma,
-            discharge_current_ma: self.limits.discharge_current_ma,
-            discharge_voltage_mv: self.limits.discharge_voltage_mv,
+        crate::can::InverterReport::of_pack(&crate::can::PackState {
+            limits: &self.limits,
             soc_permille: self.soc_permille,
-            soh_permille: self.soh_permille.unwrap_or(1000),
+            soh_permille: self.soh_permille,
             pack_voltage_mv: self.pack_voltage_mv,
             current_ma: self.current_ma,
-            mean_temperature_deci_c: (n > 0)
-                .then(|| i16::try_from(sum / n.max(1)).unwrap_or_default()),
-            trips,
-            alarms: crate::FaultSet::from_bits(
-                (self.warning_bits | self.derate_bits) & !self.trip_bits,
-            ),
-            charge_enabled: self.charge_switch_on && self.limits.charge_current_ma > 0,
-            discharge_enabled: self.discharge_switch_on && self.limits.discharge_current_ma > 0,
-            force_charge_1: self.limits.force_charge_requested,
-            force_charge_2: false,
-            full_charge_requested: self.limits.full_charge_requested,
-            module_count: 1,
-        }
+            temperatures_deci_c: &self.temperatures_deci_c,
+            trips: crate::FaultSet::from_bits(self.trip_bits),
+            warnings_and_derates: crate::FaultSet::from_bits(self.warning_bits | self.derate_bits),
+            charge_switch_on: self.charge_switch_on,
+            discharge_switch_on: self.discharge_switch_on,
+        })
     }
 
     /// The report of `engine` on the snapshot `m` it has just stepped on, with its decisions
