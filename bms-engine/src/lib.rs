@@ -43,6 +43,7 @@ pub mod protection;
 pub mod protocol;
 pub mod self_discharge;
 pub mod switches;
+pub mod system;
 pub mod thermal;
 
 pub use config::{BalancerKind, GradedLimit, PackConfig, SwitchKind, Violation};

@@ -1,0 +1,421 @@
+//! Several packs in parallel on one DC bus, each with its own engine, told to the inverter as
+//! one battery (DESIGN.md "Scale": one engine a module, a level above combining them).
+//!
+//! Each pack's [`InverterReport`] is what it would tell an inverter on its own; [`combine`]
+//! makes the one report of the bank:
+//!
+//! - **Current limits** add up over the packs that allow that direction: a pack that has
+//!   opened its charge switch, or asks for no charge current, takes none of the bank's charge,
+//!   so its share is left out of the charge limit (the same for discharge). But packs share
+//!   current by their voltages and resistances, not by their limits: one that has derated (a
+//!   cell near full, a hot pack) still takes its part of whatever flows, and packs at
+//!   different charge levels carry a current between them besides. So the sum is also held
+//!   to what brings the most loaded pack just to its own limit, reckoning that of any change
+//!   in the bank's current each pack whose switch lets current through that way takes an even
+//!   part (packs of one make have resistances within a few per cent): no more than `total +
+//!   n × (limit − its current)` for any of those `n` packs. With packs sharing evenly that is
+//!   `n ×` the lowest limit; a pack asking for no charge with its charge switch still on (full,
+//!   or too cold, but not tripped) stops the bank's charge, as the bus cannot charge the others
+//!   without it; and a pack the others are charging at rest lowers the limit by what it
+//!   already takes.
+//! - **Charge voltage**: the lowest of the packs that take charge, so that no pack is pushed
+//!   past its own limit (a full pack holding its float voltage holds the bank there). Its
+//!   phase goes with it.
+//! - **Discharge voltage**: the highest of the packs that give charge, for the same reason.
+//! - **SOC and SOH**: weighted by each pack's capacity, so that the SOC is the share of the
+//!   bank's charge that is left and the SOH the share of its nominal capacity still there.
+//! - **Voltage**: the mean of the packs on the bus; **current**: the sum; **temperature**: the
+//!   mean of the packs that know theirs.
+//! - **Faults**: every pack's trips and alarms, so that the inverter (and the owner watching
+//!   it) hears of a pack that has opened while the others carry on; a fault that is a trip in
+//!   one pack and an alarm in another is told as the trip.
+//! - **Requests** (force charge, full charge): any pack's.
+//! - **Modules**: the packs' modules added up.
+
+use crate::FaultSet;
+
+use crate::can::InverterReport;
+use crate::limits::ChargePhase;
+
+/// One pack of the bank: what it would tell an inverter on its own, its capacity, and which
+/// of its switches conduct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackReport {
+    /// The pack's own report.
+    pub report: InverterReport,
+    /// The pack's nominal capacity, mAh (the SOC's and SOH's weight).
+    pub capacity_mah: u32,
+    /// Its charge switch conducts: it takes its part of the bank's charge whatever its limit
+    /// (a limit of 0 with the switch on still takes current from the bus).
+    pub charge_switch_on: bool,
+    /// Its discharge switch conducts.
+    pub discharge_switch_on: bool,
+}
+
+/// What the bank tells the inverter, and the phase of the charge voltage it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BankReport {
+    /// The combined report (see the module's rules).
+    pub report: InverterReport,
+    /// The phase of the pack whose charge voltage the bank asks for.
+    pub phase: ChargePhase,
+    /// Packs that take charge.
+    pub packs_charging: u8,
+    /// Packs that give charge.
+    pub packs_discharging: u8,
+}
+
+/// The bank's report from its packs' (with each pack's charge phase beside it); `None` for
+/// no packs. Never fails: sums saturate.
+pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
+    let (first, _) = packs.first()?;
+    let mut out = first.report;
+    let (mut charge_ma, mut discharge_ma) = (0_u32, 0_u32);
+    let (mut cvl, mut dvl): (Option<(u32, ChargePhase)>, Option<u32>) = (None, None);
+    let (mut lowest_cvl, mut highest_dvl) = ((u32::MAX, ChargePhase::Absorption), 0_u32);
+    let (mut soc_weighted, mut soh_weighted, mut capacity) = (0_u64, 0_u64, 0_u64);
+    let (mut voltage_sum, mut on_bus) = (0_u64, 0_u64);
+    let mut all_voltage_sum = 0_u64;
+    let (mut temperature_sum, mut temperatures) = (0_i32, 0_i32);
+    let (mut trips, mut alarms) = (FaultSet::EMPTY, FaultSet::EMPTY);
+    let (mut charging, mut discharging) = (0_u8, 0_u8);
+    let mut current_ma = 0_i32;
+    let mut modules = 0_u8;
+    for (pack, phase) in packs {
+        let r = &pack.report;
+        let weight = u64::from(pack.capacity_mah.max(1));
+        capacity += weight;
+        soc_weighted += u64::from(r.soc_permille) * weight;
+        soh_weighted += u64::from(r.soh_permille) * weight;
+        if r.charge_voltage_mv < lowest_cvl.0 {
+            lowest_cvl = (r.charge_voltage_mv, *phase);
+        }
+        highest_dvl = highest_dvl.max(r.discharge_voltage_mv);
+        if r.charge_enabled {
+            charging = charging.saturating_add(1);
+            charge_ma = charge_ma.saturating_add(r.charge_current_ma);
+            if cvl.is_none_or(|(v, _)| r.charge_voltage_mv < v) {
+                cvl = Some((r.charge_voltage_mv, *phase));
+            }
+        }
+        if r.discharge_enabled {
+            discharging = discharging.saturating_add(1);
+            discharge_ma = discharge_ma.saturating_add(r.discharge_current_ma);
+            dvl = Some(dvl.map_or(r.discharge_voltage_mv, |v| v.max(r.discharge_voltage_mv)));
+        }
+        all_voltage_sum += u64::from(r.pack_voltage_mv);
+        if r.charge_enabled || r.discharge_enabled {
+            voltage_sum += u64::from(r.pack_voltage_mv);
+            on_bus += 1;
+        }
+        current_ma = current_ma.saturating_add(r.current_ma);
+        if let Some(t) = r.mean_temperature_deci_c {
+            temperature_sum += i32::from(t);
+            temperatures += 1;
+        }
+        trips = FaultSet::from_bits(trips.bits() | r.trips.bits());
+        alarms = FaultSet::from_bits(alarms.bits() | r.alarms.bits());
+        out.force_charge_1 |= r.force_charge_1;
+        out.force_charge_2 |= r.force_charge_2;
+        out.full_charge_requested |= r.full_charge_requested;
+        modules = modules.saturating_add(r.module_count);
+    }
+    charge_ma = charge_ma.min(shared_limit(packs, current_ma, true));
+    discharge_ma = discharge_ma.min(shared_limit(packs, current_ma, false));
+    let (charge_voltage_mv, phase) = cvl.unwrap_or(lowest_cvl);
+    let mean = |sum: u64, n: u64| u32::try_from(sum / n.max(1)).unwrap_or(u32::MAX);
+    let permille = |sum: u64| u16::try_from(sum / capacity.max(1)).unwrap_or(u16::MAX);
+    out.charge_voltage_mv = charge_voltage_mv;
+    out.charge_current_ma = charge_ma;
+    out.discharge_current_ma = discharge_ma;
+    out.discharge_voltage_mv = dvl.unwrap_or(highest_dvl);
+    out.soc_permille = permille(soc_weighted);
+    out.soh_permille = permille(soh_weighted);
+    out.pack_voltage_mv = if on_bus > 0 {
+        mean(voltage_sum, on_bus)
+    } else {
+        mean(all_voltage_sum, packs.len() as u64)
+    };
+    out.current_ma = current_ma;
+    out.mean_temperature_deci_c =
+        (temperatures > 0).then(|| i16::try_from(temperature_sum / temperatures).unwrap_or(0));
+    out.trips = trips;
+    out.alarms = FaultSet::from_bits(alarms.bits() & !trips.bits());
+    out.charge_enabled = charging > 0 && charge_ma > 0;
+    out.discharge_enabled = discharging > 0 && discharge_ma > 0;
+    out.module_count = modules;
+    Some(BankReport {
+        report: out,
+        phase,
+        packs_charging: charging,
+        packs_discharging: discharging,
+    })
+}
+
+/// The largest bank limit in one direction (charging when `charge`) that keeps every pack
+/// within its own, if each of the `n` packs whose switch conducts that way takes an even part
+/// of any change from the net `total_ma`: the least of `total + n × (limit − its current)`
+/// over them (`u32::MAX` when none conducts).
+fn shared_limit(packs: &[(PackReport, ChargePhase)], total_ma: i32, charge: bool) -> u32 {
+    let sign = if charge { 1 } else { -1 };
+    let way = |pack: &PackReport| {
+        if charge {
+            (pack.charge_switch_on, pack.report.charge_current_ma)
+        } else {
+            (pack.discharge_switch_on, pack.report.discharge_current_ma)
+        }
+    };
+    let conducting = packs.iter().filter(|(p, _)| way(p).0);
+    let n = conducting.clone().count() as i64;
+    let total = i64::from(total_ma) * sign;
+    let bound = conducting
+        .map(|(p, _)| total + n * (i64::from(way(p).1) - i64::from(p.report.current_ma) * sign))
+        .min();
+    bound.map_or(u32::MAX, |b| u32::try_from(b.max(0)).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Fault;
+
+    /// A 280 Ah pack at `soc` ‰ that allows charge and discharge with 140 A and 200 A.
+    fn pack(soc: u16) -> PackReport {
+        PackReport {
+            report: InverterReport {
+                charge_voltage_mv: 56_800,
+                charge_current_ma: 140_000,
+                discharge_current_ma: 200_000,
+                discharge_voltage_mv: 44_800,
+                soc_permille: soc,
+                soh_permille: 1000,
+                pack_voltage_mv: 53_000,
+                current_ma: 20_000,
+                mean_temperature_deci_c: Some(250),
+                trips: FaultSet::EMPTY,
+                alarms: FaultSet::EMPTY,
+                charge_enabled: true,
+                discharge_enabled: true,
+                force_charge_1: false,
+                force_charge_2: false,
+                full_charge_requested: false,
+                module_count: 1,
+            },
+            capacity_mah: 280_000,
+            charge_switch_on: true,
+            discharge_switch_on: true,
+        }
+    }
+
+    fn faults(list: &[Fault]) -> FaultSet {
+        let mut set = FaultSet::EMPTY;
+        for &f in list {
+            set.set(f, true);
+        }
+        set
+    }
+
+    #[test]
+    fn no_packs_tell_nothing() {
+        assert_eq!(combine(&[]), None);
+    }
+
+    #[test]
+    fn one_pack_is_told_as_it_is() {
+        let p = pack(500);
+        let bank = combine(&[(p, ChargePhase::Absorption)]).unwrap();
+        assert_eq!(bank.report, p.report);
+        assert_eq!((bank.packs_charging, bank.packs_discharging), (1, 1));
+    }
+
+    #[test]
+    fn current_limits_add_up_over_the_packs_that_allow_the_direction() {
+        let mut tripped = pack(990);
+        // Over-voltage: the charge switch is open, discharge still allowed.
+        tripped.report.charge_enabled = false;
+        tripped.charge_switch_on = false;
+        tripped.report.charge_current_ma = 0;
+        tripped.report.current_ma = 0;
+        tripped.report.trips = faults(&[Fault::CellOverVoltage]);
+        tripped.report.charge_voltage_mv = 54_000;
+        let mut derated = pack(600);
+        derated.report.charge_current_ma = 70_000;
+        derated.report.alarms = faults(&[Fault::ChargeOverTemperature, Fault::CellOverVoltage]);
+        let bank = combine(&[
+            (pack(600), ChargePhase::Absorption),
+            (tripped, ChargePhase::Absorption),
+            (derated, ChargePhase::Absorption),
+        ])
+        .unwrap();
+        let r = bank.report;
+        // 140 A + 70 A with the tripped pack left out; but sharing evenly, the derated pack
+        // reaches its 70 A when the two take 140 A.
+        assert_eq!(r.charge_current_ma, 140_000);
+        // 3 × 200 A, less the 40 A the two charging packs would first have to stop taking
+        // before the resting one gives its 200 A.
+        assert_eq!(r.discharge_current_ma, 560_000);
+        assert_eq!(
+            r.charge_voltage_mv, 56_800,
+            "the open pack's lower CVL does not hold the others back"
+        );
+        assert_eq!((bank.packs_charging, bank.packs_discharging), (2, 3));
+        assert_eq!(r.trips, faults(&[Fault::CellOverVoltage]));
+        assert_eq!(
+            r.alarms,
+            faults(&[Fault::ChargeOverTemperature]),
+            "a fault tripped in one pack is told as the trip, not also as an alarm"
+        );
+        assert!(r.charge_enabled && r.discharge_enabled);
+        assert_eq!(r.module_count, 3);
+        assert_eq!(r.current_ma, 40_000);
+    }
+
+    #[test]
+    fn a_derated_pack_holds_the_bank_to_what_brings_it_to_its_own_limit() {
+        // Three packs share 90 A of charge evenly; the third has derated to 20 A.
+        let mut derated = pack(960);
+        derated.report.charge_current_ma = 20_000;
+        let mut packs = [pack(950), pack(950), derated];
+        for p in &mut packs {
+            p.report.current_ma = 30_000;
+        }
+        let with = |packs: &[PackReport]| {
+            let list: heapless::Vec<_, 3> = packs
+                .iter()
+                .map(|&p| (p, ChargePhase::Absorption))
+                .collect();
+            combine(&list).unwrap().report
+        };
+        let r = with(&packs);
+        // 140 + 140 + 20 = 300 A in all, but at a third each the derated pack reaches its
+        // 20 A at 60 A: the bank asks for no more. Nothing flows out: the discharge limit is
+        // three times the lowest, all 200 A.
+        assert_eq!(r.charge_current_ma, 60_000);
+        assert_eq!(r.discharge_current_ma, 600_000);
+        // The derated pack at its limit holds the bank where it is.
+        packs[0].report.current_ma = 45_000;
+        packs[1].report.current_ma = 25_000;
+        packs[2].report.current_ma = 20_000;
+        assert_eq!(
+            with(&packs).charge_current_ma,
+            90_000,
+            "90 A + 3 × (20 − 20) A"
+        );
+        // Discharging, the same for the discharge limit.
+        for p in &mut packs {
+            p.report.current_ma = -50_000;
+        }
+        packs[1].report.discharge_current_ma = 100_000;
+        let r = with(&packs);
+        assert_eq!(r.discharge_current_ma, 300_000, "150 A + 3 × (100 − 50) A");
+        assert_eq!(
+            r.charge_current_ma, 60_000,
+            "no charge flowing: even shares, three times the derated pack's 20 A"
+        );
+        // At rest, with pack 2 evening out into pack 1: three times the derated pack's 20 A
+        // (it takes nothing yet), and for discharge the 100 A pack already gives 2.5 A.
+        packs[0].report.current_ma = 3_000;
+        packs[1].report.current_ma = -2_500;
+        packs[2].report.current_ma = 0;
+        let r = with(&packs);
+        assert_eq!(r.charge_current_ma, 60_500, "0.5 A + 3 × 20 A");
+        assert_eq!(
+            r.discharge_current_ma, 292_000,
+            "−0.5 A + 3 × (100 − 2.5) A"
+        );
+        // A pack the others charge at rest, 20 A below its even part whatever flows: the bank
+        // can take 3 × 20 A more than it would with even sharing before the pack is full.
+        packs[2].report.charge_current_ma = 20_000;
+        packs[0].report.current_ma = 40_000;
+        packs[1].report.current_ma = 40_000;
+        packs[2].report.current_ma = 10_000;
+        assert_eq!(
+            with(&packs).charge_current_ma,
+            120_000,
+            "90 A + 3 × (20 − 10) A"
+        );
+        // A full pack asking for no charge with its switch still on takes its part all the
+        // same: the bank can take no charge without pushing it into that pack.
+        for p in &mut packs {
+            p.report.current_ma = 10_000;
+        }
+        packs[2].report.charge_current_ma = 0;
+        packs[2].report.charge_enabled = false;
+        let r = with(&packs);
+        assert_eq!(r.charge_current_ma, 0);
+        assert!(
+            !r.charge_enabled,
+            "with no charge current, no charge: as one pack tells it"
+        );
+        // Once it opens its switch, the others share the charge again.
+        packs[2].charge_switch_on = false;
+        packs[2].report.current_ma = 0;
+        assert_eq!(with(&packs).charge_current_ma, 280_000);
+    }
+
+    #[test]
+    fn the_lowest_charge_voltage_and_the_highest_discharge_voltage_win() {
+        let mut full = pack(1000);
+        full.report.charge_voltage_mv = 54_400;
+        let mut cold = pack(400);
+        cold.report.discharge_voltage_mv = 46_000;
+        let bank = combine(&[
+            (pack(500), ChargePhase::Absorption),
+            (full, ChargePhase::Float),
+            (cold, ChargePhase::Absorption),
+        ])
+        .unwrap();
+        assert_eq!(bank.report.charge_voltage_mv, 54_400);
+        assert_eq!(bank.phase, ChargePhase::Float);
+        assert_eq!(bank.report.discharge_voltage_mv, 46_000);
+    }
+
+    #[test]
+    fn soc_and_soh_are_weighted_by_capacity() {
+        let mut small = pack(200);
+        small.capacity_mah = 100_000;
+        small.report.soh_permille = 800;
+        let bank = combine(&[
+            (pack(800), ChargePhase::Absorption),
+            (small, ChargePhase::Absorption),
+        ])
+        .unwrap();
+        // (800 × 280 + 200 × 100) / 380 = 642; (1000 × 280 + 800 × 100) / 380 = 947.
+        assert_eq!(bank.report.soc_permille, 642);
+        assert_eq!(bank.report.soh_permille, 947);
+    }
+
+    #[test]
+    fn a_bank_with_every_pack_open_allows_nothing_and_still_says_its_limits() {
+        let mut a = pack(50);
+        a.report.discharge_enabled = false;
+        a.report.charge_enabled = false;
+        a.report.force_charge_1 = true;
+        a.report.pack_voltage_mv = 44_000;
+        a.report.mean_temperature_deci_c = None;
+        let mut b = a;
+        b.report.charge_voltage_mv = 55_000;
+        b.report.discharge_voltage_mv = 46_000;
+        b.report.pack_voltage_mv = 45_000;
+        b.report.mean_temperature_deci_c = Some(-52);
+        let bank = combine(&[(a, ChargePhase::Absorption), (b, ChargePhase::Float)]).unwrap();
+        let r = bank.report;
+        assert!(!r.charge_enabled && !r.discharge_enabled);
+        assert_eq!((r.charge_current_ma, r.discharge_current_ma), (0, 0));
+        assert_eq!(
+            (r.charge_voltage_mv, r.discharge_voltage_mv),
+            (55_000, 46_000)
+        );
+        assert_eq!(bank.phase, ChargePhase::Float);
+        assert!(r.force_charge_1, "any pack's request is the bank's");
+        assert_eq!(
+            r.pack_voltage_mv, 44_500,
+            "the mean of all when none is on the bus"
+        );
+        assert_eq!(
+            r.mean_temperature_deci_c,
+            Some(-52),
+            "of those that know it"
+        );
+    }
+}
