@@ -583,6 +583,9 @@ pub struct Home {
     pub rogue_charger_a: Option<f64>,
     /// PV and household power during the last step, W.
     last_w: (f64, f64),
+    /// Packs the home is built for: its PV, its household and its inverter are this many times
+    /// the scenario's own (see [`Home::for_packs`]).
+    scale: f64,
     /// Whether the last step had charge on offer, before the BMS's limits.
     charge_offered: bool,
 }
@@ -590,16 +593,25 @@ pub struct Home {
 impl Home {
     /// The home of `scenario`.
     pub fn new(scenario: Scenario) -> Self {
+        Self::for_packs(scenario, 1)
+    }
+
+    /// The home of `scenario` for a bank of `packs` packs in parallel: a house, a PV array and
+    /// an inverter (and a bench supply or load in the lab scenarios) that many times the size,
+    /// so that each pack works about as hard as it would alone.
+    pub fn for_packs(scenario: Scenario, packs: usize) -> Self {
+        let scale = packs.max(1) as f64;
         Home {
             scenario,
             cloud: 1.0,
             spike: (0, 0.0),
-            cv_limit_a: INVERTER_MAX_A,
+            cv_limit_a: INVERTER_MAX_A * scale,
             reserve: (u64::MAX, 0.0),
             unserved_wh: 0.0,
             rogue_charger_a: None,
             last_w: (0.0, 0.0),
             charge_offered: false,
+            scale,
         }
     }
 
@@ -611,7 +623,11 @@ impl Home {
         }
         let sun = (PI * (hour - 6.0) / 14.0).sin().max(0.0);
         // sun^1.5, as a root and a product rather than a general power (a tenth of the cost).
-        self.scenario.pv_peak_w() * (sun * sun.sqrt()) * self.cloud * self.scenario.sky(day)
+        self.scenario.pv_peak_w()
+            * (sun * sun.sqrt())
+            * self.cloud
+            * self.scenario.sky(day)
+            * self.scale
     }
 
     /// Household consumption now, W.
@@ -629,7 +645,7 @@ impl Home {
         } else {
             0.0
         };
-        base + routine + cooling + if self.spike.0 > 0 { self.spike.1 } else { 0.0 }
+        (base + routine + cooling + if self.spike.0 > 0 { self.spike.1 } else { 0.0 }) * self.scale
     }
 
     /// PV and household power during the last step, W: what the inverter balanced with the
@@ -665,11 +681,11 @@ impl Home {
         match self.scenario {
             Scenario::Overcharge => {
                 self.charge_offered = true;
-                return 140.0;
+                return 140.0 * self.scale;
             }
             Scenario::DeepDischarge => {
                 self.charge_offered = false;
-                return -140.0;
+                return -140.0 * self.scale;
             }
             _ => {}
         }
@@ -728,10 +744,11 @@ impl Home {
             }
         }
         if self.scenario.mode() == Mode::PeakShaving && (1.0..5.0).contains(&hour) && soc < 0.5 {
-            wanted_a = wanted_a.max(GRID_CHARGE_A);
+            wanted_a = wanted_a.max(GRID_CHARGE_A * self.scale);
         }
         self.charge_offered = wanted_a > 0.0;
-        let limited_a = wanted_a.clamp(-INVERTER_MAX_A.min(dcl_a), INVERTER_MAX_A.min(ccl_a));
+        let inverter_max_a = INVERTER_MAX_A * self.scale;
+        let limited_a = wanted_a.clamp(-inverter_max_a.min(dcl_a), inverter_max_a.min(ccl_a));
         if !grid && wanted_a < limited_a {
             // No grid: what the battery cannot deliver is load the house goes without.
             self.unserved_wh += (limited_a - wanted_a) * volts / 3600.0;
@@ -747,7 +764,7 @@ impl Home {
                 0.0
             };
         } else {
-            self.cv_limit_a = (self.cv_limit_a + 0.5).min(INVERTER_MAX_A);
+            self.cv_limit_a = (self.cv_limit_a + 0.5 * self.scale).min(inverter_max_a);
         }
         limited_a.min(self.cv_limit_a)
     }

@@ -631,15 +631,7 @@ impl Simulation {
 
     /// Advances the loop by one second.
     pub fn step(&mut self) {
-        while let Some(&(at_s, fault)) = self.config.scenario.faults().get(self.next_fault) {
-            if at_s > self.time_s {
-                break;
-            }
-            self.next_fault += 1;
-            self.inject(fault);
-        }
-        self.sensors.current_drift_a += self.current_drift_a_per_sec;
-        let dt_secs = f64::from(STEP_MILLIS) / 1000.0;
+        self.inject_due_faults();
         let requested_a = self.home.step(
             crate::scenario::HomeInputs {
                 time_s: self.time_s,
@@ -650,6 +642,28 @@ impl Simulation {
             },
             &mut self.rng,
         );
+        let charge_offered = self.home.charge_offered();
+        self.advance(requested_a, charge_offered);
+    }
+
+    /// Injects the scenario's faults that are due by now.
+    fn inject_due_faults(&mut self) {
+        while let Some(&(at_s, fault)) = self.config.scenario.faults().get(self.next_fault) {
+            if at_s > self.time_s {
+                break;
+            }
+            self.next_fault += 1;
+            self.inject(fault);
+        }
+    }
+
+    /// One second of everything but the home: `requested_a` asked of the pack at its
+    /// terminals (the switches may refuse it), with a charger telling the BMS it has charge to
+    /// give when `charge_offered`. A [`crate::Bank`] drives its packs through this, each with
+    /// its share of the bank's current.
+    pub(crate) fn advance(&mut self, requested_a: f64, charge_offered: bool) {
+        self.sensors.current_drift_a += self.current_drift_a_per_sec;
+        let dt_secs = f64::from(STEP_MILLIS) / 1000.0;
         self.pack.ambient_c = self.config.scenario.ambient_c(self.time_of_day_secs());
         self.heater_w = self.pack.heater_w();
         if self.heater_w > 0.0 {
@@ -667,7 +681,7 @@ impl Simulation {
 
         self.sensors
             .measure_into(&self.pack, self.current_a, &mut self.measurement);
-        self.measurement.charger_present = Some(self.home.charge_offered());
+        self.measurement.charger_present = Some(charge_offered);
         self.engine
             .step_into(&self.measurement, STEP_MILLIS, &mut self.outputs);
         self.pack.charge_switch_on = self.outputs.charge_switch_on;
