@@ -545,6 +545,31 @@ impl Cells {
             + self.v_rc2[i]
     }
 
+    /// The string's terminal voltage if `current_a` (charging positive) went through every
+    /// cell now, V: each cell's OCV at the SOC it shows under that current, its hysteresis,
+    /// its RC voltages as they stand and its R0. What the string offers a bus at that current
+    /// for the next second (the RC voltages move by a few per cent of their way in a second).
+    pub fn voltage_at(&self, model: &CellModel, current_a: f64) -> f64 {
+        let n = self.len.min(MAX_CELLS);
+        let d = &self.derived;
+        (0..n)
+            .map(|i| {
+                let soc = ocv_soc(
+                    self.charge_ah[i],
+                    current_a,
+                    d.capacity_ah[i],
+                    d.inv_capacity[i],
+                    d.accessible[i],
+                );
+                model.ocv_v(soc, self.temperature_c[i])
+                    + model.params.hysteresis_v * self.hysteresis[i]
+                    + current_a * self.r0(i)
+                    + self.v_rc1[i]
+                    + self.v_rc2[i]
+            })
+            .sum()
+    }
+
     /// Cell `i`'s capacity fade so far, fraction of its new capacity (computed now, not
     /// cached).
     pub fn fade(&self, i: usize, model: &CellModel) -> Option<f64> {

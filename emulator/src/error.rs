@@ -21,6 +21,11 @@ pub enum Error {
         /// The count asked for.
         given: usize,
     },
+    /// The number of packs in a bank is outside 1 ..= [`crate::bank::MAX_PACKS`].
+    Packs {
+        /// The count asked for.
+        given: usize,
+    },
     /// A cell parameter file is malformed or breaks a rule.
     Params {
         /// What is wrong, and where.
@@ -50,6 +55,11 @@ impl fmt::Display for Error {
                 f,
                 "{given} cells in parallel is not supported: use 1 to {}",
                 crate::MAX_PARALLEL
+            ),
+            Error::Packs { given } => write!(
+                f,
+                "a bank of {given} packs is not supported: use 1 to {} packs in parallel",
+                crate::bank::MAX_PACKS
             ),
             Error::Params { reason } => write!(f, "cell parameters: {reason}"),
             Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bank;
 mod cell;
 pub mod csv;
 mod device;
@@ -20,6 +21,7 @@ mod scenario;
 mod sensors;
 mod simulation;
 
+pub use bank::{Bank, BankSummary};
 pub use cell::{CellModel, CellParams, Cells};
 pub use device::EmulatedDevice;
 pub use error::Error;

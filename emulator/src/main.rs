@@ -8,7 +8,7 @@ const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                [--module-cells M] [--estimator model|baseline] [--current-offset A] [--json]
-               [--csv FILE [--csv-interval SECS]]
+               [--csv FILE [--csv-interval SECS]] [--packs K]
       Simulate NAME (default solar-day) for N days (default: the scenario's own length, as
       `emulator scenarios` lists it; fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
@@ -18,6 +18,11 @@ usage:
       optionally replacing the scenario's current-sensor offset by A amperes, then print
       a summary (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
+      --packs K (2 to 8) runs K such packs in parallel on one bus, each with its own BMS,
+      in a home K times the size: the inverter obeys the limits the packs tell it together
+      (currents added over the packs that allow them, the lowest charge voltage), the packs
+      share the current by their voltages and resistances, and the scenario's faults happen
+      in pack 1. The summary gives the bank's figures, then each pack's.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                 [--module-cells M] [--interval SECS] --out FILE
       Write the byte stream the emulated device sends over a serial link for N days
@@ -99,6 +104,8 @@ struct RunArgs {
     module_cells: usize,
     estimator: bms_engine::estimation::EstimatorKind,
     current_offset_ma: Option<i32>,
+    /// `--packs`: packs in parallel (1: a pack on its own).
+    packs: usize,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -140,6 +147,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         module_cells: 0,
         estimator: bms_engine::estimation::EstimatorKind::Model,
         current_offset_ma: None,
+        packs: 1,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -202,6 +210,9 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                     .filter(|a| a.is_finite() && a.abs() <= 100.0)
                     .ok_or_else(|| format!("`--current-offset {v}`: expected −100 to 100 A"))?;
                 parsed.current_offset_ma = Some((amps * 1000.0).round() as i32);
+            }
+            "--packs" => {
+                parsed.packs = count(flag, &value(flag)?, emulator::bank::MAX_PACKS, "packs")?;
             }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
@@ -316,6 +327,12 @@ fn replay(args: &[String]) -> Result<String, String> {
 
 fn write_wire(args: &[String]) -> Result<String, String> {
     let args = parse_run_args(args)?;
+    if args.packs > 1 {
+        return Err(format!(
+            "`--packs {}`: `wire` writes the stream of one pack's device; leave `--packs` out",
+            args.packs
+        ));
+    }
     let path = args
         .out
         .clone()
@@ -345,6 +362,9 @@ fn write_wire(args: &[String]) -> Result<String, String> {
 
 fn run_scenario(args: &[String]) -> Result<String, String> {
     let args = parse_run_args(args)?;
+    if args.packs > 1 {
+        return run_bank(&args);
+    }
     let started = Instant::now();
     let mut sim = Simulation::new(args.config()).map_err(|e| e.to_string())?;
     let days = args.days.unwrap_or(args.scenario.days());
@@ -373,9 +393,132 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
     if args.json {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
+    Ok(format!(
+        "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n{}",
+        summary.scenario,
+        summary.seed,
+        sim.config().topology(),
+        summary.days,
+        summary.steps,
+        summary.wall_ms,
+        describe_pack(&summary)
+    ))
+}
+
+/// `run --packs K`: the bank, then each pack.
+fn run_bank(args: &RunArgs) -> Result<String, String> {
+    if args.csv.is_some() {
+        return Err(format!(
+            "`--csv` writes one pack's time series; with `--packs {}` use `--json` for the bank's \
+             figures, or run a pack on its own for its time series",
+            args.packs
+        ));
+    }
+    let started = Instant::now();
+    let mut bank = emulator::Bank::new(args.config(), args.packs).map_err(|e| e.to_string())?;
+    let days = args.days.unwrap_or(args.scenario.days());
+    bank.run_for((days * 86_400.0).round() as u64);
+    let mut summary = bank.summary();
+    summary.wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if args.json {
+        return serde_json::to_string(&summary).map_err(|e| e.to_string());
+    }
+    let l = &summary.final_limits;
+    let shares: Vec<String> = summary
+        .shares
+        .iter()
+        .map(|s| format!("pack {} {:.1} %", s.pack, s.throughput_share_pct))
+        .collect();
+    let peaks: Vec<String> = summary
+        .shares
+        .iter()
+        .map(|s| {
+            format!(
+                "pack {} +{:.0}/−{:.0} A",
+                s.pack, s.peak_charge_a, s.peak_discharge_a
+            )
+        })
+        .collect();
+    let over: Vec<String> = summary
+        .shares
+        .iter()
+        .filter(|s| s.secs_over_charge_limit + s.secs_over_discharge_limit > 0)
+        .map(|s| {
+            let mut over = vec![];
+            if s.secs_over_charge_limit > 0 {
+                over.push(format!("its charge limit {} s", s.secs_over_charge_limit));
+            }
+            if s.secs_over_discharge_limit > 0 {
+                over.push(format!(
+                    "its discharge limit {} s",
+                    s.secs_over_discharge_limit
+                ));
+            }
+            format!(
+                "pack {} above {} (by up to {:.1} A)",
+                s.pack,
+                over.join(" and "),
+                s.worst_over_limit_a
+            )
+        })
+        .collect();
+    let mut text = format!(
+        "scenario {} · seed {} · {} packs of {} in parallel · {:.2} days ({} steps in {} ms)\n\
+         bank SOC            told RMSE {:.2} %, max {:.2} % (final: told {:.1} %, true {:.1} %)\n\
+         told at the end     CVL {:.1} V, CCL {:.0} A, DCL {:.0} A, DVL {:.1} V; {} of {} packs charging, {} discharging\n\
+         sharing             {} of the charge through the packs\n\
+         peak currents       {}\n\
+         over own limits     {}\n\
+         between packs       up to {:.1} A from one pack into another, {:.2} Ah in all\n\
+         energy              in {:.2} kWh, out {:.2} kWh at the bus; unserved {:.2} kWh",
+        summary.scenario,
+        summary.seed,
+        summary.packs,
+        args.config().topology(),
+        summary.days,
+        summary.steps,
+        summary.wall_ms,
+        summary.soc_rmse_pct,
+        summary.soc_max_err_pct,
+        summary.final_soc_pct,
+        summary.final_true_soc_pct,
+        l.charge_voltage_v,
+        l.charge_current_a,
+        l.discharge_current_a,
+        l.discharge_voltage_v,
+        l.packs_charging,
+        summary.packs,
+        l.packs_discharging,
+        shares.join(", "),
+        peaks.join(", "),
+        if over.is_empty() {
+            "none".to_owned()
+        } else {
+            over.join("; ")
+        },
+        summary.max_circulating_a,
+        summary.circulating_ah,
+        summary.energy_in_kwh,
+        summary.energy_out_kwh,
+        summary.unserved_kwh,
+    );
+    for (k, pack) in summary.pack_summaries.iter().enumerate() {
+        text.push_str(&format!(
+            "\n── pack {} of {} (seed {}) ──\n{}",
+            k + 1,
+            summary.packs,
+            pack.seed,
+            describe_pack(pack)
+        ));
+    }
+    Ok(text)
+}
+
+/// One pack's run, a line for each of its figures (below the line naming the run).
+fn describe_pack(summary: &emulator::Summary) -> String {
     let trips = describe_trips(&summary.trips);
     let alerts = describe_alerts(&summary.alerts);
-    let estimation = describe_estimation(&summary);
+    let estimation = describe_estimation(summary);
     let balancing = format!(
         "balancing           {}; cell SOC spread {:.2} → {:.2} %",
         if summary.balancing_hours > 0.0 {
@@ -389,9 +532,8 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         summary.initial_soc_spread_pct,
         summary.final_soc_spread_pct
     );
-    Ok(format!(
-        "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n\
-         true cell voltage   {:.3} V … {:.3} V\n\
+    format!(
+        "true cell voltage   {:.3} V … {:.3} V\n\
          true cell temp      {:.1} °C … {:.1} °C\n\
          protection trips    {trips}\n\
          warnings, derates   {alerts}\n\
@@ -400,12 +542,6 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
          thermal             heater {:.1} h, {:.2} kWh from the cells; fan {:.1} h\n\
          {balancing}\n\
          energy              in {:.2} kWh, out {:.2} kWh",
-        summary.scenario,
-        summary.seed,
-        sim.config().topology(),
-        summary.days,
-        summary.steps,
-        summary.wall_ms,
         summary.true_min_cell_v,
         summary.true_max_cell_v,
         summary.true_min_temp_c,
@@ -419,7 +555,7 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         summary.fan_hours,
         summary.energy_in_kwh,
         summary.energy_out_kwh,
-    ))
+    )
 }
 
 /// The estimator's figures beyond the RMSE, one line each.

@@ -343,6 +343,14 @@ impl Pack {
         (self.neighbours.2, self.neighbours.3)
     }
 
+    /// The pack's terminal voltage if `current_a` (charging positive) flowed at its terminals
+    /// for the next second, V: the cells carry it less the heater's draw (see
+    /// [`Cells::voltage_at`]).
+    pub fn voltage_at(&self, current_a: f64) -> f64 {
+        self.cells
+            .voltage_at(&self.model, current_a - self.heater_current_a())
+    }
+
     /// True terminal voltage of the pack, V.
     pub fn voltage_v(&self) -> f64 {
         self.cells.voltages_v().iter().sum()

@@ -284,6 +284,18 @@ fn a_bad_argument_is_named_on_the_screen_without_the_whole_usage() {
         (&["run", "--days", "-1"], "`--days -1`"),
         (&["run", "--scenario", "nope"], "unknown scenario `nope`"),
         (&["fly"], "unknown command `fly`"),
+        (
+            &["run", "--packs", "9"],
+            "`--packs 9`: expected 1 to 8 packs",
+        ),
+        (
+            &["run", "--packs", "2", "--csv", "x.csv"],
+            "`--csv` writes one pack's time series",
+        ),
+        (
+            &["wire", "--packs", "2", "--out", "x.bin"],
+            "`--packs 2`: `wire` writes the stream of one pack's device",
+        ),
     ] {
         let out = emulator(args);
         let err = stderr(&out);
@@ -345,4 +357,50 @@ fn replay_names_the_file_line_and_column_of_a_bad_value() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("c.json"), "{err}");
+}
+
+/// `--packs`: the bank's lines first (what it told the inverter, how the packs shared the
+/// current), then each pack's own summary under its number and seed; `--json` gives the same
+/// as one object.
+#[test]
+fn a_bank_of_packs_is_summed_up_then_each_pack_on_its_own() {
+    let out = emulator(&["run", "--packs", "3", "--days", "0.25"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("scenario solar-day · seed 1 · 3 packs of 16s1p in parallel · 0.25 days"),
+        "{text}"
+    );
+    let told = text
+        .lines()
+        .find(|l| l.starts_with("told at the end"))
+        .unwrap_or_default();
+    // Three packs of 140 A charge and 200 A discharge, all on the bus.
+    assert!(
+        told.contains("CCL 420 A, DCL 600 A")
+            && told.ends_with("3 of 3 packs charging, 3 discharging"),
+        "{text}"
+    );
+    assert!(text.contains("\nover own limits     none\n"), "{text}");
+    for (k, seed) in [(1, 1), (2, 2), (3, 3)] {
+        assert!(
+            text.contains(&format!(
+                "\n── pack {k} of 3 (seed {seed}) ──\ntrue cell voltage "
+            )),
+            "{text}"
+        );
+    }
+    let out = emulator(&["run", "--packs", "2", "--days", "0.01", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bank: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
+    assert_eq!(bank["packs"], 2);
+    assert_eq!(bank["steps"], 864);
+    assert_eq!(bank["pack_summaries"].as_array().map(Vec::len), Some(2));
+    assert_eq!(bank["shares"][1]["pack"], 2);
+    // Twice 140 A, less what the packs' slightly uneven sharing takes off.
+    let ccl = bank["final_limits"]["charge_current_a"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!((279.0..=280.0).contains(&ccl), "{bank}");
 }

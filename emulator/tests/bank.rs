@@ -1,0 +1,102 @@
+//! Packs in parallel on one bus (`emulator::Bank`): how they share the home's current, what the
+//! bank tells the inverter, and a pack that opens while the others carry on.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use emulator::{Bank, Scenario, SimulationConfig};
+
+fn bank(scenario: Scenario, packs: usize) -> Bank {
+    Bank::new(SimulationConfig::new(scenario, 1, 16), packs).unwrap()
+}
+
+/// Three like packs through a solar day: each carries a third, none is pushed past its own
+/// limits, nothing trips, the house is served, and the bank's SOC as told follows the truth.
+#[test]
+fn like_packs_share_a_solar_day_evenly_and_each_stays_within_its_limits() {
+    let mut b = bank(Scenario::SolarDay, 3);
+    b.run_for(86_400);
+    let s = b.summary();
+    for share in &s.shares {
+        assert!(
+            (32.8..33.9).contains(&share.throughput_share_pct),
+            "{:?}",
+            s.shares
+        );
+        assert_eq!(
+            share.secs_over_charge_limit + share.secs_over_discharge_limit,
+            0,
+            "{share:?}"
+        );
+    }
+    for pack in &s.pack_summaries {
+        assert!(pack.trips.is_empty(), "{:?}", pack.trips);
+    }
+    assert!(s.max_circulating_a < 3.0, "{}", s.max_circulating_a);
+    assert_eq!(s.unserved_kwh, 0.0);
+    assert!(s.soc_rmse_pct < 1.0, "{}", s.soc_rmse_pct);
+    // A house three times the size: about three times one pack's day.
+    assert!(
+        (25.0..40.0).contains(&s.energy_in_kwh),
+        "{}",
+        s.energy_in_kwh
+    );
+}
+
+/// Pack 1's sense wire opens after an hour: it trips and opens both switches, the bank tells
+/// the inverter the two others' limits, and they carry the house alone.
+#[test]
+fn a_pack_that_opens_leaves_the_others_to_carry_the_house() {
+    let mut b = bank(Scenario::FaultOpenWire, 3);
+    b.run_for(3_700);
+    let told = b.report();
+    assert_eq!((told.packs_charging, told.packs_discharging), (2, 2));
+    let ccl = f64::from(told.report.charge_current_ma) / 1000.0;
+    let dcl = f64::from(told.report.discharge_current_ma) / 1000.0;
+    assert!((275.0..=280.0).contains(&ccl), "{ccl} A");
+    assert!((395.0..=400.0).contains(&dcl), "{dcl} A");
+    assert!(
+        told.report.trips.contains(bms_engine::Fault::OpenWire),
+        "the inverter hears of the pack that opened"
+    );
+    assert_eq!(b.currents_a()[0], 0.0);
+    b.run_for(86_400 - 3_700);
+    let s = b.summary();
+    assert_eq!(s.pack_summaries[0].trips.len(), 1);
+    assert_eq!(s.pack_summaries[0].trips[0].fault, "open-wire");
+    assert!(s.pack_summaries[1].trips.is_empty() && s.pack_summaries[2].trips.is_empty());
+    assert!(s.shares[0].throughput_share_pct < 2.0, "{:?}", s.shares);
+    assert_eq!(s.unserved_kwh, 0.0);
+}
+
+/// Pack 1 has a weak cell: full first each day, it derates its charge. The bank holds the
+/// inverter to what brings that pack to its own limit, though the others could take more.
+#[test]
+fn a_derated_pack_holds_the_bank_and_is_not_pushed_past_its_limit() {
+    let mut b = bank(Scenario::FaultWeakCell, 3);
+    b.run_for(86_400);
+    let s = b.summary();
+    let weak = &s.shares[0];
+    assert_eq!(weak.secs_over_charge_limit, 0, "{weak:?}");
+    // Full first, it takes less of the charge than the others.
+    assert!(
+        weak.throughput_share_pct < s.shares[1].throughput_share_pct - 3.0,
+        "{:?}",
+        s.shares
+    );
+}
+
+/// The same seed gives the same bank, second for second.
+#[test]
+fn a_bank_is_deterministic() {
+    let run = || {
+        let mut b = bank(Scenario::Solar30, 2);
+        b.run_for(20_000);
+        (b.summary(), b.currents_a().to_vec())
+    };
+    assert_eq!(run(), run());
+}
