@@ -11,10 +11,12 @@
 //!   cell near full, a hot pack) still takes its part of whatever flows, and packs at
 //!   different charge levels carry a current between them besides. So the sum is also held
 //!   to what brings the most loaded pack just to its own limit, reckoning that of any change
-//!   in the bank's current each pack whose switch lets current through that way takes an even
-//!   part (packs of one make have resistances within a few per cent): no more than `total +
-//!   n × (limit − its current)` for any of those `n` packs. With packs sharing evenly that is
-//!   `n ×` the lowest limit; a pack asking for no charge with its charge switch still on (full,
+//!   in the bank's current each pack whose switch lets current through that way takes a part
+//!   inverse to its resistance (an even part until every such pack's BMS has learnt its
+//!   resistance): no more than `total + (limit − its current) ÷ its part` for any of them. With
+//!   like packs sharing evenly that is `n ×` the lowest limit; a pack with a bad connection
+//!   takes less of a change, so the bank may go further before it reaches its limit, and must
+//!   come back further when its limit falls; a pack asking for no charge with its charge switch still on (full,
 //!   or too cold, but not tripped) stops the bank's charge, as the bus cannot charge the others
 //!   without it; and a pack the others are charging at rest lowers the limit by what it
 //!   already takes.
@@ -50,6 +52,10 @@ pub struct PackReport {
     pub charge_switch_on: bool,
     /// Its discharge switch conducts.
     pub discharge_switch_on: bool,
+    /// Its cells' resistances added up, as its BMS has learnt them, µΩ (`None` until every
+    /// cell's is learnt): a pack takes a part of any change in the bank's current inverse to
+    /// its resistance.
+    pub resistance_micro_ohm: Option<u32>,
 }
 
 /// What the bank tells the inverter, and the phase of the charge voltage it asks for.
@@ -153,11 +159,12 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
 }
 
 /// The largest bank limit in one direction (charging when `charge`) that keeps every pack
-/// within its own, if each of the `n` packs whose switch conducts that way takes an even part
-/// of any change from the net `total_ma`: the least of `total + n × (limit − its current)`
-/// over them (`u32::MAX` when none conducts).
+/// within its own, if each pack whose switch conducts that way takes a part of any change from
+/// the net `total_ma` inverse to its resistance (even, unless every one of them has a learnt
+/// resistance): the least of `total + (limit − its current) ÷ its part` over them (`u32::MAX`
+/// when none conducts).
 fn shared_limit(packs: &[(PackReport, ChargePhase)], total_ma: i32, charge: bool) -> u32 {
-    let sign = if charge { 1 } else { -1 };
+    let sign = if charge { 1.0 } else { -1.0 };
     let way = |pack: &PackReport| {
         if charge {
             (pack.charge_switch_on, pack.report.charge_current_ma)
@@ -165,13 +172,30 @@ fn shared_limit(packs: &[(PackReport, ChargePhase)], total_ma: i32, charge: bool
             (pack.discharge_switch_on, pack.report.discharge_current_ma)
         }
     };
-    let conducting = packs.iter().filter(|(p, _)| way(p).0);
-    let n = conducting.clone().count() as i64;
-    let total = i64::from(total_ma) * sign;
+    let conducting = packs.iter().map(|(p, _)| p).filter(|p| way(p).0);
+    // Each pack's weight (conductance) and their sum; equal weights while any is unknown.
+    let learnt = conducting
+        .clone()
+        .all(|p| p.resistance_micro_ohm.is_some_and(|r| r > 0));
+    let weight = |p: &PackReport| match p.resistance_micro_ohm {
+        Some(r) if learnt => 1.0 / f64::from(r),
+        _ => 1.0,
+    };
+    let all: f64 = conducting.clone().map(weight).sum();
+    let total = f64::from(total_ma) * sign;
     let bound = conducting
-        .map(|(p, _)| total + n * (i64::from(way(p).1) - i64::from(p.report.current_ma) * sign))
-        .min();
-    bound.map_or(u32::MAX, |b| u32::try_from(b.max(0)).unwrap_or(u32::MAX))
+        .map(|p| {
+            let part = weight(p) / all;
+            let room = f64::from(way(p).1) - f64::from(p.report.current_ma) * sign;
+            total + room / part
+        })
+        .fold(f64::INFINITY, f64::min);
+    if bound.is_finite() {
+        // Whole milliamperes, never below 0 and never beyond what the report can hold.
+        bound.clamp(0.0, f64::from(u32::MAX)) as u32
+    } else {
+        u32::MAX
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +228,7 @@ mod tests {
             capacity_mah: 280_000,
             charge_switch_on: true,
             discharge_switch_on: true,
+            resistance_micro_ohm: None,
         }
     }
 
@@ -351,6 +376,28 @@ mod tests {
         packs[2].charge_switch_on = false;
         packs[2].report.current_ma = 0;
         assert_eq!(with(&packs).charge_current_ma, 280_000);
+    }
+
+    #[test]
+    fn a_pack_with_more_resistance_takes_less_of_a_change() {
+        // Three packs at 30 A of charge; the first has twice the others' resistance (a bad
+        // connection), so it takes a fifth of any change and they two fifths each.
+        let mut packs = [pack(500), pack(500), pack(500)];
+        for (p, r) in packs.iter_mut().zip([9_600, 4_800, 4_800]) {
+            p.report.current_ma = 30_000;
+            p.resistance_micro_ohm = Some(r);
+        }
+        packs[0].report.charge_current_ma = 40_000;
+        let list: heapless::Vec<_, 3> = packs
+            .iter()
+            .map(|&p| (p, ChargePhase::Absorption))
+            .collect();
+        // It reaches its 40 A when the bank has taken 5 × 10 A more: 140 A.
+        assert_eq!(combine(&list).unwrap().report.charge_current_ma, 140_000);
+        // While one resistance is unknown, the parts are taken as even: 90 + 3 × 10 A.
+        let mut unknown = list.clone();
+        unknown[2].0.resistance_micro_ohm = None;
+        assert_eq!(combine(&unknown).unwrap().report.charge_current_ma, 120_000);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::scenario::{Home, HomeInputs};
 use crate::simulation::STEP_MILLIS;
 use crate::{Error, InjectedFault, Pack, Simulation, SimulationConfig, Summary};
 use bms_engine::FaultSet;
+use bms_engine::estimation::SocEstimator;
 use bms_engine::can::{InverterReport, PackState};
 use bms_engine::limits::{ChargePhase, Limits};
 use bms_engine::system::{BankReport, PackReport, combine};
@@ -543,6 +544,22 @@ impl Bank {
     }
 }
 
+/// The pack's cells' resistances added up as its BMS has learnt them, µΩ (`None` until it
+/// has learnt every cell's).
+fn learnt_resistance_micro_ohm(sim: &Simulation) -> Option<u32> {
+    let cells = usize::from(sim.engine_config().cell_count).min(bms_engine::MAX_CELLS);
+    let mut r0 = [None; bms_engine::MAX_CELLS];
+    if !sim.engine().estimator().cell_r0_ohm(&mut r0) {
+        return None;
+    }
+    let ohm = r0
+        .get(..cells)?
+        .iter()
+        .try_fold(0.0_f64, |sum, r| r.map(|r| sum + f64::from(r)))?;
+    // Whole µΩ: a pack's few milliohms to a part in a thousand.
+    Some((ohm * 1e6).round() as u32)
+}
+
 /// Each pack's report as its engine last stepped, into `out` (emptied first), and the bank's
 /// report from them.
 fn bank_report(
@@ -571,6 +588,7 @@ fn bank_report(
                 capacity_mah,
                 charge_switch_on: o.charge_switch_on,
                 discharge_switch_on: o.discharge_switch_on,
+                resistance_micro_ohm: learnt_resistance_micro_ohm(sim),
             },
             o.limits.phase,
         )
