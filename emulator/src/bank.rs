@@ -16,8 +16,8 @@ use crate::scenario::{Home, HomeInputs};
 use crate::simulation::STEP_MILLIS;
 use crate::{Error, InjectedFault, Pack, Simulation, SimulationConfig, Summary};
 use bms_engine::FaultSet;
-use bms_engine::estimation::SocEstimator;
 use bms_engine::can::{InverterReport, PackState};
+use bms_engine::estimation::SocEstimator;
 use bms_engine::limits::{ChargePhase, Limits};
 use bms_engine::system::{BankReport, PackReport, combine};
 use rand::SeedableRng;
@@ -222,9 +222,11 @@ fn pack_seed(seed: u64, k: usize) -> u64 {
 const HOME_STREAM: u64 = 0x686F_6D65_5F62_616E;
 
 impl Bank {
-    /// `packs` packs of `config`'s shape in parallel, in a home built for that many; fails
-    /// for a pack count outside 1 ..= [`MAX_PACKS`] or a shape [`Simulation::new`] refuses.
-    pub fn new(config: SimulationConfig, packs: usize) -> Result<Self, Error> {
+    /// `config.packs` packs of `config`'s shape in parallel, in a home built for that many;
+    /// fails for a pack count outside 1 ..= [`MAX_PACKS`] or a shape [`Simulation::new`]
+    /// refuses.
+    pub fn new(config: SimulationConfig) -> Result<Self, Error> {
+        let packs = config.packs;
         if !(1..=MAX_PACKS).contains(&packs) {
             return Err(Error::Packs { given: packs });
         }
@@ -232,6 +234,7 @@ impl Bank {
             .map(|k| {
                 Simulation::new(SimulationConfig {
                     seed: pack_seed(config.seed, k),
+                    packs: 1,
                     ..config
                 })
             })
@@ -260,9 +263,48 @@ impl Bank {
         })
     }
 
+    /// The set-up (with its pack count).
+    pub fn config(&self) -> &SimulationConfig {
+        &self.config
+    }
+
     /// The packs, pack 1 first.
     pub fn packs(&self) -> &[Simulation] {
         &self.packs
+    }
+
+    /// Pack `k` (0-based), to reach its engine (its BMS's configuration and commands).
+    pub fn pack_mut(&mut self, k: usize) -> Option<&mut Simulation> {
+        self.packs.get_mut(k)
+    }
+
+    /// Simulated seconds since the start.
+    pub fn time_s(&self) -> u64 {
+        self.time_s
+    }
+
+    /// Where power flowed in the home during the last step: PV and load, the bank's true
+    /// power at the bus, and the grid as the balance (see [`Simulation::power_flow`]).
+    pub fn power_flow(&self) -> crate::PowerFlow {
+        let (pv_w, load_w) = self.home.pv_and_load_w();
+        let heater_w: f64 = self.packs.iter().map(|s| s.power_flow().heater_w).sum();
+        let battery_w: f64 = self
+            .packs
+            .iter()
+            .zip(&self.currents_a)
+            .map(|(s, &a)| s.pack().voltage_v() * a)
+            .sum::<f64>()
+            + heater_w;
+        let grid_available = self.home.grid_available(self.time_s.saturating_sub(1));
+        let balance_w = battery_w + load_w - pv_w;
+        crate::PowerFlow {
+            pv_w,
+            load_w,
+            battery_w,
+            heater_w,
+            grid_w: if grid_available { balance_w } else { 0.0 },
+            grid_available,
+        }
     }
 
     /// What the bank tells the inverter now.
@@ -636,7 +678,11 @@ mod tests {
 
     #[test]
     fn the_split_adds_up_and_puts_every_pack_carrying_current_at_one_bus_voltage() {
-        let mut bank = Bank::new(SimulationConfig::new(Scenario::SolarDay, 4, 16), 3).unwrap();
+        let mut bank = Bank::new(SimulationConfig {
+            packs: 3,
+            ..SimulationConfig::new(Scenario::SolarDay, 4, 16)
+        })
+        .unwrap();
         bank.run_for(600);
         check_split(&mut bank, &[250.0, 30.0, 0.0, -0.5, -180.0]);
         // Pack 2 has opened its charge switch: it gives, but never takes.
@@ -654,7 +700,11 @@ mod tests {
     /// and the others nothing, then the other way round the next second).
     #[test]
     fn cold_packs_share_a_discharge_without_taking_turns() {
-        let mut bank = Bank::new(SimulationConfig::new(Scenario::WinterCold, 1, 16), 3).unwrap();
+        let mut bank = Bank::new(SimulationConfig {
+            packs: 3,
+            ..SimulationConfig::new(Scenario::WinterCold, 1, 16)
+        })
+        .unwrap();
         bank.run_for(60);
         check_split(&mut bank, &[-60.0, -5.0, -120.0, 0.0]);
         bank.share(-60.0);
@@ -669,7 +719,9 @@ mod tests {
     fn a_bank_is_one_to_eight_packs() {
         let config = SimulationConfig::new(Scenario::SolarDay, 1, 16);
         for packs in [0, MAX_PACKS + 1] {
-            let err = Bank::new(config, packs).unwrap_err().to_string();
+            let err = Bank::new(SimulationConfig { packs, ..config })
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("use 1 to 8 packs"), "{err}");
         }
     }

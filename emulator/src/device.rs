@@ -2,8 +2,13 @@
 //! holds it, it is a source (and sink) of frames exactly like real hardware on a serial port:
 //! it greets with `DeviceInfo`, sends `Telemetry` followed by any new `Event`s on every update,
 //! and answers host requests (configuration, commands) through [`bms_engine::protocol::respond`].
+//!
+//! Set up with several packs (`SimulationConfig::packs`), it runs a [`Bank`] and is the BMS of
+//! pack 1: its stream is pack 1's, as a real bank has one BMS a pack, and
+//! [`EmulatedDevice::pack_frames`] gives every pack's latest telemetry frame, as a host that
+//! reads every pack's BMS would get them.
 
-use crate::{Error, Simulation, SimulationConfig};
+use crate::{Bank, Error, Simulation, SimulationConfig};
 use bms_engine::protocol::{
     Capabilities, DeviceInfo, DeviceMessage, FirmwareName, FrameDecoder, HostMessage,
     MAX_FRAME_LEN, PROTOCOL_VERSION, encode_frame, respond,
@@ -12,27 +17,85 @@ use bms_engine::protocol::{
 /// Firmware string the emulated device reports.
 pub const FIRMWARE: &str = concat!("cellsight-emulator ", env!("CARGO_PKG_VERSION"));
 
+/// What the device runs: one pack, or a bank whose pack 1 it is the BMS of.
+#[derive(Debug, Clone)]
+enum World {
+    Pack(Box<Simulation>),
+    Bank(Box<Bank>),
+}
+
 /// A simulated battery that speaks the Cellsight wire protocol.
 #[derive(Debug, Clone)]
 pub struct EmulatedDevice {
-    sim: Simulation,
+    world: World,
     decoder: FrameDecoder<HostMessage>,
     events_sent: u64,
 }
 
 impl EmulatedDevice {
-    /// A device running `config`.
+    /// A device running `config` (a bank when it asks for more than one pack).
     pub fn new(config: SimulationConfig) -> Result<Self, Error> {
+        let world = if config.packs > 1 {
+            World::Bank(Box::new(Bank::new(config)?))
+        } else {
+            World::Pack(Box::new(Simulation::new(config)?))
+        };
         Ok(EmulatedDevice {
-            sim: Simulation::new(config)?,
+            world,
             decoder: FrameDecoder::new(),
             events_sent: 0,
         })
     }
 
-    /// The simulation behind the device (the truth, for emulator-mode views and tests).
+    /// The simulation behind the device (the truth, for emulator-mode views and tests): its
+    /// pack, pack 1 of a bank.
     pub fn simulation(&self) -> &Simulation {
-        &self.sim
+        match &self.world {
+            World::Pack(sim) => sim,
+            // A bank holds at least one pack; pack 1 is the device's.
+            World::Bank(bank) => bank.packs().first().unwrap_or_else(|| unreachable!()),
+        }
+    }
+
+    fn simulation_mut(&mut self) -> Option<&mut Simulation> {
+        match &mut self.world {
+            World::Pack(sim) => Some(sim),
+            World::Bank(bank) => bank.pack_mut(0),
+        }
+    }
+
+    /// The bank, when the device is one pack's BMS of several in parallel.
+    pub fn bank(&self) -> Option<&Bank> {
+        match &self.world {
+            World::Pack(_) => None,
+            World::Bank(bank) => Some(bank),
+        }
+    }
+
+    /// Where power flows in the home now: the whole bank's, when there is one.
+    pub fn power_flow(&self) -> crate::PowerFlow {
+        match &self.world {
+            World::Pack(sim) => sim.power_flow(),
+            World::Bank(bank) => bank.power_flow(),
+        }
+    }
+
+    /// Every pack's telemetry frame as its BMS would send it now, pack 1 first; empty for a
+    /// pack on its own (its stream says it all).
+    pub fn pack_frames(&self) -> Vec<Vec<u8>> {
+        self.bank().map_or_else(Vec::new, |bank| {
+            bank.packs()
+                .iter()
+                .map(|sim| frame(&DeviceMessage::Telemetry(sim.telemetry())))
+                .collect()
+        })
+    }
+
+    fn run_for(&mut self, secs: u64) {
+        match &mut self.world {
+            World::Pack(sim) => sim.run_for(secs),
+            World::Bank(bank) => bank.run_for(secs),
+        }
     }
 
     /// The frame a device sends on connect: who it is.
@@ -41,7 +104,7 @@ impl EmulatedDevice {
     }
 
     fn device_info(&self) -> DeviceInfo {
-        let config = self.sim.engine_config();
+        let config = self.simulation().engine_config();
         DeviceInfo {
             protocol_version: PROTOCOL_VERSION,
             firmware: FirmwareName::try_from(FIRMWARE).unwrap_or_default(),
@@ -62,9 +125,10 @@ impl EmulatedDevice {
     /// Runs `secs` simulated seconds and returns what the device sends at the end: a telemetry
     /// frame, then one frame per event recorded since the last update.
     pub fn advance(&mut self, secs: u64) -> Vec<u8> {
-        self.sim.run_for(secs);
-        let mut bytes = frame(&DeviceMessage::Telemetry(self.sim.telemetry()));
-        let log = self.sim.engine().event_log();
+        self.run_for(secs);
+        let sim = self.simulation();
+        let mut bytes = frame(&DeviceMessage::Telemetry(sim.telemetry()));
+        let log = sim.engine().event_log();
         for (sequence, event) in log.since(self.events_sent) {
             bytes.extend(frame(&DeviceMessage::Event {
                 sequence,
@@ -89,18 +153,23 @@ impl EmulatedDevice {
         bytes
     }
 
-    /// Injects `fault` into the emulated pack now (the console's fault button).
+    /// Injects `fault` into the emulated pack now (the console's fault button): pack 1 of a
+    /// bank (a charger ignoring the limits pushes into the whole bus).
     pub fn inject(&mut self, fault: crate::InjectedFault) {
-        self.sim.inject(fault);
+        match &mut self.world {
+            World::Pack(sim) => sim.inject(fault),
+            World::Bank(bank) => bank.inject(0, fault),
+        }
     }
 
     /// Runs until the engine records an event, at most `max_secs`, stopping at the second the
-    /// event comes; returns what the device sends then and whether an event came.
+    /// event comes; returns what the device sends then and whether an event came. In a bank,
+    /// the device's engine: pack 1's.
     pub fn advance_to_next_event(&mut self, max_secs: u64) -> (Vec<u8>, bool) {
-        let before = self.sim.engine().event_log().recorded();
+        let before = self.simulation().engine().event_log().recorded();
         for _ in 0..max_secs {
-            self.sim.step();
-            if self.sim.engine().event_log().recorded() > before {
+            self.run_for(1);
+            if self.simulation().engine().event_log().recorded() > before {
                 return (self.advance(0), true);
             }
         }
@@ -127,7 +196,10 @@ impl EmulatedDevice {
             if let HostMessage::Hello { .. } = request {
                 out.extend(self.hello());
             }
-            respond(self.sim.engine_mut(), &request, |reply| {
+            let Some(sim) = self.simulation_mut() else {
+                continue;
+            };
+            respond(sim.engine_mut(), &request, |reply| {
                 out.extend(frame(&reply));
             });
         }

@@ -240,6 +240,7 @@ impl RunArgs {
             module_cells: self.module_cells,
             estimator: self.estimator,
             current_offset_ma: self.current_offset_ma,
+            packs: self.packs,
             ..SimulationConfig::new(self.scenario, self.seed, self.cells)
         }
     }
@@ -415,7 +416,7 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         ));
     }
     let started = Instant::now();
-    let mut bank = emulator::Bank::new(args.config(), args.packs).map_err(|e| e.to_string())?;
+    let mut bank = emulator::Bank::new(args.config()).map_err(|e| e.to_string())?;
     let days = args.days.unwrap_or(args.scenario.days());
     bank.run_for((days * 86_400.0).round() as u64);
     let mut summary = bank.summary();

@@ -32,6 +32,15 @@ pub struct SimulationConfig {
     pub estimator: EstimatorKind,
     /// Replaces the scenario's current-sensor offset, mA (a stress test of bias tracking).
     pub current_offset_ma: Option<i32>,
+    /// Packs of this shape in parallel on one bus, 1 ..= [`crate::bank::MAX_PACKS`]: a
+    /// [`crate::Bank`] runs them; a [`Simulation`] is one pack and does not read it.
+    #[serde(default = "one_pack")]
+    pub packs: usize,
+}
+
+/// A set-up saved before banks existed is one pack.
+const fn one_pack() -> usize {
+    1
 }
 
 /// Most cells the emulator puts in parallel in one group.
@@ -48,6 +57,7 @@ impl SimulationConfig {
             module_cells: 0,
             estimator: EstimatorKind::Model,
             current_offset_ma: None,
+            packs: 1,
         }
     }
 

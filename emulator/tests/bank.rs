@@ -11,7 +11,11 @@
 use emulator::{Bank, Scenario, SimulationConfig};
 
 fn bank(scenario: Scenario, packs: usize) -> Bank {
-    Bank::new(SimulationConfig::new(scenario, 1, 16), packs).unwrap()
+    Bank::new(SimulationConfig {
+        packs,
+        ..SimulationConfig::new(scenario, 1, 16)
+    })
+    .unwrap()
 }
 
 /// Three like packs through a solar day: each carries a third, none is pushed past its own
@@ -113,6 +117,54 @@ fn once_the_resistances_are_learnt_a_pack_with_a_bad_connection_stays_within_its
     b.run_for(2 * 86_400);
     let later = b.summary().shares[0].secs_over_charge_limit - first_day;
     // Seed 1: 1 505 s on the first day; then 59 s in two days (3 685 s reckoning even parts).
-    assert!(later < 300, "{later} s above its charge limit on days 2 and 3");
-    assert!(first_day > 0, "the first day, before it is learnt, is the harder one");
+    assert!(
+        later < 300,
+        "{later} s above its charge limit on days 2 and 3"
+    );
+    assert!(
+        first_day > 0,
+        "the first day, before it is learnt, is the harder one"
+    );
+}
+
+/// Set up with three packs, the emulated device is pack 1's BMS: its stream is pack 1's, and
+/// it hands every pack's telemetry frame beside it, as a host reading each pack's BMS would.
+#[test]
+fn a_bank_device_speaks_for_pack_1_and_hands_every_packs_report() {
+    use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
+    let telemetry = |bytes: &[u8]| {
+        let mut decoder = FrameDecoder::<DeviceMessage>::new();
+        let mut found = Vec::new();
+        decoder.feed(bytes, |m| {
+            if let Ok(DeviceMessage::Telemetry(t)) = m {
+                found.push(t);
+            }
+        });
+        found
+    };
+    let config = SimulationConfig {
+        packs: 3,
+        ..SimulationConfig::new(Scenario::FaultOpenWire, 1, 16)
+    };
+    let mut device = emulator::EmulatedDevice::new(config).unwrap();
+    let stream = device.advance(3_700);
+    let frames = device.pack_frames();
+    assert_eq!(frames.len(), 3);
+    let packs: Vec<Telemetry> = frames.iter().flat_map(|f| telemetry(f)).collect();
+    assert_eq!(packs.len(), 3);
+    assert_eq!(
+        telemetry(&stream).last(),
+        packs.first(),
+        "the stream is pack 1's"
+    );
+    let open_wire = 1 << bms_engine::Fault::OpenWire as u32;
+    assert!(packs[0].trip_bits & open_wire != 0 && !packs[0].charge_switch_on);
+    assert!(
+        packs[1..]
+            .iter()
+            .all(|t| t.trip_bits == 0 && t.charge_switch_on)
+    );
+    // A pack on its own hands nothing beside its stream.
+    let single = emulator::EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16));
+    assert!(single.unwrap().pack_frames().is_empty());
 }
