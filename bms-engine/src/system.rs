@@ -36,6 +36,9 @@
 
 use crate::FaultSet;
 
+/// How far below the packs' sum a limit must be held for the pack holding it to be named, mA.
+pub const HELD_MIN_MA: u32 = 1_000;
+
 use crate::can::InverterReport;
 use crate::limits::ChargePhase;
 
@@ -69,6 +72,11 @@ pub struct BankReport {
     pub packs_charging: u8,
     /// Packs that give charge.
     pub packs_discharging: u8,
+    /// The pack (0-based) whose own charge limit holds the bank's below the sum of the packs'
+    /// limits (by [`HELD_MIN_MA`] or more), if one does.
+    pub charge_held_by: Option<u8>,
+    /// The same for discharge.
+    pub discharge_held_by: Option<u8>,
 }
 
 /// The bank's report from its packs' (with each pack's charge phase beside it); `None` for
@@ -126,8 +134,20 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         out.full_charge_requested |= r.full_charge_requested;
         modules = modules.saturating_add(r.module_count);
     }
-    charge_ma = charge_ma.min(shared_limit(packs, current_ma, true));
-    discharge_ma = discharge_ma.min(shared_limit(packs, current_ma, false));
+    // The sum, unless the pack that would reach its own limit first holds it lower (named
+    // when that is by more than uneven sharing's fraction of an ampere).
+    let held = |sum: u32, (bound, pack): (u32, Option<u8>)| {
+        if bound >= sum {
+            (sum, None)
+        } else if bound.saturating_add(HELD_MIN_MA) <= sum {
+            (bound, pack)
+        } else {
+            (bound, None)
+        }
+    };
+    let (charge_ma, charge_held_by) = held(charge_ma, shared_limit(packs, current_ma, true));
+    let (discharge_ma, discharge_held_by) =
+        held(discharge_ma, shared_limit(packs, current_ma, false));
     let (charge_voltage_mv, phase) = cvl.unwrap_or(lowest_cvl);
     let mean = |sum: u64, n: u64| u32::try_from(sum / n.max(1)).unwrap_or(u32::MAX);
     let permille = |sum: u64| u16::try_from(sum / capacity.max(1)).unwrap_or(u16::MAX);
@@ -155,15 +175,21 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         phase,
         packs_charging: charging,
         packs_discharging: discharging,
+        charge_held_by,
+        discharge_held_by,
     })
 }
 
 /// The largest bank limit in one direction (charging when `charge`) that keeps every pack
 /// within its own, if each pack whose switch conducts that way takes a part of any change from
 /// the net `total_ma` inverse to its resistance (even, unless every one of them has a learnt
-/// resistance): the least of `total + (limit − its current) ÷ its part` over them (`u32::MAX`
-/// when none conducts).
-fn shared_limit(packs: &[(PackReport, ChargePhase)], total_ma: i32, charge: bool) -> u32 {
+/// resistance): the least of `total + (limit − its current) ÷ its part` over them, and that
+/// pack (`u32::MAX` and none when none conducts).
+fn shared_limit(
+    packs: &[(PackReport, ChargePhase)],
+    total_ma: i32,
+    charge: bool,
+) -> (u32, Option<u8>) {
     let sign = if charge { 1.0 } else { -1.0 };
     let way = |pack: &PackReport| {
         if charge {
@@ -172,29 +198,36 @@ fn shared_limit(packs: &[(PackReport, ChargePhase)], total_ma: i32, charge: bool
             (pack.discharge_switch_on, pack.report.discharge_current_ma)
         }
     };
-    let conducting = packs.iter().map(|(p, _)| p).filter(|p| way(p).0);
+    let conducting = packs
+        .iter()
+        .map(|(p, _)| p)
+        .enumerate()
+        .filter(|(_, p)| way(p).0);
     // Each pack's weight (conductance) and their sum; equal weights while any is unknown.
     let learnt = conducting
         .clone()
-        .all(|p| p.resistance_micro_ohm.is_some_and(|r| r > 0));
+        .all(|(_, p)| p.resistance_micro_ohm.is_some_and(|r| r > 0));
     let weight = |p: &PackReport| match p.resistance_micro_ohm {
         Some(r) if learnt => 1.0 / f64::from(r),
         _ => 1.0,
     };
-    let all: f64 = conducting.clone().map(weight).sum();
+    let all: f64 = conducting.clone().map(|(_, p)| weight(p)).sum();
     let total = f64::from(total_ma) * sign;
-    let bound = conducting
-        .map(|p| {
+    let (bound, pack) = conducting
+        .map(|(k, p)| {
             let part = weight(p) / all;
             let room = f64::from(way(p).1) - f64::from(p.report.current_ma) * sign;
-            total + room / part
+            (total + room / part, k)
         })
-        .fold(f64::INFINITY, f64::min);
+        .fold((f64::INFINITY, None), |(best, at), (b, k)| {
+            if b < best { (b, Some(k)) } else { (best, at) }
+        });
     if bound.is_finite() {
         // Whole milliamperes, never below 0 and never beyond what the report can hold.
-        bound.clamp(0.0, f64::from(u32::MAX)) as u32
+        let ma = bound.clamp(0.0, f64::from(u32::MAX)) as u32;
+        (ma, pack.and_then(|k| u8::try_from(k).ok()))
     } else {
-        u32::MAX
+        (u32::MAX, None)
     }
 }
 
@@ -311,6 +344,15 @@ mod tests {
                 .collect();
             combine(&list).unwrap().report
         };
+        let list: heapless::Vec<_, 3> = packs
+            .iter()
+            .map(|&p| (p, ChargePhase::Absorption))
+            .collect();
+        let bank = combine(&list).unwrap();
+        assert_eq!(
+            (bank.charge_held_by, bank.discharge_held_by),
+            (Some(2), None)
+        );
         let r = with(&packs);
         // 140 + 140 + 20 = 300 A in all, but at a third each the derated pack reaches its
         // 20 A at 60 A: the bank asks for no more. Nothing flows out: the discharge limit is
