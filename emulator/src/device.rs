@@ -64,6 +64,14 @@ impl EmulatedDevice {
         }
     }
 
+    /// The set-up running (with its pack count).
+    pub fn config(&self) -> &SimulationConfig {
+        match &self.world {
+            World::Pack(sim) => sim.config(),
+            World::Bank(bank) => bank.config(),
+        }
+    }
+
     /// The bank, when the device is one pack's BMS of several in parallel.
     pub fn bank(&self) -> Option<&Bank> {
         match &self.world {

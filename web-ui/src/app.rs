@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                 let held = s.ingest(&bytes, now);
                 if let Some(status) = &status {
                     s.history.set_truth(&status.truth);
+                    s.bank.set_frames(&status.pack_frames);
                 }
                 (held, s.protocol())
             });
@@ -275,13 +276,14 @@ pub fn App() -> impl IntoView {
                 <TruthCard reading=reading emulator=emulator/>
                 <PowerFlowCard emulator=emulator/>
                 <SwitchesCard reading=reading session=session to_device=to_device.clone()/>
-                <LimitsCard reading=reading/>
+                <LimitsCard reading=reading session=session/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
+            <BankPanel session=session/>
             <CellsPanel reading=reading rated_ah=rated_ah offset=offset/>
             <EventsPanel session=session emulator=emulator replaying=replaying/>
             <HistoryPanel session=session emulator=emulator/>
-            <InverterPanel reading=reading/>
+            <InverterPanel reading=reading session=session/>
             {to_device.clone().map(|to_device| view! {
                 <ConfigPanel session=session showing_device=showing_device to_device=to_device/>
             })}
@@ -456,13 +458,70 @@ fn ThemeToggle() -> impl IntoView {
     }
 }
 
-/// The Pylontech CAN frames the device sends its inverter, bytes and meaning, live.
+/// Packs in parallel (the emulator's bank): what the bank tells its inverter, why a limit is
+/// below what the packs allow together, and each pack's line. Shown only for a bank.
 #[component]
-fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn BankPanel(session: RwSignal<Session>) -> impl IntoView {
+    let capacity = move || session.with(|s| s.device.as_ref().map_or(0, |d| d.capacity_mah));
+    let shown = move || session.with(|s| s.bank.is_bank());
+    view! {
+        <section class="card bank" aria-label="Packs in parallel" data-testid="bank"
+            style:display=move || if shown() { "" } else { "none" }>
+            <h2>"Packs in parallel"</h2>
+            <p class="note">{move || session.with(|s| format!(
+                "{} packs on one bus, each with its own BMS: the inverter is told what they allow together. The cells, events and history on this page are pack 1's.",
+                s.bank.packs.len()
+            ))}</p>
+            <p data-testid="bank-told"><strong>"Told to the inverter: "</strong>
+                {move || session.with(|s| s.bank.told_text(capacity()).unwrap_or_default())}</p>
+            {move || session.with(|s| s.bank.held_text(capacity())).into_iter().map(|line| view! {
+                <p class="note attention" data-testid="bank-held">{line}</p>
+            }).collect_view()}
+            <table class="bank-packs" data-testid="bank-packs">
+                <thead><tr>
+                    <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"Current"</th>
+                    <th scope="col">"Voltage"</th><th scope="col">"Switches"</th>
+                    <th scope="col">"Its limits"</th><th scope="col">"Trips and alarms"</th>
+                </tr></thead>
+                <tbody>
+                    {move || session.with(|s| s.bank.lines()).into_iter().map(|l| {
+                        let on = |b: bool| if b { "on" } else { "off" };
+                        view! {
+                            <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped>
+                                <th scope="row">{format!("Pack {}", l.number)}</th>
+                                <td>{format!("{:.1} %", l.soc_pct)}</td>
+                                <td>{format!("{} A", signed(l.current_a, 1))}</td>
+                                <td>{format!("{:.2} V", l.voltage_v)}</td>
+                                <td>{format!("charge {} · discharge {}", on(l.switches.0), on(l.switches.1))}</td>
+                                <td>{format!("{:.0} A in · {:.0} A out", l.limits_a.0, l.limits_a.1)}</td>
+                                <td>{l.faults}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// The Pylontech CAN frames the device sends its inverter, bytes and meaning, live: the
+/// bank's, when packs run in parallel.
+#[component]
+fn InverterPanel(reading: Memo<Option<Reading>>, session: RwSignal<Session>) -> impl IntoView {
+    let bank_rows = move || {
+        session.with(|s| {
+            s.bank
+                .can_rows(s.device.as_ref().map_or(0, |d| d.capacity_mah))
+        })
+    };
     view! {
         <section class="card inverter" aria-label="Inverter CAN frames">
             <h2>"Told to the inverter over CAN"</h2>
-            <p class="note">"Pylontech-compatible frames, 500 kbit/s, each sent every second (Victron, SMA, Deye, Growatt … read them)."</p>
+            <p class="note">"Pylontech-compatible frames, 500 kbit/s, each sent every second (Victron, SMA, Deye, Growatt … read them)."
+                {move || session.with(|s| s.bank.is_bank().then(|| format!(
+                    " These are the bank's: what its {} packs allow together.",
+                    s.bank.packs.len()
+                )))}</p>
             {move || reading.with(|r| r.as_ref().is_some_and(|r| r.protocol != Protocol::Cellsight)).then(|| view! {
                 <p class="quiet" data-testid="can-unavailable">"This BMS does not say what it sends its inverter."</p>
             })}
@@ -470,7 +529,9 @@ fn InverterPanel(reading: Memo<Option<Reading>>) -> impl IntoView {
                 style:display=move || if reading.with(|r| r.as_ref().is_some_and(|r| r.protocol != Protocol::Cellsight)) { "none" } else { "" }>
                 <thead><tr><th scope="col">"ID"</th><th scope="col">"Bytes"</th><th scope="col">"What the inverter reads"</th></tr></thead>
                 <tbody>
-                    {move || reading.with(|r| r.as_ref().map(|r| r.can_frames.clone()).unwrap_or_default())
+                    {move || bank_rows()
+                        .or_else(|| reading.with(|r| r.as_ref().map(|r| r.can_frames.clone())))
+                        .unwrap_or_default()
                         .into_iter()
                         .map(|row| view! {
                             <tr data-testid=format!("can-{:03X}", row.id)>
@@ -1062,7 +1123,15 @@ fn SwitchesCard(
 }
 
 #[component]
-fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
+fn LimitsCard(reading: Memo<Option<Reading>>, session: RwSignal<Session>) -> impl IntoView {
+    // In a bank the inverter hears the bank (see the bank panel); these are pack 1's own.
+    let label = move || {
+        if session.with(|s| s.bank.is_bank()) {
+            "Pack 1's own limits"
+        } else {
+            "Told to the inverter"
+        }
+    };
     let limit = move |f: fn(&LimitsView) -> String| {
         move || {
             reading.with(|r| {
@@ -1082,7 +1151,7 @@ fn LimitsCard(reading: Memo<Option<Reading>>) -> impl IntoView {
     };
     view! {
         <div class="card limits">
-            <span class="label">"Told to the inverter"</span>
+            <span class="label" data-testid="limits-label">{label}</span>
             <div class="limit-row">
                 <span title="Charge voltage limit">"CVL"</span>
                 <span><span data-testid="limits-cvl">{limit(|r| format!("{:.1}", r.charge_voltage_v))}</span>" V"</span>

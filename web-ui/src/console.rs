@@ -51,6 +51,8 @@ use std::rc::Rc;
 
 /// Pack sizes the console offers, series cells.
 const CELL_COUNTS: std::ops::RangeInclusive<usize> = 4..=32;
+/// Packs in parallel the console offers (the bank's own limit is eight).
+const PACK_COUNTS: std::ops::RangeInclusive<usize> = 1..=emulator::bank::MAX_PACKS;
 
 /// The console: `device` is the emulated device it commands, `info` what the device last said
 /// of itself, `next_run` numbers restarts, `message` is the console's status line (also used
@@ -67,6 +69,7 @@ pub fn EmulatorConsole(
     let scenario = RwSignal::new(None::<Scenario>);
     let seed = RwSignal::new(None::<String>);
     let cells = RwSignal::new(None::<usize>);
+    let packs = RwSignal::new(None::<usize>);
     let fault = RwSignal::new(0_usize);
 
     let send = {
@@ -89,6 +92,7 @@ pub fn EmulatorConsole(
                 scenario: scenario.get().unwrap_or(base.scenario),
                 seed: seed_value,
                 cell_count: cells.get().unwrap_or(base.cell_count),
+                packs: packs.get().unwrap_or(base.packs),
                 ..base
             };
             let run = next_run.get() + 1;
@@ -96,10 +100,15 @@ pub fn EmulatorConsole(
             let speed =
                 info.with_untracked(|i| i.as_ref().map_or(crate::link::DEFAULT_SPEED, |i| i.speed));
             message.set(Some(format!(
-                "Restarted: {} with seed {}, {} cells.",
+                "Restarted: {} with seed {}, {} cells{}.",
                 config.scenario.name(),
                 config.seed,
-                config.cell_count
+                config.cell_count,
+                if config.packs > 1 {
+                    format!(", {} packs in parallel", config.packs)
+                } else {
+                    String::new()
+                }
             )));
             send(Command::Start { config, speed, run });
         }
@@ -192,6 +201,14 @@ pub fn EmulatorConsole(
                         on:change=move |ev| cells.set(event_target_value(&ev).parse().ok())>
                         {CELL_COUNTS.map(|n| view! {
                             <option value=n.to_string() selected=move || config_is(&|c| c.cell_count == n)>{n}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label title="Packs of this size in parallel on one bus, each with its own BMS; the page shows pack 1 and what the bank tells the inverter">"Packs "
+                    <select data-testid="packs-select"
+                        on:change=move |ev| packs.set(event_target_value(&ev).parse().ok())>
+                        {PACK_COUNTS.map(|n| view! {
+                            <option value=n.to_string() selected=move || config_is(&|c| c.packs == n)>{n}</option>
                         }).collect_view()}
                     </select>
                 </label>

@@ -68,6 +68,9 @@ pub struct LinkStatus {
     /// The true SOC at each telemetry report in this message's bytes (see
     /// [`EmulatedLink::take_truth`]).
     pub truth: Vec<crate::link::Truth>,
+    /// With packs in parallel, every pack's latest telemetry frame, pack 1 first, as a host
+    /// reading each pack's BMS gets them (the bytes above are pack 1's); empty otherwise.
+    pub pack_frames: Vec<Vec<u8>>,
 }
 
 impl LinkStatus {
@@ -87,6 +90,7 @@ impl LinkStatus {
             paused: link.paused(),
             seek: link.seek(),
             truth: link.take_truth(),
+            pack_frames: link.pack_frames(),
         }
     }
 

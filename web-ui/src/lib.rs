@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bank;
 pub mod bluetooth;
 pub mod chart;
 pub mod config_edit;

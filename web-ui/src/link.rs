@@ -137,6 +137,7 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
             "module-cells" => {
                 config.module_cells = count(bms_engine::MAX_CELLS, "series groups per module")?;
             }
+            "packs" => config.packs = count(emulator::bank::MAX_PACKS, "packs in parallel")?,
             _ => {}
         }
     }
@@ -168,6 +169,9 @@ pub fn source_text(config: &SimulationConfig) -> String {
     if config.parallel > 1 {
         text.push_str(&format!(" × {} in parallel", config.parallel));
     }
+    if config.packs > 1 {
+        text.push_str(&format!(", pack 1 of {} in parallel", config.packs));
+    }
     text
 }
 
@@ -191,6 +195,11 @@ mod tests {
         assert_eq!((c.seed, c.cell_count), (3, 8));
         let c = config_from_query("?cells=32&parallel=2&module-cells=8").unwrap();
         assert_eq!(c.topology(), "32s2p in 4 modules");
+        assert_eq!(config_from_query("?packs=3").map(|c| c.packs), Ok(3));
+        assert_eq!(
+            source_text(&config_from_query("?packs=3").unwrap()),
+            "emulator: solar-day, seed 1, 16 cells, pack 1 of 3 in parallel"
+        );
     }
 
     fn frames(bytes: &[u8]) -> Vec<bms_engine::protocol::DeviceMessage> {
@@ -332,6 +341,8 @@ mod tests {
         assert!(e.contains("seed `-1`"), "{e}");
         let e = config_from_query("?parallel=0").unwrap_err();
         assert!(e.contains("parallel `0`"), "{e}");
+        let e = config_from_query("?packs=9").unwrap_err();
+        assert!(e.contains("packs `9`: use 1 to 8 packs in parallel"), "{e}");
     }
 }
 
@@ -375,7 +386,7 @@ impl EmulatedLink {
 
     /// The set-up running.
     pub fn config(&self) -> SimulationConfig {
-        *self.device.simulation().config()
+        *self.device.config()
     }
 
     /// Speed, × real time.
@@ -474,7 +485,7 @@ impl EmulatedLink {
 
     /// The scenario running.
     pub fn scenario(&self) -> Scenario {
-        self.device.simulation().config().scenario
+        self.device.config().scenario
     }
 
     /// Emulated time of day, seconds after midnight (for the emulator console).
@@ -498,9 +509,16 @@ impl EmulatedLink {
         self.device.simulation().pack().temperature_range_c()
     }
 
-    /// Where power flows in the emulated home now (PV, house, battery, grid).
+    /// Where power flows in the emulated home now (PV, house, battery, grid): the whole
+    /// bank's when packs run in parallel.
     pub fn power_flow(&self) -> emulator::PowerFlow {
-        self.device.simulation().power_flow()
+        self.device.power_flow()
+    }
+
+    /// Every pack's latest telemetry frame when packs run in parallel, pack 1 first (the
+    /// stream is pack 1's); empty for a pack on its own.
+    pub fn pack_frames(&self) -> Vec<Vec<u8>> {
+        self.device.pack_frames()
     }
 
     /// The emulated pack's true state of charge (mean of the cells), %: what the BMS's

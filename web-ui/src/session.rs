@@ -1204,6 +1204,9 @@ pub struct Session {
     /// How many events the device had recorded at its first report to this session: events
     /// numbered from here on happened while the page watched, those before are its backlog.
     events_at_connect: Option<u64>,
+    /// With packs in parallel (the emulator's bank), every pack's latest report; the stream
+    /// above is pack 1's.
+    pub bank: crate::bank::BankView,
 }
 
 /// What the page tells when it has no reading.

@@ -1,0 +1,54 @@
+// Packs in parallel: three packs on one bus, each with its own BMS (the emulator's bank). The
+// bank panel tells what the inverter is told together and a line a pack; the CAN frames are the
+// bank's. An open sense wire in pack 1 opens it: the bank then tells the two others' limits.
+// The console restarts a run with another number of packs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useDashboard, waitFor } from './browser.mjs';
+
+const dashboard = useDashboard();
+
+test('three packs in parallel are told to the inverter as one', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${dashboard.url}?packs=3`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  const bank = page.getByTestId('bank');
+  await bank.waitFor({ state: 'visible', timeout: 10_000 });
+  await waitFor('three pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 3);
+  const told = page.getByTestId('bank-told');
+  assert.match(await told.textContent(), /^Told to the inverter: CVL 55\.2 V · CCL 4(19|20) A · DCL (599|600) A · 3 of 3 packs charging, 3 discharging · SOC \d+\.\d %$/);
+  assert.equal(await page.getByTestId('packs-select').inputValue(), '3');
+  assert.equal(await page.getByTestId('limits-label').textContent(), "Pack 1's own limits");
+  assert.match(await page.getByTestId('bank-pack-2').textContent(), /^Pack 2\d+\.\d %[+-]?\d+\.\d A\d+\.\d\d Vcharge on · discharge on140 A in · 200 A out\s*none$/);
+  // The CAN frames are the bank's: three modules, three packs' limits.
+  assert.match(await page.getByTestId('can-359').textContent(), /3 module/);
+  assert.match(await page.getByTestId('can-351').textContent(), /charge current limit 4(19|20)\.\d A/);
+
+  // An open sense wire in pack 1 (the faults go to pack 1).
+  await page.getByRole('button', { name: 'Pause' }).click();
+  const options = await page.getByTestId('inject-fault').locator('option').allTextContents();
+  const wire = options.findIndex((o) => o.startsWith('Open sense wire'));
+  await page.getByTestId('inject-fault').selectOption(String(wire));
+  await page.getByTestId('inject-fault-apply').click();
+  await page.getByRole('button', { name: 'Run to next event' }).click();
+  await page.getByTestId('console-message').filter({ hasText: 'Paused at the next event' }).waitFor();
+  await waitFor('pack 1 to open', async () => /charge off · discharge off/.test(await page.getByTestId('bank-pack-1').textContent()));
+  assert.match(await page.getByTestId('bank-pack-1').textContent(), /open sense wire \(trip\)/);
+  assert.match(await page.getByTestId('bank-pack-1').getAttribute('class'), /\btripped\b/);
+  // Two packs' 140 A and 200 A (a few amperes less while the two take up pack 1's part: the
+  // limit allows for the packs' uneven sharing of any change).
+  assert.match(await told.textContent(), / · CCL 2[78]\d A · DCL (39\d|400) A · 2 of 3 packs charging, 2 discharging · /);
+  assert.match(await page.getByTestId('can-351').textContent(), /charge current limit 2[78]\d\.\d A/);
+
+  // Back to one pack: no bank panel, the pack's own frames.
+  await page.getByTestId('packs-select').selectOption('1');
+  await page.getByTestId('restart').click();
+  await page.getByTestId('console-message').filter({ hasText: 'Restarted: solar-day with seed 1, 16 cells.' }).waitFor();
+  await waitFor('the bank panel to go', async () => !(await bank.isVisible()));
+  await waitFor('one module', async () => /1 module/.test(await page.getByTestId('can-359').textContent()));
+  assert.equal(await page.getByTestId('limits-label').textContent(), 'Told to the inverter');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

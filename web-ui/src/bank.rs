@@ -1,0 +1,341 @@
+//! Packs in parallel on one bus, each with its own BMS, as the page hears them: every pack's
+//! latest report, and what the bank tells its inverter from them
+//! ([`bms_engine::system::combine`], the same arithmetic a pack-level controller runs). Plain
+//! Rust, tested natively; the panel is in [`crate::app`].
+//!
+//! In emulator mode with several packs the session's own stream is pack 1's (its cells,
+//! history and events fill the page); the other packs reach the page as their latest
+//! telemetry frame each tick.
+
+use crate::session::{CanRow, decode_can, fault_label};
+use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
+use bms_engine::system::{BankReport, PackReport, combine};
+use bms_engine::{Fault, FaultSet};
+
+/// Every pack's latest report, pack 1 first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BankView {
+    /// Each pack's report (`None`: its last frame did not decode, and nothing is made up).
+    pub packs: Vec<Option<Telemetry>>,
+}
+
+/// One pack's line in the bank panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackLine {
+    /// Pack number, from 1.
+    pub number: usize,
+    /// SOC, %.
+    pub soc_pct: f64,
+    /// Current, A (charging positive).
+    pub current_a: f64,
+    /// Voltage, V.
+    pub voltage_v: f64,
+    /// The charge and the discharge switch conduct.
+    pub switches: (bool, bool),
+    /// Its own charge and discharge current limits, A.
+    pub limits_a: (f64, f64),
+    /// Its trips and alarms in words ("open sense wire (trip)"), or "none".
+    pub faults: String,
+    /// Whether any fault is at trip level.
+    pub tripped: bool,
+}
+
+impl BankView {
+    /// Takes each pack's frame (the emulator's `pack_frames`): one decoded report each, or
+    /// `None` for a frame that does not decode. No frames: not a bank.
+    pub fn set_frames(&mut self, frames: &[Vec<u8>]) {
+        self.packs = frames
+            .iter()
+            .map(|bytes| {
+                let mut decoder = FrameDecoder::<DeviceMessage>::new();
+                let mut found = None;
+                decoder.feed(bytes, |m| {
+                    if let Ok(DeviceMessage::Telemetry(t)) = m {
+                        found = Some(t);
+                    }
+                });
+                found
+            })
+            .collect();
+    }
+
+    /// Whether there is a bank to show (more than one pack).
+    pub fn is_bank(&self) -> bool {
+        self.packs.len() > 1
+    }
+
+    /// Each pack's line, pack 1 first (a pack whose frame did not decode is left out).
+    pub fn lines(&self) -> Vec<PackLine> {
+        self.packs
+            .iter()
+            .enumerate()
+            .filter_map(|(k, t)| t.as_ref().map(|t| (k, t)))
+            .map(|(k, t)| {
+                let trips = FaultSet::from_bits(t.trip_bits);
+                let alarms = FaultSet::from_bits((t.warning_bits | t.derate_bits) & !t.trip_bits);
+                let named = |set: FaultSet, level: &'static str| {
+                    set.iter()
+                        .map(move |f: Fault| format!("{} ({level})", fault_label(f)))
+                };
+                let faults: Vec<String> =
+                    named(trips, "trip").chain(named(alarms, "alarm")).collect();
+                PackLine {
+                    number: k + 1,
+                    soc_pct: f64::from(t.soc_permille) / 10.0,
+                    current_a: f64::from(t.current_ma) / 1000.0,
+                    voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
+                    switches: (t.charge_switch_on, t.discharge_switch_on),
+                    limits_a: (
+                        f64::from(t.limits.charge_current_ma) / 1000.0,
+                        f64::from(t.limits.discharge_current_ma) / 1000.0,
+                    ),
+                    faults: if faults.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        faults.join(", ")
+                    },
+                    tripped: !trips.is_empty(),
+                }
+            })
+            .collect()
+    }
+
+    /// What the bank tells its inverter, from every pack that reported, each of
+    /// `capacity_mah` (the packs of a bank are alike); `None` without a bank.
+    pub fn told(&self, capacity_mah: u32) -> Option<BankReport> {
+        if !self.is_bank() {
+            return None;
+        }
+        let packs: Vec<_> = self
+            .packs
+            .iter()
+            .flatten()
+            .map(|t| {
+                // The pack's resistance once its BMS has learnt every cell's (0: not yet).
+                let learnt =
+                    !t.cell_r0_micro_ohm.is_empty() && t.cell_r0_micro_ohm.iter().all(|&r| r > 0);
+                let resistance_micro_ohm =
+                    learnt.then(|| t.cell_r0_micro_ohm.iter().copied().sum::<u32>());
+                (
+                    PackReport {
+                        report: t.inverter_report(),
+                        capacity_mah,
+                        charge_switch_on: t.charge_switch_on,
+                        discharge_switch_on: t.discharge_switch_on,
+                        resistance_micro_ohm,
+                    },
+                    t.limits.phase,
+                )
+            })
+            .collect();
+        combine(&packs)
+    }
+
+    /// The bank's report in words: "CVL 55.2 V · CCL 420 A · DCL 600 A · 3 of 3 packs
+    /// charging, 3 discharging · SOC 52.4 %".
+    pub fn told_text(&self, capacity_mah: u32) -> Option<String> {
+        let bank = self.told(capacity_mah)?;
+        let r = bank.report;
+        Some(format!(
+            "CVL {:.1} V · CCL {:.0} A · DCL {:.0} A · {} of {} packs charging, {} discharging · SOC {:.1} %",
+            f64::from(r.charge_voltage_mv) / 1000.0,
+            f64::from(r.charge_current_ma) / 1000.0,
+            f64::from(r.discharge_current_ma) / 1000.0,
+            bank.packs_charging,
+            self.packs.len(),
+            bank.packs_discharging,
+            f64::from(r.soc_permille) / 10.0,
+        ))
+    }
+
+    /// Why a limit is below what the packs allow together, when it is: "Charge limit 60 A,
+    /// not the 300 A the packs allow together: pack 3 takes its part of every change and
+    /// reaches its own 20 A there."
+    pub fn held_text(&self, capacity_mah: u32) -> Vec<String> {
+        let Some(bank) = self.told(capacity_mah) else {
+            return Vec::new();
+        };
+        let lines = self.lines();
+        let mut out = Vec::new();
+        for (held_by, name, limit_a, own) in [
+            (
+                bank.charge_held_by,
+                "Charge",
+                bank.report.charge_current_ma,
+                true,
+            ),
+            (
+                bank.discharge_held_by,
+                "Discharge",
+                bank.report.discharge_current_ma,
+                false,
+            ),
+        ] {
+            let Some(pack) = held_by.and_then(|k| lines.get(usize::from(k))) else {
+                continue;
+            };
+            // The packs that allow the direction, added up.
+            let sum: f64 = lines
+                .iter()
+                .filter(|l| if own { l.switches.0 } else { l.switches.1 })
+                .map(|l| if own { l.limits_a.0 } else { l.limits_a.1 })
+                .sum();
+            let its = if own {
+                pack.limits_a.0
+            } else {
+                pack.limits_a.1
+            };
+            let why = if its < 0.5 {
+                let (asks, switch, way) = if own {
+                    (
+                        "no charge",
+                        "charge",
+                        "charge the others without charging it",
+                    )
+                } else {
+                    (
+                        "to give nothing",
+                        "discharge",
+                        "draw on the others without drawing on it",
+                    )
+                };
+                format!(
+                    "pack {} asks for {asks} with its {switch} switch on, and the bus cannot {way}",
+                    pack.number
+                )
+            } else {
+                format!(
+                    "pack {} takes its part of every change and reaches its own {its:.0} A there",
+                    pack.number
+                )
+            };
+            out.push(format!(
+                "{name} limit {:.0} A, not the {sum:.0} A the packs allow together: {why}.",
+                f64::from(limit_a) / 1000.0,
+            ));
+        }
+        out
+    }
+
+    /// The CAN frames the bank sends its inverter, decoded (`None` without a bank).
+    pub fn can_rows(&self, capacity_mah: u32) -> Option<Vec<CanRow>> {
+        let bank = self.told(capacity_mah)?;
+        Some(
+            bms_engine::can::pylontech_frames(&bank.report)
+                .iter()
+                .map(decode_can)
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emulator::{EmulatedDevice, InjectedFault, Scenario, SimulationConfig};
+
+    fn bank_device() -> EmulatedDevice {
+        EmulatedDevice::new(SimulationConfig {
+            packs: 3,
+            ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn three_packs_are_told_as_one_and_a_pack_that_opens_is_left_out() {
+        let mut device = bank_device();
+        device.advance(600);
+        let mut view = BankView::default();
+        view.set_frames(&device.pack_frames());
+        assert!(view.is_bank());
+        let lines = view.lines();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.switches == (true, true) && l.faults == "none")
+        );
+        let told = view.told_text(280_000).unwrap();
+        assert!(
+            told.starts_with(
+                "CVL 55.2 V · CCL 420 A · DCL 600 A · 3 of 3 packs charging, 3 discharging"
+            ),
+            "{told}"
+        );
+        let rows = view.can_rows(280_000).unwrap();
+        let modules = rows.iter().find(|r| r.id == 0x359).unwrap();
+        assert!(modules.meaning.contains("3 module"), "{modules:?}");
+        // Pack 1's sense wire opens: it trips and opens, the bank tells the two others'.
+        device.inject(InjectedFault::OpenSenseWire { cell: 6 });
+        device.advance(60);
+        view.set_frames(&device.pack_frames());
+        let lines = view.lines();
+        assert!(lines[0].tripped && lines[0].switches == (false, false));
+        assert!(
+            lines[0].faults.contains("open sense wire (trip)"),
+            "{}",
+            lines[0].faults
+        );
+        let told = view.told_text(280_000).unwrap();
+        assert!(
+            told.contains("· 2 of 3 packs charging, 2 discharging"),
+            "{told}"
+        );
+        let ccl = view.told(280_000).unwrap().report.charge_current_ma;
+        assert!((275_000..=280_000).contains(&ccl), "{ccl} mA");
+    }
+
+    #[test]
+    fn a_frame_that_does_not_decode_is_left_out_and_one_pack_is_no_bank() {
+        let device = bank_device();
+        let mut frames = device.pack_frames();
+        frames[1] = vec![1, 2, 3, 0];
+        let mut view = BankView::default();
+        view.set_frames(&frames);
+        assert_eq!(view.packs[1], None);
+        assert_eq!(
+            view.lines().iter().map(|l| l.number).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        view.set_frames(&frames[..1]);
+        assert!(!view.is_bank() && view.told(280_000).is_none());
+        assert!(view.held_text(280_000).is_empty() && view.can_rows(280_000).is_none());
+    }
+
+    #[test]
+    fn a_limit_held_below_the_sum_says_which_pack_holds_it() {
+        let mut device = bank_device();
+        device.advance(600);
+        let mut view = BankView::default();
+        view.set_frames(&device.pack_frames());
+        assert!(
+            view.held_text(280_000).is_empty(),
+            "{:?}",
+            view.held_text(280_000)
+        );
+        // Pack 3 derated to 20 A while the three share a charge evenly.
+        for (k, t) in view.packs.iter_mut().flatten().enumerate() {
+            t.current_ma = 30_000;
+            if k == 2 {
+                t.limits.charge_current_ma = 20_000;
+            }
+        }
+        assert_eq!(
+            view.held_text(280_000),
+            [
+                "Charge limit 60 A, not the 300 A the packs allow together: pack 3 takes its part of every change and reaches its own 20 A there."
+            ]
+        );
+        // Full, it asks for no charge but leaves its switch on.
+        if let Some(Some(t)) = view.packs.get_mut(2) {
+            t.limits.charge_current_ma = 0;
+        }
+        assert_eq!(
+            view.held_text(280_000),
+            [
+                "Charge limit 0 A, not the 280 A the packs allow together: pack 3 asks for no charge with its charge switch on, and the bus cannot charge the others without charging it."
+            ]
+        );
+    }
+}
