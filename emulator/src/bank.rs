@@ -2,15 +2,15 @@
 //! bank the inverter sees as one battery through [`bms_engine::system::combine`].
 //!
 //! Every second the home asks the bank for a current within the bank's combined limits, and
-//! the packs share it as their voltages make them: each pack is its open-circuit voltage
-//! behind its ohmic resistance and its link to the bus ([`PACK_LINK_OHM`]), all at one bus
-//! voltage. A pack whose switch refuses the direction takes none; the others take its share.
-//! With the inverter idle, packs at different voltages still exchange current through the
-//! bus: the fuller pack charges the emptier one.
+//! the packs share it as their voltages make them: each pack's voltage is a rising curve of its
+//! current (its cells' R0 and, in the cold, the emptier OCV they show under load) behind its
+//! link to the bus ([`PACK_LINK_OHM`]), all at one bus voltage. A pack whose switch refuses the
+//! direction takes none; the others take its share. With the inverter idle, packs at different
+//! voltages still exchange current through the bus: the fuller pack charges the emptier one.
 //!
 //! Pack 1 keeps the run's seed and pack k takes the seed k − 1 above it, so the same seed gives
-//! the same bank. The scenario's faults
-//! happen in pack 1 (a charger that ignores the limits is the home's: it pushes into the bus).
+//! the same bank. The scenario's faults happen in pack 1 (a charger that ignores the limits is
+//! the home's: it pushes into the bus).
 
 use crate::scenario::{Home, HomeInputs};
 use crate::simulation::STEP_MILLIS;
@@ -288,13 +288,13 @@ impl Bank {
     pub fn power_flow(&self) -> crate::PowerFlow {
         let (pv_w, load_w) = self.home.pv_and_load_w();
         let heater_w: f64 = self.packs.iter().map(|s| s.power_flow().heater_w).sum();
+        // At the packs' terminals: the heaters' draw is inside, in the current already.
         let battery_w: f64 = self
             .packs
             .iter()
             .zip(&self.currents_a)
             .map(|(s, &a)| s.pack().voltage_v() * a)
-            .sum::<f64>()
-            + heater_w;
+            .sum();
         let grid_available = self.home.grid_available(self.time_s.saturating_sub(1));
         let balance_w = battery_w + load_w - pv_w;
         crate::PowerFlow {

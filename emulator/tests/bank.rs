@@ -168,3 +168,25 @@ fn a_bank_device_speaks_for_pack_1_and_hands_every_packs_report() {
     let single = emulator::EmulatedDevice::new(SimulationConfig::new(Scenario::SolarDay, 1, 16));
     assert!(single.unwrap().pack_frames().is_empty());
 }
+
+/// The home's power flow with a bank: the battery is all the packs at their terminals, and PV,
+/// grid, battery and house balance.
+#[test]
+fn the_power_flow_balances_with_the_bank_as_the_battery() {
+    let mut b = bank(Scenario::WinterCold, 2);
+    // Day 1 at 11:00: cold, the heaters on, some sun.
+    b.run_for(11 * 3_600);
+    let flow = b.power_flow();
+    let at_terminals: f64 = b
+        .packs()
+        .iter()
+        .zip(b.currents_a())
+        .map(|(s, &a)| s.pack().voltage_v() * a)
+        .sum();
+    assert!(flow.heater_w > 0.0, "the heaters run: {flow:?}");
+    assert!((flow.battery_w - at_terminals).abs() < 1e-6, "{flow:?}");
+    assert!(
+        (flow.pv_w + flow.grid_w - flow.battery_w - flow.load_w).abs() < 1e-6,
+        "{flow:?}"
+    );
+}
