@@ -21,7 +21,7 @@ test('three packs in parallel are told to the inverter as one', async () => {
   assert.match(await told.textContent(), /^Told to the inverter: CVL 55\.2 V · CCL 4(19|20) A · DCL (599|600) A · 3 of 3 packs charging, 3 discharging · SOC \d+\.\d %$/);
   assert.equal(await page.getByTestId('packs-select').inputValue(), '3');
   assert.equal(await page.getByTestId('limits-label').textContent(), "Pack 1's own limits");
-  assert.match(await page.getByTestId('bank-pack-2').textContent(), /^Pack 2\d+\.\d %[+-]?\d+\.\d A\d+\.\d\d Vcharge on · discharge on140 A in · 200 A out\s*none$/);
+  assert.match(await page.getByTestId('bank-pack-2').textContent(), /^Pack 2\d+\.\d %[+-]?\d+\.\d A\d+\.\d\d Vcharge on · discharge on140 A in · 200 A out\s*noneShow$/);
   // The CAN frames are the bank's: three modules, three packs' limits.
   assert.match(await page.getByTestId('can-359').textContent(), /3 module/);
   assert.match(await page.getByTestId('can-351').textContent(), /charge current limit 4(19|20)\.\d A/);
@@ -41,6 +41,21 @@ test('three packs in parallel are told to the inverter as one', async () => {
   // limit allows for the packs' uneven sharing of any change).
   assert.match(await told.textContent(), / · CCL 2[78]\d A · DCL (39\d|400) A · 2 of 3 packs charging, 2 discharging · /);
   assert.match(await page.getByTestId('can-351').textContent(), /charge current limit 2[78]\d\.\d A/);
+
+  // Pack 2's BMS on the page instead: a new session (its greeting, its reports), pack 2's
+  // limits, and a fault injected now goes to pack 2.
+  assert.equal(await page.getByTestId('bank-shown-1').textContent(), 'on this page');
+  await page.getByTestId('bank-show-2').click();
+  await page.getByTestId('console-message').filter({ hasText: 'Showing pack 2' }).waitFor();
+  await page.getByTestId('bank-shown-2').waitFor();
+  assert.equal(await page.getByTestId('limits-label').textContent(), "Pack 2's own limits");
+  assert.match(await page.getByTestId('charge-switch').textContent(), /ON/);
+  await page.getByTestId('inject-fault').selectOption(String(wire));
+  await page.getByTestId('inject-fault-apply').click();
+  await page.getByRole('button', { name: 'Run to next event' }).click();
+  await waitFor('pack 2 to open', async () => /charge off · discharge off/.test(await page.getByTestId('bank-pack-2').textContent()));
+  await waitFor("this page's switches to open", async () => /OFF/.test(await page.getByTestId('charge-switch').textContent()));
+  assert.match(await told.textContent(), / · 1 of 3 packs charging, 1 discharging · /);
 
   // Back to one pack: no bank panel, the pack's own frames.
   await page.getByTestId('packs-select').selectOption('1');

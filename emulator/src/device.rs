@@ -4,9 +4,10 @@
 //! and answers host requests (configuration, commands) through [`bms_engine::protocol::respond`].
 //!
 //! Set up with several packs (`SimulationConfig::packs`), it runs a [`Bank`] and is the BMS of
-//! pack 1: its stream is pack 1's, as a real bank has one BMS a pack, and
-//! [`EmulatedDevice::pack_frames`] gives every pack's latest telemetry frame, as a host that
-//! reads every pack's BMS would get them.
+//! one pack, pack 1 until [`EmulatedDevice::select_pack`] picks another (as a real bank has one
+//! BMS a pack, and a laptop is plugged into one at a time): its stream, its configuration and
+//! the faults injected are that pack's. [`EmulatedDevice::pack_frames`] gives every pack's
+//! latest telemetry frame, as a host that reads every pack's BMS would get them.
 
 use crate::{Bank, Error, Simulation, SimulationConfig};
 use bms_engine::protocol::{
@@ -28,6 +29,8 @@ enum World {
 #[derive(Debug, Clone)]
 pub struct EmulatedDevice {
     world: World,
+    /// The pack whose BMS this is, 0-based (always 0 for a pack on its own).
+    pack: usize,
     decoder: FrameDecoder<HostMessage>,
     events_sent: u64,
 }
@@ -42,25 +45,48 @@ impl EmulatedDevice {
         };
         Ok(EmulatedDevice {
             world,
+            pack: 0,
             decoder: FrameDecoder::new(),
             events_sent: 0,
         })
     }
 
+    /// Makes this the BMS of pack `pack` (0-based) of the bank: from now on the stream,
+    /// configuration and injected faults are that pack's, and its next update sends its whole
+    /// event log, as a device does to a host that has just connected. `false` (and nothing
+    /// changes) for a pack the bank does not have, or without a bank.
+    pub fn select_pack(&mut self, pack: usize) -> bool {
+        let exists = self.bank().is_some_and(|b| pack < b.packs().len());
+        if exists {
+            self.pack = pack;
+            self.events_sent = 0;
+            self.decoder = FrameDecoder::new();
+        }
+        exists
+    }
+
+    /// The pack whose BMS this is, 0-based.
+    pub fn pack(&self) -> usize {
+        self.pack
+    }
+
     /// The simulation behind the device (the truth, for emulator-mode views and tests): its
-    /// pack, pack 1 of a bank.
+    /// pack, the selected one of a bank.
     pub fn simulation(&self) -> &Simulation {
         match &self.world {
             World::Pack(sim) => sim,
-            // A bank holds at least one pack; pack 1 is the device's.
-            World::Bank(bank) => bank.packs().first().unwrap_or_else(|| unreachable!()),
+            // `select_pack` keeps the index within the bank, which holds at least one pack.
+            World::Bank(bank) => bank
+                .packs()
+                .get(self.pack)
+                .unwrap_or_else(|| unreachable!()),
         }
     }
 
     fn simulation_mut(&mut self) -> Option<&mut Simulation> {
         match &mut self.world {
             World::Pack(sim) => Some(sim),
-            World::Bank(bank) => bank.pack_mut(0),
+            World::Bank(bank) => bank.pack_mut(self.pack),
         }
     }
 
@@ -161,18 +187,18 @@ impl EmulatedDevice {
         bytes
     }
 
-    /// Injects `fault` into the emulated pack now (the console's fault button): pack 1 of a
-    /// bank (a charger ignoring the limits pushes into the whole bus).
+    /// Injects `fault` into the emulated pack now (the console's fault button): the selected
+    /// pack of a bank (a charger ignoring the limits pushes into the whole bus).
     pub fn inject(&mut self, fault: crate::InjectedFault) {
         match &mut self.world {
             World::Pack(sim) => sim.inject(fault),
-            World::Bank(bank) => bank.inject(0, fault),
+            World::Bank(bank) => bank.inject(self.pack, fault),
         }
     }
 
     /// Runs until the engine records an event, at most `max_secs`, stopping at the second the
     /// event comes; returns what the device sends then and whether an event came. In a bank,
-    /// the device's engine: pack 1's.
+    /// the device's own engine: the selected pack's.
     pub fn advance_to_next_event(&mut self, max_secs: u64) -> (Vec<u8>, bool) {
         let before = self.simulation().engine().event_log().recorded();
         for _ in 0..max_secs {

@@ -190,3 +190,29 @@ fn the_power_flow_balances_with_the_bank_as_the_battery() {
         "{flow:?}"
     );
 }
+
+/// The bank's device can be made the BMS of another pack: its stream, its faults and its
+/// event log are then that pack's, and it cannot be made the BMS of a pack the bank lacks.
+#[test]
+fn the_bank_device_can_be_any_packs_bms() {
+    let config = SimulationConfig {
+        packs: 3,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    };
+    let mut device = emulator::EmulatedDevice::new(config).unwrap();
+    device.advance(60);
+    assert!(!device.select_pack(3) && device.pack() == 0);
+    assert!(device.select_pack(1));
+    device.inject(emulator::InjectedFault::OpenSenseWire { cell: 2 });
+    device.advance(30);
+    let packs = device.bank().unwrap().packs();
+    assert!(!packs[1].outputs().charge_switch_on, "pack 2 opened");
+    assert!(packs[0].outputs().charge_switch_on && packs[2].outputs().charge_switch_on);
+    assert!(std::ptr::eq(device.simulation(), &packs[1]));
+    let single = SimulationConfig::new(Scenario::SolarDay, 1, 16);
+    assert!(
+        !emulator::EmulatedDevice::new(single)
+            .unwrap()
+            .select_pack(0)
+    );
+}

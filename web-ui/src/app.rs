@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                 if let Some(status) = &status {
                     s.history.set_truth(&status.truth);
                     s.bank.set_frames(&status.pack_frames);
+                    s.bank.shown = status.pack;
                 }
                 (held, s.protocol())
             });
@@ -117,7 +118,7 @@ pub fn App() -> impl IntoView {
                 let source = report
                     .status
                     .as_ref()
-                    .map(|s| crate::link::source_text(&s.config));
+                    .map(|s| crate::link::source_text(&s.config, s.pack));
                 deliver(report.bytes, report.status, source);
             },
             move |where_| placement.set(where_),
@@ -226,7 +227,7 @@ pub fn App() -> impl IntoView {
             <EmulatorBanner info=emulator/>
             <ReplayBar info=replay replayer=replayer/>
             {device.clone().map(|device| view! {
-                <EmulatorConsole device=device info=emulator next_run=next_run message=console_message placement=placement/>
+                <EmulatorConsole device=device info=emulator next_run=next_run.clone() message=console_message placement=placement/>
             })}
             {replay_id.is_none().then(|| {
                 let deliver = deliver.clone();
@@ -279,7 +280,18 @@ pub fn App() -> impl IntoView {
                 <LimitsCard reading=reading session=session/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
-            <BankPanel session=session/>
+            <BankPanel session=session select=device.clone().map(|device| {
+                let next_run = next_run.clone();
+                std::rc::Rc::new(move |pack: usize| {
+                    let run = next_run.get() + 1;
+                    next_run.set(run);
+                    console_message.set(Some(format!(
+                        "Showing pack {}: its BMS's cells, events and history from now on.",
+                        pack + 1
+                    )));
+                    device.send(Command::SelectPack { pack, run });
+                }) as std::rc::Rc<dyn Fn(usize)>
+            })/>
             <CellsPanel reading=reading rated_ah=rated_ah offset=offset/>
             <EventsPanel session=session emulator=emulator replaying=replaying/>
             <HistoryPanel session=session emulator=emulator/>
@@ -459,18 +471,26 @@ fn ThemeToggle() -> impl IntoView {
 }
 
 /// Packs in parallel (the emulator's bank): what the bank tells its inverter, why a limit is
-/// below what the packs allow together, and each pack's line. Shown only for a bank.
+/// below what the packs allow together, and each pack's line, with a button to show that
+/// pack's BMS (`select`, with the pack's 0-based number). Shown only for a bank.
 #[component]
-fn BankPanel(session: RwSignal<Session>) -> impl IntoView {
+fn BankPanel(
+    session: RwSignal<Session>,
+    select: Option<std::rc::Rc<dyn Fn(usize)>>,
+) -> impl IntoView {
     let capacity = move || session.with(|s| s.device.as_ref().map_or(0, |d| d.capacity_mah));
     let shown = move || session.with(|s| s.bank.is_bank());
+    let showing = move || session.with(|s| s.bank.shown + 1);
+    let can_select = select.is_some();
+    let select = StoredValue::new_local(select);
     view! {
         <section class="card bank" aria-label="Packs in parallel" data-testid="bank"
             style:display=move || if shown() { "" } else { "none" }>
             <h2>"Packs in parallel"</h2>
             <p class="note">{move || session.with(|s| format!(
-                "{} packs on one bus, each with its own BMS: the inverter is told what they allow together. The cells, events and history on this page are pack 1's.",
-                s.bank.packs.len()
+                "{} packs on one bus, each with its own BMS: the inverter is told what they allow together. The cells, events and history on this page are pack {}'s; Show puts another pack's BMS in its place.",
+                s.bank.packs.len(),
+                s.bank.shown + 1
             ))}</p>
             <p data-testid="bank-told"><strong>"Told to the inverter: "</strong>
                 {move || session.with(|s| s.bank.told_text(capacity()).unwrap_or_default())}</p>
@@ -482,12 +502,15 @@ fn BankPanel(session: RwSignal<Session>) -> impl IntoView {
                     <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"Current"</th>
                     <th scope="col">"Voltage"</th><th scope="col">"Switches"</th>
                     <th scope="col">"Its limits"</th><th scope="col">"Trips and alarms"</th>
+                    <th scope="col"><span class="visually-hidden">"On this page"</span></th>
                 </tr></thead>
                 <tbody>
                     {move || session.with(|s| s.bank.lines()).into_iter().map(|l| {
                         let on = |b: bool| if b { "on" } else { "off" };
+                        let here = l.number == showing();
+                        let number = l.number;
                         view! {
-                            <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped>
+                            <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped class:shown=here>
                                 <th scope="row">{format!("Pack {}", l.number)}</th>
                                 <td>{format!("{:.1} %", l.soc_pct)}</td>
                                 <td>{format!("{} A", signed(l.current_a, 1))}</td>
@@ -495,6 +518,18 @@ fn BankPanel(session: RwSignal<Session>) -> impl IntoView {
                                 <td>{format!("charge {} · discharge {}", on(l.switches.0), on(l.switches.1))}</td>
                                 <td>{format!("{:.0} A in · {:.0} A out", l.limits_a.0, l.limits_a.1)}</td>
                                 <td>{l.faults}</td>
+                                <td>{if here {
+                                    view! { <span class="quiet" data-testid=format!("bank-shown-{number}")>"on this page"</span> }.into_any()
+                                } else {
+                                    view! {
+                                        <button data-testid=format!("bank-show-{number}")
+                                            aria-label=format!("Show pack {number}'s BMS on this page")
+                                            disabled=!can_select
+                                            on:click=move |_| select.with_value(|s| if let Some(s) = s { s(number - 1) })>
+                                            "Show"
+                                        </button>
+                                    }.into_any()
+                                }}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -1124,13 +1159,15 @@ fn SwitchesCard(
 
 #[component]
 fn LimitsCard(reading: Memo<Option<Reading>>, session: RwSignal<Session>) -> impl IntoView {
-    // In a bank the inverter hears the bank (see the bank panel); these are pack 1's own.
+    // In a bank the inverter hears the bank (see the bank panel); these are the shown pack's.
     let label = move || {
-        if session.with(|s| s.bank.is_bank()) {
-            "Pack 1's own limits"
-        } else {
-            "Told to the inverter"
-        }
+        session.with(|s| {
+            if s.bank.is_bank() {
+                format!("Pack {}'s own limits", s.bank.shown + 1)
+            } else {
+                "Told to the inverter".to_owned()
+            }
+        })
     };
     let limit = move |f: fn(&LimitsView) -> String| {
         move || {

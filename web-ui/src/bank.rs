@@ -17,6 +17,8 @@ use bms_engine::{Fault, FaultSet};
 pub struct BankView {
     /// Each pack's report (`None`: its last frame did not decode, and nothing is made up).
     pub packs: Vec<Option<Telemetry>>,
+    /// The pack whose BMS the page shows, 0-based.
+    pub shown: usize,
 }
 
 /// One pack's line in the bank panel.

@@ -36,6 +36,14 @@ pub enum Command {
     /// Bytes from the host for the device, as a serial link would carry them (configuration
     /// reads and writes); the report carries its answer.
     ToDevice(Vec<u8>),
+    /// With packs in parallel: be the BMS of this pack (0-based) from now on, as a new run
+    /// numbered `run` (the page starts a new session: another device is speaking).
+    SelectPack {
+        /// The pack, 0-based.
+        pack: usize,
+        /// Run number.
+        run: u32,
+    },
 }
 
 /// What the emulator knows besides the wire bytes, for the console and the truth panel.
@@ -69,8 +77,11 @@ pub struct LinkStatus {
     /// [`EmulatedLink::take_truth`]).
     pub truth: Vec<crate::link::Truth>,
     /// With packs in parallel, every pack's latest telemetry frame, pack 1 first, as a host
-    /// reading each pack's BMS gets them (the bytes above are pack 1's); empty otherwise.
+    /// reading each pack's BMS gets them (the bytes above are the selected pack's); empty
+    /// otherwise.
     pub pack_frames: Vec<Vec<u8>>,
+    /// The pack whose BMS the device is, 0-based (0 for a pack on its own).
+    pub pack: usize,
 }
 
 impl LinkStatus {
@@ -91,6 +102,7 @@ impl LinkStatus {
             seek: link.seek(),
             truth: link.take_truth(),
             pack_frames: link.pack_frames(),
+            pack: link.pack(),
         }
     }
 
@@ -174,6 +186,14 @@ impl DeviceHost {
                 Vec::new()
             }
             Command::ToDevice(bytes) => link.receive(&bytes),
+            Command::SelectPack { pack, run } => {
+                if !link.select_pack(pack) {
+                    let refused = format!("there is no pack {} to show; nothing changed", pack + 1);
+                    return self.report(Vec::new(), Some(refused));
+                }
+                self.run = run;
+                link.poll()
+            }
         };
         self.report(bytes, None)
     }

@@ -158,8 +158,9 @@ pub fn replay_from_query(query: &str) -> Result<Option<u32>, String> {
     Ok(None)
 }
 
-/// How a running emulator is named in the list of recordings.
-pub fn source_text(config: &SimulationConfig) -> String {
+/// How a running emulator is named in the list of recordings; `pack` (0-based) is the pack of
+/// a bank whose BMS the device is.
+pub fn source_text(config: &SimulationConfig, pack: usize) -> String {
     let mut text = format!(
         "emulator: {}, seed {}, {} cells",
         config.scenario.name(),
@@ -170,7 +171,11 @@ pub fn source_text(config: &SimulationConfig) -> String {
         text.push_str(&format!(" × {} in parallel", config.parallel));
     }
     if config.packs > 1 {
-        text.push_str(&format!(", pack 1 of {} in parallel", config.packs));
+        text.push_str(&format!(
+            ", pack {} of {} in parallel",
+            pack + 1,
+            config.packs
+        ));
     }
     text
 }
@@ -197,8 +202,8 @@ mod tests {
         assert_eq!(c.topology(), "32s2p in 4 modules");
         assert_eq!(config_from_query("?packs=3").map(|c| c.packs), Ok(3));
         assert_eq!(
-            source_text(&config_from_query("?packs=3").unwrap()),
-            "emulator: solar-day, seed 1, 16 cells, pack 1 of 3 in parallel"
+            source_text(&config_from_query("?packs=3").unwrap(), 1),
+            "emulator: solar-day, seed 1, 16 cells, pack 2 of 3 in parallel"
         );
     }
 
@@ -516,9 +521,27 @@ impl EmulatedLink {
     }
 
     /// Every pack's latest telemetry frame when packs run in parallel, pack 1 first (the
-    /// stream is pack 1's); empty for a pack on its own.
+    /// stream is the selected pack's); empty for a pack on its own.
     pub fn pack_frames(&self) -> Vec<Vec<u8>> {
         self.device.pack_frames()
+    }
+
+    /// Makes the device the BMS of pack `pack` (0-based) of the bank, as if the host were
+    /// plugged into that pack instead: it greets again, then sends that pack's reports and
+    /// event log. `false` (nothing changes) for a pack the bank lacks.
+    pub fn select_pack(&mut self, pack: usize) -> bool {
+        let selected = self.device.select_pack(pack);
+        if selected {
+            self.greeted = false;
+            self.truth.clear();
+            self.seek = None;
+        }
+        selected
+    }
+
+    /// The pack whose BMS the device is, 0-based.
+    pub fn pack(&self) -> usize {
+        self.device.pack()
     }
 
     /// The emulated pack's true state of charge (mean of the cells), %: what the BMS's
