@@ -1,6 +1,7 @@
 //! Cost of the closed loop (`cargo bench -p emulator`): one simulated hour of a 16-cell pack in
 //! its solar home with the engine, at 1 s steps; divide by 3 600 × 16 for ns per cell-step (the
-//! bench prints it). Also prints the emulator's memory per cell.
+//! bench prints it). Also prints the emulator's memory per cell, and a day of a bank of three
+//! packs in parallel.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,7 +10,7 @@
     clippy::panic
 )]
 
-use emulator::{Cells, Scenario, Simulation, SimulationConfig};
+use emulator::{Bank, Cells, Scenario, Simulation, SimulationConfig};
 
 fn main() {
     let sim = simulation(16);
@@ -27,6 +28,19 @@ fn main() {
     println!(
         "one 16-cell pack-day: {ms:.0} ms ({:.0} ns per cell-step)",
         ms * 1e6 / (86_400.0 * 16.0)
+    );
+    // Three such packs in parallel on one bus, each with its own engine, the bus voltage
+    // solved every second.
+    let start = std::time::Instant::now();
+    let mut bank = Bank::new(SimulationConfig {
+        packs: 3,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    })
+    .unwrap();
+    bank.run_for(86_400);
+    println!(
+        "a bank of three 16-cell packs, one day: {:.0} ms",
+        start.elapsed().as_secs_f64() * 1e3
     );
     divan::main();
 }
