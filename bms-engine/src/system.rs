@@ -6,20 +6,22 @@
 //!
 //! - **Current limits** add up over the packs that allow that direction: a pack that has
 //!   opened its charge switch, or asks for no charge current, takes none of the bank's charge,
-//!   so its share is left out of the charge limit (the same for discharge). But packs share
-//!   current by their voltages and resistances, not by their limits: one that has derated (a
-//!   cell near full, a hot pack) still takes its part of whatever flows, and packs at
-//!   different charge levels carry a current between them besides. So the sum is also held
-//!   to what brings the most loaded pack just to its own limit, reckoning that of any change
-//!   in the bank's current each pack whose switch lets current through that way takes a part
-//!   inverse to its resistance (an even part until every such pack's BMS has learnt its
-//!   resistance): no more than `total + (limit − its current) ÷ its part` for any of them. With
-//!   like packs sharing evenly that is `n ×` the lowest limit; a pack with a bad connection
-//!   takes less of a change, so the bank may go further before it reaches its limit, and must
-//!   come back further when its limit falls; a pack asking for no charge with its charge switch still on (full,
-//!   or too cold, but not tripped) stops the bank's charge, as the bus cannot charge the others
-//!   without it; and a pack the others are charging at rest lowers the limit by what it
-//!   already takes.
+//!   so its share is left out of the charge limit (the same for discharge).
+//!
+//!   But packs share current by their voltages and resistances, not by their limits: one that
+//!   has derated (a cell near full, a hot pack) still takes its part of whatever flows, and
+//!   packs at different charge levels carry a current between them besides. So the sum is also
+//!   held to what brings the most loaded pack just to its own limit. Of any change in the
+//!   bank's current, each pack whose switch lets current through that way is reckoned to take
+//!   a part inverse to its resistance (an even part until every such pack's BMS has learnt
+//!   its resistance): the bank's limit is no more than `total + (limit − its current) ÷ its
+//!   part` for any of them. So:
+//!   - with like packs sharing evenly it is `n ×` the lowest limit;
+//!   - a pack with a bad connection takes less of a change, so the bank may go further before
+//!     that pack reaches its limit, and must come back further when its limit falls;
+//!   - a pack asking for no charge with its charge switch still on (full, or too cold, but not
+//!     tripped) stops the bank's charge: the bus cannot charge the others without it;
+//!   - a pack the others are charging at rest lowers the limit by what it already takes.
 //! - **Charge voltage**: the lowest of the packs that take charge, so that no pack is pushed
 //!   past its own limit (a full pack holding its float voltage holds the bank there). Its
 //!   phase goes with it.
@@ -35,12 +37,11 @@
 //! - **Modules**: the packs' modules added up.
 
 use crate::FaultSet;
+use crate::can::InverterReport;
+use crate::limits::ChargePhase;
 
 /// How far below the packs' sum a limit must be held for the pack holding it to be named, mA.
 pub const HELD_MIN_MA: u32 = 1_000;
-
-use crate::can::InverterReport;
-use crate::limits::ChargePhase;
 
 /// One pack of the bank: what it would tell an inverter on its own, its capacity, and which
 /// of its switches conduct.
