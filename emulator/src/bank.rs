@@ -9,7 +9,9 @@
 //! voltages still exchange current through the bus: the fuller pack charges the emptier one.
 //!
 //! Pack 1 keeps the run's seed and pack k takes the seed k − 1 above it, so the same seed gives
-//! the same bank. The scenario's faults happen in pack 1 (a charger that ignores the limits is
+//! the same bank. Packs may start at different charge levels (`pack_soc_step_pct`): brought
+//! together, the fuller ones charge the emptier ones through the bus until their voltages
+//! agree. The scenario's faults happen in pack 1 (a charger that ignores the limits is
 //! the home's: it pushes into the bus).
 
 use crate::scenario::{Home, HomeInputs};
@@ -230,11 +232,21 @@ impl Bank {
         if !(1..=MAX_PACKS).contains(&packs) {
             return Err(Error::Packs { given: packs });
         }
+        if config.pack_soc_step_pct > crate::simulation::MAX_PACK_SOC_STEP_PCT {
+            return Err(Error::PackSocStep {
+                given: config.pack_soc_step_pct,
+            });
+        }
         let sims = (0..packs)
             .map(|k| {
+                // Pack k starts k steps lower (never below empty).
+                let lower = (k * usize::from(config.pack_soc_step_pct)).min(100);
                 Simulation::new(SimulationConfig {
                     seed: pack_seed(config.seed, k),
                     packs: 1,
+                    soc_offset_pct: config
+                        .soc_offset_pct
+                        .saturating_sub(i8::try_from(lower).unwrap_or(i8::MAX)),
                     ..config
                 })
             })

@@ -26,6 +26,12 @@ pub enum Error {
         /// The count asked for.
         given: usize,
     },
+    /// The step between packs' starting SOCs is beyond
+    /// [`crate::simulation::MAX_PACK_SOC_STEP_PCT`].
+    PackSocStep {
+        /// The step asked for, points.
+        given: u8,
+    },
     /// A cell parameter file is malformed or breaks a rule.
     Params {
         /// What is wrong, and where.
@@ -60,6 +66,11 @@ impl fmt::Display for Error {
                 f,
                 "a bank of {given} packs is not supported: use 1 to {} packs in parallel",
                 crate::bank::MAX_PACKS
+            ),
+            Error::PackSocStep { given } => write!(
+                f,
+                "packs {given} SOC points apart are not supported: use 0 to {}",
+                crate::simulation::MAX_PACK_SOC_STEP_PCT
             ),
             Error::Params { reason } => write!(f, "cell parameters: {reason}"),
             Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),

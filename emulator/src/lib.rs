@@ -29,4 +29,7 @@ pub use faults::InjectedFault;
 pub use pack::{Contactor, Pack};
 pub use scenario::Scenario;
 pub use sensors::{SensorParams, Sensors};
-pub use simulation::{Alert, MAX_PARALLEL, PowerFlow, Simulation, SimulationConfig, Summary, Trip};
+pub use simulation::{
+    Alert, MAX_PACK_SOC_STEP_PCT, MAX_PARALLEL, PowerFlow, Simulation, SimulationConfig, Summary,
+    Trip,
+};

@@ -8,7 +8,7 @@ const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                [--module-cells M] [--estimator model|baseline] [--current-offset A] [--json]
-               [--csv FILE [--csv-interval SECS]] [--packs K]
+               [--csv FILE [--csv-interval SECS]] [--packs K [--pack-soc-step P]]
       Simulate NAME (default solar-day) for N days (default: the scenario's own length, as
       `emulator scenarios` lists it; fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
@@ -22,7 +22,9 @@ usage:
       in a home K times the size: the inverter obeys the limits the packs tell it together
       (currents added over the packs that allow them, the lowest charge voltage), the packs
       share the current by their voltages and resistances, and the scenario's faults happen
-      in pack 1. The summary gives the bank's figures, then each pack's.
+      in pack 1. --pack-soc-step P (0 to 40) starts each pack P SOC points below the one
+      before: brought together, the fuller packs charge the emptier ones through the bus.
+      The summary gives the bank's figures, then each pack's.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                 [--module-cells M] [--interval SECS] --out FILE
       Write the byte stream the emulated device sends over a serial link for N days
@@ -106,6 +108,8 @@ struct RunArgs {
     current_offset_ma: Option<i32>,
     /// `--packs`: packs in parallel (1: a pack on its own).
     packs: usize,
+    /// `--pack-soc-step`: SOC points between packs' starting SOCs.
+    pack_soc_step_pct: u8,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -148,6 +152,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         estimator: bms_engine::estimation::EstimatorKind::Model,
         current_offset_ma: None,
         packs: 1,
+        pack_soc_step_pct: 0,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -214,6 +219,19 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
             "--packs" => {
                 parsed.packs = count(flag, &value(flag)?, emulator::bank::MAX_PACKS, "packs")?;
             }
+            "--pack-soc-step" => {
+                let v = value(flag)?;
+                parsed.pack_soc_step_pct = v
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= emulator::MAX_PACK_SOC_STEP_PCT)
+                    .ok_or_else(|| {
+                        format!(
+                            "`--pack-soc-step {v}`: expected 0 to {} SOC points",
+                            emulator::MAX_PACK_SOC_STEP_PCT
+                        )
+                    })?;
+            }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
             "--out" => parsed.out = Some(value("--out")?),
@@ -223,6 +241,12 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
             }
             other => return Err(format!("unknown option `{other}`")),
         }
+    }
+    if parsed.pack_soc_step_pct > 0 && parsed.packs < 2 {
+        return Err(format!(
+            "`--pack-soc-step {}` sets packs apart: it needs `--packs` 2 or more",
+            parsed.pack_soc_step_pct
+        ));
     }
     if parsed.module_cells > parsed.cells {
         return Err(format!(
@@ -241,6 +265,7 @@ impl RunArgs {
             estimator: self.estimator,
             current_offset_ma: self.current_offset_ma,
             packs: self.packs,
+            pack_soc_step_pct: self.pack_soc_step_pct,
             ..SimulationConfig::new(self.scenario, self.seed, self.cells)
         }
     }

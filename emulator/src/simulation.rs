@@ -36,7 +36,19 @@ pub struct SimulationConfig {
     /// [`crate::Bank`] runs them; a [`Simulation`] is one pack and does not read it.
     #[serde(default = "one_pack")]
     pub packs: usize,
+    /// With packs in parallel, how many SOC points lower each pack starts than the one before
+    /// (pack 2 this much below pack 1, pack 3 twice as much…), 0 ..= [`MAX_PACK_SOC_STEP_PCT`]:
+    /// packs brought together at different charge levels. A [`Simulation`] does not read it.
+    #[serde(default)]
+    pub pack_soc_step_pct: u8,
+    /// Points added to the scenario's starting SOC (the result held within 0–100 %); a bank
+    /// sets it for each pack from `pack_soc_step_pct`.
+    #[serde(default)]
+    pub soc_offset_pct: i8,
 }
+
+/// The largest step between packs' starting SOCs, points.
+pub const MAX_PACK_SOC_STEP_PCT: u8 = 40;
 
 /// A set-up saved before banks existed is one pack.
 const fn one_pack() -> usize {
@@ -58,6 +70,8 @@ impl SimulationConfig {
             estimator: EstimatorKind::Model,
             current_offset_ma: None,
             packs: 1,
+            pack_soc_step_pct: 0,
+            soc_offset_pct: 0,
         }
     }
 
@@ -401,7 +415,8 @@ impl Simulation {
             sensor_params.temperature_count = modules.min(bms_engine::MAX_TEMPERATURES);
         }
         engine_config.temperature_count = sensor_params.temperature_count as u8;
-        let soc = config.scenario.initial_soc();
+        let soc = (config.scenario.initial_soc() + f64::from(config.soc_offset_pct) / 100.0)
+            .clamp(0.0, 1.0);
         let start_c = config
             .scenario
             .ambient_c(config.scenario.start_time_of_day_secs());

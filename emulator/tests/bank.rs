@@ -216,3 +216,37 @@ fn the_bank_device_can_be_any_packs_bms() {
             .select_pack(0)
     );
 }
+
+/// Two packs brought together 20 SOC points apart, at night with nothing flowing: the fuller
+/// one charges the emptier through the bus, tens of amperes at first, less as their voltages
+/// come together; their charge levels close up, and the bank's charge is conserved.
+#[test]
+fn packs_brought_together_at_different_charge_levels_even_out_through_the_bus() {
+    let config = SimulationConfig {
+        packs: 2,
+        pack_soc_step_pct: 20,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    };
+    let mut b = Bank::new(config).unwrap();
+    let soc = |b: &Bank| -> Vec<f64> { b.packs().iter().map(|s| s.pack().soc() * 100.0).collect() };
+    let start = soc(&b);
+    assert!((start[0] - start[1] - 20.0).abs() < 1.0, "{start:?}");
+    b.step();
+    let first = b.currents_a().to_vec();
+    // The solar day starts at 06:00 with the house at its base load: what flows between the
+    // packs is far more than the house takes.
+    assert!(first[0] < -20.0 && first[1] > 20.0, "{first:?}");
+    b.run_for(1_800);
+    let s = b.summary();
+    assert!(
+        s.max_circulating_a > 20.0 && s.circulating_ah > 5.0,
+        "{} A, {} Ah",
+        s.max_circulating_a,
+        s.circulating_ah
+    );
+    let later = soc(&b);
+    assert!(
+        later[0] - later[1] < start[0] - start[1] - 3.0,
+        "{start:?} → {later:?}"
+    );
+}

@@ -289,6 +289,14 @@ fn a_bad_argument_is_named_on_the_screen_without_the_whole_usage() {
             "`--packs 9`: expected 1 to 8 packs",
         ),
         (
+            &["run", "--packs", "2", "--pack-soc-step", "41"],
+            "`--pack-soc-step 41`: expected 0 to 40 SOC points",
+        ),
+        (
+            &["run", "--pack-soc-step", "10"],
+            "`--pack-soc-step 10` sets packs apart: it needs `--packs` 2 or more",
+        ),
+        (
             &["run", "--packs", "2", "--csv", "x.csv"],
             "`--csv` writes one pack's time series",
         ),

@@ -138,6 +138,18 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
                 config.module_cells = count(bms_engine::MAX_CELLS, "series groups per module")?;
             }
             "packs" => config.packs = count(emulator::bank::MAX_PACKS, "packs in parallel")?,
+            "pack-soc-step" => {
+                config.pack_soc_step_pct = value
+                    .parse()
+                    .ok()
+                    .filter(|p| *p <= emulator::MAX_PACK_SOC_STEP_PCT)
+                    .ok_or_else(|| {
+                        format!(
+                            "pack-soc-step `{value}`: use 0 to {} SOC points between packs",
+                            emulator::MAX_PACK_SOC_STEP_PCT
+                        )
+                    })?;
+            }
             _ => {}
         }
     }
@@ -201,6 +213,8 @@ mod tests {
         let c = config_from_query("?cells=32&parallel=2&module-cells=8").unwrap();
         assert_eq!(c.topology(), "32s2p in 4 modules");
         assert_eq!(config_from_query("?packs=3").map(|c| c.packs), Ok(3));
+        let apart = config_from_query("?packs=3&pack-soc-step=10").unwrap();
+        assert_eq!((apart.packs, apart.pack_soc_step_pct), (3, 10));
         assert_eq!(
             source_text(&config_from_query("?packs=3").unwrap(), 1),
             "emulator: solar-day, seed 1, 16 cells, pack 2 of 3 in parallel"
@@ -348,6 +362,8 @@ mod tests {
         assert!(e.contains("parallel `0`"), "{e}");
         let e = config_from_query("?packs=9").unwrap_err();
         assert!(e.contains("packs `9`: use 1 to 8 packs in parallel"), "{e}");
+        let e = config_from_query("?pack-soc-step=50").unwrap_err();
+        assert!(e.contains("pack-soc-step `50`: use 0 to 40"), "{e}");
     }
 }
 
