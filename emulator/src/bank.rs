@@ -298,8 +298,7 @@ impl Bank {
     /// Where power flowed in the home during the last step: PV and load, the bank's true
     /// power at the bus, and the grid as the balance (see [`Simulation::power_flow`]).
     pub fn power_flow(&self) -> crate::PowerFlow {
-        let (pv_w, load_w) = self.home.pv_and_load_w();
-        let heater_w: f64 = self.packs.iter().map(|s| s.power_flow().heater_w).sum();
+        let heater_w: f64 = self.packs.iter().map(Simulation::heater_w).sum();
         // At the packs' terminals: the heaters' draw is inside, in the current already.
         let battery_w: f64 = self
             .packs
@@ -307,16 +306,7 @@ impl Bank {
             .zip(&self.currents_a)
             .map(|(s, &a)| s.pack().voltage_v() * a)
             .sum();
-        let grid_available = self.home.grid_available(self.time_s.saturating_sub(1));
-        let balance_w = battery_w + load_w - pv_w;
-        crate::PowerFlow {
-            pv_w,
-            load_w,
-            battery_w,
-            heater_w,
-            grid_w: if grid_available { balance_w } else { 0.0 },
-            grid_available,
-        }
+        self.home.power_flow(self.time_s, battery_w, heater_w)
     }
 
     /// What the bank tells the inverter now.

@@ -662,6 +662,25 @@ impl Home {
         self.charge_offered
     }
 
+    /// Where power flowed in the step that ended at `time_s`: PV and load as this home had
+    /// them, `battery_w` into the battery at its terminals (of which `heater_w` warmed it from
+    /// inside), and the grid as the balance (import positive). Without a grid, load the
+    /// battery cannot cover goes unserved and the grid shows 0.
+    pub fn power_flow(&self, time_s: u64, battery_w: f64, heater_w: f64) -> crate::PowerFlow {
+        let (pv_w, load_w) = self.pv_and_load_w();
+        // The step just taken started a second ago.
+        let grid_available = self.grid_available(time_s.saturating_sub(1));
+        let balance_w = battery_w + load_w - pv_w;
+        crate::PowerFlow {
+            pv_w,
+            load_w,
+            battery_w,
+            heater_w,
+            grid_w: if grid_available { balance_w } else { 0.0 },
+            grid_available,
+        }
+    }
+
     /// Whether the grid is up at `time_s`.
     pub fn grid_available(&self, time_s: u64) -> bool {
         match self.scenario.mode() {

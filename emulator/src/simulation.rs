@@ -565,6 +565,11 @@ impl Simulation {
         &self.measurement
     }
 
+    /// The power the heater took from the cells during the last step, W (0 while off).
+    pub fn heater_w(&self) -> f64 {
+        self.heater_w
+    }
+
     /// The true current that flowed in the last step, A (positive charges).
     pub fn current_a(&self) -> f64 {
         self.current_a
@@ -637,21 +642,10 @@ impl Simulation {
     /// power at its terminals, and the grid as the balance (import positive). Without a grid,
     /// load the battery cannot cover goes unserved and the grid shows 0.
     pub fn power_flow(&self) -> PowerFlow {
-        let (pv_w, load_w) = self.home.pv_and_load_w();
-        // The string current includes the heater's draw, which never leaves the battery.
+        // The string current leaves out the heater's draw, which never leaves the battery.
         let heater_w = self.heater_w;
         let battery_w = self.pack.voltage_v() * self.current_a + heater_w;
-        // The step just taken started a second ago.
-        let grid_available = self.home.grid_available(self.time_s.saturating_sub(1));
-        let balance_w = battery_w + load_w - pv_w;
-        PowerFlow {
-            pv_w,
-            load_w,
-            battery_w,
-            heater_w,
-            grid_w: if grid_available { balance_w } else { 0.0 },
-            grid_available,
-        }
+        self.home.power_flow(self.time_s, battery_w, heater_w)
     }
 
     /// Advances the loop by one second.
