@@ -180,6 +180,28 @@ impl Telemetry {
         })
     }
 
+    /// This pack as one of a bank ([`crate::system::combine`]), of `capacity_mah`: what it
+    /// tells its inverter, its switches, its cells' resistances added up once every cell's is
+    /// learnt (a 0 is one not yet learnt), and its charge phase.
+    pub fn pack_report(
+        &self,
+        capacity_mah: u32,
+    ) -> (crate::system::PackReport, crate::limits::ChargePhase) {
+        let r0 = &self.cell_r0_micro_ohm;
+        let learnt = !r0.is_empty() && r0.iter().all(|&r| r > 0);
+        (
+            crate::system::PackReport {
+                report: self.inverter_report(),
+                capacity_mah,
+                charge_switch_on: self.charge_switch_on,
+                discharge_switch_on: self.discharge_switch_on,
+                resistance_micro_ohm: learnt
+                    .then(|| r0.iter().fold(0_u32, |s, &r| s.saturating_add(r))),
+            },
+            self.limits.phase,
+        )
+    }
+
     /// The report of `engine` on the snapshot `m` it has just stepped on, with its decisions
     /// `o`.
     pub fn from_step(engine: &Engine, m: &Measurement, o: &Outputs) -> Self {
@@ -640,6 +662,32 @@ mod tests {
         assert_eq!(
             decode_frame::<DeviceMessage>(&out[..n - 1]),
             Ok(telemetry())
+        );
+    }
+
+    /// As one of a bank a report gives its switches and phase, and its resistance only once
+    /// every cell's is learnt.
+    #[test]
+    fn a_report_as_one_pack_of_a_bank() {
+        let DeviceMessage::Telemetry(mut t) = telemetry() else {
+            panic!("a telemetry report");
+        };
+        t.cell_r0_micro_ohm = Vec::from_slice(&[300, 310, 0, 290]).unwrap();
+        let (pack, phase) = t.pack_report(280_000);
+        assert_eq!(pack.report, t.inverter_report());
+        assert_eq!(pack.capacity_mah, 280_000);
+        assert_eq!(phase, t.limits.phase);
+        assert_eq!(
+            (pack.charge_switch_on, pack.resistance_micro_ohm),
+            (t.charge_switch_on, None)
+        );
+        t.cell_r0_micro_ohm[2] = 305;
+        assert_eq!(t.pack_report(280_000).0.resistance_micro_ohm, Some(1_205));
+        t.cell_r0_micro_ohm.clear();
+        assert_eq!(
+            t.pack_report(280_000).0.resistance_micro_ohm,
+            None,
+            "an estimator that learns none"
         );
     }
 

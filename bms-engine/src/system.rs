@@ -78,6 +78,11 @@ pub struct BankReport {
     pub charge_held_by: Option<u8>,
     /// The same for discharge.
     pub discharge_held_by: Option<u8>,
+    /// The charge limits of the packs that take charge, added up, mA: what the bank would
+    /// tell were no pack holding it lower.
+    pub charge_sum_ma: u32,
+    /// The same for discharge.
+    pub discharge_sum_ma: u32,
 }
 
 /// The bank's report from its packs' (with each pack's charge phase beside it); `None` for
@@ -146,6 +151,7 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
             (bound, None)
         }
     };
+    let (charge_sum_ma, discharge_sum_ma) = (charge_ma, discharge_ma);
     let (charge_ma, charge_held_by) = held(charge_ma, shared_limit(packs, current_ma, true));
     let (discharge_ma, discharge_held_by) =
         held(discharge_ma, shared_limit(packs, current_ma, false));
@@ -178,6 +184,8 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         packs_discharging: discharging,
         charge_held_by,
         discharge_held_by,
+        charge_sum_ma,
+        discharge_sum_ma,
     })
 }
 
@@ -266,6 +274,15 @@ mod tests {
         }
     }
 
+    /// The bank of up to three `packs`, each charging towards absorption.
+    fn bank_of(packs: &[PackReport]) -> BankReport {
+        let list: heapless::Vec<_, 3> = packs
+            .iter()
+            .map(|&p| (p, ChargePhase::Absorption))
+            .collect();
+        combine(&list).unwrap()
+    }
+
     fn faults(list: &[Fault]) -> FaultSet {
         let mut set = FaultSet::EMPTY;
         for &f in list {
@@ -338,18 +355,8 @@ mod tests {
         for p in &mut packs {
             p.report.current_ma = 30_000;
         }
-        let with = |packs: &[PackReport]| {
-            let list: heapless::Vec<_, 3> = packs
-                .iter()
-                .map(|&p| (p, ChargePhase::Absorption))
-                .collect();
-            combine(&list).unwrap().report
-        };
-        let list: heapless::Vec<_, 3> = packs
-            .iter()
-            .map(|&p| (p, ChargePhase::Absorption))
-            .collect();
-        let bank = combine(&list).unwrap();
+        let with = |packs: &[PackReport]| bank_of(packs).report;
+        let bank = bank_of(&packs);
         assert_eq!(
             (bank.charge_held_by, bank.discharge_held_by),
             (Some(2), None)
@@ -431,16 +438,11 @@ mod tests {
             p.resistance_micro_ohm = Some(r);
         }
         packs[0].report.charge_current_ma = 40_000;
-        let list: heapless::Vec<_, 3> = packs
-            .iter()
-            .map(|&p| (p, ChargePhase::Absorption))
-            .collect();
         // It reaches its 40 A when the bank has taken 5 × 10 A more: 140 A.
-        assert_eq!(combine(&list).unwrap().report.charge_current_ma, 140_000);
+        assert_eq!(bank_of(&packs).report.charge_current_ma, 140_000);
         // While one resistance is unknown, the parts are taken as even: 90 + 3 × 10 A.
-        let mut unknown = list.clone();
-        unknown[2].0.resistance_micro_ohm = None;
-        assert_eq!(combine(&unknown).unwrap().report.charge_current_ma, 120_000);
+        packs[2].resistance_micro_ohm = None;
+        assert_eq!(bank_of(&packs).report.charge_current_ma, 120_000);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::session::{CanRow, decode_can, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
-use bms_engine::system::{BankReport, PackReport, combine};
+use bms_engine::system::{BankReport, combine};
 use bms_engine::{Fault, FaultSet};
 
 /// Every pack's latest report, pack 1 first.
@@ -112,23 +112,7 @@ impl BankView {
             .packs
             .iter()
             .flatten()
-            .map(|t| {
-                // The pack's resistance once its BMS has learnt every cell's (0: not yet).
-                let learnt =
-                    !t.cell_r0_micro_ohm.is_empty() && t.cell_r0_micro_ohm.iter().all(|&r| r > 0);
-                let resistance_micro_ohm =
-                    learnt.then(|| t.cell_r0_micro_ohm.iter().copied().sum::<u32>());
-                (
-                    PackReport {
-                        report: t.inverter_report(),
-                        capacity_mah,
-                        charge_switch_on: t.charge_switch_on,
-                        discharge_switch_on: t.discharge_switch_on,
-                        resistance_micro_ohm,
-                    },
-                    t.limits.phase,
-                )
-            })
+            .map(|t| t.pack_report(capacity_mah))
             .collect();
         combine(&packs)
     }
@@ -159,29 +143,26 @@ impl BankView {
         };
         let lines = self.lines();
         let mut out = Vec::new();
-        for (held_by, name, limit_a, own) in [
+        for (held_by, name, limit_ma, sum_ma, own) in [
             (
                 bank.charge_held_by,
                 "Charge",
                 bank.report.charge_current_ma,
+                bank.charge_sum_ma,
                 true,
             ),
             (
                 bank.discharge_held_by,
                 "Discharge",
                 bank.report.discharge_current_ma,
+                bank.discharge_sum_ma,
                 false,
             ),
         ] {
             let Some(pack) = held_by.and_then(|k| lines.get(usize::from(k))) else {
                 continue;
             };
-            // The packs that allow the direction, added up.
-            let sum: f64 = lines
-                .iter()
-                .filter(|l| if own { l.switches.0 } else { l.switches.1 })
-                .map(|l| if own { l.limits_a.0 } else { l.limits_a.1 })
-                .sum();
+            let sum = f64::from(sum_ma) / 1000.0;
             let its = if own {
                 pack.limits_a.0
             } else {
@@ -213,7 +194,7 @@ impl BankView {
             };
             out.push(format!(
                 "{name} limit {:.0} A, not the {sum:.0} A the packs allow together: {why}.",
-                f64::from(limit_a) / 1000.0,
+                f64::from(limit_ma) / 1000.0,
             ));
         }
         out
