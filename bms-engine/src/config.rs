@@ -212,6 +212,12 @@ pub struct PackConfig {
     /// A cell found losing this much more is suspected of an internal short: charging stops
     /// until a person has looked (the trip latches), mA; 0 turns the trip off.
     pub self_discharge_trip_ma: u16,
+
+    /// Other packs share this pack's bus, in parallel behind one inverter (FET hardware). A
+    /// pack that may take no charge and carries none then opens its charge switch, so that the
+    /// others can go on charging without charging it (see [`crate::Engine`]'s charge standby);
+    /// alone on its bus a pack keeps it closed and tells its charger a zero limit.
+    pub shared_bus: bool,
 }
 
 /// One broken configuration rule (sent on the wire as text, see
@@ -346,6 +352,7 @@ impl PackConfig {
             max_discharge_current_ma: 200_000,
             self_discharge_warn_ma: 100,
             self_discharge_trip_ma: 500,
+            shared_bus: false,
         }
     }
 

@@ -71,6 +71,9 @@ pub struct Outputs {
     /// A host has ordered every switch open ([`Engine::force_switches_off`]) and not yet
     /// given them back: protection cannot close them.
     pub switches_held_open: bool,
+    /// The charge switch stands open on a shared bus, the pack wanting no charge (see
+    /// [`PackConfig::shared_bus`]); the charge limit told is then 0.
+    pub charge_standby: bool,
 }
 
 impl Outputs {
@@ -108,6 +111,7 @@ impl Outputs {
             heater_on: false,
             fan_on: false,
             switches_held_open: false,
+            charge_standby: false,
         }
     }
 }
@@ -210,6 +214,10 @@ pub struct Engine {
     soc: SocReport,
     log: EventLog,
     forced_off: bool,
+    /// The charge switch stands by on a shared bus (see [`Engine::update_standby`]).
+    charge_standby: bool,
+    /// How long the pack has been idle with no charge limit, ms (towards standby).
+    idle_without_charge_ms: u32,
     self_discharge: SelfDischarge,
 }
 
@@ -244,6 +252,8 @@ impl Engine {
             estimator,
             log: EventLog::default(),
             forced_off: false,
+            charge_standby: false,
+            idle_without_charge_ms: 0,
             self_discharge: SelfDischarge::default(),
             config,
         })
@@ -595,6 +605,19 @@ impl Engine {
             },
             dt_millis,
         );
+        let mut limits = limits;
+        let mut switches = switches;
+        let mut charge_switch_on = charge_switch_on;
+        if let Some(event) =
+            self.update_standby(m, charge_switch_on, limits.charge_current_ma, dt_millis)
+        {
+            record(&mut self.log, event);
+        }
+        if self.charge_standby {
+            charge_switch_on = false;
+            switches.charge_fet_on = false;
+            limits.charge_current_ma = 0;
+        }
         let balancing =
             self.balancer
                 .update(&self.config, m, trips.is_empty() && shape_ok, dt_millis);
@@ -636,8 +659,79 @@ impl Engine {
         out.heater_on = thermal.heater_on;
         out.fan_on = thermal.fan_on;
         out.switches_held_open = self.forced_off;
+        out.charge_standby = self.charge_standby;
+    }
+
+    /// The charge switch's standby on a shared bus ([`PackConfig::shared_bus`]), given whether
+    /// protection lets the switch close and the charge limit it would have closed at: whether
+    /// it stands by from this step, and the event when that changed.
+    ///
+    /// Packs in parallel share one bus voltage, so while one pack may take no charge (a cell
+    /// full) but keeps its charge switch closed, the others cannot be charged without charging
+    /// it, and the bank's charge stops short (a weak cell full held two healthy packs at 95.6 %
+    /// in the emulator). So a pack idle with no charge limit for [`STANDBY_AFTER_MS`] opens
+    /// its charge switch; its discharge switch stays on, and the open switch's diode still lets
+    /// it discharge. It closes the switch again as soon as it discharges through that diode
+    /// (more than the rest current): its voltage is then the bus's, so closing lets nothing
+    /// rush in, and its current no longer goes through a diode's drop.
+    ///
+    /// Not on a charge limit coming back: a full pack's flickers up as its cells settle
+    /// (closing for that opened it again half a minute later, all afternoon), and a pack
+    /// closing onto a bus the others hold above it is charged by them at whatever the
+    /// difference drives (a weak-cell pack closed at 40 A took 16 A on at a limit of 1.4 A).
+    ///
+    /// Alone on its bus (the setting off), or with contactor hardware, it never stands by.
+    fn update_standby(
+        &mut self,
+        m: &Measurement,
+        charge_allowed: bool,
+        charge_limit_ma: u32,
+        dt_millis: u32,
+    ) -> Option<Event> {
+        let fets = matches!(self.config.switches, crate::SwitchKind::Fets);
+        if !(self.config.shared_bus && fets && charge_allowed && m.fresh) {
+            // Protection (or a missing reading) decides alone: no standby to leave, as the
+            // switch is open for a reason of its own, or closed by the setting.
+            self.idle_without_charge_ms = 0;
+            let was = core::mem::replace(&mut self.charge_standby, false);
+            return (was && charge_allowed)
+                .then(|| Event::standby(self.now_ms, EventKind::ChargeResumed, 0));
+        }
+        let rest_ma = i64::from(self.config.rest_current_ma);
+        let current_ma = i64::from(m.current_ma);
+        if self.charge_standby {
+            if current_ma >= -rest_ma {
+                return None;
+            }
+            self.charge_standby = false;
+            self.idle_without_charge_ms = 0;
+            return Some(Event::standby(
+                self.now_ms,
+                EventKind::ChargeResumed,
+                m.current_ma,
+            ));
+        }
+        if charge_limit_ma > 0 || current_ma.abs() > rest_ma {
+            self.idle_without_charge_ms = 0;
+            return None;
+        }
+        self.idle_without_charge_ms = self.idle_without_charge_ms.saturating_add(dt_millis);
+        if self.idle_without_charge_ms < STANDBY_AFTER_MS {
+            return None;
+        }
+        self.charge_standby = true;
+        let pack_mv = i32::try_from(m.pack_voltage_mv()).unwrap_or(i32::MAX);
+        Some(Event::standby(
+            self.now_ms,
+            EventKind::ChargeStandby,
+            pack_mv,
+        ))
     }
 }
+
+/// How long a pack on a shared bus stays idle with no charge limit before its charge switch
+/// stands by, ms: long enough that a limit dipping to 0 for a moment does not open it.
+pub const STANDBY_AFTER_MS: u32 = 30_000;
 
 /// A fraction as per mille, clamped to 0..=1000.
 fn permille(fraction: f32) -> u16 {

@@ -47,7 +47,7 @@ pub mod system;
 pub mod thermal;
 
 pub use config::{BalancerKind, GradedLimit, PackConfig, SwitchKind, Violation};
-pub use engine::{Engine, MAX_EVENTS_PER_STEP, Outputs};
+pub use engine::{Engine, MAX_EVENTS_PER_STEP, Outputs, STANDBY_AFTER_MS};
 pub use error::Error;
 pub use measurement::{Extremes, Measurement, deci_c_from_celsius};
 pub use protection::{Event, EventKind, Fault, FaultSet, Level};

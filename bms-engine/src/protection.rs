@@ -246,6 +246,14 @@ pub enum EventKind {
     /// The main contactor opened after being closed (protection stopped both directions, or a
     /// host held the switches open); `value` is the pack voltage then, mV.
     ContactorOpened,
+    /// On a shared bus, the charge switch opened because the pack may take no charge and
+    /// carries none, so that the other packs charge on (see [`crate::PackConfig::shared_bus`]).
+    /// Names no fault (see [`Event::standby`]): `value` is the pack voltage then, mV.
+    ChargeStandby,
+    /// The charge switch closed again after [`EventKind::ChargeStandby`]: the pack discharged
+    /// through the open switch's diode (`value` the current, mA, negative), or the switch went
+    /// back to protection alone (the setting turned off, or readings lost: `value` 0).
+    ChargeResumed,
 }
 
 /// Something that happened, with the numbers that explain it in one sentence: "cell 7
@@ -282,11 +290,14 @@ impl EventKind {
             EventKind::SwitchesGivenBack => "switches-given-back",
             EventKind::ContactorClosed => "contactor-closed",
             EventKind::ContactorOpened => "contactor-opened",
+            EventKind::ChargeStandby => "charge-standby",
+            EventKind::ChargeResumed => "charge-resumed",
         }
     }
 
     /// Whether an event of this kind is about a fault (its fault, level and location say
-    /// something), rather than a host's switch command or the contactor's sequence.
+    /// something), rather than a host's switch command, the contactor's sequence or the charge
+    /// switch's standby.
     pub const fn is_about_a_fault(self) -> bool {
         !matches!(
             self,
@@ -294,6 +305,8 @@ impl EventKind {
                 | EventKind::SwitchesGivenBack
                 | EventKind::ContactorClosed
                 | EventKind::ContactorOpened
+                | EventKind::ChargeStandby
+                | EventKind::ChargeResumed
         )
     }
 }
@@ -317,6 +330,14 @@ impl Event {
             limit: 0,
             delay_ms: 0,
         }
+    }
+
+    /// The charge switch's standby on a shared bus at `time_ms`: `kind` is
+    /// [`EventKind::ChargeStandby`] or [`EventKind::ChargeResumed`], `value` as those kinds
+    /// say. The fault-specific fields hold their first values, as for
+    /// [`Event::switch_command`].
+    pub const fn standby(time_ms: u64, kind: EventKind, value: i32) -> Self {
+        Event::contactor(time_ms, kind, value, 0, 0)
     }
 
     /// The contactor's sequence at `time_ms`: `kind` is [`EventKind::ContactorClosed`] or

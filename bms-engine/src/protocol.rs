@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte at the start of every frame.
-pub const PROTOCOL_VERSION: u8 = 7;
+pub const PROTOCOL_VERSION: u8 = 8;
 
 /// Most a report says of one cell's resistance, µΩ (2 Ω: a cell or connection that far gone is
 /// as good as open). Keeps each value within three varint bytes, so that the largest report of
@@ -158,8 +158,12 @@ pub struct Telemetry {
     pub cell_capacity_deci_ah: Vec<u16, MAX_CELLS>,
     /// 1σ of [`Telemetry::current_bias_ma`], mA (at most 65 535): how far the estimate can be
     /// trusted — 1 A before anything is learnt, a tenth of that after days of sun. `None`
-    /// with the bias. Added in version 7, last.
+    /// with the bias. Added in version 7.
     pub current_bias_sigma_ma: Option<u16>,
+    /// The charge switch stands open on a shared bus because the pack wants no charge (see
+    /// [`PackConfig::shared_bus`]): open for the other packs' sake, not for a fault. Added in
+    /// version 8, last.
+    pub charge_standby: bool,
 }
 
 impl Telemetry {
@@ -259,6 +263,7 @@ impl Telemetry {
             cell_r0_micro_ohm,
             cell_capacity_deci_ah,
             current_bias_sigma_ma: o.current_bias_sigma_ma,
+            charge_standby: o.charge_standby,
         }
     }
 }
@@ -425,10 +430,13 @@ pub trait WireMessage: DeserializeOwned {
 /// the host can say which side to update.
 impl WireMessage for HostMessage {}
 
-/// A host reads versions 3 to 6 too: recordings keep the bytes as they came, and a recording
+/// A host reads versions 3 to 7 too: recordings keep the bytes as they came, and a recording
 /// made with an older version still plays. Each version appended fields, so an older message
 /// is the newer one with the bytes of their "nothing" appended:
 ///
+/// * version 8 added [`Telemetry::charge_standby`] at the end of the report (`false`, one 0x00
+///   byte) and [`PackConfig::shared_bus`] at the end of the configuration (`false`: alone on
+///   its bus, as every older device was);
 /// * version 7 added [`Telemetry::current_bias_sigma_ma`] at the end of the report: `None`,
 ///   one 0x00 byte;
 /// * version 6 added [`Telemetry::cell_capacity_deci_ah`] at the end of the report: an empty
@@ -444,12 +452,14 @@ impl WireMessage for DeviceMessage {
     fn decode_older(version: u8, payload: &[u8]) -> Option<Result<Self, Error>> {
         // The variant index, a varint: Telemetry's (1) and Config's (3) are single bytes.
         let appended = match (version, payload.first()) {
-            (3, Some(1)) => 4,
-            (3, Some(3)) => 2,
-            (4, Some(1)) => 3,
-            (5, Some(1)) => 2,
-            (6, Some(1)) => 1,
-            (3..=6, _) => 0,
+            (3, Some(1)) => 5,
+            (3, Some(3)) => 3,
+            (4, Some(1)) => 4,
+            (5, Some(1)) => 3,
+            (6, Some(1)) => 2,
+            (7, Some(1)) => 1,
+            (4..=7, Some(3)) => 1,
+            (3..=7, _) => 0,
             _ => return None,
         };
         let mut upgraded = [0_u8; MAX_FRAME_LEN];
@@ -736,6 +746,7 @@ mod tests {
             cell_r0_micro_ohm: Vec::from_slice(&[MAX_CELL_R0_MICRO_OHM; MAX_CELLS]).unwrap(),
             cell_capacity_deci_ah: Vec::from_slice(&[u16::MAX; MAX_CELLS]).unwrap(),
             current_bias_sigma_ma: Some(u16::MAX),
+            charge_standby: true,
         };
         let mut config = PackConfig::lfp_280ah(32);
         config.switches = SwitchKind::Contactor {

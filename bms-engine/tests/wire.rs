@@ -87,6 +87,7 @@ fn telemetry() -> Telemetry {
         cell_r0_micro_ohm: Vec::from_slice(&[301, 5_298, 0, 299]).unwrap(),
         cell_capacity_deci_ah: Vec::from_slice(&[2_795, 0, 1_962, 2_801]).unwrap(),
         current_bias_sigma_ma: Some(250),
+        charge_standby: true,
     }
 }
 
@@ -112,6 +113,10 @@ const NEW_IN_VERSION_4: [&str; 4] = [
     "event_contactor_closed",
     "event_contactor_opened",
 ];
+
+/// Device messages older versions could not send: the charge switch's standby on a shared bus
+/// (new in version 8).
+const NEW_IN_VERSION_8: [&str; 2] = ["event_charge_standby", "event_charge_resumed"];
 
 /// Every device message variant (and every acknowledgement result), with its golden file name.
 fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
@@ -170,6 +175,20 @@ fn device_messages() -> std::vec::Vec<(&'static str, DeviceMessage)> {
             DeviceMessage::Event {
                 sequence: 45,
                 event: Event::contactor(3_780_000, EventKind::ContactorOpened, 52_790, 0, 0),
+            },
+        ),
+        (
+            "event_charge_standby",
+            DeviceMessage::Event {
+                sequence: 46,
+                event: Event::standby(3_790_000, EventKind::ChargeStandby, 55_120),
+            },
+        ),
+        (
+            "event_charge_resumed",
+            DeviceMessage::Event {
+                sequence: 47,
+                event: Event::standby(3_800_000, EventKind::ChargeResumed, -12_400),
             },
         ),
         (
@@ -324,7 +343,7 @@ fn golden_telemetry_layout_is_as_documented() {
     assert_eq!(body[15], 4, "four cell SOCs follow");
     let before_crc = &body[..body.len() - 2];
     assert_eq!(
-        &before_crc[before_crc.len() - 21..],
+        &before_crc[before_crc.len() - 22..],
         &[
             7, // events recorded
             0, // switches held open: false
@@ -338,13 +357,15 @@ fn golden_telemetry_layout_is_as_documented() {
             0,    // not yet learnt
             0xAA, 0x0F, // 196.2 Ah
             0xF1, 0x15, // 280.1 Ah
-            0x01, 0xFA, 0x01, // the bias's σ: Some(250 mA), the last field
+            0x01, 0xFA, 0x01, // the bias's σ: Some(250 mA)
+            1,    // charge standby: true, the last field
         ]
     );
 }
 
 /// `message` as a device of an older `version` sent it, read by this one: what that version
-/// could not say is at its "nothing" — version 6 sent no σ of the current bias; version 5 no
+/// could not say is at its "nothing" — version 7 sent no charge standby, and a configuration
+/// alone on its bus; version 6 no σ of the current bias; version 5 no
 /// capacities; version 4 no resistances
 /// either; version 3 no switches held open, and a configuration without the self-discharge
 /// check (off).
@@ -362,14 +383,24 @@ fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
             } else {
                 Vec::new()
             },
-            current_bias_sigma_ma: None,
+            current_bias_sigma_ma: t.current_bias_sigma_ma.filter(|_| version >= 7),
+            charge_standby: false,
             ..t
         }),
-        DeviceMessage::Config { request_id, config } if version < 4 => DeviceMessage::Config {
+        DeviceMessage::Config { request_id, config } => DeviceMessage::Config {
             request_id,
             config: PackConfig {
-                self_discharge_warn_ma: 0,
-                self_discharge_trip_ma: 0,
+                self_discharge_warn_ma: if version >= 4 {
+                    config.self_discharge_warn_ma
+                } else {
+                    0
+                },
+                self_discharge_trip_ma: if version >= 4 {
+                    config.self_discharge_trip_ma
+                } else {
+                    0
+                },
+                shared_bus: false,
                 ..config
             },
         },
@@ -381,13 +412,15 @@ fn as_sent_by(version: u8, message: DeviceMessage) -> DeviceMessage {
     }
 }
 
-/// Recordings keep the bytes as they came: every device message of versions 3 to 6 (the
+/// Recordings keep the bytes as they came: every device message of versions 3 to 7 (the
 /// golden bytes frozen when each was current) still reads, as the message it was.
 #[test]
 fn older_device_messages_still_decode() {
-    for version in [3_u8, 4, 5, 6] {
+    for version in [3_u8, 4, 5, 6, 7] {
         for (name, message) in device_messages() {
-            if version == 3 && NEW_IN_VERSION_4.contains(&name) {
+            if (version == 3 && NEW_IN_VERSION_4.contains(&name))
+                || NEW_IN_VERSION_8.contains(&name)
+            {
                 continue;
             }
             let golden = std::fs::read(golden_path_of(version, name)).unwrap();
@@ -414,11 +447,11 @@ fn older_device_messages_still_decode() {
 }
 
 /// An older report cut short by its last byte (version 3's events recorded, version 4's
-/// switches held open, version 5's last resistance, version 6's last capacity) is malformed,
-/// not read as the next version's.
+/// switches held open, version 5's last resistance, version 6's last capacity, version 7's
+/// σ of the bias) is malformed, not read as the next version's.
 #[test]
 fn a_truncated_older_report_is_rejected() {
-    for version in [3_u8, 4, 5, 6] {
+    for version in [3_u8, 4, 5, 6, 7] {
         let golden = std::fs::read(golden_path_of(version, "telemetry")).unwrap();
         let mut body = golden[..golden.len() - 1].to_vec();
         let n = cobs_decode(&mut body);
@@ -507,7 +540,7 @@ fn an_old_host_is_told_which_versions_differ() {
     );
     assert_eq!(
         Error::UnsupportedVersion { found: 1 }.to_string(),
-        "frame has protocol version 1, this build speaks 7"
+        "frame has protocol version 1, this build speaks 8"
     );
 }
 

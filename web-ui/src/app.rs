@@ -506,7 +506,6 @@ fn BankPanel(
                 </tr></thead>
                 <tbody>
                     {move || session.with(|s| s.bank.lines()).into_iter().map(|l| {
-                        let on = |b: bool| if b { "on" } else { "off" };
                         let here = l.number == showing();
                         let number = l.number;
                         view! {
@@ -515,7 +514,7 @@ fn BankPanel(
                                 <td>{format!("{:.1} %", l.soc_pct)}</td>
                                 <td>{format!("{} A", signed(l.current_a, 1))}</td>
                                 <td>{format!("{:.2} V", l.voltage_v)}</td>
-                                <td>{format!("charge {} · discharge {}", on(l.switches.0), on(l.switches.1))}</td>
+                                <td>{l.switches_text()}</td>
                                 <td>{format!("{:.0} A in · {:.0} A out", l.limits_a.0, l.limits_a.1)}</td>
                                 <td>{l.faults}</td>
                                 <td>{if here {
@@ -1080,6 +1079,7 @@ fn SwitchesCard(
     let charge = switch(|r| r.charge_switch_on);
     let discharge = switch(|r| r.discharge_switch_on);
     let held = switch(|r| r.switches_held_open);
+    let standby = switch(|r| r.charge_standby);
     let text = |on: Option<bool>| match on {
         Some(true) => "ON",
         Some(false) => "OFF",
@@ -1120,7 +1120,12 @@ fn SwitchesCard(
             <span class="label">"Switches"</span>
             <div class="switch-row">
                 <span>"Charge"</span>
-                <span class=move || class(charge()) data-testid="charge-switch">{move || text(charge())}</span>
+                <span
+                    class=move || if standby() == Some(true) { "switch standby" } else { class(charge()) }
+                    data-testid="charge-switch"
+                >
+                    {move || if standby() == Some(true) { "STANDBY" } else { text(charge()) }}
+                </span>
             </div>
             <div class="switch-row">
                 <span>"Discharge"</span>
@@ -1131,6 +1136,13 @@ fn SwitchesCard(
                     <span>"Contactor"</span>
                     <span class="contactor" data-testid="contactor">{state}</span>
                 </div>
+            })}
+            {move || (standby() == Some(true)).then(|| view! {
+                <p class="note" data-testid="charge-standby">
+                    "Charge switch open while this pack wants no charge, so that the other \
+                     packs on the bus charge on without it. It still discharges, and closes \
+                     again as soon as it discharges."
+                </p>
             })}
             {move || (held() == Some(true)).then(|| view! {
                 <p class="note held" data-testid="switches-held">
@@ -1570,7 +1582,8 @@ fn EventsPanel(
 
 /// How an event is coloured, as the alarms card colours what is active: a trip, a latch, the
 /// switches held open or the contactor opening in red, a warning or derate becoming active in
-/// amber, anything ending (and the contactor closing) in green.
+/// amber, anything ending (and the contactor or the charge switch closing) in green, a charge
+/// switch standing by for the other packs uncoloured.
 fn event_class(event: &bms_engine::Event) -> &'static str {
     use bms_engine::{EventKind, Level};
     match (event.kind, event.level) {
@@ -1586,9 +1599,12 @@ fn event_class(event: &bms_engine::Event) -> &'static str {
             EventKind::Cleared
             | EventKind::Reset
             | EventKind::SwitchesGivenBack
-            | EventKind::ContactorClosed,
+            | EventKind::ContactorClosed
+            | EventKind::ChargeResumed,
             _,
         ) => "event good",
+        // Standing by is the system working as meant, not an alarm.
+        (EventKind::ChargeStandby, _) => "event",
     }
 }
 

@@ -34,12 +34,28 @@ pub struct PackLine {
     pub voltage_v: f64,
     /// The charge and the discharge switch conduct.
     pub switches: (bool, bool),
+    /// The charge switch stands open for the other packs, this pack wanting no charge.
+    pub charge_standby: bool,
     /// Its own charge and discharge current limits, A.
     pub limits_a: (f64, f64),
     /// Its trips and alarms in words ("open sense wire (trip)"), or "none".
     pub faults: String,
     /// Whether any fault is at trip level.
     pub tripped: bool,
+}
+
+impl PackLine {
+    /// Its switches in words: "charge on · discharge on", or "charge standing by · discharge
+    /// on" while its charge switch is open for the other packs.
+    pub fn switches_text(&self) -> String {
+        let on = |b: bool| if b { "on" } else { "off" };
+        let charge = if self.charge_standby {
+            "standing by"
+        } else {
+            on(self.switches.0)
+        };
+        format!("charge {charge} · discharge {}", on(self.switches.1))
+    }
 }
 
 impl BankView {
@@ -87,6 +103,7 @@ impl BankView {
                     current_a: f64::from(t.current_ma) / 1000.0,
                     voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
                     switches: (t.charge_switch_on, t.discharge_switch_on),
+                    charge_standby: t.charge_standby,
                     limits_a: (
                         f64::from(t.limits.charge_current_ma) / 1000.0,
                         f64::from(t.limits.discharge_current_ma) / 1000.0,

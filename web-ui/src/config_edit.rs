@@ -228,6 +228,10 @@ const GROUPS: [(&str, &[(&str, &str)]); 8] = [
                 "Pre-charge fails after",
             ),
             ("switches", "Switches"),
+            (
+                "shared_bus",
+                "Other packs share the bus (open the charge switch while full)",
+            ),
         ],
     ),
     (

@@ -7,7 +7,7 @@ use crate::session::{Ingested, Reading, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder};
 
 /// The CSV's fixed columns, before the per-cell and per-sensor ones (documented in README.md).
-pub const CSV_FIXED_COLUMNS: [&str; 22] = [
+pub const CSV_FIXED_COLUMNS: [&str; 23] = [
     "device_time_s",
     "pack_voltage_v",
     "current_a",
@@ -30,6 +30,7 @@ pub const CSV_FIXED_COLUMNS: [&str; 22] = [
     "balancing_cells",
     "current_offset_a",
     "current_offset_sigma_a",
+    "charge_standby",
 ];
 
 /// What a stored recording says of itself.
@@ -257,6 +258,7 @@ pub fn to_csv(bytes: &[u8]) -> String {
             ),
             optional(r.current_offset_a.map(|(b, _)| b), 3),
             optional(r.current_offset_a.and_then(|(_, s)| s), 3),
+            flag(r.charge_standby),
         ];
         let padded = |values: Vec<String>, n: usize| {
             let mut values = values;

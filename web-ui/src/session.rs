@@ -67,6 +67,9 @@ pub struct Reading {
     pub contactor: Option<&'static str>,
     /// Whether a host holds every switch open (`None`: the device cannot be told to).
     pub switches_held_open: Option<bool>,
+    /// Whether the charge switch stands open beside other packs on a shared bus, the pack
+    /// wanting no charge (protocol version 8 on; `None`: the device does not say).
+    pub charge_standby: Option<bool>,
     /// Whether the device reports its protections at all (the fault lists are empty when not).
     pub alarms_known: bool,
     /// Faults at trip level (switches open).
@@ -265,6 +268,7 @@ impl Reading {
                 bms_engine::switches::ContactorState::Failed => "failed",
             }),
             switches_held_open: Some(t.switches_held_open),
+            charge_standby: Some(t.charge_standby),
             alarms_known: true,
             faults: trips.iter().collect(),
             warnings: mild.iter().collect(),
@@ -323,6 +327,7 @@ impl Reading {
             discharge_switch_on: s.discharge_switch_on,
             contactor: None,
             switches_held_open: None,
+            charge_standby: None,
             alarms_known: s.faults.is_some(),
             faults,
             warnings: Vec::new(),
@@ -1111,6 +1116,19 @@ pub fn explain(event: &Event) -> String {
              stopped.",
             f64::from(event.value) / 1000.0
         ),
+        // The charge switch's standby beside other packs: volts, or the current that closed it.
+        EventKind::ChargeStandby => format!(
+            "Charge switch opened at {:.2} V to stand by: the pack takes no more charge, and the \
+             other packs on the bus charge on without it. It still discharges.",
+            f64::from(event.value) / 1000.0
+        ),
+        EventKind::ChargeResumed if event.value < 0 => format!(
+            "Charge switch closed again: the pack is giving {:.1} A to the bus.",
+            -f64::from(event.value) / 1000.0
+        ),
+        EventKind::ChargeResumed => {
+            "Charge switch given back to protection: the pack no longer stands by.".to_owned()
+        }
     }
 }
 
