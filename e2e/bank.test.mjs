@@ -91,3 +91,29 @@ test('packs brought together at different charge levels even out through the bus
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a full pack stands by so that the others charge on', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Pack 1's weak cell is full about six hours in; half a minute later its BMS opens its
+  // charge switch and stands by until the evening draws on it.
+  await page.goto(`${dashboard.url}?packs=3&scenario=fault-weak-cell`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await waitFor('three pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 3);
+  await page.getByTestId('speed-select').selectOption('3600');
+  await waitFor('pack 1 to stand by', async () => /charge standing by · discharge on/.test(await page.getByTestId('bank-pack-1').textContent()), 60_000);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  const line = await page.getByTestId('bank-pack-1').textContent();
+  assert.doesNotMatch(await page.getByTestId('bank-pack-1').getAttribute('class'), /\btripped\b/, line);
+  assert.equal(await page.getByTestId('charge-switch').textContent(), 'STANDBY');
+  await page.getByTestId('charge-standby').waitFor();
+  assert.match(await page.getByTestId('bank-told').textContent(), / · 2 of 3 packs charging, 3 discharging · /);
+  // No note says pack 1 holds the bank's charge back any more.
+  assert.equal(await page.getByTestId('bank-held').filter({ hasText: 'pack 1 asks' }).count(), 0);
+  assert.match(await page.getByTestId('event-log').textContent(), /Charge switch opened at \d+\.\d\d V to stand by/);
+  await page.getByTestId('switches').screenshot({ path: 'e2e/artifacts/bank-standby-switches.png' });
+  await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-standby.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -17,11 +17,11 @@
 use crate::scenario::{Home, HomeInputs};
 use crate::simulation::STEP_MILLIS;
 use crate::{Error, InjectedFault, Pack, Simulation, SimulationConfig, Summary};
-use bms_engine::FaultSet;
 use bms_engine::can::{InverterReport, PackState};
 use bms_engine::estimation::SocEstimator;
 use bms_engine::limits::{ChargePhase, Limits};
 use bms_engine::system::{BankReport, PackReport, combine};
+use bms_engine::{FaultSet, PackConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -251,6 +251,17 @@ impl Bank {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut sims = sims;
+        if packs > 1 {
+            // Each BMS is told that it shares its bus (see `PackConfig::shared_bus`).
+            for sim in &mut sims {
+                let config = PackConfig {
+                    shared_bus: true,
+                    ..*sim.engine_config()
+                };
+                sim.engine_mut().set_config(config)?;
+            }
+        }
         let bus_v = sims.first().map_or(0.0, |s| s.pack().voltage_v());
         let mut pack_reports = Vec::with_capacity(packs);
         let report = bank_report(&sims, &mut pack_reports).ok_or(Error::Packs { given: packs })?;

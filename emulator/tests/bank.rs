@@ -94,6 +94,64 @@ fn a_derated_pack_holds_the_bank_and_is_not_pushed_past_its_limit() {
     );
 }
 
+/// Pack 1's weak cell is full first. Its BMS, told that it shares the bus, opens its charge
+/// switch once it wants no charge and carries none, so the two healthy packs charge on to full
+/// (with the switch kept closed they stopped at 95.6 %); it closes it again when the evening
+/// draws on it through the switch's diode.
+#[test]
+fn a_full_pack_stands_by_so_that_the_others_charge_to_full() {
+    use bms_engine::EventKind;
+    let mut b = bank(Scenario::FaultWeakCell, 3);
+    let mut highest = [0.0_f64; 3];
+    let mut standby_at = None;
+    let mut resumed = None;
+    let mut others_charging_while_open = 0;
+    for t in 0..86_400 {
+        b.step();
+        for (k, sim) in b.packs().iter().enumerate() {
+            highest[k] = highest[k].max(sim.pack().soc());
+        }
+        let weak = &b.packs()[0];
+        for e in &weak.outputs().events {
+            match e.kind {
+                EventKind::ChargeStandby => standby_at = standby_at.or(Some(t)),
+                EventKind::ChargeResumed => resumed = resumed.or(Some((t, e.value))),
+                _ => {}
+            }
+        }
+        let currents = b.currents_a();
+        if weak.outputs().charge_standby {
+            assert!(
+                currents[0] <= 0.0,
+                "pack 1 took charge with its switch open"
+            );
+            if currents[1] > 1.0 && currents[2] > 1.0 {
+                others_charging_while_open += 1;
+            }
+        }
+    }
+    let standby_at = standby_at.expect("pack 1 stood by");
+    let (resumed_at, current_ma) = resumed.expect("pack 1 closed its charge switch again");
+    assert!(
+        resumed_at > standby_at && current_ma < -1_000,
+        "{resumed_at} s, {current_ma} mA"
+    );
+    assert!(
+        others_charging_while_open > 600,
+        "{others_charging_while_open} s"
+    );
+    assert!(
+        highest[0] < 0.9,
+        "the weak pack's mean stays short: {highest:?}"
+    );
+    assert!(highest[1] > 0.995 && highest[2] > 0.995, "{highest:?}");
+    // Standing by is no fault: nothing tripped.
+    let s = b.summary();
+    for pack in &s.pack_summaries {
+        assert!(pack.trips.is_empty(), "{:?}", pack.trips);
+    }
+}
+
 /// The same seed gives the same bank, second for second.
 #[test]
 fn a_bank_is_deterministic() {

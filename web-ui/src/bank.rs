@@ -338,4 +338,34 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_pack_standing_by_says_so_and_leaves_the_charge_to_the_others() {
+        let mut device = EmulatedDevice::new(SimulationConfig {
+            packs: 3,
+            ..SimulationConfig::new(Scenario::FaultWeakCell, 1, 16)
+        })
+        .unwrap();
+        // Pack 1's weak cell is full early in the afternoon; it stands by half a minute later.
+        device.advance(23_000);
+        let mut view = BankView::default();
+        view.set_frames(&device.pack_frames());
+        let lines = view.lines();
+        assert!(lines[0].charge_standby && !lines[0].tripped);
+        assert_eq!(
+            lines[0].switches_text(),
+            "charge standing by · discharge on"
+        );
+        assert_eq!(lines[1].switches_text(), "charge on · discharge on");
+        let told = view.told_text(280_000).unwrap();
+        assert!(
+            told.contains("· 2 of 3 packs charging, 3 discharging"),
+            "{told}"
+        );
+        let ccl = view.told(280_000).unwrap().report.charge_current_ma;
+        assert!(ccl > 100_000, "the two others' limits, {ccl} mA");
+        // Nothing says pack 1 holds the charge back any more.
+        let held = view.held_text(280_000);
+        assert!(!held.iter().any(|l| l.contains("pack 1 asks")), "{held:?}");
+    }
 }
