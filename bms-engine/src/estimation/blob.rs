@@ -14,8 +14,9 @@ const PER_CELL: usize = 7 * 4;
 const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_3740);
 /// SOC σ added on restore for self-discharge while off, fraction.
 const RESTART_SIGMA: f32 = 0.02;
-/// Resistance samples a restored R0 counts as.
-const RESTORED_R0_SAMPLES: f32 = 50.0;
+/// Resistance samples a restored R0 counts as (or one taken up from before:
+/// [`super::ModelEstimator::take_up_learnt`]).
+pub(super) const RESTORED_R0_SAMPLES: f32 = 50.0;
 
 /// Largest blob: header, 32 cells, CRC.
 pub const STATE_BLOB_MAX_LEN: usize = HEADER + MAX_CELLS * PER_CELL + 2;

@@ -567,6 +567,23 @@ impl ModelEstimator {
         self.follow_capacities();
         Ok(())
     }
+
+    /// Takes up what it had learnt of its cells before: each cell's capacity, Ah, with its
+    /// 1σ, and its R0 at 25 °C, Ω (cell 1 first; a `None` or a NaN for a cell not known; cells
+    /// beyond the estimator's are ignored). A BMS that has served with its pack for years
+    /// knows these; a state saved and restored ([`ModelEstimator::restore`]) brings them back
+    /// the same way, with the SOC as well.
+    pub fn take_up_learnt(&mut self, capacity_ah: &[Option<(f32, f32)>], r0_ohm: &[f32]) {
+        let n = self.filters.len().min(MAX_CELLS);
+        for (i, &capacity) in capacity_ah.iter().enumerate().take(n) {
+            let valid =
+                capacity.filter(|&(q, sigma)| q.is_finite() && q > 0.0 && sigma.is_finite());
+            self.health.set_capacity(i, valid);
+        }
+        let known = r0_ohm.get(..n.min(r0_ohm.len())).unwrap_or_default();
+        self.health.set_r0(known, blob::RESTORED_R0_SAMPLES);
+        self.follow_capacities();
+    }
 }
 
 impl SocEstimator for ModelEstimator {
@@ -800,6 +817,37 @@ impl SocEstimator for Estimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a BMS learnt of its pack before is taken up as if learnt now: the capacities give
+    /// the SOH, the resistances the report; a value that is no capacity is left unknown.
+    #[test]
+    fn capacities_and_resistances_learnt_before_are_taken_up() {
+        let mut estimator = ModelEstimator::new(CellModelParams::lfp(280.0), 4, 0.5, 0.1);
+        assert_eq!(estimator.soh_pct(), None);
+        let capacity = [
+            Some((240.0, 2.4)),
+            Some((238.0, 2.4)),
+            Some((f32::NAN, 1.0)),
+            Some((242.0, 2.4)),
+        ];
+        estimator.take_up_learnt(&capacity, &[0.000_37, 0.000_38, f32::NAN, 0.000_37]);
+        let mut learnt = [None; 4];
+        assert!(estimator.cell_capacity_ah(&mut learnt));
+        assert_eq!(learnt, [Some(240.0), Some(238.0), None, Some(242.0)]);
+        let (soh, _) = estimator.soh_pct().unwrap();
+        assert!(
+            (soh - 238.0 / 2.8).abs() < 0.1,
+            "{soh} %: the lowest cell's"
+        );
+        let mut r0 = [None; 4];
+        assert!(estimator.cell_r0_ohm(&mut r0));
+        assert!(
+            r0[0]
+                .zip(r0[1])
+                .is_some_and(|(a, b)| a < b && (a - 0.000_37).abs() < 1e-6),
+            "{r0:?}"
+        );
+    }
 
     /// The voltages a step hears are `StepInput::cell_v`'s for every cell of the string: a
     /// missing or implausible reading is not heard (NaN), whatever lane it is in.
