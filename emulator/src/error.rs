@@ -32,6 +32,12 @@ pub enum Error {
         /// The step asked for, points.
         given: u8,
     },
+    /// A pack's years of service are beyond [`crate::simulation::MAX_AGE_YEARS`] (for a bank:
+    /// its oldest pack's, with the step between packs' ages).
+    Age {
+        /// The years asked for.
+        given: u32,
+    },
     /// A cell parameter file is malformed or breaks a rule.
     Params {
         /// What is wrong, and where.
@@ -71,6 +77,12 @@ impl fmt::Display for Error {
                 f,
                 "packs {given} SOC points apart are not supported: use 0 to {}",
                 crate::simulation::MAX_PACK_SOC_STEP_PCT
+            ),
+            Error::Age { given } => write!(
+                f,
+                "a pack {given} years in service is not supported: use 0 to {} years (in a bank, \
+                 for the oldest pack)",
+                crate::simulation::MAX_AGE_YEARS
             ),
             Error::Params { reason } => write!(f, "cell parameters: {reason}"),
             Error::Engine(e) => write!(f, "engine rejected the set-up: {e}"),

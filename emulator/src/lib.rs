@@ -30,6 +30,6 @@ pub use pack::{Contactor, Pack};
 pub use scenario::Scenario;
 pub use sensors::{SensorParams, Sensors};
 pub use simulation::{
-    Alert, MAX_PACK_SOC_STEP_PCT, MAX_PARALLEL, PowerFlow, Simulation, SimulationConfig, Summary,
-    Trip,
+    Alert, MAX_AGE_YEARS, MAX_PACK_SOC_STEP_PCT, MAX_PARALLEL, PowerFlow, Simulation,
+    SimulationConfig, Summary, Trip,
 };

@@ -8,14 +8,17 @@ const USAGE: &str = "\
 usage:
   emulator run [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                [--module-cells M] [--estimator model|baseline] [--current-offset A] [--json]
-               [--csv FILE [--csv-interval SECS]] [--packs K [--pack-soc-step P]]
+               [--csv FILE [--csv-interval SECS]] [--age Y]
+               [--packs K [--pack-soc-step P] [--pack-age-step Y]]
       Simulate NAME (default solar-day) for N days (default: the scenario's own length, as
       `emulator scenarios` lists it; fractions allowed) with
       seed S (default 1) and N series groups (default 16) of P cells in parallel
       (default 1), M groups to a module (default: one module; each module has its own
       enclosure and temperature sensor), with the BMS's SOC estimator (default model:
       Kalman filters with bias and SOH; baseline: coulomb counting with OCV resets),
-      optionally replacing the scenario's current-sensor offset by A amperes, then print
+      optionally replacing the scenario's current-sensor offset by A amperes, the pack
+      having served Y years (0 to 20, default 0) in a solar home before (its cells faded and
+      their resistance grown; its BMS new to it), then print
       a summary (one JSON object with --json). --csv writes a time series every SECS (default 60)
       simulated seconds: what the sensors read, the truth, and the BMS's decisions.
       --packs K (2 to 8) runs K such packs in parallel on one bus, each with its own BMS,
@@ -24,6 +27,8 @@ usage:
       share the current by their voltages and resistances, and the scenario's faults happen
       in pack 1. --pack-soc-step P (0 to 40) starts each pack P SOC points below the one
       before: brought together, the fuller packs charge the emptier ones through the bus.
+      --pack-age-step Y makes each pack Y more years older than the one before (the oldest
+      at most 20): an old bank with newer packs added.
       The summary gives the bank's figures, then each pack's.
   emulator wire [--scenario NAME] [--days N] [--seed S] [--cells N] [--parallel P]
                 [--module-cells M] [--interval SECS] --out FILE
@@ -110,6 +115,10 @@ struct RunArgs {
     packs: usize,
     /// `--pack-soc-step`: SOC points between packs' starting SOCs.
     pack_soc_step_pct: u8,
+    /// `--age`: years the pack (pack 1 of a bank) has served before the run.
+    age_years: u8,
+    /// `--pack-age-step`: years between packs' ages.
+    pack_age_step_years: u8,
     json: bool,
     csv: Option<String>,
     interval_secs: u64,
@@ -153,6 +162,8 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         current_offset_ma: None,
         packs: 1,
         pack_soc_step_pct: 0,
+        age_years: 0,
+        pack_age_step_years: 0,
         json: false,
         csv: None,
         interval_secs: 60,
@@ -232,6 +243,24 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                         )
                     })?;
             }
+            "--age" | "--pack-age-step" => {
+                let v = value(flag)?;
+                let years = v
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|y| *y <= emulator::MAX_AGE_YEARS)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{flag} {v}`: expected 0 to {} years",
+                            emulator::MAX_AGE_YEARS
+                        )
+                    })?;
+                if flag == "--age" {
+                    parsed.age_years = years;
+                } else {
+                    parsed.pack_age_step_years = years;
+                }
+            }
             "--json" => parsed.json = true,
             "--csv" => parsed.csv = Some(value("--csv")?),
             "--out" => parsed.out = Some(value("--out")?),
@@ -246,6 +275,12 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         return Err(format!(
             "`--pack-soc-step {}` sets packs apart: it needs `--packs` 2 or more",
             parsed.pack_soc_step_pct
+        ));
+    }
+    if parsed.pack_age_step_years > 0 && parsed.packs < 2 {
+        return Err(format!(
+            "`--pack-age-step {}` sets packs apart: it needs `--packs` 2 or more",
+            parsed.pack_age_step_years
         ));
     }
     if parsed.module_cells > parsed.cells {
@@ -266,6 +301,8 @@ impl RunArgs {
             current_offset_ma: self.current_offset_ma,
             packs: self.packs,
             pack_soc_step_pct: self.pack_soc_step_pct,
+            age_years: self.age_years,
+            pack_age_step_years: self.pack_age_step_years,
             ..SimulationConfig::new(self.scenario, self.seed, self.cells)
         }
     }
@@ -420,10 +457,11 @@ fn run_scenario(args: &[String]) -> Result<String, String> {
         return serde_json::to_string(&summary).map_err(|e| e.to_string());
     }
     Ok(format!(
-        "scenario {} · seed {} · {} · {:.2} days ({} steps in {} ms)\n{}",
+        "scenario {} · seed {} · {}{} · {:.2} days ({} steps in {} ms)\n{}",
         summary.scenario,
         summary.seed,
         sim.config().topology(),
+        in_service(summary.age_years, " · "),
         summary.days,
         summary.steps,
         summary.wall_ms,
@@ -530,14 +568,25 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
     );
     for (k, pack) in summary.pack_summaries.iter().enumerate() {
         text.push_str(&format!(
-            "\n── pack {} of {} (seed {}) ──\n{}",
+            "\n── pack {} of {} (seed {}{}) ──\n{}",
             k + 1,
             summary.packs,
             pack.seed,
+            in_service(pack.age_years, ", "),
             describe_pack(pack)
         ));
     }
     Ok(text)
+}
+
+/// "5 years in service" after `separator` for a pack that had served before its run; nothing
+/// for a new one.
+fn in_service(years: u8, separator: &str) -> String {
+    match years {
+        0 => String::new(),
+        1 => format!("{separator}1 year in service"),
+        y => format!("{separator}{y} years in service"),
+    }
 }
 
 /// One pack's run, a line for each of its figures (below the line naming the run).

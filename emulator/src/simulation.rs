@@ -45,7 +45,29 @@ pub struct SimulationConfig {
     /// sets it for each pack from `pack_soc_step_pct`.
     #[serde(default)]
     pub soc_offset_pct: i8,
+    /// Years the pack has served in a solar home before the run, 0 ..= [`MAX_AGE_YEARS`]: its
+    /// cells start faded and their resistance grown (see [`crate::Cells::age_in_service`]);
+    /// its BMS is new to it and learns that. In a bank, pack 1's.
+    #[serde(default)]
+    pub age_years: u8,
+    /// With packs in parallel, how many years older each pack is than the one before (pack 2
+    /// this much older than pack 1, pack 3 twice as much…): an older bank with newer packs
+    /// added. A [`Simulation`] does not read it.
+    #[serde(default)]
+    pub pack_age_step_years: u8,
 }
+
+/// Whether a pack had served no years before its run (its summary then says nothing of it).
+fn is_new(years: &u8) -> bool {
+    *years == 0
+}
+
+/// The most years of service a pack may start with.
+pub const MAX_AGE_YEARS: u8 = 20;
+
+/// How well the BMS of a pack that has served for years knows each cell's capacity, 1σ as a
+/// fraction of it.
+const LEARNT_CAPACITY_SIGMA: f64 = 0.01;
 
 /// The largest step between packs' starting SOCs, points.
 pub const MAX_PACK_SOC_STEP_PCT: u8 = 40;
@@ -72,6 +94,8 @@ impl SimulationConfig {
             packs: 1,
             pack_soc_step_pct: 0,
             soc_offset_pct: 0,
+            age_years: 0,
+            pack_age_step_years: 0,
         }
     }
 
@@ -171,6 +195,9 @@ pub struct Summary {
     pub parallel: usize,
     /// Modules the string is built from.
     pub modules: usize,
+    /// Years the pack had served before the run (left out of JSON when 0).
+    #[serde(skip_serializing_if = "is_new")]
+    pub age_years: u8,
     /// Steps simulated.
     pub steps: u64,
     /// Wall-clock time the run took, ms (filled in by the caller that measured it).
@@ -393,6 +420,11 @@ impl Simulation {
             .ok_or(Error::Parallel {
                 given: config.parallel,
             })?;
+        if config.age_years > MAX_AGE_YEARS {
+            return Err(Error::Age {
+                given: u32::from(config.age_years),
+            });
+        }
         let modules = config.modules();
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let mut model = CellModel::lfp_280ah()?;
@@ -437,6 +469,12 @@ impl Simulation {
                 cells.scale_capacity(i, 1.0 - pre_fade, model);
             }
         }
+        if config.age_years > 0 {
+            let Pack { model, cells, .. } = &mut pack;
+            for i in 0..cells.len() {
+                cells.age_in_service(i, f64::from(config.age_years), model);
+            }
+        }
         let bms_soc = (pack.soc() + config.scenario.bms_soc_error()).clamp(0.0, 1.0);
         if matches!(
             engine_config.switches,
@@ -461,6 +499,28 @@ impl Simulation {
                 config.cell_count,
                 f32::from(initial_soc_permille) / 1000.0,
             ));
+        }
+        if config.age_years > 0
+            && let Estimator::Model(estimator) = engine.estimator_mut()
+        {
+            // A pack's BMS has served with it: it knows what its cells have become, within a
+            // percent of their capacity.
+            let cells = &pack.cells;
+            let capacity: Vec<_> = (0..cells.len())
+                .map(|i| {
+                    cells
+                        .capacity_ah(i)
+                        .map(|q| (q as f32, (q * LEARNT_CAPACITY_SIGMA) as f32))
+                })
+                .collect();
+            let r0: Vec<f32> = (0..cells.len())
+                .map(|i| {
+                    cells
+                        .r0_at_25c_ohm(i, &pack.model)
+                        .map_or(f32::NAN, |r| r as f32)
+                })
+                .collect();
+            estimator.take_up_learnt(&capacity, &r0);
         }
         let mut sensors = Sensors::new(sensor_params, config.cell_count, &mut rng);
         let measurement = sensors.measure(&pack, 0.0);
@@ -816,6 +876,7 @@ impl Simulation {
             cells: self.config.cell_count,
             parallel: self.config.parallel,
             modules: self.config.modules(),
+            age_years: self.config.age_years,
             steps: s.steps,
             wall_ms: 0,
             true_min_cell_v: s.min_cell_v,

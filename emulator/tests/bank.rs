@@ -152,6 +152,56 @@ fn a_full_pack_stands_by_so_that_the_others_charge_to_full() {
     }
 }
 
+/// A bank of a new pack, one five years old and one ten: the older packs have less capacity
+/// and more resistance, so they take less of every current; each BMS knows its pack from the
+/// start (the SOH it tells), and none is pushed past its own limits.
+#[test]
+fn older_packs_take_less_of_the_current_and_their_bms_know_them() {
+    let mut b = Bank::new(SimulationConfig {
+        packs: 3,
+        pack_age_step_years: 5,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    })
+    .unwrap();
+    let soh: Vec<_> = b
+        .packs()
+        .iter()
+        .map(|sim| sim.outputs().soh_permille)
+        .collect();
+    assert_eq!(soh[0], None, "a new pack's BMS has yet to learn it");
+    assert!(soh[1].is_some_and(|s| (860..=890).contains(&s)), "{soh:?}");
+    assert!(soh[2].is_some_and(|s| (790..=820).contains(&s)), "{soh:?}");
+    b.run_for(86_400);
+    let s = b.summary();
+    let shares: Vec<f64> = s.shares.iter().map(|p| p.throughput_share_pct).collect();
+    assert!(
+        shares[0] > shares[1] + 2.0 && shares[1] > shares[2] + 2.0,
+        "{shares:?}"
+    );
+    for share in &s.shares {
+        assert!(
+            share.secs_over_charge_limit + share.secs_over_discharge_limit <= 10,
+            "{share:?}"
+        );
+    }
+    assert!(s.unserved_kwh < 1e-9, "{} kWh", s.unserved_kwh);
+    // The bank's SOC as told follows the truth although the packs are of three capacities.
+    assert!(s.soc_rmse_pct < 1.5, "{}", s.soc_rmse_pct);
+}
+
+/// Ages beyond what the emulator models are refused, naming the oldest pack's.
+#[test]
+fn a_bank_older_than_twenty_years_is_refused() {
+    let e = Bank::new(SimulationConfig {
+        packs: 4,
+        pack_age_step_years: 8,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    })
+    .unwrap_err();
+    assert_eq!(e, emulator::Error::Age { given: 24 });
+    assert!(e.to_string().contains("24 years in service"), "{e}");
+}
+
 /// The same seed gives the same bank, second for second.
 #[test]
 fn a_bank_is_deterministic() {

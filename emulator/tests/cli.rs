@@ -297,6 +297,22 @@ fn a_bad_argument_is_named_on_the_screen_without_the_whole_usage() {
             "`--pack-soc-step 10` sets packs apart: it needs `--packs` 2 or more",
         ),
         (
+            &["run", "--age", "21"],
+            "`--age 21`: expected 0 to 20 years",
+        ),
+        (
+            &["run", "--packs", "2", "--pack-age-step", "x"],
+            "`--pack-age-step x`: expected 0 to 20 years",
+        ),
+        (
+            &["run", "--pack-age-step", "5"],
+            "`--pack-age-step 5` sets packs apart: it needs `--packs` 2 or more",
+        ),
+        (
+            &["run", "--packs", "4", "--pack-age-step", "8"],
+            "a pack 24 years in service is not supported: use 0 to 20 years",
+        ),
+        (
             &["run", "--packs", "2", "--csv", "x.csv"],
             "`--csv` writes one pack's time series",
         ),
@@ -411,4 +427,43 @@ fn a_bank_of_packs_is_summed_up_then_each_pack_on_its_own() {
         .as_f64()
         .unwrap_or_default();
     assert!((279.0..=280.0).contains(&ccl), "{bank}");
+}
+
+/// `--age`: a pack that has served years before the run says so in its summary, has less
+/// capacity than a new one, and its BMS knows it from the start; `--pack-age-step` makes each
+/// pack of a bank that much older than the one before.
+#[test]
+fn an_older_pack_says_its_years_and_its_bms_knows_its_capacity() {
+    let out = emulator(&["run", "--age", "10", "--days", "0.5", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    assert_eq!(summary["age_years"], 10);
+    let truth = summary["true_capacity_ah"].as_f64().unwrap();
+    assert!((220.0..235.0).contains(&truth), "{summary}");
+    // Known from the start: half a day in, still within 2 % of the truth.
+    let estimate = summary["capacity_estimate_ah"].as_f64().unwrap();
+    assert!((estimate - truth).abs() / truth < 0.02, "{summary}");
+    let new = emulator(&["run", "--days", "0.1", "--json"]);
+    assert!(
+        !stdout(&new).contains("age_years"),
+        "a new pack's summary is as before"
+    );
+    let out = emulator(&[
+        "run",
+        "--packs",
+        "3",
+        "--pack-age-step",
+        "4",
+        "--days",
+        "0.1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for header in [
+        "── pack 1 of 3 (seed 1) ──",
+        "── pack 2 of 3 (seed 2, 4 years in service) ──",
+        "── pack 3 of 3 (seed 3, 8 years in service) ──",
+    ] {
+        assert!(text.contains(header), "{text}");
+    }
 }
