@@ -21,7 +21,7 @@ test('three packs in parallel are told to the inverter as one', async () => {
   assert.match(await told.textContent(), /^Told to the inverter: CVL 55\.2 V · CCL 4(19|20) A · DCL (599|600) A · 3 of 3 packs charging, 3 discharging · SOC \d+\.\d %$/);
   assert.equal(await page.getByTestId('packs-select').inputValue(), '3');
   assert.equal(await page.getByTestId('limits-label').textContent(), "Pack 1's own limits");
-  assert.match(await page.getByTestId('bank-pack-2').textContent(), /^Pack 2\d+\.\d %[+-]?\d+\.\d A\d+\.\d\d Vcharge on · discharge on140 A in · 200 A out\s*noneShow$/);
+  assert.match(await page.getByTestId('bank-pack-2').textContent(), /^Pack 2\d+\.\d %learning[+-]?\d+\.\d A\d+\.\d\d Vcharge on · discharge on140 A in · 200 A out\s*noneShow$/);
   // The CAN frames are the bank's: three modules, three packs' limits.
   assert.match(await page.getByTestId('can-359').textContent(), /3 module/);
   assert.match(await page.getByTestId('can-351').textContent(), /charge current limit 4(19|20)\.\d A/);
@@ -79,7 +79,7 @@ test('packs brought together at different charge levels even out through the bus
   await page.getByRole('button', { name: 'Pause' }).click();
   const line = async (k) => {
     const text = await page.getByTestId(`bank-pack-${k}`).textContent();
-    const m = /^Pack \d(\d+\.\d) %([+-]?\d+\.\d) A/.exec(text);
+    const m = /^Pack \d(\d+\.\d) %(?:learning|\d+ %)([+-]?\d+\.\d) A/.exec(text);
     assert.ok(m, text);
     return { soc: Number(m[1]), current: Number(m[2]) };
   };
@@ -114,6 +114,36 @@ test('a full pack stands by so that the others charge on', async () => {
   assert.match(await page.getByTestId('event-log').textContent(), /Charge switch opened at \d+\.\d\d V to stand by/);
   await page.getByTestId('switches').screenshot({ path: 'e2e/artifacts/bank-standby-switches.png' });
   await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-standby.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an old bank with a new pack: the older packs take less and their BMSs know them', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Pack 1 new, pack 2 six years in service, pack 3 twelve.
+  await page.goto(`${dashboard.url}?packs=3&pack-age-step=6`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await waitFor('three pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 3);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  const line = async (k) => {
+    const text = await page.getByTestId(`bank-pack-${k}`).textContent();
+    const m = /^Pack \d\d+\.\d %(learning|\d+ %)([+-]?\d+\.\d) A/.exec(text);
+    assert.ok(m, text);
+    return { soh: m[1], current: Number(m[2]) };
+  };
+  const [one, two, three] = [await line(1), await line(2), await line(3)];
+  assert.equal(one.soh, 'learning');
+  // About 86 % and 78 % of their capacity left.
+  assert.match(two.soh, /^8\d %$/);
+  assert.match(three.soh, /^7\d %$/);
+  // The house draws on the bank: the newest pack gives the most, the oldest the least.
+  assert.ok(one.current < two.current && two.current < three.current && three.current < 0,
+    `${one.current} A, ${two.current} A, ${three.current} A`);
+  await page.getByTestId('bank-show-3').click();
+  await page.getByTestId('console-message').filter({ hasText: 'Showing pack 3' }).waitFor();
+  await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-ages.png' });
   assert.deepEqual(errors, []);
   await page.close();
 });

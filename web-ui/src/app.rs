@@ -499,7 +499,7 @@ fn BankPanel(
             }).collect_view()}
             <table class="bank-packs" data-testid="bank-packs">
                 <thead><tr>
-                    <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"Current"</th>
+                    <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"SOH"</th><th scope="col">"Current"</th>
                     <th scope="col">"Voltage"</th><th scope="col">"Switches"</th>
                     <th scope="col">"Its limits"</th><th scope="col">"Trips and alarms"</th>
                     <th scope="col"><span class="visually-hidden">"On this page"</span></th>
@@ -512,6 +512,7 @@ fn BankPanel(
                             <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped class:shown=here>
                                 <th scope="row">{format!("Pack {}", l.number)}</th>
                                 <td>{format!("{:.1} %", l.soc_pct)}</td>
+                                <td>{l.soh_pct.map_or_else(|| "learning".to_owned(), |s| format!("{s:.0} %"))}</td>
                                 <td>{format!("{} A", signed(l.current_a, 1))}</td>
                                 <td>{format!("{:.2} V", l.voltage_v)}</td>
                                 <td>{l.switches_text()}</td>

@@ -28,6 +28,8 @@ pub struct PackLine {
     pub number: usize,
     /// SOC, %.
     pub soc_pct: f64,
+    /// State of health as its BMS knows it, %, once known.
+    pub soh_pct: Option<f64>,
     /// Current, A (charging positive).
     pub current_a: f64,
     /// Voltage, V.
@@ -43,6 +45,10 @@ pub struct PackLine {
     /// Whether any fault is at trip level.
     pub tripped: bool,
 }
+
+/// How far below the packs' sum a limit must be for the panel to say why, mA (or 2 % of the
+/// sum, whichever is more).
+const HELD_WORTH_TELLING_MA: u32 = 5_000;
 
 impl PackLine {
     /// Its switches in words: "charge on · discharge on", or "charge standing by · discharge
@@ -100,6 +106,7 @@ impl BankView {
                 PackLine {
                     number: k + 1,
                     soc_pct: f64::from(t.soc_permille) / 10.0,
+                    soh_pct: t.soh_permille.map(|s| f64::from(s) / 10.0),
                     current_a: f64::from(t.current_ma) / 1000.0,
                     voltage_v: f64::from(t.pack_voltage_mv) / 1000.0,
                     switches: (t.charge_switch_on, t.discharge_switch_on),
@@ -151,9 +158,9 @@ impl BankView {
         ))
     }
 
-    /// Why a limit is below what the packs allow together, when it is: "Charge limit 60 A,
-    /// not the 300 A the packs allow together: pack 3 takes its part of every change and
-    /// reaches its own 20 A there."
+    /// Why a limit is below what the packs allow together, when it is by enough to tell
+    /// ([`HELD_WORTH_TELLING_MA`]): "Charge limit 60 A, not the 300 A the packs allow
+    /// together: pack 3 takes its part of every change and reaches its own 20 A there."
     pub fn held_text(&self, capacity_mah: u32) -> Vec<String> {
         let Some(bank) = self.told(capacity_mah) else {
             return Vec::new();
@@ -179,6 +186,11 @@ impl BankView {
             let Some(pack) = held_by.and_then(|k| lines.get(usize::from(k))) else {
                 continue;
             };
+            // A few amperes short of hundreds is the packs' uneven sharing at work, not news.
+            let short_ma = sum_ma.saturating_sub(limit_ma);
+            if short_ma < HELD_WORTH_TELLING_MA.max(sum_ma / 50) {
+                continue;
+            }
             let sum = f64::from(sum_ma) / 1000.0;
             let its = if own {
                 pack.limits_a.0
@@ -327,6 +339,20 @@ mod tests {
                 "Charge limit 60 A, not the 300 A the packs allow together: pack 3 takes its part of every change and reaches its own 20 A there."
             ]
         );
+        // Held 1 A short of 420 A: nothing worth a sentence.
+        for (k, t) in view.packs.iter_mut().flatten().enumerate() {
+            t.limits.charge_current_ma = if k == 2 { 139_000 } else { 140_000 };
+        }
+        assert!(
+            view.held_text(280_000).is_empty(),
+            "{:?}",
+            view.held_text(280_000)
+        );
+        for (k, t) in view.packs.iter_mut().flatten().enumerate() {
+            if k == 2 {
+                t.limits.charge_current_ma = 20_000;
+            }
+        }
         // Full, it asks for no charge but leaves its switch on.
         if let Some(Some(t)) = view.packs.get_mut(2) {
             t.limits.charge_current_ma = 0;

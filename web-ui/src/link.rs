@@ -150,6 +150,23 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
                         )
                     })?;
             }
+            "age" | "pack-age-step" => {
+                let years = value
+                    .parse()
+                    .ok()
+                    .filter(|y| *y <= emulator::MAX_AGE_YEARS)
+                    .ok_or_else(|| {
+                        format!(
+                            "{key} `{value}`: use 0 to {} years in service",
+                            emulator::MAX_AGE_YEARS
+                        )
+                    })?;
+                if key == "age" {
+                    config.age_years = years;
+                } else {
+                    config.pack_age_step_years = years;
+                }
+            }
             _ => {}
         }
     }
@@ -189,6 +206,13 @@ pub fn source_text(config: &SimulationConfig, pack: usize) -> String {
             config.packs
         ));
     }
+    let years = u32::from(config.age_years)
+        + u32::from(config.pack_age_step_years) * u32::try_from(pack).unwrap_or(0);
+    match years {
+        0 => {}
+        1 => text.push_str(", 1 year in service"),
+        y => text.push_str(&format!(", {y} years in service")),
+    }
     text
 }
 
@@ -213,6 +237,14 @@ mod tests {
         let c = config_from_query("?cells=32&parallel=2&module-cells=8").unwrap();
         assert_eq!(c.topology(), "32s2p in 4 modules");
         assert_eq!(config_from_query("?packs=3").map(|c| c.packs), Ok(3));
+        let aged = config_from_query("?packs=3&pack-age-step=5&age=2").unwrap();
+        assert_eq!((aged.age_years, aged.pack_age_step_years), (2, 5));
+        assert_eq!(
+            source_text(&aged, 2),
+            "emulator: solar-day, seed 1, 16 cells, pack 3 of 3 in parallel, 12 years in service"
+        );
+        let e = config_from_query("?age=21").unwrap_err();
+        assert!(e.contains("age `21`: use 0 to 20 years in service"), "{e}");
         let apart = config_from_query("?packs=3&pack-soc-step=10").unwrap();
         assert_eq!((apart.packs, apart.pack_soc_step_pct), (3, 10));
         assert_eq!(
