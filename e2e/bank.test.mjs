@@ -112,6 +112,11 @@ test('a full pack stands by so that the others charge on', async () => {
   // No note says pack 1 holds the bank's charge back any more.
   assert.equal(await page.getByTestId('bank-held').filter({ hasText: 'pack 1 asks' }).count(), 0);
   assert.match(await page.getByTestId('event-log').textContent(), /Charge switch opened at \d+\.\d\d V to stand by/);
+  // The bank's history: a line a pack in both charts, over the hours run so far.
+  for (const id of ['bank-current', 'bank-soc']) {
+    await waitFor(`${id}'s three lines`, async () => (await page.locator(`#${id} .scatterlayer .trace`).count()) === 3);
+  }
+  assert.match(await page.getByTestId('bank-history-span').textContent(), /over \d+ h/);
   await page.getByTestId('switches').screenshot({ path: 'e2e/artifacts/bank-standby-switches.png' });
   await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-standby.png' });
   assert.deepEqual(errors, []);

@@ -29,6 +29,9 @@ const UNAVAILABLE: &str = "—";
 #[component]
 pub fn App() -> impl IntoView {
     let session = RwSignal::new(Session::default());
+    // The bank's history outlives a session: showing another pack's BMS starts a new session,
+    // but the bank runs on.
+    let bank_history = RwSignal::new(crate::bank::BankHistory::default());
     let now_ms = RwSignal::new(js_sys::Date::now());
     // The page's clock, so that a device that has gone quiet shows as quiet.
     every(1_000, move || now_ms.set(js_sys::Date::now()));
@@ -78,6 +81,15 @@ pub fn App() -> impl IntoView {
                 }
                 (held, s.protocol())
             });
+            if let Some(status) = &status {
+                bank_history.update(|h| {
+                    if status.pack_frames.is_empty() {
+                        h.clear();
+                    } else {
+                        h.extend(&status.bank_points);
+                    }
+                });
+            }
             // Recordings hold Cellsight wire bytes (a replay decodes them again); a vendor
             // BMS's session is shown and kept in the history, not recorded.
             match (&source, held) {
@@ -280,7 +292,7 @@ pub fn App() -> impl IntoView {
                 <LimitsCard reading=reading session=session/>
                 <AlarmsCard reading=reading session=session to_device=to_device.clone()/>
             </section>
-            <BankPanel session=session select=device.clone().map(|device| {
+            <BankPanel session=session history=bank_history emulator=emulator select=device.clone().map(|device| {
                 let next_run = next_run.clone();
                 std::rc::Rc::new(move |pack: usize| {
                     let run = next_run.get() + 1;
@@ -476,8 +488,47 @@ fn ThemeToggle() -> impl IntoView {
 #[component]
 fn BankPanel(
     session: RwSignal<Session>,
+    history: RwSignal<crate::bank::BankHistory>,
+    emulator: RwSignal<Option<EmulatorInfo>>,
     select: Option<std::rc::Rc<dyn Fn(usize)>>,
 ) -> impl IntoView {
+    // The two charts redraw one at a time, as the history's do, when points have come.
+    let stamp = Memo::new(move |_| {
+        history.with(|h| {
+            (
+                h.points().len(),
+                h.points().last().map_or(0.0, |p| p.time_s),
+            )
+        })
+    });
+    let stale = StoredValue::new([false; 2]);
+    let next = StoredValue::new(0_usize);
+    Effect::new(move |_| {
+        let _ = stamp.get();
+        stale.set_value([true; 2]);
+    });
+    every(CHART_REDRAW_MILLIS, move || {
+        if history.with_untracked(|h| h.points().is_empty()) {
+            return;
+        }
+        let start = next.get_value();
+        let Some(index) = (0..2)
+            .map(|k| (start + k) % 2)
+            .find(|&i| stale.with_value(|s| s[i]))
+        else {
+            return;
+        };
+        let axis = emulator.with_untracked(|e| {
+            e.as_ref()
+                .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
+                    start_of_day_s: e.start_of_day_secs(),
+                })
+        });
+        if history.with_untracked(|h| chart::draw_bank_chart(index, h.points(), axis)) {
+            stale.update_value(|s| s[index] = false);
+            next.set_value(index + 1);
+        }
+    });
     let capacity = move || session.with(|s| s.device.as_ref().map_or(0, |d| d.capacity_mah));
     let shown = move || session.with(|s| s.bank.is_bank());
     let showing = move || session.with(|s| s.bank.shown + 1);
@@ -535,6 +586,15 @@ fn BankPanel(
                     }).collect_view()}
                 </tbody>
             </table>
+            <h3>"Over the run"</h3>
+            <p class="note" data-testid="bank-history-span">{move || history.with(|h| match (h.points().first(), h.points().last()) {
+                (Some(a), Some(b)) if b.time_s > a.time_s => format!(
+                    "Each pack's current and SOC as its BMS tells them, over {}.",
+                    crate::session::span_text(b.time_s - a.time_s)
+                ),
+                _ => "Each pack's current and SOC as its BMS tells them, once the run has moved on.".to_owned(),
+            })}</p>
+            {chart::BANK_CHART_IDS.iter().map(|id| view! { <div id=*id class="history-chart"></div> }).collect_view()}
         </section>
     }
 }

@@ -7,6 +7,7 @@
 //! history and events fill the page); the other packs reach the page as their latest
 //! telemetry frame each tick.
 
+use crate::link::BankPoint;
 use crate::session::{CanRow, decode_can, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
 use bms_engine::system::{BankReport, combine};
@@ -44,6 +45,62 @@ pub struct PackLine {
     pub faults: String,
     /// Whether any fault is at trip level.
     pub tripped: bool,
+}
+
+/// Most points the bank's history keeps: beyond, it keeps every other one and from then on
+/// half as many reports (a day at a report every 24 s of emulated time is 3 600 reports).
+pub const BANK_HISTORY_POINTS: usize = 2_000;
+
+/// Every pack of a bank over the run, as the reports came: each pack's SOC and current, for
+/// the bank's chart. Bounded: a long run keeps the whole span at a coarser step.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BankHistory {
+    points: Vec<BankPoint>,
+    /// One report of this many is kept (doubles each time the history is thinned).
+    every: u64,
+    /// Reports offered since the last kept one.
+    since_kept: u64,
+}
+
+impl BankHistory {
+    /// Takes the reports of one tick, oldest first. A point earlier than the last one is a new
+    /// run (a restart): the history starts again from it. A point at the time of the last is a
+    /// paused device repeating itself, and adds nothing.
+    pub fn extend(&mut self, points: &[BankPoint]) {
+        for point in points {
+            let last = self.points.last().map(|p| p.time_s);
+            if last.is_some_and(|t| point.time_s < t) {
+                *self = BankHistory::default();
+            }
+            if last == Some(point.time_s) {
+                continue;
+            }
+            self.since_kept += 1;
+            if !self.points.is_empty() && self.since_kept < self.every.max(1) {
+                continue;
+            }
+            self.since_kept = 0;
+            self.points.push(point.clone());
+            if self.points.len() > BANK_HISTORY_POINTS {
+                let mut k = 0;
+                self.points.retain(|_| {
+                    k += 1;
+                    k % 2 == 1
+                });
+                self.every = self.every.max(1) * 2;
+            }
+        }
+    }
+
+    /// The points kept, oldest first.
+    pub fn points(&self) -> &[BankPoint] {
+        &self.points
+    }
+
+    /// Forgets everything (no bank any more).
+    pub fn clear(&mut self) {
+        *self = BankHistory::default();
+    }
 }
 
 /// How far below the packs' sum a limit must be for the panel to say why, mA (or 2 % of the
@@ -393,5 +450,41 @@ mod tests {
         // Nothing says pack 1 holds the charge back any more.
         let held = view.held_text(280_000);
         assert!(!held.iter().any(|l| l.contains("pack 1 asks")), "{held:?}");
+    }
+
+    fn point(time_s: f64) -> BankPoint {
+        BankPoint {
+            time_s,
+            packs: vec![(50.0, time_s as f32), (51.0, -1.0)],
+        }
+    }
+
+    #[test]
+    fn the_bank_history_keeps_the_whole_run_within_its_bound() {
+        let mut h = BankHistory::default();
+        let reports: Vec<_> = (1..=10_000).map(|t| point(f64::from(t))).collect();
+        for tick in reports.chunks(1_800) {
+            h.extend(tick);
+        }
+        let kept = h.points();
+        assert!(kept.len() <= BANK_HISTORY_POINTS && kept.len() > BANK_HISTORY_POINTS / 2);
+        assert_eq!(kept[0].time_s, 1.0, "the start stays");
+        assert!(
+            kept.last().unwrap().time_s > 9_990.0,
+            "and the end is there"
+        );
+        let steps: Vec<f64> = kept.windows(2).map(|w| w[1].time_s - w[0].time_s).collect();
+        assert!(
+            steps.iter().all(|&s| s == steps[0]),
+            "evenly spaced: {:?}",
+            &steps[..4]
+        );
+        // A paused device repeats its last report: nothing added.
+        let (before, last) = (kept.len(), kept[kept.len() - 1].time_s);
+        h.extend(&[point(last), point(last)]);
+        assert_eq!(h.points().len(), before);
+        // A restart starts from 0 again: the old run is gone.
+        h.extend(&[point(1.0), point(2.0)]);
+        assert_eq!(h.points().len(), 2);
     }
 }

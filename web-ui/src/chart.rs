@@ -240,8 +240,7 @@ pub fn history_plots(
     time_axis: TimeAxis,
 ) -> [Plot; 3] {
     use plotly::Scatter;
-    use plotly::common::{Anchor, DashType, Line, Mode, Orientation};
-    use plotly::layout::Legend;
+    use plotly::common::{DashType, Line, Mode};
     let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
     let series = |f: &dyn Fn(&crate::history::HistoryPoint) -> Option<f64>| -> Vec<Option<f64>> {
         points.iter().map(f).collect()
@@ -250,45 +249,8 @@ pub fn history_plots(
         Scatter::new(hours.clone(), y).name(name).mode(Mode::Lines)
     };
     let dotted = Line::new().dash(DashType::Dot).width(1.0);
-    // The emulated clock's ticks, worked out once for the three charts.
-    let shown_h = window_h.or_else(|| Some((*hours.first()?, *hours.last()?)));
-    let ticks = match (time_axis, shown_h) {
-        (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
-            Some(clock_ticks(from, to, start_of_day_s))
-        }
-        _ => None,
-    };
-    let x_axis = || {
-        let axis = match &ticks {
-            Some((values, labels)) => Axis::new()
-                .title("Emulated time")
-                .tick_mode(plotly::common::TickMode::Array)
-                .tick_values(values.clone())
-                .tick_text(labels.clone()),
-            None => Axis::new().title("Hours"),
-        }
-        .grid_color(GRID);
-        match window_h {
-            Some((from, to)) => axis.range(vec![from, to]),
-            None => axis,
-        }
-    };
-    // The legend runs along the top: on the right it collided with the right axis's title.
-    let legend = || {
-        Legend::new()
-            .orientation(Orientation::Horizontal)
-            .x(0.0)
-            .x_anchor(Anchor::Left)
-            .y(1.0)
-            .y_anchor(Anchor::Bottom)
-    };
-    let layout = |title: &str| {
-        themed_layout(250)
-            .margin(Margin::new().left(56).right(56).top(32).bottom(40))
-            .legend(legend())
-            .x_axis(x_axis())
-            .y_axis(Axis::new().title(title).grid_color(GRID))
-    };
+    let frame = TimeFrame::new(&hours, window_h, time_axis);
+    let layout = |title: &str| frame.layout(title);
 
     let mut soc = Plot::new();
     soc.add_trace(line("estimate", series(&|p| Some(p.soc_pct))));
@@ -349,6 +311,132 @@ pub fn history_plots(
         plot.set_configuration(Configuration::new().responsive(true).display_logo(false));
     }
     [soc, pack, cells]
+}
+
+/// The time axis a panel's charts share: the emulated clock's ticks (worked out once for all
+/// of them) or hours, held to the stretch on screen when zoomed.
+struct TimeFrame {
+    ticks: Option<(Vec<f64>, Vec<String>)>,
+    window_h: Option<(f64, f64)>,
+}
+
+impl TimeFrame {
+    /// For points at `hours`, `window_h` on screen (`None`: all of them), read as `time_axis`.
+    fn new(hours: &[f64], window_h: Option<(f64, f64)>, time_axis: TimeAxis) -> Self {
+        let shown_h = window_h.or_else(|| Some((*hours.first()?, *hours.last()?)));
+        let ticks = match (time_axis, shown_h) {
+            (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
+                Some(clock_ticks(from, to, start_of_day_s))
+            }
+            _ => None,
+        };
+        TimeFrame { ticks, window_h }
+    }
+
+    fn x_axis(&self) -> Axis {
+        let axis = match &self.ticks {
+            Some((values, labels)) => Axis::new()
+                .title("Emulated time")
+                .tick_mode(plotly::common::TickMode::Array)
+                .tick_values(values.clone())
+                .tick_text(labels.clone()),
+            None => Axis::new().title("Hours"),
+        }
+        .grid_color(GRID);
+        match self.window_h {
+            Some((from, to)) => axis.range(vec![from, to]),
+            None => axis,
+        }
+    }
+
+    /// A chart's layout over this time axis, its left axis titled `title`; the legend runs
+    /// along the top (on the right it collided with the right axis's title).
+    fn layout(&self, title: &str) -> Layout {
+        use plotly::common::{Anchor, Orientation};
+        let legend = plotly::layout::Legend::new()
+            .orientation(Orientation::Horizontal)
+            .x(0.0)
+            .x_anchor(Anchor::Left)
+            .y(1.0)
+            .y_anchor(Anchor::Bottom);
+        themed_layout(250)
+            .margin(Margin::new().left(56).right(56).top(32).bottom(40))
+            .legend(legend)
+            .x_axis(self.x_axis())
+            .y_axis(Axis::new().title(title).grid_color(GRID))
+    }
+}
+
+/// Containers of the bank's two history charts: each pack's current, each pack's SOC.
+pub const BANK_CHART_IDS: [&str; 2] = ["bank-current", "bank-soc"];
+
+/// The bank's history as two plotly charts on one time axis: each pack's current as its BMS
+/// measures it, and each pack's SOC as its BMS tells it, a line a pack.
+pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Plot; 2] {
+    use plotly::Scatter;
+    use plotly::common::Mode;
+    let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
+    let frame = TimeFrame::new(&hours, None, time_axis);
+    let packs = points.iter().map(|p| p.packs.len()).max().unwrap_or(0);
+    let series = |k: usize, pick: fn(&(f32, f32)) -> f32| -> Vec<Option<f64>> {
+        points
+            .iter()
+            .map(|p| p.packs.get(k).map(|v| f64::from(pick(v))))
+            .collect()
+    };
+    let mut current = Plot::new();
+    let mut soc = Plot::new();
+    for k in 0..packs {
+        let name = format!("pack {}", k + 1);
+        current.add_trace(
+            Scatter::new(hours.clone(), series(k, |v| v.1))
+                .name(&name)
+                .mode(Mode::Lines),
+        );
+        soc.add_trace(
+            Scatter::new(hours.clone(), series(k, |v| v.0))
+                .name(&name)
+                .mode(Mode::Lines),
+        );
+    }
+    current.set_layout(frame.layout("Current (A)"));
+    soc.set_layout(frame.layout("SOC (%)"));
+    for plot in [&mut current, &mut soc] {
+        plot.set_configuration(Configuration::new().responsive(true).display_logo(false));
+    }
+    [current, soc]
+}
+
+/// Draws bank chart `index` (of [`BANK_CHART_IDS`]) from `points`, if plotly.js is on the
+/// page. Returns whether it drew.
+#[cfg(target_family = "wasm")]
+pub fn draw_bank_chart(
+    index: usize,
+    points: &[crate::link::BankPoint],
+    time_axis: TimeAxis,
+) -> bool {
+    let loaded = plotly_loaded();
+    if loaded
+        && let (Some(id), Some(plot)) = (
+            BANK_CHART_IDS.get(index),
+            bank_plots(points, time_axis).into_iter().nth(index),
+        )
+    {
+        leptos::task::spawn_local(async move {
+            plotly::bindings::react(id, &plot).await;
+        });
+    }
+    loaded
+}
+
+/// Native builds (unit tests) have no page to draw on.
+#[cfg(not(target_family = "wasm"))]
+pub fn draw_bank_chart(
+    _index: usize,
+    _points: &[crate::link::BankPoint],
+    _time_axis: TimeAxis,
+) -> bool {
+    false
 }
 
 /// The SOH axis: whole points around every SOH value on screen, at least ten points tall, so
@@ -640,6 +728,37 @@ mod tests {
         let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
         assert_eq!(soc["layout"]["xaxis"]["title"]["text"], "Hours");
         assert!(soc["layout"]["xaxis"]["ticktext"].is_null());
+    }
+
+    #[test]
+    fn the_bank_draws_a_line_a_pack_for_current_and_soc_on_the_emulated_clock() {
+        let points: Vec<_> = (0..=12)
+            .map(|h| crate::link::BankPoint {
+                time_s: f64::from(h) * 3600.0,
+                packs: vec![(50.0, 10.0), (60.0, -4.0), (70.0, 0.0)],
+            })
+            .collect();
+        let [current, soc] = bank_plots(
+            &points,
+            TimeAxis::Clock {
+                start_of_day_s: 21_600,
+            },
+        );
+        let current: serde_json::Value = serde_json::from_str(&current.to_json()).unwrap();
+        let soc: serde_json::Value = serde_json::from_str(&soc.to_json()).unwrap();
+        for (plot, y, title) in [(&current, -4.0, "Current (A)"), (&soc, 60.0, "SOC (%)")] {
+            let traces = plot["data"].as_array().unwrap();
+            assert_eq!(traces.len(), 3);
+            assert_eq!(traces[1]["name"], "pack 2");
+            assert_eq!(traces[1]["y"][5], y);
+            assert_eq!(traces[1]["x"][12], 12.0);
+            assert_eq!(plot["layout"]["yaxis"]["title"]["text"], title);
+            assert_eq!(plot["layout"]["xaxis"]["ticktext"][0], "day 1<br>06:00");
+        }
+        // No bank yet: no lines.
+        let [current, _] = bank_plots(&[], TimeAxis::Hours);
+        let current: serde_json::Value = serde_json::from_str(&current.to_json()).unwrap();
+        assert!(current["data"].as_array().is_none_or(Vec::is_empty));
     }
 
     #[test]

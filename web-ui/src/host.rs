@@ -80,6 +80,9 @@ pub struct LinkStatus {
     /// reading each pack's BMS gets them (the bytes above are the selected pack's); empty
     /// otherwise.
     pub pack_frames: Vec<Vec<u8>>,
+    /// With packs in parallel, every pack at each report in this message's bytes (see
+    /// [`EmulatedLink::take_bank_points`]); empty otherwise.
+    pub bank_points: Vec<crate::link::BankPoint>,
     /// The pack whose BMS the device is, 0-based (0 for a pack on its own).
     pub pack: usize,
 }
@@ -102,6 +105,7 @@ impl LinkStatus {
             seek: link.seek(),
             truth: link.take_truth(),
             pack_frames: link.pack_frames(),
+            bank_points: link.take_bank_points(),
             pack: link.pack(),
         }
     }

@@ -85,6 +85,17 @@ pub struct Truth {
     pub soh_pct: f32,
 }
 
+/// Every pack of a bank when the device sent a telemetry report: what the bank's history
+/// draws.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BankPoint {
+    /// Emulated time since the run started, s.
+    pub time_s: f64,
+    /// Each pack's SOC as its BMS tells it, %, and its current as its BMS measures it, A
+    /// (charging positive), pack 1 first.
+    pub packs: Vec<(f32, f32)>,
+}
+
 /// Where a "run to the next event" stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Seek {
@@ -415,6 +426,9 @@ pub struct EmulatedLink {
     reached: Option<u32>,
     /// The truth at each telemetry report sent since the last [`EmulatedLink::take_truth`].
     truth: Vec<Truth>,
+    /// With packs in parallel, every pack at each report sent since the last
+    /// [`EmulatedLink::take_bank_points`].
+    bank_points: Vec<BankPoint>,
 }
 
 impl EmulatedLink {
@@ -434,6 +448,7 @@ impl EmulatedLink {
             seek: None,
             reached: None,
             truth: Vec::new(),
+            bank_points: Vec::new(),
         })
     }
 
@@ -495,6 +510,27 @@ impl EmulatedLink {
             soc_pct: (sim.pack().soc() * 100.0) as f32,
             soh_pct: sim.true_soh_pct() as f32,
         });
+        if let Some(bank) = self.device.bank() {
+            self.bank_points.push(BankPoint {
+                time_s: bank.time_s() as f64,
+                packs: bank
+                    .packs()
+                    .iter()
+                    .map(|p| {
+                        (
+                            f32::from(p.outputs().soc_permille) / 10.0,
+                            p.measurement().current_ma as f32 / 1000.0,
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+
+    /// Every pack of a bank at each report sent since the last call, oldest first; empty for
+    /// a pack on its own. The bank's history draws them.
+    pub fn take_bank_points(&mut self) -> Vec<BankPoint> {
+        std::mem::take(&mut self.bank_points)
     }
 
     /// The truth at each report sent since the last call, oldest first. The history draws
