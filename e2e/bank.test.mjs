@@ -149,6 +149,17 @@ test('an old bank with a new pack: the older packs take less and their BMSs know
   await page.getByTestId('bank-show-3').click();
   await page.getByTestId('console-message').filter({ hasText: 'Showing pack 3' }).waitFor();
   await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-ages.png' });
+  // The console says what runs and restarts another bank: two packs four years apart.
+  assert.equal(await page.getByTestId('age-step-select').inputValue(), '6');
+  await page.getByTestId('packs-select').selectOption('2');
+  await page.getByTestId('age-step-select').selectOption('4');
+  await page.getByTestId('restart').click();
+  await page.getByTestId('console-message').filter({ hasText: 'Restarted: solar-day with seed 1, 16 cells, 2 packs in parallel, each 4 years older than the one before.' }).waitFor();
+  await waitFor('two pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 2);
+  await waitFor('pack 2 known at 8x %', async () => /^Pack 2\d+\.\d %8\d %/.test(await page.getByTestId('bank-pack-2').textContent()));
+  // One pack: no steps between packs to choose.
+  await page.getByTestId('packs-select').selectOption('1');
+  assert.equal(await page.getByTestId('age-step-select').isVisible(), false);
   assert.deepEqual(errors, []);
   await page.close();
 });

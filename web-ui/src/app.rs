@@ -563,7 +563,7 @@ fn BankPanel(
                             <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped class:shown=here>
                                 <th scope="row">{format!("Pack {}", l.number)}</th>
                                 <td>{format!("{:.1} %", l.soc_pct)}</td>
-                                <td>{l.soh_pct.map_or_else(|| "learning".to_owned(), |s| format!("{s:.0} %"))}</td>
+                                <td class="soh">{l.soh_pct.map_or_else(|| "learning".to_owned(), |s| format!("{s:.0} %"))}</td>
                                 <td>{format!("{} A", signed(l.current_a, 1))}</td>
                                 <td>{format!("{:.2} V", l.voltage_v)}</td>
                                 <td>{l.switches_text()}</td>

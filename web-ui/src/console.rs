@@ -53,6 +53,12 @@ use std::rc::Rc;
 const CELL_COUNTS: std::ops::RangeInclusive<usize> = 4..=32;
 /// Packs in parallel the console offers (the bank's own limit is eight).
 const PACK_COUNTS: std::ops::RangeInclusive<usize> = 1..=emulator::bank::MAX_PACKS;
+/// Years between packs' ages the console offers (each pack that much older than the one
+/// before); a step that would make the oldest pack older than the emulator models is taken
+/// down to the most that fits (the restart message says what ran).
+const AGE_STEPS: [u8; 5] = [0, 1, 2, 4, 6];
+/// SOC points between packs' starting charge the console offers.
+const SOC_STEPS: [u8; 3] = [0, 10, 20];
 
 /// The console: `device` is the emulated device it commands, `info` what the device last said
 /// of itself, `next_run` numbers restarts, `message` is the console's status line (also used
@@ -70,6 +76,8 @@ pub fn EmulatorConsole(
     let seed = RwSignal::new(None::<String>);
     let cells = RwSignal::new(None::<usize>);
     let packs = RwSignal::new(None::<usize>);
+    let age_step = RwSignal::new(None::<u8>);
+    let soc_step = RwSignal::new(None::<u8>);
     let fault = RwSignal::new(0_usize);
 
     let send = {
@@ -88,11 +96,23 @@ pub fn EmulatorConsole(
                 )));
                 return;
             };
+            let pack_count = packs.get().unwrap_or(base.packs);
+            // Steps between packs mean nothing for one pack: it starts as the scenario says.
+            let between = |step: Option<u8>, was: u8| {
+                if pack_count > 1 {
+                    step.unwrap_or(was)
+                } else {
+                    0
+                }
+            };
             let config = SimulationConfig {
                 scenario: scenario.get().unwrap_or(base.scenario),
                 seed: seed_value,
                 cell_count: cells.get().unwrap_or(base.cell_count),
-                packs: packs.get().unwrap_or(base.packs),
+                packs: pack_count,
+                pack_age_step_years: between(age_step.get(), base.pack_age_step_years)
+                    .min(max_age_step(pack_count)),
+                pack_soc_step_pct: between(soc_step.get(), base.pack_soc_step_pct),
                 ..base
             };
             let run = next_run.get() + 1;
@@ -105,7 +125,19 @@ pub fn EmulatorConsole(
                 config.seed,
                 config.cell_count,
                 if config.packs > 1 {
-                    format!(", {} packs in parallel", config.packs)
+                    format!(
+                        ", {} packs in parallel{}{}",
+                        config.packs,
+                        match config.pack_age_step_years {
+                            0 => String::new(),
+                            1 => ", each a year older than the one before".to_owned(),
+                            y => format!(", each {y} years older than the one before"),
+                        },
+                        match config.pack_soc_step_pct {
+                            0 => String::new(),
+                            p => format!(", each starting {p} SOC points lower"),
+                        }
+                    )
                 } else {
                     String::new()
                 }
@@ -169,6 +201,13 @@ pub fn EmulatorConsole(
     let paused = move || info.with(|i| i.as_ref().is_some_and(|i| i.paused));
     let speed = move || info.with(|i| i.as_ref().map_or(60, |i| i.speed));
     let chosen = move || scenario.get().or_else(|| current().map(|c| c.scenario));
+    let bank_chosen = move || {
+        packs
+            .get()
+            .or_else(|| current().map(|c| c.packs))
+            .unwrap_or(1)
+            > 1
+    };
     let fault_text = move |k: usize| {
         current()
             .and_then(|c| {
@@ -212,6 +251,24 @@ pub fn EmulatorConsole(
                         }).collect_view()}
                     </select>
                 </label>
+                <span class="console-bank" style:display=move || if bank_chosen() { "" } else { "none" }>
+                    <label title="Each pack this many years older than the one before: an old bank with newer packs added. Pack 1 is the newest.">"Ages "
+                        <select data-testid="age-step-select"
+                            on:change=move |ev| age_step.set(event_target_value(&ev).parse().ok())>
+                            {AGE_STEPS.map(|y| view! {
+                                <option value=y.to_string() selected=move || config_is(&|c| c.pack_age_step_years == y)>{age_step_text(y)}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label title="Each pack starting this many SOC points lower than the one before: brought together, the fuller packs charge the emptier ones.">"Charge "
+                        <select data-testid="soc-step-select"
+                            on:change=move |ev| soc_step.set(event_target_value(&ev).parse().ok())>
+                            {SOC_STEPS.map(|p| view! {
+                                <option value=p.to_string() selected=move || config_is(&|c| c.pack_soc_step_pct == p)>{soc_step_text(p)}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                </span>
                 <button data-testid="restart" on:click=restart>"Restart"</button>
             </div>
             <p class="purpose-line">{move || chosen().map(Scenario::purpose)}</p>
@@ -237,5 +294,61 @@ pub fn EmulatorConsole(
                 {move || seek_text().or_else(|| message.get())}
             </p>
         </section>
+    }
+}
+
+/// The largest step between packs' ages that keeps the oldest of `packs` within what the
+/// emulator models.
+fn max_age_step(packs: usize) -> u8 {
+    let older = u8::try_from(packs.saturating_sub(1))
+        .unwrap_or(u8::MAX)
+        .max(1);
+    emulator::MAX_AGE_YEARS / older
+}
+
+/// An age step in the console's words.
+fn age_step_text(years: u8) -> String {
+    match years {
+        0 => "all new".to_owned(),
+        1 => "a year apart".to_owned(),
+        y => format!("{y} years apart"),
+    }
+}
+
+/// A SOC step in the console's words.
+fn soc_step_text(points: u8) -> String {
+    match points {
+        0 => "all alike".to_owned(),
+        p => format!("{p} points apart"),
+    }
+}
+
+#[cfg(test)]
+mod bank_choice_tests {
+    use super::*;
+
+    #[test]
+    fn every_age_step_offered_is_taken_down_to_what_the_bank_can_be() {
+        for packs in PACK_COUNTS {
+            for &step in &AGE_STEPS {
+                let taken = step.min(max_age_step(packs));
+                let oldest = usize::from(taken) * (packs - 1);
+                assert!(
+                    oldest <= usize::from(emulator::MAX_AGE_YEARS),
+                    "{packs} packs, {step}"
+                );
+                let config = SimulationConfig {
+                    packs,
+                    pack_age_step_years: taken,
+                    ..SimulationConfig::new(emulator::Scenario::SolarDay, 1, 4)
+                };
+                assert!(emulator::Bank::new(config).is_ok(), "{packs} packs, {step}");
+            }
+        }
+        assert_eq!(max_age_step(8), 2);
+        assert_eq!(max_age_step(2), 20);
+        assert_eq!(max_age_step(1), 20);
+        assert_eq!(age_step_text(4), "4 years apart");
+        assert_eq!(soc_step_text(10), "10 points apart");
     }
 }
