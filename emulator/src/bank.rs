@@ -55,6 +55,10 @@ pub struct PackShare {
     pub secs_over_discharge_limit: u64,
     /// The most it went over either limit, A.
     pub worst_over_limit_a: f64,
+    /// Seconds its charge switch stood open for the others, the pack wanting no charge.
+    pub secs_charge_standby: u64,
+    /// Times its charge switch went to stand by.
+    pub charge_standbys: u64,
 }
 
 /// What the bank told its inverter at the end of a run.
@@ -514,6 +518,15 @@ impl Bank {
             else {
                 continue;
             };
+            let outputs = sim.outputs();
+            if outputs.charge_standby {
+                share.secs_charge_standby += 1;
+            }
+            share.charge_standbys += outputs
+                .events
+                .iter()
+                .filter(|e| e.kind == bms_engine::EventKind::ChargeStandby)
+                .count() as u64;
             share.peak_charge_a = share.peak_charge_a.max(current_a);
             share.peak_discharge_a = share.peak_discharge_a.max(-current_a);
             let over_charge = current_a - ccl_a;

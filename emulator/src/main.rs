@@ -526,6 +526,19 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
             )
         })
         .collect();
+    let standby: Vec<String> = summary
+        .shares
+        .iter()
+        .filter(|s| s.charge_standbys > 0)
+        .map(|s| {
+            format!(
+                "pack {} {} ({}×)",
+                s.pack,
+                hours_text(s.secs_charge_standby),
+                s.charge_standbys
+            )
+        })
+        .collect();
     let mut text = format!(
         "scenario {} · seed {} · {} packs of {} in parallel · {:.2} days ({} steps in {} ms)\n\
          bank SOC            told RMSE {:.2} %, max {:.2} % (final: told {:.1} %, true {:.1} %)\n\
@@ -533,6 +546,7 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
          sharing             {} of the charge through the packs\n\
          peak currents       {}\n\
          over own limits     {}\n\
+         charge standby      {}\n\
          between packs       up to {:.1} A from one pack into another, {:.2} Ah in all\n\
          energy              in {:.2} kWh, out {:.2} kWh at the bus; unserved {:.2} kWh",
         summary.scenario,
@@ -560,6 +574,14 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         } else {
             over.join("; ")
         },
+        if standby.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "{} (a full pack's charge switch open for the others)",
+                standby.join(", ")
+            )
+        },
         summary.max_circulating_a,
         summary.circulating_ah,
         summary.energy_in_kwh,
@@ -577,6 +599,15 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// A stretch of seconds as hours to a tenth ("6.4 h"), or minutes under an hour ("12 min").
+fn hours_text(secs: u64) -> String {
+    if secs < 3_600 {
+        format!("{} min", secs.div_ceil(60))
+    } else {
+        format!("{:.1} h", secs as f64 / 3_600.0)
+    }
 }
 
 /// "5 years in service" after `separator` for a pack that had served before its run; nothing

@@ -145,8 +145,14 @@ fn a_full_pack_stands_by_so_that_the_others_charge_to_full() {
         "the weak pack's mean stays short: {highest:?}"
     );
     assert!(highest[1] > 0.995 && highest[2] > 0.995, "{highest:?}");
-    // Standing by is no fault: nothing tripped.
+    // Standing by is no fault: nothing tripped. The summary counts it.
     let s = b.summary();
+    assert_eq!(s.shares[0].charge_standbys, 1, "{:?}", s.shares[0]);
+    assert!(
+        (3_600..12 * 3_600).contains(&s.shares[0].secs_charge_standby),
+        "{:?}",
+        s.shares[0]
+    );
     for pack in &s.pack_summaries {
         assert!(pack.trips.is_empty(), "{:?}", pack.trips);
     }

@@ -406,6 +406,8 @@ fn a_bank_of_packs_is_summed_up_then_each_pack_on_its_own() {
         "{text}"
     );
     assert!(text.contains("\nover own limits     none\n"), "{text}");
+    // A quarter of a day from 06:00 charges nothing full.
+    assert!(text.contains("\ncharge standby      none\n"), "{text}");
     for (k, seed) in [(1, 1), (2, 2), (3, 3)] {
         assert!(
             text.contains(&format!(
