@@ -214,7 +214,7 @@ pub struct PackConfig {
     pub self_discharge_trip_ma: u16,
 
     /// Other packs share this pack's bus, in parallel behind one inverter (FET hardware). A
-    /// pack that may take no charge and carries none then opens its charge switch, so that the
+    /// pack that may take no charge and is not discharging then opens its charge switch, so that the
     /// others can go on charging without charging it (see [`crate::Engine`]'s charge standby);
     /// alone on its bus a pack keeps it closed and tells its charger a zero limit.
     pub shared_bus: bool,

@@ -216,7 +216,8 @@ pub struct Engine {
     forced_off: bool,
     /// The charge switch stands by on a shared bus (see [`Engine::update_standby`]).
     charge_standby: bool,
-    /// How long the pack has been idle with no charge limit, ms (towards standby).
+    /// How long the pack has gone without a charge limit and without discharging, ms (towards
+    /// standby).
     idle_without_charge_ms: u32,
     self_discharge: SelfDischarge,
 }
@@ -669,9 +670,10 @@ impl Engine {
     /// Packs in parallel share one bus voltage, so while one pack may take no charge (a cell
     /// full) but keeps its charge switch closed, the others cannot be charged without charging
     /// it, and the bank's charge stops short (a weak cell full held two healthy packs at 95.6 %
-    /// in the emulator). So a pack idle with no charge limit for [`STANDBY_AFTER_MS`] opens
-    /// its charge switch; its discharge switch stays on, and the open switch's diode still lets
-    /// it discharge. It closes the switch again as soon as it discharges through that diode
+    /// in the emulator); and fuller packs push charge into it whatever the inverter is told.
+    /// So a pack with no charge limit that is idle or charged all the same for
+    /// [`STANDBY_AFTER_MS`] opens its charge switch; its discharge switch stays on, and the
+    /// open switch's diode still lets it discharge. It closes the switch again as soon as it discharges through that diode
     /// (more than the rest current): its voltage is then the bus's, so closing lets nothing
     /// rush in, and its current no longer goes through a diode's drop.
     ///
@@ -711,7 +713,9 @@ impl Engine {
                 m.current_ma,
             ));
         }
-        if charge_limit_ma > 0 || current_ma.abs() > rest_ma {
+        // Idle, or charged all the same: the other packs pushing into it (a fuller pack's
+        // voltage holds the bus above it) or a charger ignoring the limit. Not discharging.
+        if charge_limit_ma > 0 || current_ma < -rest_ma {
             self.idle_without_charge_ms = 0;
             return None;
         }
@@ -729,8 +733,9 @@ impl Engine {
     }
 }
 
-/// How long a pack on a shared bus stays idle with no charge limit before its charge switch
-/// stands by, ms: long enough that a limit dipping to 0 for a moment does not open it.
+/// How long a pack on a shared bus goes without a charge limit (idle or charged all the same)
+/// before its charge switch stands by, ms: long enough that a limit dipping to 0 for a moment
+/// does not open it.
 pub const STANDBY_AFTER_MS: u32 = 30_000;
 
 /// A fraction as per mille, clamped to 0..=1000.

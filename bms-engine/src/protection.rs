@@ -246,9 +246,9 @@ pub enum EventKind {
     /// The main contactor opened after being closed (protection stopped both directions, or a
     /// host held the switches open); `value` is the pack voltage then, mV.
     ContactorOpened,
-    /// On a shared bus, the charge switch opened because the pack may take no charge and
-    /// carries none, so that the other packs charge on (see [`crate::PackConfig::shared_bus`]).
-    /// Names no fault (see [`Event::standby`]): `value` is the pack voltage then, mV.
+    /// On a shared bus, the charge switch opened because the pack may take no charge and is
+    /// not discharging, so that the other packs charge on (see
+    /// [`crate::PackConfig::shared_bus`]). Names no fault (see [`Event::standby`]): `value` is the pack voltage then, mV.
     ChargeStandby,
     /// The charge switch closed again after [`EventKind::ChargeStandby`]: the pack discharged
     /// through the open switch's diode (`value` the current, mA, negative), or the switch went

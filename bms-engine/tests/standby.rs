@@ -130,14 +130,27 @@ fn a_charge_limit_back_does_not_close_it() {
 }
 
 #[test]
-fn a_charger_pushing_past_a_zero_limit_is_left_to_protection() {
-    // Charging on at no limit is not idle: no standby, and over-voltage protection trips.
+fn charged_past_a_zero_limit_it_stands_by_unless_protection_trips_first() {
+    // The other packs (or a charger ignoring the limit) push 15 A into a full pack: its
+    // charge switch opens after the same delay as when idle.
     let mut e = engine(true);
-    let (out, events) = run(&mut e, &reading(3_400, 3_610, 120_000), 120);
-    assert!(standby_events(&events).is_empty() && !out.charge_standby);
+    let (out, events) = run(
+        &mut e,
+        &reading(3_400, 3_610, 15_000),
+        STANDBY_AFTER_MS / DT,
+    );
+    assert!(out.charge_standby && !out.charge_switch_on);
+    assert_eq!(standby_events(&events), vec![EventKind::ChargeStandby]);
+    // A cell over its trip first: protection opens the switch, and no standby is left.
+    let mut e = engine(true);
     let (out, _) = run(&mut e, &reading(3_400, 3_700, 120_000), 10);
     assert!(!out.charge_switch_on && !out.charge_standby);
     assert!(out.trips.contains(bms_engine::Fault::CellOverVoltage));
+    // Alone on its bus, a pack pushed past its limit is left to protection.
+    let mut e = engine(false);
+    let (out, events) = run(&mut e, &reading(3_400, 3_610, 120_000), 120);
+    assert!(out.charge_switch_on && !out.charge_standby);
+    assert!(standby_events(&events).is_empty());
 }
 
 #[test]
