@@ -3,6 +3,7 @@
 // bank's. An open sense wire in pack 1 opens it: the bank then tells the two others' limits.
 // The console restarts a run with another number of packs.
 import { test } from 'node:test';
+import { readFile } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import { useDashboard, waitFor } from './browser.mjs';
 
@@ -117,6 +118,17 @@ test('a full pack stands by so that the others charge on', async () => {
     await waitFor(`${id}'s three lines`, async () => (await page.locator(`#${id} .scatterlayer .trace`).count()) === 3);
   }
   assert.match(await page.getByTestId('bank-history-span').textContent(), /over \d+ h/);
+  // And downloads as CSV: a pair of columns a pack, a row a point, on the emulated clock.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('bank-csv').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'cellsight-bank.csv');
+  const csv = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+  assert.equal(csv[0], 'time_s,clock,pack1_soc_pct,pack1_current_a,pack2_soc_pct,pack2_current_a,pack3_soc_pct,pack3_current_a');
+  assert.ok(csv.length > 100, `${csv.length} lines`);
+  assert.match(csv[1], /^\d+,"?day 1, 0[6-9]:\d\d:\d\d"?,\d+\.\d,-?\d+\.\d\d,/);
+  await page.getByTestId('bank-csv-status').filter({ hasText: 'points of every pack exported as CSV' }).waitFor();
   await page.getByTestId('switches').screenshot({ path: 'e2e/artifacts/bank-standby-switches.png' });
   await page.getByTestId('bank').screenshot({ path: 'e2e/artifacts/bank-standby.png' });
   assert.deepEqual(errors, []);

@@ -503,6 +503,27 @@ fn BankPanel(
     });
     let stale = StoredValue::new([false; 2]);
     let next = StoredValue::new(0_usize);
+    // The history as CSV, each time on the emulated clock the charts read.
+    let export_message = RwSignal::new(None::<String>);
+    let export = move |_| {
+        let of_day = emulator.with_untracked(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs));
+        let csv = history.with_untracked(|h| {
+            h.csv(|t| {
+                let at = t.max(0.0) as u64;
+                of_day.map_or_else(
+                    || device_time(at * 1000),
+                    |start| emulated_clock(at, (start + at) % 86_400),
+                )
+            })
+        });
+        let rows = csv.lines().count().saturating_sub(1);
+        export_message.set(Some(
+            match crate::store::download("cellsight-bank.csv", "text/csv", csv.as_bytes()) {
+                Ok(()) => format!("{rows} points of every pack exported as CSV."),
+                Err(e) => format!("The bank's history could not be exported: {e}"),
+            },
+        ));
+    };
     Effect::new(move |_| {
         let _ = stamp.get();
         stale.set_value([true; 2]);
@@ -586,7 +607,13 @@ fn BankPanel(
                     }).collect_view()}
                 </tbody>
             </table>
-            <h3>"Over the run"</h3>
+            <div class="cells-head">
+                <h3>"Over the run"</h3>
+                {move || (!history.with(|h| h.points().is_empty())).then(|| view! {
+                    <button class="command" data-testid="bank-csv" on:click=export>"Download CSV"</button>
+                })}
+            </div>
+            {move || export_message.get().map(|m| view! { <p class="note" role="status" data-testid="bank-csv-status">{m}</p> })}
             <p class="note" data-testid="bank-history-span">{move || history.with(|h| match (h.points().first(), h.points().last()) {
                 (Some(a), Some(b)) if b.time_s > a.time_s => format!(
                     "Each pack's current and SOC as its BMS tells them, over {}.",

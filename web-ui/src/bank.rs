@@ -101,6 +101,30 @@ impl BankHistory {
     pub fn clear(&mut self) {
         *self = BankHistory::default();
     }
+
+    /// The history as CSV: `time_s` (since the run started), `clock` (`clock(time_s)`, the
+    /// emulated clock in words, quoted), then each pack's `packN_soc_pct` and `packN_current_a`.
+    pub fn csv(&self, clock: impl Fn(f64) -> String) -> String {
+        let packs = self.points.iter().map(|p| p.packs.len()).max().unwrap_or(0);
+        let mut out = String::from("time_s,clock");
+        for k in 1..=packs {
+            out.push_str(&format!(",pack{k}_soc_pct,pack{k}_current_a"));
+        }
+        out.push('\n');
+        for p in &self.points {
+            // Quoted: the clock's words hold a comma ("day 1, 06:00:00").
+            let words = clock(p.time_s).replace('"', "\"\"");
+            out.push_str(&format!("{:.0},\"{words}\"", p.time_s));
+            for k in 0..packs {
+                match p.packs.get(k) {
+                    Some((soc, current)) => out.push_str(&format!(",{soc:.1},{current:.2}")),
+                    None => out.push_str(",,"),
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
 }
 
 /// How far below the packs' sum a limit must be for the panel to say why, mA (or 2 % of the
@@ -486,5 +510,22 @@ mod tests {
         // A restart starts from 0 again: the old run is gone.
         h.extend(&[point(1.0), point(2.0)]);
         assert_eq!(h.points().len(), 2);
+    }
+
+    #[test]
+    fn the_bank_history_downloads_as_csv_a_column_pair_a_pack() {
+        let mut h = BankHistory::default();
+        h.extend(&[point(60.0), point(120.0)]);
+        let csv = h.csv(|t| format!("+{t:.0} s"));
+        assert_eq!(
+            csv,
+            "time_s,clock,pack1_soc_pct,pack1_current_a,pack2_soc_pct,pack2_current_a\n\
+             60,\"+60 s\",50.0,60.00,51.0,-1.00\n\
+             120,\"+120 s\",50.0,120.00,51.0,-1.00\n"
+        );
+        assert_eq!(
+            BankHistory::default().csv(|_| String::new()),
+            "time_s,clock\n"
+        );
     }
 }
