@@ -290,6 +290,11 @@ impl Health {
             .map(|((r, rs), (e, es))| (r + e, crate::math::sqrtf(rs * rs + es * es)))
     }
 
+    /// The string's typical R0 at 25 °C, once enough steps were seen, Ω.
+    pub fn string_r0_ohm(&self) -> Option<f32> {
+        r0_mean(self.string_r0)
+    }
+
     /// Cell `i`'s R0 for the filter at Arrhenius factor `resistance_factor`, once enough steps
     /// were seen, Ω: the string's share scales, the cell's excess does not.
     pub fn r0_ohm_at(&self, i: usize, resistance_factor: f32) -> Option<f32> {

@@ -604,12 +604,18 @@ impl SocEstimator for ModelEstimator {
             self.accessible = self.params.accessible(input.temperature_c);
         }
         let (_, _, a1, a2, rf) = self.decays;
+        // Ageing grows every resistance of a cell alike: the RC pairs follow the string's R0
+        // as learnt, against the model's (an old pack's polarisation is a new one's and more).
+        let grown = self
+            .health
+            .string_r0_ohm()
+            .map_or(1.0, |r| (r / self.params.r0_ohm).clamp(0.5, 4.0));
         let step = filter::Step::new(
             &self.params,
             input.current_a,
             dt,
             (a1, a2),
-            rf,
+            rf * grown,
             self.accessible,
             input.temperature_c,
         );
