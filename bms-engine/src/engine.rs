@@ -552,7 +552,7 @@ impl Engine {
         }
 
         let before = self.switches.contactor();
-        let switches = self
+        let mut switches = self
             .switches
             .update(charge_allowed, discharge_allowed, m, dt_millis);
         let contactor = self.switches.contactor();
@@ -584,7 +584,7 @@ impl Engine {
             ),
             _ => {}
         }
-        let (charge_switch_on, discharge_switch_on) = match contactor {
+        let (mut charge_switch_on, discharge_switch_on) = match contactor {
             None => (switches.charge_fet_on, switches.discharge_fet_on),
             Some(_) => (
                 switches.main_contactor_on && charge_allowed,
@@ -593,7 +593,7 @@ impl Engine {
         };
         let soc_permille = permille(soc.average);
         let extremes = signals.extremes();
-        let limits = self.limits.update_with(
+        let mut limits = self.limits.update_with(
             &self.config,
             m,
             &extremes,
@@ -606,9 +606,6 @@ impl Engine {
             },
             dt_millis,
         );
-        let mut limits = limits;
-        let mut switches = switches;
-        let mut charge_switch_on = charge_switch_on;
         if let Some(event) =
             self.update_standby(m, charge_switch_on, limits.charge_current_ma, dt_millis)
         {
@@ -673,9 +670,10 @@ impl Engine {
     /// in the emulator); and fuller packs push charge into it whatever the inverter is told.
     /// So a pack with no charge limit that is idle or charged all the same for
     /// [`STANDBY_AFTER_MS`] opens its charge switch; its discharge switch stays on, and the
-    /// open switch's diode still lets it discharge. It closes the switch again as soon as it discharges through that diode
-    /// (more than the rest current): its voltage is then the bus's, so closing lets nothing
-    /// rush in, and its current no longer goes through a diode's drop.
+    /// open switch's diode still lets it discharge. It closes the switch again as soon as it
+    /// discharges through that diode (more than the rest current): its voltage is then the
+    /// bus's, so closing lets nothing rush in, and its current no longer goes through a
+    /// diode's drop.
     ///
     /// Not on a charge limit coming back: a full pack's flickers up as its cells settle
     /// (closing for that opened it again half a minute later, all afternoon), and a pack

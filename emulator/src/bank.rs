@@ -241,12 +241,11 @@ impl Bank {
                 given: config.pack_soc_step_pct,
             });
         }
-        let oldest = u32::from(config.age_years)
-            + u32::from(config.pack_age_step_years) * (packs as u32).saturating_sub(1);
+        let oldest = config.pack_age_years(packs - 1);
         if oldest > u32::from(crate::simulation::MAX_AGE_YEARS) {
             return Err(Error::Age { given: oldest });
         }
-        let sims = (0..packs)
+        let mut sims = (0..packs)
             .map(|k| {
                 // Pack k starts k steps lower (never below empty).
                 let lower = (k * usize::from(config.pack_soc_step_pct)).min(100);
@@ -257,16 +256,11 @@ impl Bank {
                         .soc_offset_pct
                         .saturating_sub(i8::try_from(lower).unwrap_or(i8::MAX)),
                     // Pack k is k steps older (checked above to fit).
-                    age_years: u8::try_from(
-                        u32::from(config.age_years)
-                            + u32::from(config.pack_age_step_years) * k as u32,
-                    )
-                    .unwrap_or(u8::MAX),
+                    age_years: u8::try_from(config.pack_age_years(k)).unwrap_or(u8::MAX),
                     ..config
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut sims = sims;
         if packs > 1 {
             // Each BMS is told that it shares its bus (see `PackConfig::shared_bus`).
             for sim in &mut sims {

@@ -99,6 +99,13 @@ impl SimulationConfig {
         }
     }
 
+    /// Years pack `k` (0-based) of a bank of this set-up has served before the run: pack 1's
+    /// `age_years`, and `pack_age_step_years` more for each pack after it.
+    pub fn pack_age_years(&self, k: usize) -> u32 {
+        u32::from(self.age_years)
+            + u32::from(self.pack_age_step_years) * u32::try_from(k).unwrap_or(u32::MAX)
+    }
+
     /// Series groups per module, resolved (0 means the whole string).
     pub fn cells_per_module(&self) -> usize {
         if self.module_cells == 0 {

@@ -217,9 +217,7 @@ pub fn source_text(config: &SimulationConfig, pack: usize) -> String {
             config.packs
         ));
     }
-    let years = u32::from(config.age_years)
-        + u32::from(config.pack_age_step_years) * u32::try_from(pack).unwrap_or(0);
-    match years {
+    match config.pack_age_years(pack) {
         0 => {}
         1 => text.push_str(", 1 year in service"),
         y => text.push_str(&format!(", {y} years in service")),
