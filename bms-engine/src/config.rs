@@ -216,7 +216,9 @@ pub struct PackConfig {
     /// Other packs share this pack's bus, in parallel behind one inverter (FET hardware). A
     /// pack that may take no charge and is not discharging then opens its charge switch, so that the
     /// others can go on charging without charging it (see [`crate::Engine`]'s charge standby);
-    /// alone on its bus a pack keeps it closed and tells its charger a zero limit.
+    /// alone on its bus a pack keeps it closed and tells its charger a zero limit. Missing
+    /// from a configuration written before it (a JSON backup): alone, as such a device was.
+    #[serde(default)]
     pub shared_bus: bool,
 }
 

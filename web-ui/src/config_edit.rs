@@ -680,6 +680,16 @@ mod tests {
         assert!(restore(&wrong).unwrap_err().contains("incomplete or wrong"));
         let unsafe_one = backup(&edit(&c, "cell_over_voltage.trip", "3900").unwrap(), "x");
         assert!(restore(&unsafe_one).unwrap_err().contains("breaks a rule"));
+        // A backup from before `shared_bus` (protocol v8) restores as a pack alone on its bus.
+        let shared = PackConfig {
+            shared_bus: true,
+            ..c
+        };
+        let text = backup(&shared, "x");
+        assert_eq!(restore(&text), Ok(shared));
+        let older = text.replace(",\n    \"shared_bus\": true", "");
+        assert!(!older.contains("shared_bus"), "{older}");
+        assert_eq!(restore(&older), Ok(c));
     }
 
     #[test]
