@@ -14,9 +14,6 @@ const PER_CELL: usize = 7 * 4;
 const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_3740);
 /// SOC σ added on restore for self-discharge while off, fraction.
 const RESTART_SIGMA: f32 = 0.02;
-/// Resistance samples a restored R0 counts as (or one taken up from before:
-/// [`super::ModelEstimator::take_up_learnt`]).
-pub(super) const RESTORED_R0_SAMPLES: f32 = 50.0;
 
 /// Largest blob: header, 32 cells, CRC.
 pub const STATE_BLOB_MAX_LEN: usize = HEADER + MAX_CELLS * PER_CELL + 2;
@@ -146,21 +143,21 @@ pub(super) fn restore(e: &mut ModelEstimator, bytes: &[u8]) -> Result<(), BlobEr
             });
         }
     }
+    let mut capacities = [None; MAX_CELLS];
     let mut r0s = [f32::NAN; MAX_CELLS];
-    let cells = e.filters.len();
-    for (i, (v, r0_slot)) in values.iter().zip(&mut r0s).enumerate().take(cells) {
+    let cells = e.filters.len().min(MAX_CELLS);
+    for (i, v) in values.iter().enumerate().take(cells) {
         let [soc, sigma, h, bias, capacity, capacity_sigma, r0] = *v;
         let sigma = crate::math::sqrtf(sigma * sigma + RESTART_SIGMA * RESTART_SIGMA);
         e.filters.resume(i, &e.params, soc, sigma, h, bias);
-        let capacity = (capacity.is_finite() && capacity > 0.0 && capacity_sigma.is_finite())
-            .then_some((capacity, capacity_sigma));
-        e.health.set_capacity(i, capacity);
-        if r0.is_finite() && r0 > 0.0 {
-            *r0_slot = r0;
+        if let (Some(c), Some(r)) = (capacities.get_mut(i), r0s.get_mut(i)) {
+            (*c, *r) = (Some((capacity, capacity_sigma)), r0);
         }
     }
-    e.health
-        .set_r0(r0s.get(..cells).unwrap_or_default(), RESTORED_R0_SAMPLES);
+    e.health.take_up(
+        capacities.get(..cells).unwrap_or_default(),
+        r0s.get(..cells).unwrap_or_default(),
+    );
     Ok(())
 }
 

@@ -70,6 +70,8 @@ const STEP_C_RATE: f32 = 0.05;
 /// Discharge lighter than this, in units of the nominal capacity (0.1 C), shows the cell's
 /// load-dependent polarisation as well as R0.
 const LIGHT_DISCHARGE_C_RATE: f32 = 0.1;
+/// Resistance samples a resistance taken up from before counts as ([`Health::take_up`]).
+const TAKEN_UP_R0_SAMPLES: f32 = 50.0;
 /// Forgetting factor of the resistance average per step used.
 const R0_FORGET: f32 = 0.995;
 /// Samples (effective) before the resistance estimate is used.
@@ -310,6 +312,27 @@ impl Health {
         let string = r0_estimate(self.string_r0)?;
         let excess = r0_estimate(self.cells.get(i)?.r0_excess)?;
         Some((string, excess))
+    }
+
+    /// Takes up what was learnt of the cells before (a restored state, or a BMS that has
+    /// served with its pack): each cell's capacity, Ah, with its 1σ, and its R0 at 25 °C, Ω,
+    /// cell 1 first. A capacity that is not a positive number with a σ, or an R0 that is not a
+    /// positive number, is left unknown; the resistances count as [`TAKEN_UP_R0_SAMPLES`]
+    /// steps.
+    pub(crate) fn take_up(&mut self, capacity_ah: &[Option<(f32, f32)>], r0_ohm: &[f32]) {
+        for (i, &capacity) in capacity_ah.iter().enumerate() {
+            let valid =
+                capacity.filter(|&(q, sigma)| q.is_finite() && q > 0.0 && sigma.is_finite());
+            self.set_capacity(i, valid);
+        }
+        let mut known = [f32::NAN; MAX_CELLS];
+        for (slot, &r) in known.iter_mut().zip(r0_ohm) {
+            if r.is_finite() && r > 0.0 {
+                *slot = r;
+            }
+        }
+        let n = r0_ohm.len().min(MAX_CELLS);
+        self.set_r0(known.get(..n).unwrap_or_default(), TAKEN_UP_R0_SAMPLES);
     }
 
     /// Sets cell `i`'s capacity estimate (restoring saved state).

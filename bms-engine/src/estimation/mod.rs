@@ -575,13 +575,12 @@ impl ModelEstimator {
     /// the same way, with the SOC as well.
     pub fn take_up_learnt(&mut self, capacity_ah: &[Option<(f32, f32)>], r0_ohm: &[f32]) {
         let n = self.filters.len().min(MAX_CELLS);
-        for (i, &capacity) in capacity_ah.iter().enumerate().take(n) {
-            let valid =
-                capacity.filter(|&(q, sigma)| q.is_finite() && q > 0.0 && sigma.is_finite());
-            self.health.set_capacity(i, valid);
-        }
-        let known = r0_ohm.get(..n.min(r0_ohm.len())).unwrap_or_default();
-        self.health.set_r0(known, blob::RESTORED_R0_SAMPLES);
+        self.health.take_up(
+            capacity_ah
+                .get(..n.min(capacity_ah.len()))
+                .unwrap_or_default(),
+            r0_ohm.get(..n.min(r0_ohm.len())).unwrap_or_default(),
+        );
         self.follow_capacities();
     }
 }
