@@ -17,11 +17,11 @@
 use crate::scenario::{Home, HomeInputs};
 use crate::simulation::STEP_MILLIS;
 use crate::{Error, InjectedFault, Pack, Simulation, SimulationConfig, Summary};
+use bms_engine::FaultSet;
 use bms_engine::can::{InverterReport, PackState};
 use bms_engine::estimation::SocEstimator;
 use bms_engine::limits::{ChargePhase, Limits};
 use bms_engine::system::{BankReport, PackReport, combine};
-use bms_engine::{FaultSet, PackConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -245,13 +245,12 @@ impl Bank {
         if oldest > u32::from(crate::simulation::MAX_AGE_YEARS) {
             return Err(Error::Age { given: oldest });
         }
-        let mut sims = (0..packs)
+        let sims = (0..packs)
             .map(|k| {
                 // Pack k starts k steps lower (never below empty).
                 let lower = (k * usize::from(config.pack_soc_step_pct)).min(100);
                 Simulation::new(SimulationConfig {
                     seed: pack_seed(config.seed, k),
-                    packs: 1,
                     soc_offset_pct: config
                         .soc_offset_pct
                         .saturating_sub(i8::try_from(lower).unwrap_or(i8::MAX)),
@@ -261,16 +260,6 @@ impl Bank {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if packs > 1 {
-            // Each BMS is told that it shares its bus (see `PackConfig::shared_bus`).
-            for sim in &mut sims {
-                let config = PackConfig {
-                    shared_bus: true,
-                    ..*sim.engine_config()
-                };
-                sim.engine_mut().set_config(config)?;
-            }
-        }
         let bus_v = sims.first().map_or(0.0, |s| s.pack().voltage_v());
         let mut pack_reports = Vec::with_capacity(packs);
         let report = bank_report(&sims, &mut pack_reports).ok_or(Error::Packs { given: packs })?;

@@ -31,5 +31,5 @@ pub use scenario::Scenario;
 pub use sensors::{SensorParams, Sensors};
 pub use simulation::{
     Alert, MAX_AGE_YEARS, MAX_PACK_SOC_STEP_PCT, MAX_PARALLEL, PowerFlow, Simulation,
-    SimulationConfig, Summary, Trip,
+    SimulationConfig, Summary, Trip, in_service_text,
 };

@@ -534,7 +534,7 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
             format!(
                 "pack {} {} ({}×)",
                 s.pack,
-                hours_text(s.secs_charge_standby),
+                duration(s.secs_charge_standby),
                 s.charge_standbys
             )
         })
@@ -601,23 +601,11 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
     Ok(text)
 }
 
-/// A stretch of seconds as hours to a tenth ("6.4 h"), or minutes under an hour ("12 min").
-fn hours_text(secs: u64) -> String {
-    if secs < 3_600 {
-        format!("{} min", secs.div_ceil(60))
-    } else {
-        format!("{:.1} h", secs as f64 / 3_600.0)
-    }
-}
-
 /// "5 years in service" after `separator` for a pack that had served before its run; nothing
 /// for a new one.
 fn in_service(years: u8, separator: &str) -> String {
-    match years {
-        0 => String::new(),
-        1 => format!("{separator}1 year in service"),
-        y => format!("{separator}{y} years in service"),
-    }
+    emulator::in_service_text(u32::from(years))
+        .map_or_else(String::new, |t| separator.to_owned() + &t)
 }
 
 /// One pack's run, a line for each of its figures (below the line naming the run).

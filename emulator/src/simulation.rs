@@ -33,7 +33,8 @@ pub struct SimulationConfig {
     /// Replaces the scenario's current-sensor offset, mA (a stress test of bias tracking).
     pub current_offset_ma: Option<i32>,
     /// Packs of this shape in parallel on one bus, 1 ..= [`crate::bank::MAX_PACKS`]: a
-    /// [`crate::Bank`] runs them; a [`Simulation`] is one pack and does not read it.
+    /// [`crate::Bank`] runs them. A [`Simulation`] is one pack; with more than one, its BMS is
+    /// told that it shares the bus ([`PackConfig::shared_bus`]).
     #[serde(default = "one_pack")]
     pub packs: usize,
     /// With packs in parallel, how many SOC points lower each pack starts than the one before
@@ -55,6 +56,16 @@ pub struct SimulationConfig {
     /// added. A [`Simulation`] does not read it.
     #[serde(default)]
     pub pack_age_step_years: u8,
+}
+
+/// A pack's years of service in words, "1 year in service", "10 years in service"; `None` for
+/// a new pack.
+pub fn in_service_text(years: u32) -> Option<String> {
+    match years {
+        0 => None,
+        1 => Some("1 year in service".to_owned()),
+        y => Some(format!("{y} years in service")),
+    }
 }
 
 /// Whether a pack had served no years before its run (its summary then says nothing of it).
@@ -445,6 +456,7 @@ impl Simulation {
             .scenario
             .engine_config(cell_count)
             .with_parallel(parallel);
+        engine_config.shared_bus = config.packs > 1;
         // One temperature sensor per module (up to the engine's eight), two for a single one.
         let mut sensor_params = config.scenario.sensors();
         if let Some(offset_ma) = config.current_offset_ma {

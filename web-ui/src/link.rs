@@ -217,10 +217,9 @@ pub fn source_text(config: &SimulationConfig, pack: usize) -> String {
             config.packs
         ));
     }
-    match config.pack_age_years(pack) {
-        0 => {}
-        1 => text.push_str(", 1 year in service"),
-        y => text.push_str(&format!(", {y} years in service")),
+    if let Some(years) = emulator::in_service_text(config.pack_age_years(pack)) {
+        text.push_str(", ");
+        text.push_str(&years);
     }
     text
 }
