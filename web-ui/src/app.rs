@@ -327,44 +327,27 @@ fn HistoryPanel(
     session: RwSignal<Session>,
     emulator: RwSignal<Option<EmulatorInfo>>,
 ) -> impl IntoView {
-    // On the emulator, time reads as its clock (as the banner and the events tell it).
-    let time_axis = move || {
-        emulator.with_untracked(|e| {
-            e.as_ref()
-                .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
-                    start_of_day_s: e.start_of_day_secs(),
-                })
-        })
-    };
     // Redraw when a report has added a point (a paused device's repeats add none).
     let stamp = Memo::new(move |_| {
         session.with(|s| (s.history.len(), s.history.span_s().map_or(0.0, |(_, b)| b)))
     });
     // The stretch on screen, device seconds (`None`: everything).
     let window = RwSignal::new(None::<(f64, f64)>);
-    // A new point or a new window marks every chart stale; a timer redraws one stale chart at
-    // a time, so at 3600× no single frame carries all three plotly redraws (and a chart whose
-    // plotly.js was not loaded yet is drawn once it is).
-    let stale = StoredValue::new([false; 3]);
+    // A new point or a new window marks every chart stale.
+    let charts = StaleCharts::<3>::new();
     let listening = StoredValue::new([false; 3]);
-    let next = StoredValue::new(0_usize);
     Effect::new(move |_| {
         let _ = (stamp.get(), window.get());
-        stale.set_value([true; 3]);
+        charts.mark_all();
     });
     every(CHART_REDRAW_MILLIS, move || {
-        let start = next.get_value();
-        let Some(index) = (0..3)
-            .map(|k| (start + k) % 3)
-            .find(|&i| stale.with_value(|s| s[i]))
-        else {
+        let Some(index) = charts.due() else {
             return;
         };
         let range = window.get_untracked();
-        let axis = time_axis();
+        let axis = time_axis(emulator);
         if session.with_untracked(|s| chart::draw_history_chart(index, &s.history, range, axis)) {
-            stale.update_value(|s| s[index] = false);
-            next.set_value(index + 1);
+            charts.drawn(index);
         }
         if !listening.with_value(|l| l[index])
             && chart::listen_for_zoom(index, move |zoomed| window.set(zoomed))
@@ -501,21 +484,13 @@ fn BankPanel(
             )
         })
     });
-    let stale = StoredValue::new([false; 2]);
-    let next = StoredValue::new(0_usize);
+    let charts = StaleCharts::<2>::new();
     // The history as CSV, each time on the emulated clock the charts read.
     let export_message = RwSignal::new(None::<String>);
     let export = move |_| {
         let of_day = emulator.with_untracked(|e| e.as_ref().map(EmulatorInfo::start_of_day_secs));
-        let csv = history.with_untracked(|h| {
-            h.csv(|t| {
-                let at = t.max(0.0) as u64;
-                of_day.map_or_else(
-                    || device_time(at * 1000),
-                    |start| emulated_clock(at, (start + at) % 86_400),
-                )
-            })
-        });
+        let csv =
+            history.with_untracked(|h| h.csv(|t| event_time((t.max(0.0) * 1000.0) as u64, of_day)));
         let rows = csv.lines().count().saturating_sub(1);
         export_message.set(Some(
             match crate::store::download("cellsight-bank.csv", "text/csv", csv.as_bytes()) {
@@ -526,28 +501,18 @@ fn BankPanel(
     };
     Effect::new(move |_| {
         let _ = stamp.get();
-        stale.set_value([true; 2]);
+        charts.mark_all();
     });
     every(CHART_REDRAW_MILLIS, move || {
         if history.with_untracked(|h| h.points().is_empty()) {
             return;
         }
-        let start = next.get_value();
-        let Some(index) = (0..2)
-            .map(|k| (start + k) % 2)
-            .find(|&i| stale.with_value(|s| s[i]))
-        else {
+        let Some(index) = charts.due() else {
             return;
         };
-        let axis = emulator.with_untracked(|e| {
-            e.as_ref()
-                .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
-                    start_of_day_s: e.start_of_day_secs(),
-                })
-        });
+        let axis = time_axis(emulator);
         if history.with_untracked(|h| chart::draw_bank_chart(index, h.points(), axis)) {
-            stale.update_value(|s| s[index] = false);
-            next.set_value(index + 1);
+            charts.drawn(index);
         }
     });
     let capacity = move || session.with(|s| s.device.as_ref().map_or(0, |d| d.capacity_mah));
@@ -817,6 +782,59 @@ fn every(millis: u32, f: impl FnMut() + 'static) {
 
 #[cfg(not(target_family = "wasm"))]
 fn every(_millis: u32, _f: impl FnMut() + 'static) {}
+
+/// Charts a panel redraws one at a time, in turn, every [`CHART_REDRAW_MILLIS`], once what
+/// they show has changed: at 3600× no single frame carries every plotly redraw, and a chart
+/// whose plotly.js was not loaded yet is drawn once it is.
+#[derive(Clone, Copy)]
+struct StaleCharts<const N: usize> {
+    stale: StoredValue<[bool; N]>,
+    next: StoredValue<usize>,
+}
+
+impl<const N: usize> StaleCharts<N> {
+    fn new() -> Self {
+        StaleCharts {
+            stale: StoredValue::new([false; N]),
+            next: StoredValue::new(0),
+        }
+    }
+
+    /// What every chart shows has changed.
+    fn mark_all(&self) {
+        self.stale.set_value([true; N]);
+    }
+
+    /// The next stale chart, after the one drawn last.
+    fn due(&self) -> Option<usize> {
+        let start = self.next.get_value();
+        (0..N).map(|k| (start + k) % N).find(|&i| {
+            self.stale
+                .with_value(|s| s.get(i).copied().unwrap_or(false))
+        })
+    }
+
+    /// Chart `index` is drawn as it should be.
+    fn drawn(&self, index: usize) {
+        self.stale.update_value(|s| {
+            if let Some(slot) = s.get_mut(index) {
+                *slot = false;
+            }
+        });
+        self.next.set_value(index + 1);
+    }
+}
+
+/// How a chart's time axis reads: on the emulator, its clock (as the banner and the events
+/// tell it); else hours.
+fn time_axis(emulator: RwSignal<Option<EmulatorInfo>>) -> chart::TimeAxis {
+    emulator.with_untracked(|e| {
+        e.as_ref()
+            .map_or(chart::TimeAxis::Hours, |e| chart::TimeAxis::Clock {
+                start_of_day_s: e.start_of_day_secs(),
+            })
+    })
+}
 
 fn direction(current_a: f64) -> &'static str {
     if current_a > 0.5 {
