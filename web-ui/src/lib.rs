@@ -21,6 +21,7 @@ pub mod host;
 pub mod js;
 pub mod link;
 pub mod notify;
+pub mod parallel;
 pub mod recording;
 pub mod recordings;
 pub mod serial;
