@@ -8,6 +8,7 @@ use crate::device_panel::DevicePanel;
 use crate::host::{Command, LinkStatus, Report};
 use crate::link::config_from_query;
 use crate::notify::{self, Permission};
+use crate::parallel_panel::ParallelPacks;
 use crate::recording::Replay;
 use crate::recordings::{Recordings, RecordingsPanel, load_replay};
 use crate::session::{
@@ -255,6 +256,7 @@ pub fn App() -> impl IntoView {
                                 device.send(Command::SetPaused(paused));
                             }
                         })/>
+                    <ParallelPacks session=session showing_device=showing_device/>
                 }
             })}
             <section class="cards" aria-label="Pack">

@@ -31,13 +31,13 @@ pub enum DeviceState {
 
 /// The open link, whichever kind.
 #[derive(Debug, Clone)]
-enum Link {
+pub(crate) enum Link {
     Serial(SerialLink),
     Radio(BluetoothLink),
 }
 
 impl Link {
-    async fn write(&self, bytes: &[u8]) -> Result<(), String> {
+    pub(crate) async fn write(&self, bytes: &[u8]) -> Result<(), String> {
         match self {
             Link::Serial(port) => port.write(bytes).await,
             Link::Radio(device) => device.write(bytes).await,
@@ -49,12 +49,12 @@ impl Link {
 pub type Writer = Rc<dyn Fn(Vec<u8>)>;
 
 /// Tries to connect again to a Bluetooth device that dropped out.
-const RECONNECT_TRIES: u32 = 3;
+pub(crate) const RECONNECT_TRIES: u32 = 3;
 /// Wait before the first try, ms (twice that before the second…).
-const RECONNECT_WAIT_MILLIS: u32 = 1_000;
+pub(crate) const RECONNECT_WAIT_MILLIS: u32 = 1_000;
 
 /// Waits `ms` milliseconds.
-async fn sleep_ms(ms: u32) {
+pub(crate) async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -69,13 +69,26 @@ async fn sleep_ms(ms: u32) {
 /// Milliseconds between looks at whether a request is due.
 const POLL_TICK_MILLIS: u32 = 50;
 
+/// Sends `session`'s requests through `send` whenever one is due, until dropped.
+pub(crate) fn poll_timer(
+    session: RwSignal<Session>,
+    send: impl Fn(Vec<u8>) + 'static,
+) -> gloo::timers::callback::Interval {
+    gloo::timers::callback::Interval::new(POLL_TICK_MILLIS, move || {
+        let now = js_sys::Date::now();
+        if let Some(Some(request)) = session.try_update(|s| s.due_request(now)) {
+            send(request);
+        }
+    })
+}
+
 /// Where the last baud rate that worked is kept.
 const BAUD_KEY: &str = "cellsight-baud";
 /// Where the protocol last chosen is kept.
 const PROTOCOL_KEY: &str = "cellsight-protocol";
 
 /// The baud rate that worked last time on this browser, or the default.
-fn stored_baud() -> u32 {
+pub(crate) fn stored_baud() -> u32 {
     crate::js::remembered(BAUD_KEY)
         .and_then(|b| b.parse().ok())
         .filter(|b| crate::serial::BAUD_RATES.contains(b))
@@ -83,7 +96,7 @@ fn stored_baud() -> u32 {
 }
 
 /// The protocol chosen last time (`None`: find out from the bytes).
-fn stored_protocol() -> Option<Protocol> {
+pub(crate) fn stored_protocol() -> Option<Protocol> {
     crate::js::remembered(PROTOCOL_KEY).and_then(|key| Protocol::from_key(&key))
 }
 
@@ -204,13 +217,7 @@ pub fn DevicePanel(
             session.set(Session::for_protocol(protocol));
             write_error.set(None);
             adopt(opened);
-            let timer = gloo::timers::callback::Interval::new(POLL_TICK_MILLIS, move || {
-                let now = js_sys::Date::now();
-                if let Some(Some(request)) = session.try_update(|s| s.due_request(now)) {
-                    send(request);
-                }
-            });
-            poll_timer.set_value(Some(timer));
+            poll_timer.set_value(Some(self::poll_timer(session, send)));
         })
     };
     // The link is gone: stop asking, drop any half-received frame.

@@ -22,6 +22,7 @@ pub mod js;
 pub mod link;
 pub mod notify;
 pub mod parallel;
+pub mod parallel_panel;
 pub mod recording;
 pub mod recordings;
 pub mod serial;

@@ -1,0 +1,391 @@
+//! The panel of your own packs in parallel: while a device shows on the page (pack 1), the BMSs
+//! of the other packs on its bus connect here too, each over its own serial port or Bluetooth
+//! link, each read by a session of its own (polled when its protocol only answers). Their rows
+//! and what they add up to are [`crate::parallel`]'s. They are watched, not recorded, and the
+//! rest of the page stays pack 1's.
+
+use crate::bluetooth::BluetoothLink;
+use crate::device_panel::{
+    Link, RECONNECT_TRIES, RECONNECT_WAIT_MILLIS, poll_timer, sleep_ms, stored_baud,
+    stored_protocol,
+};
+use crate::serial::{PortChoice, SerialLink};
+use crate::session::{LinkState, Session};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Where one added pack's link stands.
+#[derive(Debug, Clone, PartialEq)]
+enum AddedState {
+    /// Waiting for the user to pick it, or for it to open.
+    Connecting,
+    /// Open: how it is connected, in words.
+    Open(String),
+    /// This Bluetooth device dropped out; trying again (this try).
+    Reconnecting(String, u32),
+    /// Ended or never opened, and why.
+    Ended(String),
+}
+
+/// One added pack: its session, its link and what polls it.
+#[derive(Clone, Copy)]
+struct Added {
+    id: u32,
+    session: RwSignal<Session>,
+    state: RwSignal<AddedState>,
+    link: StoredValue<Option<Link>, LocalStorage>,
+    timer: StoredValue<Option<gloo::timers::callback::Interval>, LocalStorage>,
+    /// The user removed it: a drop-out is not reconnected.
+    removed: StoredValue<bool>,
+    /// Which notification listener is the live one: a device connected again may hand back
+    /// the characteristic it had, whose first listener must then fall silent.
+    listener: StoredValue<u32>,
+}
+
+impl Added {
+    fn new(id: u32) -> Self {
+        Added {
+            id,
+            session: RwSignal::new(Session::default()),
+            state: RwSignal::new(AddedState::Connecting),
+            link: StoredValue::new_local(None),
+            timer: StoredValue::new_local(None),
+            removed: StoredValue::new(false),
+            listener: StoredValue::new(0),
+        }
+    }
+
+    /// Bytes from its link go to its own session.
+    fn receive(self, bytes: &[u8]) {
+        let now = js_sys::Date::now();
+        self.session.update(|s| {
+            s.ingest(bytes, now);
+        });
+    }
+
+    /// What takes its Bluetooth notifications from now on (any earlier listener falls silent).
+    fn notifications(self) -> impl Fn(Vec<u8>) + 'static {
+        let mine = self.listener.get_value().wrapping_add(1);
+        self.listener.set_value(mine);
+        move |bytes: Vec<u8>| {
+            if self.listener.get_value() == mine {
+                self.receive(&bytes);
+            }
+        }
+    }
+
+    /// Its link is open: requests go out whenever its session says one is due.
+    fn adopt(self, link: Link) {
+        let writer = link.clone();
+        self.link.set_value(Some(link));
+        self.timer
+            .set_value(Some(poll_timer(self.session, move |request| {
+                let writer = writer.clone();
+                spawn_local(async move {
+                    // A request that cannot be sent is asked again by the poller, and a pack
+                    // that never answers shows as silent in its row.
+                    let _ = writer.write(&request).await;
+                });
+            })));
+    }
+
+    fn end(self, why: String) {
+        self.timer.set_value(None);
+        self.link.set_value(None);
+        self.session.update(Session::link_ended);
+        self.state.set(AddedState::Ended(why));
+    }
+
+    fn close(self) {
+        self.removed.set_value(true);
+        match self.link.get_value() {
+            Some(Link::Serial(port)) => spawn_local(async move { port.disconnect().await }),
+            Some(Link::Radio(device)) => device.disconnect(),
+            None => {}
+        }
+        self.timer.set_value(None);
+    }
+
+    /// Opens a port the user picks and reads it until it ends; an error if it did not open
+    /// (the chooser cancelled, the port busy).
+    async fn run_serial(self) -> Result<(), String> {
+        let baud = stored_baud();
+        let port = SerialLink::open(
+            PortChoice::Ask {
+                adapters_only: true,
+            },
+            baud,
+        )
+        .await?;
+        self.session.set(Session::for_protocol(stored_protocol()));
+        self.adopt(Link::Serial(port.clone()));
+        self.state
+            .set(AddedState::Open(format!("USB serial at {baud} baud")));
+        let why = port.read(|bytes| self.receive(&bytes)).await;
+        // Removed: [`Added::close`] has closed the port already.
+        if !self.removed.get_value() {
+            port.disconnect().await;
+        }
+        self.end(match why {
+            Some(why) => format!("Disconnected: {why}."),
+            None => "Disconnected.".to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Connects a Bluetooth device the user picks and listens to it (a drop-out is connected
+    /// again a few times, as for pack 1); an error if it did not connect.
+    async fn run_bluetooth(self) -> Result<(), String> {
+        let chosen = stored_protocol();
+        let device = BluetoothLink::connect(chosen).await?;
+        self.session
+            .set(Session::for_protocol(chosen.or(device.profile.protocol)));
+        let name = format!("{} over Bluetooth", device.name);
+        let dropped = {
+            let device = device.clone();
+            let name = name.clone();
+            move || {
+                if self.removed.get_value() {
+                    return;
+                }
+                self.session.update(Session::link_ended);
+                let device = device.clone();
+                let name = name.clone();
+                spawn_local(async move { self.reconnect(device, name).await });
+            }
+        };
+        let listening = match device.on_disconnect(dropped) {
+            Ok(()) => device.listen(self.notifications()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = listening {
+            self.removed.set_value(true);
+            device.disconnect();
+            return Err(e);
+        }
+        self.adopt(Link::Radio(device));
+        self.state.set(AddedState::Open(name));
+        Ok(())
+    }
+
+    async fn reconnect(self, device: BluetoothLink, name: String) {
+        for attempt in 1..=RECONNECT_TRIES {
+            self.state
+                .set(AddedState::Reconnecting(name.clone(), attempt));
+            sleep_ms(RECONNECT_WAIT_MILLIS * attempt).await;
+            if self.removed.get_value() {
+                return;
+            }
+            let Ok(again) = device.reopen().await else {
+                continue;
+            };
+            if again.listen(self.notifications()).await.is_ok() {
+                self.adopt(Link::Radio(again));
+                self.state
+                    .set(AddedState::Open(format!("{name} (reconnected)")));
+                return;
+            }
+        }
+        self.end(format!(
+            "Disconnected: the device went away and did not come back after {RECONNECT_TRIES} tries."
+        ));
+    }
+
+    /// Its link in words, with how its reports are coming.
+    fn link_text(self, now_ms: f64) -> String {
+        match self.state.get() {
+            AddedState::Connecting => "choose it in the browser's window…".to_owned(),
+            AddedState::Open(how) => {
+                format!("{how} · {}", self.session.with(|s| flow_text(s, now_ms)))
+            }
+            AddedState::Reconnecting(name, attempt) => format!(
+                "{name} dropped out; connecting again (try {attempt} of {RECONNECT_TRIES})…"
+            ),
+            AddedState::Ended(why) => why,
+        }
+    }
+
+    /// Whether its reports count towards what the packs add up to.
+    fn counts(self, now_ms: f64) -> bool {
+        matches!(self.state.get(), AddedState::Open(_))
+            && self
+                .session
+                .with(|s| s.link_state(now_ms) == LinkState::Live)
+    }
+}
+
+/// How a session's reports are coming, in words, with its protocol once known.
+fn flow_text(s: &Session, now_ms: f64) -> String {
+    let protocol = s
+        .protocol()
+        .map_or("finding out the protocol", |p| p.label());
+    match s.link_state(now_ms) {
+        LinkState::Waiting => format!("{protocol} · waiting for its first report"),
+        LinkState::Live => format!("{protocol} · live"),
+        LinkState::Silent { secs } => format!("{protocol} · no data for {secs:.0} s"),
+    }
+}
+
+/// The panel: pack 1 (the device the page shows, `session`) and the packs added beside it.
+/// Shown while a device is (`showing_device`); going back to the emulator ends the others.
+#[component]
+pub fn ParallelPacks(
+    /// What the page shows: pack 1.
+    session: RwSignal<Session>,
+    /// Whether the page shows a device (the panel is for devices, not the emulator).
+    showing_device: RwSignal<bool>,
+) -> impl IntoView {
+    let added = RwSignal::new(Vec::<Added>::new());
+    let next_id = StoredValue::new(0_u32);
+    // Rows tell how long a pack has been silent: look again every second.
+    let now_ms = RwSignal::new(js_sys::Date::now());
+    let clock = gloo::timers::callback::Interval::new(1_000, move || {
+        if showing_device.get_untracked() {
+            now_ms.set(js_sys::Date::now());
+        }
+    });
+    let clock = StoredValue::new_local(Some(clock));
+    on_cleanup(move || clock.set_value(None));
+    Effect::new(move |_| {
+        if !showing_device.get() {
+            for pack in added.get_untracked() {
+                pack.close();
+            }
+            added.set(Vec::new());
+        }
+    });
+    let missing_serial = crate::serial::unavailable();
+    let missing_ble = crate::bluetooth::unavailable();
+    // Why the last pack could not be added (the chooser cancelled, a port busy).
+    let message = RwSignal::new(None::<String>);
+    let add = move |bluetooth: bool| {
+        let id = next_id.get_value();
+        next_id.set_value(id + 1);
+        let pack = Added::new(id);
+        added.update(|list| list.push(pack));
+        message.set(None);
+        spawn_local(async move {
+            let ran = if bluetooth {
+                pack.run_bluetooth().await
+            } else {
+                pack.run_serial().await
+            };
+            if let Err(e) = ran {
+                added.update(|list| list.retain(|p| p.id != id));
+                message.set(Some(format!("No pack added: {e}.")));
+            }
+        });
+    };
+    let remove = move |id: u32| {
+        added.update(|list| {
+            list.retain(|p| {
+                if p.id == id {
+                    p.close();
+                }
+                p.id != id
+            });
+        });
+    };
+    let rows = move || {
+        let now = now_ms.get();
+        let list = added.get();
+        let first = session.with(|s| {
+            crate::parallel::row(
+                1,
+                format!("on this page · {}", flow_text(s, now)),
+                s.latest.as_ref(),
+            )
+        });
+        let others = list.iter().enumerate().map(|(k, p)| {
+            let link = p.link_text(now);
+            let ended = matches!(p.state.get(), AddedState::Ended(_));
+            (
+                Some((p.id, ended)),
+                p.session
+                    .with(|s| crate::parallel::row(k + 2, link, s.latest.as_ref())),
+            )
+        });
+        std::iter::once((None, first))
+            .chain(others)
+            .collect::<Vec<_>>()
+    };
+    // The readings that count: pack 1's while live, and every added pack's while live.
+    let live = move || {
+        let now = now_ms.get();
+        let mut readings = vec![session.with(|s| {
+            (s.link_state(now) == LinkState::Live)
+                .then(|| s.latest.clone())
+                .flatten()
+        })];
+        for pack in added.get() {
+            readings.push(
+                pack.counts(now)
+                    .then(|| pack.session.with(|s| s.latest.clone()))
+                    .flatten(),
+            );
+        }
+        readings
+    };
+    let together = move || {
+        let readings = live();
+        let reported: Vec<_> = readings.iter().flatten().collect();
+        (!added.with(Vec::is_empty))
+            .then(|| crate::parallel::together(&reported))
+            .flatten()
+    };
+    // A memo: the lines are drawn anew only when they change, not at every report.
+    let warnings = Memo::new(move |_| {
+        let readings = live();
+        let refs: Vec<_> = readings.iter().map(Option::as_ref).collect();
+        crate::parallel::cut_off(&refs)
+    });
+    view! {
+        <section class="card bank parallel" aria-label="Your packs in parallel" data-testid="parallel"
+            style:display=move || if showing_device.get() { "" } else { "none" }>
+            <h2>"Your packs in parallel"</h2>
+            <p class="note">{move || if added.with(Vec::is_empty) {
+                "More packs on the same bus, each with its own BMS? Connect each of the others too: they are shown side by side and added up here, while the rest of the page stays this one's."
+            } else {
+                "Each pack's BMS over its own link, side by side and added up. The rest of the page is pack 1's; the others are watched, not recorded."
+            }}</p>
+            {move || together().map(|t| view! {
+                <p data-testid="parallel-together"><strong>"Together: "</strong>{t.text()}</p>
+            })}
+            {move || warnings.get().into_iter().map(|line| view! {
+                <p class="note attention" data-testid="parallel-cut-off">{line}</p>
+            }).collect_view()}
+            {move || (!added.with(Vec::is_empty)).then(|| view! {
+                <table class="bank-packs" data-testid="parallel-packs">
+                    <thead><tr>
+                        <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"SOH"</th>
+                        <th scope="col">"Current"</th><th scope="col">"Voltage"</th><th scope="col">"Cells"</th>
+                        <th scope="col">"Switches"</th><th scope="col">"Trips and alarms"</th>
+                        <th scope="col"><span class="visually-hidden">"Link"</span></th>
+                    </tr></thead>
+                    <tbody>
+                        {move || rows().into_iter().map(|(id, r)| view! {
+                            <tr data-testid=format!("parallel-pack-{}", r.number) class:tripped=r.tripped>
+                                <th scope="row">{format!("Pack {}", r.number)}
+                                    <span class="quiet link-text" data-testid=format!("parallel-link-{}", r.number)>{r.link.clone()}</span></th>
+                                <td>{r.soc}</td><td class="soh">{r.soh}</td><td>{r.current}</td>
+                                <td>{r.voltage}</td><td>{r.cells}</td><td>{r.switches}</td><td class="faults">{r.faults}</td>
+                                <td>{id.map(|(id, ended)| view! {
+                                    <button class="command" data-testid=format!("parallel-remove-{}", r.number)
+                                        aria-label=format!("{} pack {}", if ended { "Remove" } else { "Disconnect" }, r.number)
+                                        on:click=move |_| remove(id)>{if ended { "Remove" } else { "Disconnect" }}</button>
+                                })}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            <div class="console-row">
+                <button class="command" data-testid="parallel-add-serial" disabled=missing_serial.is_some()
+                    on:click=move |_| add(false)>"Add a pack over USB serial"</button>
+                <button class="command" data-testid="parallel-add-bluetooth" disabled=missing_ble.is_some()
+                    on:click=move |_| add(true)>"Add a pack over Bluetooth"</button>
+            </div>
+            {move || message.get().map(|m| view! { <p class="console-message" role="status" data-testid="parallel-message">{m}</p> })}
+        </section>
+    }
+}
