@@ -42,11 +42,12 @@ const encode = (answers) => Object.fromEntries(Object.entries(answers).map(([k, 
 const JBD_BLE = { service: '0000ff00-0000-1000-8000-00805f9b34fb', notify: '0000ff01-0000-1000-8000-00805f9b34fb', write: '0000ff02-0000-1000-8000-00805f9b34fb' };
 
 /** A page whose serial chooser hands out a port answering as `packs[0]`, then one answering
- *  as `packs[1]`…; with `radio`, its Bluetooth chooser offers a JBD named `radio.name` that
- *  answers as `radio.answers` and drops out once, after `radio.dropAfter` answers. */
-async function pageWithPacks(packs, radio) {
+ *  as `packs[1]`… (with `granted`, every one was allowed before: `getPorts` offers them all);
+ *  with `radio`, its Bluetooth chooser offers a JBD named `radio.name` that answers as
+ *  `radio.answers` and drops out once, after `radio.dropAfter` answers. */
+async function pageWithPacks(packs, radio, granted = false) {
   const context = await dashboard.browser.newContext();
-  await context.addInitScript(({ packs, radio, ble }) => {
+  await context.addInitScript(({ packs, radio, ble, granted }) => {
     localStorage.setItem('cellsight-protocol', 'jbd');
     const bytesOf = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
     const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -70,7 +71,7 @@ async function pageWithPacks(packs, radio) {
     let handed = 0;
     const serial = new EventTarget();
     serial.requestPort = async () => ports[handed++];
-    serial.getPorts = async () => [];
+    serial.getPorts = async () => (granted ? ports : []);
     Object.defineProperty(navigator, 'serial', { configurable: true, value: serial });
     if (!radio) return;
     // A JBD over Bluetooth: requests on the write characteristic, answers as 20-byte
@@ -116,8 +117,9 @@ async function pageWithPacks(packs, radio) {
     };
     device.gatt = { connected: false, connect: async () => { device.gatt.connected = true; return server; }, disconnect: () => { device.gatt.connected = false; } };
     Object.defineProperty(navigator, 'bluetooth', { configurable: true, value: { requestDevice: async () => device } });
-  }, { packs: packs.map(encode), radio: radio && { ...radio, answers: encode(radio.answers) }, ble: JBD_BLE });
-  return openDashboard(context, dashboard.url);
+  }, { packs: packs.map(encode), radio: radio && { ...radio, answers: encode(radio.answers) }, ble: JBD_BLE, granted });
+  // Ports allowed before connect by themselves, so the emulator's banner never shows.
+  return openDashboard(context, dashboard.url, granted ? 'device-status' : 'emulated-time');
 }
 
 const text = (page, id) => page.getByTestId(id).textContent();
@@ -179,6 +181,17 @@ test('a pack added over Bluetooth that drops out is connected again, and a cance
   await page.getByTestId('use-emulator').click();
   await page.getByTestId('emulated-time').waitFor();
   assert.equal(await page.getByTestId('parallel').isVisible(), false);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("on the next visit every port allowed before comes back: the first as the page's device, the others beside it", async () => {
+  const { context, page, errors } = await pageWithPacks([PACK_1, PACK_2], undefined, true);
+  await page.getByTestId('device-status').filter({ hasText: 'the port you allowed before' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-link-2').filter({ hasText: 'USB serial at 115200 baud (allowed before) · JBD / Xiaoxiang / Overkill · live' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-together').filter({ hasText: 'SOC 65.3 % of 380 Ah' }).waitFor();
+  assert.equal(await text(page, 'soc'), '60.0');
+  assert.equal(await page.getByTestId('parallel-pack-3').count(), 0);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -106,21 +106,18 @@ impl Added {
         self.timer.set_value(None);
     }
 
-    /// Opens a port the user picks and reads it until it ends; an error if it did not open
-    /// (the chooser cancelled, the port busy).
-    async fn run_serial(self) -> Result<(), String> {
+    /// Opens the port (one the user picks, or one allowed before) and reads it until it ends;
+    /// an error if it did not open (the chooser cancelled, the port busy).
+    async fn run_serial(self, choice: PortChoice) -> Result<(), String> {
         let baud = stored_baud();
-        let port = SerialLink::open(
-            PortChoice::Ask {
-                adapters_only: true,
-            },
-            baud,
-        )
-        .await?;
+        let before = matches!(choice, PortChoice::Granted(_));
+        let port = SerialLink::open(choice, baud).await?;
         self.session.set(Session::for_protocol(stored_protocol()));
         self.adopt(Link::Serial(port.clone()));
-        self.state
-            .set(AddedState::Open(format!("USB serial at {baud} baud")));
+        self.state.set(AddedState::Open(format!(
+            "USB serial at {baud} baud{}",
+            if before { " (allowed before)" } else { "" }
+        )));
         let why = port.read(|bytes| self.receive(&bytes)).await;
         // Removed: [`Added::close`] has closed the port already.
         if !self.removed.get_value() {
@@ -258,17 +255,23 @@ pub fn ParallelPacks(
     let missing_ble = crate::bluetooth::unavailable();
     // Why the last pack could not be added (the chooser cancelled, a port busy).
     let message = RwSignal::new(None::<String>);
-    let add = move |bluetooth: bool| {
+    // `None`: over Bluetooth; a port: over that serial port.
+    // An added pack's signals belong to the panel, whatever asked for it: made inside an
+    // effect they would be disposed when the effect next runs.
+    let owner = StoredValue::new_local(Owner::current());
+    let add = move |port: Option<PortChoice>| {
         let id = next_id.get_value();
         next_id.set_value(id + 1);
-        let pack = Added::new(id);
+        let pack = owner.with_value(|owner| match owner {
+            Some(owner) => owner.with(|| Added::new(id)),
+            None => Added::new(id),
+        });
         added.update(|list| list.push(pack));
         message.set(None);
         spawn_local(async move {
-            let ran = if bluetooth {
-                pack.run_bluetooth().await
-            } else {
-                pack.run_serial().await
+            let ran = match port {
+                Some(port) => pack.run_serial(port).await,
+                None => pack.run_bluetooth().await,
             };
             if let Err(e) = ran {
                 added.update(|list| list.retain(|p| p.id != id));
@@ -276,6 +279,25 @@ pub fn ParallelPacks(
             }
         });
     };
+    // The ports allowed before, beyond the one pack 1 connects by itself, come back as the
+    // packs beside it once pack 1 shows: a bank's every BMS, on the next visit.
+    let allowed_before = RwSignal::new_local(Vec::<wasm_bindgen::JsValue>::new());
+    if missing_serial.is_none() {
+        spawn_local(async move {
+            let others = crate::serial::granted_ports().await.into_iter().skip(1);
+            allowed_before.set(others.collect());
+        });
+    }
+    Effect::new(move |_| {
+        if showing_device.get() && !allowed_before.with(Vec::is_empty) {
+            for port in allowed_before
+                .try_update(std::mem::take)
+                .unwrap_or_default()
+            {
+                add(Some(PortChoice::Granted(port)));
+            }
+        }
+    });
     let remove = move |id: u32| {
         added.update(|list| {
             list.retain(|p| {
@@ -381,9 +403,9 @@ pub fn ParallelPacks(
             })}
             <div class="console-row">
                 <button class="command" data-testid="parallel-add-serial" disabled=missing_serial.is_some()
-                    on:click=move |_| add(false)>"Add a pack over USB serial"</button>
+                    on:click=move |_| add(Some(PortChoice::Ask { adapters_only: true }))>"Add a pack over USB serial"</button>
                 <button class="command" data-testid="parallel-add-bluetooth" disabled=missing_ble.is_some()
-                    on:click=move |_| add(true)>"Add a pack over Bluetooth"</button>
+                    on:click=move |_| add(None)>"Add a pack over Bluetooth"</button>
             </div>
             {move || message.get().map(|m| view! { <p class="console-message" role="status" data-testid="parallel-message">{m}</p> })}
         </section>

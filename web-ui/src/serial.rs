@@ -63,9 +63,18 @@ fn serial() -> Option<JsValue> {
 
 /// A port this page was allowed to use before, if one is plugged in.
 pub async fn granted_port() -> Option<JsValue> {
-    let ports = call(&serial()?, "getPorts", &[]).await.ok()?;
-    let first = js_sys::Array::from(&ports).get(0);
-    (!first.is_undefined()).then_some(first)
+    granted_ports().await.into_iter().next()
+}
+
+/// Every port this page was allowed to use before that is plugged in, in the browser's order.
+pub async fn granted_ports() -> Vec<JsValue> {
+    let Some(serial) = serial() else {
+        return Vec::new();
+    };
+    match call(&serial, "getPorts", &[]).await {
+        Ok(ports) => js_sys::Array::from(&ports).iter().collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Calls `on_port` whenever a port the user allowed before is plugged in again.
