@@ -139,10 +139,10 @@ test('a second pack added beside the first is shown, added up, and pointed at wh
   const row = async (n) => (await page.getByTestId(`parallel-pack-${n}`).locator('td').allTextContents());
   await page.getByTestId('parallel-pack-2').filter({ hasText: '80.0 %' }).waitFor({ timeout: 15_000 });
   assert.deepEqual((await row(1)).slice(0, 7), [
-    '60.0 %', '—', '-40.0 A', '13.16 V', '3.288–3.292 V (4 mV apart)', 'charge on · discharge on', 'none',
+    '60.0 %', '—', '-40.0 A', '13.16 V', '3.288–3.292 V, cells 3 and 2 (4 mV apart)', 'charge on · discharge on', 'none',
   ]);
   assert.deepEqual((await row(2)).slice(0, 7), [
-    '80.0 %', '—', '+0.2 A', '13.26 V', '3.310–3.325 V (15 mV apart)', 'charge on · discharge on', 'none',
+    '80.0 %', '—', '+0.2 A', '13.26 V', '3.310–3.325 V, cells 1 and 2 (15 mV apart)', 'charge on · discharge on', 'none',
   ]);
   assert.match(await text(page, 'parallel-link-1'), /on this page · JBD \/ Xiaoxiang \/ Overkill · live/);
   // (60 × 280 + 80 × 100) / 380 = 65.3 %; 168 + 80 Ah left of 380.

@@ -33,7 +33,7 @@ pub struct PackRow {
     pub current: String,
     /// Pack voltage.
     pub voltage: String,
-    /// Its lowest and highest cell: "3.301–3.312 V (11 mV apart)".
+    /// Its lowest and highest cell: "3.301–3.312 V, cells 4 and 11 (11 mV apart)".
     pub cells: String,
     /// Its switches in words, or "not reported".
     pub switches: String,
@@ -104,10 +104,11 @@ pub fn row(number: usize, link: String, reading: Option<&Reading>) -> PackRow {
         (None, _) => "—".to_owned(),
     };
     let cells = match (r.min_cell(), r.max_cell()) {
-        (Some((_, low)), Some((_, high))) => format!(
-            "{low:.3}–{high:.3} V ({:.0} mV apart)",
+        (Some((lowest, low)), Some((highest, high))) if lowest != highest => format!(
+            "{low:.3}–{high:.3} V, cells {lowest} and {highest} ({:.0} mV apart)",
             (high - low) * 1000.0
         ),
+        (Some((_, v)), Some(_)) => format!("{v:.3} V, all alike"),
         _ => "—".to_owned(),
     };
     let on = |b: bool| if b { "on" } else { "off" };
@@ -262,7 +263,7 @@ mod tests {
         assert_eq!(row.soh, "—");
         assert_eq!(row.current, "-12.3 A");
         assert_eq!(row.voltage, "53.20 V");
-        assert_eq!(row.cells, "3.310–3.325 V (15 mV apart)");
+        assert_eq!(row.cells, "3.310–3.325 V, cells 3 and 2 (15 mV apart)");
         assert_eq!(row.switches, "charge on · discharge on");
         assert_eq!(
             row.faults,
@@ -286,6 +287,11 @@ mod tests {
         // every figure is a dash.
         r.protocol = Protocol::Cellsight;
         assert_eq!(super::row(1, String::new(), Some(&r)).soh, "learning");
+        r.cell_voltages_v = vec![3.3; 4];
+        assert_eq!(
+            super::row(1, String::new(), Some(&r)).cells,
+            "3.300 V, all alike"
+        );
         let empty = super::row(3, "waiting".to_owned(), None);
         assert_eq!((empty.soc.as_str(), empty.current.as_str()), ("—", "—"));
     }

@@ -89,6 +89,8 @@ impl Added {
             })));
     }
 
+    /// Its link ended (or never opened), for the reason given: nothing is asked of it any
+    /// more, and what was half received is dropped.
     fn end(self, why: String) {
         self.timer.set_value(None);
         self.link.set_value(None);
@@ -96,6 +98,7 @@ impl Added {
         self.state.set(AddedState::Ended(why));
     }
 
+    /// The user removed it: its link closes, and a drop-out is not reconnected.
     fn close(self) {
         self.removed.set_value(true);
         match self.link.get_value() {
