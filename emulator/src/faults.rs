@@ -60,12 +60,19 @@ pub enum InjectedFault {
     /// A short circuit on the pack terminals: the front end's hardware trips within
     /// microseconds and reports it.
     ExternalShortCircuit,
+    /// The pack's breaker or fuse to the bus opens (a cable comes loose): it is cut off the
+    /// bus, and its BMS, measuring inside, sees a pack at rest with its switches on. Only the
+    /// packs beside it can tell.
+    BusDisconnected,
 }
 
 impl InjectedFault {
+    /// How many faults [`InjectedFault::catalogue`] offers.
+    pub const CATALOGUE_LEN: usize = 11;
+
     /// One of each kind with the strength the scenarios use, for a pack of `cell_count` cells
     /// and `sensor_count` temperature sensors: what an emulator console offers to inject now.
-    pub fn catalogue(cell_count: usize) -> [InjectedFault; 10] {
+    pub fn catalogue(cell_count: usize) -> [InjectedFault; Self::CATALOGUE_LEN] {
         // A cell in the middle of the string, away from the ends' thermal advantage.
         let cell = cell_count.saturating_sub(1) / 2;
         [
@@ -88,6 +95,7 @@ impl InjectedFault {
             InjectedFault::FrontEndLost,
             InjectedFault::ChargerIgnoresLimits { current_a: 120.0 },
             InjectedFault::ExternalShortCircuit,
+            InjectedFault::BusDisconnected,
         ]
     }
 
@@ -131,6 +139,10 @@ impl InjectedFault {
                 format!("A charger ignores the BMS and pushes {current_a:.0} A")
             }
             InjectedFault::ExternalShortCircuit => "Short circuit on the pack terminals".to_owned(),
+            InjectedFault::BusDisconnected => {
+                "The pack's breaker to the bus opens: cut off, its BMS sees nothing wrong"
+                    .to_owned()
+            }
         }
     }
 
@@ -147,6 +159,7 @@ impl InjectedFault {
             InjectedFault::FrontEndLost => "front-end-lost",
             InjectedFault::ChargerIgnoresLimits { .. } => "charger-ignores-limits",
             InjectedFault::ExternalShortCircuit => "external-short-circuit",
+            InjectedFault::BusDisconnected => "bus-disconnected",
         }
     }
 }

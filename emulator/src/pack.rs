@@ -94,6 +94,9 @@ pub struct Pack {
     decays: (f64, (f64, f64)),
     /// The contactor, when the pack has one instead of FETs.
     pub contactor: Option<Contactor>,
+    /// Its breaker or fuse to the bus has opened: nothing flows whatever its switches say, and
+    /// its BMS, measuring inside, sees only a pack at rest.
+    pub bus_disconnected: bool,
     /// Simulated time since the cells' ageing was last brought up to date, s.
     since_ageing_s: f64,
     /// Which cells exchange heat with a left and a right neighbour, for the module size and
@@ -154,6 +157,7 @@ impl Pack {
             balancer,
             decays: (f64::NAN, (1.0, 1.0)),
             contactor: None,
+            bus_disconnected: false,
             since_ageing_s: 0.0,
             neighbours: (0, 0, [false; MAX_CELLS], [false; MAX_CELLS]),
         }
@@ -163,7 +167,7 @@ impl Pack {
     /// the charge FET, a discharge current the discharge FET (the other FET conducts through its
     /// body diode in that direction).
     pub fn allowed_current_a(&self, requested_a: f64) -> f64 {
-        if self.contactor.is_some_and(|c| !c.main_on) {
+        if self.bus_disconnected || self.contactor.is_some_and(|c| !c.main_on) {
             return 0.0;
         }
         if (requested_a > 0.0 && !self.charge_switch_on)

@@ -710,6 +710,7 @@ impl Simulation {
                 self.home.rogue_charger_a = Some(current_a);
             }
             InjectedFault::ExternalShortCircuit => self.sensors.short_circuit = true,
+            InjectedFault::BusDisconnected => self.pack.bus_disconnected = true,
         }
         self.stats.injected.push(InjectedRecord {
             time_s: self.time_s,

@@ -77,6 +77,40 @@ fn a_pack_that_opens_leaves_the_others_to_carry_the_house() {
     assert_eq!(s.unserved_kwh, 0.0);
 }
 
+/// Pack 2's breaker opens mid-morning: from then on it carries nothing, while its BMS, which
+/// measures inside, sees a pack at rest with its switches on and reports nothing wrong. The
+/// other two carry the house between them.
+#[test]
+fn a_pack_cut_off_the_bus_carries_nothing_and_its_bms_cannot_tell() {
+    let mut b = bank(Scenario::SolarDay, 3);
+    b.run_for(4 * 3_600);
+    b.inject(1, emulator::InjectedFault::BusDisconnected);
+    let (mut most_a, mut idle) = (0.0_f64, true);
+    for _ in 0..6 * 3_600 {
+        b.step();
+        let c = b.currents_a();
+        idle &= c[1] == 0.0;
+        most_a = most_a.max(c[0].abs().min(c[2].abs()));
+    }
+    assert!(idle, "pack 2 carried current after its breaker opened");
+    assert!(most_a > 50.0, "the others carried at most {most_a} A");
+    let pack = &b.packs()[1];
+    let outputs = pack.outputs();
+    assert!(outputs.charge_switch_on && outputs.discharge_switch_on);
+    assert!(outputs.trips.is_empty() && outputs.warnings.is_empty() && outputs.derates.is_empty());
+    let s = b.summary();
+    assert!(s.pack_summaries.iter().all(|p| p.trips.is_empty()));
+    assert_eq!(s.unserved_kwh, 0.0);
+    assert!(
+        s.pack_summaries[1]
+            .injected
+            .iter()
+            .any(|i| i.fault == "bus-disconnected"),
+        "{:?}",
+        s.pack_summaries[1].injected
+    );
+}
+
 /// Pack 1 has a weak cell: full first each day, it derates its charge. The bank holds the
 /// inverter to what brings that pack to its own limit, though the others could take more.
 #[test]

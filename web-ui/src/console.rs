@@ -282,7 +282,7 @@ pub fn EmulatorConsole(
                 <label>"Fault "
                     <select data-testid="inject-fault"
                         on:change=move |ev| fault.set(event_target_value(&ev).parse().unwrap_or(0))>
-                        {(0..10).map(|k| view! {
+                        {(0..InjectedFault::CATALOGUE_LEN).map(|k| view! {
                             <option value=k.to_string() selected=move || fault.get() == k>{move || fault_text(k)}</option>
                         }).collect_view()}
                     </select>
