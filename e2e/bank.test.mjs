@@ -1,7 +1,8 @@
 // Packs in parallel: three packs on one bus, each with its own BMS (the emulator's bank). The
 // bank panel tells what the inverter is told together and a line a pack; the CAN frames are the
 // bank's. An open sense wire in pack 1 opens it: the bank then tells the two others' limits.
-// The console restarts a run with another number of packs.
+// The console restarts a run with another number of packs. A pack whose breaker opens is named
+// by the packs beside it, its own BMS seeing nothing wrong.
 import { test } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import assert from 'node:assert/strict';
@@ -172,6 +173,30 @@ test('an old bank with a new pack: the older packs take less and their BMSs know
   // One pack: no steps between packs to choose.
   await page.getByTestId('packs-select').selectOption('1');
   assert.equal(await page.getByTestId('age-step-select').isVisible(), false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a pack cut off the bus is named, though its own BMS sees nothing wrong", async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${dashboard.url}?packs=3`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await waitFor('three pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 3);
+  // Pack 1's breaker opens at dawn (faults go to the pack on the page); as the sun climbs the
+  // two others charge at tens of amperes while it carries nothing.
+  const options = await page.getByTestId('inject-fault').locator('option').allTextContents();
+  const breaker = options.findIndex((o) => o.startsWith("The pack's breaker to the bus opens"));
+  assert.ok(breaker >= 0, options.join(' | '));
+  await page.getByTestId('inject-fault').selectOption(String(breaker));
+  await page.getByTestId('inject-fault-apply').click();
+  await page.getByTestId('speed-select').selectOption('3600');
+  await page.getByTestId('bank-cut-off').filter({ hasText: /^Pack 1 carries no current while the others are charging at \d+ A each on average, its switches on: it may be cut off the bus\./ }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  // Its own BMS: switches on, nothing wrong, nothing flowing.
+  assert.match(await page.getByTestId('bank-pack-1').textContent(), /\+0\.0 A.*charge on · discharge on.*none/);
+  assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -536,6 +536,9 @@ fn BankPanel(
             {move || session.with(|s| s.bank.held_text(capacity())).into_iter().map(|line| view! {
                 <p class="note attention" data-testid="bank-held">{line}</p>
             }).collect_view()}
+            {move || session.with(|s| s.bank.cut_off_text().to_vec()).into_iter().map(|line| view! {
+                <p class="note attention" data-testid="bank-cut-off">{line}</p>
+            }).collect_view()}
             <table class="bank-packs" data-testid="bank-packs">
                 <thead><tr>
                     <th scope="col">"Pack"</th><th scope="col">"SOC"</th><th scope="col">"SOH"</th><th scope="col">"Current"</th>

@@ -20,6 +20,8 @@ pub struct BankView {
     pub packs: Vec<Option<Telemetry>>,
     /// The pack whose BMS the page shows, 0-based.
     pub shown: usize,
+    /// Watches for a pack cut off the bus, report by report.
+    cut_off: crate::parallel::CutOffWatch,
 }
 
 /// One pack's line in the bank panel.
@@ -162,6 +164,13 @@ impl BankView {
                 found
             })
             .collect();
+        let readings: Vec<Option<crate::session::Reading>> = self
+            .packs
+            .iter()
+            .map(|t| t.as_ref().map(crate::session::Reading::from_telemetry))
+            .collect();
+        let refs: Vec<_> = readings.iter().map(Option::as_ref).collect();
+        self.cut_off.update(&refs);
     }
 
     /// Whether there is a bank to show (more than one pack).
@@ -310,6 +319,16 @@ impl BankView {
         out
     }
 
+    /// A pack that has carried nothing beside busy ones for a minute with its switches on, cut
+    /// off the bus by all its BMS can tell ([`crate::parallel::CutOffWatch`]), in words.
+    pub fn cut_off_text(&self) -> &[String] {
+        if self.is_bank() {
+            self.cut_off.lines()
+        } else {
+            &[]
+        }
+    }
+
     /// The CAN frames the bank sends its inverter, decoded (`None` without a bank).
     pub fn can_rows(&self, capacity_mah: u32) -> Option<Vec<CanRow>> {
         let bank = self.told(capacity_mah)?;
@@ -377,6 +396,33 @@ mod tests {
         );
         let ccl = view.told(280_000).unwrap().report.charge_current_ma;
         assert!((275_000..=280_000).contains(&ccl), "{ccl} mA");
+    }
+
+    #[test]
+    fn a_pack_cut_off_the_bus_is_named_though_its_bms_sees_nothing_wrong() {
+        let mut device = bank_device();
+        device.advance(600);
+        let mut view = BankView::default();
+        view.set_frames(&device.pack_frames());
+        assert!(view.cut_off_text().is_empty());
+        // Pack 1's breaker opens; by mid-morning the other two charge at tens of amperes each,
+        // and after a minute of that it is named.
+        device.inject(InjectedFault::BusDisconnected);
+        device.advance(4 * 3_600);
+        view.set_frames(&device.pack_frames());
+        assert!(view.cut_off_text().is_empty());
+        device.advance(60);
+        view.set_frames(&device.pack_frames());
+        let lines = view.lines();
+        assert_eq!(lines[0].faults, "none");
+        assert!(lines[0].current_a.abs() < 1.0, "{}", lines[0].current_a);
+        let text = view.cut_off_text();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].starts_with("Pack 1 carries no current while the others are charging at"),
+            "{}",
+            text[0]
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! voltage. So the page adds their currents and powers, weighs their SOCs by their capacities
 //! (where every BMS tells its own; the plain mean otherwise, and it says so), and points at a
 //! pack that does not take its part: one carrying nothing while the others carry tens of
-//! amperes with its switches on is most likely cut off the bus (a breaker, fuse or cable).
-//! A pack's own BMS cannot tell that; only the packs side by side can.
+//! amperes with its switches on, for a minute, is most likely cut off the bus (a breaker, fuse
+//! or cable). A pack's own BMS cannot tell that; only the packs side by side can.
 
 use crate::session::{Reading, fault_label, signed};
 use crate::vendor::Protocol;
@@ -33,8 +33,10 @@ pub struct PackRow {
     pub current: String,
     /// Pack voltage.
     pub voltage: String,
-    /// Its lowest and highest cell: "3.301–3.312 V, cells 4 and 11 (11 mV apart)".
+    /// Its lowest and highest cell voltage: "3.301–3.312 V".
     pub cells: String,
+    /// How far apart, and which cells: "11 mV apart, cells 4 and 11" ("" without cells).
+    pub cells_apart: String,
     /// Its switches in words, or "not reported".
     pub switches: String,
     /// Trips and alarms in words, "none", or "not reported".
@@ -93,6 +95,7 @@ pub fn row(number: usize, link: String, reading: Option<&Reading>) -> PackRow {
             current: none(),
             voltage: none(),
             cells: none(),
+            cells_apart: String::new(),
             switches: none(),
             faults: none(),
             tripped: false,
@@ -103,13 +106,16 @@ pub fn row(number: usize, link: String, reading: Option<&Reading>) -> PackRow {
         (None, Protocol::Cellsight) => "learning".to_owned(),
         (None, _) => "—".to_owned(),
     };
-    let cells = match (r.min_cell(), r.max_cell()) {
-        (Some((lowest, low)), Some((highest, high))) if lowest != highest => format!(
-            "{low:.3}–{high:.3} V, cells {lowest} and {highest} ({:.0} mV apart)",
-            (high - low) * 1000.0
+    let (cells, cells_apart) = match (r.min_cell(), r.max_cell()) {
+        (Some((lowest, low)), Some((highest, high))) if lowest != highest => (
+            format!("{low:.3}–{high:.3} V"),
+            format!(
+                "{:.0} mV apart, cells {lowest} and {highest}",
+                (high - low) * 1000.0
+            ),
         ),
-        (Some((_, v)), Some(_)) => format!("{v:.3} V, all alike"),
-        _ => "—".to_owned(),
+        (Some((_, v)), Some(_)) => (format!("{v:.3} V"), "all alike".to_owned()),
+        _ => ("—".to_owned(), String::new()),
     };
     let on = |b: bool| if b { "on" } else { "off" };
     let switches = match (r.charge_switch_on, r.discharge_switch_on) {
@@ -148,6 +154,7 @@ pub fn row(number: usize, link: String, reading: Option<&Reading>) -> PackRow {
         current: format!("{} A", signed(r.current_a, 1)),
         voltage: format!("{:.2} V", r.pack_voltage_v),
         cells,
+        cells_apart,
         switches,
         faults,
         tripped: !r.faults.is_empty(),
@@ -190,44 +197,81 @@ pub fn together(readings: &[&Reading]) -> Option<Together> {
     })
 }
 
-/// Packs that carry nothing while the others carry at least [`BUSY_A`] each on average, with
-/// their switches on (or not reported): in words, one line each. `readings` are numbered from
-/// pack 1; a pack without a reading is skipped.
-pub fn cut_off(readings: &[Option<&Reading>]) -> Vec<String> {
-    let reported: Vec<(usize, &Reading)> = readings
-        .iter()
-        .enumerate()
-        .filter_map(|(k, r)| r.map(|r| (k + 1, r)))
-        .collect();
-    if reported.len() < 2 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for &(number, r) in &reported {
-        let switches_on = r.charge_switch_on != Some(false) && r.discharge_switch_on != Some(false);
-        if r.current_a.abs() >= IDLE_A || !switches_on || r.charge_standby == Some(true) {
-            continue;
+/// How long a pack must have carried nothing beside busy ones before it is named, s of its own
+/// reports' time: a pack on the bus can pass through 0 A for a moment as the currents shift
+/// (in the emulator a pack of a bank at other charge levels did, for a second at a time).
+pub const CUT_OFF_AFTER_S: f64 = 60.0;
+
+/// Watches for a pack cut off the bus: one carrying under [`IDLE_A`] with its switches on (not
+/// standing by, and not asking for no current that way), while the others carry at least
+/// [`BUSY_A`] each on average, for [`CUT_OFF_AFTER_S`] of its own time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CutOffWatch {
+    /// Per pack, pack 1 first: the time of its report (its own clock, s) since which it has
+    /// looked cut off, and the others' mean current then, A.
+    since: Vec<Option<(f64, f64)>>,
+    /// The lines for the packs named at the last update.
+    lines: Vec<String>,
+}
+
+impl CutOffWatch {
+    /// Takes every pack's latest reading (pack 1 first; `None`: none yet, or not coming). A
+    /// pack without a reading is neither named nor counted among the others.
+    pub fn update(&mut self, readings: &[Option<&Reading>]) {
+        self.since.resize(readings.len(), None);
+        self.lines.clear();
+        let reported = readings.iter().flatten().count();
+        for (k, reading) in readings.iter().enumerate() {
+            let Some(r) = reading else {
+                self.since[k] = None;
+                continue;
+            };
+            let others: Vec<f64> = readings
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .filter_map(|(_, o)| o.map(|o| o.current_a))
+                .collect();
+            let mean = others.iter().sum::<f64>() / others.len().max(1) as f64;
+            let asks_none = r.limits.as_ref().is_some_and(|l| {
+                let limit = if mean > 0.0 {
+                    l.charge_current_a
+                } else {
+                    l.discharge_current_a
+                };
+                limit < IDLE_A
+            });
+            let looks_cut_off = reported >= 2
+                && r.current_a.abs() < IDLE_A
+                && mean.abs() >= BUSY_A
+                && r.charge_switch_on != Some(false)
+                && r.discharge_switch_on != Some(false)
+                && r.charge_standby != Some(true)
+                && !asks_none;
+            if !looks_cut_off {
+                self.since[k] = None;
+                continue;
+            }
+            let (since_s, _) = *self.since[k].get_or_insert((r.uptime_secs, mean));
+            if r.uptime_secs - since_s >= CUT_OFF_AFTER_S {
+                let way = if mean > 0.0 {
+                    "charging"
+                } else {
+                    "discharging"
+                };
+                self.lines.push(format!(
+                    "Pack {} carries no current while the others are {way} at {:.0} A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables.",
+                    k + 1,
+                    mean.abs()
+                ));
+            }
         }
-        let others: Vec<f64> = reported
-            .iter()
-            .filter(|(n, _)| *n != number)
-            .map(|(_, o)| o.current_a)
-            .collect();
-        let mean = others.iter().sum::<f64>() / others.len() as f64;
-        if mean.abs() < BUSY_A {
-            continue;
-        }
-        let way = if mean > 0.0 {
-            "charging"
-        } else {
-            "discharging"
-        };
-        out.push(format!(
-            "Pack {number} carries no current while the others are {way} at {:.0} A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables.",
-            mean.abs()
-        ));
     }
-    out
+
+    /// The packs named at the last update, in words: one line each.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
 }
 
 #[cfg(test)]
@@ -263,7 +307,10 @@ mod tests {
         assert_eq!(row.soh, "—");
         assert_eq!(row.current, "-12.3 A");
         assert_eq!(row.voltage, "53.20 V");
-        assert_eq!(row.cells, "3.310–3.325 V, cells 3 and 2 (15 mV apart)");
+        assert_eq!(
+            (row.cells.as_str(), row.cells_apart.as_str()),
+            ("3.310–3.325 V", "15 mV apart, cells 3 and 2")
+        );
         assert_eq!(row.switches, "charge on · discharge on");
         assert_eq!(
             row.faults,
@@ -288,9 +335,10 @@ mod tests {
         r.protocol = Protocol::Cellsight;
         assert_eq!(super::row(1, String::new(), Some(&r)).soh, "learning");
         r.cell_voltages_v = vec![3.3; 4];
+        let alike = super::row(1, String::new(), Some(&r));
         assert_eq!(
-            super::row(1, String::new(), Some(&r)).cells,
-            "3.300 V, all alike"
+            (alike.cells.as_str(), alike.cells_apart.as_str()),
+            ("3.300 V", "all alike")
         );
         let empty = super::row(3, "waiting".to_owned(), None);
         assert_eq!((empty.soc.as_str(), empty.current.as_str()), ("—", "—"));
@@ -330,29 +378,74 @@ mod tests {
         assert_eq!(together(&[]), None);
     }
 
+    /// `pack` as reported at `time_s` of its own clock.
+    fn at(mut pack: Reading, time_s: f64) -> Reading {
+        pack.uptime_secs = time_s;
+        pack
+    }
+
     #[test]
-    fn a_pack_carrying_nothing_beside_busy_ones_is_pointed_at() {
+    fn a_pack_carrying_nothing_beside_busy_ones_for_a_minute_is_pointed_at() {
         let a = pack(60.0, -41.0, Some(280.0));
         let b = pack(60.0, -39.0, Some(280.0));
         let idle = pack(62.0, 0.3, Some(280.0));
-        let lines = cut_off(&[Some(&a), Some(&idle), Some(&b)]);
+        let mut watch = CutOffWatch::default();
+        let mut look = |time_s: f64, idle: &Reading| {
+            let idle = at(idle.clone(), time_s);
+            watch.update(&[Some(&a), Some(&idle), Some(&b)]);
+            watch.lines().to_vec()
+        };
+        // A moment at 0 A is a pack passing through it as the currents shift.
+        assert!(look(100.0, &idle).is_empty());
+        assert!(look(159.0, &idle).is_empty());
         assert_eq!(
-            lines,
+            look(160.0, &idle),
             vec![
                 "Pack 2 carries no current while the others are discharging at 40 A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
             ]
         );
+        // Carrying again: the count starts afresh.
+        let carrying = pack(62.0, -20.0, Some(280.0));
+        assert!(look(161.0, &carrying).is_empty());
+        assert!(look(200.0, &idle).is_empty());
 
-        // Resting together, or a pack whose own switch is open, or standing by: nothing to say.
+        // Never named: resting together, its own switch open, standing by, or asking for no
+        // current that way (a full pack's charge limit of 0 while the others charge).
+        let named_by = |a: &Reading, idle: &Reading| {
+            let mut watch = CutOffWatch::default();
+            for t in [0.0, 100.0] {
+                watch.update(&[Some(a), Some(&at(idle.clone(), t))]);
+            }
+            watch.lines().len()
+        };
         let resting = pack(60.0, 0.2, Some(280.0));
-        assert!(cut_off(&[Some(&resting), Some(&idle)]).is_empty());
+        assert_eq!(named_by(&resting, &idle), 0);
+        assert_eq!(named_by(&a, &idle), 1);
         let mut open = idle.clone();
         open.discharge_switch_on = Some(false);
-        assert!(cut_off(&[Some(&a), Some(&open), Some(&b)]).is_empty());
+        assert_eq!(named_by(&a, &open), 0);
         let mut standing_by = idle.clone();
         standing_by.charge_standby = Some(true);
-        assert!(cut_off(&[Some(&a), Some(&standing_by), Some(&b)]).is_empty());
-        // A pack that has not reported is neither accused nor counted.
-        assert!(cut_off(&[Some(&a), None]).is_empty());
+        assert_eq!(named_by(&a, &standing_by), 0);
+        let mut full = idle.clone();
+        full.limits = Some(crate::session::LimitsView {
+            charge_voltage_v: 55.2,
+            charge_current_a: 0.0,
+            discharge_current_a: 200.0,
+            phase: "absorption",
+        });
+        let charging = pack(60.0, 41.0, Some(280.0));
+        assert_eq!(named_by(&charging, &full), 0);
+        assert_eq!(
+            named_by(&a, &full),
+            1,
+            "it still gives nothing when asked to"
+        );
+        // A pack that has not reported is neither named nor counted.
+        let mut watch = CutOffWatch::default();
+        for t in [0.0, 100.0] {
+            watch.update(&[Some(&at(idle.clone(), t)), None]);
+        }
+        assert!(watch.lines().is_empty());
     }
 }

@@ -359,10 +359,12 @@ pub fn ParallelPacks(
             .flatten()
     };
     // A memo: the lines are drawn anew only when they change, not at every report.
+    let watch = StoredValue::new(crate::parallel::CutOffWatch::default());
     let warnings = Memo::new(move |_| {
         let readings = live();
         let refs: Vec<_> = readings.iter().map(Option::as_ref).collect();
-        crate::parallel::cut_off(&refs)
+        watch.update_value(|w| w.update(&refs));
+        watch.with_value(|w| w.lines().to_vec())
     });
     view! {
         <section class="card bank parallel" aria-label="Your packs in parallel" data-testid="parallel"
@@ -393,7 +395,7 @@ pub fn ParallelPacks(
                                 <th scope="row">{format!("Pack {}", r.number)}
                                     <span class="quiet link-text" data-testid=format!("parallel-link-{}", r.number)>{r.link.clone()}</span></th>
                                 <td>{r.soc}</td><td class="soh">{r.soh}</td><td>{r.current}</td>
-                                <td>{r.voltage}</td><td>{r.cells}</td><td>{r.switches}</td><td class="faults">{r.faults}</td>
+                                <td>{r.voltage}</td><td>{r.cells}<span class="quiet link-text">{r.cells_apart}</span></td><td>{r.switches}</td><td class="faults">{r.faults}</td>
                                 <td>{id.map(|(id, ended)| view! {
                                     <button class="command" data-testid=format!("parallel-remove-{}", r.number)
                                         aria-label=format!("{} pack {}", if ended { "Remove" } else { "Disconnect" }, r.number)
