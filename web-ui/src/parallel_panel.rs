@@ -115,6 +115,11 @@ impl Added {
         let baud = stored_baud();
         let before = matches!(choice, PortChoice::Granted(_));
         let port = SerialLink::open(choice, baud).await?;
+        if self.removed.get_value() {
+            // Removed (or the page went back to the emulator) while the port opened.
+            port.disconnect().await;
+            return Ok(());
+        }
         self.session.set(Session::for_protocol(stored_protocol()));
         self.adopt(Link::Serial(port.clone()));
         self.state.set(AddedState::Open(format!(
@@ -138,6 +143,10 @@ impl Added {
     async fn run_bluetooth(self) -> Result<(), String> {
         let chosen = stored_protocol();
         let device = BluetoothLink::connect(chosen).await?;
+        if self.removed.get_value() {
+            device.disconnect();
+            return Ok(());
+        }
         self.session
             .set(Session::for_protocol(chosen.or(device.profile.protocol)));
         let name = format!("{} over Bluetooth", device.name);
@@ -258,10 +267,10 @@ pub fn ParallelPacks(
     let missing_ble = crate::bluetooth::unavailable();
     // Why the last pack could not be added (the chooser cancelled, a port busy).
     let message = RwSignal::new(None::<String>);
-    // `None`: over Bluetooth; a port: over that serial port.
     // An added pack's signals belong to the panel, whatever asked for it: made inside an
     // effect they would be disposed when the effect next runs.
     let owner = StoredValue::new_local(Owner::current());
+    // `None`: over Bluetooth; a port: over that serial port.
     let add = move |port: Option<PortChoice>| {
         let id = next_id.get_value();
         next_id.set_value(id + 1);
