@@ -199,7 +199,7 @@ pub fn together(readings: &[&Reading]) -> Option<Together> {
 
 /// How long a pack must have carried nothing beside busy ones before it is named, s of its own
 /// reports' time: a pack on the bus can pass through 0 A for a moment as the currents shift
-/// (in the emulator a pack of a bank at other charge levels did, for a second at a time).
+/// (in the emulator, for at most 3 s at a time over two days of ten scenarios).
 pub const CUT_OFF_AFTER_S: f64 = 60.0;
 
 /// Watches for a pack cut off the bus: one carrying under [`IDLE_A`] with its switches on (not
