@@ -45,10 +45,11 @@ const JBD_BLE = { service: '0000ff00-0000-1000-8000-00805f9b34fb', notify: '0000
  *  as `packs[1]`… (with `granted`, every one was allowed before: `getPorts` offers them all);
  *  with `radio`, its Bluetooth chooser offers a JBD named `radio.name` that answers as
  *  `radio.answers` and drops out once, after `radio.dropAfter` answers. */
-async function pageWithPacks(packs, radio, granted = false) {
+async function pageWithPacks(packs, radio, granted = false, baud = undefined) {
   const context = await dashboard.browser.newContext();
-  await context.addInitScript(({ packs, radio, ble, granted }) => {
+  await context.addInitScript(({ packs, radio, ble, granted, baud }) => {
     localStorage.setItem('cellsight-protocol', 'jbd');
+    if (baud) localStorage.setItem('cellsight-baud', baud);
     const bytesOf = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
     const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     window.__closed = [];
@@ -117,7 +118,7 @@ async function pageWithPacks(packs, radio, granted = false) {
     };
     device.gatt = { connected: false, connect: async () => { device.gatt.connected = true; return server; }, disconnect: () => { device.gatt.connected = false; } };
     Object.defineProperty(navigator, 'bluetooth', { configurable: true, value: { requestDevice: async () => device } });
-  }, { packs: packs.map(encode), radio: radio && { ...radio, answers: encode(radio.answers) }, ble: JBD_BLE, granted });
+  }, { packs: packs.map(encode), radio: radio && { ...radio, answers: encode(radio.answers) }, ble: JBD_BLE, granted, baud });
   // The page's clock flows as usual until a test runs it on.
   await context.clock.install();
   // Ports allowed before connect by themselves, so the emulator's banner never shows.
@@ -193,9 +194,10 @@ test('a pack added over Bluetooth that drops out is connected again, and a cance
 });
 
 test("on the next visit every port allowed before comes back: the first as the page's device, the others beside it", async () => {
-  const { context, page, errors } = await pageWithPacks([PACK_1, PACK_2], undefined, true);
-  await page.getByTestId('device-status').filter({ hasText: 'the port you allowed before' }).waitFor({ timeout: 15_000 });
-  await page.getByTestId('parallel-link-2').filter({ hasText: 'USB serial at 115200 baud (allowed before) · JBD / Xiaoxiang / Overkill · live' }).waitFor({ timeout: 15_000 });
+  // At the baud rate that worked last time, pack 1's and so the others' too.
+  const { context, page, errors } = await pageWithPacks([PACK_1, PACK_2], undefined, true, '9600');
+  await page.getByTestId('device-status').filter({ hasText: 'Connected over Web Serial at 9600 baud (the port you allowed before)' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-link-2').filter({ hasText: 'USB serial at 9600 baud (allowed before) · JBD / Xiaoxiang / Overkill · live' }).waitFor({ timeout: 15_000 });
   await page.getByTestId('parallel-together').filter({ hasText: 'SOC 65.3 % of 380 Ah' }).waitFor();
   assert.equal(await text(page, 'soc'), '60.0');
   assert.equal(await page.getByTestId('parallel-pack-3').count(), 0);

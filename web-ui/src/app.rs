@@ -244,9 +244,10 @@ pub fn App() -> impl IntoView {
             })}
             {replay_id.is_none().then(|| {
                 let deliver = deliver.clone();
+                let serial_baud = RwSignal::new(crate::device_panel::stored_baud());
                 let device = device.clone();
                 view! {
-                    <DevicePanel session=session showing_device=showing_device writer=device_writer
+                    <DevicePanel session=session showing_device=showing_device writer=device_writer baud=serial_baud
                         deliver=std::rc::Rc::new(move |bytes, name| deliver(bytes, None, Some(name)))
                         emulator_paused=std::rc::Rc::new(move |paused| {
                             if paused {
@@ -256,7 +257,7 @@ pub fn App() -> impl IntoView {
                                 device.send(Command::SetPaused(paused));
                             }
                         })/>
-                    <ParallelPacks session=session showing_device=showing_device/>
+                    <ParallelPacks session=session showing_device=showing_device baud=serial_baud/>
                 }
             })}
             <section class="cards" aria-label="Pack">

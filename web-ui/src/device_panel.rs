@@ -141,9 +141,10 @@ pub fn DevicePanel(
     emulator_paused: Rc<dyn Fn(bool)>,
     /// Set to a writer to the open link (for the configuration panel), cleared when it ends.
     writer: StoredValue<Option<Writer>, LocalStorage>,
+    /// The serial baud rate chosen (the packs added beside this one open at it too).
+    baud: RwSignal<u32>,
 ) -> impl IntoView {
     let state = RwSignal::new(DeviceState::Idle);
-    let baud = RwSignal::new(stored_baud());
     let choice = RwSignal::new(stored_protocol());
     // Whether the port chooser offers only USB-serial adapters, and which those are.
     let adapters_only = RwSignal::new(true);

@@ -6,8 +6,7 @@
 
 use crate::bluetooth::BluetoothLink;
 use crate::device_panel::{
-    Link, RECONNECT_TRIES, RECONNECT_WAIT_MILLIS, poll_timer, sleep_ms, stored_baud,
-    stored_protocol,
+    Link, RECONNECT_TRIES, RECONNECT_WAIT_MILLIS, poll_timer, sleep_ms, stored_protocol,
 };
 use crate::serial::{PortChoice, SerialLink};
 use crate::session::{LinkState, Session};
@@ -111,8 +110,7 @@ impl Added {
 
     /// Opens the port (one the user picks, or one allowed before) and reads it until it ends;
     /// an error if it did not open (the chooser cancelled, the port busy).
-    async fn run_serial(self, choice: PortChoice) -> Result<(), String> {
-        let baud = stored_baud();
+    async fn run_serial(self, choice: PortChoice, baud: u32) -> Result<(), String> {
         let before = matches!(choice, PortChoice::Granted(_));
         let port = SerialLink::open(choice, baud).await?;
         if self.removed.get_value() {
@@ -243,6 +241,8 @@ pub fn ParallelPacks(
     session: RwSignal<Session>,
     /// Whether the page shows a device (the panel is for devices, not the emulator).
     showing_device: RwSignal<bool>,
+    /// The serial baud rate chosen in the device panel: added ports open at it.
+    baud: RwSignal<u32>,
 ) -> impl IntoView {
     let added = RwSignal::new(Vec::<Added>::new());
     let next_id = StoredValue::new(0_u32);
@@ -282,7 +282,7 @@ pub fn ParallelPacks(
         message.set(None);
         spawn_local(async move {
             let ran = match port {
-                Some(port) => pack.run_serial(port).await,
+                Some(port) => pack.run_serial(port, baud.get_untracked()).await,
                 None => pack.run_bluetooth().await,
             };
             if let Err(e) = ran {
