@@ -58,7 +58,7 @@ test('an injected open sense wire trips, and run-to-next-event stops right there
   // Paused, so that the trip waits for the run to the next event.
   await page.getByRole('button', { name: 'Pause' }).click();
   const options = await page.getByTestId('inject-fault').locator('option').allTextContents();
-  assert.equal(options.length, 10, 'one of each injectable fault');
+  assert.equal(options.length, 11, 'one of each injectable fault');
   const wire = options.findIndex((o) => o.startsWith('Open sense wire'));
   assert.ok(wire >= 0, options.join(' | '));
   await page.getByTestId('inject-fault').selectOption(String(wire));

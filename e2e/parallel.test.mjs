@@ -140,7 +140,9 @@ test('a second pack added beside the first is shown, added up, and pointed at wh
   await page.getByTestId('parallel-add-serial').click();
   await page.getByTestId('parallel-link-2').filter({ hasText: 'USB serial at 115200 baud · JBD / Xiaoxiang / Overkill · live' }).waitFor({ timeout: 15_000 });
   const row = async (n) => (await page.getByTestId(`parallel-pack-${n}`).locator('td').allTextContents());
-  await page.getByTestId('parallel-pack-2').filter({ hasText: '80.0 %' }).waitFor({ timeout: 15_000 });
+  // Both answers in: the basic figures and the cells (each pack is polled for them in turn).
+  await page.getByTestId('parallel-pack-2').filter({ hasText: '15 mV apart' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-pack-1').filter({ hasText: '4 mV apart' }).waitFor();
   assert.deepEqual((await row(1)).slice(0, 7), [
     '60.0 %', '—', '-40.0 A', '13.16 V', '3.288–3.292 V4 mV apart, cells 3 and 2', 'charge on · discharge on', 'none',
   ]);
