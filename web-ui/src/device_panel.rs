@@ -53,6 +53,63 @@ pub(crate) const RECONNECT_TRIES: u32 = 3;
 /// Wait before the first try, ms (twice that before the second…).
 pub(crate) const RECONNECT_WAIT_MILLIS: u32 = 1_000;
 
+/// Which of a Bluetooth device's notification listeners is the live one: a browser may hand
+/// back the same characteristic after a reconnection, whose earlier listener must then fall
+/// silent.
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners(StoredValue<u32>);
+
+impl Listeners {
+    pub(crate) fn new() -> Self {
+        Listeners(StoredValue::new(0))
+    }
+
+    /// What takes the notifications from now on: `on_bytes`, while no later listener is made.
+    pub(crate) fn current(
+        self,
+        on_bytes: impl Fn(Vec<u8>) + 'static,
+    ) -> impl Fn(Vec<u8>) + 'static {
+        let mine = self.0.get_value().wrapping_add(1);
+        self.0.set_value(mine);
+        move |bytes: Vec<u8>| {
+            if self.0.get_value() == mine {
+                on_bytes(bytes);
+            }
+        }
+    }
+}
+
+/// Connects again to a Bluetooth device that dropped out: up to [`RECONNECT_TRIES`] tries,
+/// waiting longer before each, telling `trying` each try's number. Gives up early once
+/// `given_up` says so. The device listening again (its notifications to `on_bytes`), or `None`.
+pub(crate) async fn reconnect_bluetooth(
+    device: &BluetoothLink,
+    listeners: Listeners,
+    on_bytes: Rc<dyn Fn(Vec<u8>)>,
+    trying: impl Fn(u32),
+    given_up: impl Fn() -> bool,
+) -> Option<BluetoothLink> {
+    for attempt in 1..=RECONNECT_TRIES {
+        trying(attempt);
+        sleep_ms(RECONNECT_WAIT_MILLIS * attempt).await;
+        if given_up() {
+            return None;
+        }
+        let Ok(again) = device.reopen().await else {
+            continue;
+        };
+        let on_bytes = on_bytes.clone();
+        if again
+            .listen(listeners.current(move |bytes| on_bytes(bytes)))
+            .await
+            .is_ok()
+        {
+            return Some(again);
+        }
+    }
+    None
+}
+
 /// Waits `ms` milliseconds.
 pub(crate) async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
@@ -161,18 +218,7 @@ pub fn DevicePanel(
     let poll_timer = StoredValue::new_local(None::<gloo::timers::callback::Interval>);
     // The user ended the link (so a drop-out is not reconnected).
     let user_closed = StoredValue::new(false);
-    // Which notification listener is the live one: a browser may hand back the same
-    // characteristic after a reconnection, whose earlier listener must then fall silent.
-    let listener = StoredValue::new(0_u32);
-    let current_listener = move |on_bytes: Rc<dyn Fn(Vec<u8>)>| {
-        let mine = listener.get_value().wrapping_add(1);
-        listener.set_value(mine);
-        move |bytes: Vec<u8>| {
-            if listener.get_value() == mine {
-                on_bytes(bytes);
-            }
-        }
-    };
+    let listeners = Listeners::new();
     let missing = crate::serial::unavailable();
     let missing_ble = crate::bluetooth::unavailable();
     let busy = move || {
@@ -231,35 +277,21 @@ pub fn DevicePanel(
     };
     // Connects again to a device that dropped out, a few times, waiting longer each time.
     let reconnect = move |device: BluetoothLink, on_bytes: Rc<dyn Fn(Vec<u8>)>| async move {
-        for attempt in 1..=RECONNECT_TRIES {
-            state.set(DeviceState::Reconnecting(device.name.clone(), attempt));
-            sleep_ms(RECONNECT_WAIT_MILLIS * attempt).await;
-            if user_closed.get_value() {
-                break;
-            }
-            let Ok(again) = device.reopen().await else {
-                continue;
-            };
-            if again
-                .listen(current_listener(on_bytes.clone()))
-                .await
-                .is_ok()
-            {
+        let trying = |attempt| state.set(DeviceState::Reconnecting(device.name.clone(), attempt));
+        let given_up = move || user_closed.get_value();
+        match reconnect_bluetooth(&device, listeners, on_bytes, trying, given_up).await {
+            Some(again) => {
                 adopt(Link::Radio(again.clone()));
                 state.set(DeviceState::ConnectedBluetooth(format!(
                     "{} (reconnected)",
                     again.name
                 )));
-                return;
             }
-        }
-        ended(if user_closed.get_value() {
-            "Disconnected.".to_owned()
-        } else {
-            format!(
+            None if user_closed.get_value() => ended("Disconnected.".to_owned()),
+            None => ended(format!(
                 "Disconnected: the device went away and did not come back after {RECONNECT_TRIES} tries."
-            )
-        });
+            )),
+        }
     };
     // Connects a Bluetooth device: the one the user picks in the browser's chooser, or one
     // allowed before (`granted`), and reads it until it ends.
@@ -324,7 +356,12 @@ pub fn DevicePanel(
                     }
                 };
                 let listening = match opened.on_disconnect(dropped) {
-                    Ok(()) => opened.listen(current_listener(on_bytes.clone())).await,
+                    Ok(()) => {
+                        let on_bytes = on_bytes.clone();
+                        opened
+                            .listen(listeners.current(move |bytes| on_bytes(bytes)))
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 match listening {

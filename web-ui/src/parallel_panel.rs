@@ -6,12 +6,13 @@
 
 use crate::bluetooth::BluetoothLink;
 use crate::device_panel::{
-    Link, RECONNECT_TRIES, RECONNECT_WAIT_MILLIS, poll_timer, sleep_ms, stored_protocol,
+    Link, Listeners, RECONNECT_TRIES, poll_timer, reconnect_bluetooth, stored_protocol,
 };
 use crate::serial::{PortChoice, SerialLink};
 use crate::session::{LinkState, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::rc::Rc;
 
 /// Where one added pack's link stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,9 +37,8 @@ struct Added {
     timer: StoredValue<Option<gloo::timers::callback::Interval>, LocalStorage>,
     /// The user removed it: a drop-out is not reconnected.
     removed: StoredValue<bool>,
-    /// Which notification listener is the live one: a device connected again may hand back
-    /// the characteristic it had, whose first listener must then fall silent.
-    listener: StoredValue<u32>,
+    /// Which of its Bluetooth notification listeners is the live one.
+    listeners: Listeners,
 }
 
 impl Added {
@@ -50,7 +50,7 @@ impl Added {
             link: StoredValue::new_local(None),
             timer: StoredValue::new_local(None),
             removed: StoredValue::new(false),
-            listener: StoredValue::new(0),
+            listeners: Listeners::new(),
         }
     }
 
@@ -64,13 +64,7 @@ impl Added {
 
     /// What takes its Bluetooth notifications from now on (any earlier listener falls silent).
     fn notifications(self) -> impl Fn(Vec<u8>) + 'static {
-        let mine = self.listener.get_value().wrapping_add(1);
-        self.listener.set_value(mine);
-        move |bytes: Vec<u8>| {
-            if self.listener.get_value() == mine {
-                self.receive(&bytes);
-            }
-        }
+        self.listeners.current(move |bytes| self.receive(&bytes))
     }
 
     /// Its link is open: requests go out whenever its session says one is due.
@@ -175,27 +169,26 @@ impl Added {
         Ok(())
     }
 
+    /// Connects again to its device that dropped out, as for pack 1.
     async fn reconnect(self, device: BluetoothLink, name: String) {
-        for attempt in 1..=RECONNECT_TRIES {
+        let trying = |attempt| {
             self.state
                 .set(AddedState::Reconnecting(name.clone(), attempt));
-            sleep_ms(RECONNECT_WAIT_MILLIS * attempt).await;
-            if self.removed.get_value() {
-                return;
-            }
-            let Ok(again) = device.reopen().await else {
-                continue;
-            };
-            if again.listen(self.notifications()).await.is_ok() {
+        };
+        let given_up = move || self.removed.get_value();
+        let on_bytes: Rc<dyn Fn(Vec<u8>)> = Rc::new(move |bytes| self.receive(&bytes));
+        match reconnect_bluetooth(&device, self.listeners, on_bytes, trying, given_up).await {
+            Some(again) => {
                 self.adopt(Link::Radio(again));
                 self.state
                     .set(AddedState::Open(format!("{name} (reconnected)")));
-                return;
             }
+            // Removed: its row is gone and its link closed already.
+            None if self.removed.get_value() => {}
+            None => self.end(format!(
+                "Disconnected: the device went away and did not come back after {RECONNECT_TRIES} tries."
+            )),
         }
-        self.end(format!(
-            "Disconnected: the device went away and did not come back after {RECONNECT_TRIES} tries."
-        ));
     }
 
     /// Its link in words, with how its reports are coming.
