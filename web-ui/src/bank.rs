@@ -164,6 +164,11 @@ impl BankView {
                 found
             })
             .collect();
+        // One pack alone has no others to be compared with.
+        if !self.is_bank() {
+            self.cut_off = crate::parallel::CutOffWatch::default();
+            return;
+        }
         let readings: Vec<Option<crate::session::Reading>> = self
             .packs
             .iter()
