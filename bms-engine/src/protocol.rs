@@ -201,6 +201,7 @@ impl Telemetry {
                 discharge_switch_on: self.discharge_switch_on,
                 resistance_micro_ohm: learnt
                     .then(|| r0.iter().fold(0_u32, |s, &r| s.saturating_add(r))),
+                cut_off: false,
             },
             self.limits.phase,
         )

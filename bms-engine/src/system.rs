@@ -35,6 +35,17 @@
 //!   one pack and an alarm in another is told as the trip.
 //! - **Requests** (force charge, full charge): any pack's.
 //! - **Modules**: the packs' modules added up.
+//!
+//! **A pack cut off the bus** (its breaker or fuse open, a cable off) looks to its own BMS like
+//! a pack at rest with its switches on, so it still tells its full limits, and the bank's
+//! sums count current that cannot flow: the packs still on the bus are pushed past their own
+//! limits. No BMS can see this alone; the packs side by side can. [`watch_bus`] takes a pack
+//! carrying under [`IDLE_MA`] with its switches on, asking for current the way the others
+//! carry at least [`BUSY_MA`] each on average, its voltage [`FAR_SIDE_MV`] on the far side of
+//! theirs, for [`CUT_OFF_AFTER_MS`], as cut off, and keeps it so until it carries current
+//! again. [`combine`] then leaves it out as if its
+//! switches were open, and out of the SOC and the requests too (its charge cannot be reached);
+//! its SOH, faults, temperature and modules still count.
 
 use crate::FaultSet;
 use crate::can::InverterReport;
@@ -42,6 +53,163 @@ use crate::limits::ChargePhase;
 
 /// How far below the packs' sum a limit must be held for the pack holding it to be named, mA.
 pub const HELD_MIN_MA: u32 = 1_000;
+
+/// A pack carrying less than this either way carries nothing, mA (a current sensor's offset
+/// and noise).
+pub const IDLE_MA: u32 = 1_000;
+
+/// The others must carry at least this each on average, mA, for a pack carrying nothing
+/// beside them to look cut off.
+pub const BUSY_MA: u32 = 10_000;
+
+/// How far a pack's voltage must be on the far side of the others', mV, for it to look cut
+/// off: below the lowest of theirs while they charge, above the highest while they discharge.
+/// A pack on the bus carrying nothing sits at the bus voltage, which is above the voltage of
+/// packs taking charge (by their links' drop) and below that of packs giving it; a pack cut
+/// off sits at its own rest voltage, which their current has taken them away from.
+pub const FAR_SIDE_MV: u32 = 50;
+
+/// How long a pack must look cut off to be taken for it, ms. A pack on the bus passes through
+/// 0 A as the currents shift (ARCHITECTURE.md, "The bus watch's conditions, measured").
+pub const CUT_OFF_AFTER_MS: u64 = 60_000;
+
+/// What the bus watch needs of one pack at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusLook {
+    /// Its current, mA (charging positive).
+    pub current_ma: i32,
+    /// Its voltage, mV.
+    pub voltage_mv: u32,
+    /// Both its switches conduct and it is not standing by.
+    pub conducts: bool,
+    /// At least one of its switches conducts: its current is real (a pack with both open
+    /// carries nothing, whatever a BMS that lost its sensors last read).
+    pub on_bus: bool,
+    /// It asks for charge current: a limit of [`IDLE_MA`] or more.
+    pub asks_charge: bool,
+    /// It asks for discharge current.
+    pub asks_discharge: bool,
+}
+
+impl BusLook {
+    /// How a pack's report looks to the watch.
+    pub fn of(pack: &PackReport) -> Self {
+        let r = &pack.report;
+        BusLook {
+            current_ma: r.current_ma,
+            voltage_mv: r.pack_voltage_mv,
+            conducts: pack.charge_switch_on && pack.discharge_switch_on,
+            on_bus: pack.charge_switch_on || pack.discharge_switch_on,
+            asks_charge: r.charge_enabled && r.charge_current_ma >= IDLE_MA,
+            asks_discharge: r.discharge_enabled && r.discharge_current_ma >= IDLE_MA,
+        }
+    }
+}
+
+/// What the packs beside one pack do, of those on the bus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Others {
+    /// Their mean current, mA (0 with none).
+    pub mean_ma: i32,
+    /// The lowest and the highest of their voltages, mV.
+    pub voltages_mv: (u32, u32),
+}
+
+impl Others {
+    /// The packs other than the `k`-th of `looks` (`None`: no report from it), those on the
+    /// bus only.
+    pub fn of(looks: impl Iterator<Item = Option<BusLook>>, k: usize) -> Self {
+        let (mut sum, mut n) = (0_i64, 0_i64);
+        let mut voltages_mv = (u32::MAX, 0);
+        for look in looks
+            .enumerate()
+            .filter(|&(j, _)| j != k)
+            .filter_map(|(_, look)| look)
+            .filter(|look| look.on_bus)
+        {
+            sum += i64::from(look.current_ma);
+            n += 1;
+            voltages_mv = (
+                voltages_mv.0.min(look.voltage_mv),
+                voltages_mv.1.max(look.voltage_mv),
+            );
+        }
+        Others {
+            mean_ma: i32::try_from(sum / n.max(1)).unwrap_or(0),
+            voltages_mv,
+        }
+    }
+
+    /// Whether `own`, beside these, looks cut off the bus at this moment.
+    pub fn show_cut_off(&self, own: &BusLook) -> bool {
+        let charging = self.mean_ma > 0;
+        let (asked, far_side) = if charging {
+            (
+                own.asks_charge,
+                own.voltage_mv.saturating_add(FAR_SIDE_MV) <= self.voltages_mv.0,
+            )
+        } else {
+            (
+                own.asks_discharge,
+                own.voltage_mv >= self.voltages_mv.1.saturating_add(FAR_SIDE_MV),
+            )
+        };
+        own.conducts
+            && own.current_ma.unsigned_abs() < IDLE_MA
+            && self.mean_ma.unsigned_abs() >= BUSY_MA
+            && asked
+            && far_side
+    }
+}
+
+/// Watches one pack of a bank for being cut off the bus (the rule in the module's words).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CutOffTimer {
+    /// Since when it has looked cut off, ms (the caller's clock).
+    since_ms: Option<u64>,
+    /// Taken for cut off.
+    cut_off: bool,
+}
+
+impl CutOffTimer {
+    /// Takes the pack's look at `now_ms` (`None`: no report from it) beside the others'; whether
+    /// it is taken for cut off now. It stays so while the others rest (nothing tells
+    /// otherwise) and ends as soon as it carries current, opens a switch or stops reporting.
+    pub fn update(&mut self, own: Option<BusLook>, others: &Others, now_ms: u64) -> bool {
+        let carries_or_open =
+            own.is_none_or(|own| own.current_ma.unsigned_abs() >= IDLE_MA || !own.conducts);
+        if carries_or_open {
+            *self = CutOffTimer::default();
+            return false;
+        }
+        if own.is_some_and(|own| others.show_cut_off(&own)) {
+            let since = *self.since_ms.get_or_insert(now_ms);
+            if now_ms.saturating_sub(since) >= CUT_OFF_AFTER_MS {
+                self.cut_off = true;
+            }
+        } else if !self.cut_off {
+            self.since_ms = None;
+        }
+        self.cut_off
+    }
+
+    /// Whether the pack is taken for cut off.
+    pub fn is_cut_off(&self) -> bool {
+        self.cut_off
+    }
+}
+
+/// Watches every pack of a bank with its own timer (`timers[k]` for `packs[k]`; packs without
+/// one are not watched) at `now_ms`, and marks those taken for cut off
+/// ([`PackReport::cut_off`]) for [`combine`] to leave out.
+pub fn watch_bus(packs: &mut [(PackReport, ChargePhase)], timers: &mut [CutOffTimer], now_ms: u64) {
+    for (k, timer) in timers.iter_mut().enumerate().take(packs.len()) {
+        let others = Others::of(packs.iter().map(|(p, _)| Some(BusLook::of(p))), k);
+        if let Some((pack, _)) = packs.get_mut(k) {
+            pack.cut_off = timer.update(Some(BusLook::of(pack)), &others, now_ms);
+        }
+    }
+}
 
 /// One pack of the bank: what it would tell an inverter on its own, its capacity, and which
 /// of its switches conduct.
@@ -60,6 +228,8 @@ pub struct PackReport {
     /// cell's is learnt): a pack takes a part of any change in the bank's current inverse to
     /// its resistance.
     pub resistance_micro_ohm: Option<u32>,
+    /// Taken for cut off the bus ([`watch_bus`]): left out of the limits and the SOC.
+    pub cut_off: bool,
 }
 
 /// What the bank tells the inverter, and the phase of the charge voltage it asks for.
@@ -83,6 +253,8 @@ pub struct BankReport {
     pub charge_sum_ma: u32,
     /// The same for discharge.
     pub discharge_sum_ma: u32,
+    /// Packs taken for cut off the bus, and left out.
+    pub packs_cut_off: u8,
 }
 
 /// The bank's report from its packs' (with each pack's charge phase beside it); `None` for
@@ -101,16 +273,32 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
     let (mut charging, mut discharging) = (0_u8, 0_u8);
     let mut current_ma = 0_i32;
     let mut modules = 0_u8;
+    let (mut reached, mut cut_off, mut soc_all) = (0_u64, 0_u8, 0_u64);
     for (pack, phase) in packs {
         let r = &pack.report;
         let weight = u64::from(pack.capacity_mah.max(1));
         capacity += weight;
-        soc_weighted += u64::from(r.soc_permille) * weight;
         soh_weighted += u64::from(r.soh_permille) * weight;
+        soc_all += u64::from(r.soc_permille) * weight;
+        modules = modules.saturating_add(r.module_count);
+        trips = FaultSet::from_bits(trips.bits() | r.trips.bits());
+        alarms = FaultSet::from_bits(alarms.bits() | r.alarms.bits());
+        all_voltage_sum += u64::from(r.pack_voltage_mv);
         if r.charge_voltage_mv < lowest_cvl.0 {
             lowest_cvl = (r.charge_voltage_mv, *phase);
         }
         highest_dvl = highest_dvl.max(r.discharge_voltage_mv);
+        current_ma = current_ma.saturating_add(r.current_ma);
+        if let Some(t) = r.mean_temperature_deci_c {
+            temperature_sum += i32::from(t);
+            temperatures += 1;
+        }
+        if pack.cut_off {
+            cut_off = cut_off.saturating_add(1);
+            continue;
+        }
+        reached += weight;
+        soc_weighted += u64::from(r.soc_permille) * weight;
         if r.charge_enabled {
             charging = charging.saturating_add(1);
             charge_ma = charge_ma.saturating_add(r.charge_current_ma);
@@ -123,22 +311,13 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
             discharge_ma = discharge_ma.saturating_add(r.discharge_current_ma);
             dvl = Some(dvl.map_or(r.discharge_voltage_mv, |v| v.max(r.discharge_voltage_mv)));
         }
-        all_voltage_sum += u64::from(r.pack_voltage_mv);
         if r.charge_enabled || r.discharge_enabled {
             voltage_sum += u64::from(r.pack_voltage_mv);
             on_bus += 1;
         }
-        current_ma = current_ma.saturating_add(r.current_ma);
-        if let Some(t) = r.mean_temperature_deci_c {
-            temperature_sum += i32::from(t);
-            temperatures += 1;
-        }
-        trips = FaultSet::from_bits(trips.bits() | r.trips.bits());
-        alarms = FaultSet::from_bits(alarms.bits() | r.alarms.bits());
         out.force_charge_1 |= r.force_charge_1;
         out.force_charge_2 |= r.force_charge_2;
         out.full_charge_requested |= r.full_charge_requested;
-        modules = modules.saturating_add(r.module_count);
     }
     // The sum, unless the pack that would reach its own limit first holds it lower (named
     // when that is by more than uneven sharing's fraction of an ampere).
@@ -157,13 +336,18 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         held(discharge_ma, shared_limit(packs, current_ma, false));
     let (charge_voltage_mv, phase) = cvl.unwrap_or(lowest_cvl);
     let mean = |sum: u64, n: u64| u32::try_from(sum / n.max(1)).unwrap_or(u32::MAX);
-    let permille = |sum: u64| u16::try_from(sum / capacity.max(1)).unwrap_or(u16::MAX);
+    let permille = |sum: u64, of: u64| u16::try_from(sum / of.max(1)).unwrap_or(u16::MAX);
     out.charge_voltage_mv = charge_voltage_mv;
     out.charge_current_ma = charge_ma;
     out.discharge_current_ma = discharge_ma;
     out.discharge_voltage_mv = dvl.unwrap_or(highest_dvl);
-    out.soc_permille = permille(soc_weighted);
-    out.soh_permille = permille(soh_weighted);
+    // Every pack's, were every one cut off (the watch never takes them all).
+    out.soc_permille = if reached > 0 {
+        permille(soc_weighted, reached)
+    } else {
+        permille(soc_all, capacity)
+    };
+    out.soh_permille = permille(soh_weighted, capacity);
     out.pack_voltage_mv = if on_bus > 0 {
         mean(voltage_sum, on_bus)
     } else {
@@ -186,6 +370,7 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         discharge_held_by,
         charge_sum_ma,
         discharge_sum_ma,
+        packs_cut_off: cut_off,
     })
 }
 
@@ -211,7 +396,7 @@ fn shared_limit(
         .iter()
         .map(|(p, _)| p)
         .enumerate()
-        .filter(|(_, p)| way(p).0);
+        .filter(|(_, p)| way(p).0 && !p.cut_off);
     // Each pack's weight (conductance) and their sum; equal weights while any is unknown.
     let learnt = conducting
         .clone()
@@ -271,6 +456,7 @@ mod tests {
             charge_switch_on: true,
             discharge_switch_on: true,
             resistance_micro_ohm: None,
+            cut_off: false,
         }
     }
 
@@ -509,5 +695,178 @@ mod tests {
             Some(-52),
             "of those that know it"
         );
+    }
+
+    #[test]
+    fn a_pack_carrying_nothing_beside_busy_ones_for_a_minute_is_taken_for_cut_off() {
+        // Cut off, it rests at 52.8 V; the others, discharging at 40 A, have sagged below it.
+        let idle = BusLook {
+            current_ma: 300,
+            voltage_mv: 52_800,
+            conducts: true,
+            on_bus: true,
+            asks_charge: true,
+            asks_discharge: true,
+        };
+        let others = |mean_ma: i32, voltages_mv: (u32, u32)| Others {
+            mean_ma,
+            voltages_mv,
+        };
+        let discharging = others(-40_000, (52_500, 52_600));
+        let mut timer = CutOffTimer::default();
+        // A moment at 0 A is a pack passing through it as the currents shift.
+        assert!(!timer.update(Some(idle), &discharging, 100_000));
+        assert!(!timer.update(Some(idle), &discharging, 159_999));
+        assert!(timer.update(Some(idle), &discharging, 160_000));
+        // The others resting tell nothing either way: it stays cut off.
+        let resting = others(200, (52_790, 52_800));
+        assert!(timer.update(Some(idle), &resting, 200_000));
+        // Carrying again (its breaker closed), it is back at once, and the count starts
+        // afresh.
+        let carrying = BusLook {
+            current_ma: -20_000,
+            ..idle
+        };
+        assert!(!timer.update(Some(carrying), &discharging, 201_000));
+        assert!(!timer.update(Some(idle), &discharging, 202_000));
+        assert!(!timer.update(Some(idle), &discharging, 261_000));
+        assert!(timer.update(Some(idle), &discharging, 262_000));
+        // A pack that stops reporting is no longer taken for anything.
+        assert!(!timer.update(None, &discharging, 263_000));
+        assert!(!timer.is_cut_off());
+
+        // Never taken: the others resting too, its own switch open (or standing by), asking
+        // for no current that way (a full pack while the others charge), or at the bus
+        // voltage, where a pack on the bus carrying nothing sits.
+        let taken = |own: BusLook, others: Others| {
+            let mut timer = CutOffTimer::default();
+            (0..=60).any(|s| timer.update(Some(own), &others, s * 1_000))
+        };
+        assert!(taken(idle, discharging));
+        assert!(
+            taken(idle, others(-10_000, (52_700, 52_750))),
+            "10 A each is busy"
+        );
+        assert!(!taken(idle, others(-9_999, (52_700, 52_750))));
+        assert!(!taken(idle, resting));
+        let open = BusLook {
+            conducts: false,
+            ..idle
+        };
+        assert!(!taken(open, discharging));
+        let charging = others(40_000, (53_000, 53_100));
+        assert!(taken(idle, charging));
+        let full = BusLook {
+            asks_charge: false,
+            ..idle
+        };
+        assert!(!taken(full, charging));
+        assert!(
+            taken(full, discharging),
+            "it still gives nothing when asked to"
+        );
+        let at_the_bus = BusLook {
+            voltage_mv: 52_640,
+            ..idle
+        };
+        assert!(!taken(at_the_bus, discharging), "40 mV above them, not 50");
+        assert!(taken(
+            BusLook {
+                voltage_mv: 52_650,
+                ..idle
+            },
+            discharging
+        ));
+        assert!(!taken(
+            BusLook {
+                voltage_mv: 52_960,
+                ..idle
+            },
+            charging
+        ));
+        // The minute must be unbroken: a moment of rest among the others starts it afresh.
+        let mut timer = CutOffTimer::default();
+        assert!(!timer.update(Some(idle), &discharging, 0));
+        assert!(!timer.update(Some(idle), &resting, 30_000));
+        assert!(!timer.update(Some(idle), &discharging, 31_000));
+        assert!(!timer.update(Some(idle), &discharging, 90_000));
+        assert!(timer.update(Some(idle), &discharging, 91_000));
+    }
+
+    #[test]
+    fn the_others_are_the_packs_on_the_bus_that_reported() {
+        let look = |current_ma: i32, voltage_mv: u32, on_bus: bool| BusLook {
+            current_ma,
+            voltage_mv,
+            conducts: on_bus,
+            on_bus,
+            asks_charge: true,
+            asks_discharge: true,
+        };
+        // Pack 2 is watched; pack 1 has opened both switches (its BMS lost its front end and
+        // still reads −24 A), pack 3 has not reported, packs 4 and 5 discharge.
+        let looks = [
+            Some(look(-24_000, 50_000, false)),
+            Some(look(0, 52_800, true)),
+            None,
+            Some(look(-30_000, 52_400, true)),
+            Some(look(-50_000, 52_300, true)),
+        ];
+        let others = Others::of(looks.into_iter(), 1);
+        assert_eq!(others.mean_ma, -40_000);
+        assert_eq!(others.voltages_mv, (52_300, 52_400));
+        assert_eq!(Others::of(looks.into_iter().take(2), 1).mean_ma, 0);
+    }
+
+    #[test]
+    fn a_pack_cut_off_the_bus_is_left_out_of_the_bank_limits_and_soc() {
+        // Three packs discharging; pack 2's breaker is open: it carries nothing, its BMS sees
+        // a pack at rest and tells its full limits.
+        let mut packs: heapless::Vec<_, 3> = [pack(400), pack(700), pack(400)]
+            .into_iter()
+            .map(|p| (p, ChargePhase::Absorption))
+            .collect();
+        for (p, _) in packs.iter_mut() {
+            p.report.current_ma = -60_000;
+            p.report.discharge_current_ma = 100_000;
+        }
+        // At rest it shows its own voltage, above the others' as they give 60 A.
+        packs[1].0.report.current_ma = 200;
+        packs[1].0.report.pack_voltage_mv = 53_300;
+        let mut timers = [CutOffTimer::default(); 3];
+        let before = combine(&packs).unwrap();
+        // Counted, it takes a third of any more: the others reach their 100 A at 119.8 A +
+        // 3 × 40 A. With it cut off, they would take half each: 120 A at that limit.
+        assert_eq!(before.report.discharge_current_ma, 239_800);
+        for second in 0..60 {
+            watch_bus(&mut packs, &mut timers, second * 1_000);
+        }
+        assert!(!packs[1].0.cut_off, "not before a minute");
+        watch_bus(&mut packs, &mut timers, 60_000);
+        let flags: heapless::Vec<bool, 3> = packs.iter().map(|(p, _)| p.cut_off).collect();
+        assert_eq!(flags.as_slice(), [false, true, false]);
+        let bank = combine(&packs).unwrap();
+        let r = bank.report;
+        // The two on the bus reach their 100 A when they give 2 × 40 A more.
+        assert_eq!(r.discharge_current_ma, 199_800, "119.8 A + 2 × 40 A");
+        assert_eq!(bank.discharge_sum_ma, 200_000);
+        assert_eq!(r.charge_current_ma, 280_000, "2 × 140 A");
+        assert_eq!((bank.packs_discharging, bank.packs_cut_off), (2, 1));
+        assert_eq!(r.soc_permille, 400, "the charge that can be reached");
+        assert_eq!(r.soh_permille, 1000);
+        assert_eq!(r.module_count, 3);
+        assert_eq!(r.current_ma, -119_800);
+        // Its breaker closed again, it carries current and counts again at once.
+        packs[1].0.report.current_ma = -30_000;
+        watch_bus(&mut packs, &mut timers, 61_000);
+        assert!(!packs[1].0.cut_off);
+        assert_eq!(combine(&packs).unwrap().packs_cut_off, 0);
+        // A pack alone has no others to be compared with.
+        let mut alone: heapless::Vec<_, 1> = packs.iter().take(1).copied().collect();
+        alone[0].0.report.current_ma = 0;
+        for second in 0..200 {
+            watch_bus(&mut alone, &mut timers[..1], 100_000 + second * 1_000);
+        }
+        assert!(!alone[0].0.cut_off);
     }
 }

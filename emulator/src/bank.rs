@@ -21,7 +21,7 @@ use bms_engine::FaultSet;
 use bms_engine::can::{InverterReport, PackState};
 use bms_engine::estimation::SocEstimator;
 use bms_engine::limits::{ChargePhase, Limits};
-use bms_engine::system::{BankReport, PackReport, combine};
+use bms_engine::system::{BankReport, CutOffTimer, PackReport, combine, watch_bus};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -59,6 +59,9 @@ pub struct PackShare {
     pub secs_charge_standby: u64,
     /// Times its charge switch went to stand by.
     pub charge_standbys: u64,
+    /// Seconds the bank left it out of what it told the inverter, taken for cut off the bus
+    /// ([`bms_engine::system::watch_bus`]).
+    pub secs_left_out: u64,
 }
 
 /// What the bank told its inverter at the end of a run.
@@ -151,6 +154,8 @@ pub struct Bank {
     report: BankReport,
     /// Each pack's own report as of the last step (kept to be refilled, not reallocated).
     pack_reports: Vec<(PackReport, ChargePhase)>,
+    /// Watches each pack for being cut off the bus.
+    bus_watch: [CutOffTimer; MAX_PACKS],
     stats: BankStats,
 }
 
@@ -262,7 +267,9 @@ impl Bank {
             .collect::<Result<Vec<_>, _>>()?;
         let bus_v = sims.first().map_or(0.0, |s| s.pack().voltage_v());
         let mut pack_reports = Vec::with_capacity(packs);
-        let report = bank_report(&sims, &mut pack_reports).ok_or(Error::Packs { given: packs })?;
+        let mut bus_watch = [CutOffTimer::default(); MAX_PACKS];
+        let report = bank_report(&sims, &mut pack_reports, &mut bus_watch, 0)
+            .ok_or(Error::Packs { given: packs })?;
         let mut stats = BankStats::default();
         for (k, share) in stats.shares.iter_mut().enumerate() {
             share.pack = k + 1;
@@ -280,6 +287,7 @@ impl Bank {
             slopes: [None; MAX_PACKS],
             report,
             pack_reports,
+            bus_watch,
             stats,
         })
     }
@@ -384,7 +392,13 @@ impl Bank {
             sim.advance(current_a, offered);
         }
         self.time_s += 1;
-        if let Some(report) = bank_report(&self.packs, &mut self.pack_reports) {
+        let now_ms = self.time_s * u64::from(STEP_MILLIS);
+        if let Some(report) = bank_report(
+            &self.packs,
+            &mut self.pack_reports,
+            &mut self.bus_watch,
+            now_ms,
+        ) {
             self.report = report;
         }
         self.record(&own);
@@ -501,6 +515,9 @@ impl Bank {
             else {
                 continue;
             };
+            if self.bus_watch.get(k).is_some_and(CutOffTimer::is_cut_off) {
+                share.secs_left_out += 1;
+            }
             let outputs = sim.outputs();
             if outputs.charge_standby {
                 share.secs_charge_standby += 1;
@@ -622,11 +639,14 @@ fn learnt_resistance_micro_ohm(sim: &Simulation) -> Option<u32> {
     Some((ohm * 1e6).round() as u32)
 }
 
-/// Each pack's report as its engine last stepped, into `out` (emptied first), and the bank's
-/// report from them.
+/// Each pack's report as its engine last stepped, into `out` (emptied first), watched for a
+/// pack cut off the bus at `now_ms` (`watch`, one timer a pack), and the bank's report from
+/// them.
 fn bank_report(
     packs: &[Simulation],
     out: &mut Vec<(PackReport, ChargePhase)>,
+    watch: &mut [CutOffTimer],
+    now_ms: u64,
 ) -> Option<BankReport> {
     out.clear();
     out.extend(packs.iter().map(|sim| {
@@ -651,10 +671,12 @@ fn bank_report(
                 charge_switch_on: o.charge_switch_on,
                 discharge_switch_on: o.discharge_switch_on,
                 resistance_micro_ohm: learnt_resistance_micro_ohm(sim),
+                cut_off: false,
             },
             o.limits.phase,
         )
     }));
+    watch_bus(out, watch, now_ms);
     combine(out)
 }
 

@@ -588,6 +588,18 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         summary.energy_out_kwh,
         summary.unserved_kwh,
     );
+    let left_out: Vec<String> = summary
+        .shares
+        .iter()
+        .filter(|s| s.secs_left_out > 0)
+        .map(|s| format!("pack {} {}", s.pack, duration(s.secs_left_out)))
+        .collect();
+    if !left_out.is_empty() {
+        text.push_str(&format!(
+            "\ncut off the bus     {} (carrying nothing beside busy packs, switches on: left out of the limits and the SOC told)",
+            left_out.join(", ")
+        ));
+    }
     for (k, pack) in summary.pack_summaries.iter().enumerate() {
         text.push_str(&format!(
             "\n── pack {} of {} (seed {}{}) ──\n{}",
