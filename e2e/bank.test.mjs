@@ -197,6 +197,8 @@ test("a pack cut off the bus is named, though its own BMS sees nothing wrong", a
   // Its own BMS: switches on, nothing wrong, nothing flowing but its sensor's noise.
   assert.match(await page.getByTestId('bank-pack-1').textContent(), /[+-]0\.\d A.*charge on · discharge on.*none/);
   assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON');
+  // The bank leaves it out of what it tells the inverter: the other two's limits, their SOC.
+  assert.match(await page.getByTestId('bank-told').textContent(), / · 2 of 3 packs charging, 2 discharging · SOC \d+\.\d % of the packs it reaches · 1 left out, cut off the bus$/);
   assert.deepEqual(errors, []);
   await page.close();
 });

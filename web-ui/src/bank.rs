@@ -227,30 +227,41 @@ impl BankView {
         if !self.is_bank() {
             return None;
         }
+        // A pack taken for cut off the bus is left out, as the bank's controller leaves it.
         let packs: Vec<_> = self
             .packs
             .iter()
-            .flatten()
-            .map(|t| t.pack_report(capacity_mah))
+            .enumerate()
+            .filter_map(|(k, t)| {
+                let (mut report, phase) = t.as_ref()?.pack_report(capacity_mah);
+                report.cut_off = self.cut_off.is_cut_off(k);
+                Some((report, phase))
+            })
             .collect();
         combine(&packs)
     }
 
     /// The bank's report in words: "CVL 55.2 V · CCL 420 A · DCL 600 A · 3 of 3 packs
-    /// charging, 3 discharging · SOC 52.4 %".
+    /// charging, 3 discharging · SOC 52.4 %", and how many packs it leaves out as cut off.
     pub fn told_text(&self, capacity_mah: u32) -> Option<String> {
         let bank = self.told(capacity_mah)?;
         let r = bank.report;
-        Some(format!(
-            "CVL {:.1} V · CCL {:.0} A · DCL {:.0} A · {} of {} packs charging, {} discharging · SOC {:.1} %",
-            f64::from(r.charge_voltage_mv) / 1000.0,
-            f64::from(r.charge_current_ma) / 1000.0,
-            f64::from(r.discharge_current_ma) / 1000.0,
-            bank.packs_charging,
-            self.packs.len(),
-            bank.packs_discharging,
-            f64::from(r.soc_permille) / 10.0,
-        ))
+        Some(
+            format!(
+                "CVL {:.1} V · CCL {:.0} A · DCL {:.0} A · {} of {} packs charging, {} discharging · SOC {:.1} %",
+                f64::from(r.charge_voltage_mv) / 1000.0,
+                f64::from(r.charge_current_ma) / 1000.0,
+                f64::from(r.discharge_current_ma) / 1000.0,
+                bank.packs_charging,
+                self.packs.len(),
+                bank.packs_discharging,
+                f64::from(r.soc_permille) / 10.0,
+            ) + &match bank.packs_cut_off {
+                0 => String::new(),
+                1 => " of the packs it reaches · 1 left out, cut off the bus".to_owned(),
+                n => format!(" of the packs it reaches · {n} left out, cut off the bus"),
+            },
+        )
     }
 
     /// Why a limit is below what the packs allow together, when it is by enough to tell
@@ -427,6 +438,28 @@ mod tests {
             text[0].starts_with("Pack 1 carries no current while the others are charging at"),
             "{}",
             text[0]
+        );
+        // The bank leaves it out of what it tells the inverter, as the bank's controller does.
+        let told = view.told(280_000).unwrap();
+        assert_eq!(
+            (
+                told.packs_cut_off,
+                told.packs_charging,
+                told.packs_discharging
+            ),
+            (1, 2, 2)
+        );
+        assert!(told.charge_sum_ma <= 2 * 140_000, "{told:?}");
+        let socs: Vec<f64> = view.lines().iter().map(|l| l.soc_pct).collect();
+        let reached = (socs[1] + socs[2]) / 2.0;
+        assert!(
+            (f64::from(told.report.soc_permille) / 10.0 - reached).abs() < 0.11,
+            "{socs:?} {told:?}"
+        );
+        let words = view.told_text(280_000).unwrap();
+        assert!(
+            words.ends_with(" of the packs it reaches · 1 left out, cut off the bus"),
+            "{words}"
         );
     }
 

@@ -11,11 +11,7 @@
 
 use crate::session::{Reading, fault_label, signed};
 use crate::vendor::Protocol;
-
-/// A pack carrying less than this, A, carries nothing …
-pub const IDLE_A: f64 = 1.0;
-/// … while the others carry this much each on average, A: below, everything may simply rest.
-pub const BUSY_A: f64 = 10.0;
+use bms_engine::system::{BUSY_MA, BusLook, CutOffTimer, IDLE_MA, Others};
 
 /// One pack's row in the panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,80 +193,80 @@ pub fn together(readings: &[&Reading]) -> Option<Together> {
     })
 }
 
-/// How long a pack must have carried nothing beside busy ones before it is named, s of its own
-/// reports' time: a pack on the bus can pass through 0 A for a moment as the currents shift
-/// (in the emulator, for at most 3 s at a time over two days of ten scenarios).
-pub const CUT_OFF_AFTER_S: f64 = 60.0;
-
-/// Watches for a pack cut off the bus: one carrying under [`IDLE_A`] with its switches on (not
-/// standing by, and not asking for no current that way), while the others carry at least
-/// [`BUSY_A`] each on average, for [`CUT_OFF_AFTER_S`] of its own time.
+/// Watches for a pack cut off the bus by the rule a bank's controller uses
+/// ([`bms_engine::system::CutOffTimer`]): one carrying next to nothing with its switches on
+/// (not standing by, and asking for current that way) and its voltage on the far side of the
+/// others', while they carry tens of amperes, for a minute of its own reports' time. Named,
+/// it stays named until it carries current again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CutOffWatch {
-    /// Per pack, pack 1 first: the time of its report (its own clock, s) since which it has
-    /// looked cut off, and the others' mean current then, A.
-    since: Vec<Option<(f64, f64)>>,
+    /// Per pack, pack 1 first.
+    timers: Vec<CutOffTimer>,
     /// The lines for the packs named at the last update.
     lines: Vec<String>,
+}
+
+/// How a reading looks to the bus watch.
+fn bus_look(r: &Reading) -> BusLook {
+    let asks = |limit: fn(&crate::session::LimitsView) -> f64| {
+        r.limits
+            .as_ref()
+            .is_none_or(|l| limit(l) * 1000.0 >= f64::from(IDLE_MA))
+    };
+    BusLook {
+        current_ma: (r.current_a * 1000.0).round() as i32,
+        voltage_mv: (r.pack_voltage_v * 1000.0).round().max(0.0) as u32,
+        conducts: r.charge_switch_on != Some(false)
+            && r.discharge_switch_on != Some(false)
+            && r.charge_standby != Some(true),
+        on_bus: r.charge_switch_on != Some(false) || r.discharge_switch_on != Some(false),
+        asks_charge: asks(|l| l.charge_current_a),
+        asks_discharge: asks(|l| l.discharge_current_a),
+    }
 }
 
 impl CutOffWatch {
     /// Takes every pack's latest reading (pack 1 first; `None`: none yet, or not coming). A
     /// pack without a reading is neither named nor counted among the others.
     pub fn update(&mut self, readings: &[Option<&Reading>]) {
-        self.since.resize(readings.len(), None);
+        self.timers.resize(readings.len(), CutOffTimer::default());
         self.lines.clear();
-        let reported = readings.iter().flatten().count();
-        for (k, reading) in readings.iter().enumerate() {
-            let Some(r) = reading else {
-                self.since[k] = None;
-                continue;
-            };
-            let others: Vec<f64> = readings
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| j != k)
-                .filter_map(|(_, o)| o.map(|o| o.current_a))
-                .collect();
-            let mean = others.iter().sum::<f64>() / others.len().max(1) as f64;
-            let asks_none = r.limits.as_ref().is_some_and(|l| {
-                let limit = if mean > 0.0 {
-                    l.charge_current_a
-                } else {
-                    l.discharge_current_a
-                };
-                limit < IDLE_A
-            });
-            let looks_cut_off = reported >= 2
-                && r.current_a.abs() < IDLE_A
-                && mean.abs() >= BUSY_A
-                && r.charge_switch_on != Some(false)
-                && r.discharge_switch_on != Some(false)
-                && r.charge_standby != Some(true)
-                && !asks_none;
-            if !looks_cut_off {
-                self.since[k] = None;
+        let looks: Vec<Option<BusLook>> = readings.iter().map(|r| r.map(bus_look)).collect();
+        for (k, (timer, reading)) in self.timers.iter_mut().zip(readings).enumerate() {
+            let others = Others::of(looks.iter().copied(), k);
+            // Its own clock, ms: a pack's reports may come late, never early.
+            let now_ms = reading.map_or(0, |r| (r.uptime_secs * 1000.0).max(0.0) as u64);
+            if !timer.update(looks[k], &others, now_ms) {
                 continue;
             }
-            let (since_s, _) = *self.since[k].get_or_insert((r.uptime_secs, mean));
-            if r.uptime_secs - since_s >= CUT_OFF_AFTER_S {
-                let way = if mean > 0.0 {
+            let mean_a = f64::from(others.mean_ma) / 1000.0;
+            let number = k + 1;
+            self.lines.push(if others.mean_ma.unsigned_abs() >= BUSY_MA {
+                let way = if mean_a > 0.0 {
                     "charging"
                 } else {
                     "discharging"
                 };
-                self.lines.push(format!(
-                    "Pack {} carries no current while the others are {way} at {:.0} A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables.",
-                    k + 1,
-                    mean.abs()
-                ));
-            }
+                format!(
+                    "Pack {number} carries no current while the others are {way} at {:.0} A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables.",
+                    mean_a.abs()
+                )
+            } else {
+                format!(
+                    "Pack {number} carried no current the last time the others did, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
+                )
+            });
         }
     }
 
     /// The packs named at the last update, in words: one line each.
     pub fn lines(&self) -> &[String] {
         &self.lines
+    }
+
+    /// Whether pack `k` (0-based) is named.
+    pub fn is_cut_off(&self, k: usize) -> bool {
+        self.timers.get(k).is_some_and(CutOffTimer::is_cut_off)
     }
 }
 
@@ -388,26 +384,44 @@ mod tests {
     fn a_pack_carrying_nothing_beside_busy_ones_for_a_minute_is_pointed_at() {
         let a = pack(60.0, -41.0, Some(280.0));
         let b = pack(60.0, -39.0, Some(280.0));
-        let idle = pack(62.0, 0.3, Some(280.0));
+        // Cut off, it shows its rest voltage, above the others' as they give 40 A.
+        let mut idle = pack(62.0, 0.3, Some(280.0));
+        idle.pack_voltage_v = 53.5;
         let mut watch = CutOffWatch::default();
-        let mut look = |time_s: f64, idle: &Reading| {
+        let look = |watch: &mut CutOffWatch, time_s: f64, idle: &Reading| {
             let idle = at(idle.clone(), time_s);
             watch.update(&[Some(&a), Some(&idle), Some(&b)]);
             watch.lines().to_vec()
         };
         // A moment at 0 A is a pack passing through it as the currents shift.
-        assert!(look(100.0, &idle).is_empty());
-        assert!(look(159.0, &idle).is_empty());
+        assert!(look(&mut watch, 100.0, &idle).is_empty());
+        assert!(look(&mut watch, 159.0, &idle).is_empty());
         assert_eq!(
-            look(160.0, &idle),
+            look(&mut watch, 160.0, &idle),
             vec![
                 "Pack 2 carries no current while the others are discharging at 40 A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
             ]
         );
+        // Named, it stays named while the others rest.
+        let (mut a_resting, mut b_resting) = (a.clone(), b.clone());
+        a_resting.current_a = 0.2;
+        b_resting.current_a = -0.1;
+        watch.update(&[
+            Some(&a_resting),
+            Some(&at(idle.clone(), 161.0)),
+            Some(&b_resting),
+        ]);
+        assert_eq!(
+            watch.lines(),
+            [
+                "Pack 2 carried no current the last time the others did, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
+            ]
+        );
+        assert!(watch.is_cut_off(1) && !watch.is_cut_off(0));
         // Carrying again: the count starts afresh.
         let carrying = pack(62.0, -20.0, Some(280.0));
-        assert!(look(161.0, &carrying).is_empty());
-        assert!(look(200.0, &idle).is_empty());
+        assert!(look(&mut watch, 162.0, &carrying).is_empty());
+        assert!(look(&mut watch, 200.0, &idle).is_empty());
 
         // Never named: resting together, its own switch open, standing by, or asking for no
         // current that way (a full pack's charge limit of 0 while the others charge).
@@ -421,6 +435,11 @@ mod tests {
         let resting = pack(60.0, 0.2, Some(280.0));
         assert_eq!(named_by(&resting, &idle), 0);
         assert_eq!(named_by(&a, &idle), 1);
+        // At the bus voltage, where a pack on the bus carrying nothing sits (the others a
+        // link's drop below it as they give current), it is not named.
+        let mut at_the_bus = idle.clone();
+        at_the_bus.pack_voltage_v = 53.22;
+        assert_eq!(named_by(&a, &at_the_bus), 0);
         let mut open = idle.clone();
         open.discharge_switch_on = Some(false);
         assert_eq!(named_by(&a, &open), 0);
@@ -434,8 +453,10 @@ mod tests {
             discharge_current_a: 200.0,
             phase: "absorption",
         });
-        let charging = pack(60.0, 41.0, Some(280.0));
+        let mut charging = pack(60.0, 41.0, Some(280.0));
+        charging.pack_voltage_v = 54.0;
         assert_eq!(named_by(&charging, &full), 0);
+        assert_eq!(named_by(&charging, &idle), 1);
         assert_eq!(
             named_by(&a, &full),
             1,
