@@ -6,6 +6,7 @@
 // pointed at; then the second disconnects and only the page's device is left.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { openDashboard, useDashboard } from './browser.mjs';
 
 const dashboard = useDashboard();
@@ -161,6 +162,19 @@ test('a second pack added beside the first is shown, added up, and pointed at wh
   assert.match(await text(page, 'parallel-cut-off'), /^Pack 2 carries no current while the others are discharging at 40 A each on average/);
   // The rest of the page stays pack 1's.
   assert.equal(await text(page, 'soc'), '60.0');
+  // Both packs over time: a line each in both charts, a point a second, and as CSV.
+  for (const id of ['parallel-current', 'parallel-soc']) {
+    await page.locator(`#${id} .scatterlayer .trace`).nth(1).waitFor({ state: 'attached', timeout: 15_000 });
+    assert.equal(await page.locator(`#${id} .scatterlayer .trace`).count(), 2, id);
+  }
+  assert.match(await text(page, 'parallel-history-span'), /^Each pack's current and SOC as its BMS tells them, over 1 min /);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('parallel-csv').click()]);
+  assert.equal(download.suggestedFilename(), 'cellsight-parallel.csv');
+  const csv = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+  assert.equal(csv[0], 'time_s,clock,pack1_soc_pct,pack1_current_a,pack2_soc_pct,pack2_current_a');
+  assert.ok(csv.length > 60, `${csv.length} lines`);
+  assert.match(csv.at(-1), /^\d+,"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",60\.0,-40\.00,80\.0,0\.20$/);
+  await page.getByTestId('parallel-csv-status').filter({ hasText: 'points of every pack exported as CSV' }).waitFor();
 
   await page.getByTestId('parallel-remove-2').click();
   await page.getByTestId('parallel-packs').waitFor({ state: 'detached' });

@@ -514,7 +514,9 @@ fn BankPanel(
             return;
         };
         let axis = time_axis(emulator);
-        if history.with_untracked(|h| chart::draw_bank_chart(index, h.points(), axis)) {
+        if history.with_untracked(|h| {
+            chart::draw_bank_chart(&chart::BANK_CHART_IDS, index, h.points(), axis)
+        }) {
             charts.drawn(index);
         }
     });
@@ -778,28 +780,28 @@ fn shortly(f: fn()) {
 fn shortly(_f: fn()) {}
 
 /// How often stale charts are looked at, ms.
-const CHART_REDRAW_MILLIS: u32 = 250;
+pub(crate) const CHART_REDRAW_MILLIS: u32 = 250;
 
 /// Runs `f` every `millis` for the life of the page.
 #[cfg(target_family = "wasm")]
-fn every(millis: u32, f: impl FnMut() + 'static) {
+pub(crate) fn every(millis: u32, f: impl FnMut() + 'static) {
     gloo::timers::callback::Interval::new(millis, f).forget();
 }
 
 #[cfg(not(target_family = "wasm"))]
-fn every(_millis: u32, _f: impl FnMut() + 'static) {}
+pub(crate) fn every(_millis: u32, _f: impl FnMut() + 'static) {}
 
 /// Charts a panel redraws one at a time, in turn, every [`CHART_REDRAW_MILLIS`], once what
 /// they show has changed: at 3600× no single frame carries every plotly redraw, and a chart
 /// whose plotly.js was not loaded yet is drawn once it is.
 #[derive(Clone, Copy)]
-struct StaleCharts<const N: usize> {
+pub(crate) struct StaleCharts<const N: usize> {
     stale: StoredValue<[bool; N]>,
     next: StoredValue<usize>,
 }
 
 impl<const N: usize> StaleCharts<N> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StaleCharts {
             stale: StoredValue::new([false; N]),
             next: StoredValue::new(0),
@@ -807,12 +809,12 @@ impl<const N: usize> StaleCharts<N> {
     }
 
     /// What every chart shows has changed.
-    fn mark_all(&self) {
+    pub(crate) fn mark_all(&self) {
         self.stale.set_value([true; N]);
     }
 
     /// The next stale chart, after the one drawn last.
-    fn due(&self) -> Option<usize> {
+    pub(crate) fn due(&self) -> Option<usize> {
         let start = self.next.get_value();
         (0..N).map(|k| (start + k) % N).find(|&i| {
             self.stale
@@ -821,7 +823,7 @@ impl<const N: usize> StaleCharts<N> {
     }
 
     /// Chart `index` is drawn as it should be.
-    fn drawn(&self, index: usize) {
+    pub(crate) fn drawn(&self, index: usize) {
         self.stale.update_value(|s| {
             if let Some(slot) = s.get_mut(index) {
                 *slot = false;

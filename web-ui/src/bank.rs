@@ -118,9 +118,14 @@ impl BankHistory {
             let words = clock(p.time_s).replace('"', "\"\"");
             out.push_str(&format!("{:.0},\"{words}\"", p.time_s));
             for k in 0..packs {
-                match p.packs.get(k) {
-                    Some((soc, current)) => out.push_str(&format!(",{soc:.1},{current:.2}")),
-                    None => out.push_str(",,"),
+                // Empty where the pack was not reporting (not a number).
+                let (soc, current) = p.packs.get(k).copied().unwrap_or((f32::NAN, f32::NAN));
+                for (value, places) in [(soc, 1), (current, 2)] {
+                    if value.is_finite() {
+                        out.push_str(&format!(",{value:.places$}"));
+                    } else {
+                        out.push(',');
+                    }
                 }
             }
             out.push('\n');

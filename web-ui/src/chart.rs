@@ -173,6 +173,12 @@ pub enum TimeAxis {
         /// The emulated time of day the run started at, s.
         start_of_day_s: u64,
     },
+    /// The local clock of the page, for points kept while it was open; they began at
+    /// `start_of_day_s` seconds after local midnight.
+    Local {
+        /// The local time of day the points began at, s.
+        start_of_day_s: u64,
+    },
 }
 
 /// Ticks for hours `from_h`..`to_h` since a start at `start_of_day_s`: at round clock times
@@ -180,6 +186,29 @@ pub enum TimeAxis {
 /// at each midnight ("day 2<br>00:00"); over more than four days, at midnights only (every
 /// 1 … 90 days), each "day 31".
 pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Vec<String>) {
+    ticks_on_clock(from_h, to_h, start_of_day_s, |day| {
+        format!("day {}", day + 1)
+    })
+}
+
+/// The same on the page's local clock: a day is told by how many have passed since the first
+/// ("+1 d"), and the first day is not told.
+pub fn local_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Vec<String>) {
+    let (values, labels) = ticks_on_clock(from_h, to_h, start_of_day_s, |day| format!("+{day} d"));
+    let labels = labels
+        .into_iter()
+        .map(|l| l.strip_prefix("+0 d<br>").map_or(l.clone(), str::to_owned))
+        .collect();
+    (values, labels)
+}
+
+/// Clock ticks, the day (0 for the first) told in words by `day`.
+fn ticks_on_clock(
+    from_h: f64,
+    to_h: f64,
+    start_of_day_s: u64,
+    day: impl Fn(u64) -> String,
+) -> (Vec<f64>, Vec<String>) {
     const DAY_MIN: u64 = 1_440;
     const STEPS_MIN: [u64; 19] = [
         1,
@@ -216,9 +245,9 @@ pub fn clock_ticks(from_h: f64, to_h: f64, start_of_day_s: u64) -> (Vec<f64>, Ve
         let of_day = clock % 1_440;
         let time = format!("{:02}:{:02}", of_day / 60, of_day % 60);
         labels.push(if step_min >= DAY_MIN {
-            format!("day {}", clock / DAY_MIN + 1)
+            day(clock / DAY_MIN)
         } else if values.is_empty() || of_day == 0 {
-            format!("day {}<br>{time}", clock / 1_440 + 1)
+            format!("{}<br>{time}", day(clock / DAY_MIN))
         } else {
             time
         });
@@ -315,8 +344,12 @@ pub fn history_plots(
 
 /// The time axis a panel's charts share: the emulated clock's ticks (worked out once for all
 /// of them) or hours, held to the stretch on screen when zoomed.
+/// A time axis's ticks: where, hours, and what they say.
+type Ticks = (Vec<f64>, Vec<String>);
+
 struct TimeFrame {
-    ticks: Option<(Vec<f64>, Vec<String>)>,
+    /// The axis's title and its ticks (`None`: hours).
+    ticks: Option<(&'static str, Ticks)>,
     window_h: Option<(f64, f64)>,
 }
 
@@ -326,7 +359,10 @@ impl TimeFrame {
         let shown_h = window_h.or_else(|| Some((*hours.first()?, *hours.last()?)));
         let ticks = match (time_axis, shown_h) {
             (TimeAxis::Clock { start_of_day_s }, Some((from, to))) => {
-                Some(clock_ticks(from, to, start_of_day_s))
+                Some(("Emulated time", clock_ticks(from, to, start_of_day_s)))
+            }
+            (TimeAxis::Local { start_of_day_s }, Some((from, to))) => {
+                Some(("Local time", local_ticks(from, to, start_of_day_s)))
             }
             _ => None,
         };
@@ -335,8 +371,8 @@ impl TimeFrame {
 
     fn x_axis(&self) -> Axis {
         let axis = match &self.ticks {
-            Some((values, labels)) => Axis::new()
-                .title("Emulated time")
+            Some((title, (values, labels))) => Axis::new()
+                .title(*title)
                 .tick_mode(plotly::common::TickMode::Array)
                 .tick_values(values.clone())
                 .tick_text(labels.clone()),
@@ -370,8 +406,12 @@ impl TimeFrame {
 /// Containers of the bank's two history charts: each pack's current, each pack's SOC.
 pub const BANK_CHART_IDS: [&str; 2] = ["bank-current", "bank-soc"];
 
+/// The same for your own packs in parallel.
+pub const PARALLEL_CHART_IDS: [&str; 2] = ["parallel-current", "parallel-soc"];
+
 /// The bank's history as two plotly charts on one time axis: each pack's current as its BMS
-/// measures it, and each pack's SOC as its BMS tells it, a line a pack.
+/// measures it, and each pack's SOC as its BMS tells it, a line a pack (a gap where a value
+/// is not a number: the pack was not reporting).
 pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Plot; 2] {
     use plotly::Scatter;
     use plotly::common::Mode;
@@ -381,7 +421,12 @@ pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Pl
     let series = |k: usize, pick: fn(&(f32, f32)) -> f32| -> Vec<Option<f64>> {
         points
             .iter()
-            .map(|p| p.packs.get(k).map(|v| f64::from(pick(v))))
+            .map(|p| {
+                p.packs
+                    .get(k)
+                    .map(|v| f64::from(pick(v)))
+                    .filter(|v| v.is_finite())
+            })
             .collect()
     };
     let mut current = Plot::new();
@@ -407,10 +452,11 @@ pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Pl
     [current, soc]
 }
 
-/// Draws bank chart `index` (of [`BANK_CHART_IDS`]) from `points`, if plotly.js is on the
-/// page. Returns whether it drew.
+/// Draws bank chart `index` into the container `ids[index]` ([`BANK_CHART_IDS`],
+/// [`PARALLEL_CHART_IDS`]) from `points`, if plotly.js is on the page. Returns whether it drew.
 #[cfg(target_family = "wasm")]
 pub fn draw_bank_chart(
+    ids: &[&'static str; 2],
     index: usize,
     points: &[crate::link::BankPoint],
     time_axis: TimeAxis,
@@ -418,7 +464,7 @@ pub fn draw_bank_chart(
     let loaded = plotly_loaded();
     if loaded
         && let (Some(id), Some(plot)) = (
-            BANK_CHART_IDS.get(index),
+            ids.get(index).copied(),
             bank_plots(points, time_axis).into_iter().nth(index),
         )
     {
@@ -432,6 +478,7 @@ pub fn draw_bank_chart(
 /// Native builds (unit tests) have no page to draw on.
 #[cfg(not(target_family = "wasm"))]
 pub fn draw_bank_chart(
+    _ids: &[&'static str; 2],
     _index: usize,
     _points: &[crate::link::BankPoint],
     _time_axis: TimeAxis,
@@ -654,6 +701,20 @@ mod tests {
         let range = &json["layout"]["yaxis"]["range"];
         let (lo, hi) = (range[0].as_f64().unwrap(), range[1].as_f64().unwrap());
         assert!(lo < 3.28 && hi > 3.35 && hi - lo < 0.2, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn the_local_clock_tells_the_days_passed_only_after_the_first() {
+        // Kept from 23:30 for an hour: every 10 min, the next day told at midnight.
+        let (values, labels) = local_ticks(0.0, 1.0, 23 * 3600 + 30 * 60);
+        assert_eq!(values.first(), Some(&0.0));
+        assert_eq!(
+            labels,
+            ["23:30", "23:40", "23:50", "+1 d<br>00:00", "00:10", "00:20", "00:30"]
+        );
+        // Over ten days, at every other midnight.
+        let (_, labels) = local_ticks(0.0, 240.0, 12 * 3600);
+        assert_eq!(labels.first().map(String::as_str), Some("+2 d"));
     }
 
     #[test]

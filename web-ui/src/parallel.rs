@@ -9,6 +9,7 @@
 //! amperes with its switches on, for a minute, is most likely cut off the bus (a breaker, fuse
 //! or cable). A pack's own BMS cannot tell that; only the packs side by side can.
 
+use crate::link::BankPoint;
 use crate::session::{Reading, fault_label, signed};
 use crate::vendor::Protocol;
 use bms_engine::system::{BUSY_MA, BusLook, CutOffTimer, IDLE_MA, Others};
@@ -191,6 +192,23 @@ pub fn together(readings: &[&Reading]) -> Option<Together> {
         soc_pct,
         capacity_ah,
     })
+}
+
+/// Every pack's SOC and current at `time_s` (since the history began) for the history, pack 1
+/// first: not a number for a pack without a reading coming (a gap in its line, an empty CSV
+/// field).
+pub fn history_point(time_s: f64, readings: &[Option<&Reading>]) -> BankPoint {
+    BankPoint {
+        time_s,
+        packs: readings
+            .iter()
+            .map(|r| {
+                r.map_or((f32::NAN, f32::NAN), |r| {
+                    (r.soc_pct as f32, r.current_a as f32)
+                })
+            })
+            .collect(),
+    }
 }
 
 /// Watches for a pack cut off the bus by the rule a bank's controller uses
@@ -468,5 +486,27 @@ mod tests {
             watch.update(&[Some(&at(idle.clone(), t)), None]);
         }
         assert!(watch.lines().is_empty());
+    }
+
+    #[test]
+    fn the_history_keeps_every_pack_and_leaves_a_gap_where_one_is_silent() {
+        let a = pack(60.0, -41.0, Some(280.0));
+        let b = pack(80.5, 12.25, Some(100.0));
+        let mut history = crate::bank::BankHistory::default();
+        history.extend(&[
+            history_point(0.0, &[Some(&a), Some(&b)]),
+            history_point(1.0, &[Some(&a), None]),
+        ]);
+        let csv = history.csv(|t| format!("2026-12-07 16:50:0{t:.0}"));
+        assert_eq!(
+            csv,
+            "time_s,clock,pack1_soc_pct,pack1_current_a,pack2_soc_pct,pack2_current_a\n\
+             0,\"2026-12-07 16:50:00\",60.0,-41.00,80.5,12.25\n\
+             1,\"2026-12-07 16:50:01\",60.0,-41.00,,\n"
+        );
+        // Drawn, the silent moment is a gap in pack 2's lines, not a fall to zero.
+        let plots = crate::chart::bank_plots(history.points(), crate::chart::TimeAxis::Hours);
+        let json = plots[1].to_json();
+        assert!(json.contains("[80.5,null]"), "{json}");
     }
 }

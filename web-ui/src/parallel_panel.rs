@@ -1,8 +1,9 @@
 //! The panel of your own packs in parallel: while a device shows on the page (pack 1), the BMSs
 //! of the other packs on its bus connect here too, each over its own serial port or Bluetooth
 //! link, each read by a session of its own (polled when its protocol only answers). Their rows
-//! and what they add up to are [`crate::parallel`]'s. They are watched, not recorded, and the
-//! rest of the page stays pack 1's.
+//! and what they add up to are [`crate::parallel`]'s. Every pack's SOC and current are kept
+//! each second while packs are added (a [`crate::bank::BankHistory`], charted and exported as
+//! CSV); their full reports are not recorded, and the rest of the page stays pack 1's.
 
 use crate::bluetooth::BluetoothLink;
 use crate::device_panel::{
@@ -337,8 +338,7 @@ pub fn ParallelPacks(
             .collect::<Vec<_>>()
     };
     // The readings that count: pack 1's while live, and every added pack's while live.
-    let live = move || {
-        let now = now_ms.get();
+    let live_at = move |now: f64| {
         let mut readings = vec![session.with(|s| {
             (s.link_state(now) == LinkState::Live)
                 .then(|| s.latest.clone())
@@ -353,6 +353,7 @@ pub fn ParallelPacks(
         }
         readings
     };
+    let live = move || live_at(now_ms.get());
     let together = move || {
         let readings = live();
         let reported: Vec<_> = readings.iter().flatten().collect();
@@ -368,6 +369,85 @@ pub fn ParallelPacks(
         watch.update_value(|w| w.update(&refs));
         watch.with_value(|w| w.lines().to_vec())
     });
+    // Every pack's SOC and current, a point a second while packs are added (thinned evenly
+    // past the history's bound). A pack removed renumbers the others, so the history begins
+    // afresh then; one added is a new line beside the others.
+    let history = RwSignal::new(crate::bank::BankHistory::default());
+    let history_began_ms = StoredValue::new(None::<f64>);
+    let history_ids = StoredValue::new(Vec::<u32>::new());
+    Effect::new(move |_| {
+        let now = now_ms.get();
+        let ids: Vec<u32> = added.with(|list| list.iter().map(|p| p.id).collect());
+        let kept = history_ids.with_value(|before| ids.starts_with(before));
+        history_ids.set_value(ids.clone());
+        if ids.is_empty() || !kept {
+            history_began_ms.set_value(None);
+            if !history.with_untracked(|h| h.points().is_empty()) {
+                history.update(crate::bank::BankHistory::clear);
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        let began = *history_began_ms
+            .try_update_value(|b| *b.get_or_insert(now))
+            .as_ref()
+            .unwrap_or(&now);
+        let point = untrack(|| {
+            let readings = live_at(now);
+            let refs: Vec<_> = readings.iter().map(Option::as_ref).collect();
+            crate::parallel::history_point((now - began) / 1000.0, &refs)
+        });
+        history.update(|h| h.extend(&[point]));
+    });
+    let charts = crate::app::StaleCharts::<2>::new();
+    Effect::new(move |_| {
+        history.track();
+        charts.mark_all();
+    });
+    crate::app::every(crate::app::CHART_REDRAW_MILLIS, move || {
+        if history.with_untracked(|h| h.points().len() < 2) {
+            return;
+        }
+        let Some(index) = charts.due() else {
+            return;
+        };
+        let drew = history.with_untracked(|h| {
+            crate::chart::draw_bank_chart(
+                &crate::chart::PARALLEL_CHART_IDS,
+                index,
+                h.points(),
+                // On the local clock, from the time of day the history began.
+                crate::chart::TimeAxis::Local {
+                    start_of_day_s: seconds_into_day(history_began_ms.get_value().unwrap_or(0.0)),
+                },
+            )
+        });
+        if drew {
+            charts.drawn(index);
+        }
+    });
+    let export_message = RwSignal::new(None::<String>);
+    let export = move |_| {
+        let began = history_began_ms.get_value().unwrap_or(0.0);
+        let csv = history.with_untracked(|h| h.csv(|t| local_time(began + t * 1000.0)));
+        let rows = csv.lines().count().saturating_sub(1);
+        export_message.set(Some(
+            match crate::store::download("cellsight-parallel.csv", "text/csv", csv.as_bytes()) {
+                Ok(()) => format!("{rows} points of every pack exported as CSV."),
+                Err(e) => format!("The packs' history could not be exported: {e}"),
+            },
+        ));
+    };
+    let span = move || {
+        history.with(|h| match (h.points().first(), h.points().last()) {
+            (Some(a), Some(b)) if b.time_s > a.time_s => format!(
+                "Each pack's current and SOC as its BMS tells them, over {} (a gap where a pack was silent).",
+                crate::session::span_text(b.time_s - a.time_s)
+            ),
+            _ => "Each pack's current and SOC as its BMS tells them, from now on.".to_owned(),
+        })
+    };
     view! {
         <section class="card bank parallel" aria-label="Your packs in parallel" data-testid="parallel"
             style:display=move || if showing_device.get() { "" } else { "none" }>
@@ -375,7 +455,7 @@ pub fn ParallelPacks(
             <p class="note">{move || if added.with(Vec::is_empty) {
                 "More packs on the same bus, each with its own BMS? Connect each of the others too: they are shown side by side and added up here, while the rest of the page stays this one's."
             } else {
-                "Each pack's BMS over its own link, side by side and added up. The rest of the page is pack 1's; the others are watched, not recorded."
+                "Each pack's BMS over its own link, side by side and added up, with every pack's current and SOC kept over time below. The rest of the page is pack 1's; the others' full reports are not recorded."
             }}</p>
             {move || together().map(|t| view! {
                 <p data-testid="parallel-together"><strong>"Together: "</strong>{t.text()}</p>
@@ -408,6 +488,17 @@ pub fn ParallelPacks(
                     </tbody>
                 </table>
             })}
+            <div style:display=move || if added.with(Vec::is_empty) { "none" } else { "" }>
+                <div class="cells-head">
+                    <h3>"Over time"</h3>
+                    {move || (history.with(|h| h.points().len()) > 1).then(|| view! {
+                        <button class="command" data-testid="parallel-csv" on:click=export>"Download CSV"</button>
+                    })}
+                </div>
+                {move || export_message.get().map(|m| view! { <p class="note" role="status" data-testid="parallel-csv-status">{m}</p> })}
+                <p class="note" data-testid="parallel-history-span">{span}</p>
+                {crate::chart::PARALLEL_CHART_IDS.iter().map(|id| view! { <div id=*id class="history-chart"></div> }).collect_view()}
+            </div>
             <div class="console-row">
                 <button class="command" data-testid="parallel-add-serial" disabled=missing_serial.is_some()
                     on:click=move |_| add(Some(PortChoice::Ask { adapters_only: true }))>"Add a pack over USB serial"</button>
@@ -417,4 +508,24 @@ pub fn ParallelPacks(
             {move || message.get().map(|m| view! { <p class="console-message" role="status" data-testid="parallel-message">{m}</p> })}
         </section>
     }
+}
+
+/// Seconds since local midnight at `ms` since the epoch.
+fn seconds_into_day(ms: f64) -> u64 {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from(ms));
+    u64::from(d.get_hours()) * 3_600 + u64::from(d.get_minutes()) * 60 + u64::from(d.get_seconds())
+}
+
+/// A local date and time from ms since the epoch, for a CSV row: "2026-12-07 16:50:03".
+fn local_time(ms: f64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from(ms));
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
 }
