@@ -710,7 +710,15 @@ mod tests {
         assert_eq!(values.first(), Some(&0.0));
         assert_eq!(
             labels,
-            ["23:30", "23:40", "23:50", "+1 d<br>00:00", "00:10", "00:20", "00:30"]
+            [
+                "23:30",
+                "23:40",
+                "23:50",
+                "+1 d<br>00:00",
+                "00:10",
+                "00:20",
+                "00:30"
+            ]
         );
         // Over ten days, at every other midnight.
         let (_, labels) = local_ticks(0.0, 240.0, 12 * 3600);
