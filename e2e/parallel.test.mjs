@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openDashboard, useDashboard } from './browser.mjs';
+import { emulatorWire, openDashboard, useDashboard } from './browser.mjs';
 
 const dashboard = useDashboard();
 
@@ -153,6 +153,8 @@ test('a second pack added beside the first is shown, added up, and pointed at wh
   assert.match(await text(page, 'parallel-link-1'), /on this page · JBD \/ Xiaoxiang \/ Overkill · live/);
   // (60 × 280 + 80 × 100) / 380 = 65.3 %; 168 + 80 Ah left of 380.
   await page.getByTestId('parallel-together').filter({ hasText: 'SOC 65.3 % of 380 Ah (248.0 Ah left)' }).waitFor();
+  // JBD tells no limits: what the packs allow together cannot be known, and the page says why.
+  assert.equal(await text(page, 'parallel-told'), 'What they allow together: not known, as JBD / Xiaoxiang / Overkill does not tell its limits.');
   assert.match(await text(page, 'parallel-together'), /^Together: 2 packs · -39\.8 A · -5\d\d W · /);
   // Idle beside a busy pack for a moment is nothing; for a minute, it is named (the page's
   // clock run a minute on, the packs answering all along).
@@ -217,6 +219,59 @@ test("on the next visit every port allowed before comes back: the first as the p
   await page.getByTestId('parallel-together').filter({ hasText: 'SOC 65.3 % of 380 Ah' }).waitFor();
   assert.equal(await text(page, 'soc'), '60.0');
   assert.equal(await page.getByTestId('parallel-pack-3').count(), 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('two Cellsight devices side by side: what they allow together is told as a bank controller works it out', async () => {
+  // Two emulated packs' serial streams (seeds 1 and 2); once through, each port repeats its
+  // last frames every second, as a device reporting on would, so both stay live.
+  const streams = [];
+  for (const seed of ['1', '2']) {
+    streams.push(await emulatorWire(`wire-parallel-${seed}.bin`, ['--scenario', 'solar-day', '--days', '0.1', '--seed', seed]));
+  }
+  const context = await dashboard.browser.newContext();
+  await context.addInitScript((streams) => {
+    localStorage.setItem('cellsight-protocol', 'cellsight');
+    const ports = streams.map((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      // The last few frames (each ends at a 0 byte): the newest report among them.
+      let tail = bytes.length - 1;
+      for (let zeros = 0; tail > 0 && zeros < 5; tail--) if (bytes[tail - 1] === 0) zeros++;
+      return {
+        async open() {},
+        async close() {},
+        readable: new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes);
+            setInterval(() => controller.enqueue(bytes.slice(tail)), 1000);
+          },
+        }),
+        writable: new WritableStream({ write() {} }),
+      };
+    });
+    let handed = 0;
+    const serial = new EventTarget();
+    serial.requestPort = async () => ports[handed++];
+    serial.getPorts = async () => [];
+    Object.defineProperty(navigator, 'serial', { configurable: true, value: serial });
+  }, streams.map((b) => Buffer.from(b).toString('base64')));
+  const { page, errors } = await openDashboard(context, dashboard.url);
+  await page.getByTestId('connect-serial').click();
+  await page.getByTestId('device-status').filter({ hasText: 'Connected over Web Serial' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-add-serial').click();
+  await page.getByTestId('parallel-link-2').filter({ hasText: /Cellsight.* · live$/ }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('parallel-told').filter({ hasText: / · 2 of 2 packs charging, 2 discharging · / }).waitFor({ timeout: 15_000 });
+  assert.match(await text(page, 'parallel-told'), /^What they allow together: CVL \d+\.\d V · CCL \d+ A · DCL \d+ A · 2 of 2 packs charging, 2 discharging · SOC \d+\.\d %$/);
+  // A Cellsight device tells its nominal capacity: the SOC is weighted by it.
+  assert.match(await text(page, 'parallel-together'), /^Together: 2 packs · .* · SOC \d+\.\d % of 560 Ah \(\d+\.\d Ah left\)$/);
+  // Each pack allows at most what its own limits card says for pack 1 (the packs are alike):
+  // together, no more than twice that.
+  const own = Number((await text(page, 'limits-ccl')).match(/[\d.]+/)[0]);
+  const together = Number((await text(page, 'parallel-told')).match(/CCL (\d+) A/)[1]);
+  assert.ok(together > own && together <= 2 * own + 1, `${together} A together, ${own} A pack 1`);
+  assert.equal(await page.getByTestId('parallel-cut-off').count(), 0);
+  await page.getByTestId('parallel').screenshot({ path: 'e2e/artifacts/parallel-cellsight.png' });
   assert.deepEqual(errors, []);
   await context.close();
 });

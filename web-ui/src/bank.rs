@@ -134,6 +134,29 @@ impl BankHistory {
     }
 }
 
+/// A bank's report in words, of `packs` in all: "CVL 55.2 V · CCL 420 A · DCL 600 A · 3 of 3
+/// packs charging, 3 discharging · SOC 52.4 %", and how many it leaves out as cut off the bus.
+pub fn told_words(bank: &BankReport, packs: usize) -> String {
+    let r = bank.report;
+    let mut words = format!(
+        "CVL {:.1} V · CCL {:.0} A · DCL {:.0} A · {} of {packs} packs charging, {} discharging · SOC {:.1} %",
+        f64::from(r.charge_voltage_mv) / 1000.0,
+        f64::from(r.charge_current_ma) / 1000.0,
+        f64::from(r.discharge_current_ma) / 1000.0,
+        bank.packs_charging,
+        bank.packs_discharging,
+        f64::from(r.soc_permille) / 10.0,
+    );
+    match bank.packs_cut_off {
+        0 => {}
+        1 => words.push_str(" of the packs it reaches · 1 left out, cut off the bus"),
+        n => words.push_str(&format!(
+            " of the packs it reaches · {n} left out, cut off the bus"
+        )),
+    }
+    words
+}
+
 /// How far below the packs' sum a limit must be for the panel to say why, mA (or 2 % of the
 /// sum, whichever is more).
 const HELD_WORTH_TELLING_MA: u32 = 5_000;
@@ -246,27 +269,9 @@ impl BankView {
         combine(&packs)
     }
 
-    /// The bank's report in words: "CVL 55.2 V · CCL 420 A · DCL 600 A · 3 of 3 packs
-    /// charging, 3 discharging · SOC 52.4 %", and how many packs it leaves out as cut off.
+    /// The bank's report in words ([`told_words`]); `None` without a bank.
     pub fn told_text(&self, capacity_mah: u32) -> Option<String> {
-        let bank = self.told(capacity_mah)?;
-        let r = bank.report;
-        Some(
-            format!(
-                "CVL {:.1} V · CCL {:.0} A · DCL {:.0} A · {} of {} packs charging, {} discharging · SOC {:.1} %",
-                f64::from(r.charge_voltage_mv) / 1000.0,
-                f64::from(r.charge_current_ma) / 1000.0,
-                f64::from(r.discharge_current_ma) / 1000.0,
-                bank.packs_charging,
-                self.packs.len(),
-                bank.packs_discharging,
-                f64::from(r.soc_permille) / 10.0,
-            ) + &match bank.packs_cut_off {
-                0 => String::new(),
-                1 => " of the packs it reaches · 1 left out, cut off the bus".to_owned(),
-                n => format!(" of the packs it reaches · {n} left out, cut off the bus"),
-            },
-        )
+        Some(told_words(&self.told(capacity_mah)?, self.packs.len()))
     }
 
     /// Why a limit is below what the packs allow together, when it is by enough to tell

@@ -12,6 +12,7 @@
 use crate::link::BankPoint;
 use crate::session::{Reading, fault_label, signed};
 use crate::vendor::Protocol;
+use bms_engine::protocol::Telemetry;
 use bms_engine::system::{BUSY_MA, BusLook, CutOffTimer, IDLE_MA, Others};
 
 /// One pack's row in the panel.
@@ -158,6 +159,21 @@ pub fn row(number: usize, link: String, reading: Option<&Reading>) -> PackRow {
     }
 }
 
+/// A reading as it counts towards what the packs add up to: a BMS that does not count its own
+/// charge (a Cellsight device tells its SOC and its nominal capacity, `nominal_mah`, apart) is
+/// given the charge its SOC says of that capacity.
+pub fn counted(reading: &Reading, nominal_mah: Option<u32>) -> Reading {
+    let mut r = reading.clone();
+    if r.capacity_ah.is_none()
+        && let Some(full) = nominal_mah
+            .filter(|&m| m > 0)
+            .map(|m| f64::from(m) / 1000.0)
+    {
+        r.capacity_ah = Some((full * r.soc_pct / 100.0, full));
+    }
+    r
+}
+
 /// What the packs that have reported add up to (`None` before any has).
 pub fn together(readings: &[&Reading]) -> Option<Together> {
     if readings.is_empty() {
@@ -192,6 +208,44 @@ pub fn together(readings: &[&Reading]) -> Option<Together> {
         soc_pct,
         capacity_ah,
     })
+}
+
+/// Where a pack's limits come from, for [`told_together`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnReport {
+    /// A Cellsight device's latest report, with its nominal capacity, mAh.
+    Cellsight(Box<Telemetry>, u32),
+    /// A BMS that does not tell its limits (this protocol).
+    Silent(Protocol),
+}
+
+/// What the packs whose reports are coming would tell an inverter together, as the bank's
+/// controller works it out ([`bms_engine::system::combine`]), a pack the watch names left
+/// out: the words, or why it cannot be known. `reports` has every pack, pack 1 first (`None`:
+/// its reports are not coming, and it is left out); `None` with no pack's coming.
+pub fn told_together(
+    reports: &[Option<OwnReport>],
+    watch: &CutOffWatch,
+) -> Option<Result<String, String>> {
+    let mut packs = Vec::new();
+    for (k, report) in reports.iter().enumerate() {
+        match report {
+            None => {}
+            Some(OwnReport::Silent(protocol)) => {
+                return Some(Err(format!(
+                    "not known, as {} does not tell its limits.",
+                    protocol.label()
+                )));
+            }
+            Some(OwnReport::Cellsight(t, capacity_mah)) => {
+                let (mut report, phase) = t.pack_report(*capacity_mah);
+                report.cut_off = watch.is_cut_off(k);
+                packs.push((report, phase));
+            }
+        }
+    }
+    let bank = bms_engine::system::combine(&packs)?;
+    Some(Ok(crate::bank::told_words(&bank, reports.len())))
 }
 
 /// Every pack's SOC and current at `time_s` (since the history began) for the history, pack 1
@@ -508,5 +562,61 @@ mod tests {
         let plots = crate::chart::bank_plots(history.points(), crate::chart::TimeAxis::Hours);
         let json = plots[1].to_json();
         assert!(json.contains("[80.5,null]"), "{json}");
+    }
+
+    #[test]
+    fn what_cellsight_packs_allow_together_is_told_and_a_silent_bms_is_named() {
+        use emulator::{Scenario, Simulation, SimulationConfig};
+        let t = Simulation::new(SimulationConfig::new(Scenario::SolarDay, 1, 16))
+            .unwrap()
+            .telemetry();
+        let own = || Some(OwnReport::Cellsight(Box::new(t.clone()), 280_000));
+        let watch = CutOffWatch::default();
+        let (ccl, dcl) = (t.limits.charge_current_ma, t.limits.discharge_current_ma);
+        // Two like packs at one current: each one's limits twice over.
+        let words = told_together(&[own(), own()], &watch).unwrap().unwrap();
+        let twice = format!(
+            "CCL {:.0} A · DCL {:.0} A · 2 of 2 packs charging, 2 discharging · SOC {:.1} %",
+            f64::from(2 * ccl) / 1000.0,
+            f64::from(2 * dcl) / 1000.0,
+            f64::from(t.soc_permille) / 10.0
+        );
+        assert!(words.ends_with(&twice), "{words} / {twice}");
+        assert!(words.starts_with(&format!(
+            "CVL {:.1} V · ",
+            f64::from(t.limits.charge_voltage_mv) / 1000.0
+        )));
+        // A pack whose reports are not coming is left out; a BMS that does not tell its
+        // limits leaves them unknown; with no report coming there is nothing to tell.
+        let words = told_together(&[own(), None], &watch).unwrap().unwrap();
+        assert!(
+            words.contains(" · 1 of 2 packs charging, 1 discharging · "),
+            "{words}"
+        );
+        assert_eq!(
+            told_together(
+                &[own(), Some(OwnReport::Silent(Protocol::Jbd)), own()],
+                &watch
+            ),
+            Some(Err(
+                "not known, as JBD / Xiaoxiang / Overkill does not tell its limits.".to_owned()
+            ))
+        );
+        assert_eq!(told_together(&[None, None], &watch), None);
+    }
+
+    #[test]
+    fn a_cellsight_pack_counts_by_its_nominal_capacity() {
+        let mut r = pack(50.0, 10.0, None);
+        let counted = counted(&r, Some(280_000));
+        assert_eq!(counted.capacity_ah, Some((140.0, 280.0)));
+        // What a BMS counts itself stands; without a capacity nothing is made up.
+        r.capacity_ah = Some((100.0, 230.0));
+        assert_eq!(
+            super::counted(&r, Some(280_000)).capacity_ah,
+            Some((100.0, 230.0))
+        );
+        r.capacity_ah = None;
+        assert_eq!(super::counted(&r, None).capacity_ah, None);
     }
 }

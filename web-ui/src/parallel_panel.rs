@@ -337,17 +337,24 @@ pub fn ParallelPacks(
             .chain(others)
             .collect::<Vec<_>>()
     };
-    // The readings that count: pack 1's while live, and every added pack's while live.
+    // The readings that count: pack 1's while live, and every added pack's while live, each
+    // with the charge a Cellsight device's SOC says of its nominal capacity.
+    let counted = |s: &Session| {
+        let nominal = s.device.as_ref().map(|d| d.capacity_mah);
+        s.latest
+            .as_ref()
+            .map(|r| crate::parallel::counted(r, nominal))
+    };
     let live_at = move |now: f64| {
         let mut readings = vec![session.with(|s| {
             (s.link_state(now) == LinkState::Live)
-                .then(|| s.latest.clone())
+                .then(|| counted(s))
                 .flatten()
         })];
         for pack in added.get() {
             readings.push(
                 pack.counts(now)
-                    .then(|| pack.session.with(|s| s.latest.clone()))
+                    .then(|| pack.session.with(counted))
                     .flatten(),
             );
         }
@@ -361,6 +368,31 @@ pub fn ParallelPacks(
             .then(|| crate::parallel::together(&reported))
             .flatten()
     };
+    // Where each pack's limits come from, of those whose reports are coming (pack 1 first).
+    let own_reports = move || {
+        let now = now_ms.get();
+        let of = |s: &Session| {
+            if s.link_state(now) != LinkState::Live {
+                return None;
+            }
+            let protocol = s.latest.as_ref()?.protocol;
+            Some(match (&s.telemetry, &s.device) {
+                (Some(t), Some(info)) => {
+                    crate::parallel::OwnReport::Cellsight(Box::new(t.clone()), info.capacity_mah)
+                }
+                _ => crate::parallel::OwnReport::Silent(protocol),
+            })
+        };
+        let mut reports = vec![session.with(of)];
+        for pack in added.get() {
+            reports.push(if pack.counts(now) {
+                pack.session.with(of)
+            } else {
+                None
+            });
+        }
+        reports
+    };
     // A memo: the lines are drawn anew only when they change, not at every report.
     let watch = StoredValue::new(crate::parallel::CutOffWatch::default());
     let warnings = Memo::new(move |_| {
@@ -369,6 +401,15 @@ pub fn ParallelPacks(
         watch.update_value(|w| w.update(&refs));
         watch.with_value(|w| w.lines().to_vec())
     });
+    // What they would tell an inverter together, once the watch has looked at this moment.
+    let told = move || {
+        warnings.track();
+        if added.with(Vec::is_empty) {
+            return None;
+        }
+        let reports = own_reports();
+        watch.with_value(|w| crate::parallel::told_together(&reports, w))
+    };
     // Every pack's SOC and current, a point a second while packs are added (thinned evenly
     // past the history's bound). A pack removed renumbers the others, so the history begins
     // afresh then; one added is a new line beside the others.
@@ -460,6 +501,14 @@ pub fn ParallelPacks(
             {move || together().map(|t| view! {
                 <p data-testid="parallel-together"><strong>"Together: "</strong>{t.text()}</p>
             })}
+            {move || told().map(|told| match told {
+                Ok(words) => view! {
+                    <p data-testid="parallel-told"><strong>"What they allow together: "</strong>{words}</p>
+                }.into_any(),
+                Err(why) => view! {
+                    <p class="note" data-testid="parallel-told">{format!("What they allow together: {why}")}</p>
+                }.into_any(),
+            })}
             {move || warnings.get().into_iter().map(|line| view! {
                 <p class="note attention" data-testid="parallel-cut-off">{line}</p>
             }).collect_view()}
@@ -497,7 +546,10 @@ pub fn ParallelPacks(
                 </div>
                 {move || export_message.get().map(|m| view! { <p class="note" role="status" data-testid="parallel-csv-status">{m}</p> })}
                 <p class="note" data-testid="parallel-history-span">{span}</p>
-                {crate::chart::PARALLEL_CHART_IDS.iter().map(|id| view! { <div id=*id class="history-chart"></div> }).collect_view()}
+                {crate::chart::PARALLEL_CHART_IDS.iter().map(|id| view! {
+                    <div id=*id class="history-chart"
+                        style:display=move || if history.with(|h| h.points().len() > 1) { "" } else { "none" }></div>
+                }).collect_view()}
             </div>
             <div class="console-row">
                 <button class="command" data-testid="parallel-add-serial" disabled=missing_serial.is_some()

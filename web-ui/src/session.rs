@@ -1186,6 +1186,9 @@ pub struct Session {
     pub device: Option<DeviceInfo>,
     /// The latest state report.
     pub latest: Option<Reading>,
+    /// The latest state report of a Cellsight device as it came (what it would tell its
+    /// inverter is worked out from it); `None` from other BMSs.
+    pub telemetry: Option<Telemetry>,
     /// Frames decoded.
     pub frames_ok: u64,
     /// Frames rejected (bad checksum, bad encoding, unknown version…).
@@ -1619,6 +1622,7 @@ impl Session {
         self.decoder = decoder;
         if let Some(t) = newest {
             self.latest = Some(Reading::from_telemetry(&t));
+            self.telemetry = Some(t);
         }
         ingested
     }
