@@ -28,8 +28,9 @@
 //! - **Discharge voltage**: the highest of the packs that give charge, for the same reason.
 //! - **SOC and SOH**: weighted by each pack's capacity, so that the SOC is the share of the
 //!   bank's charge that is left and the SOH the share of its nominal capacity still there.
-//! - **Voltage**: the mean of the packs on the bus; **current**: the sum; **temperature**: the
-//!   mean of the packs that know theirs.
+//! - **Voltage**: the mean of the packs on the bus; **current**: the sum over the packs with a
+//!   switch on (one with both open carries nothing, whatever it last read); **temperature**:
+//!   the mean of the packs that know theirs.
 //! - **Faults**: every pack's trips and alarms, so that the inverter (and the owner watching
 //!   it) hears of a pack that has opened while the others carry on; a fault that is a trip in
 //!   one pack and an alarm in another is told as the trip.
@@ -288,7 +289,12 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
             lowest_cvl = (r.charge_voltage_mv, *phase);
         }
         highest_dvl = highest_dvl.max(r.discharge_voltage_mv);
-        current_ma = current_ma.saturating_add(r.current_ma);
+        // A pack with both switches open carries nothing, whatever it reads (a BMS that lost
+        // its front end still reads its last current); counted, it would throw the sharing
+        // arithmetic off by that much.
+        if pack.charge_switch_on || pack.discharge_switch_on {
+            current_ma = current_ma.saturating_add(r.current_ma);
+        }
         if let Some(t) = r.mean_temperature_deci_c {
             temperature_sum += i32::from(t);
             temperatures += 1;
@@ -612,6 +618,27 @@ mod tests {
         packs[2].charge_switch_on = false;
         packs[2].report.current_ma = 0;
         assert_eq!(with(&packs).charge_current_ma, 280_000);
+    }
+
+    #[test]
+    fn a_pack_with_both_switches_open_carries_nothing_whatever_it_last_read() {
+        // Pack 1's BMS lost its front end: it opened both switches and still reads the −24 A
+        // it last measured. The other two give 30 and 90 A; each allows 200 A.
+        let mut lost = pack(500);
+        lost.charge_switch_on = false;
+        lost.discharge_switch_on = false;
+        lost.report.charge_enabled = false;
+        lost.report.discharge_enabled = false;
+        lost.report.current_ma = -24_000;
+        let mut packs = [lost, pack(500), pack(500)];
+        packs[1].report.current_ma = -30_000;
+        packs[2].report.current_ma = -90_000;
+        let bank = bank_of(&packs);
+        assert_eq!(bank.report.current_ma, -120_000);
+        // 120 A + 2 × (200 − 90) A, when pack 3 reaches its own 200 A. Counting the 24 A pack 1
+        // does not carry, the two would be told 364 A and pack 3 pushed 12 A past its limit.
+        assert_eq!(bank.report.discharge_current_ma, 340_000);
+        assert_eq!(bank.discharge_held_by, Some(2));
     }
 
     #[test]

@@ -133,6 +133,30 @@ fn a_pack_cut_off_the_bus_carries_nothing_and_its_bms_cannot_tell() {
     );
 }
 
+/// Pack 1's BMS loses its front end and opens both switches, its current frozen at what it
+/// last read. The other two carry the house on, and are not pushed past their own limits by
+/// that reading (counted, it sent one of them 1 495 s over its discharge limit, by up to
+/// 12.3 A, in two days).
+#[test]
+fn a_pack_whose_bms_lost_its_sensors_does_not_throw_the_others_off() {
+    let mut b = bank(Scenario::FaultFrontEndLost, 3);
+    b.run_for(2 * 86_400);
+    let s = b.summary();
+    assert!(
+        s.pack_summaries[0]
+            .trips
+            .iter()
+            .any(|t| t.fault == "front-end-lost"),
+        "{:?}",
+        s.pack_summaries[0].trips
+    );
+    for share in &s.shares[1..] {
+        let over = share.secs_over_charge_limit + share.secs_over_discharge_limit;
+        assert!(over <= 5, "{share:?}");
+    }
+    assert_eq!(s.unserved_kwh, 0.0);
+}
+
 /// Pack 1 has a weak cell: full first each day, it derates its charge. The bank holds the
 /// inverter to what brings that pack to its own limit, though the others could take more.
 #[test]
