@@ -44,9 +44,9 @@
 //! carrying under [`IDLE_MA`] with its switches on, asking for current the way the others
 //! carry at least [`BUSY_MA`] each on average, its voltage [`FAR_SIDE_MV`] on the far side of
 //! theirs, for [`CUT_OFF_AFTER_MS`], as cut off, and keeps it so until it carries current
-//! again. [`combine`] then leaves it out as if its
-//! switches were open, and out of the SOC and the requests too (its charge cannot be reached);
-//! its SOH, faults, temperature and modules still count.
+//! again. [`combine`] then leaves it out as if its switches were open, and out of the SOC and
+//! the requests too (its charge cannot be reached); its SOH, faults, temperature and modules
+//! still count.
 
 use crate::FaultSet;
 use crate::can::InverterReport;
