@@ -199,6 +199,8 @@ test("a pack cut off the bus is named, though its own BMS sees nothing wrong", a
   assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON');
   // The bank leaves it out of what it tells the inverter: the other two's limits, their SOC.
   assert.match(await page.getByTestId('bank-told').textContent(), / · 2 of 3 packs charging, 2 discharging · SOC \d+\.\d % of the packs it reaches · 1 left out, cut off the bus$/);
+  assert.equal(await page.getByTestId('bank-left-out-1').textContent(), 'left out: cut off the bus');
+  assert.equal(await page.locator('[data-testid^="bank-left-out-"]').count(), 1);
   assert.deepEqual(errors, []);
   await page.close();
 });

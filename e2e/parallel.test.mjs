@@ -162,6 +162,8 @@ test('a second pack added beside the first is shown, added up, and pointed at wh
   await page.clock.runFor(61_000);
   await page.getByTestId('parallel-cut-off').waitFor();
   assert.match(await text(page, 'parallel-cut-off'), /^Pack 2 carries no current while the others are discharging at 40 A each on average/);
+  assert.equal(await text(page, 'parallel-left-out-2'), 'may be cut off the bus');
+  assert.equal(await page.getByTestId('parallel-left-out-1').count(), 0);
   // The rest of the page stays pack 1's.
   assert.equal(await text(page, 'soc'), '60.0');
   // Both packs over time: a line each in both charts, a point a second, and as CSV.

@@ -555,7 +555,10 @@ fn BankPanel(
                         let number = l.number;
                         view! {
                             <tr data-testid=format!("bank-pack-{}", l.number) class:tripped=l.tripped class:shown=here>
-                                <th scope="row">{format!("Pack {}", l.number)}</th>
+                                <th scope="row"><span class="pack-name">{format!("Pack {}", l.number)}</span>
+                                    {l.left_out.then(|| view! {
+                                        <span class="attention left-out" data-testid=format!("bank-left-out-{number}")>"left out: cut off the bus"</span>
+                                    })}</th>
                                 <td>{format!("{:.1} %", l.soc_pct)}</td>
                                 <td class="soh">{l.soh_pct.map_or_else(|| "learning".to_owned(), |s| format!("{s:.0} %"))}</td>
                                 <td>{format!("{} A", signed(l.current_a, 1))}</td>

@@ -47,6 +47,8 @@ pub struct PackLine {
     pub faults: String,
     /// Whether any fault is at trip level.
     pub tripped: bool,
+    /// Taken for cut off the bus, and left out of what the bank tells.
+    pub left_out: bool,
 }
 
 /// Most points the bank's history keeps: beyond, it keeps every other one and from then on
@@ -244,6 +246,7 @@ impl BankView {
                         faults.join(", ")
                     },
                     tripped: !trips.is_empty(),
+                    left_out: self.is_bank() && self.cut_off.is_cut_off(k),
                 }
             })
             .collect()
@@ -440,6 +443,12 @@ mod tests {
         device.advance(60);
         view.set_frames(&device.pack_frames());
         let lines = view.lines();
+        let left_out: Vec<bool> = lines.iter().map(|l| l.left_out).collect();
+        assert_eq!(
+            left_out,
+            [true, false, false],
+            "its line says it is left out"
+        );
         assert_eq!(lines[0].faults, "none");
         assert!(lines[0].current_a.abs() < 1.0, "{}", lines[0].current_a);
         let text = view.cut_off_text();

@@ -401,6 +401,11 @@ pub fn ParallelPacks(
         watch.update_value(|w| w.update(&refs));
         watch.with_value(|w| w.lines().to_vec())
     });
+    // Whether pack `number` (from 1) is named as cut off the bus.
+    let left_out = move |number: usize| {
+        warnings.track();
+        watch.with_value(|w| w.is_cut_off(number.saturating_sub(1)))
+    };
     // What they would tell an inverter together, once the watch has looked at this moment.
     let told = move || {
         warnings.track();
@@ -524,7 +529,10 @@ pub fn ParallelPacks(
                         {move || rows().into_iter().map(|(id, r)| view! {
                             <tr data-testid=format!("parallel-pack-{}", r.number) class:tripped=r.tripped>
                                 <th scope="row">{format!("Pack {}", r.number)}
-                                    <span class="quiet link-text" data-testid=format!("parallel-link-{}", r.number)>{r.link.clone()}</span></th>
+                                    <span class="quiet link-text" data-testid=format!("parallel-link-{}", r.number)>{r.link.clone()}</span>
+                                    {left_out(r.number).then(|| view! {
+                                        <span class="attention left-out" data-testid=format!("parallel-left-out-{}", r.number)>"may be cut off the bus"</span>
+                                    })}</th>
                                 <td>{r.soc}</td><td class="soh">{r.soh}</td><td>{r.current}</td>
                                 <td>{r.voltage}</td><td>{r.cells}<span class="quiet link-text">{r.cells_apart}</span></td><td>{r.switches}</td><td class="faults">{r.faults}</td>
                                 <td>{id.map(|(id, ended)| view! {
