@@ -10,7 +10,7 @@
 use crate::link::BankPoint;
 use crate::session::{CanRow, decode_can, fault_label};
 use bms_engine::protocol::{DeviceMessage, FrameDecoder, Telemetry};
-use bms_engine::system::{BankReport, combine};
+use bms_engine::system::BankReport;
 use bms_engine::{Fault, FaultSet};
 
 /// Every pack's latest report, pack 1 first.
@@ -258,18 +258,12 @@ impl BankView {
         if !self.is_bank() {
             return None;
         }
-        // A pack taken for cut off the bus is left out, as the bank's controller leaves it.
-        let packs: Vec<_> = self
+        let packs = self
             .packs
             .iter()
             .enumerate()
-            .filter_map(|(k, t)| {
-                let (mut report, phase) = t.as_ref()?.pack_report(capacity_mah);
-                report.cut_off = self.cut_off.is_cut_off(k);
-                Some((report, phase))
-            })
-            .collect();
-        combine(&packs)
+            .filter_map(|(k, t)| Some((k, t.as_ref()?, capacity_mah)));
+        crate::parallel::combine_watched(packs, &self.cut_off)
     }
 
     /// The bank's report in words ([`told_words`]); `None` without a bank.

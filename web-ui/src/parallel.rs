@@ -227,25 +227,39 @@ pub fn told_together(
     reports: &[Option<OwnReport>],
     watch: &CutOffWatch,
 ) -> Option<Result<String, String>> {
-    let mut packs = Vec::new();
-    for (k, report) in reports.iter().enumerate() {
-        match report {
-            None => {}
-            Some(OwnReport::Silent(protocol)) => {
-                return Some(Err(format!(
-                    "not known, as {} does not tell its limits.",
-                    protocol.label()
-                )));
-            }
-            Some(OwnReport::Cellsight(t, capacity_mah)) => {
-                let (mut report, phase) = t.pack_report(*capacity_mah);
-                report.cut_off = watch.is_cut_off(k);
-                packs.push((report, phase));
-            }
-        }
+    let silent = reports.iter().flatten().find_map(|r| match r {
+        OwnReport::Silent(protocol) => Some(protocol),
+        OwnReport::Cellsight(..) => None,
+    });
+    if let Some(protocol) = silent {
+        return Some(Err(format!(
+            "not known, as {} does not tell its limits.",
+            protocol.label()
+        )));
     }
-    let bank = bms_engine::system::combine(&packs)?;
+    let cellsight = reports.iter().enumerate().filter_map(|(k, r)| match r {
+        Some(OwnReport::Cellsight(t, capacity_mah)) => Some((k, &**t, *capacity_mah)),
+        _ => None,
+    });
+    let bank = combine_watched(cellsight, watch)?;
     Some(Ok(crate::bank::told_words(&bank, reports.len())))
+}
+
+/// The bank's report from packs' own reports (each with its index among all the packs and its
+/// nominal capacity, mAh), a pack `watch` names as cut off the bus left out, as the bank's
+/// controller leaves it; `None` for no packs.
+pub fn combine_watched<'a>(
+    packs: impl Iterator<Item = (usize, &'a Telemetry, u32)>,
+    watch: &CutOffWatch,
+) -> Option<bms_engine::system::BankReport> {
+    let reports: Vec<_> = packs
+        .map(|(k, t, capacity_mah)| {
+            let (mut report, phase) = t.pack_report(capacity_mah);
+            report.cut_off = watch.is_cut_off(k);
+            (report, phase)
+        })
+        .collect();
+    bms_engine::system::combine(&reports)
 }
 
 /// Every pack's SOC and current at `time_s` (since the history began) for the history, pack 1

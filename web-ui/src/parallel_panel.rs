@@ -345,20 +345,23 @@ pub fn ParallelPacks(
             .as_ref()
             .map(|r| crate::parallel::counted(r, nominal))
     };
+    // Each pack's session while its reports are coming (`None` otherwise), pack 1 first.
+    let live_sessions = move |now: f64| {
+        let first = session.with(|s| s.link_state(now) == LinkState::Live);
+        std::iter::once(first.then_some(session))
+            .chain(
+                added
+                    .get()
+                    .into_iter()
+                    .map(|pack| pack.counts(now).then_some(pack.session)),
+            )
+            .collect::<Vec<_>>()
+    };
     let live_at = move |now: f64| {
-        let mut readings = vec![session.with(|s| {
-            (s.link_state(now) == LinkState::Live)
-                .then(|| counted(s))
-                .flatten()
-        })];
-        for pack in added.get() {
-            readings.push(
-                pack.counts(now)
-                    .then(|| pack.session.with(counted))
-                    .flatten(),
-            );
-        }
-        readings
+        live_sessions(now)
+            .into_iter()
+            .map(|s| s.and_then(|s| s.with(counted)))
+            .collect::<Vec<_>>()
     };
     let live = move || live_at(now_ms.get());
     let together = move || {
@@ -370,11 +373,7 @@ pub fn ParallelPacks(
     };
     // Where each pack's limits come from, of those whose reports are coming (pack 1 first).
     let own_reports = move || {
-        let now = now_ms.get();
         let of = |s: &Session| {
-            if s.link_state(now) != LinkState::Live {
-                return None;
-            }
             let protocol = s.latest.as_ref()?.protocol;
             Some(match (&s.telemetry, &s.device) {
                 (Some(t), Some(info)) => {
@@ -383,15 +382,10 @@ pub fn ParallelPacks(
                 _ => crate::parallel::OwnReport::Silent(protocol),
             })
         };
-        let mut reports = vec![session.with(of)];
-        for pack in added.get() {
-            reports.push(if pack.counts(now) {
-                pack.session.with(of)
-            } else {
-                None
-            });
-        }
-        reports
+        live_sessions(now_ms.get())
+            .into_iter()
+            .map(|s| s.and_then(|s| s.with(of)))
+            .collect::<Vec<_>>()
     };
     // A memo: the lines are drawn anew only when they change, not at every report.
     let watch = StoredValue::new(crate::parallel::CutOffWatch::default());
