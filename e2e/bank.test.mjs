@@ -2,7 +2,8 @@
 // bank panel tells what the inverter is told together and a line a pack; the CAN frames are the
 // bank's. An open sense wire in pack 1 opens it: the bank then tells the two others' limits.
 // The console restarts a run with another number of packs. A pack whose breaker opens is named
-// by the packs beside it, its own BMS seeing nothing wrong.
+// by the packs beside it, its own BMS seeing nothing wrong; the `fault-bus-disconnected`
+// scenario, picked in the console, brings its own three packs and opens pack 1's at 10:00.
 import { test } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import assert from 'node:assert/strict';
@@ -201,6 +202,32 @@ test("a pack cut off the bus is named, though its own BMS sees nothing wrong", a
   assert.match(await page.getByTestId('bank-told').textContent(), / · 2 of 3 packs charging, 2 discharging · SOC \d+\.\d % of the packs it reaches · 1 left out, cut off the bus$/);
   assert.equal(await page.getByTestId('bank-left-out-1').textContent(), 'left out: cut off the bus');
   assert.equal(await page.locator('[data-testid^="bank-left-out-"]').count(), 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the bus-disconnected scenario picked in the console brings its own packs', async () => {
+  const page = await dashboard.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(dashboard.url);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  assert.equal(await page.getByTestId('packs-select').inputValue(), '1');
+  await page.getByTestId('scenario-select').selectOption('fault-bus-disconnected');
+  // A pack on its own could not notice: the console offers the scenario's three.
+  assert.equal(await page.getByTestId('packs-select').inputValue(), '3');
+  await page.getByRole('button', { name: 'Restart' }).click();
+  await page.getByTestId('console-message').filter({ hasText: 'Restarted: fault-bus-disconnected with seed 1, 16 cells, 3 packs in parallel.' }).waitFor();
+  await waitFor('three pack lines', async () => (await page.getByTestId('bank-packs').locator('tbody tr').count()) === 3);
+  await page.getByTestId('speed-select').selectOption('3600');
+  // 10:00, four hours in: pack 1's breaker opens, and a minute later the bank leaves it out.
+  await page.getByTestId('bank-left-out-1').waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  assert.equal(await page.getByTestId('bank-left-out-1').textContent(), 'left out: cut off the bus');
+  assert.match(await page.getByTestId('bank-told').textContent(), / · 1 left out, cut off the bus$/);
+  // Its own BMS sees nothing wrong: the page is pack 1's.
+  assert.equal(await page.getByTestId('charge-switch').textContent(), 'ON');
+  assert.match(await page.getByTestId('bank-pack-1').textContent(), /charge on · discharge on.*none/);
   assert.deepEqual(errors, []);
   await page.close();
 });

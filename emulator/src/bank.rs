@@ -96,13 +96,15 @@ pub struct BankSummary {
     pub steps: u64,
     /// Wall-clock time the run took, ms (filled in by the caller that measured it).
     pub wall_ms: u64,
-    /// RMS of (the bank's SOC as told to the inverter − the true SOC of the bank), points.
+    /// RMS of (the bank's SOC as told to the inverter − the true SOC of the packs on the
+    /// bus), points.
     pub soc_rmse_pct: f64,
     /// Largest |told − true| SOC, points.
     pub soc_max_err_pct: f64,
     /// The bank's SOC told at the end, %.
     pub final_soc_pct: f64,
-    /// The bank's true SOC at the end (the packs' mean SOCs weighted by capacity), %.
+    /// The bank's true SOC at the end (the mean SOCs of the packs on the bus weighted by
+    /// capacity), %.
     pub final_true_soc_pct: f64,
     /// The largest current that flowed from one pack into another, A.
     pub max_circulating_a: f64,
@@ -241,6 +243,7 @@ impl Bank {
         if !(1..=MAX_PACKS).contains(&packs) {
             return Err(Error::Packs { given: packs });
         }
+        config.check_packs()?;
         if config.pack_soc_step_pct > crate::simulation::MAX_PACK_SOC_STEP_PCT {
             return Err(Error::PackSocStep {
                 given: config.pack_soc_step_pct,
@@ -554,10 +557,18 @@ impl Bank {
         s.soc_max_err = s.soc_max_err.max(err.abs());
     }
 
-    /// The bank's true SOC: the packs' mean cell SOCs weighted by their nominal capacities, %.
+    /// The bank's true SOC: the mean cell SOCs of the packs on the bus weighted by their
+    /// nominal capacities, %. A pack cut off the bus is out of the inverter's reach, as its
+    /// charge is (all of them, if every pack is cut off).
     pub fn true_soc_pct(&self) -> f64 {
+        let on_bus = self.packs.iter().filter(|s| !s.pack().bus_disconnected);
+        let reached: Vec<&Simulation> = if on_bus.clone().next().is_some() {
+            on_bus.collect()
+        } else {
+            self.packs.iter().collect()
+        };
         let (mut weighted, mut capacity) = (0.0, 0.0);
-        for sim in &self.packs {
+        for sim in reached {
             let c = f64::from(sim.engine_config().capacity_mah);
             weighted += sim.pack().soc() * c;
             capacity += c;

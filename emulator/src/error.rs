@@ -26,6 +26,16 @@ pub enum Error {
         /// The count asked for.
         given: usize,
     },
+    /// The scenario is about packs in parallel and was given fewer than it needs
+    /// ([`crate::Scenario::min_packs`]).
+    TooFewPacks {
+        /// The scenario's name.
+        scenario: &'static str,
+        /// The packs asked for.
+        given: usize,
+        /// The fewest it runs with.
+        min: usize,
+    },
     /// The step between packs' starting SOCs is beyond
     /// [`crate::simulation::MAX_PACK_SOC_STEP_PCT`].
     PackSocStep {
@@ -72,6 +82,15 @@ impl fmt::Display for Error {
                 f,
                 "a bank of {given} packs is not supported: use 1 to {} packs in parallel",
                 crate::bank::MAX_PACKS
+            ),
+            Error::TooFewPacks {
+                scenario,
+                given,
+                min,
+            } => write!(
+                f,
+                "scenario `{scenario}` needs {min} or more packs in parallel, not {given}: it is \
+                 about a pack the packs beside it must notice"
             ),
             Error::PackSocStep { given } => write!(
                 f,

@@ -111,7 +111,8 @@ struct RunArgs {
     module_cells: usize,
     estimator: bms_engine::estimation::EstimatorKind,
     current_offset_ma: Option<i32>,
-    /// `--packs`: packs in parallel (1: a pack on its own).
+    /// `--packs`: packs in parallel (1: a pack on its own); without it, as many as the
+    /// scenario runs with.
     packs: usize,
     /// `--pack-soc-step`: SOC points between packs' starting SOCs.
     pack_soc_step_pct: u8,
@@ -169,6 +170,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
         interval_secs: 60,
         out: None,
     };
+    let mut packs = None;
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
         let mut value = |name: &str| {
@@ -228,7 +230,12 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
                 parsed.current_offset_ma = Some((amps * 1000.0).round() as i32);
             }
             "--packs" => {
-                parsed.packs = count(flag, &value(flag)?, emulator::bank::MAX_PACKS, "packs")?;
+                packs = Some(count(
+                    flag,
+                    &value(flag)?,
+                    emulator::bank::MAX_PACKS,
+                    "packs",
+                )?);
             }
             "--pack-soc-step" => {
                 let v = value(flag)?;
@@ -271,6 +278,7 @@ fn parse_run_args(args: &[String]) -> Result<RunArgs, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
+    parsed.packs = packs.unwrap_or(parsed.scenario.default_packs());
     if parsed.pack_soc_step_pct > 0 && parsed.packs < 2 {
         return Err(format!(
             "`--pack-soc-step {}` sets packs apart: it needs `--packs` 2 or more",
@@ -390,6 +398,13 @@ fn replay(args: &[String]) -> Result<String, String> {
 
 fn write_wire(args: &[String]) -> Result<String, String> {
     let args = parse_run_args(args)?;
+    if args.scenario.min_packs() > 1 {
+        return Err(format!(
+            "scenario `{}` is about packs in parallel: `wire` writes the stream of one pack's \
+             device; pick another scenario",
+            args.scenario.name()
+        ));
+    }
     if args.packs > 1 {
         return Err(format!(
             "`--packs {}`: `wire` writes the stream of one pack's device; leave `--packs` out",

@@ -61,11 +61,13 @@ pub enum Scenario {
     FaultShortCircuit,
     /// A contactor rack whose DC bus is loaded (5 Ω): pre-charge never matches.
     FaultPrecharge,
+    /// Three packs in parallel on a solar day; pack 1's breaker to the bus opens at 10:00.
+    FaultBusDisconnected,
 }
 
 impl Scenario {
     /// Every scenario, in the order `emulator scenarios` lists them.
-    pub const ALL: [Scenario; 25] = [
+    pub const ALL: [Scenario; 26] = [
         Scenario::SolarDay,
         Scenario::Solar30,
         Scenario::CloudyWeek,
@@ -91,6 +93,7 @@ impl Scenario {
         Scenario::FaultChargerIgnoresLimits,
         Scenario::FaultShortCircuit,
         Scenario::FaultPrecharge,
+        Scenario::FaultBusDisconnected,
     ];
 
     /// The name used on the command line and in the dashboard.
@@ -121,6 +124,7 @@ impl Scenario {
             Scenario::FaultChargerIgnoresLimits => "fault-charger-ignores-limits",
             Scenario::FaultShortCircuit => "fault-short-circuit",
             Scenario::FaultPrecharge => "fault-precharge",
+            Scenario::FaultBusDisconnected => "fault-bus-disconnected",
         }
     }
 
@@ -162,6 +166,9 @@ impl Scenario {
             }
             Scenario::FaultPrecharge => {
                 "The DC bus is loaded (5 Ω): pre-charge never brings it up, the BMS times out and stays open until reset."
+            }
+            Scenario::FaultBusDisconnected => {
+                "Three packs in parallel; at 10:00 pack 1's breaker to the bus opens: its own BMS sees a pack at rest, the others see it carry nothing while they charge, and after a minute the bank leaves it out of what it tells the inverter, so packs 2 and 3 stay within their own limits."
             }
             Scenario::Overcharge => {
                 "A charger ignoring the BMS pushes 0.5 C into a 97 % pack: over-voltage protection must open the charge switch."
@@ -223,6 +230,8 @@ impl Scenario {
             | Scenario::FaultPrecharge
             | Scenario::Overcharge
             | Scenario::DeepDischarge => &[],
+            // 06:00 + 4 h: the packs charge from the morning sun.
+            Scenario::FaultBusDisconnected => &[(4 * HOUR, InjectedFault::BusDisconnected)],
             Scenario::FaultInternalShort => &[(
                 0,
                 InjectedFault::InternalShort {
@@ -290,6 +299,10 @@ impl Scenario {
             | Scenario::PeakShaving
             | Scenario::ContactorRack
             | Scenario::FaultCurrentDrift => &[],
+            // No BMS can see its own pack cut off: the point is the bank's, which leaves the
+            // pack out of what it tells (`PackShare::secs_left_out`, checked by the scenario's
+            // test in `tests/bank.rs`), and nothing trips.
+            Scenario::FaultBusDisconnected => &[],
             Scenario::FaultPrecharge => &[(Fault::PrechargeFailed, Level::Trip)],
             // Blocking charge in the frost is the protection working, not a failure.
             Scenario::WinterCold => &[(Fault::ChargeUnderTemperature, Level::Trip)],
@@ -348,6 +361,23 @@ impl Scenario {
             Scenario::CapacityFade => 60.0,
             Scenario::PeakShaving => 2.0,
             _ => 1.0,
+        }
+    }
+
+    /// Packs in parallel the scenario runs with unless told otherwise.
+    pub const fn default_packs(self) -> usize {
+        match self {
+            Scenario::FaultBusDisconnected => 3,
+            _ => 1,
+        }
+    }
+
+    /// The fewest packs in parallel the scenario means anything with: a pack cut off the bus
+    /// is seen only by the packs beside it.
+    pub const fn min_packs(self) -> usize {
+        match self {
+            Scenario::FaultBusDisconnected => 2,
+            _ => 1,
         }
     }
 

@@ -92,7 +92,8 @@ const fn one_pack() -> usize {
 pub const MAX_PARALLEL: usize = 16;
 
 impl SimulationConfig {
-    /// `cell_count` single cells in series as one module.
+    /// `cell_count` single cells in series as one module; as many packs in parallel as the
+    /// scenario runs with ([`Scenario::default_packs`]: one, but for a bank's scenario).
     pub const fn new(scenario: Scenario, seed: u64, cell_count: usize) -> Self {
         SimulationConfig {
             scenario,
@@ -102,12 +103,26 @@ impl SimulationConfig {
             module_cells: 0,
             estimator: EstimatorKind::Model,
             current_offset_ma: None,
-            packs: 1,
+            packs: scenario.default_packs(),
             pack_soc_step_pct: 0,
             soc_offset_pct: 0,
             age_years: 0,
             pack_age_step_years: 0,
         }
+    }
+
+    /// Whether the scenario means anything with this many packs: a bank's scenario needs a
+    /// bank, also of a [`Simulation`] (one of its packs).
+    pub fn check_packs(&self) -> Result<(), Error> {
+        let min = self.scenario.min_packs();
+        if self.packs < min {
+            return Err(Error::TooFewPacks {
+                scenario: self.scenario.name(),
+                given: self.packs,
+                min,
+            });
+        }
+        Ok(())
     }
 
     /// Years pack `k` (0-based) of a bank of this set-up has served before the run: pack 1's
@@ -424,6 +439,7 @@ pub struct Simulation {
 impl Simulation {
     /// Sets up a run; fails for an unsupported cell count.
     pub fn new(config: SimulationConfig) -> Result<Self, Error> {
+        config.check_packs()?;
         if config.cell_count == 0 || config.cell_count > bms_engine::MAX_CELLS {
             return Err(Error::CellCount {
                 given: config.cell_count,

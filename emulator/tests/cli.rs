@@ -320,6 +320,27 @@ fn a_bad_argument_is_named_on_the_screen_without_the_whole_usage() {
             &["wire", "--packs", "2", "--out", "x.bin"],
             "`--packs 2`: `wire` writes the stream of one pack's device",
         ),
+        (
+            &[
+                "run",
+                "--scenario",
+                "fault-bus-disconnected",
+                "--packs",
+                "1",
+            ],
+            "scenario `fault-bus-disconnected` needs 2 or more packs in parallel, not 1",
+        ),
+        (
+            &[
+                "wire",
+                "--scenario",
+                "fault-bus-disconnected",
+                "--out",
+                "x.bin",
+            ],
+            "scenario `fault-bus-disconnected` is about packs in parallel: `wire` writes the \
+             stream of one pack's device",
+        ),
     ] {
         let out = emulator(args);
         let err = stderr(&out);
@@ -429,6 +450,32 @@ fn a_bank_of_packs_is_summed_up_then_each_pack_on_its_own() {
         .as_f64()
         .unwrap_or_default();
     assert!((279.0..=280.0).contains(&ccl), "{bank}");
+}
+
+/// A bank's scenario runs its own packs without `--packs`, and the summary says which pack
+/// the bank left out, and for how long.
+#[test]
+fn the_bus_disconnected_scenario_runs_a_bank_and_names_the_pack_cut_off() {
+    let out = emulator(&[
+        "run",
+        "--scenario",
+        "fault-bus-disconnected",
+        "--days",
+        "0.2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("scenario fault-bus-disconnected · seed 1 · 3 packs of 16s1p"),
+        "{text}"
+    );
+    // 0.2 days from 06:00 is 4.8 h: the breaker opens at 4 h, the bank leaves the pack out
+    // a minute later, for the 47 minutes left.
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cut off the bus"))
+        .unwrap_or_default();
+    assert!(line.contains("pack 1 47 min"), "{text}");
 }
 
 /// `--age`: a pack that has served years before the run says so in its summary, has less

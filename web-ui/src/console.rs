@@ -96,7 +96,14 @@ pub fn EmulatorConsole(
                 )));
                 return;
             };
+            let chosen_scenario = scenario.get().unwrap_or(base.scenario);
             let pack_count = packs.get().unwrap_or(base.packs);
+            // Also when the packs were picked after the scenario.
+            let pack_count = if pack_count < chosen_scenario.min_packs() {
+                chosen_scenario.default_packs()
+            } else {
+                pack_count
+            };
             // Steps between packs mean nothing for one pack: it starts as the scenario says.
             let between = |step: Option<u8>, was: u8| {
                 if pack_count > 1 {
@@ -106,7 +113,7 @@ pub fn EmulatorConsole(
                 }
             };
             let config = SimulationConfig {
-                scenario: scenario.get().unwrap_or(base.scenario),
+                scenario: chosen_scenario,
                 seed: seed_value,
                 cell_count: cells.get().unwrap_or(base.cell_count),
                 packs: pack_count,
@@ -201,12 +208,20 @@ pub fn EmulatorConsole(
     let paused = move || info.with(|i| i.as_ref().is_some_and(|i| i.paused));
     let speed = move || info.with(|i| i.as_ref().map_or(60, |i| i.speed));
     let chosen = move || scenario.get().or_else(|| current().map(|c| c.scenario));
-    let bank_chosen = move || {
+    let chosen_packs = move || {
         packs
             .get()
             .or_else(|| current().map(|c| c.packs))
             .unwrap_or(1)
-            > 1
+    };
+    let bank_chosen = move || chosen_packs() > 1;
+    // A bank's scenario picked with fewer packs than it needs brings its own number.
+    let pick_scenario = move |ev| {
+        let picked = Scenario::from_name(&event_target_value(&ev)).ok();
+        if let Some(s) = picked.filter(|s| chosen_packs() < s.min_packs()) {
+            packs.set(Some(s.default_packs()));
+        }
+        scenario.set(picked);
     };
     let fault_text = move |k: usize| {
         current()
@@ -223,8 +238,7 @@ pub fn EmulatorConsole(
             <h2>"Emulator console"</h2>
             <div class="console-row">
                 <label>"Scenario "
-                    <select data-testid="scenario-select"
-                        on:change=move |ev| scenario.set(Scenario::from_name(&event_target_value(&ev)).ok())>
+                    <select data-testid="scenario-select" on:change=pick_scenario>
                         {Scenario::ALL.iter().map(|&s| view! {
                             <option value=s.name() selected=move || config_is(&|c| c.scenario == s)>{s.name()}</option>
                         }).collect_view()}
@@ -245,6 +259,7 @@ pub fn EmulatorConsole(
                 </label>
                 <label title="Packs of this size in parallel on one bus, each with its own BMS; the page shows pack 1 and what the bank tells the inverter">"Packs "
                     <select data-testid="packs-select"
+                        prop:value=move || chosen_packs().to_string()
                         on:change=move |ev| packs.set(event_target_value(&ev).parse().ok())>
                         {PACK_COUNTS.map(|n| view! {
                             <option value=n.to_string() selected=move || config_is(&|c| c.packs == n)>{n}</option>

@@ -118,6 +118,7 @@ pub const DEMO: SimulationConfig = SimulationConfig::new(Scenario::SolarDay, 1, 
 /// that names it and what is accepted.
 pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
     let mut config = DEMO;
+    let mut packs = None;
     for pair in query
         .trim_start_matches('?')
         .split('&')
@@ -148,7 +149,7 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
             "module-cells" => {
                 config.module_cells = count(bms_engine::MAX_CELLS, "series groups per module")?;
             }
-            "packs" => config.packs = count(emulator::bank::MAX_PACKS, "packs in parallel")?,
+            "packs" => packs = Some(count(emulator::bank::MAX_PACKS, "packs in parallel")?),
             "pack-soc-step" => {
                 config.pack_soc_step_pct = value
                     .parse()
@@ -181,6 +182,9 @@ pub fn config_from_query(query: &str) -> Result<SimulationConfig, String> {
             _ => {}
         }
     }
+    // Without `packs`, as many as the scenario runs with (three for a bank's scenario).
+    config.packs = packs.unwrap_or(config.scenario.default_packs());
+    config.check_packs().map_err(|e| e.to_string())?;
     Ok(config)
 }
 
@@ -258,6 +262,22 @@ mod tests {
         assert_eq!(
             source_text(&config_from_query("?packs=3").unwrap(), 1),
             "emulator: solar-day, seed 1, 16 cells, pack 2 of 3 in parallel"
+        );
+    }
+
+    #[test]
+    fn a_banks_scenario_brings_its_packs_and_refuses_one() {
+        let bank = config_from_query("?scenario=fault-bus-disconnected").unwrap();
+        assert_eq!(bank.packs, 3);
+        let two = config_from_query("?packs=2&scenario=fault-bus-disconnected").unwrap();
+        assert_eq!(two.packs, 2);
+        assert_eq!(
+            config_from_query("?scenario=fault-bus-disconnected&packs=1"),
+            Err(
+                "scenario `fault-bus-disconnected` needs 2 or more packs in parallel, not 1: it \
+                 is about a pack the packs beside it must notice"
+                    .to_owned()
+            )
         );
     }
 
