@@ -79,6 +79,8 @@ pub struct BankLimits {
     pub packs_charging: u8,
     /// Packs giving charge.
     pub packs_discharging: u8,
+    /// Packs left out, taken for cut off the bus.
+    pub packs_cut_off: u8,
 }
 
 /// The result of a bank's run (the JSON the CLI prints with `--packs`).
@@ -627,6 +629,7 @@ impl Bank {
                 discharge_voltage_v: f64::from(told.report.discharge_voltage_mv) / 1000.0,
                 packs_charging: told.packs_charging,
                 packs_discharging: told.packs_discharging,
+                packs_cut_off: told.packs_cut_off,
             },
             shares,
             pack_summaries: self.packs.iter().map(Simulation::summary).collect(),

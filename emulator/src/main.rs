@@ -557,7 +557,7 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
     let mut text = format!(
         "scenario {} · seed {} · {} packs of {} in parallel · {:.2} days ({} steps in {} ms)\n\
          bank SOC            told RMSE {:.2} %, max {:.2} % (final: told {:.1} %, true {:.1} %)\n\
-         told at the end     CVL {:.1} V, CCL {:.0} A, DCL {:.0} A, DVL {:.1} V; {} of {} packs charging, {} discharging\n\
+         told at the end     CVL {:.1} V, CCL {:.0} A, DCL {:.0} A, DVL {:.1} V; {} of {} packs charging, {} discharging{}\n\
          sharing             {} of the charge through the packs\n\
          peak currents       {}\n\
          over own limits     {}\n\
@@ -582,6 +582,10 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         l.packs_charging,
         summary.packs,
         l.packs_discharging,
+        match l.packs_cut_off {
+            0 => String::new(),
+            n => format!("; {n} left out, cut off the bus"),
+        },
         shares.join(", "),
         peaks.join(", "),
         if over.is_empty() {

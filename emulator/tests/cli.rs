@@ -476,6 +476,14 @@ fn the_bus_disconnected_scenario_runs_a_bank_and_names_the_pack_cut_off() {
         .find(|l| l.starts_with("cut off the bus"))
         .unwrap_or_default();
     assert!(line.contains("pack 1 47 min"), "{text}");
+    let told = text
+        .lines()
+        .find(|l| l.starts_with("told at the end"))
+        .unwrap_or_default();
+    assert!(
+        told.ends_with("2 of 3 packs charging, 2 discharging; 1 left out, cut off the bus"),
+        "{text}"
+    );
 }
 
 /// `--age`: a pack that has served years before the run says so in its summary, has less
