@@ -409,12 +409,23 @@ pub const BANK_CHART_IDS: [&str; 2] = ["bank-current", "bank-soc"];
 /// The same for your own packs in parallel.
 pub const PARALLEL_CHART_IDS: [&str; 2] = ["parallel-current", "parallel-soc"];
 
+/// The line of pack 1, 2, …: solid for pack 1, drawn first and so below; dashed or dotted for
+/// the packs drawn over it (the patterns again from pack 7).
+const PACK_DASHES: [plotly::common::DashType; 6] = [
+    plotly::common::DashType::Solid,
+    plotly::common::DashType::Dash,
+    plotly::common::DashType::Dot,
+    plotly::common::DashType::DashDot,
+    plotly::common::DashType::LongDash,
+    plotly::common::DashType::LongDashDot,
+];
+
 /// The bank's history as two plotly charts on one time axis: each pack's current as its BMS
 /// measures it, and each pack's SOC as its BMS tells it, a line a pack (a gap where a value
 /// is not a number: the pack was not reporting).
 pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Plot; 2] {
     use plotly::Scatter;
-    use plotly::common::Mode;
+    use plotly::common::{Line, Mode};
     let hours: Vec<f64> = points.iter().map(|p| p.time_s / 3600.0).collect();
     let frame = TimeFrame::new(&hours, None, time_axis);
     let packs = points.iter().map(|p| p.packs.len()).max().unwrap_or(0);
@@ -433,15 +444,20 @@ pub fn bank_plots(points: &[crate::link::BankPoint], time_axis: TimeAxis) -> [Pl
     let mut soc = Plot::new();
     for k in 0..packs {
         let name = format!("pack {}", k + 1);
+        // Like packs draw the same line: each later pack's dashes let the ones below show
+        // through, so that no pack seems missing.
+        let line = || Line::new().dash(PACK_DASHES[k % PACK_DASHES.len()].clone());
         current.add_trace(
             Scatter::new(hours.clone(), series(k, |v| v.1))
                 .name(&name)
-                .mode(Mode::Lines),
+                .mode(Mode::Lines)
+                .line(line()),
         );
         soc.add_trace(
             Scatter::new(hours.clone(), series(k, |v| v.0))
                 .name(&name)
-                .mode(Mode::Lines),
+                .mode(Mode::Lines)
+                .line(line()),
         );
     }
     current.set_layout(frame.layout("Current (A)"));
@@ -819,6 +835,8 @@ mod tests {
             let traces = plot["data"].as_array().unwrap();
             assert_eq!(traces.len(), 3);
             assert_eq!(traces[1]["name"], "pack 2");
+            let dashes: Vec<_> = traces.iter().map(|t| t["line"]["dash"].clone()).collect();
+            assert_eq!(dashes, ["solid", "dash", "dot"]);
             assert_eq!(traces[1]["y"][5], y);
             assert_eq!(traces[1]["x"][12], 12.0);
             assert_eq!(plot["layout"]["yaxis"]["title"]["text"], title);
