@@ -1,6 +1,7 @@
 // Trips told where an owner sees them with the page in the background: the tab's title (SOC and
 // current, then the trip) and, once asked for, a browser notification for each trip the page
-// sees happen — one, with the event list's sentence, and none for what happened before.
+// sees happen — one, with the event list's sentence, and none for what happened before. A pack
+// in parallel taken for cut off the bus is told the same way, once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDashboard, waitFor } from './browser.mjs';
@@ -83,5 +84,29 @@ test('a page the browser refuses notifications says where to allow them', async 
   await page.getByTestId('notify-trips').click();
   await page.getByTestId('notify-status').filter({ hasText: "allow them in the browser's site settings" }).waitFor();
   assert.equal(await page.getByTestId('notify-trips').getAttribute('aria-pressed'), 'false');
+  await context.close();
+});
+
+test('a pack in parallel cut off the bus is told as one notification', async () => {
+  const context = await dashboard.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(['notifications'], { origin: new URL(dashboard.url).origin });
+  await context.addInitScript(spyOnNotifications);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${dashboard.url}?scenario=fault-bus-disconnected`);
+  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  await page.getByTestId('notify-trips').click();
+  await page.getByTestId('notify-status').filter({ hasText: 'so is a pack in parallel that seems cut off the bus' }).waitFor();
+  // Pack 1's breaker opens at 10:00, four emulated hours in.
+  await page.getByTestId('speed-select').selectOption('3600');
+  await waitFor('a notification', async () => (await page.evaluate(() => window.__notices.length)) > 0, 60_000);
+  await page.waitForTimeout(3_000);
+  const notices = await page.evaluate(() => window.__notices);
+  assert.equal(notices.length, 1, JSON.stringify(notices));
+  assert.equal(notices[0].title, 'Emulated battery: pack 1 may be cut off the bus');
+  assert.equal(notices[0].tag, 'cellsight-cut-off-1');
+  assert.match(notices[0].body, /^Pack 1 carries no current while the others are charging at \d+ A each on average, its switches on: it may be cut off the bus\./);
+  assert.deepEqual(errors, []);
   await context.close();
 });

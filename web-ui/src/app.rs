@@ -73,15 +73,18 @@ pub fn App() -> impl IntoView {
         let recordings = recordings.clone();
         move |bytes: Vec<u8>, status: Option<LinkStatus>, source: Option<String>| {
             let now = js_sys::Date::now();
+            let mut cut_off = Vec::new();
             let held = session.try_update(|s| {
                 let held = s.ingest(&bytes, now);
                 if let Some(status) = &status {
                     s.history.set_truth(&status.truth);
                     s.bank.set_frames(&status.pack_frames);
                     s.bank.shown = status.pack;
+                    cut_off = s.bank.fresh_cut_off_notices();
                 }
                 (held, s.protocol())
             });
+            notify::show_if_wanted(&cut_off);
             if let Some(status) = &status {
                 bank_history.update(|h| {
                     if status.pack_frames.is_empty() {
@@ -1599,7 +1602,7 @@ fn EventsPanel(
                     crate::js::remember(notify::REMEMBER_KEY, "on");
                     Some(
                         "Trips are told as notifications while this page is open, in the \
-                         background too."
+                         background too; so is a pack in parallel that seems cut off the bus."
                             .to_owned(),
                     )
                 }
@@ -1637,7 +1640,7 @@ fn EventsPanel(
                 {move || (permission.get() != Permission::Unsupported && !vendor.get() && !replaying).then(|| view! {
                     <button class="command" data-testid="notify-trips"
                         aria-pressed=move || notify_on.get().to_string()
-                        title="a notification for every trip, while this page is open"
+                        title="a notification for every trip, and for a pack in parallel that seems cut off the bus, while this page is open"
                         on:click=toggle_notify>"Notify me of trips"</button>
                 })}
                 {move || (kept() > 0).then(|| view! {

@@ -352,6 +352,15 @@ impl BankView {
         }
     }
 
+    /// A notification for each pack first taken for cut off the bus at the last frames.
+    pub fn fresh_cut_off_notices(&self) -> Vec<crate::session::Notice> {
+        if self.is_bank() {
+            self.cut_off.fresh_notices(true)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The CAN frames the bank sends its inverter, decoded (`None` without a bank).
     pub fn can_rows(&self, capacity_mah: u32) -> Option<Vec<CanRow>> {
         let bank = self.told(capacity_mah)?;
@@ -452,6 +461,14 @@ mod tests {
             "{}",
             text[0]
         );
+        // Told as a notification once, when first named, and as the emulator's.
+        let notices = view.fresh_cut_off_notices();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(
+            notices[0].title,
+            "Emulated battery: pack 1 may be cut off the bus"
+        );
+        assert_eq!(notices[0].body, text[0]);
         // The bank leaves it out of what it tells the inverter, as the bank's controller does.
         let told = view.told(280_000).unwrap();
         assert_eq!(

@@ -1,6 +1,8 @@
-//! Trips told as browser notifications, for an owner whose dashboard tab is in the background.
-//! The Notification API is reached by name (as Web Serial and Web Bluetooth are, see [`js`]),
-//! so no web-sys feature is needed; which trips to tell is [`Session::trip_notices`]'s to say.
+//! Trips told as browser notifications, for an owner whose dashboard tab is in the background,
+//! and a pack in parallel that seems cut off the bus. The Notification API is reached by name
+//! (as Web Serial and Web Bluetooth are, see [`js`]), so no web-sys feature is needed; which
+//! trips to tell is [`Session::trip_notices`]'s to say, which packs
+//! [`crate::parallel::CutOffWatch::fresh_notices`]'s.
 //!
 //! [`js`]: crate::js
 //! [`Session::trip_notices`]: crate::session::Session::trip_notices
@@ -45,6 +47,24 @@ fn read(value: Option<JsValue>) -> Permission {
 /// What the browser allows now.
 pub fn permission() -> Permission {
     api().map_or(Permission::Unsupported, |n| read(js::get(&n, "permission")))
+}
+
+/// Whether the owner has asked for notifications and the browser allows them (what the
+/// events card's button last set).
+pub fn wanted() -> bool {
+    permission() == Permission::Granted
+        && crate::js::remembered(REMEMBER_KEY).as_deref() == Some("on")
+}
+
+/// Shows each of `notices` if the owner has asked for notifications; one that cannot be shown
+/// is left (the trips' own path says why, on the events card).
+pub fn show_if_wanted(notices: &[Notice]) {
+    if notices.is_empty() || !wanted() {
+        return;
+    }
+    for notice in notices {
+        let _ = show(notice);
+    }
 }
 
 /// Asks the browser (which asks the user, once) and says what it answered.

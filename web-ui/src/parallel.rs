@@ -10,7 +10,7 @@
 //! or cable). A pack's own BMS cannot tell that; only the packs side by side can.
 
 use crate::link::BankPoint;
-use crate::session::{Reading, fault_label, signed};
+use crate::session::{Notice, Reading, fault_label, signed};
 use crate::vendor::Protocol;
 use bms_engine::protocol::Telemetry;
 use bms_engine::system::{BUSY_MA, BusLook, CutOffTimer, IDLE_MA, Others};
@@ -290,6 +290,9 @@ pub struct CutOffWatch {
     timers: Vec<CutOffTimer>,
     /// The lines for the packs named at the last update.
     lines: Vec<String>,
+    /// The packs (0-based) named at the last update and not at the one before, with their
+    /// lines: what to tell an owner who asked for notifications.
+    fresh: Vec<(usize, String)>,
 }
 
 /// How a reading looks to the bus watch.
@@ -316,7 +319,9 @@ impl CutOffWatch {
     /// pack without a reading is neither named nor counted among the others.
     pub fn update(&mut self, readings: &[Option<&Reading>]) {
         self.timers.resize(readings.len(), CutOffTimer::default());
+        let named_before: Vec<bool> = self.timers.iter().map(CutOffTimer::is_cut_off).collect();
         self.lines.clear();
+        self.fresh.clear();
         let looks: Vec<Option<BusLook>> = readings.iter().map(|r| r.map(bus_look)).collect();
         for (k, (timer, reading)) in self.timers.iter_mut().zip(readings).enumerate() {
             let others = Others::of(looks.iter().copied(), k);
@@ -327,7 +332,7 @@ impl CutOffWatch {
             }
             let mean_a = f64::from(others.mean_ma) / 1000.0;
             let number = k + 1;
-            self.lines.push(if others.mean_ma.unsigned_abs() >= BUSY_MA {
+            let line = if others.mean_ma.unsigned_abs() >= BUSY_MA {
                 let way = if mean_a > 0.0 {
                     "charging"
                 } else {
@@ -341,8 +346,31 @@ impl CutOffWatch {
                 format!(
                     "Pack {number} carried no current the last time the others did, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
                 )
-            });
+            };
+            if !named_before.get(k).copied().unwrap_or(false) {
+                self.fresh.push((k, line.clone()));
+            }
+            self.lines.push(line);
         }
+    }
+
+    /// A notification for each pack named at the last update that was not named before (its
+    /// tag one per pack, so that a pack named again replaces its last one); `emulated` for
+    /// the emulator's bank, so that a demo is never taken for a battery.
+    pub fn fresh_notices(&self, emulated: bool) -> Vec<Notice> {
+        let whose = if emulated {
+            "Emulated battery"
+        } else {
+            "Battery"
+        };
+        self.fresh
+            .iter()
+            .map(|(k, line)| Notice {
+                title: format!("{whose}: pack {} may be cut off the bus", k + 1),
+                body: line.clone(),
+                tag: format!("cellsight-cut-off-{}", k + 1),
+            })
+            .collect()
     }
 
     /// The packs named at the last update, in words: one line each.
@@ -482,11 +510,25 @@ mod tests {
         // A moment at 0 A is a pack passing through it as the currents shift.
         assert!(look(&mut watch, 100.0, &idle).is_empty());
         assert!(look(&mut watch, 159.0, &idle).is_empty());
+        assert!(watch.fresh_notices(false).is_empty());
         assert_eq!(
             look(&mut watch, 160.0, &idle),
             vec![
                 "Pack 2 carries no current while the others are discharging at 40 A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
             ]
+        );
+        // Told once, when it is first named.
+        assert_eq!(
+            watch.fresh_notices(false),
+            [Notice {
+                title: "Battery: pack 2 may be cut off the bus".to_owned(),
+                body: watch.lines()[0].clone(),
+                tag: "cellsight-cut-off-2".to_owned(),
+            }]
+        );
+        assert_eq!(
+            watch.fresh_notices(true)[0].title,
+            "Emulated battery: pack 2 may be cut off the bus"
         );
         // Named, it stays named while the others rest.
         let (mut a_resting, mut b_resting) = (a.clone(), b.clone());
@@ -504,6 +546,7 @@ mod tests {
             ]
         );
         assert!(watch.is_cut_off(1) && !watch.is_cut_off(0));
+        assert!(watch.fresh_notices(false).is_empty());
         // Carrying again: the count starts afresh.
         let carrying = pack(62.0, -20.0, Some(280.0));
         assert!(look(&mut watch, 162.0, &carrying).is_empty());

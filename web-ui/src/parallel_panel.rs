@@ -393,6 +393,7 @@ pub fn ParallelPacks(
         let readings = live();
         let refs: Vec<_> = readings.iter().map(Option::as_ref).collect();
         watch.update_value(|w| w.update(&refs));
+        crate::notify::show_if_wanted(&watch.with_value(|w| w.fresh_notices(false)));
         watch.with_value(|w| w.lines().to_vec())
     });
     // Whether pack `number` (from 1) is named as cut off the bus.

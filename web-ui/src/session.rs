@@ -1236,8 +1236,6 @@ pub const TAB_TITLE: &str = "Cellsight — battery dashboard";
 /// A trip told as a browser notification (see [`Session::trip_notices`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// The event's number on the device.
-    pub sequence: u64,
     /// "Battery trip: over-voltage".
     pub title: String,
     /// The event's sentence, as the event list tells it.
@@ -1653,7 +1651,6 @@ impl Session {
             .filter(|e| e.sequence >= from.max(live_from))
             .filter(|e| e.event.kind == EventKind::Tripped && e.event.level == Level::Trip)
             .map(|e| Notice {
-                sequence: e.sequence,
                 title: format!("{whose} trip: {}", fault_label(e.event.fault)),
                 body: explain(&e.event),
                 tag: format!("cellsight-{}", e.event.fault.name()),
@@ -2526,7 +2523,6 @@ mod tests {
         assert_eq!(
             notices,
             [Notice {
-                sequence: trip.sequence,
                 title: "Emulated battery trip: over-voltage".to_owned(),
                 body: explain(&trip.event),
                 tag: "cellsight-cell-over-voltage".to_owned(),
