@@ -563,12 +563,11 @@ impl Bank {
     /// nominal capacities, %. A pack cut off the bus is out of the inverter's reach, as its
     /// charge is (all of them, if every pack is cut off).
     pub fn true_soc_pct(&self) -> f64 {
-        let on_bus = self.packs.iter().filter(|s| !s.pack().bus_disconnected);
-        let reached: Vec<&Simulation> = if on_bus.clone().next().is_some() {
-            on_bus.collect()
-        } else {
-            self.packs.iter().collect()
-        };
+        let any_on_bus = self.packs.iter().any(|s| !s.pack().bus_disconnected);
+        let reached = self
+            .packs
+            .iter()
+            .filter(|s| !(any_on_bus && s.pack().bus_disconnected));
         let (mut weighted, mut capacity) = (0.0, 0.0);
         for sim in reached {
             let c = f64::from(sim.engine_config().capacity_mah);
