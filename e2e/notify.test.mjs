@@ -22,15 +22,21 @@ function spyOnNotifications() {
   };
 }
 
-test('a trip is told in the tab title and, once asked for, as one notification', async () => {
+// A page allowed notifications, with the spy in place, at `query`; and its page errors.
+async function spiedPage(query = '') {
   const context = await dashboard.browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(['notifications'], { origin: new URL(dashboard.url).origin });
   await context.addInitScript(spyOnNotifications);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dashboard.url);
+  await page.goto(`${dashboard.url}${query}`);
   await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  return { context, page, errors };
+}
+
+test('a trip is told in the tab title and, once asked for, as one notification', async () => {
+  const { context, page, errors } = await spiedPage();
   await waitFor('the SOC in the title', async () => /^\d+ % · [+-]\d+\.\d A — Cellsight emulator$/.test(await page.title()), 5_000);
 
   const button = page.getByTestId('notify-trips');
@@ -88,14 +94,7 @@ test('a page the browser refuses notifications says where to allow them', async 
 });
 
 test('a pack in parallel cut off the bus is told as one notification', async () => {
-  const context = await dashboard.browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.grantPermissions(['notifications'], { origin: new URL(dashboard.url).origin });
-  await context.addInitScript(spyOnNotifications);
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${dashboard.url}?scenario=fault-bus-disconnected`);
-  await page.getByTestId('emulated-time').waitFor({ timeout: 20_000 });
+  const { context, page, errors } = await spiedPage('?scenario=fault-bus-disconnected');
   await page.getByTestId('notify-trips').click();
   await page.getByTestId('notify-status').filter({ hasText: 'so is a pack in parallel that seems cut off the bus' }).waitFor();
   // Pack 1's breaker opens at 10:00, four emulated hours in.
