@@ -168,7 +168,7 @@ impl Scenario {
                 "The DC bus is loaded (5 Ω): pre-charge never brings it up, the BMS times out and stays open until reset."
             }
             Scenario::FaultBusDisconnected => {
-                "Three packs in parallel; at 10:00 pack 1's breaker to the bus opens: its own BMS sees a pack at rest, the others see it carry nothing while they charge, and after a minute the bank leaves it out of what it tells the inverter, so packs 2 and 3 stay within their own limits."
+                "Three packs in parallel; at 10:00 pack 1's breaker to the bus opens: its own BMS sees a pack at rest, the others see it carry nothing while they charge, and after a minute the bank leaves it out of what it tells the inverter, so that its share no longer pushes packs 2 and 3 past their own limits."
             }
             Scenario::Overcharge => {
                 "A charger ignoring the BMS pushes 0.5 C into a 97 % pack: over-voltage protection must open the charge switch."
