@@ -352,13 +352,10 @@ impl BankView {
         }
     }
 
-    /// A notification for each pack first taken for cut off the bus at the last frames.
+    /// A notification for each pack first taken for cut off the bus at the last frames (none
+    /// for one pack alone: [`BankView::set_frames`] keeps no watch then).
     pub fn fresh_cut_off_notices(&self) -> Vec<crate::session::Notice> {
-        if self.is_bank() {
-            self.cut_off.fresh_notices(true)
-        } else {
-            Vec::new()
-        }
+        self.cut_off.fresh_notices(true)
     }
 
     /// The CAN frames the bank sends its inverter, decoded (`None` without a bank).

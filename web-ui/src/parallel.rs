@@ -358,11 +358,7 @@ impl CutOffWatch {
     /// tag one per pack, so that a pack named again replaces its last one); `emulated` for
     /// the emulator's bank, so that a demo is never taken for a battery.
     pub fn fresh_notices(&self, emulated: bool) -> Vec<Notice> {
-        let whose = if emulated {
-            "Emulated battery"
-        } else {
-            "Battery"
-        };
+        let whose = Notice::whose(emulated);
         self.fresh
             .iter()
             .map(|(k, line)| Notice {

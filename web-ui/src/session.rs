@@ -1244,6 +1244,17 @@ pub struct Notice {
     pub tag: String,
 }
 
+impl Notice {
+    /// Whose a notice is, as its title begins: the emulator's is never taken for a battery.
+    pub fn whose(emulated: bool) -> &'static str {
+        if emulated {
+            "Emulated battery"
+        } else {
+            "Battery"
+        }
+    }
+}
+
 /// What a Cellsight device has said about its configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigExchange {
@@ -1641,11 +1652,7 @@ impl Session {
         let Some(live_from) = self.events_at_connect else {
             return Vec::new();
         };
-        let whose = if emulated {
-            "Emulated battery"
-        } else {
-            "Battery"
-        };
+        let whose = Notice::whose(emulated);
         self.events
             .iter()
             .filter(|e| e.sequence >= from.max(live_from))
