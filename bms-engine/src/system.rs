@@ -41,10 +41,12 @@
 //! a pack at rest with its switches on, so it still tells its full limits, and the bank's
 //! sums count current that cannot flow: the packs still on the bus are pushed past their own
 //! limits. No BMS can see this alone; the packs side by side can. [`watch_bus`] takes a pack
-//! carrying under [`IDLE_MA`] with its switches on, asking for current the way the others
-//! carry at least [`BUSY_MA`] each on average, its voltage [`FAR_SIDE_MV`] on the far side of
-//! theirs, for [`CUT_OFF_AFTER_MS`], as cut off, and keeps it so until it carries current
-//! again. [`combine`] then leaves it out as if its switches were open, and out of the SOC and
+//! carrying under [`IDLE_MA`] with its switch for the way the others carry on, asking for
+//! current that way, while they carry at least [`BUSY_MA`] each on average, its voltage
+//! [`FAR_SIDE_MV`] on the far side of theirs (and [`DIODE_DROP_MV`] further with its other
+//! switch open, the current's path then through that switch's diode), for
+//! [`CUT_OFF_AFTER_MS`], as cut off, and keeps it so until it carries current again or opens
+//! both switches. [`combine`] then leaves it out as if its switches were open, and out of the SOC and
 //! the requests too (its charge cannot be reached); its SOH, faults, temperature and modules
 //! still count.
 
@@ -70,6 +72,14 @@ pub const BUSY_MA: u32 = 10_000;
 /// off sits at its own rest voltage, which their current has taken them away from.
 pub const FAR_SIDE_MV: u32 = 50;
 
+/// How much further on the far side a pack must be when the current would pass one of its
+/// switches' diodes (the other switch open), mV: a MOSFET body diode's forward drop is 0.5 to
+/// 0.9 V, so a pack on the bus can rest that far from it without a diode conducting. A pack
+/// whose discharge switch a trip has opened is still charged through that diode, so it must
+/// still be watched the way it can be charged (a pack cut off beside others charging 20 SOC
+/// points emptier, its discharge switch opened by the inrush, was never named otherwise).
+pub const DIODE_DROP_MV: u32 = 1_000;
+
 /// How long a pack must look cut off to be taken for it, ms. A pack on the bus passes through
 /// 0 A as the currents shift (ARCHITECTURE.md, "The bus watch's conditions, measured").
 pub const CUT_OFF_AFTER_MS: u64 = 60_000;
@@ -81,8 +91,10 @@ pub struct BusLook {
     pub current_ma: i32,
     /// Its voltage, mV.
     pub voltage_mv: u32,
-    /// Both its switches conduct and it is not standing by.
-    pub conducts: bool,
+    /// Its charge switch conducts and it is not standing by.
+    pub charge_on: bool,
+    /// Its discharge switch conducts.
+    pub discharge_on: bool,
     /// At least one of its switches conducts: its current is real (a pack with both open
     /// carries nothing, whatever a BMS that lost its sensors last read).
     pub on_bus: bool,
@@ -99,7 +111,8 @@ impl BusLook {
         BusLook {
             current_ma: r.current_ma,
             voltage_mv: r.pack_voltage_mv,
-            conducts: pack.charge_switch_on && pack.discharge_switch_on,
+            charge_on: pack.charge_switch_on,
+            discharge_on: pack.discharge_switch_on,
             on_bus: pack.charge_switch_on || pack.discharge_switch_on,
             asks_charge: r.charge_enabled && r.charge_current_ma >= IDLE_MA,
             asks_discharge: r.discharge_enabled && r.discharge_current_ma >= IDLE_MA,
@@ -112,8 +125,12 @@ impl BusLook {
 pub struct Others {
     /// Their mean current, mA (0 with none).
     pub mean_ma: i32,
-    /// The lowest and the highest of their voltages, mV.
-    pub voltages_mv: (u32, u32),
+    /// The lowest voltage of those taking charge ([`IDLE_MA`] or more), mV: a pack on the bus
+    /// carrying nothing sits above it, at the bus voltage (a pack resting with a switch open
+    /// may sit anywhere, so those carrying nothing are not counted).
+    pub lowest_taking_mv: Option<u32>,
+    /// The highest voltage of those giving charge, mV.
+    pub highest_giving_mv: Option<u32>,
 }
 
 impl Others {
@@ -121,7 +138,7 @@ impl Others {
     /// bus only.
     pub fn of(looks: impl Iterator<Item = Option<BusLook>>, k: usize) -> Self {
         let (mut sum, mut n) = (0_i64, 0_i64);
-        let mut voltages_mv = (u32::MAX, 0);
+        let (mut lowest_taking_mv, mut highest_giving_mv) = (None::<u32>, None::<u32>);
         for look in looks
             .enumerate()
             .filter(|&(j, _)| j != k)
@@ -130,36 +147,49 @@ impl Others {
         {
             sum += i64::from(look.current_ma);
             n += 1;
-            voltages_mv = (
-                voltages_mv.0.min(look.voltage_mv),
-                voltages_mv.1.max(look.voltage_mv),
-            );
+            let v = look.voltage_mv;
+            if look.current_ma >= IDLE_MA.cast_signed() {
+                lowest_taking_mv = Some(lowest_taking_mv.map_or(v, |low| low.min(v)));
+            } else if look.current_ma <= -IDLE_MA.cast_signed() {
+                highest_giving_mv = Some(highest_giving_mv.map_or(v, |high| high.max(v)));
+            }
         }
         Others {
             mean_ma: i32::try_from(sum / n.max(1)).unwrap_or(0),
-            voltages_mv,
+            lowest_taking_mv,
+            highest_giving_mv,
         }
     }
 
     /// Whether `own`, beside these, looks cut off the bus at this moment.
     pub fn show_cut_off(&self, own: &BusLook) -> bool {
         let charging = self.mean_ma > 0;
-        let (asked, far_side) = if charging {
+        // The switch the current would pass, whether it asks for current that way, whether
+        // the other switch is open (the current then through its diode), and how far on the
+        // far side of those carrying that way it is, mV.
+        let (passes, asked, through_diode, far_mv) = if charging {
             (
+                own.charge_on,
                 own.asks_charge,
-                own.voltage_mv.saturating_add(FAR_SIDE_MV) <= self.voltages_mv.0,
+                !own.discharge_on,
+                self.lowest_taking_mv
+                    .map(|low| i64::from(low) - i64::from(own.voltage_mv)),
             )
         } else {
             (
+                own.discharge_on,
                 own.asks_discharge,
-                own.voltage_mv >= self.voltages_mv.1.saturating_add(FAR_SIDE_MV),
+                !own.charge_on,
+                self.highest_giving_mv
+                    .map(|high| i64::from(own.voltage_mv) - i64::from(high)),
             )
         };
-        own.conducts
+        let needed_mv = FAR_SIDE_MV + if through_diode { DIODE_DROP_MV } else { 0 };
+        passes
             && own.current_ma.unsigned_abs() < IDLE_MA
             && self.mean_ma.unsigned_abs() >= BUSY_MA
             && asked
-            && far_side
+            && far_mv.is_some_and(|far| far >= i64::from(needed_mv))
     }
 }
 
@@ -174,11 +204,12 @@ pub struct CutOffTimer {
 
 impl CutOffTimer {
     /// Takes the pack's look at `now_ms` (`None`: no report from it) beside the others'; whether
-    /// it is taken for cut off now. It stays so while the others rest (nothing tells
-    /// otherwise) and ends as soon as it carries current, opens a switch or stops reporting.
+    /// it is taken for cut off now. It stays so while the others rest or turn the other way
+    /// (nothing tells otherwise) and ends as soon as it carries current, opens both switches
+    /// or stops reporting.
     pub fn update(&mut self, own: Option<BusLook>, others: &Others, now_ms: u64) -> bool {
         let carries_or_open =
-            own.is_none_or(|own| own.current_ma.unsigned_abs() >= IDLE_MA || !own.conducts);
+            own.is_none_or(|own| own.current_ma.unsigned_abs() >= IDLE_MA || !own.on_bus);
         if carries_or_open {
             *self = CutOffTimer::default();
             return false;
@@ -730,14 +761,17 @@ mod tests {
         let idle = BusLook {
             current_ma: 300,
             voltage_mv: 52_800,
-            conducts: true,
+            charge_on: true,
+            discharge_on: true,
             on_bus: true,
             asks_charge: true,
             asks_discharge: true,
         };
-        let others = |mean_ma: i32, voltages_mv: (u32, u32)| Others {
+        // The others' voltages: the lowest and highest of those carrying the way they go.
+        let others = |mean_ma: i32, (lowest, highest): (u32, u32)| Others {
             mean_ma,
-            voltages_mv,
+            lowest_taking_mv: (mean_ma > 0).then_some(lowest),
+            highest_giving_mv: (mean_ma < 0).then_some(highest),
         };
         let discharging = others(-40_000, (52_500, 52_600));
         let mut timer = CutOffTimer::default();
@@ -777,12 +811,69 @@ mod tests {
         assert!(!taken(idle, others(-9_999, (52_700, 52_750))));
         assert!(!taken(idle, resting));
         let open = BusLook {
-            conducts: false,
+            charge_on: false,
+            discharge_on: false,
+            on_bus: false,
             ..idle
         };
         assert!(!taken(open, discharging));
         let charging = others(40_000, (53_000, 53_100));
         assert!(taken(idle, charging));
+        // With one switch open: never while the others go the way it refuses (charge standby
+        // or a charge trip while they charge); the way it passes only a diode's drop further
+        // out (a discharge trip, charged through that switch's diode).
+        let standing_by = BusLook {
+            charge_on: false,
+            ..idle
+        };
+        assert!(!taken(standing_by, charging));
+        assert!(!taken(
+            BusLook {
+                voltage_mv: 50_000,
+                ..standing_by
+            },
+            charging
+        ));
+        let discharge_open = BusLook {
+            discharge_on: false,
+            ..idle
+        };
+        assert!(!taken(discharge_open, discharging));
+        assert!(
+            !taken(discharge_open, charging),
+            "200 mV below them: their bus may not be a diode's drop above it"
+        );
+        assert!(!taken(
+            BusLook {
+                voltage_mv: 51_951,
+                ..discharge_open
+            },
+            charging
+        ));
+        assert!(
+            taken(
+                BusLook {
+                    voltage_mv: 51_950,
+                    ..discharge_open
+                },
+                charging
+            ),
+            "1.05 V below them: on the bus its diode would conduct"
+        );
+        assert!(taken(
+            BusLook {
+                voltage_mv: 53_650,
+                ..standing_by
+            },
+            discharging
+        ));
+        assert!(!taken(
+            BusLook {
+                voltage_mv: 53_649,
+                ..standing_by
+            },
+            discharging
+        ));
         let full = BusLook {
             asks_charge: false,
             ..idle
@@ -818,6 +909,15 @@ mod tests {
         assert!(!timer.update(Some(idle), &discharging, 31_000));
         assert!(!timer.update(Some(idle), &discharging, 90_000));
         assert!(timer.update(Some(idle), &discharging, 91_000));
+        // Named, it stays so when one switch opens (nothing flows either way still), not when
+        // both do: then it carries nothing whatever the bus, and nothing is left to tell.
+        let one_open = BusLook {
+            charge_on: false,
+            ..idle
+        };
+        assert!(timer.update(Some(one_open), &discharging, 92_000));
+        assert!(!timer.update(Some(open), &discharging, 93_000));
+        assert!(!timer.update(Some(idle), &discharging, 94_000));
     }
 
     #[test]
@@ -825,23 +925,41 @@ mod tests {
         let look = |current_ma: i32, voltage_mv: u32, on_bus: bool| BusLook {
             current_ma,
             voltage_mv,
-            conducts: on_bus,
+            charge_on: on_bus,
+            discharge_on: on_bus,
             on_bus,
             asks_charge: true,
             asks_discharge: true,
         };
         // Pack 2 is watched; pack 1 has opened both switches (its BMS lost its front end and
-        // still reads −24 A), pack 3 has not reported, packs 4 and 5 discharge.
+        // still reads −24 A), pack 3 has not reported, packs 4 and 5 discharge, pack 6 rests
+        // far below the bus (its charge switch open: it counts in the mean, but its voltage
+        // says nothing of the bus), pack 7 takes some of their charge.
         let looks = [
             Some(look(-24_000, 50_000, false)),
             Some(look(0, 52_800, true)),
             None,
             Some(look(-30_000, 52_400, true)),
             Some(look(-50_000, 52_300, true)),
+            Some(look(500, 45_000, true)),
+            Some(look(20_000, 52_600, true)),
         ];
         let others = Others::of(looks.into_iter(), 1);
-        assert_eq!(others.mean_ma, -40_000);
-        assert_eq!(others.voltages_mv, (52_300, 52_400));
+        assert_eq!(others.mean_ma, -14_875);
+        assert_eq!(
+            (others.lowest_taking_mv, others.highest_giving_mv),
+            (Some(52_600), Some(52_400))
+        );
+        let (before_six, _) = looks.split_at(5);
+        let four_and_five = Others::of(before_six.iter().copied(), 1);
+        assert_eq!(four_and_five.mean_ma, -40_000);
+        assert_eq!(
+            (
+                four_and_five.lowest_taking_mv,
+                four_and_five.highest_giving_mv
+            ),
+            (None, Some(52_400))
+        );
         assert_eq!(Others::of(looks.into_iter().take(2), 1).mean_ma, 0);
     }
 

@@ -615,7 +615,7 @@ fn run_bank(args: &RunArgs) -> Result<String, String> {
         .collect();
     if !left_out.is_empty() {
         text.push_str(&format!(
-            "\ncut off the bus     {} (carrying nothing beside busy packs, switches on: left out of the limits and the SOC told)",
+            "\ncut off the bus     {} (carrying nothing beside busy packs though its switches let it: left out of the limits and the SOC told)",
             left_out.join(", ")
         ));
     }

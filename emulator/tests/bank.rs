@@ -135,6 +135,42 @@ fn a_pack_cut_off_the_bus_carries_nothing_and_its_bms_cannot_tell() {
     );
 }
 
+/// The same breaker with the packs brought together 20 SOC points apart: the inrush trips
+/// pack 1's discharge switch open (and pack 3's charge switch) in the first seconds, so when
+/// pack 1 is cut off it is a pack charged through that switch's diode. The bank names it all
+/// the same once the pack still charging is a diode's drop and more above it (before, it was
+/// never named, and pack 2 went 2 747 s over its charge limit in two days, by up to 38 A).
+#[test]
+fn a_pack_cut_off_with_its_discharge_switch_tripped_open_is_named_too() {
+    let mut b = Bank::new(SimulationConfig {
+        pack_soc_step_pct: 20,
+        ..SimulationConfig::new(Scenario::FaultBusDisconnected, 1, 16)
+    })
+    .unwrap();
+    b.run_for(4 * 3_600);
+    let outputs = b.packs()[0].outputs();
+    assert!(outputs.charge_switch_on && !outputs.discharge_switch_on);
+    let over = |b: &Bank| b.summary().shares[1].secs_over_charge_limit;
+    let before = over(&b);
+    let mut named = None;
+    for second in 1..=2 * 3_600 {
+        b.step();
+        if named.is_none() && b.report().packs_cut_off == 1 {
+            named = Some((second, over(&b)));
+        }
+    }
+    // Named 537 s after the breaker opened: its first minutes the pack charging climbs
+    // from 0.3 V above it to more than 1.05 V. Until then the bank still counts its share,
+    // and pack 2 goes 77 s over its own charge limit; from then, not a second more.
+    let (after, over_until_named) = named.expect("pack 1 never named");
+    assert_eq!(after, 537);
+    assert_eq!(over_until_named - before, 77);
+    let s = b.summary();
+    assert_eq!(s.shares[1].secs_over_charge_limit, over_until_named);
+    assert_eq!(s.shares[0].secs_left_out, 2 * 3_600 - 536);
+    assert_eq!(b.report().packs_cut_off, 1);
+}
+
 /// A bank's scenario is refused for a pack on its own: nothing beside it could notice.
 #[test]
 fn a_banks_scenario_needs_a_bank() {

@@ -280,10 +280,11 @@ pub fn history_point(time_s: f64, readings: &[Option<&Reading>]) -> BankPoint {
 }
 
 /// Watches for a pack cut off the bus by the rule a bank's controller uses
-/// ([`bms_engine::system::CutOffTimer`]): one carrying next to nothing with its switches on
-/// (not standing by, and asking for current that way) and its voltage on the far side of the
-/// others', while they carry tens of amperes, for a minute of its own reports' time. Named,
-/// it stays named until it carries current again.
+/// ([`bms_engine::system::CutOffTimer`]): one carrying next to nothing with its switch for the
+/// way the others carry on (not standing by, and asking for current that way) and its voltage
+/// on the far side of the others' (a diode's drop further with its other switch open), while
+/// they carry tens of amperes, for a minute of its own reports' time. Named, it stays named
+/// until it carries current again or opens both switches.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CutOffWatch {
     /// Per pack, pack 1 first.
@@ -305,9 +306,8 @@ fn bus_look(r: &Reading) -> BusLook {
     BusLook {
         current_ma: (r.current_a * 1000.0).round() as i32,
         voltage_mv: (r.pack_voltage_v * 1000.0).round().max(0.0) as u32,
-        conducts: r.charge_switch_on != Some(false)
-            && r.discharge_switch_on != Some(false)
-            && r.charge_standby != Some(true),
+        charge_on: r.charge_switch_on != Some(false) && r.charge_standby != Some(true),
+        discharge_on: r.discharge_switch_on != Some(false),
         on_bus: r.charge_switch_on != Some(false) || r.discharge_switch_on != Some(false),
         asks_charge: asks(|l| l.charge_current_a),
         asks_discharge: asks(|l| l.discharge_current_a),
@@ -332,6 +332,11 @@ impl CutOffWatch {
             }
             let mean_a = f64::from(others.mean_ma) / 1000.0;
             let number = k + 1;
+            let switches = match looks[k].map(|l| (l.charge_on, l.discharge_on)) {
+                Some((true, false)) => "its charge switch on",
+                Some((false, true)) => "its discharge switch on",
+                _ => "its switches on",
+            };
             let line = if others.mean_ma.unsigned_abs() >= BUSY_MA {
                 let way = if mean_a > 0.0 {
                     "charging"
@@ -339,12 +344,12 @@ impl CutOffWatch {
                     "discharging"
                 };
                 format!(
-                    "Pack {number} carries no current while the others are {way} at {:.0} A each on average, its switches on: it may be cut off the bus. Check its breaker, fuse and cables.",
+                    "Pack {number} carries no current while the others are {way} at {:.0} A each on average, {switches}: it may be cut off the bus. Check its breaker, fuse and cables.",
                     mean_a.abs()
                 )
             } else {
                 format!(
-                    "Pack {number} carried no current the last time the others did, its switches on: it may be cut off the bus. Check its breaker, fuse and cables."
+                    "Pack {number} carried no current the last time the others did, {switches}: it may be cut off the bus. Check its breaker, fuse and cables."
                 )
             };
             if !named_before.get(k).copied().unwrap_or(false) {
@@ -582,6 +587,21 @@ mod tests {
         charging.pack_voltage_v = 54.0;
         assert_eq!(named_by(&charging, &full), 0);
         assert_eq!(named_by(&charging, &idle), 1);
+        // Its discharge switch opened by a trip, it is charged through that switch's diode:
+        // named beside packs charging only once it is a diode's drop further below them.
+        assert_eq!(named_by(&charging, &open), 0, "0.5 V below them");
+        let mut tripped_far = open.clone();
+        tripped_far.pack_voltage_v = 52.5;
+        let mut watch = CutOffWatch::default();
+        for t in [0.0, 100.0] {
+            watch.update(&[Some(&charging), Some(&at(tripped_far.clone(), t))]);
+        }
+        assert_eq!(
+            watch.lines(),
+            [
+                "Pack 2 carries no current while the others are charging at 41 A each on average, its charge switch on: it may be cut off the bus. Check its breaker, fuse and cables."
+            ]
+        );
         assert_eq!(
             named_by(&a, &full),
             1,
