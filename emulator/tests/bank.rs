@@ -159,15 +159,20 @@ fn a_pack_cut_off_with_its_discharge_switch_tripped_open_is_named_too() {
             named = Some((second, over(&b)));
         }
     }
-    // Named 537 s after the breaker opened: its first minutes the pack charging climbs
+    // Named 521 s after the breaker opened: its first minutes the pack charging climbs
     // from 0.3 V above it to more than 1.05 V. Until then the bank still counts its share,
-    // and pack 2 goes 77 s over its own charge limit; from then, not a second more.
+    // and pack 2 goes a few seconds over its own charge limit (seed 1: 2 s); from then, not
+    // a second more.
     let (after, over_until_named) = named.expect("pack 1 never named");
-    assert_eq!(after, 537);
-    assert_eq!(over_until_named - before, 77);
+    assert_eq!(after, 521);
+    assert!(
+        over_until_named - before <= 5,
+        "{} s",
+        over_until_named - before
+    );
     let s = b.summary();
     assert_eq!(s.shares[1].secs_over_charge_limit, over_until_named);
-    assert_eq!(s.shares[0].secs_left_out, 2 * 3_600 - 536);
+    assert_eq!(s.shares[0].secs_left_out, 2 * 3_600 - (after - 1));
     assert_eq!(b.report().packs_cut_off, 1);
 }
 
@@ -243,6 +248,9 @@ fn a_full_pack_stands_by_so_that_the_others_charge_to_full() {
     let mut resumed = None;
     let mut others_charging_while_open = 0;
     for t in 0..86_400 {
+        // Whether its switch was open for this second's current (the step in which its BMS
+        // opens it carried the current that made it).
+        let open = b.packs()[0].outputs().charge_standby;
         b.step();
         for (k, sim) in b.packs().iter().enumerate() {
             highest[k] = highest[k].max(sim.pack().soc());
@@ -256,10 +264,10 @@ fn a_full_pack_stands_by_so_that_the_others_charge_to_full() {
             }
         }
         let currents = b.currents_a();
-        if weak.outputs().charge_standby {
+        if open {
             assert!(
                 currents[0] <= 0.0,
-                "pack 1 took charge with its switch open"
+                "pack 1 took charge with its switch open: {t} s, {currents:?}"
             );
             if currents[1] > 1.0 && currents[2] > 1.0 {
                 others_charging_while_open += 1;
@@ -358,23 +366,33 @@ fn a_bank_is_deterministic() {
 /// Pack 1's cell 3 has a bad connection (+5 mΩ): its pack takes less of any change in the
 /// bank's current than an even part, so a bank reckoning even parts lets it go past its own
 /// charge limit each time that limit falls. Once every pack's BMS has learnt its cells'
-/// resistances (the first day), the bank reckons parts by them.
+/// resistances (pack 1's on the second morning), the bank reckons parts by them.
 #[test]
 fn once_the_resistances_are_learnt_a_pack_with_a_bad_connection_stays_within_its_limit() {
+    use bms_engine::estimation::SocEstimator;
+    let learnt = |b: &Bank| {
+        b.packs().iter().all(|sim| {
+            let mut r0 = [None; bms_engine::MAX_CELLS];
+            sim.engine().estimator().cell_r0_ohm(&mut r0) && r0[..16].iter().all(Option::is_some)
+        })
+    };
     let mut b = bank(Scenario::FaultResistanceStep, 3);
-    b.run_for(86_400);
-    let first_day = b.summary().shares[0].secs_over_charge_limit;
+    while !learnt(&b) {
+        b.step();
+        assert!(b.time_s() < 2 * 86_400, "not learnt in two days");
+    }
+    let learnt_at = b.time_s();
+    let before = b.summary().shares[0].secs_over_charge_limit;
     b.run_for(2 * 86_400);
-    let later = b.summary().shares[0].secs_over_charge_limit - first_day;
-    // Seed 1: 1 505 s on the first day; then 59 s in two days (3 685 s reckoning even parts).
+    let later = b.summary().shares[0].secs_over_charge_limit - before;
+    // Seed 1: learnt at 28.5 h, with 1 252 s over its limit before, by the taper's falls
+    // reckoned with even parts; 44 s in the two days after.
+    assert!(learnt_at > 86_400, "{learnt_at} s");
     assert!(
         later < 300,
-        "{later} s above its charge limit on days 2 and 3"
+        "{later} s above its charge limit in the two days after"
     );
-    assert!(
-        first_day > 0,
-        "the first day, before it is learnt, is the harder one"
-    );
+    assert!(before > 0, "before they are learnt is the harder time");
 }
 
 /// Set up with three packs, the emulated device is pack 1's BMS: its stream is pack 1's, and
@@ -499,4 +517,34 @@ fn packs_brought_together_at_different_charge_levels_even_out_through_the_bus() 
         later[0] - later[1] < start[0] - start[1] - 3.0,
         "{start:?} → {later:?}"
     );
+}
+
+/// Brought together 20 SOC points apart, the packs' inrush trips pack 3's charge switch open
+/// (latched) and leaves it empty with its discharge switch on and no discharge limit, resting
+/// 7 V below the others. It takes no part of the evening's discharge, so it holds nothing:
+/// the bank tells pack 2's own 200 A, and the house is served. (Counted, it held the bank's
+/// limit at whatever the house took at that moment: 8 to 14 A told in the evening, and 11.4
+/// kWh out in two days.)
+#[test]
+fn an_empty_pack_resting_far_below_the_bus_does_not_hold_the_bank() {
+    let mut b = Bank::new(SimulationConfig {
+        packs: 3,
+        pack_soc_step_pct: 20,
+        ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
+    })
+    .unwrap();
+    b.run_for(13 * 3_600);
+    let empty = b.packs()[2].outputs();
+    assert!(!empty.charge_switch_on && empty.discharge_switch_on);
+    assert_eq!(empty.limits.discharge_current_ma, 0);
+    assert!(b.currents_a()[1] < -20.0, "{:?}", b.currents_a());
+    let told = b.report();
+    // Within the others' sensors' noise of it.
+    let dcl_ma = told.report.discharge_current_ma;
+    assert!((199_500..=200_000).contains(&dcl_ma), "{dcl_ma} mA");
+    assert_eq!(told.discharge_held_by, None);
+    b.run_for(11 * 3_600);
+    let s = b.summary();
+    assert!(s.energy_out_kwh > 12.0, "{} kWh out", s.energy_out_kwh);
+    assert_eq!(s.unserved_kwh, 0.0);
 }
