@@ -22,6 +22,11 @@
 //!   - a pack asking for no charge with its charge switch still on (full, or too cold, but not
 //!     tripped) stops the bank's charge: the bus cannot charge the others without it;
 //!   - a pack the others are charging at rest lowers the limit by what it already takes.
+//!
+//!   The parts are a model, and two things keep its misses from pushing a pack over: while
+//!   the bank carries current that way, a rise short of the sum is taken only in part
+//!   (`damped_rise`; a fall at once), and a pack carrying nothing with its voltage more than
+//!   [`DIODE_DROP_MV`] from every pack carrying is held off the bus by it and given no part.
 //! - **Charge voltage**: the lowest of the packs that take charge, so that no pack is pushed
 //!   past its own limit (a full pack holding its float voltage holds the bank there). Its
 //!   phase goes with it.
@@ -46,9 +51,9 @@
 //! [`FAR_SIDE_MV`] on the far side of theirs (and [`DIODE_DROP_MV`] further with its other
 //! switch open, the current's path then through that switch's diode), for
 //! [`CUT_OFF_AFTER_MS`], as cut off, and keeps it so until it carries current again or opens
-//! both switches. [`combine`] then leaves it out as if its switches were open, and out of the SOC and
-//! the requests too (its charge cannot be reached); its SOH, faults, temperature and modules
-//! still count.
+//! both switches. [`combine`] then leaves it out as if its switches were open, and out of the
+//! SOC and the requests too (its charge cannot be reached); its SOH, faults, temperature and
+//! modules still count.
 
 use crate::FaultSet;
 use crate::can::InverterReport;
@@ -419,8 +424,9 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
 /// the net `total_ma` inverse to its resistance (even, unless every one of them has a learnt
 /// resistance): the least of `total + (limit − its current) ÷ its part` over them, and that
 /// pack (`u32::MAX` and none when none conducts). While the bank carries current that way
-/// ([`IDLE_MA`] or more), a rise above it is taken in part ([`damped_rise`]) below `sum_ma`,
-/// the packs' limits added up.
+/// ([`IDLE_MA`] or more), a pack held off the bus by its voltage takes no part, and a rise
+/// above the current is taken in part ([`damped_rise`]) below `sum_ma`, the packs' limits
+/// added up.
 fn shared_limit(
     packs: &[(PackReport, ChargePhase)],
     total_ma: i32,
