@@ -342,8 +342,9 @@ impl BankView {
         out
     }
 
-    /// A pack that has carried nothing beside busy ones for a minute with its switches on, cut
-    /// off the bus by all its BMS can tell ([`crate::parallel::CutOffWatch`]), in words.
+    /// A pack that has carried nothing beside busy ones for a minute though its switches let
+    /// it, cut off the bus by all its BMS can tell ([`crate::parallel::CutOffWatch`]), in
+    /// words.
     pub fn cut_off_text(&self) -> &[String] {
         if self.is_bank() {
             self.cut_off.lines()

@@ -6,8 +6,8 @@
 //! voltage. So the page adds their currents and powers, weighs their SOCs by their capacities
 //! (where every BMS tells its own; the plain mean otherwise, and it says so), and points at a
 //! pack that does not take its part: one carrying nothing while the others carry tens of
-//! amperes with its switches on, for a minute, is most likely cut off the bus (a breaker, fuse
-//! or cable). A pack's own BMS cannot tell that; only the packs side by side can.
+//! amperes though its switches let it, for a minute, is most likely cut off the bus (a
+//! breaker, fuse or cable). A pack's own BMS cannot tell that; only the packs side by side can.
 
 use crate::link::BankPoint;
 use crate::session::{Notice, Reading, fault_label, signed};
