@@ -26,7 +26,7 @@
 //!   The parts are a model, and two things keep its misses from pushing a pack over: while
 //!   the bank carries current that way, a rise short of the sum is taken only in part
 //!   (`damped_rise`; a fall at once), and a pack carrying nothing with its voltage more than
-//!   [`DIODE_DROP_MV`] from every pack carrying is held off the bus by it and given no part.
+//!   [`DIODE_DROP_MV`] from the bus is held off it by a switch's diode and given no part.
 //! - **Charge voltage**: the lowest of the packs that take charge, so that no pack is pushed
 //!   past its own limit (a full pack holding its float voltage holds the bank there). Its
 //!   phase goes with it.
@@ -423,10 +423,10 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
 /// within its own, if each pack whose switch conducts that way takes a part of any change from
 /// the net `total_ma` inverse to its resistance (even, unless every one of them has a learnt
 /// resistance): the least of `total + (limit − its current) ÷ its part` over them, and that
-/// pack (`u32::MAX` and none when none conducts). While the bank carries current that way
-/// ([`IDLE_MA`] or more), a pack held off the bus by its voltage takes no part, and a rise
-/// above the current is taken in part ([`damped_rise`]) below `sum_ma`, the packs' limits
-/// added up.
+/// pack (`u32::MAX` and none when none conducts). A pack held off the bus by a switch's
+/// diode takes no part; while the bank carries current that way ([`IDLE_MA`] or more), a
+/// rise above the current is taken in part ([`damped_rise`]) below `sum_ma`, the packs'
+/// limits added up.
 fn shared_limit(
     packs: &[(PackReport, ChargePhase)],
     total_ma: i32,
@@ -443,29 +443,44 @@ fn shared_limit(
     };
     let total = f64::from(total_ma) * sign;
     let flowing = total >= f64::from(IDLE_MA);
-    // The voltages of the packs carrying current that way, mV: a pack on the bus carrying
-    // nothing sits at the bus voltage, near theirs.
-    let carrying_mv = packs
-        .iter()
-        .map(|(p, _)| p)
-        .filter(|p| way(p).0 && !p.cut_off)
-        .filter(|p| f64::from(p.report.current_ma) * sign >= f64::from(IDLE_MA))
-        .map(|p| p.report.pack_voltage_mv)
-        .fold((u32::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    // While the bank carries current that way, a pack carrying none with its voltage more than
-    // a diode's drop from all of theirs is held off the bus (an empty pack with its discharge
-    // switch still on while the others discharge, a full one beside packs charging far
-    // below it): it takes no part of a change until the bus comes to it, and counted, it
-    // would hold the bank where it is (an empty pack with no discharge limit held three
-    // packs' discharge at whatever the house took at that moment). A pack at the bus
-    // carrying nothing (a full one at the top of charge) counts.
+    // The bus voltage, as the voltages of the packs at it, mV: those carrying current either
+    // way, or with none carrying, those with both switches on (nothing holds them off it).
+    let on_bus = |p: &&PackReport| (p.charge_switch_on || p.discharge_switch_on) && !p.cut_off;
+    let span = |it: &mut dyn Iterator<Item = u32>| {
+        it.fold(None, |span: Option<(u32, u32)>, v| {
+            Some(span.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        })
+    };
+    let bus_mv = span(
+        &mut packs
+            .iter()
+            .map(|(p, _)| p)
+            .filter(on_bus)
+            .filter(|p| p.report.current_ma.unsigned_abs() >= IDLE_MA)
+            .map(|p| p.report.pack_voltage_mv),
+    )
+    .or_else(|| {
+        span(
+            &mut packs
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| p.charge_switch_on && p.discharge_switch_on && !p.cut_off)
+                .map(|p| p.report.pack_voltage_mv),
+        )
+    });
+    // A pack carrying nothing with its voltage more than a diode's drop from the bus is held
+    // off it by a switch's diode (an empty pack with its charge switch open, a full one with
+    // its discharge switch open): it takes no part of a change until the bus comes to it, and
+    // counted, it would hold the bank where it is (an empty pack with its discharge switch
+    // on and no discharge limit held three packs' discharge near 0 A, the house served from
+    // the grid with a full pack beside it). A pack at the bus carrying nothing (a full one at
+    // the top of charge) counts.
     let held_off = |p: &PackReport| {
         let v = p.report.pack_voltage_mv;
-        flowing
-            && p.report.current_ma.unsigned_abs() < IDLE_MA
-            && carrying_mv.0 <= carrying_mv.1
-            && (v.saturating_add(DIODE_DROP_MV) < carrying_mv.0
-                || v > carrying_mv.1.saturating_add(DIODE_DROP_MV))
+        p.report.current_ma.unsigned_abs() < IDLE_MA
+            && bus_mv.is_some_and(|(lo, hi)| {
+                v.saturating_add(DIODE_DROP_MV) < lo || v > hi.saturating_add(DIODE_DROP_MV)
+            })
     };
     let conducting = packs
         .iter()
@@ -797,6 +812,14 @@ mod tests {
         // The two share any more between them: 20 A + 2 × 190 A, the whole 400 A. Counted,
         // it held the bank at the 20 A flowing (20 A + 3 × (0 − 0) A).
         let bank = bank_of(&packs);
+        assert_eq!(bank.report.discharge_current_ma, 400_000);
+        assert_eq!(bank.discharge_held_by, None);
+        // At rest, the bus is where the packs with both switches on sit: the same.
+        let mut resting = packs;
+        for p in &mut resting[..2] {
+            p.report.current_ma = 300;
+        }
+        let bank = bank_of(&resting);
         assert_eq!(bank.report.discharge_current_ma, 400_000);
         assert_eq!(bank.discharge_held_by, None);
         // A volt from them, a pack on the bus could rest there (a link's drop, a diode's):

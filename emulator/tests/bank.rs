@@ -523,8 +523,8 @@ fn packs_brought_together_at_different_charge_levels_even_out_through_the_bus() 
 /// (latched) and leaves it empty with its discharge switch on and no discharge limit, resting
 /// 7 V below the others. It takes no part of the evening's discharge, so it holds nothing:
 /// the bank tells pack 2's own 200 A, and the house is served. (Counted, it held the bank's
-/// limit at whatever the house took at that moment: 8 to 14 A told in the evening, and 11.4
-/// kWh out in two days.)
+/// limit near 0 A at rest and at whatever the house took while discharging: 8 to 14 A told
+/// in the evening, and 11.4 kWh out in two days.)
 #[test]
 fn an_empty_pack_resting_far_below_the_bus_does_not_hold_the_bank() {
     let mut b = Bank::new(SimulationConfig {
@@ -533,7 +533,11 @@ fn an_empty_pack_resting_far_below_the_bus_does_not_hold_the_bank() {
         ..SimulationConfig::new(Scenario::SolarDay, 1, 16)
     })
     .unwrap();
-    b.run_for(13 * 3_600);
+    // 17:30, the house still on the sun: the bank rests, ready to give pack 2's 200 A.
+    b.run_for(11 * 3_600 + 1_800);
+    let dcl_ma = b.report().report.discharge_current_ma;
+    assert!((199_500..=200_000).contains(&dcl_ma), "{dcl_ma} mA at rest");
+    b.run_for(3_600 + 1_800);
     let empty = b.packs()[2].outputs();
     assert!(!empty.charge_switch_on && empty.discharge_switch_on);
     assert_eq!(empty.limits.discharge_current_ma, 0);
