@@ -118,7 +118,7 @@ impl BusLook {
             voltage_mv: r.pack_voltage_mv,
             charge_on: pack.charge_switch_on,
             discharge_on: pack.discharge_switch_on,
-            on_bus: pack.charge_switch_on || pack.discharge_switch_on,
+            on_bus: pack.on_bus(),
             asks_charge: r.charge_enabled && r.charge_current_ma >= IDLE_MA,
             asks_discharge: r.discharge_enabled && r.discharge_current_ma >= IDLE_MA,
         }
@@ -269,6 +269,13 @@ pub struct PackReport {
     pub cut_off: bool,
 }
 
+impl PackReport {
+    /// At least one of its switches conducts: what it reads it carries.
+    pub fn on_bus(&self) -> bool {
+        self.charge_switch_on || self.discharge_switch_on
+    }
+}
+
 /// What the bank tells the inverter, and the phase of the charge voltage it asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BankReport {
@@ -328,7 +335,7 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         // A pack with both switches open carries nothing, whatever it reads (a BMS that lost
         // its front end still reads its last current); counted, it would throw the sharing
         // arithmetic off by that much.
-        if pack.charge_switch_on || pack.discharge_switch_on {
+        if pack.on_bus() {
             current_ma = current_ma.saturating_add(r.current_ma);
         }
         if let Some(t) = r.mean_temperature_deci_c {
@@ -373,12 +380,13 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
         }
     };
     let (charge_sum_ma, discharge_sum_ma) = (charge_ma, discharge_ma);
-    let (charge_ma, charge_held_by) =
-        held(charge_ma, shared_limit(packs, current_ma, true, charge_ma));
-    let (discharge_ma, discharge_held_by) = held(
-        discharge_ma,
-        shared_limit(packs, current_ma, false, discharge_ma),
-    );
+    let bus = Bus {
+        total_ma: current_ma,
+        span_mv: bus_span_mv(packs),
+    };
+    let (charge_ma, charge_held_by) = held(charge_ma, shared_limit(packs, &bus, true, charge_ma));
+    let (discharge_ma, discharge_held_by) =
+        held(discharge_ma, shared_limit(packs, &bus, false, discharge_ma));
     let (charge_voltage_mv, phase) = cvl.unwrap_or(lowest_cvl);
     let mean = |sum: u64, n: u64| u32::try_from(sum / n.max(1)).unwrap_or(u32::MAX);
     let permille = |sum: u64, of: u64| u16::try_from(sum / of.max(1)).unwrap_or(u16::MAX);
@@ -419,17 +427,50 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
     })
 }
 
+/// The bank's net current and where its bus sits, for both directions' limits.
+struct Bus {
+    /// The current over the packs on the bus, mA (charging positive).
+    total_ma: i32,
+    /// The lowest and highest voltages of the packs at the bus ([`bus_span_mv`]), mV.
+    span_mv: Option<(u32, u32)>,
+}
+
+/// The lowest and the highest of `voltages_mv` (`None` for none).
+fn span_mv(voltages_mv: impl Iterator<Item = u32>) -> Option<(u32, u32)> {
+    voltages_mv.fold(None, |span, v| {
+        Some(span.map_or((v, v), |(lo, hi): (u32, u32)| (lo.min(v), hi.max(v))))
+    })
+}
+
+/// The bus voltage, as the voltages of the packs at it, mV: those on the bus carrying current
+/// either way, or with none carrying, those with both switches on (nothing holds them off it).
+fn bus_span_mv(packs: &[(PackReport, ChargePhase)]) -> Option<(u32, u32)> {
+    let reports = || packs.iter().map(|(p, _)| p).filter(|p| !p.cut_off);
+    span_mv(
+        reports()
+            .filter(|p| p.on_bus() && p.report.current_ma.unsigned_abs() >= IDLE_MA)
+            .map(|p| p.report.pack_voltage_mv),
+    )
+    .or_else(|| {
+        span_mv(
+            reports()
+                .filter(|p| p.charge_switch_on && p.discharge_switch_on)
+                .map(|p| p.report.pack_voltage_mv),
+        )
+    })
+}
+
 /// The largest bank limit in one direction (charging when `charge`) that keeps every pack
 /// within its own, if each pack whose switch conducts that way takes a part of any change from
-/// the net `total_ma` inverse to its resistance (even, unless every one of them has a learnt
-/// resistance): the least of `total + (limit − its current) ÷ its part` over them, and that
-/// pack (`u32::MAX` and none when none conducts). A pack held off the bus by a switch's
+/// the bank's net current inverse to its resistance (even, unless every one of them has a
+/// learnt resistance): the least of `total + (limit − its current) ÷ its part` over them, and
+/// that pack (`u32::MAX` and none when none conducts). A pack held off the bus by a switch's
 /// diode takes no part; while the bank carries current that way ([`IDLE_MA`] or more), a
 /// rise above the current is taken in part ([`damped_rise`]) below `sum_ma`, the packs'
 /// limits added up.
 fn shared_limit(
     packs: &[(PackReport, ChargePhase)],
-    total_ma: i32,
+    bus: &Bus,
     charge: bool,
     sum_ma: u32,
 ) -> (u32, Option<u8>) {
@@ -441,33 +482,8 @@ fn shared_limit(
             (pack.discharge_switch_on, pack.report.discharge_current_ma)
         }
     };
-    let total = f64::from(total_ma) * sign;
+    let total = f64::from(bus.total_ma) * sign;
     let flowing = total >= f64::from(IDLE_MA);
-    // The bus voltage, as the voltages of the packs at it, mV: those carrying current either
-    // way, or with none carrying, those with both switches on (nothing holds them off it).
-    let on_bus = |p: &&PackReport| (p.charge_switch_on || p.discharge_switch_on) && !p.cut_off;
-    let span = |it: &mut dyn Iterator<Item = u32>| {
-        it.fold(None, |span: Option<(u32, u32)>, v| {
-            Some(span.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
-        })
-    };
-    let bus_mv = span(
-        &mut packs
-            .iter()
-            .map(|(p, _)| p)
-            .filter(on_bus)
-            .filter(|p| p.report.current_ma.unsigned_abs() >= IDLE_MA)
-            .map(|p| p.report.pack_voltage_mv),
-    )
-    .or_else(|| {
-        span(
-            &mut packs
-                .iter()
-                .map(|(p, _)| p)
-                .filter(|p| p.charge_switch_on && p.discharge_switch_on && !p.cut_off)
-                .map(|p| p.report.pack_voltage_mv),
-        )
-    });
     // A pack carrying nothing with its voltage more than a diode's drop from the bus is held
     // off it by a switch's diode (an empty pack with its charge switch open, a full one with
     // its discharge switch open): it takes no part of a change until the bus comes to it, and
@@ -478,7 +494,7 @@ fn shared_limit(
     let held_off = |p: &PackReport| {
         let v = p.report.pack_voltage_mv;
         p.report.current_ma.unsigned_abs() < IDLE_MA
-            && bus_mv.is_some_and(|(lo, hi)| {
+            && bus.span_mv.is_some_and(|(lo, hi)| {
                 v.saturating_add(DIODE_DROP_MV) < lo || v > hi.saturating_add(DIODE_DROP_MV)
             })
     };
@@ -522,11 +538,11 @@ fn shared_limit(
 /// How much of a rise `rise` (mA) in the bank's limit to take while current flows that way,
 /// `room` (mA) short of the packs' limits added up: half of a small rise, more of a larger,
 /// all of one going nine tenths of the way to the sum or further (so that the limit runs on
-/// into the sum without a step, and like packs, whose parts are exact but for their
-/// spread, get the sum at once). The parts are a model: near
-/// empty a pack's voltage moves with its current many times as much as its resistance says
-/// (100 to 245 mΩ beside 6 mΩ in `fault-weak-cell` with packs 3 years apart), so a new pack
-/// takes 70 % of a change where its resistance gives it a third. Taken whole, such a rise
+/// into the sum without a step, and like packs, whose parts are exact but for their spread,
+/// get the sum at once). The parts are a model: near empty a pack's voltage moves with its
+/// current many times as much as its resistance says (100 to 245 mΩ beside 6 mΩ in
+/// `fault-weak-cell` with packs 3 years apart), so a new pack takes 70 % of a change where
+/// its resistance gives it a third. Taken whole, such a rise
 /// puts the bank's limit in a cycle, every other second one that pushes that pack past its
 /// own (44 A and 86 A in turn, the pack 6 A over its 32 A). Taken in part, the limit comes
 /// up to the pack's own from below and stays there. A fall is taken whole, at once.
