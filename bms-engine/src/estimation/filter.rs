@@ -19,8 +19,9 @@ const E: usize = 5;
 
 /// Current-sensor noise σ, A, and gain uncertainty, fraction of the current.
 const CURRENT_NOISE: (f32, f32) = (0.05, 0.005);
-/// Bias random walk, A per √hour.
-const BIAS_WALK_A: f32 = 0.02;
+/// Bias random walk, A per √hour, while the bias is not seen to move faster (see
+/// `Step::with_bias_walk`).
+pub(crate) const BIAS_WALK_A: f32 = 0.02;
 /// Prior σ of the bias, A.
 const BIAS_PRIOR_A: f32 = 1.0;
 /// RC-voltage process noise, V per √s.
@@ -99,6 +100,15 @@ impl Step {
             current_sigma: CURRENT_NOISE.0 + CURRENT_NOISE.1 * libm::fabsf(current_a),
             rc_noise: RC_NOISE_V * RC_NOISE_V * dt_secs,
             bias_noise: BIAS_WALK_A * BIAS_WALK_A * dt_secs / 3600.0,
+        }
+    }
+
+    /// The same step with the bias walking by `walk_a` A per √hour instead of
+    /// [`BIAS_WALK_A`].
+    pub(crate) fn with_bias_walk(self, walk_a: f32) -> Self {
+        Step {
+            bias_noise: walk_a * walk_a * self.dt_secs / 3600.0,
+            ..self
         }
     }
 }
