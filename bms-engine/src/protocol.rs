@@ -202,6 +202,7 @@ impl Telemetry {
                 resistance_micro_ohm: learnt
                     .then(|| r0.iter().fold(0_u32, |s, &r| s.saturating_add(r))),
                 cut_off: false,
+                part_permille: (None, None),
             },
             self.limits.phase,
         )

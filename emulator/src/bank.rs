@@ -21,7 +21,9 @@ use bms_engine::FaultSet;
 use bms_engine::can::{InverterReport, PackState};
 use bms_engine::estimation::SocEstimator;
 use bms_engine::limits::{ChargePhase, Limits};
-use bms_engine::system::{BankReport, CutOffTimer, PackReport, combine, watch_bus};
+use bms_engine::system::{
+    BankReport, CutOffTimer, PackReport, PartTracker, combine, track_parts, watch_bus,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -160,6 +162,8 @@ pub struct Bank {
     pack_reports: Vec<(PackReport, ChargePhase)>,
     /// Watches each pack for being cut off the bus.
     bus_watch: [CutOffTimer; MAX_PACKS],
+    /// Measures each pack's part of the bank's changes in current.
+    parts: [PartTracker; MAX_PACKS],
     stats: BankStats,
 }
 
@@ -273,7 +277,8 @@ impl Bank {
         let bus_v = sims.first().map_or(0.0, |s| s.pack().voltage_v());
         let mut pack_reports = Vec::with_capacity(packs);
         let mut bus_watch = [CutOffTimer::default(); MAX_PACKS];
-        let report = bank_report(&sims, &mut pack_reports, &mut bus_watch, 0)
+        let mut parts = [PartTracker::default(); MAX_PACKS];
+        let report = bank_report(&sims, &mut pack_reports, &mut bus_watch, &mut parts, 0)
             .ok_or(Error::Packs { given: packs })?;
         let mut stats = BankStats::default();
         for (k, share) in stats.shares.iter_mut().enumerate() {
@@ -293,6 +298,7 @@ impl Bank {
             report,
             pack_reports,
             bus_watch,
+            parts,
             stats,
         })
     }
@@ -402,6 +408,7 @@ impl Bank {
             &self.packs,
             &mut self.pack_reports,
             &mut self.bus_watch,
+            &mut self.parts,
             now_ms,
         ) {
             self.report = report;
@@ -653,12 +660,14 @@ fn learnt_resistance_micro_ohm(sim: &Simulation) -> Option<u32> {
 }
 
 /// Each pack's report as its engine last stepped, into `out` (emptied first), watched for a
-/// pack cut off the bus at `now_ms` (`watch`, one timer a pack), and the bank's report from
-/// them.
+/// pack cut off the bus at `now_ms` (`watch`, one timer a pack), with its part of the bank's
+/// changes in current measured (`parts`, one tracker a pack: the packs' currents are read
+/// together, every step), and the bank's report from them.
 fn bank_report(
     packs: &[Simulation],
     out: &mut Vec<(PackReport, ChargePhase)>,
     watch: &mut [CutOffTimer],
+    parts: &mut [PartTracker],
     now_ms: u64,
 ) -> Option<BankReport> {
     out.clear();
@@ -685,11 +694,13 @@ fn bank_report(
                 discharge_switch_on: o.discharge_switch_on,
                 resistance_micro_ohm: learnt_resistance_micro_ohm(sim),
                 cut_off: false,
+                part_permille: (None, None),
             },
             o.limits.phase,
         )
     }));
     watch_bus(out, watch, now_ms);
+    track_parts(out, parts);
     combine(out)
 }
 
