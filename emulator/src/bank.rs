@@ -342,6 +342,16 @@ impl Bank {
         &self.report
     }
 
+    /// Each pack's part of the bank's changes in charge and in discharge as its controller
+    /// has measured them, per mille (`None` while not), pack 1 first: what
+    /// [`combine`] took with the packs' reports for [`Bank::report`].
+    pub fn pack_parts(&self) -> Vec<(Option<u16>, Option<u16>)> {
+        self.pack_reports
+            .iter()
+            .map(|(p, _)| p.part_permille)
+            .collect()
+    }
+
     /// Each pack's current at its terminals during the last step, A, pack 1 first.
     pub fn currents_a(&self) -> &[f64] {
         self.currents_a.get(..self.packs.len()).unwrap_or_default()

@@ -125,6 +125,12 @@ impl EmulatedDevice {
         })
     }
 
+    /// Every pack's part of the bank's changes as the bank's controller has measured them
+    /// ([`Bank::pack_parts`]), pack 1 first; empty for a pack on its own.
+    pub fn pack_parts(&self) -> Vec<(Option<u16>, Option<u16>)> {
+        self.bank().map_or_else(Vec::new, Bank::pack_parts)
+    }
+
     fn run_for(&mut self, secs: u64) {
         match &mut self.world {
             World::Pack(sim) => sim.run_for(secs),

@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                 if let Some(status) = &status {
                     s.history.set_truth(&status.truth);
                     s.bank.set_frames(&status.pack_frames);
+                    s.bank.set_parts(&status.pack_parts);
                     s.bank.shown = status.pack;
                     cut_off = s.bank.fresh_cut_off_notices();
                 }

@@ -80,6 +80,10 @@ pub struct LinkStatus {
     /// reading each pack's BMS gets them (the bytes above are the selected pack's); empty
     /// otherwise.
     pub pack_frames: Vec<Vec<u8>>,
+    /// With packs in parallel, every pack's part of the bank's changes in charge and
+    /// discharge, per mille, as the bank's controller measured them, pack 1 first: what it
+    /// told the inverter with; empty otherwise.
+    pub pack_parts: Vec<(Option<u16>, Option<u16>)>,
     /// With packs in parallel, every pack at each report in this message's bytes (see
     /// [`EmulatedLink::take_bank_points`]); empty otherwise.
     pub bank_points: Vec<crate::link::BankPoint>,
@@ -105,6 +109,7 @@ impl LinkStatus {
             seek: link.seek(),
             truth: link.take_truth(),
             pack_frames: link.pack_frames(),
+            pack_parts: link.pack_parts(),
             bank_points: link.take_bank_points(),
             pack: link.pack(),
         }

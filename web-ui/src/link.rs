@@ -627,6 +627,12 @@ impl EmulatedLink {
         self.device.pack_frames()
     }
 
+    /// With packs in parallel, every pack's part of the bank's changes as the emulated bank's
+    /// controller has measured them (see `emulator::Bank::pack_parts`); empty otherwise.
+    pub fn pack_parts(&self) -> Vec<(Option<u16>, Option<u16>)> {
+        self.device.pack_parts()
+    }
+
     /// Makes the device the BMS of pack `pack` (0-based) of the bank, as if the host were
     /// plugged into that pack instead: it greets again, then sends that pack's reports and
     /// event log. `false` (nothing changes) for a pack the bank lacks.

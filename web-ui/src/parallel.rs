@@ -241,21 +241,26 @@ pub fn told_together(
         Some(OwnReport::Cellsight(t, capacity_mah)) => Some((k, &**t, *capacity_mah)),
         _ => None,
     });
-    let bank = combine_watched(cellsight, watch)?;
+    let bank = combine_watched(cellsight, watch, &[])?;
     Some(Ok(crate::bank::told_words(&bank, reports.len())))
 }
 
 /// The bank's report from packs' own reports (each with its index among all the packs and its
 /// nominal capacity, mAh), a pack `watch` names as cut off the bus left out, as the bank's
-/// controller leaves it; `None` for no packs.
+/// controller leaves it, and each pack's part of the bank's changes as that controller
+/// measured them (`parts[k]`, charge and discharge, per mille; none for a pack beyond:
+/// [`bms_engine::system::PartTracker`] needs the packs read together, which reports coming at
+/// each pack's own pace are not); `None` for no packs.
 pub fn combine_watched<'a>(
     packs: impl Iterator<Item = (usize, &'a Telemetry, u32)>,
     watch: &CutOffWatch,
+    parts: &[(Option<u16>, Option<u16>)],
 ) -> Option<bms_engine::system::BankReport> {
     let reports: Vec<_> = packs
         .map(|(k, t, capacity_mah)| {
             let (mut report, phase) = t.pack_report(capacity_mah);
             report.cut_off = watch.is_cut_off(k);
+            report.part_permille = parts.get(k).copied().unwrap_or_default();
             (report, phase)
         })
         .collect();
