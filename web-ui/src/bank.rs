@@ -284,7 +284,7 @@ impl BankView {
     /// Why a limit is below what the packs allow together, when it is by enough to tell
     /// ([`HELD_WORTH_TELLING_MA`]): "Charge limit 60 A, not the 300 A the packs allow
     /// together: pack 3 takes its part of every change and reaches its own 20 A there." —
-    /// "takes 22 % (as measured) of every change" once the bank's controller has measured it.
+    /// "takes 23 % (as measured) of every change" once the bank's controller has measured it.
     pub fn held_text(&self, capacity_mah: u32) -> Vec<String> {
         let Some(bank) = self.told(capacity_mah) else {
             return Vec::new();
