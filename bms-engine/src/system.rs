@@ -277,9 +277,10 @@ type PartSums = (f32, f32, f32);
 /// weight (a least-squares slope of the pack's changes on the bank's) over the last fifty or
 /// so, and forgotten within the hour when no more come. This is what the packs' voltage curves
 /// make of a change, whatever their resistances, their charge levels and their temperatures:
-/// a pack behind a bad connection took a fifth of each change where even parts gave it a
-/// third, and was over its own taper limit for 1 264 s of two days, until its BMS had learnt
-/// its resistances after 29 hours (`fault-resistance-step`, three packs). The packs' currents
+/// a pack behind a bad connection takes under a quarter of each change where even parts give
+/// it a third, and reckoned with those it was over its own taper limit for 1 264 s of two
+/// days, 1 252 of them before its BMS had learnt its resistances, 29 hours in
+/// (`fault-resistance-step`, three packs). The packs' currents
 /// must be read at the same moment, as a bank's controller reads them together; readings at
 /// each pack's own pace are not for this.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -382,8 +383,8 @@ pub struct PackReport {
     /// Taken for cut off the bus ([`watch_bus`]): left out of the limits and the SOC.
     pub cut_off: bool,
     /// Its part of the changes in the bank's charge and discharge current as measured lately
-    /// ([`track_parts`]), per mille (`None` while not): what the bank's limit reckons with
-    /// before the resistances.
+    /// ([`track_parts`]), per mille (`None` while not): the bank's limit takes it in place of
+    /// the part its resistance or an even split gives where it is the more careful.
     pub part_permille: (Option<u16>, Option<u16>),
 }
 
@@ -623,8 +624,8 @@ fn shared_limit(
         .map(|(p, _)| p)
         .enumerate()
         .filter(|(_, p)| way(p).0 && !p.cut_off && !held_off(p));
-    // Each pack's weight and their sum: the parts measured once every such pack's is, else
-    // conductances once every resistance is learnt, else equal weights.
+    // Each pack's part of a change: the model's (below), or the measured one where that is
+    // the more careful, once every such pack's is measured.
     let measured_part = |p: &PackReport| {
         if charge {
             p.part_permille.0

@@ -490,7 +490,7 @@ const DRIFT_GAIN: f32 = 2.0;
 
 /// The current-sensor bias's walk, sized to how fast the bias has been seen to move.
 ///
-/// The filters take the bias for a slow random walk ([`filter::BIAS_WALK_A`], 0.5 A in a day
+/// The filters take the bias for a slow random walk ([`filter::BIAS_WALK_A`], 0.3 A in a day
 /// at 3σ), and a sensor that drifts outruns it: at 0.1 A an hour (`fault-current-drift`) the
 /// estimate followed a third of the ramp, its σ shrinking while it fell behind, and after
 /// three days the SOC was 21 points high with the truth inside the 3σ bound for 64 % of the
