@@ -293,7 +293,7 @@ pub fn App() -> impl IntoView {
                         format!("this session: in {:.2} kWh, out {:.2} kWh", into / 1000.0, out / 1000.0)
                     }))/>
                 <SocCard reading=reading emulator=emulator/>
-                <TruthCard reading=reading emulator=emulator/>
+                <TruthCard reading=reading emulator=emulator offset=offset/>
                 <PowerFlowCard emulator=emulator/>
                 <SwitchesCard reading=reading session=session to_device=to_device.clone()/>
                 <LimitsCard reading=reading session=session/>
@@ -1133,6 +1133,8 @@ fn PowerFlowCard(emulator: RwSignal<Option<EmulatorInfo>>) -> impl IntoView {
 fn TruthCard(
     reading: Memo<Option<Reading>>,
     emulator: RwSignal<Option<EmulatorInfo>>,
+    /// The current sensor's offset as the session tells it (learnt once, told since).
+    offset: Memo<Option<CurrentOffset>>,
 ) -> impl IntoView {
     let row = move || {
         let truth = emulator.get()?;
@@ -1150,7 +1152,7 @@ fn TruthCard(
                 r.soc_pct,
                 (s_lo, s_hi),
                 !sensors.is_empty(),
-                r.current_offset(None),
+                offset.get(),
             ))
         })
     };

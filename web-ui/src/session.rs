@@ -413,6 +413,7 @@ impl Reading {
                 sigma_a,
                 rated_ah,
                 moved: None,
+                seen_learnt: false,
             })
     }
 
@@ -543,21 +544,29 @@ pub struct OffsetTrack {
     /// (device time, s; learnt offset, A), one every [`OFFSET_TRACK_EVERY_S`] at most, the
     /// last [`OFFSET_DRIFT_WINDOW_S`].
     kept: VecDeque<(f64, f64)>,
+    /// The estimate has been learnt (its σ at most [`OFFSET_LEARNT_SIGMA_A`]) since the device
+    /// last started: from then on its σ may grow again (a BMS that sees its sensor drift lets
+    /// its estimate move faster, and less sure), but it is not being learnt from nothing.
+    learnt: bool,
 }
 
 impl OffsetTrack {
-    /// Notes a report's offset. Only a learnt one with its σ (protocol version 7 on) counts:
-    /// while it is being learnt it moves by design.
+    /// Notes a report's offset. Only one with its σ (protocol version 7 on) learnt since the
+    /// device started counts: while it is first learnt it moves by design.
     pub fn note(&mut self, time_s: f64, offset: Option<(f64, Option<f64>)>) {
         let Some((offset_a, Some(sigma_a))) = offset else {
             return;
         };
-        if sigma_a > OFFSET_LEARNT_SIGMA_A {
+        if self.kept.back().is_some_and(|&(t, _)| time_s < t) {
+            // The device restarted: its clock and its estimate start again.
+            self.kept.clear();
+            self.learnt = false;
+        }
+        self.learnt |= sigma_a <= OFFSET_LEARNT_SIGMA_A;
+        if !self.learnt {
             return;
         }
         match self.kept.back() {
-            // The device restarted: its clock and its estimate start again.
-            Some(&(t, _)) if time_s < t => self.kept.clear(),
             Some(&(t, _)) if time_s - t < OFFSET_TRACK_EVERY_S => return,
             _ => {}
         }
@@ -569,6 +578,11 @@ impl OffsetTrack {
         {
             self.kept.pop_front();
         }
+    }
+
+    /// Whether the offset has been learnt since the device started.
+    pub fn learnt(&self) -> bool {
+        self.learnt
     }
 
     /// The largest move of the learnt offset within the last day; `None` before two
@@ -603,12 +617,15 @@ pub struct CurrentOffset {
     pub rated_ah: Option<f64>,
     /// How far the estimate has moved in the last day, where the session has seen it.
     pub moved: Option<OffsetMove>,
+    /// The session has seen it learnt since the device started ([`OffsetTrack::learnt`]).
+    pub seen_learnt: bool,
 }
 
 impl CurrentOffset {
-    /// Whether the estimate has settled enough to be told as a number.
+    /// Whether the estimate has settled enough to be told as a number (or did so before in
+    /// this session: a σ grown since is told beside it).
     pub fn learnt(&self) -> bool {
-        self.sigma_a.is_none_or(|s| s <= OFFSET_LEARNT_SIGMA_A)
+        self.seen_learnt || self.sigma_a.is_none_or(|s| s <= OFFSET_LEARNT_SIGMA_A)
     }
 
     /// Whether the offset is, beyond its uncertainty (3σ), big enough that the sensor's zero
@@ -673,9 +690,9 @@ impl CurrentOffset {
         if let Some(m) = self.moved.filter(|_| self.drifting()) {
             text.push_str(&format!(
                 " The estimate has moved {:.2} A in {:.0} h: the sensor's zero is drifting (a \
-                 failing or heat-sensitive sensor does this). The BMS follows a drift only in \
-                 part, so the SOC and the SOH can be further off than their bounds say: have the \
-                 sensor checked.",
+                 failing or heat-sensitive sensor does this). The BMS follows it, a day late and \
+                 with wider bounds, so the SOC and the SOH are less sure than with a steady \
+                 sensor: have the sensor checked.",
                 m.amps, m.hours
             ));
         }
@@ -1710,6 +1727,7 @@ impl Session {
         let offset = self.latest.as_ref()?.current_offset(rated_ah)?;
         Some(CurrentOffset {
             moved: self.offset_track.moved(),
+            seen_learnt: self.offset_track.learnt(),
             ..offset
         })
     }
@@ -1917,6 +1935,15 @@ mod tests {
         // While it is being learnt, or from a device that gives no σ, nothing is kept.
         assert_eq!(feed(&|h| 0.035 * h, Some(0.8)).moved(), None);
         assert_eq!(feed(&|h| 0.035 * h, None).moved(), None);
+        // Once learnt, a σ grown again (the BMS letting its estimate follow a drift) is still
+        // the learnt estimate, kept and told as a number.
+        let mut widened = drifting.clone();
+        for minute in 0..60 {
+            let t = 2.0 * 86_400.0 + f64::from(minute) * 60.0;
+            widened.note(t, Some((1.7 + 0.02 * f64::from(minute), Some(0.9))));
+        }
+        assert!(widened.learnt());
+        assert!(widened.moved().unwrap().amps > 1.0, "{:?}", widened.moved());
         // A restarted device's clock starts again, and so does the track.
         let mut restarted = drifting.clone();
         restarted.note(60.0, Some((0.0, Some(0.3))));
@@ -1934,14 +1961,37 @@ mod tests {
         assert!(
             told.summary().ends_with(
                 "The estimate has moved 0.83 A in 24 h: the sensor's zero is drifting (a failing \
-                 or heat-sensitive sensor does this). The BMS follows a drift only in part, so \
-                 the SOC and the SOH can be further off than their bounds say: have the sensor \
-                 checked."
+                 or heat-sensitive sensor does this). The BMS follows it, a day late and with \
+                 wider bounds, so the SOC and the SOH are less sure than with a steady sensor: \
+                 have the sensor checked."
             ),
             "{}",
             told.summary()
         );
+        session.offset_track = widened;
+        t.current_bias_ma = Some(2_880);
+        t.current_bias_sigma_ma = Some(900);
+        session.latest = Some(Reading::from_telemetry(&t));
+        let told = session.current_offset(Some(280.0)).unwrap();
+        assert!(told.learnt() && told.drifting());
+        assert!(
+            told.summary().starts_with(
+                "Current sensor: reads 2.88 A high (±0.90 A, 1σ), as the BMS has learnt;"
+            ),
+            "{}",
+            told.summary()
+        );
+        // The same report in a session that never saw it learnt: not learnt yet.
+        assert!(
+            !Reading::from_telemetry(&t)
+                .current_offset(Some(280.0))
+                .unwrap()
+                .learnt()
+        );
         session.offset_track = fixed;
+        t.current_bias_ma = Some(830);
+        t.current_bias_sigma_ma = Some(360);
+        session.latest = Some(Reading::from_telemetry(&t));
         assert!(
             !session
                 .current_offset(Some(280.0))
