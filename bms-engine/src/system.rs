@@ -338,21 +338,11 @@ impl PartTracker {
 /// `packs[k]`) from the currents they report, read together, and tells it in each report
 /// ([`PackReport::part_permille`]) for [`combine`].
 pub fn track_parts(packs: &mut [(PackReport, ChargePhase)], trackers: &mut [PartTracker]) {
-    let (total_ma, switches) =
-        packs
-            .iter()
-            .enumerate()
-            .fold((0_i32, 0_u32), |(t, s), (k, (p, _))| {
-                let on = u32::from(p.charge_switch_on) | u32::from(p.discharge_switch_on) << 1;
-                (
-                    if p.on_bus() {
-                        t.saturating_add(p.report.current_ma)
-                    } else {
-                        t
-                    },
-                    s | on.checked_shl(2 * k as u32).unwrap_or(0),
-                )
-            });
+    let total_ma = bus_current_ma(packs);
+    let switches = packs.iter().enumerate().fold(0_u32, |s, (k, (p, _))| {
+        let on = u32::from(p.charge_switch_on) | u32::from(p.discharge_switch_on) << 1;
+        s | on.checked_shl(2 * k as u32).unwrap_or(0)
+    });
     let permille = |p: f32| libm::roundf(p * 1000.0) as u16;
     for ((pack, _), tracker) in packs.iter_mut().zip(trackers) {
         tracker.update(pack.report.current_ma, total_ma, switches);
@@ -434,7 +424,6 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
     let (mut temperature_sum, mut temperatures) = (0_i32, 0_i32);
     let (mut trips, mut alarms) = (FaultSet::EMPTY, FaultSet::EMPTY);
     let (mut charging, mut discharging) = (0_u8, 0_u8);
-    let mut current_ma = 0_i32;
     let mut modules = 0_u8;
     let (mut reached, mut cut_off, mut soc_all) = (0_u64, 0_u8, 0_u64);
     for (pack, phase) in packs {
@@ -451,12 +440,6 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
             lowest_cvl = (r.charge_voltage_mv, *phase);
         }
         highest_dvl = highest_dvl.max(r.discharge_voltage_mv);
-        // A pack with both switches open carries nothing, whatever it reads (a BMS that lost
-        // its front end still reads its last current); counted, it would throw the sharing
-        // arithmetic off by that much.
-        if pack.on_bus() {
-            current_ma = current_ma.saturating_add(r.current_ma);
-        }
         if let Some(t) = r.mean_temperature_deci_c {
             temperature_sum += i32::from(t);
             temperatures += 1;
@@ -500,7 +483,7 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
     };
     let (charge_sum_ma, discharge_sum_ma) = (charge_ma, discharge_ma);
     let bus = Bus {
-        total_ma: current_ma,
+        total_ma: bus_current_ma(packs),
         span_mv: bus_span_mv(packs),
     };
     let (charge_ma, charge_held_by) = held(charge_ma, shared_limit(packs, &bus, true, charge_ma));
@@ -525,7 +508,7 @@ pub fn combine(packs: &[(PackReport, ChargePhase)]) -> Option<BankReport> {
     } else {
         mean(all_voltage_sum, packs.len() as u64)
     };
-    out.current_ma = current_ma;
+    out.current_ma = bus.total_ma;
     out.mean_temperature_deci_c =
         (temperatures > 0).then(|| i16::try_from(temperature_sum / temperatures).unwrap_or(0));
     out.trips = trips;
@@ -552,6 +535,16 @@ struct Bus {
     total_ma: i32,
     /// The lowest and highest voltages of the packs at the bus ([`bus_span_mv`]), mV.
     span_mv: Option<(u32, u32)>,
+}
+
+/// The bank's current, mA (charging positive): over the packs with a switch on. A pack with
+/// both switches open carries nothing, whatever it reads (a BMS that lost its front end still
+/// reads its last current); counted, it would throw the sharing arithmetic off by that much.
+fn bus_current_ma(packs: &[(PackReport, ChargePhase)]) -> i32 {
+    packs
+        .iter()
+        .filter(|(p, _)| p.on_bus())
+        .fold(0_i32, |t, (p, _)| t.saturating_add(p.report.current_ma))
 }
 
 /// The lowest and the highest of `voltages_mv` (`None` for none).
@@ -596,11 +589,20 @@ fn shared_limit(
     sum_ma: u32,
 ) -> (u32, Option<u8>) {
     let sign = if charge { 1.0 } else { -1.0 };
+    // The pack's switch, its own limit and its measured part, that way.
     let way = |pack: &PackReport| {
         if charge {
-            (pack.charge_switch_on, pack.report.charge_current_ma)
+            (
+                pack.charge_switch_on,
+                pack.report.charge_current_ma,
+                pack.part_permille.0,
+            )
         } else {
-            (pack.discharge_switch_on, pack.report.discharge_current_ma)
+            (
+                pack.discharge_switch_on,
+                pack.report.discharge_current_ma,
+                pack.part_permille.1,
+            )
         }
     };
     let total = f64::from(bus.total_ma) * sign;
@@ -626,14 +628,7 @@ fn shared_limit(
         .filter(|(_, p)| way(p).0 && !p.cut_off && !held_off(p));
     // Each pack's part of a change: the model's (below), or the measured one where that is
     // the more careful, once every such pack's is measured.
-    let measured_part = |p: &PackReport| {
-        if charge {
-            p.part_permille.0
-        } else {
-            p.part_permille.1
-        }
-    };
-    let measured = conducting.clone().all(|(_, p)| measured_part(p).is_some());
+    let measured = conducting.clone().all(|(_, p)| way(p).2.is_some());
     let learnt = conducting
         .clone()
         .all(|(_, p)| p.resistance_micro_ohm.is_some_and(|r| r > 0));
@@ -646,7 +641,7 @@ fn shared_limit(
     // The measured parts, once every such pack's is, over the same packs.
     let measured_all: f64 = conducting
         .clone()
-        .filter_map(|(_, p)| measured_part(p))
+        .filter_map(|(_, p)| way(p).2)
         .map(|m| f64::from(m.max(MIN_PART_PERMILLE)))
         .sum();
     let (bound, pack) = conducting
@@ -658,7 +653,7 @@ fn shared_limit(
             // must come back further). A measure within its scatter of the model's part is
             // the model's: like packs measure a few hundredths apart, and the larger of
             // those would keep the bank a few amperes short of their sum.
-            let part = match measured_part(p) {
+            let part = match way(p).2 {
                 Some(m) if measured && measured_all > 0.0 => {
                     let m = f64::from(m.max(MIN_PART_PERMILLE)) / measured_all;
                     let more_careful = if room >= 0.0 {
